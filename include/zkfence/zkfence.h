@@ -1,0 +1,387 @@
+/*
+ * libzkfence: ZooKeeper coordination recipes with fencing tokens.
+ *
+ * This header is the reference for the library. Conventions that hold for
+ * every function unless its own block says otherwise:
+ *
+ *   - Return codes: 0 on success, a negative ZKF_E* code on failure.
+ *     zkf_strerror() and zkf_err_name() describe any code.
+ *   - Callback contract (as in libuv): if a call that takes a callback
+ *     returns an error, the callback is never called; if it returns 0, the
+ *     callback is called exactly once, cancellation included.
+ *   - Callbacks run on the client's own event thread, never on
+ *     libzookeeper_mt's completion thread, so a slow callback delays other
+ *     callbacks of the same client but never ZooKeeper's I/O. A callback may
+ *     call any zkf_ function except zkf_client_destroy() of its own client
+ *     and the blocking calls (zkf_lock_acquire, zkf_lock_release,
+ *     zkf_client_connect) on that client, which would wait for the thread
+ *     they are running on.
+ *   - Strings passed in are copied unless stated otherwise; strings returned
+ *     are owned by the library and live as long as stated in each block.
+ *   - zkf_x_destroy(NULL) is a no-op.
+ *   - Tokens are unsigned 64-bit numbers; wherever a token crosses a process
+ *     boundary it is written as decimal text (ZKF_TOKEN_FMT).
+ */
+#ifndef ZKFENCE_ZKFENCE_H
+#define ZKFENCE_ZKFENCE_H
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ZKF_BUILDING) && defined(__GNUC__)
+#define ZKF_API __attribute__((visibility("default")))
+#else
+#define ZKF_API
+#endif
+
+#define ZKF_VERSION_MAJOR 0
+#define ZKF_VERSION_MINOR 1
+#define ZKF_VERSION_PATCH 0
+#define ZKF_VERSION_STRING "0.1.0"
+
+/** printf format of a token: printf("%" ZKF_TOKEN_FMT, token). */
+#define ZKF_TOKEN_FMT PRIu64
+
+/** The library's version string, e.g. "0.1.0". Static storage. Thread-safe. */
+ZKF_API const char *zkf_version(void);
+
+/* ------------------------------------------------------------------------
+ * Errors
+ *
+ * One list generates the enum, zkf_strerror() and zkf_err_name().
+ * ------------------------------------------------------------------------ */
+#define ZKF_ERRNO_MAP(XX)                                                                          \
+    XX(EINVAL, -1, "invalid argument")                                                             \
+    XX(ENOMEM, -2, "out of memory")                                                                \
+    XX(ETIMEDOUT, -3, "timed out")                                                                 \
+    XX(ECANCELED, -4, "cancelled")                                                                 \
+    XX(ECONNLOSS, -5, "connection to ZooKeeper lost")                                              \
+    XX(ESESSIONEXPIRED, -6, "ZooKeeper session expired")                                           \
+    XX(ELOCKLOST, -7, "lock lost")                                                                 \
+    XX(EBUSY, -8, "lock is held by another contender")                                             \
+    XX(ENOTHELD, -9, "lock is not held")                                                           \
+    XX(ENOTOWNER, -10, "lock is held by another thread")                                           \
+    XX(EDEPTH, -11, "reentrancy bound reached")                                                    \
+    XX(EINPROGRESS, -12, "an acquire is already in progress on this lock object")                  \
+    XX(ENOAUTH, -13, "not authorised by ZooKeeper")                                                \
+    XX(ECONNECT, -14, "could not connect to ZooKeeper")                                            \
+    XX(ECLOSED, -15, "client is closing")                                                          \
+    XX(EZK, -16, "ZooKeeper error")                                                                \
+    XX(ESYS, -17, "system error")                                                                  \
+    XX(EPENDING, -18, "released locally; node deletion pending until ZooKeeper is reachable")
+
+typedef enum zkf_errno {
+#define ZKF_ERRNO_ENUM(name, value, text) ZKF_##name = (value),
+    ZKF_ERRNO_MAP(ZKF_ERRNO_ENUM)
+#undef ZKF_ERRNO_ENUM
+} zkf_errno_t;
+
+/** Human-readable text for a return code (0 gives "success"; unknown codes
+ * give "unknown error"). Static storage. Thread-safe. */
+ZKF_API const char *zkf_strerror(int err);
+
+/** Symbolic name of a return code, e.g. "ZKF_ETIMEDOUT" ("ZKF_OK" for 0,
+ * "ZKF_UNKNOWN" otherwise). Static storage. Thread-safe. */
+ZKF_API const char *zkf_err_name(int err);
+
+/* ------------------------------------------------------------------------
+ * Client: one ZooKeeper session
+ * ------------------------------------------------------------------------ */
+typedef struct zkf_client zkf_client_t;
+
+typedef enum zkf_client_state {
+    ZKF_CLIENT_CONNECTING = 0, /* no session yet, or a new one is being set up */
+    ZKF_CLIENT_CONNECTED = 1,  /* session live and connected */
+    ZKF_CLIENT_SUSPENDED = 2,  /* connection lost; the session may still be alive */
+    ZKF_CLIENT_EXPIRED = 3,    /* session ended (by the server, or locally after being
+                                  suspended for a whole session timeout); a new session
+                                  is being set up automatically */
+    ZKF_CLIENT_AUTH_FAILED = 4 /* the server refused our credentials; final */
+} zkf_client_state_t;
+
+/** State callback: called on the client's event thread, once per
+ * transition, in order. `arg` is zkf_client_options_t.state_arg. */
+typedef void (*zkf_client_state_cb)(zkf_client_t *client, zkf_client_state_t state, void *arg);
+
+typedef struct zkf_client_options {
+    /** sizeof(zkf_client_options_t), set by zkf_client_options_init(). */
+    size_t size;
+    /** "host:port,host:port". Required. */
+    const char *hosts;
+    /** Optional chroot, e.g. "/apps/billing": every path is relative to it. */
+    const char *chroot;
+    /** Requested session timeout in ms; the server may negotiate it into
+     * [2, 20] x its tickTime. Default 10000. */
+    int session_timeout_ms;
+    /** How long zkf_client_connect() waits for the first session, in ms.
+     * Default 15000. */
+    int connect_timeout_ms;
+    /** Optional digest credentials ("user", "password"). When set, the
+     * session authenticates with them and nodes the library creates get the
+     * ACL creator-all plus, if world_readable, world-read. When unset, nodes
+     * are created open (world-all). */
+    const char *digest_user;
+    const char *digest_password;
+    int world_readable;
+    /** Optional state callback and its argument. */
+    zkf_client_state_cb state_cb;
+    void *state_arg;
+    /** libzookeeper's own log level (0 = off ... 4 = debug); default 1
+     * (errors). Process-wide: the last client created sets it. */
+    int zk_log_level;
+} zkf_client_options_t;
+
+/** Fills `opts` with defaults. Thread-safe. */
+ZKF_API void zkf_client_options_init(zkf_client_options_t *opts);
+
+/**
+ * Creates a client and waits up to connect_timeout_ms for its first session.
+ *
+ * Ownership: *out is owned by the caller and freed with zkf_client_destroy().
+ * The options and the strings in them are copied.
+ *
+ * Returns 0; ZKF_EINVAL (bad options: no hosts, a chroot not starting with
+ * '/', a password without user); ZKF_ECONNECT (no session within the
+ * deadline: unreachable servers, or a refused session); ZKF_ENOAUTH
+ * (credentials refused); ZKF_ENOMEM; ZKF_ESYS. On error *out is untouched.
+ *
+ * Thread-safe; blocking; not to be called from a zkf callback.
+ */
+ZKF_API int zkf_client_connect(const zkf_client_options_t *opts, zkf_client_t **out);
+
+/**
+ * Closes the session (the server removes its ephemeral nodes at once) and
+ * frees the client. Every lock object of the client must have been
+ * destroyed first (ZKF_EBUSY otherwise, and nothing happens). Pending
+ * background deletions are abandoned: closing the session removes them.
+ *
+ * Returns 0, ZKF_EBUSY. NULL is a no-op returning 0.
+ * Blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_client_destroy(zkf_client_t *client);
+
+/** The client's current state. Thread-safe. */
+ZKF_API zkf_client_state_t zkf_client_state(const zkf_client_t *client);
+
+/** Name of a client state ("connected", ...). Static storage. */
+ZKF_API const char *zkf_client_state_name(zkf_client_state_t state);
+
+/** The current session id (0 when none). Thread-safe. */
+ZKF_API int64_t zkf_client_session_id(const zkf_client_t *client);
+
+/** The session timeout the server negotiated, in ms (0 when none). This is
+ * also how long a suspended client waits before it declares its locks lost.
+ * Thread-safe. */
+ZKF_API int zkf_client_session_timeout(const zkf_client_t *client);
+
+/**
+ * The underlying libzookeeper handle of the current session, for operations
+ * the library does not wrap (reading your own nodes, for instance).
+ *
+ * Ownership: borrowed. Valid until the session is replaced after expiry or
+ * the client is destroyed. Do not close it. Thread-safe as libzookeeper is.
+ */
+struct _zhandle;
+ZKF_API struct _zhandle *zkf_client_zhandle(zkf_client_t *client);
+
+/* ------------------------------------------------------------------------
+ * Exclusive lock
+ *
+ * Recipe: each acquisition creates an ephemeral-sequential node
+ * <path>/lock-<guid>-<seq> and waits until it is the lowest; each waiter
+ * watches only its predecessor (no herd, FIFO). The fencing token is the
+ * node's creation zxid, which strictly increases from holder to holder.
+ * ------------------------------------------------------------------------ */
+typedef struct zkf_lock zkf_lock_t;
+
+typedef enum zkf_lock_state {
+    ZKF_LOCK_UNLOCKED = 0,  /* not held, no acquire in progress */
+    ZKF_LOCK_WAITING = 1,   /* an acquire is in progress */
+    ZKF_LOCK_HELD = 2,      /* held; the token is valid */
+    ZKF_LOCK_SUSPENDED = 3, /* was held; connection lost; may or may not still be held */
+    ZKF_LOCK_LOST = 4       /* was held; session expired or suspended for a whole session
+                               timeout, or our node was deleted. The token of this holding
+                               must not be used again. Release to reset. */
+} zkf_lock_state_t;
+
+/** Name of a lock state ("held", ...). Static storage. */
+ZKF_API const char *zkf_lock_state_name(zkf_lock_state_t state);
+
+/** Lock event callback: called on the client's event thread when a held lock
+ * becomes SUSPENDED, HELD again (connection back, same session) or LOST.
+ * `token` is the token of the holding concerned. */
+typedef void (*zkf_lock_event_cb)(zkf_lock_t *lock, zkf_lock_state_t state, uint64_t token,
+                                  void *arg);
+
+/** Completion of zkf_lock_acquire_async(): status 0 with the token of the
+ * new holding, or a negative code (ZKF_ETIMEDOUT, ZKF_EBUSY for a try-lock,
+ * ZKF_ECANCELED, ZKF_ECONNLOSS, ZKF_ESESSIONEXPIRED, ZKF_ELOCKLOST if our
+ * node was deleted while we waited, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM) and
+ * token 0. */
+typedef void (*zkf_acquire_cb)(zkf_lock_t *lock, int status, uint64_t token, void *arg);
+
+typedef struct zkf_lock_options {
+    /** sizeof(zkf_lock_options_t), set by zkf_lock_options_init(). */
+    size_t size;
+    /** Event callback for lost/suspended holdings, and its argument. */
+    zkf_lock_event_cb event_cb;
+    void *event_arg;
+    /** Bound on per-thread reentrant acquisitions. Default 64. */
+    int max_depth;
+} zkf_lock_options_t;
+
+/** Fills `opts` with defaults. Thread-safe. */
+ZKF_API void zkf_lock_options_init(zkf_lock_options_t *opts);
+
+/**
+ * Creates a lock object for `path` (an absolute ZooKeeper path, e.g.
+ * "/locks/seat-12"; parents are created on first use). Several lock objects,
+ * on the same path or not, on one client work independently: each has its
+ * own node. No ZooKeeper call is made here.
+ *
+ * Ownership: *out is owned by the caller, freed with zkf_lock_destroy(),
+ * and must not outlive its client. `opts` may be NULL (defaults).
+ *
+ * Returns 0, ZKF_EINVAL (bad path: not absolute, empty component, trailing
+ * '/', "/", or longer than 1024 bytes), ZKF_ENOMEM. Thread-safe.
+ */
+ZKF_API int zkf_lock_create(zkf_client_t *client, const char *path, const zkf_lock_options_t *opts,
+                            zkf_lock_t **out);
+
+/**
+ * Frees a lock object. If an acquire is in progress it is cancelled (its
+ * callback, if async, runs with ZKF_ECANCELED before this returns). If the
+ * lock is held, it is released (its node deletion continues in the
+ * background if ZooKeeper is unreachable). No-op on NULL.
+ * Blocking; not from a callback of the same lock.
+ */
+ZKF_API void zkf_lock_destroy(zkf_lock_t *lock);
+
+/**
+ * Acquires the lock, blocking.
+ *
+ * timeout_ms: > 0 waits at most that long; 0 tries once (returns ZKF_EBUSY
+ * at once if another contender holds it or is ahead in the queue); < 0 waits
+ * forever. On success *token (may be NULL) is the fencing token.
+ *
+ * Reentrancy: if the calling thread already holds this lock object, the
+ * depth count goes up and the same token is returned; up to max_depth
+ * (ZKF_EDEPTH beyond). If another thread of this process holds or is
+ * acquiring this lock object, the call waits for it (within the timeout)
+ * before queueing in ZooKeeper. For independent contenders in one process,
+ * use one lock object per thread.
+ *
+ * On timeout, try-lock failure or cancellation, our node and our watch are
+ * removed before the call returns (when ZooKeeper is unreachable, the node
+ * deletion continues in the background).
+ *
+ * Returns 0, ZKF_EBUSY, ZKF_ETIMEDOUT, ZKF_ECANCELED, ZKF_EDEPTH,
+ * ZKF_ECONNLOSS (connection lost and not back within the timeout),
+ * ZKF_ESESSIONEXPIRED, ZKF_ELOCKLOST, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM,
+ * ZKF_ECLOSED. Thread-safe; blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_lock_acquire(zkf_lock_t *lock, int timeout_ms, uint64_t *token);
+
+/**
+ * Starts acquiring the lock without blocking; `cb` reports the outcome on
+ * the client's event thread. Create and list are pipelined in one round
+ * trip. The holding is owned by no particular thread: any thread may release
+ * it. Not reentrant.
+ *
+ * Returns 0 (cb will be called exactly once), ZKF_EINPROGRESS (this object
+ * is already acquiring), ZKF_EBUSY (this object is already held: release
+ * first), ZKF_EINVAL (cb NULL), ZKF_ECLOSED, ZKF_ENOMEM. Thread-safe.
+ */
+ZKF_API int zkf_lock_acquire_async(zkf_lock_t *lock, int timeout_ms, zkf_acquire_cb cb, void *arg);
+
+/**
+ * Cancels an acquire in progress on this lock object, from any thread. The
+ * waiting zkf_lock_acquire() returns ZKF_ECANCELED, or the async callback
+ * runs with it, after our node and watch are removed.
+ *
+ * Returns 0 (an acquire was cancelled), ZKF_ENOTHELD (nothing in progress).
+ * Thread-safe; non-blocking.
+ */
+ZKF_API int zkf_lock_cancel(zkf_lock_t *lock);
+
+/**
+ * Releases one level of the calling thread's holding (blocking acquire), or
+ * the async holding. At depth zero, deletes exactly our node and waits for
+ * ZooKeeper to confirm.
+ *
+ * Returns 0 (node gone); ZKF_EPENDING (released locally, but ZooKeeper is
+ * unreachable: the deletion is retried in the background until the node is
+ * gone or the session has ended, which also removes it); ZKF_ELOCKLOST (the
+ * holding had been lost; the object is reset and can be acquired again);
+ * ZKF_ENOTHELD; ZKF_ENOTOWNER (held by another thread). After 0,
+ * ZKF_EPENDING and ZKF_ELOCKLOST the token of the holding is invalid.
+ * Thread-safe; blocking (bounded by the session timeout); not from a
+ * callback of this client.
+ */
+ZKF_API int zkf_lock_release(zkf_lock_t *lock);
+
+/**
+ * The token of the current holding. Returns 0 and sets *token only while
+ * the state is HELD; ZKF_ELOCKLOST if the holding was lost (the old token
+ * is never reported again); ZKF_ECONNLOSS while SUSPENDED; ZKF_ENOTHELD
+ * otherwise. Thread-safe; non-blocking.
+ */
+ZKF_API int zkf_lock_token(const zkf_lock_t *lock, uint64_t *token);
+
+/** The lock object's state. Thread-safe; non-blocking. */
+ZKF_API zkf_lock_state_t zkf_lock_state(const zkf_lock_t *lock);
+
+/** The lock object's path. Owned by the lock; lives as long as it. */
+ZKF_API const char *zkf_lock_path(const zkf_lock_t *lock);
+
+/**
+ * Copies the name of our current node (e.g. "lock-<guid>-0000000007")
+ * into buf. Returns 0, ZKF_ENOTHELD (no node: not acquiring nor held, or
+ * the create has not been confirmed yet), ZKF_EINVAL (buf too small).
+ */
+ZKF_API int zkf_lock_node(const zkf_lock_t *lock, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------
+ * Contenders: who holds and who waits, in queue order.
+ * ------------------------------------------------------------------------ */
+typedef struct zkf_contender {
+    char *node;         /* node name, e.g. "lock-<guid>-0000000007" */
+    int64_t owner;      /* ephemeralOwner: the session id of the contender */
+    uint64_t token;     /* czxid of the node: the token it holds or will hold */
+    int64_t created_ms; /* ctime: creation time, ms since the epoch (server clock) */
+    uint32_t sequence;  /* the sequence suffix */
+} zkf_contender_t;
+
+/**
+ * Lists the contenders for `path` in queue order (the holder first),
+ * ignoring children that do not follow the recipe's naming. Contenders that
+ * vanish during the listing are left out.
+ *
+ * Ownership: on success *out (NULL when *count is 0) is owned by the caller
+ * and freed with zkf_contenders_free().
+ *
+ * Returns 0 (also when the path does not exist: no contenders), ZKF_EINVAL,
+ * ZKF_ECONNLOSS, ZKF_ESESSIONEXPIRED, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM.
+ * Thread-safe; blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_lock_contenders(zkf_client_t *client, const char *path, zkf_contender_t **out,
+                                size_t *count);
+
+/** Frees a listing from zkf_lock_contenders(). NULL is a no-op. */
+ZKF_API void zkf_contenders_free(zkf_contender_t *list, size_t count);
+
+/** The last ZooKeeper return code (ZOK, ZCONNECTIONLOSS, ...) seen by this
+ * lock object's most recent failed operation, for diagnostics when a call
+ * returned ZKF_EZK or another ZooKeeper-caused code; 0 if none. */
+ZKF_API int zkf_lock_zk_error(const zkf_lock_t *lock);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZKFENCE_ZKFENCE_H */

@@ -1,0 +1,603 @@
+/* The client: one ZooKeeper session, its state machine, the event thread
+ * that delivers callbacks and runs timers, and the background deletion of
+ * nodes that could not be deleted when they were given up.
+ *
+ * Session states as the application sees them:
+ *
+ *   CONNECTING --connected--> CONNECTED --connection lost--> SUSPENDED
+ *   SUSPENDED --reconnected, same session--> CONNECTED
+ *   SUSPENDED --a whole session timeout on CLOCK_MONOTONIC--> EXPIRED (local verdict)
+ *   any --server says expired--> EXPIRED --event thread--> CONNECTING (new session)
+ *
+ * The local verdict exists because in a partition the server's "expired"
+ * only arrives after reconnecting: a holder must not go on believing it
+ * holds the lock until then. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_SESSION_TIMEOUT_MS 10000
+#define DEFAULT_CONNECT_TIMEOUT_MS 15000
+#define RENEW_RETRY_NS (1000LL * 1000 * 1000)
+
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+static void *event_thread(void *arg);
+
+void zkf_client_options_init(zkf_client_options_t *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->size = sizeof(*opts);
+    opts->session_timeout_ms = DEFAULT_SESSION_TIMEOUT_MS;
+    opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    opts->zk_log_level = 1;
+}
+
+const char *zkf_client_state_name(zkf_client_state_t state)
+{
+    switch (state) {
+    case ZKF_CLIENT_CONNECTING:
+        return "connecting";
+    case ZKF_CLIENT_CONNECTED:
+        return "connected";
+    case ZKF_CLIENT_SUSPENDED:
+        return "suspended";
+    case ZKF_CLIENT_EXPIRED:
+        return "expired";
+    case ZKF_CLIENT_AUTH_FAILED:
+        return "auth_failed";
+    }
+    return "unknown";
+}
+
+zhandle_t *zkf__zh(zkf_client_t *c)
+{
+    return c->zh;
+}
+
+void zkf__post(zkf_client_t *c, zkf__event_t *ev)
+{
+    ev->next = NULL;
+    if (c->ev_tail)
+        c->ev_tail->next = ev;
+    else
+        c->ev_head = ev;
+    c->ev_tail = ev;
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void set_state(zkf_client_t *c, zkf_client_state_t st)
+{
+    if (c->state == st)
+        return;
+    c->state = st;
+    pthread_cond_broadcast(&c->cv);
+    if (c->state_cb == NULL)
+        return;
+    zkf__event_t *ev = calloc(1, sizeof(*ev));
+    if (ev == NULL)
+        return; /* the state stays pollable with zkf_client_state() */
+    ev->kind = ZKF__EV_CLIENT_STATE;
+    ev->client_state = st;
+    zkf__post(c, ev);
+}
+
+/* ---- background deletions ---- */
+
+static void pending_free(zkf_client_t *c, zkf__pending_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        c->pending = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    free(p->path);
+    free(p);
+}
+
+typedef struct pending_op {
+    zkf_client_t *c;
+    zkf__pending_t *p;
+} pending_op_t;
+
+/* Outcome of one deletion attempt: keep the entry only if the connection
+ * was lost (retry on reconnect); any other outcome ends it. A session that
+ * ended removed the node itself. */
+static void pending_settle(zkf_client_t *c, zkf__pending_t *p, int rc)
+{
+    p->in_flight = 0;
+    if ((rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) && p->session_gen == c->session_gen)
+        return;
+    pending_free(c, p);
+}
+
+static void pending_deleted(int rc, const void *data)
+{
+    zkf__pending_t *p = (zkf__pending_t *)data;
+    zkf_client_t *c = *(zkf_client_t **)(p + 1);
+    pthread_mutex_lock(&c->mu);
+    pending_settle(c, p, rc);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void pending_listed(int rc, const struct String_vector *sv, const void *data)
+{
+    zkf__pending_t *p = (zkf__pending_t *)data;
+    zkf_client_t *c = *(zkf_client_t **)(p + 1);
+    pthread_mutex_lock(&c->mu);
+    if (rc == ZOK && p->session_gen == c->session_gen) {
+        /* Every node bearing the GUID is ours: hand each to an exact deletion. */
+        size_t plen = strlen(p->path);
+        for (int i = 0; sv && i < sv->count; i++) {
+            zkf__node_t n;
+            if (zkf__node_parse(sv->data[i], &n) != 0 ||
+                memcmp(n.guid, p->guid, ZKF__GUID_LEN) != 0)
+                continue;
+            size_t len = plen + 1 + strlen(sv->data[i]) + 1;
+            char *full = malloc(len);
+            if (full == NULL)
+                continue;
+            snprintf(full, len, "%s/%s", p->path, sv->data[i]);
+            zkf__delete_later(c, full, NULL);
+            free(full);
+        }
+    }
+    pending_settle(c, p, rc == ZNONODE ? ZOK : rc);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void pending_issue(zkf_client_t *c, zkf__pending_t *p)
+{
+    zhandle_t *zh = zkf__zh(c);
+    if (zh == NULL || p->in_flight || c->state != ZKF_CLIENT_CONNECTED)
+        return;
+    int rc;
+    p->in_flight = 1;
+    if (p->guid[0] == '\0')
+        rc = zoo_adelete(zh, p->path, -1, pending_deleted, p);
+    else
+        rc = zoo_aget_children(zh, p->path, 0, pending_listed, p);
+    if (rc != ZOK)
+        p->in_flight = 0; /* retried at the next reconnect */
+}
+
+void zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
+{
+    /* The completion gets the entry alone; the client pointer rides right
+     * behind it in the same allocation. */
+    zkf__pending_t *p = calloc(1, sizeof(*p) + sizeof(zkf_client_t *));
+    if (p == NULL)
+        return; /* the session's end will remove the node */
+    p->path = strdup(path);
+    if (p->path == NULL) {
+        free(p);
+        return;
+    }
+    if (guid)
+        memcpy(p->guid, guid, ZKF__GUID_LEN + 1);
+    *(zkf_client_t **)(p + 1) = c;
+    p->session_gen = c->session_gen;
+    p->next = c->pending;
+    if (c->pending)
+        c->pending->prev = p;
+    c->pending = p;
+    pending_issue(c, p);
+}
+
+void zkf__pending_kick(zkf_client_t *c)
+{
+    for (zkf__pending_t *p = c->pending; p; p = p->next)
+        pending_issue(c, p);
+}
+
+/* The session ended: the server removed every ephemeral node of it. */
+static void pending_drop_all(zkf_client_t *c)
+{
+    zkf__pending_t *p = c->pending;
+    while (p) {
+        zkf__pending_t *next = p->next;
+        if (!p->in_flight)
+            pending_free(c, p);
+        else
+            p->session_gen = 0; /* its completion frees it */
+        p = next;
+    }
+}
+
+/* ---- session events (completion thread) ---- */
+
+static void on_connected(zkf_client_t *c, zhandle_t *zh)
+{
+    const clientid_t *id = zoo_client_id(zh);
+    c->session_id = id ? id->client_id : 0;
+    c->negotiated_ms = zoo_recv_timeout(zh);
+    c->ever_connected = 1;
+    set_state(c, ZKF_CLIENT_CONNECTED);
+    zkf__locks_on_connected(c);
+    zkf__pending_kick(c);
+}
+
+static void on_disconnected(zkf_client_t *c)
+{
+    if (c->state != ZKF_CLIENT_CONNECTED)
+        return;
+    c->suspended_since_ns = zkf__now_ns();
+    set_state(c, ZKF_CLIENT_SUSPENDED);
+    zkf__locks_on_suspended(c);
+}
+
+static void on_expired(zkf_client_t *c, zkf_client_state_t st, int status)
+{
+    set_state(c, st);
+    zkf__locks_on_lost(c, status, 0);
+    pending_drop_all(c);
+    if (st == ZKF_CLIENT_EXPIRED)
+        c->renew = 1;
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    zkf_client_t *c = ctx;
+    if (type != ZOO_SESSION_EVENT)
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (zh == c->zh) { /* events of a handle being replaced are history */
+        if (state == ZOO_CONNECTED_STATE)
+            on_connected(c, zh);
+        else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE)
+            on_disconnected(c);
+        else if (state == ZOO_EXPIRED_SESSION_STATE)
+            on_expired(c, ZKF_CLIENT_EXPIRED, ZKF_ESESSIONEXPIRED);
+        else if (state == ZOO_AUTH_FAILED_STATE)
+            on_expired(c, ZKF_CLIENT_AUTH_FAILED, ZKF_ENOAUTH);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- session set-up (c->mu held) ---- */
+
+static int open_session(zkf_client_t *c)
+{
+    /* c->mu is held across zookeeper_init so that the new handle's first
+     * session event cannot be processed before c->zh names it. */
+    zhandle_t *zh = zookeeper_init(c->hosts, session_watcher, c->session_timeout_ms, NULL, c, 0);
+    if (zh == NULL)
+        return errno == EINVAL ? ZKF_EINVAL : ZKF_ESYS;
+    if (c->digest &&
+        zoo_add_auth(zh, "digest", c->digest, (int)strlen(c->digest), NULL, NULL) != ZOK) {
+        zookeeper_close(zh);
+        return ZKF_ESYS;
+    }
+    c->zh = zh;
+    c->session_gen++;
+    return 0;
+}
+
+static void free_watches(zkf_client_t *c, int all, uint64_t gen)
+{
+    zkf__watch_t *w = c->watches;
+    while (w) {
+        zkf__watch_t *next = w->next;
+        if (all || w->session_gen == gen) {
+            if (w->prev)
+                w->prev->next = w->next;
+            else
+                c->watches = w->next;
+            if (w->next)
+                w->next->prev = w->prev;
+            free(w->path);
+            free(w);
+        }
+        w = next;
+    }
+}
+
+/* Replaces an expired session (event thread, c->mu held; dropped inside). */
+static void renew_session(zkf_client_t *c)
+{
+    zhandle_t *old = c->zh;
+    uint64_t old_gen = c->session_gen;
+    c->zh = NULL;
+    c->renew = 0;
+    pthread_mutex_unlock(&c->mu);
+    if (old)
+        zookeeper_close(old); /* its last completions run here, without c->mu */
+    pthread_mutex_lock(&c->mu);
+    free_watches(c, 0, old_gen); /* the closed handle will never call them */
+    if (c->stopping || c->state == ZKF_CLIENT_AUTH_FAILED)
+        return;
+    c->session_id = 0;
+    c->negotiated_ms = 0;
+    set_state(c, ZKF_CLIENT_CONNECTING);
+    if (open_session(c) != 0)
+        c->renew = 1; /* retried by the event thread */
+}
+
+/* ---- event thread ---- */
+
+static void deliver(zkf_client_t *c, zkf__event_t *ev)
+{
+    switch (ev->kind) {
+    case ZKF__EV_ACQUIRED:
+        ev->acquire_cb(ev->lock, ev->status, ev->token, ev->arg);
+        break;
+    case ZKF__EV_LOCK_STATE:
+        ev->lock->opts.event_cb(ev->lock, ev->lock_state, ev->token, ev->lock->opts.event_arg);
+        break;
+    case ZKF__EV_CLIENT_STATE:
+        if (c->state_cb)
+            c->state_cb(c, ev->client_state, c->state_arg);
+        break;
+    }
+}
+
+static void local_expiry(zkf_client_t *c)
+{
+    /* Disconnected for a whole session timeout: the server has expired the
+     * session or will at any moment. Our nodes may still exist (partition):
+     * the lock layer queues their deletion for when we can reach it. */
+    set_state(c, ZKF_CLIENT_EXPIRED);
+    zkf__locks_on_lost(c, ZKF_ECONNLOSS, 1);
+}
+
+static void *event_thread(void *arg)
+{
+    zkf_client_t *c = arg;
+    int64_t renew_at = 0;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        zkf__event_t *ev = c->ev_head;
+        if (ev) {
+            c->ev_head = ev->next;
+            if (c->ev_head == NULL)
+                c->ev_tail = NULL;
+            c->delivering = ev->lock;
+            pthread_mutex_unlock(&c->mu);
+            deliver(c, ev);
+            pthread_mutex_lock(&c->mu);
+            c->delivering = NULL;
+            if (ev->lock)
+                zkf__lock_delivered(ev->lock);
+            free(ev);
+            continue;
+        }
+        if (c->stopping)
+            break;
+
+        int64_t now = zkf__now_ns();
+        int64_t next = INT64_MAX;
+        if (c->renew && now >= renew_at) {
+            renew_session(c);
+            if (c->renew)
+                renew_at = zkf__now_ns() + RENEW_RETRY_NS;
+            continue;
+        }
+        if (c->renew)
+            next = renew_at;
+        if (c->state == ZKF_CLIENT_SUSPENDED) {
+            int64_t due = c->suspended_since_ns + (int64_t)c->negotiated_ms * 1000000LL;
+            if (now >= due) {
+                local_expiry(c);
+                continue;
+            }
+            if (due < next)
+                next = due;
+        }
+        zkf__attempts_on_timer(c, now, &next);
+        if (c->ev_head)
+            continue;
+        if (next == INT64_MAX) {
+            pthread_cond_wait(&c->cv, &c->mu);
+        } else {
+            struct timespec ts;
+            zkf__abs_deadline(&ts, next);
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+static int build_hosts(zkf_client_t *c, const zkf_client_options_t *o)
+{
+    size_t len = strlen(o->hosts) + (o->chroot ? strlen(o->chroot) : 0) + 1;
+    c->hosts = malloc(len);
+    if (c->hosts == NULL)
+        return ZKF_ENOMEM;
+    snprintf(c->hosts, len, "%s%s", o->hosts, o->chroot ? o->chroot : "");
+    return 0;
+}
+
+static int build_acl(zkf_client_t *c, const zkf_client_options_t *o)
+{
+    if (o->digest_user == NULL) {
+        c->acl = ZOO_OPEN_ACL_UNSAFE;
+        return 0;
+    }
+    size_t len = strlen(o->digest_user) + strlen(o->digest_password) + 2;
+    c->digest = malloc(len);
+    if (c->digest == NULL)
+        return ZKF_ENOMEM;
+    snprintf(c->digest, len, "%s:%s", o->digest_user, o->digest_password);
+    /* "auth" with an empty id means: every identity this session authenticated as. */
+    c->acl_entries[0].perms = ZOO_PERM_ALL;
+    c->acl_entries[0].id.scheme = "auth";
+    c->acl_entries[0].id.id = "";
+    c->acl_entries[1].perms = ZOO_PERM_READ;
+    c->acl_entries[1].id.scheme = "world";
+    c->acl_entries[1].id.id = "anyone";
+    c->acl.count = o->world_readable ? 2 : 1;
+    c->acl.data = c->acl_entries;
+    return 0;
+}
+
+static int check_options(const zkf_client_options_t *o)
+{
+    if (o == NULL || o->size < sizeof(zkf_client_options_t) || o->hosts == NULL ||
+        o->hosts[0] == '\0')
+        return ZKF_EINVAL;
+    if (o->chroot && zkf__path_valid(o->chroot) != 0)
+        return ZKF_EINVAL;
+    if ((o->digest_user == NULL) != (o->digest_password == NULL))
+        return ZKF_EINVAL;
+    if (o->digest_user && strchr(o->digest_user, ':'))
+        return ZKF_EINVAL;
+    if (o->session_timeout_ms < 0 || o->connect_timeout_ms < 0)
+        return ZKF_EINVAL;
+    return 0;
+}
+
+static void client_free(zkf_client_t *c)
+{
+    zkf__pending_t *p;
+    while ((p = c->pending) != NULL)
+        pending_free(c, p);
+    free_watches(c, 1, 0);
+    zkf__event_t *ev;
+    while ((ev = c->ev_head) != NULL) {
+        c->ev_head = ev->next;
+        free(ev);
+    }
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c->hosts);
+    free(c->digest);
+    free(c);
+}
+
+static int client_init_sync(zkf_client_t *c)
+{
+    pthread_condattr_t ca;
+    if (pthread_mutex_init(&c->mu, NULL) != 0)
+        return ZKF_ESYS;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) {
+        pthread_mutex_destroy(&c->mu);
+        return ZKF_ESYS;
+    }
+    return 0;
+}
+
+int zkf_client_connect(const zkf_client_options_t *o, zkf_client_t **out)
+{
+    int rc = check_options(o);
+    if (rc != 0 || out == NULL)
+        return ZKF_EINVAL;
+    zkf_client_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return ZKF_ENOMEM;
+    if ((rc = client_init_sync(c)) != 0) {
+        free(c);
+        return rc;
+    }
+    c->session_timeout_ms =
+        o->session_timeout_ms ? o->session_timeout_ms : DEFAULT_SESSION_TIMEOUT_MS;
+    c->state_cb = o->state_cb;
+    c->state_arg = o->state_arg;
+    c->state = ZKF_CLIENT_CONNECTING;
+    if ((rc = build_hosts(c, o)) != 0 || (rc = build_acl(c, o)) != 0) {
+        client_free(c);
+        return rc;
+    }
+    zoo_set_debug_level((ZooLogLevel)o->zk_log_level);
+
+    pthread_mutex_lock(&c->mu);
+    rc = open_session(c);
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0) {
+        client_free(c);
+        return rc;
+    }
+    if (pthread_create(&c->thread, NULL, event_thread, c) != 0) {
+        zookeeper_close(c->zh);
+        client_free(c);
+        return ZKF_ESYS;
+    }
+
+    int64_t deadline =
+        zkf__now_ns() +
+        (int64_t)(o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS) *
+            1000000LL;
+    struct timespec ts;
+    zkf__abs_deadline(&ts, deadline);
+    pthread_mutex_lock(&c->mu);
+    while (c->state != ZKF_CLIENT_CONNECTED && c->state != ZKF_CLIENT_AUTH_FAILED &&
+           zkf__now_ns() < deadline)
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    zkf_client_state_t st = c->state;
+    pthread_mutex_unlock(&c->mu);
+    if (st != ZKF_CLIENT_CONNECTED) {
+        zkf_client_destroy(c);
+        return st == ZKF_CLIENT_AUTH_FAILED ? ZKF_ENOAUTH : ZKF_ECONNECT;
+    }
+    *out = c;
+    return 0;
+}
+
+int zkf_client_destroy(zkf_client_t *c)
+{
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->locks) {
+        pthread_mutex_unlock(&c->mu);
+        return ZKF_EBUSY;
+    }
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+
+    pthread_mutex_lock(&c->mu);
+    zhandle_t *zh = c->zh;
+    c->zh = NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (zh)
+        zookeeper_close(zh); /* ends the session: the server drops its nodes */
+    client_free(c);
+    return 0;
+}
+
+zkf_client_state_t zkf_client_state(const zkf_client_t *cc)
+{
+    zkf_client_t *c = (zkf_client_t *)cc;
+    pthread_mutex_lock(&c->mu);
+    zkf_client_state_t st = c->state;
+    pthread_mutex_unlock(&c->mu);
+    return st;
+}
+
+int64_t zkf_client_session_id(const zkf_client_t *cc)
+{
+    zkf_client_t *c = (zkf_client_t *)cc;
+    pthread_mutex_lock(&c->mu);
+    int64_t id = c->session_id;
+    pthread_mutex_unlock(&c->mu);
+    return id;
+}
+
+int zkf_client_session_timeout(const zkf_client_t *cc)
+{
+    zkf_client_t *c = (zkf_client_t *)cc;
+    pthread_mutex_lock(&c->mu);
+    int ms = c->negotiated_ms;
+    pthread_mutex_unlock(&c->mu);
+    return ms;
+}
+
+struct _zhandle *zkf_client_zhandle(zkf_client_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    zhandle_t *zh = c->zh;
+    pthread_mutex_unlock(&c->mu);
+    return zh;
+}

@@ -1,0 +1,1170 @@
+/* The exclusive lock recipe.
+ *
+ * An attempt creates <path>/lock-<guid>-<seq> (ephemeral, sequential) with
+ * zoo_acreate2, whose Stat carries the czxid: the fencing token. The list of
+ * children is requested in the same breath: ZooKeeper answers a session's
+ * requests in order, so the listing already contains our node and an
+ * uncontended acquire costs one round trip. If ours is the lowest recipe
+ * node, we hold the lock. Otherwise we watch only the node right before
+ * ours, and list again when it goes away: it may have been a waiter that
+ * gave up rather than the holder.
+ *
+ * Attempt phases:
+ *
+ *   CREATE   create2 + getChildren in flight
+ *   PARENTS  creating the lock path's ancestors, then CREATE again
+ *   LIST     getChildren in flight
+ *   STAT     exists on our own node (after recovering it by GUID)
+ *   WATCH    exists-watch armed on the predecessor
+ *   RECOVER  an operation lost its connection: wait for the session to come
+ *            back, then sync + list and find our node by GUID
+ *   CLEANUP  given up (timeout, try-lock, cancel, error): deleting our node
+ *   HELD     the lock is ours (the attempt stays attached to its lock)
+ *   DONE     finished, not holding
+ *
+ * Invariants:
+ *   - a->lock->att == a from start until completion, and until release if
+ *     the attempt succeeded.
+ *   - An attempt in c->active has not reported its outcome yet.
+ *   - A create whose reply we never saw may have made a node: such a node
+ *     is found by its GUID and deleted, never left to block others.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_DEPTH 64
+
+enum phase {
+    PH_CREATE,
+    PH_PARENTS,
+    PH_LIST,
+    PH_STAT,
+    PH_WATCH,
+    PH_RECOVER,
+    PH_CLEANUP,
+    PH_HELD,
+    PH_DONE
+};
+
+typedef struct sync_wait {
+    int done;
+    int status;
+    uint64_t token;
+} sync_wait_t;
+
+struct zkf__attempt {
+    zkf__attempt_t *next, *prev; /* c->active */
+    zkf_client_t *c;
+    zkf_lock_t *lock;
+    int refs; /* the lock's, plus one per ZooKeeper call in flight */
+    uint64_t gen;
+    enum phase phase;
+    char guid[ZKF__GUID_LEN + 1];
+    char *create_path; /* "<path>/lock-<guid>-" */
+    char *node;        /* our node's full path, once known */
+    uint64_t czxid;
+    int parent_rounds;
+    int64_t deadline_ns; /* async attempts only; 0: none */
+    int try_once;
+    int status;           /* the outcome to report, in CLEANUP */
+    int create_in_flight; /* a create has not been answered */
+    int create_lost;      /* a create's answer was lost: a node may exist unseen */
+    zkf__watch_t *watch;
+    zkf_acquire_cb cb;
+    void *arg;
+    sync_wait_t *sync;
+};
+
+typedef struct zkf__op {
+    zkf__attempt_t *a;
+    uint64_t gen;
+    int last; /* for parent creation: the final component */
+} zkf__op_t;
+
+static void relist(zkf__attempt_t *a, int with_sync);
+static void send_create(zkf__attempt_t *a);
+static void abort_attempt(zkf__attempt_t *a, int status);
+
+const char *zkf_lock_state_name(zkf_lock_state_t state)
+{
+    switch (state) {
+    case ZKF_LOCK_UNLOCKED:
+        return "unlocked";
+    case ZKF_LOCK_WAITING:
+        return "waiting";
+    case ZKF_LOCK_HELD:
+        return "held";
+    case ZKF_LOCK_SUSPENDED:
+        return "suspended";
+    case ZKF_LOCK_LOST:
+        return "lost";
+    }
+    return "unknown";
+}
+
+void zkf_lock_options_init(zkf_lock_options_t *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->size = sizeof(*opts);
+    opts->max_depth = DEFAULT_MAX_DEPTH;
+}
+
+/* ---- attempt lifetime ---- */
+
+static void attempt_unref(zkf__attempt_t *a)
+{
+    if (--a->refs > 0)
+        return;
+    free(a->create_path);
+    free(a->node);
+    free(a);
+}
+
+static zkf__op_t *op_new(zkf__attempt_t *a)
+{
+    zkf__op_t *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return NULL;
+    op->a = a;
+    op->gen = a->gen;
+    a->refs++;
+    return op;
+}
+
+/* Takes c->mu and resolves a completion's op. *stale: the attempt moved on
+ * since the call was issued. The caller unrefs the attempt and unlocks. */
+static zkf__attempt_t *op_take(const void *data, int *stale)
+{
+    zkf__op_t *op = (zkf__op_t *)data;
+    zkf__attempt_t *a = op->a;
+    pthread_mutex_lock(&a->c->mu);
+    *stale = op->gen != a->gen;
+    free(op);
+    return a;
+}
+
+static void op_done(zkf__attempt_t *a)
+{
+    zkf_client_t *c = a->c;
+    attempt_unref(a);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A call that could not even be issued never calls back. */
+static int op_issued(zkf__attempt_t *a, zkf__op_t *op, int rc)
+{
+    if (rc != ZOK) {
+        free(op);
+        a->refs--;
+    }
+    return rc;
+}
+
+static void post_lock_state(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token)
+{
+    if (l->opts.event_cb == NULL)
+        return;
+    zkf__event_t *ev = calloc(1, sizeof(*ev));
+    if (ev == NULL)
+        return; /* the state stays pollable */
+    ev->kind = ZKF__EV_LOCK_STATE;
+    ev->lock = l;
+    ev->lock_state = st;
+    ev->token = token;
+    l->pending_events++;
+    zkf__post(l->c, ev);
+}
+
+void zkf__lock_delivered(zkf_lock_t *l)
+{
+    l->pending_events--;
+    pthread_cond_broadcast(&l->c->cv);
+}
+
+/* Reports an attempt's outcome exactly once. */
+static void complete(zkf__attempt_t *a, int status)
+{
+    zkf_client_t *c = a->c;
+    zkf_lock_t *l = a->lock;
+    if (a->phase == PH_DONE || a->phase == PH_HELD)
+        return;
+    a->gen++; /* whatever is still in flight is history */
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        c->active = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    a->next = a->prev = NULL;
+
+    uint64_t token = 0;
+    if (status == 0) {
+        a->phase = PH_HELD;
+        l->state = ZKF_LOCK_HELD;
+        l->token = token = a->czxid;
+    } else {
+        a->phase = PH_DONE;
+        l->state = ZKF_LOCK_UNLOCKED;
+        l->att = NULL;
+    }
+    if (a->sync) {
+        a->sync->done = 1;
+        a->sync->status = status;
+        a->sync->token = token;
+        a->sync = NULL;
+    } else {
+        zkf__event_t *ev = calloc(1, sizeof(*ev));
+        if (ev != NULL) {
+            ev->kind = ZKF__EV_ACQUIRED;
+            ev->lock = l;
+            ev->status = status;
+            ev->token = token;
+            ev->acquire_cb = a->cb;
+            ev->arg = a->arg;
+            l->pending_events++;
+            zkf__post(c, ev);
+        }
+        /* Without memory for the event the callback cannot run; the state
+         * stays pollable. This is the one breach of the exactly-once rule,
+         * and only under allocation failure. */
+    }
+    if (status != 0)
+        attempt_unref(a); /* the lock's reference */
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* ---- watches ---- */
+
+static void watch_free(zkf_client_t *c, zkf__watch_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    free(w->path);
+    free(w);
+}
+
+/* libzookeeper calls a watcher for every session event while it is armed,
+ * and once more, with the node event, when it fires; that last call is
+ * when the watch ends. */
+static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    if (type == ZOO_SESSION_EVENT)
+        return;
+    zkf__watch_t *w = ctx;
+    zkf_client_t *c = w->c;
+    pthread_mutex_lock(&c->mu);
+    zkf__attempt_t *a = w->a;
+    if (w->removing)
+        w->fired = 1;
+    else
+        watch_free(c, w);
+    if (a && a->watch == w) {
+        a->watch = NULL;
+        if (a->phase == PH_WATCH)
+            relist(a, 0);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void watch_removed(int rc, const void *data)
+{
+    zkf__watch_t *w = (zkf__watch_t *)data;
+    zkf_client_t *c = w->c;
+    pthread_mutex_lock(&c->mu);
+    /* ZOK: the watch is gone and its watcher will not be called again. If
+     * it fired meanwhile, watch_fn left the freeing to us. Otherwise the
+     * removal failed (connection loss): the watch stays armed until it fires
+     * or the session's handle closes, and watch_fn frees it then. */
+    w->removing = 0;
+    if (rc == ZOK || w->fired)
+        watch_free(c, w);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The attempt no longer wants its watch: remove it from ZooKeeper too, so
+ * that no wake-up comes later and the server keeps no state for us. */
+static void watch_disarm(zkf__attempt_t *a)
+{
+    zkf__watch_t *w = a->watch;
+    if (w == NULL)
+        return;
+    a->watch = NULL;
+    w->a = NULL;
+    zhandle_t *zh = zkf__zh(a->c);
+    /* The header declares the completion as a pointer to a function
+     * pointer; the library calls it as a plain function pointer. local=1
+     * crashes libzookeeper 3.8.0 (seen here), and local=0 is what we want
+     * anyway: the server must forget the watch too. */
+    if (zh && zoo_aremove_watches(zh, w->path, ZWATCHTYPE_DATA, watch_fn, w, 0,
+                                  (void_completion_t *)watch_removed, w) == ZOK)
+        w->removing = 1;
+}
+
+/* ---- failure routing ---- */
+
+/* An operation of a live attempt failed with ZooKeeper code rc. */
+static void op_failed(zkf__attempt_t *a, int rc)
+{
+    switch (rc) {
+    case ZCONNECTIONLOSS:
+    case ZOPERATIONTIMEOUT:
+    case ZSESSIONMOVED:
+        /* Our requests may or may not have been applied: recover by GUID
+         * once the session is back. */
+        a->gen++;
+        a->phase = PH_RECOVER;
+        if (a->c->state == ZKF_CLIENT_CONNECTED && zkf__zh(a->c))
+            relist(a, 1);
+        return;
+    case ZSESSIONEXPIRED:
+    case ZINVALIDSTATE:
+    case ZCLOSING:
+        /* The session is gone and took our node with it. The session event
+         * that follows reports it too. */
+        watch_disarm(a);
+        complete(a, zkf__from_zk(rc));
+        return;
+    default:
+        a->lock->zk_err = rc;
+        abort_attempt(a, zkf__from_zk(rc));
+        return;
+    }
+}
+
+/* ---- cleanup of a given-up attempt ---- */
+
+static void cleanup_deleted(int rc, const void *data)
+{
+    int stale;
+    zkf__attempt_t *a = op_take(data, &stale);
+    if (rc != ZOK && rc != ZNONODE && rc != ZSESSIONEXPIRED && rc != ZCLOSING &&
+        rc != ZINVALIDSTATE)
+        zkf__delete_later(a->c, a->node, NULL);
+    complete(a, a->status);
+    op_done(a);
+}
+
+static void cleanup_delete(zkf__attempt_t *a)
+{
+    zkf_client_t *c = a->c;
+    zhandle_t *zh = zkf__zh(c);
+    if (zh != NULL && c->state == ZKF_CLIENT_CONNECTED) {
+        zkf__op_t *op = op_new(a);
+        if (op && op_issued(a, op, zoo_adelete(zh, a->node, -1, cleanup_deleted, op)) == ZOK)
+            return;
+    }
+    zkf__delete_later(c, a->node, NULL);
+    complete(a, a->status);
+}
+
+/* Gives up an attempt: removes our watch and our node, then reports
+ * `status`. Idempotent. */
+static void abort_attempt(zkf__attempt_t *a, int status)
+{
+    if (a->phase == PH_CLEANUP || a->phase == PH_HELD || a->phase == PH_DONE)
+        return;
+    a->gen++;
+    a->status = status;
+    watch_disarm(a);
+    if (a->node) {
+        a->phase = PH_CLEANUP;
+        cleanup_delete(a);
+    } else if (a->create_in_flight) {
+        a->phase = PH_CLEANUP; /* create_done finishes the job */
+    } else {
+        if (a->create_lost)
+            zkf__delete_later(a->c, a->lock->path, a->guid);
+        complete(a, status);
+    }
+}
+
+/* ---- the recipe ---- */
+
+static void exists_done(int rc, const struct Stat *stat, const void *data)
+{
+    int stale;
+    zkf__attempt_t *a = op_take(data, &stale);
+    if (!stale && a->phase == PH_WATCH) {
+        if (rc == ZOK) {
+            /* armed: wait for the predecessor to go */
+        } else if (rc == ZNONODE) {
+            /* Gone already. libzookeeper armed a creation watch anyway;
+             * remove it and look again. */
+            watch_disarm(a);
+            relist(a, 0);
+        } else {
+            op_failed(a, rc);
+        }
+    }
+    op_done(a);
+}
+
+static void watch_predecessor(zkf__attempt_t *a, const char *name)
+{
+    zkf_client_t *c = a->c;
+    size_t len = strlen(a->lock->path) + 1 + strlen(name) + 1;
+    zkf__watch_t *w = calloc(1, sizeof(*w));
+    char *path = malloc(len);
+    zkf__op_t *op = NULL;
+    if (w == NULL || path == NULL || (op = op_new(a)) == NULL) {
+        free(w);
+        free(path);
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    snprintf(path, len, "%s/%s", a->lock->path, name);
+    w->c = c;
+    w->a = a;
+    w->path = path;
+    w->session_gen = c->session_gen;
+    w->next = c->watches;
+    if (c->watches)
+        c->watches->prev = w;
+    c->watches = w;
+    a->watch = w;
+    a->phase = PH_WATCH;
+    int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), path, watch_fn, w, exists_done, op));
+    if (rc != ZOK) {
+        a->watch = NULL;
+        watch_free(c, w);
+        op_failed(a, rc);
+    }
+}
+
+static void stat_done(int rc, const struct Stat *stat, const void *data)
+{
+    int stale;
+    zkf__attempt_t *a = op_take(data, &stale);
+    if (!stale && a->phase == PH_STAT) {
+        if (rc == ZOK && stat->ephemeralOwner == a->c->session_id) {
+            a->czxid = (uint64_t)stat->czxid;
+            relist(a, 0);
+        } else if (rc == ZOK) {
+            abort_attempt(a, ZKF_EZK); /* a node with our GUID that is not ours */
+        } else if (rc == ZNONODE) {
+            send_create(a); /* vanished before we could read it: start over */
+        } else {
+            op_failed(a, rc);
+        }
+    }
+    op_done(a);
+}
+
+/* A create's reply was lost; the listing shows whether it was applied. */
+static void adopt_by_guid(zkf__attempt_t *a, const zkf__node_t *nodes, size_t n)
+{
+    const zkf__node_t *mine = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) != 0)
+            continue;
+        if (mine == NULL)
+            mine = &nodes[i];
+    }
+    if (mine == NULL) {
+        /* Not applied (the listing follows a sync, so it is current). */
+        a->create_lost = 0;
+        send_create(a);
+        return;
+    }
+    size_t len = strlen(a->lock->path) + 1 + strlen(mine->name) + 1;
+    a->node = malloc(len);
+    if (a->node == NULL) {
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    snprintf(a->node, len, "%s/%s", a->lock->path, mine->name);
+    a->create_lost = 0;
+    /* Read its Stat: the token, and proof that it belongs to our session. */
+    a->gen++;
+    a->phase = PH_STAT;
+    zkf__op_t *op = op_new(a);
+    if (op == NULL) {
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    int rc = op_issued(a, op, zoo_aexists(zkf__zh(a->c), a->node, 0, stat_done, op));
+    if (rc != ZOK)
+        op_failed(a, rc);
+}
+
+static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
+{
+    zkf__node_t *nodes;
+    size_t n;
+    if (zkf__nodes_sorted(sv, &nodes, &n) != 0) {
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    if (a->node == NULL) {
+        adopt_by_guid(a, nodes, n);
+        free(nodes);
+        return;
+    }
+
+    const char *me = strrchr(a->node, '/') + 1;
+    size_t idx = n;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(nodes[i].name, me) == 0) {
+            idx = i;
+        } else if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) == 0) {
+            /* A duplicate from a create retried after a lost reply. */
+            size_t len = strlen(a->lock->path) + 1 + strlen(nodes[i].name) + 1;
+            char *dup = malloc(len);
+            if (dup) {
+                snprintf(dup, len, "%s/%s", a->lock->path, nodes[i].name);
+                zkf__delete_later(a->c, dup, NULL);
+                free(dup);
+            }
+        }
+    }
+    if (idx == n) {
+        /* Our node is gone although our session lives: someone deleted it. */
+        free(a->node);
+        a->node = NULL;
+        abort_attempt(a, ZKF_ELOCKLOST);
+    } else if (idx == 0) {
+        complete(a, 0);
+    } else if (a->try_once) {
+        abort_attempt(a, ZKF_EBUSY);
+    } else {
+        watch_predecessor(a, nodes[idx - 1].name);
+    }
+    free(nodes);
+}
+
+static void children_done(int rc, const struct String_vector *sv, const void *data)
+{
+    int stale;
+    zkf__attempt_t *a = op_take(data, &stale);
+    if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE)) {
+        if (rc == ZOK)
+            evaluate(a, sv);
+        else
+            op_failed(a, rc);
+    }
+    op_done(a);
+}
+
+static void sync_done(int rc, const char *value, const void *data)
+{
+    int stale;
+    zkf__attempt_t *a = op_take(data, &stale);
+    op_done(a); /* the listing that follows carries the outcome */
+}
+
+static void relist(zkf__attempt_t *a, int with_sync)
+{
+    zhandle_t *zh = zkf__zh(a->c);
+    a->gen++;
+    a->phase = PH_LIST;
+    if (zh == NULL) {
+        a->phase = PH_RECOVER;
+        return;
+    }
+    if (with_sync) {
+        /* After a reconnect the server we now talk to may lag behind the
+         * one that took our create: catch it up before we look. */
+        zkf__op_t *sop = op_new(a);
+        if (sop)
+            op_issued(a, sop, zoo_async(zh, a->lock->path, sync_done, sop));
+    }
+    zkf__op_t *op = op_new(a);
+    if (op == NULL) {
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    int rc = op_issued(a, op, zoo_aget_children(zh, a->lock->path, 0, children_done, op));
+    if (rc != ZOK)
+        op_failed(a, rc);
+}
+
+static void parent_done(int rc, const char *value, const void *data)
+{
+    int stale;
+    zkf__op_t *op = (zkf__op_t *)data;
+    int last = op->last;
+    zkf__attempt_t *a = op_take(data, &stale);
+    if (last && !stale && a->phase == PH_PARENTS) {
+        if (rc == ZOK || rc == ZNODEEXISTS)
+            send_create(a);
+        else
+            op_failed(a, rc);
+    }
+    op_done(a);
+}
+
+/* Creates every missing ancestor of the lock path, in one pipelined burst:
+ * ZooKeeper applies them in order, so only the last reply matters. The
+ * lock path itself is a container node, which the server removes once its
+ * last contender is gone. */
+static void create_parents(zkf__attempt_t *a)
+{
+    zkf_client_t *c = a->c;
+    zhandle_t *zh = zkf__zh(c);
+    const char *path = a->lock->path;
+    if (++a->parent_rounds > ZKF__PARENT_RETRIES) {
+        a->lock->zk_err = ZNONODE;
+        abort_attempt(a, ZKF_EZK);
+        return;
+    }
+    a->gen++;
+    a->phase = PH_PARENTS;
+    char buf[ZKF__MAX_PATH + 1];
+    for (const char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
+        int last = p == NULL;
+        size_t len = last ? strlen(path) : (size_t)(p - path);
+        memcpy(buf, path, len);
+        buf[len] = '\0';
+        zkf__op_t *op = op_new(a);
+        if (op == NULL) {
+            abort_attempt(a, ZKF_ENOMEM);
+            return;
+        }
+        op->last = last;
+        int rc = op_issued(
+            a, op, zoo_acreate(zh, buf, "", 0, &c->acl, last ? ZOO_CONTAINER : 0, parent_done, op));
+        if (rc != ZOK) {
+            op_failed(a, rc);
+            return;
+        }
+        if (last)
+            break;
+    }
+}
+
+static void create_done(int rc, const char *value, const struct Stat *stat, const void *data)
+{
+    int stale;
+    zkf__attempt_t *a = op_take(data, &stale);
+    a->create_in_flight = 0;
+    if (rc == ZOK) {
+        if (!stale && a->phase == PH_CREATE) {
+            a->node = strdup(value);
+            a->czxid = (uint64_t)stat->czxid;
+            if (a->node == NULL)
+                abort_attempt(a, ZKF_ENOMEM);
+            else if (stat->ephemeralOwner != a->c->session_id)
+                abort_attempt(a, ZKF_EZK);
+            /* else: the pipelined listing comes next */
+        } else if (a->phase == PH_CLEANUP && a->node == NULL) {
+            a->node = strdup(value);
+            if (a->node)
+                cleanup_delete(a);
+            else
+                complete(a, a->status);
+        } else {
+            zkf__delete_later(a->c, value, NULL); /* an orphan nobody waits for */
+        }
+    } else if (a->phase == PH_CLEANUP && a->node == NULL) {
+        if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT)
+            zkf__delete_later(a->c, a->lock->path, a->guid);
+        complete(a, a->status);
+    } else if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) {
+        if (a->node == NULL)
+            a->create_lost = 1;
+        if (!stale)
+            op_failed(a, rc);
+    } else if (!stale) {
+        if (rc == ZNONODE)
+            create_parents(a);
+        else
+            op_failed(a, rc);
+    }
+    op_done(a);
+}
+
+static void send_create(zkf__attempt_t *a)
+{
+    zkf_client_t *c = a->c;
+    zhandle_t *zh = zkf__zh(c);
+    a->gen++;
+    if (zh == NULL || c->state != ZKF_CLIENT_CONNECTED) {
+        a->phase = PH_RECOVER; /* resumes when the session is up */
+        return;
+    }
+    a->phase = PH_CREATE;
+    zkf__op_t *cop = op_new(a), *lop = cop ? op_new(a) : NULL;
+    if (lop == NULL) {
+        if (cop) {
+            free(cop);
+            a->refs--;
+        }
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    a->create_in_flight = 1;
+    int rc = op_issued(a, cop,
+                       zoo_acreate2(zh, a->create_path, "", 0, &c->acl, ZOO_EPHEMERAL_SEQUENTIAL,
+                                    create_done, cop));
+    if (rc != ZOK) {
+        a->create_in_flight = 0;
+        free(lop);
+        a->refs--;
+        op_failed(a, rc);
+        return;
+    }
+    rc = op_issued(a, lop, zoo_aget_children(zh, a->lock->path, 0, children_done, lop));
+    if (rc != ZOK)
+        op_failed(a, rc);
+}
+
+static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
+                         sync_wait_t *sync)
+{
+    zkf_client_t *c = l->c;
+    zkf__attempt_t *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return ZKF_ENOMEM;
+    if (zkf__guid(a->guid) != 0) {
+        free(a);
+        return ZKF_ESYS;
+    }
+    size_t len = strlen(l->path) + sizeof("/" ZKF__LOCK_PREFIX "--") + ZKF__GUID_LEN;
+    a->create_path = malloc(len);
+    if (a->create_path == NULL) {
+        free(a);
+        return ZKF_ENOMEM;
+    }
+    snprintf(a->create_path, len, "%s/%s-%s-", l->path, ZKF__LOCK_PREFIX, a->guid);
+    a->c = c;
+    a->lock = l;
+    a->refs = 1;
+    a->try_once = timeout_ms == 0;
+    if (sync == NULL && timeout_ms > 0)
+        a->deadline_ns = zkf__now_ns() + (int64_t)timeout_ms * 1000000LL;
+    a->cb = cb;
+    a->arg = arg;
+    a->sync = sync;
+    a->next = c->active;
+    if (c->active)
+        c->active->prev = a;
+    c->active = a;
+    l->att = a;
+    l->state = ZKF_LOCK_WAITING;
+    l->zk_err = 0;
+    send_create(a);
+    if (a->deadline_ns)
+        pthread_cond_broadcast(&c->cv); /* the event thread owns async deadlines */
+    return 0;
+}
+
+/* ---- hooks called by the client (c->mu held) ---- */
+
+void zkf__locks_on_suspended(zkf_client_t *c)
+{
+    for (zkf_lock_t *l = c->locks; l; l = l->next) {
+        if (l->state != ZKF_LOCK_HELD)
+            continue;
+        l->state = ZKF_LOCK_SUSPENDED;
+        post_lock_state(l, ZKF_LOCK_SUSPENDED, l->token);
+    }
+}
+
+void zkf__locks_on_connected(zkf_client_t *c)
+{
+    for (zkf_lock_t *l = c->locks; l; l = l->next) {
+        if (l->state != ZKF_LOCK_SUSPENDED)
+            continue;
+        l->state = ZKF_LOCK_HELD;
+        post_lock_state(l, ZKF_LOCK_HELD, l->token);
+    }
+    zkf__attempt_t *a = c->active;
+    while (a) {
+        zkf__attempt_t *next = a->next;
+        if (a->phase == PH_RECOVER)
+            relist(a, 1);
+        a = next;
+    }
+}
+
+void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
+{
+    for (zkf_lock_t *l = c->locks; l; l = l->next) {
+        if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
+            continue;
+        l->state = ZKF_LOCK_LOST;
+        post_lock_state(l, ZKF_LOCK_LOST, l->token);
+        l->token = 0;
+        /* A local verdict: the server may still have our node. */
+        if (local && l->att && l->att->node)
+            zkf__delete_later(c, l->att->node, NULL);
+    }
+    zkf__attempt_t *a = c->active;
+    while (a) {
+        zkf__attempt_t *next = a->next;
+        if (local) {
+            abort_attempt(a, status);
+        } else {
+            watch_disarm(a);
+            complete(a, status);
+        }
+        a = next;
+    }
+}
+
+void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
+{
+    zkf__attempt_t *a = c->active;
+    while (a) {
+        zkf__attempt_t *next = a->next;
+        if (a->deadline_ns && a->phase != PH_CLEANUP) {
+            if (now >= a->deadline_ns)
+                abort_attempt(a, ZKF_ETIMEDOUT);
+            else if (a->deadline_ns < *next_due)
+                *next_due = a->deadline_ns;
+        }
+        a = next;
+    }
+}
+
+/* ---- public API ---- */
+
+int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t *opts,
+                    zkf_lock_t **out)
+{
+    if (c == NULL || out == NULL || zkf__path_valid(path) != 0)
+        return ZKF_EINVAL;
+    if (opts && (opts->size < sizeof(*opts) || opts->max_depth < 0))
+        return ZKF_EINVAL;
+    zkf_lock_t *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return ZKF_ENOMEM;
+    l->path = strdup(path);
+    if (l->path == NULL) {
+        free(l);
+        return ZKF_ENOMEM;
+    }
+    if (opts)
+        l->opts = *opts;
+    else
+        zkf_lock_options_init(&l->opts);
+    if (l->opts.max_depth == 0)
+        l->opts.max_depth = DEFAULT_MAX_DEPTH;
+    l->c = c;
+    pthread_mutex_lock(&c->mu);
+    l->next = c->locks;
+    if (c->locks)
+        c->locks->prev = l;
+    c->locks = l;
+    pthread_mutex_unlock(&c->mu);
+    *out = l;
+    return 0;
+}
+
+static int wait_until(zkf_client_t *c, int64_t deadline)
+{
+    if (deadline == 0)
+        return pthread_cond_wait(&c->cv, &c->mu);
+    struct timespec ts;
+    zkf__abs_deadline(&ts, deadline);
+    return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+static int acquire_reentrant(zkf_lock_t *l, uint64_t *token)
+{
+    if (l->state == ZKF_LOCK_LOST)
+        return ZKF_ELOCKLOST;
+    if (l->state == ZKF_LOCK_SUSPENDED)
+        return ZKF_ECONNLOSS;
+    if (l->depth >= l->opts.max_depth)
+        return ZKF_EDEPTH;
+    l->depth++;
+    if (token)
+        *token = l->token;
+    return 0;
+}
+
+int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
+{
+    if (l == NULL)
+        return ZKF_EINVAL;
+    zkf_client_t *c = l->c;
+    int64_t deadline = timeout_ms > 0 ? zkf__now_ns() + (int64_t)timeout_ms * 1000000LL : 0;
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    if (l->thread_owned && pthread_equal(l->owner, pthread_self())) {
+        rc = acquire_reentrant(l, token);
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    /* Another thread of ours, or an async holding, has this object: queue
+     * locally behind it. */
+    uint64_t cancel_gen = l->cancel_gen;
+    while (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED) {
+        if (c->stopping) {
+            pthread_mutex_unlock(&c->mu);
+            return ZKF_ECLOSED;
+        }
+        if (timeout_ms == 0 || l->cancel_gen != cancel_gen ||
+            (deadline && zkf__now_ns() >= deadline)) {
+            pthread_mutex_unlock(&c->mu);
+            return timeout_ms == 0               ? ZKF_EBUSY
+                   : l->cancel_gen != cancel_gen ? ZKF_ECANCELED
+                                                 : ZKF_ETIMEDOUT;
+        }
+        wait_until(c, deadline);
+    }
+
+    sync_wait_t sw = {0};
+    rc = start_attempt(l, timeout_ms, NULL, NULL, &sw);
+    if (rc != 0) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    zkf__attempt_t *a = l->att;
+    while (!sw.done) {
+        if (deadline && zkf__now_ns() >= deadline) {
+            abort_attempt(a, ZKF_ETIMEDOUT); /* idempotent; completes after cleanup */
+            deadline = 0;
+            continue;
+        }
+        wait_until(c, deadline);
+    }
+    if (sw.status == 0) {
+        l->thread_owned = 1;
+        l->owner = pthread_self();
+        l->depth = 1;
+        if (token)
+            *token = sw.token;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return sw.status;
+}
+
+int zkf_lock_acquire_async(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg)
+{
+    if (l == NULL || cb == NULL)
+        return ZKF_EINVAL;
+    zkf_client_t *c = l->c;
+    pthread_mutex_lock(&c->mu);
+    int rc;
+    if (c->stopping)
+        rc = ZKF_ECLOSED;
+    else if (l->state == ZKF_LOCK_WAITING)
+        rc = ZKF_EINPROGRESS;
+    else if (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED)
+        rc = ZKF_EBUSY;
+    else
+        rc = start_attempt(l, timeout_ms, cb, arg, NULL);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int zkf_lock_cancel(zkf_lock_t *l)
+{
+    if (l == NULL)
+        return ZKF_EINVAL;
+    zkf_client_t *c = l->c;
+    pthread_mutex_lock(&c->mu);
+    int rc = ZKF_ENOTHELD;
+    if (l->state == ZKF_LOCK_WAITING && l->att) {
+        abort_attempt(l->att, ZKF_ECANCELED);
+        rc = 0;
+    }
+    l->cancel_gen++;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+typedef struct release_wait {
+    zkf_client_t *c;
+    int done;
+    int rc;
+} release_wait_t;
+
+static void release_deleted(int rc, const void *data)
+{
+    release_wait_t *rw = (release_wait_t *)data;
+    zkf_client_t *c = rw->c;
+    pthread_mutex_lock(&c->mu);
+    rw->done = 1;
+    rw->rc = rc;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Detaches the holding from the lock object: from here on its token is
+ * invalid and the object can be acquired again. Returns the attempt, whose
+ * lock reference the caller now owns. */
+static zkf__attempt_t *detach_holding(zkf_lock_t *l)
+{
+    zkf__attempt_t *a = l->att;
+    l->att = NULL;
+    l->state = ZKF_LOCK_UNLOCKED;
+    l->token = 0;
+    l->depth = 0;
+    l->thread_owned = 0;
+    a->phase = PH_DONE;
+    pthread_cond_broadcast(&l->c->cv);
+    return a;
+}
+
+/* Deletes a released node; waits for ZooKeeper's answer (c->mu held). */
+static int delete_released(zkf_lock_t *l, zkf__attempt_t *a)
+{
+    zkf_client_t *c = l->c;
+    zhandle_t *zh = zkf__zh(c);
+    release_wait_t rw = {c, 0, 0};
+    if (zh == NULL || c->state != ZKF_CLIENT_CONNECTED ||
+        zoo_adelete(zh, a->node, -1, release_deleted, &rw) != ZOK) {
+        zkf__delete_later(c, a->node, NULL);
+        return ZKF_EPENDING;
+    }
+    while (!rw.done)
+        pthread_cond_wait(&c->cv, &c->mu);
+    switch (rw.rc) {
+    case ZOK:
+    case ZNONODE:
+        return 0;
+    case ZCONNECTIONLOSS:
+    case ZOPERATIONTIMEOUT:
+        zkf__delete_later(c, a->node, NULL);
+        return ZKF_EPENDING;
+    case ZSESSIONEXPIRED:
+    case ZINVALIDSTATE:
+    case ZCLOSING:
+        return ZKF_ELOCKLOST; /* the node is gone, but so was the session */
+    default:
+        l->zk_err = rw.rc;
+        zkf__delete_later(c, a->node, NULL);
+        return ZKF_EZK;
+    }
+}
+
+int zkf_lock_release(zkf_lock_t *l)
+{
+    if (l == NULL)
+        return ZKF_EINVAL;
+    zkf_client_t *c = l->c;
+    pthread_mutex_lock(&c->mu);
+    int rc;
+    if (l->state == ZKF_LOCK_UNLOCKED || l->state == ZKF_LOCK_WAITING || l->att == NULL) {
+        rc = ZKF_ENOTHELD;
+    } else if (l->thread_owned && !pthread_equal(l->owner, pthread_self())) {
+        rc = ZKF_ENOTOWNER;
+    } else if (l->depth > 1) {
+        l->depth--;
+        rc = 0;
+    } else if (l->state == ZKF_LOCK_LOST) {
+        attempt_unref(detach_holding(l));
+        rc = ZKF_ELOCKLOST;
+    } else {
+        zkf__attempt_t *a = detach_holding(l);
+        rc = delete_released(l, a);
+        attempt_unref(a);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void zkf_lock_destroy(zkf_lock_t *l)
+{
+    if (l == NULL)
+        return;
+    zkf_client_t *c = l->c;
+    pthread_mutex_lock(&c->mu);
+    if (l->state == ZKF_LOCK_WAITING && l->att)
+        abort_attempt(l->att, ZKF_ECANCELED);
+    l->cancel_gen++;
+    pthread_cond_broadcast(&c->cv);
+    /* Wait for the attempt's cleanup and for every queued callback naming
+     * this lock, unless we are that callback's thread. */
+    for (;;) {
+        int waiting = l->state == ZKF_LOCK_WAITING;
+        int events = l->pending_events - (c->delivering == l ? 1 : 0);
+        if (!waiting && events <= 0)
+            break;
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    if (l->att) {
+        int lost = l->state == ZKF_LOCK_LOST;
+        zkf__attempt_t *a = detach_holding(l);
+        if (!lost)
+            zkf__delete_later(c, a->node, NULL); /* issued at once when connected */
+        attempt_unref(a);
+    }
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        c->locks = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    /* An event for this lock still queued can only be our own callback's. */
+    pthread_mutex_unlock(&c->mu);
+    free(l->path);
+    free(l);
+}
+
+int zkf_lock_token(const zkf_lock_t *cl, uint64_t *token)
+{
+    zkf_lock_t *l = (zkf_lock_t *)cl;
+    if (l == NULL || token == NULL)
+        return ZKF_EINVAL;
+    pthread_mutex_lock(&l->c->mu);
+    int rc;
+    switch (l->state) {
+    case ZKF_LOCK_HELD:
+        *token = l->token;
+        rc = 0;
+        break;
+    case ZKF_LOCK_SUSPENDED:
+        rc = ZKF_ECONNLOSS;
+        break;
+    case ZKF_LOCK_LOST:
+        rc = ZKF_ELOCKLOST;
+        break;
+    default:
+        rc = ZKF_ENOTHELD;
+        break;
+    }
+    pthread_mutex_unlock(&l->c->mu);
+    return rc;
+}
+
+zkf_lock_state_t zkf_lock_state(const zkf_lock_t *cl)
+{
+    zkf_lock_t *l = (zkf_lock_t *)cl;
+    pthread_mutex_lock(&l->c->mu);
+    zkf_lock_state_t st = l->state;
+    pthread_mutex_unlock(&l->c->mu);
+    return st;
+}
+
+const char *zkf_lock_path(const zkf_lock_t *l)
+{
+    return l->path;
+}
+
+int zkf_lock_node(const zkf_lock_t *cl, char *buf, size_t len)
+{
+    zkf_lock_t *l = (zkf_lock_t *)cl;
+    if (l == NULL || buf == NULL)
+        return ZKF_EINVAL;
+    pthread_mutex_lock(&l->c->mu);
+    int rc = ZKF_ENOTHELD;
+    if (l->att && l->att->node) {
+        const char *name = strrchr(l->att->node, '/') + 1;
+        rc = strlen(name) < len ? 0 : ZKF_EINVAL;
+        if (rc == 0)
+            memcpy(buf, name, strlen(name) + 1);
+    }
+    pthread_mutex_unlock(&l->c->mu);
+    return rc;
+}
+
+int zkf_lock_zk_error(const zkf_lock_t *cl)
+{
+    zkf_lock_t *l = (zkf_lock_t *)cl;
+    pthread_mutex_lock(&l->c->mu);
+    int rc = l->zk_err;
+    pthread_mutex_unlock(&l->c->mu);
+    return rc;
+}

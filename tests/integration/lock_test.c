@@ -1,0 +1,795 @@
+/* The exclusive lock against a real ZooKeeper: mutual exclusion, order,
+ * try-lock, timeouts, cancellation, crashes, expiry, foreign children. The
+ * network faults (lost create reply, connection loss) are in fault_test.c. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <zookeeper/zookeeper.h>
+
+#include "internal.h"
+#include "zkf_test.h"
+
+#define SESSION_MS 4000 /* ordinary tests: long enough for sanitizers and valgrind */
+#define SHORT_SESSION_MS 1000
+
+/* ---------------------------------------------------------------- */
+/* 1. Mutual exclusion: threads on two sessions, plus processes.     */
+
+typedef struct shared {
+    atomic_int in_cs;
+    atomic_int overlaps;
+    long counter; /* read-modify-written inside the critical section only */
+    uint64_t last_token;
+    atomic_int token_regressions;
+    atomic_int errors;
+    atomic_long acquisitions;
+} shared_t;
+
+typedef struct worker {
+    shared_t *sh;
+    zkf_client_t *client;
+    const char *path;
+    int rounds;
+} worker_t;
+
+static void critical_section(shared_t *sh, uint64_t token)
+{
+    if (atomic_exchange(&sh->in_cs, 1) != 0)
+        atomic_fetch_add(&sh->overlaps, 1);
+    if (token <= sh->last_token)
+        atomic_fetch_add(&sh->token_regressions, 1);
+    sh->last_token = token;
+    long v = sh->counter;
+    sched_yield(); /* widen the window a lost update would need */
+    sh->counter = v + 1;
+    atomic_fetch_add(&sh->acquisitions, 1);
+    atomic_store(&sh->in_cs, 0);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    zkf_lock_t *l;
+    if (zkf_lock_create(w->client, w->path, NULL, &l) != 0) {
+        atomic_fetch_add(&w->sh->errors, 1);
+        return NULL;
+    }
+    for (int i = 0; i < w->rounds; i++) {
+        uint64_t token = 0;
+        int rc = zkf_lock_acquire(l, 60000, &token);
+        if (rc != 0) {
+            fprintf(stderr, "acquire: %s\n", zkf_strerror(rc));
+            atomic_fetch_add(&w->sh->errors, 1);
+            continue;
+        }
+        critical_section(w->sh, token);
+        if (zkf_lock_release(l) != 0)
+            atomic_fetch_add(&w->sh->errors, 1);
+    }
+    zkf_lock_destroy(l);
+    return NULL;
+}
+
+static void test_mutual_exclusion(void)
+{
+    enum { THREADS = 8, PROCS = 3, ROUNDS = 15 };
+    char path[128];
+    zt_path(path, sizeof(path), "mutex");
+    shared_t *sh =
+        mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(sh != MAP_FAILED);
+    memset(sh, 0, sizeof(*sh));
+
+    /* Processes first, while this process has no threads of its own. */
+    pid_t pids[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        CU_ASSERT_FATAL(pids[p] >= 0);
+        if (pids[p] == 0) {
+            zkf_client_t *c = zt_client(SESSION_MS);
+            if (c == NULL)
+                _exit(3);
+            worker_t w = {sh, c, path, ROUNDS};
+            worker_main(&w);
+            zkf_client_destroy(c);
+            _exit(0);
+        }
+    }
+
+    zkf_client_t *c1 = zt_client(SESSION_MS), *c2 = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c1 && c2);
+    CU_ASSERT_NOT_EQUAL(zkf_client_session_id(c1), zkf_client_session_id(c2));
+    pthread_t th[THREADS];
+    worker_t w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker_t){sh, i % 2 ? c2 : c1, path, ROUNDS};
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int p = 0; p < PROCS; p++) {
+        int st;
+        CU_ASSERT_EQUAL(waitpid(pids[p], &st, 0), pids[p]);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+
+    long expected = (long)(THREADS + PROCS) * ROUNDS;
+    CU_ASSERT_EQUAL(atomic_load(&sh->errors), 0);
+    CU_ASSERT_EQUAL(atomic_load(&sh->overlaps), 0);
+    CU_ASSERT_EQUAL(atomic_load(&sh->token_regressions), 0);
+    CU_ASSERT_EQUAL(sh->counter, expected); /* no lost update */
+    CU_ASSERT_EQUAL(atomic_load(&sh->acquisitions), expected);
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 0);
+    zkf_client_destroy(c1);
+    zkf_client_destroy(c2);
+    munmap(sh, sizeof(*sh));
+}
+
+/* ---------------------------------------------------------------- */
+/* 2. FIFO order, and 8. a waiter in the middle gives up.            */
+
+typedef struct order {
+    pthread_mutex_t mu;
+    int seq[16];
+    uint64_t tokens[16];
+    int n;
+    atomic_int in_cs;
+    atomic_int overlaps;
+} order_t;
+
+typedef struct waiter {
+    order_t *ord;
+    zkf_lock_t *lock;
+    int id;
+    int timeout_ms;
+    int rc;
+} waiter_t;
+
+static void *waiter_main(void *arg)
+{
+    waiter_t *w = arg;
+    uint64_t token;
+    w->rc = zkf_lock_acquire(w->lock, w->timeout_ms, &token);
+    if (w->rc != 0)
+        return NULL;
+    if (atomic_exchange(&w->ord->in_cs, 1))
+        atomic_fetch_add(&w->ord->overlaps, 1);
+    pthread_mutex_lock(&w->ord->mu);
+    w->ord->tokens[w->ord->n] = token;
+    w->ord->seq[w->ord->n++] = w->id;
+    pthread_mutex_unlock(&w->ord->mu);
+    atomic_store(&w->ord->in_cs, 0);
+    zkf_lock_release(w->lock);
+    return NULL;
+}
+
+/* Starts waiters one by one, each only once the previous one's node is
+ * visible, so that queue order is known. Waiter `quitter` (or -1) is
+ * cancelled before the holder lets go. */
+static void run_queue(int n, int quitter)
+{
+    char path[128];
+    zt_path(path, sizeof(path), quitter < 0 ? "fifo" : "quitter");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *holder;
+    CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &holder) == 0);
+    uint64_t t0;
+    CU_ASSERT_FATAL(zkf_lock_acquire(holder, 10000, &t0) == 0);
+
+    order_t ord = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    waiter_t w[8];
+    pthread_t th[8];
+    for (int i = 0; i < n; i++) {
+        w[i] = (waiter_t){&ord, NULL, i, 60000, -1};
+        CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &w[i].lock) == 0);
+        pthread_create(&th[i], NULL, waiter_main, &w[i]);
+        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == (size_t)i + 2, 10000));
+    }
+    if (quitter >= 0) {
+        CU_ASSERT_EQUAL(zkf_lock_cancel(w[quitter].lock), 0);
+        pthread_join(th[quitter], NULL);
+        CU_ASSERT_EQUAL(w[quitter].rc, ZKF_ECANCELED);
+        CU_ASSERT_EQUAL(zt_contenders(c, path), (size_t)n); /* its node is gone */
+    }
+    CU_ASSERT_EQUAL(zkf_lock_release(holder), 0);
+    for (int i = 0; i < n; i++)
+        if (i != quitter)
+            pthread_join(th[i], NULL);
+
+    int expect = 0;
+    CU_ASSERT_EQUAL(ord.n, quitter >= 0 ? n - 1 : n);
+    for (int k = 0; k < ord.n; k++, expect++) {
+        if (expect == quitter)
+            expect++;
+        CU_ASSERT_EQUAL(ord.seq[k], expect);
+        CU_ASSERT(ord.tokens[k] > (k ? ord.tokens[k - 1] : t0));
+    }
+    CU_ASSERT_EQUAL(atomic_load(&ord.overlaps), 0);
+    for (int i = 0; i < n; i++) {
+        if (i != quitter)
+            CU_ASSERT_EQUAL(w[i].rc, 0);
+        zkf_lock_destroy(w[i].lock);
+    }
+    zkf_lock_destroy(holder);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 0);
+    zkf_client_destroy(c);
+}
+
+static void test_fifo(void)
+{
+    run_queue(5, -1);
+}
+
+static void test_waiter_gives_up(void)
+{
+    run_queue(4, 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* 3. try-lock, 4. timeout, 5. cancel                                */
+
+/* Watches armed in the client's own table (white-box: the suite links the
+ * library's internal archive). libzookeeper-mt 3.8.0's zoo_aremove_watches
+ * sends checkWatches (opcode 17) instead of removeWatches (18), so the
+ * server keeps a one-shot entry until the watched node changes; what must
+ * hold is that our table is empty, so that no wake-up can come. */
+static int client_watches(zkf_client_t *c)
+{
+    int n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (zkf__watch_t *w = c->watches; w; w = w->next)
+        n++;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+typedef struct events {
+    pthread_mutex_t mu;
+    int count;
+    int lost;
+    zkf_lock_state_t last;
+    uint64_t last_token;
+} events_t;
+
+static void on_lock_event(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token, void *arg)
+{
+    events_t *e = arg;
+    pthread_mutex_lock(&e->mu);
+    e->count++;
+    e->lost += st == ZKF_LOCK_LOST;
+    e->last = st;
+    e->last_token = token;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static int events_count(events_t *e)
+{
+    pthread_mutex_lock(&e->mu);
+    int n = e->count;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+static int events_lost(events_t *e)
+{
+    pthread_mutex_lock(&e->mu);
+    int n = e->lost;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+static void test_try_lock(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "try");
+    zkf_client_t *c1 = zt_client(SESSION_MS), *c2 = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c1 && c2);
+    zkf_lock_t *a, *b;
+    zkf_lock_create(c1, path, NULL, &a);
+    zkf_lock_create(c2, path, NULL, &b);
+    uint64_t ta, tb;
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 0, &ta), 0); /* free: try succeeds */
+    int64_t t0 = zt_now_ms();
+    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 0, &tb), ZKF_EBUSY);
+    CU_ASSERT(zt_now_ms() - t0 < 2000); /* one round trip, not a wait */
+    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(zkf_lock_token(b, &tb), ZKF_ENOTHELD);
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1); /* b left no node */
+    CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 0, &tb), 0);
+    CU_ASSERT(tb > ta);
+    CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
+    zkf_lock_destroy(a);
+    zkf_lock_destroy(b);
+    zkf_client_destroy(c1);
+    zkf_client_destroy(c2);
+}
+
+static void test_timeout_leaves_nothing(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "timeout");
+    zkf_client_t *c1 = zt_client(SESSION_MS), *c2 = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c1 && c2);
+    zkf_lock_t *a, *b;
+    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkf_lock_options_t o;
+    zkf_lock_options_init(&o);
+    o.event_cb = on_lock_event;
+    o.event_arg = &ev;
+    zkf_lock_create(c1, path, NULL, &a);
+    zkf_lock_create(c2, path, &o, &b);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 5000, NULL), 0);
+
+    int64_t t0 = zt_now_ms();
+    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 300, NULL), ZKF_ETIMEDOUT);
+    CU_ASSERT(zt_now_ms() - t0 >= 300);
+    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);             /* no node of b's */
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000)); /* and no watch */
+
+    /* A second timeout on the same object: same outcome. */
+    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 200, NULL), ZKF_ETIMEDOUT);
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000));
+
+    /* No late wake-up: b stays unlocked and silent after the holder goes. */
+    CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 0);
+    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(events_count(&ev), 0);
+    zkf_lock_destroy(a);
+    zkf_lock_destroy(b);
+    zkf_client_destroy(c1);
+    zkf_client_destroy(c2);
+}
+
+typedef struct async_result {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    int status;
+    uint64_t token;
+} async_result_t;
+
+static void on_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
+{
+    async_result_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->calls++;
+    r->status = status;
+    r->token = token;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int async_wait(async_result_t *r, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->calls == 0 && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
+        ;
+    int calls = r->calls;
+    pthread_mutex_unlock(&r->mu);
+    return calls;
+}
+
+static void test_async_acquire(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "async");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *a, *b;
+    zkf_lock_create(c, path, NULL, &a);
+    zkf_lock_create(c, path, NULL, &b); /* same session, independent nodes */
+    async_result_t ra = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    async_result_t rb = ra, rt = ra;
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(a, -1, on_acquired, &ra), 0);
+    CU_ASSERT_EQUAL(async_wait(&ra, 10000), 1);
+    CU_ASSERT_EQUAL(ra.status, 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire_async(a, -1, on_acquired, &ra), ZKF_EBUSY);
+    CU_ASSERT_EQUAL(zkf_lock_acquire_async(b, -1, on_acquired, &rb), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire_async(b, -1, on_acquired, &rb), ZKF_EINPROGRESS);
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
+    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_WAITING);
+    CU_ASSERT_EQUAL(zkf_lock_release(a), 0); /* any thread may release an async holding */
+    CU_ASSERT_EQUAL(async_wait(&rb, 10000), 1);
+    CU_ASSERT_EQUAL(rb.status, 0);
+    CU_ASSERT(rb.token > ra.token);
+
+    /* An async timeout is reported once, with its node gone. */
+    CU_ASSERT_EQUAL(zkf_lock_acquire_async(a, 200, on_acquired, &rt), 0);
+    CU_ASSERT_EQUAL(async_wait(&rt, 10000), 1);
+    CU_ASSERT_EQUAL(rt.status, ZKF_ETIMEDOUT);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 1);
+    CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
+    CU_ASSERT_EQUAL(rt.calls, 1);
+    CU_ASSERT_EQUAL(ra.calls, 1);
+    CU_ASSERT_EQUAL(rb.calls, 1);
+    zkf_lock_destroy(a);
+    zkf_lock_destroy(b);
+    zkf_client_destroy(c);
+}
+
+static void test_cancel_from_other_thread(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "cancel");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *a;
+    zkf_lock_create(c, path, NULL, &a);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 5000, NULL), 0);
+
+    order_t ord = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    waiter_t w = {&ord, NULL, 0, -1, 1};
+    zkf_lock_create(c, path, NULL, &w.lock);
+    pthread_t th;
+    pthread_create(&th, NULL, waiter_main, &w);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 1, 10000));
+    CU_ASSERT_EQUAL(zkf_lock_cancel(w.lock), 0);
+    pthread_join(th, NULL);
+    CU_ASSERT_EQUAL(w.rc, ZKF_ECANCELED);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 1);
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c) == 0, 5000));
+    CU_ASSERT_EQUAL(zkf_lock_cancel(w.lock), ZKF_ENOTHELD); /* nothing left to cancel */
+    CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
+    zkf_lock_destroy(w.lock);
+    zkf_lock_destroy(a);
+    zkf_client_destroy(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* Reentrancy and ownership                                          */
+
+static void *try_release(void *arg)
+{
+    return (void *)(intptr_t)zkf_lock_release(arg);
+}
+
+static void test_reentrancy(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "reentrant");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_options_t o;
+    zkf_lock_options_init(&o);
+    o.max_depth = 3;
+    zkf_lock_t *l;
+    CU_ASSERT_FATAL(zkf_lock_create(c, path, &o, &l) == 0);
+    uint64_t t1, t2, t3;
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &t1), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &t2), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 0, &t3), 0);
+    CU_ASSERT_EQUAL(t1, t2);
+    CU_ASSERT_EQUAL(t1, t3);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, NULL), ZKF_EDEPTH);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 1); /* one node for all levels */
+
+    pthread_t th;
+    void *res;
+    pthread_create(&th, NULL, try_release, l);
+    pthread_join(th, &res);
+    CU_ASSERT_EQUAL((intptr_t)res, ZKF_ENOTOWNER);
+
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_HELD);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 0);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), ZKF_ENOTHELD);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* 6. holder crash, 7. holder session expiry                         */
+
+/* A child that takes the lock, reports its token on `fd`, and then
+ * either waits to be killed or, after SIGCONT, reports what it sees. */
+static void child_holder(const char *path, int fd, int session_ms)
+{
+    zkf_client_t *c = zt_client(session_ms);
+    if (c == NULL)
+        _exit(3);
+    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkf_lock_options_t o;
+    zkf_lock_options_init(&o);
+    o.event_cb = on_lock_event;
+    o.event_arg = &ev;
+    zkf_lock_t *l;
+    uint64_t token;
+    if (zkf_lock_create(c, path, &o, &l) != 0 || zkf_lock_acquire(l, 10000, &token) != 0)
+        _exit(4);
+    if (write(fd, &token, sizeof(token)) != sizeof(token))
+        _exit(5);
+    /* Stopped here by the parent (SIGSTOP) or killed (SIGKILL). After a
+     * SIGCONT, the lock must be reported lost within a session timeout or
+     * so, by state and by callback, and its token never again. */
+    int lost = ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_LOST, 30000);
+    pthread_mutex_lock(&ev.mu);
+    int cb_lost = ev.last == ZKF_LOCK_LOST && ev.last_token == token;
+    pthread_mutex_unlock(&ev.mu);
+    uint64_t t2 = 0;
+    int token_rc = zkf_lock_token(l, &t2);
+    int32_t report[3] = {lost, cb_lost, token_rc};
+    if (write(fd, report, sizeof(report)) != sizeof(report))
+        _exit(6);
+    zkf_lock_release(l);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    _exit(0);
+}
+
+static void test_holder_killed(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "killed");
+    int p[2];
+    CU_ASSERT_FATAL(pipe(p) == 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_holder(path, p[1], SHORT_SESSION_MS);
+    }
+    close(p[1]);
+    uint64_t t1 = 0;
+    CU_ASSERT_FATAL(read(p[0], &t1, sizeof(t1)) == sizeof(t1));
+
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *l;
+    zkf_lock_create(c, path, NULL, &l);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 0, NULL), ZKF_EBUSY);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    uint64_t t2 = 0;
+    /* The dead holder's session expires after its timeout; we get the lock. */
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 20000, &t2), 0);
+    CU_ASSERT(t2 > t1);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    close(p[0]);
+}
+
+static void test_holder_paused_past_expiry(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "paused");
+    int p[2];
+    CU_ASSERT_FATAL(pipe(p) == 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_holder(path, p[1], SHORT_SESSION_MS);
+    }
+    close(p[1]);
+    uint64_t t1 = 0;
+    CU_ASSERT_FATAL(read(p[0], &t1, sizeof(t1)) == sizeof(t1));
+    kill(pid, SIGSTOP); /* the fault: a GC pause longer than the session */
+
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *l;
+    zkf_lock_create(c, path, NULL, &l);
+    uint64_t t2 = 0;
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 20000, &t2), 0);
+    CU_ASSERT(t2 > t1); /* the successor's token is greater */
+
+    kill(pid, SIGCONT);
+    int32_t report[3] = {0, 0, 0};
+    CU_ASSERT_EQUAL(read(p[0], report, sizeof(report)), (ssize_t)sizeof(report));
+    CU_ASSERT_EQUAL(report[0], 1);             /* state says lost */
+    CU_ASSERT_EQUAL(report[1], 1);             /* callback said lost, with its token */
+    CU_ASSERT_EQUAL(report[2], ZKF_ELOCKLOST); /* the old token is not reported */
+    int st;
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_HELD); /* the successor is unaffected */
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    close(p[0]);
+}
+
+static void client_states(zkf_client_t *c, zkf_client_state_t st, void *arg)
+{
+    events_t *e = arg;
+    pthread_mutex_lock(&e->mu);
+    e->count++;
+    e->last = (zkf_lock_state_t)st;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void test_session_expiry_in_process(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "expiry");
+    events_t cev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkf_client_options_t co;
+    zkf_client_options_init(&co);
+    co.hosts = zt_hosts();
+    co.session_timeout_ms = SESSION_MS;
+    co.zk_log_level = 0;
+    co.state_cb = client_states;
+    co.state_arg = &cev;
+    zkf_client_t *c;
+    CU_ASSERT_FATAL(zkf_client_connect(&co, &c) == 0);
+    int64_t sid = zkf_client_session_id(c);
+
+    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkf_lock_options_t o;
+    zkf_lock_options_init(&o);
+    o.event_cb = on_lock_event;
+    o.event_arg = &ev;
+    zkf_lock_t *l1, *l2, *w;
+    zkf_lock_create(c, path, &o, &l1);
+    char path2[160];
+    snprintf(path2, sizeof(path2), "%s-b", path);
+    zkf_lock_create(c, path2, &o, &l2);
+    zkf_lock_create(c, path, NULL, &w);
+    uint64_t t1, t2, tmp;
+    CU_ASSERT_FATAL(zkf_lock_acquire(l1, 5000, &t1) == 0);
+    CU_ASSERT_FATAL(zkf_lock_acquire(l2, 5000, &t2) == 0);
+    async_result_t rw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    CU_ASSERT_FATAL(zkf_lock_acquire_async(w, -1, on_acquired, &rw) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
+
+    CU_ASSERT_EQUAL_FATAL(zt_expire_session(c), 0);
+    /* Every lock of the session is lost at once; the waiter fails. */
+    CU_ASSERT(ZT_WAIT_UNTIL(
+        zkf_lock_state(l1) == ZKF_LOCK_LOST && zkf_lock_state(l2) == ZKF_LOCK_LOST, 20000));
+    CU_ASSERT_EQUAL(zkf_lock_token(l1, &tmp), ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(zkf_lock_token(l2, &tmp), ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(async_wait(&rw, 10000), 1);
+    CU_ASSERT_EQUAL(rw.status, ZKF_ESESSIONEXPIRED);
+    CU_ASSERT(ZT_WAIT_UNTIL(events_lost(&ev) == 2, 10000)); /* one per lock */
+    CU_ASSERT_EQUAL(ev.last, ZKF_LOCK_LOST);
+
+    /* The client makes a new session by itself; the objects are usable
+     * again once released. */
+    CU_ASSERT(ZT_WAIT_UNTIL(zkf_client_state(c) == ZKF_CLIENT_CONNECTED, 20000));
+    CU_ASSERT_NOT_EQUAL(zkf_client_session_id(c), sid);
+    CU_ASSERT_EQUAL(zkf_lock_release(l1), ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(zkf_lock_release(l2), ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(zkf_lock_state(l1), ZKF_LOCK_UNLOCKED);
+    uint64_t t3;
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l1, 5000, &t3), 0);
+    CU_ASSERT(t3 > t1);
+    CU_ASSERT_EQUAL(zkf_lock_release(l1), 0);
+    pthread_mutex_lock(&cev.mu);
+    CU_ASSERT(cev.count >= 3); /* expired, connecting, connected */
+    pthread_mutex_unlock(&cev.mu);
+    zkf_lock_destroy(l1);
+    zkf_lock_destroy(l2);
+    zkf_lock_destroy(w);
+    zkf_client_destroy(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* 10. foreign children, and paths                                   */
+
+static void test_foreign_children(void)
+{
+    char path[128], buf[300];
+    zt_path(path, sizeof(path), "foreign");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zhandle_t *zh = zkf_client_zhandle(c);
+    zoo_create(zh, "/zkf-test", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    CU_ASSERT_EQUAL_FATAL(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    /* Siblings that must not count as contenders, some sorting first. */
+    const char *foreign[] = {"aaa", "lock-0000000000", "lock-nothex-0000000000",
+                             "lock-0123456789abcdef0123456789abcdef-1", "config"};
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s/%s", path, foreign[i]);
+        CU_ASSERT_EQUAL(zoo_create(zh, buf, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    }
+    snprintf(buf, sizeof(buf), "%s/seq-", path);
+    CU_ASSERT_EQUAL(zoo_create(zh, buf, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_SEQUENCE, NULL, 0), ZOK);
+
+    zkf_lock_t *l;
+    zkf_lock_create(c, path, NULL, &l);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 0, NULL), 0); /* try-lock: nobody real ahead */
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 1);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+}
+
+static void test_bad_arguments(void)
+{
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *l = NULL;
+    CU_ASSERT_EQUAL(zkf_lock_create(c, "relative", NULL, &l), ZKF_EINVAL);
+    CU_ASSERT_EQUAL(zkf_lock_create(c, "/", NULL, &l), ZKF_EINVAL);
+    CU_ASSERT_EQUAL(zkf_lock_create(c, "/a/", NULL, &l), ZKF_EINVAL);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_EQUAL(zkf_lock_create(c, "/zkf-test/deep/er/path", NULL, &l), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire_async(l, 0, NULL, NULL), ZKF_EINVAL);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, NULL), 0); /* parents made on demand */
+    CU_ASSERT_EQUAL(zkf_client_destroy(c), ZKF_EBUSY);   /* a lock object is alive */
+    zkf_lock_destroy(l);                                 /* releases */
+    CU_ASSERT_EQUAL(zt_contenders(c, "/zkf-test/deep/er/path"), 0);
+    CU_ASSERT_EQUAL(zkf_client_destroy(c), 0);
+
+    /* Unreachable server: a clear error within the deadline. */
+    zkf_client_options_t o;
+    zkf_client_options_init(&o);
+    o.hosts = "127.0.0.1:1";
+    o.connect_timeout_ms = 500;
+    o.zk_log_level = 0;
+    CU_ASSERT_EQUAL(zkf_client_connect(&o, &c), ZKF_ECONNECT);
+}
+
+static void test_digest_acl(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "acl");
+    zkf_client_options_t o;
+    zkf_client_options_init(&o);
+    o.hosts = zt_hosts();
+    o.zk_log_level = 0;
+    o.digest_user = "worker";
+    o.digest_password = "s3cret";
+    zkf_client_t *c, *anon = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(zkf_client_connect(&o, &c) == 0 && anon != NULL);
+    zkf_lock_t *l;
+    zkf_lock_create(c, path, NULL, &l);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, 5000, NULL), 0);
+    char node[128], full[300];
+    zkf_lock_node(l, node, sizeof(node));
+    snprintf(full, sizeof(full), "%s/%s", path, node);
+    /* Nodes are creator-only: an anonymous session may not delete them. */
+    CU_ASSERT_EQUAL(zoo_delete(zkf_client_zhandle(anon), full, -1), ZNOAUTH);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    zkf_client_destroy(anon);
+}
+
+int main(void)
+{
+    zt_hosts();
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("lock", NULL, NULL);
+    CU_add_test(s, "mutual exclusion: threads on 2 sessions + processes", test_mutual_exclusion);
+    CU_add_test(s, "FIFO order of waiters", test_fifo);
+    CU_add_test(s, "try-lock fails fast while held", test_try_lock);
+    CU_add_test(s, "timeout leaves no node and no watch", test_timeout_leaves_nothing);
+    CU_add_test(s, "async acquire, two objects on one session", test_async_acquire);
+    CU_add_test(s, "cancel from another thread", test_cancel_from_other_thread);
+    CU_add_test(s, "reentrancy is per thread and bounded", test_reentrancy);
+    CU_add_test(s, "holder process killed: next waiter gets it", test_holder_killed);
+    CU_add_test(s, "holder paused past session expiry", test_holder_paused_past_expiry);
+    CU_add_test(s, "session expiry: all locks lost at once", test_session_expiry_in_process);
+    CU_add_test(s, "a waiter in the middle gives up", test_waiter_gives_up);
+    CU_add_test(s, "foreign children are ignored", test_foreign_children);
+    CU_add_test(s, "bad arguments and unreachable server", test_bad_arguments);
+    CU_add_test(s, "digest credentials and creator-only ACL", test_digest_acl);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
