@@ -1,0 +1,399 @@
+/* zkfence: run a command under a ZooKeeper lock, like flock(1), and show
+ * who holds and who waits.
+ *
+ *   zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] LOCKPATH -- COMMAND [ARG...]
+ *   zkfence holders [-z HOSTS] LOCKPATH
+ *
+ * Exit codes follow sysexits(3) where one fits: 64 usage, 69 ZooKeeper
+ * unreachable, 75 not acquired in time; 76 means the lock was lost while
+ * COMMAND ran (COMMAND was terminated). Otherwise `lock` exits with
+ * COMMAND's status (128+N if it died of signal N). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zkfence/zkfence.h>
+
+#define EXIT_USAGE 64
+#define EXIT_UNAVAILABLE 69
+#define EXIT_SOFTWARE 70
+#define EXIT_TEMPFAIL 75
+#define EXIT_LOST 76
+
+#define DEFAULT_HOSTS "127.0.0.1:2181"
+#define DEFAULT_SESSION_MS 10000
+#define DEFAULT_GRACE_S 5
+
+static const char usage_text[] =
+    "usage: zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] LOCKPATH -- "
+    "COMMAND [ARG...]\n"
+    "       zkfence holders [-z HOSTS] LOCKPATH\n"
+    "       zkfence --help | --version\n"
+    "\n"
+    "lock     Acquire the ZooKeeper lock LOCKPATH, run COMMAND with ZKFENCE_LOCK and\n"
+    "         ZKFENCE_TOKEN (the fencing token, decimal) in its environment, release the\n"
+    "         lock when COMMAND exits, and exit with COMMAND's status. If the lock is lost\n"
+    "         while COMMAND runs (session expired, or disconnected for a whole session\n"
+    "         timeout), COMMAND gets SIGTERM, then SIGKILL after GRACE_S seconds, and\n"
+    "         zkfence exits with 76.\n"
+    "holders  Print one line per contender for LOCKPATH in queue order (the holder first):\n"
+    "         position, node name, owner session id, token, age.\n"
+    "\n"
+    "  -z HOSTS       ZooKeeper connection string (default: $ZKFENCE_ZOOKEEPER, else " DEFAULT_HOSTS
+    ")\n"
+    "  -w SECONDS     wait at most SECONDS for the lock (default: forever; 0: try once)\n"
+    "  -s SESSION_MS  session timeout in milliseconds (default 10000)\n"
+    "  -g GRACE_S     seconds between SIGTERM and SIGKILL on lock loss (default 5)\n"
+    "\n"
+    "exit codes: COMMAND's status; 64 usage error; 69 ZooKeeper unreachable; 75 lock not\n"
+    "acquired in time; 76 lock lost while COMMAND ran; 70 internal error.\n";
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "zkfence: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'zkfence --help'.\n");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static const char *default_hosts(void)
+{
+    const char *h = getenv("ZKFENCE_ZOOKEEPER");
+    return h && *h ? h : DEFAULT_HOSTS;
+}
+
+/* Parses a non-negative decimal number with an optional fraction
+ * ("2.5"), bounded; returns -1 on junk. */
+static double parse_seconds(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < 0 || v > 1e7)
+        return -1;
+    return v;
+}
+
+static int parse_int(const char *s, int lo, int hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    return (int)v;
+}
+
+static int connect_client(const char *hosts, int session_ms, zkf_client_t **c)
+{
+    zkf_client_options_t o;
+    zkf_client_options_init(&o);
+    o.hosts = hosts;
+    o.session_timeout_ms = session_ms;
+    o.zk_log_level = 0;
+    int rc = zkf_client_connect(&o, c);
+    if (rc != 0) {
+        fprintf(stderr, "zkfence: cannot reach ZooKeeper at %s: %s\n", hosts, zkf_strerror(rc));
+        return rc == ZKF_EINVAL ? EXIT_USAGE : EXIT_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* ---- holders ---- */
+
+static int cmd_holders(int argc, char **argv)
+{
+    const char *hosts = default_hosts();
+    int opt;
+    optind = 1;
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    while ((opt = getopt_long(argc, argv, "+z:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'z':
+            hosts = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return usage_error("%s", "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("%s", "holders takes exactly one LOCKPATH");
+    const char *path = argv[optind];
+
+    zkf_client_t *c;
+    int rc = connect_client(hosts, DEFAULT_SESSION_MS, &c);
+    if (rc != 0)
+        return rc;
+    zkf_contender_t *list;
+    size_t n;
+    rc = zkf_lock_contenders(c, path, &list, &n);
+    if (rc != 0) {
+        fprintf(stderr, "zkfence: listing %s: %s\n", path, zkf_strerror(rc));
+        zkf_client_destroy(c);
+        return rc == ZKF_EINVAL ? EXIT_USAGE : EXIT_UNAVAILABLE;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    for (size_t i = 0; i < n; i++) {
+        double age = (double)(now_ms - list[i].created_ms) / 1000.0;
+        printf("%zu %s 0x%" PRIx64 " %" ZKF_TOKEN_FMT " %.3fs\n", i + 1, list[i].node,
+               (uint64_t)list[i].owner, list[i].token, age < 0 ? 0.0 : age);
+    }
+    zkf_contenders_free(list, n);
+    zkf_client_destroy(c);
+    return 0;
+}
+
+/* ---- lock ---- */
+
+/* Self-pipe: SIGCHLD, forwarded signals and the lock's loss all wake the
+ * main loop through it. Bytes: 'c' child, 'l' lost, or the signal number. */
+static int wake_fd[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(wake_fd[1], &b, 1) < 0) {
+        /* the pipe is full: the main loop is awake already */
+    }
+    errno = saved;
+}
+
+static void on_lock_event(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token, void *arg)
+{
+    if (st == ZKF_LOCK_LOST) {
+        unsigned char b = 'l';
+        if (write(wake_fd[1], &b, 1) < 0) {
+            /* as above */
+        }
+    } else if (st == ZKF_LOCK_SUSPENDED) {
+        fprintf(stderr, "zkfence: connection to ZooKeeper lost; lock %s may be lost\n",
+                zkf_lock_path(l));
+    } else if (st == ZKF_LOCK_HELD) {
+        fprintf(stderr, "zkfence: connection back; lock %s still held\n", zkf_lock_path(l));
+    }
+}
+
+static int setup_signals(void)
+{
+    if (pipe2(wake_fd, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return -1;
+    return 0;
+}
+
+static pid_t spawn(char **cmd, const char *path, uint64_t token)
+{
+    char tok[32];
+    snprintf(tok, sizeof(tok), "%" ZKF_TOKEN_FMT, token);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &dfl, NULL);
+    if (setenv("ZKFENCE_LOCK", path, 1) != 0 || setenv("ZKFENCE_TOKEN", tok, 1) != 0)
+        _exit(EXIT_SOFTWARE);
+    execvp(cmd[0], cmd);
+    fprintf(stderr, "zkfence: cannot run %s: %s\n", cmd[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+}
+
+static int exit_status_of(int st)
+{
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return EXIT_SOFTWARE;
+}
+
+/* Waits for `pid` for at most `ms` (negative: forever) while draining the
+ * wake pipe. Returns 1 and sets *status once it exited. */
+static int reap(pid_t pid, int ms, int *status, int *lost, pid_t fwd_to)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 1;
+        int left = -1;
+        if (ms >= 0) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            int spent = (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+            if (spent >= ms)
+                return 0;
+            left = ms - spent;
+        }
+        struct pollfd p = {wake_fd[0], POLLIN, 0};
+        if (poll(&p, 1, left) > 0) {
+            unsigned char buf[64];
+            ssize_t n = read(wake_fd[0], buf, sizeof(buf));
+            for (ssize_t i = 0; i < n; i++) {
+                if (buf[i] == 'l')
+                    *lost = 1;
+                else if (buf[i] != SIGCHLD && fwd_to > 0)
+                    kill(fwd_to, buf[i]); /* pass terminal and service signals on */
+            }
+            if (*lost && ms < 0)
+                return 0; /* let the caller react to the loss */
+        }
+    }
+}
+
+static int cmd_lock(int argc, char **argv)
+{
+    const char *hosts = default_hosts();
+    double wait_s = -1;
+    int session_ms = DEFAULT_SESSION_MS, grace_s = DEFAULT_GRACE_S;
+    int opt;
+    optind = 1;
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    while ((opt = getopt_long(argc, argv, "+z:w:s:g:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'z':
+            hosts = optarg;
+            break;
+        case 'w':
+            if ((wait_s = parse_seconds(optarg)) < 0)
+                return usage_error("bad -w value '%s'", optarg);
+            break;
+        case 's':
+            if ((session_ms = parse_int(optarg, 1, 3600 * 1000)) < 0)
+                return usage_error("bad -s value '%s'", optarg);
+            break;
+        case 'g':
+            if ((grace_s = parse_int(optarg, 0, 3600)) < 0)
+                return usage_error("bad -g value '%s'", optarg);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return usage_error("%s", "bad option");
+        }
+    }
+    if (optind >= argc)
+        return usage_error("%s", "missing LOCKPATH");
+    const char *path = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+        optind++;
+    if (optind >= argc)
+        return usage_error("%s", "missing COMMAND");
+    char **cmd = &argv[optind];
+    if (path[0] != '/')
+        return usage_error("LOCKPATH must be an absolute ZooKeeper path, not '%s'", path);
+
+    if (setup_signals() != 0) {
+        perror("zkfence: signals");
+        return EXIT_SOFTWARE;
+    }
+    zkf_client_t *c;
+    int rc = connect_client(hosts, session_ms, &c);
+    if (rc != 0)
+        return rc;
+    zkf_lock_options_t lo;
+    zkf_lock_options_init(&lo);
+    lo.event_cb = on_lock_event;
+    zkf_lock_t *l;
+    if ((rc = zkf_lock_create(c, path, &lo, &l)) != 0) {
+        zkf_client_destroy(c);
+        return usage_error("bad LOCKPATH '%s'", path);
+    }
+
+    uint64_t token = 0;
+    int timeout_ms = wait_s < 0 ? -1 : (int)(wait_s * 1000.0 + 0.5);
+    rc = zkf_lock_acquire(l, timeout_ms, &token);
+    if (rc != 0) {
+        int code = rc == ZKF_ETIMEDOUT || rc == ZKF_EBUSY ? EXIT_TEMPFAIL : EXIT_UNAVAILABLE;
+        fprintf(stderr, "zkfence: lock %s not acquired: %s\n", path, zkf_strerror(rc));
+        zkf_lock_destroy(l);
+        zkf_client_destroy(c);
+        return code;
+    }
+
+    pid_t pid = spawn(cmd, path, token);
+    if (pid < 0) {
+        perror("zkfence: fork");
+        zkf_lock_release(l);
+        zkf_lock_destroy(l);
+        zkf_client_destroy(c);
+        return EXIT_SOFTWARE;
+    }
+    int status = 0, lost = 0, code;
+    if (reap(pid, -1, &status, &lost, pid)) {
+        code = exit_status_of(status);
+    } else {
+        /* The lock is gone while COMMAND runs: stop it before it acts
+         * as if it still held the lock. */
+        fprintf(stderr, "zkfence: lock %s lost (token %" ZKF_TOKEN_FMT "); stopping %s\n", path,
+                token, cmd[0]);
+        kill(pid, SIGTERM);
+        if (!reap(pid, grace_s * 1000, &status, &lost, 0)) {
+            kill(pid, SIGKILL);
+            reap(pid, -1, &status, &lost, 0);
+        }
+        code = EXIT_LOST;
+    }
+    rc = zkf_lock_release(l);
+    if (rc == ZKF_ELOCKLOST && code != EXIT_LOST) {
+        /* Lost right as COMMAND finished: its work may have overlapped
+         * another holder's. Say so. */
+        fprintf(stderr, "zkfence: lock %s was lost before release\n", path);
+        code = EXIT_LOST;
+    }
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s", "missing subcommand");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(sub, "--version") == 0) {
+        printf("zkfence %s\n", zkf_version());
+        return 0;
+    }
+    if (strcmp(sub, "lock") == 0)
+        return cmd_lock(argc - 1, argv + 1);
+    if (strcmp(sub, "holders") == 0)
+        return cmd_holders(argc - 1, argv + 1);
+    return usage_error("unknown subcommand '%s'", sub);
+}
