@@ -400,6 +400,11 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
             watch_disarm(a);
             relist(a, 0);
         } else {
+            /* A failed exists registers no watch: forget ours. */
+            zkf__watch_t *w = a->watch;
+            a->watch = NULL;
+            if (w)
+                watch_free(a->c, w);
             op_failed(a, rc);
         }
     }
@@ -719,6 +724,8 @@ static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void 
                          sync_wait_t *sync)
 {
     zkf_client_t *c = l->c;
+    if (c->state == ZKF_CLIENT_AUTH_FAILED)
+        return ZKF_ENOAUTH; /* final: no session will ever come */
     zkf__attempt_t *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return ZKF_ENOMEM;
@@ -802,8 +809,10 @@ void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
         if (local) {
             abort_attempt(a, status);
         } else {
+            /* The server removed our nodes. An attempt already giving up
+             * reports why it gave up; the others report the expiry. */
             watch_disarm(a);
-            complete(a, status);
+            complete(a, a->phase == PH_CLEANUP ? a->status : status);
         }
         a = next;
     }

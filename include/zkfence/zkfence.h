@@ -258,7 +258,8 @@ ZKF_API int zkf_lock_create(zkf_client_t *client, const char *path, const zkf_lo
  * callback, if async, runs with ZKF_ECANCELED before this returns). If the
  * lock is held, it is released (its node deletion continues in the
  * background if ZooKeeper is unreachable). No-op on NULL.
- * Blocking; not from a callback of the same lock.
+ * Blocking (it waits for callbacks of this lock still queued); not from a
+ * callback of this client, except a callback of this very lock.
  */
 ZKF_API void zkf_lock_destroy(zkf_lock_t *lock);
 
