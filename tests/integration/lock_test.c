@@ -249,7 +249,6 @@ static int client_watches(zkf_client_t *c)
 typedef struct events {
     pthread_mutex_t mu;
     int count;
-    int lost;
     zkf_lock_state_t last;
     uint64_t last_token;
 } events_t;
@@ -259,7 +258,6 @@ static void on_lock_event(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token, vo
     events_t *e = arg;
     pthread_mutex_lock(&e->mu);
     e->count++;
-    e->lost += st == ZKF_LOCK_LOST;
     e->last = st;
     e->last_token = token;
     pthread_mutex_unlock(&e->mu);
@@ -269,14 +267,6 @@ static int events_count(events_t *e)
 {
     pthread_mutex_lock(&e->mu);
     int n = e->count;
-    pthread_mutex_unlock(&e->mu);
-    return n;
-}
-
-static int events_lost(events_t *e)
-{
-    pthread_mutex_lock(&e->mu);
-    int n = e->lost;
     pthread_mutex_unlock(&e->mu);
     return n;
 }
@@ -609,80 +599,6 @@ static void test_holder_paused_past_expiry(void)
     close(p[0]);
 }
 
-static void client_states(zkf_client_t *c, zkf_client_state_t st, void *arg)
-{
-    events_t *e = arg;
-    pthread_mutex_lock(&e->mu);
-    e->count++;
-    e->last = (zkf_lock_state_t)st;
-    pthread_mutex_unlock(&e->mu);
-}
-
-static void test_session_expiry_in_process(void)
-{
-    char path[128];
-    zt_path(path, sizeof(path), "expiry");
-    events_t cev = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    zkf_client_options_t co;
-    zkf_client_options_init(&co);
-    co.hosts = zt_hosts();
-    co.session_timeout_ms = SESSION_MS;
-    co.zk_log_level = 0;
-    co.state_cb = client_states;
-    co.state_arg = &cev;
-    zkf_client_t *c;
-    CU_ASSERT_FATAL(zkf_client_connect(&co, &c) == 0);
-    int64_t sid = zkf_client_session_id(c);
-
-    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    zkf_lock_options_t o;
-    zkf_lock_options_init(&o);
-    o.event_cb = on_lock_event;
-    o.event_arg = &ev;
-    zkf_lock_t *l1, *l2, *w;
-    zkf_lock_create(c, path, &o, &l1);
-    char path2[160];
-    snprintf(path2, sizeof(path2), "%s-b", path);
-    zkf_lock_create(c, path2, &o, &l2);
-    zkf_lock_create(c, path, NULL, &w);
-    uint64_t t1, t2, tmp;
-    CU_ASSERT_FATAL(zkf_lock_acquire(l1, 5000, &t1) == 0);
-    CU_ASSERT_FATAL(zkf_lock_acquire(l2, 5000, &t2) == 0);
-    async_result_t rw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
-    CU_ASSERT_FATAL(zkf_lock_acquire_async(w, -1, on_acquired, &rw) == 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
-
-    CU_ASSERT_EQUAL_FATAL(zt_expire_session(c), 0);
-    /* Every lock of the session is lost at once; the waiter fails. */
-    CU_ASSERT(ZT_WAIT_UNTIL(
-        zkf_lock_state(l1) == ZKF_LOCK_LOST && zkf_lock_state(l2) == ZKF_LOCK_LOST, 20000));
-    CU_ASSERT_EQUAL(zkf_lock_token(l1, &tmp), ZKF_ELOCKLOST);
-    CU_ASSERT_EQUAL(zkf_lock_token(l2, &tmp), ZKF_ELOCKLOST);
-    CU_ASSERT_EQUAL(async_wait(&rw, 10000), 1);
-    CU_ASSERT_EQUAL(rw.status, ZKF_ESESSIONEXPIRED);
-    CU_ASSERT(ZT_WAIT_UNTIL(events_lost(&ev) == 2, 10000)); /* one per lock */
-    CU_ASSERT_EQUAL(ev.last, ZKF_LOCK_LOST);
-
-    /* The client makes a new session by itself; the objects are usable
-     * again once released. */
-    CU_ASSERT(ZT_WAIT_UNTIL(zkf_client_state(c) == ZKF_CLIENT_CONNECTED, 20000));
-    CU_ASSERT_NOT_EQUAL(zkf_client_session_id(c), sid);
-    CU_ASSERT_EQUAL(zkf_lock_release(l1), ZKF_ELOCKLOST);
-    CU_ASSERT_EQUAL(zkf_lock_release(l2), ZKF_ELOCKLOST);
-    CU_ASSERT_EQUAL(zkf_lock_state(l1), ZKF_LOCK_UNLOCKED);
-    uint64_t t3;
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l1, 5000, &t3), 0);
-    CU_ASSERT(t3 > t1);
-    CU_ASSERT_EQUAL(zkf_lock_release(l1), 0);
-    pthread_mutex_lock(&cev.mu);
-    CU_ASSERT(cev.count >= 3); /* expired, connecting, connected */
-    pthread_mutex_unlock(&cev.mu);
-    zkf_lock_destroy(l1);
-    zkf_lock_destroy(l2);
-    zkf_lock_destroy(w);
-    zkf_client_destroy(c);
-}
-
 /* ---------------------------------------------------------------- */
 /* 10. foreign children, and paths                                   */
 
@@ -782,7 +698,6 @@ int main(void)
     CU_add_test(s, "reentrancy is per thread and bounded", test_reentrancy);
     CU_add_test(s, "holder process killed: next waiter gets it", test_holder_killed);
     CU_add_test(s, "holder paused past session expiry", test_holder_paused_past_expiry);
-    CU_add_test(s, "session expiry: all locks lost at once", test_session_expiry_in_process);
     CU_add_test(s, "a waiter in the middle gives up", test_waiter_gives_up);
     CU_add_test(s, "foreign children are ignored", test_foreign_children);
     CU_add_test(s, "bad arguments and unreachable server", test_bad_arguments);

@@ -95,7 +95,9 @@ static inline size_t zt_contenders(zkf_client_t *c, const char *path)
 char *zt_four_letter(const char *hosts, const char *word);
 
 /* Forces expiry of the session behind `c`: a second handle joins the same
- * session (id + password) and closes it, as ZooKeeper's own tests do. */
+ * session (id + password) and closes it, as ZooKeeper's own tests do. `c`
+ * must be cut off meanwhile (relay blackhole), or it takes its session
+ * back and the two handles play ping-pong. */
 int zt_expire_session(zkf_client_t *c);
 
 #endif
