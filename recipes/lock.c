@@ -67,7 +67,8 @@ struct zkf__attempt {
     char *node;        /* our node's full path, once known */
     uint64_t czxid;
     int parent_rounds;
-    int64_t deadline_ns; /* async attempts only; 0: none */
+    int64_t deadline_ns;   /* async attempts only; 0: none */
+    int64_t recover_at_ns; /* in RECOVER: when the event thread retries */
     int try_once;
     int status;           /* the outcome to report, in CLEANUP */
     int create_in_flight; /* a create has not been answered */
@@ -309,6 +310,15 @@ static void watch_disarm(zkf__attempt_t *a)
 
 /* ---- failure routing ---- */
 
+#define RECOVER_RETRY_NS (1000LL * 1000 * 1000)
+
+static void enter_recover(zkf__attempt_t *a)
+{
+    a->phase = PH_RECOVER;
+    a->recover_at_ns = zkf__now_ns() + RECOVER_RETRY_NS;
+    pthread_cond_broadcast(&a->c->cv); /* the event thread owns the retry */
+}
+
 /* An operation of a live attempt failed with ZooKeeper code rc. */
 static void op_failed(zkf__attempt_t *a, int rc)
 {
@@ -317,11 +327,12 @@ static void op_failed(zkf__attempt_t *a, int rc)
     case ZOPERATIONTIMEOUT:
     case ZSESSIONMOVED:
         /* Our requests may or may not have been applied: recover by GUID
-         * once the session is back. */
+         * once the session is back. libzookeeper queues these completions
+         * before the reconnect's CONNECTED event, so that event (see
+         * zkf__locks_on_connected) starts the recovery; the event thread
+         * retries too, as a safety net, and no call recurses from here. */
         a->gen++;
-        a->phase = PH_RECOVER;
-        if (a->c->state == ZKF_CLIENT_CONNECTED && zkf__zh(a->c))
-            relist(a, 1);
+        enter_recover(a);
         return;
     case ZSESSIONEXPIRED:
     case ZINVALIDSTATE:
@@ -570,7 +581,7 @@ static void relist(zkf__attempt_t *a, int with_sync)
     a->gen++;
     a->phase = PH_LIST;
     if (zh == NULL) {
-        a->phase = PH_RECOVER;
+        enter_recover(a);
         return;
     }
     if (with_sync) {
@@ -691,7 +702,7 @@ static void send_create(zkf__attempt_t *a)
     zhandle_t *zh = zkf__zh(c);
     a->gen++;
     if (zh == NULL || c->state != ZKF_CLIENT_CONNECTED) {
-        a->phase = PH_RECOVER; /* resumes when the session is up */
+        enter_recover(a); /* resumes when the session is up */
         return;
     }
     a->phase = PH_CREATE;
@@ -824,10 +835,19 @@ void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
     while (a) {
         zkf__attempt_t *next = a->next;
         if (a->deadline_ns && a->phase != PH_CLEANUP) {
-            if (now >= a->deadline_ns)
+            if (now >= a->deadline_ns) {
                 abort_attempt(a, ZKF_ETIMEDOUT);
-            else if (a->deadline_ns < *next_due)
+                a = next;
+                continue;
+            }
+            if (a->deadline_ns < *next_due)
                 *next_due = a->deadline_ns;
+        }
+        if (a->phase == PH_RECOVER && c->state == ZKF_CLIENT_CONNECTED) {
+            if (now >= a->recover_at_ns)
+                relist(a, 1);
+            else if (a->recover_at_ns < *next_due)
+                *next_due = a->recover_at_ns;
         }
         a = next;
     }

@@ -327,7 +327,7 @@ static int cmd_lock(int argc, char **argv)
     zkf_lock_options_init(&lo);
     lo.event_cb = on_lock_event;
     zkf_lock_t *l;
-    if ((rc = zkf_lock_create(c, path, &lo, &l)) != 0) {
+    if (zkf_lock_create(c, path, &lo, &l) != 0) {
         zkf_client_destroy(c);
         return usage_error("bad LOCKPATH '%s'", path);
     }
