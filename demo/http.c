@@ -1,0 +1,124 @@
+/* Minimal S3-style HTTP calls for the demo, over libcurl. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct demo_http {
+    CURL *curl;
+    char *base;
+};
+
+typedef struct sink {
+    char *buf;
+    size_t len;
+} sink_t;
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    sink_t *s = arg;
+    size_t add = size * n;
+    char *nb = realloc(s->buf, s->len + add + 1);
+    if (nb == NULL)
+        return 0;
+    memcpy(nb + s->len, p, add);
+    s->buf = nb;
+    s->len += add;
+    s->buf[s->len] = '\0';
+    return add;
+}
+
+demo_http_t *demo_http_new(const char *base)
+{
+    demo_http_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->curl = curl_easy_init();
+    h->base = strdup(base);
+    if (h->curl == NULL || h->base == NULL) {
+        demo_http_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void demo_http_free(demo_http_t *h)
+{
+    if (h == NULL)
+        return;
+    if (h->curl)
+        curl_easy_cleanup(h->curl);
+    free(h->base);
+    free(h);
+}
+
+static int perform(demo_http_t *h, const char *method, const char *path, const char *body,
+                   struct curl_slist *hdrs, char **out)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", h->base, path);
+    sink_t s = {NULL, 0};
+    CURL *c = h->curl;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (hdrs)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    long status = -1;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (out) {
+        *out = s.buf ? s.buf : strdup("");
+    } else {
+        free(s.buf);
+    }
+    return (int)status;
+}
+
+int demo_http_get(demo_http_t *h, const char *bucket, const char *key, char **body)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/%s/%s", bucket, key);
+    return perform(h, "GET", path, NULL, NULL, body);
+}
+
+int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
+                  const char *lock, uint64_t token, char **err)
+{
+    char path[512], l[600], t[64];
+    snprintf(path, sizeof(path), "/%s/%s", bucket, key);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: text/plain");
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* small bodies: no 100-continue round trip */
+    if (lock) {
+        snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
+        snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
+        hdrs = curl_slist_append(hdrs, l);
+        hdrs = curl_slist_append(hdrs, t);
+    }
+    char *resp = NULL;
+    int st = perform(h, "PUT", path, body, hdrs, &resp);
+    curl_slist_free_all(hdrs);
+    if (err && (st < 200 || st > 299))
+        *err = resp;
+    else
+        free(resp);
+    return st;
+}
+
+int demo_http_create_bucket(demo_http_t *h, const char *bucket)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/%s", bucket);
+    return perform(h, "PUT", path, "", NULL, NULL);
+}

@@ -1,0 +1,27 @@
+/* Minimal S3-style HTTP calls for the demo, over libcurl. */
+#ifndef ZKF_DEMO_HTTP_H
+#define ZKF_DEMO_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct demo_http demo_http_t;
+
+/* base: "http://127.0.0.1:9000". NULL on error. One per thread/process. */
+demo_http_t *demo_http_new(const char *base);
+void demo_http_free(demo_http_t *h);
+
+/* GET /bucket/key into *body (malloc'ed, NUL-terminated; caller frees).
+ * Returns the HTTP status, or -1 on a transport error. */
+int demo_http_get(demo_http_t *h, const char *bucket, const char *key, char **body);
+
+/* PUT /bucket/key with `body`. lock NULL: no fencing headers. Returns the
+ * HTTP status, or -1 on a transport error. On a non-2xx answer, *err (if
+ * not NULL) gets the response body (malloc'ed). */
+int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
+                  const char *lock, uint64_t token, char **err);
+
+/* PUT /bucket (CreateBucket). Returns the HTTP status. */
+int demo_http_create_bucket(demo_http_t *h, const char *bucket);
+
+#endif
