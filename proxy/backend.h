@@ -1,0 +1,131 @@
+/* The storage interface. The S3 front and the fencing core call storage only
+ * through this table of functions, so another backend (an upstream S3
+ * endpoint) can be added without touching them.
+ *
+ * Writes are two-phase so that the fencing decision can sit between
+ * "bytes are safely staged" and "bytes become visible":
+ *
+ *     put_begin -> put_write* -> [fence check, mark persisted] -> put_commit
+ *                                                     \-> put_abort
+ *
+ * Invariants every backend keeps:
+ *  - nothing written through put_write is visible to readers before
+ *    put_commit returns 0, and a failed or aborted put leaves no trace;
+ *  - put_commit is atomic: readers see the old object or the new one;
+ *  - when put_commit returns 0 the object is durable (modulo object_fsync);
+ *  - listing is in UTF-8 binary order of keys, as S3 lists.
+ *
+ * Thread safety: every function may be called from many threads at once,
+ * except that one zkp_put_t or zkp_reader_t is used by one thread at a time. */
+#ifndef ZKP_BACKEND_H
+#define ZKP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "listing.h"
+
+typedef enum {
+    ZKP_BE_OK = 0,
+    ZKP_BE_NO_KEY = -1,    /* NoSuchKey */
+    ZKP_BE_NO_BUCKET = -2, /* NoSuchBucket */
+    ZKP_BE_EXISTS = -3,    /* bucket already exists */
+    ZKP_BE_NOT_EMPTY = -4, /* BucketNotEmpty */
+    ZKP_BE_IO = -5,        /* storage failure: 500 */
+    ZKP_BE_NOMEM = -6,
+} zkp_be_err_t;
+
+/* A stored header: Content-Type, Cache-Control, x-amz-meta-*, ... Names
+ * are lowercase. */
+typedef struct zkp_header {
+    char *name;
+    char *value;
+} zkp_header_t;
+
+typedef struct zkp_obj_meta {
+    uint64_t size;
+    time_t mtime;
+    char etag[33]; /* hex MD5 of the body, unquoted */
+    zkp_header_t *headers;
+    size_t nheaders;
+    /* Which fenced write produced the object (provenance, not policy). */
+    char *fence_lock; /* NULL if the write was not fenced */
+    uint64_t fence_token;
+} zkp_obj_meta_t;
+
+void zkp_obj_meta_free(zkp_obj_meta_t *m);
+/* Deep copy; 0 or -1 on OOM. */
+int zkp_obj_meta_copy(zkp_obj_meta_t *dst, const zkp_obj_meta_t *src);
+/* Appends a header (copies both strings); 0 or -1 on OOM. */
+int zkp_obj_meta_add(zkp_obj_meta_t *m, const char *name, const char *value);
+
+typedef struct zkp_bucket_info {
+    char name[64];
+    time_t created;
+} zkp_bucket_info_t;
+
+typedef struct zkp_backend zkp_backend_t; /* begins with its ops pointer */
+typedef struct zkp_put zkp_put_t;
+typedef struct zkp_reader zkp_reader_t;
+
+typedef struct zkp_backend_ops {
+    const char *name;
+    void (*destroy)(zkp_backend_t *be);
+
+    int (*bucket_create)(zkp_backend_t *be, const char *bucket);
+    int (*bucket_delete)(zkp_backend_t *be, const char *bucket); /* empty buckets only */
+    int (*bucket_exists)(zkp_backend_t *be, const char *bucket); /* 1, 0 */
+    /* *out is malloc'ed (free()), sorted by name. */
+    int (*bucket_list)(zkp_backend_t *be, zkp_bucket_info_t **out, size_t *n);
+
+    /* Stages a new object. meta supplies headers and provenance (size, etag
+     * and mtime are ignored: they are known at commit). */
+    int (*put_begin)(zkp_backend_t *be, const char *bucket, const char *key,
+                     const zkp_obj_meta_t *meta, zkp_put_t **out);
+    int (*put_write)(zkp_put_t *p, const void *data, size_t len);
+    /* Makes the staged object visible under its key; etag is the hex MD5 of
+     * what was written. Consumes p whatever the result. On success fills
+     * *mtime with the object's Last-Modified. */
+    int (*put_commit)(zkp_put_t *p, const char *etag, time_t *mtime);
+    /* Discards a staged object. Consumes p. */
+    void (*put_abort)(zkp_put_t *p);
+
+    /* Stages a copy of src as dst. With replace != NULL its headers replace
+     * the source's (x-amz-metadata-directive: REPLACE). The result is
+     * committed or aborted like a put; *etag gets the source's ETag. */
+    int (*copy_begin)(zkp_backend_t *be, const char *src_bucket, const char *src_key,
+                      const char *dst_bucket, const char *dst_key, const zkp_obj_meta_t *replace,
+                      const zkp_obj_meta_t *provenance, zkp_put_t **out, char etag[33]);
+
+    /* Opens an object for reading: a consistent snapshot, unaffected by a
+     * later overwrite. meta is filled (zkp_obj_meta_free()). With r == NULL
+     * only the metadata is read (HeadObject). */
+    int (*open)(zkp_backend_t *be, const char *bucket, const char *key, zkp_obj_meta_t *meta,
+                zkp_reader_t **r);
+    /* Reads up to len bytes at offset (relative to the body). Returns the
+     * count, 0 at the end, -1 on error. */
+    ssize_t (*read)(zkp_reader_t *r, uint64_t offset, void *buf, size_t len);
+    void (*close)(zkp_reader_t *r);
+
+    /* Removes a key. ZKP_BE_NO_KEY if there was none. */
+    int (*remove)(zkp_backend_t *be, const char *bucket, const char *key);
+
+    /* One page of a listing (see listing.h). */
+    int (*list)(zkp_backend_t *be, const char *bucket, const zkp_list_req_t *req,
+                zkp_list_result_t *res);
+} zkp_backend_ops_t;
+
+struct zkp_backend {
+    const zkp_backend_ops_t *ops;
+};
+
+/* The local-files backend: objects under DATA_DIR/objects, staging in
+ * DATA_DIR/tmp (same file system, so rename is atomic). Leftover staging
+ * files from a crash are removed here. With object_fsync off, object data
+ * and directory entries are not fsync'ed (faster, not crash-safe). */
+zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char *err,
+                                   size_t errlen);
+
+#endif

@@ -1,0 +1,342 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+
+void zkp_config_defaults(zkp_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+    c->listen_port = 9000;
+    c->data_dir = strdup("./zkfence-data");
+    c->max_body_bytes = 5ULL << 30; /* S3's single-PUT limit */
+    c->max_key_bytes = 1024;
+    c->max_header_bytes = 16384;
+    c->connection_timeout_s = 30;
+    c->threads = 256;
+    c->object_fsync = 1;
+    c->fencing_required_default = 1;
+    c->shutdown_grace_s = 30;
+}
+
+void zkp_config_free(zkp_config_t *c)
+{
+    free(c->data_dir);
+    free(c->audit_log);
+    free(c->marks_db);
+    free(c->buckets);
+    memset(c, 0, sizeof(*c));
+}
+
+__attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_u64(const char *v, uint64_t max, uint64_t *out)
+{
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0)
+        return -1;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift > 0)
+        end++;
+    if (*end != '\0' || (shift > 0 && n > (UINT64_MAX >> shift)))
+        return -1;
+    n <<= shift;
+    if (n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+        *out = 1;
+    else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_listen(zkp_config_t *c, const char *v, char *err, size_t errlen)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || (size_t)(colon - v) >= sizeof(c->listen_host))
+        return errf(err, errlen, "listen: expected ADDR:PORT, got '%s'", v);
+    char host[64];
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return errf(err, errlen, "listen: '%s' is not an IPv4 address", host);
+    uint64_t port;
+    if (parse_u64(colon + 1, 65535, &port) != 0)
+        return errf(err, errlen, "listen: bad port '%s'", colon + 1);
+    memcpy(c->listen_host, host, sizeof(host));
+    c->listen_port = (unsigned)port;
+    return 0;
+}
+
+static int set_string(char **slot, const char *v)
+{
+    char *s = strdup(v);
+    if (s == NULL)
+        return -1;
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static int parse_fencing(const char *v, int *required)
+{
+    if (strcmp(v, "required") == 0)
+        *required = 1;
+    else if (strcmp(v, "optional") == 0)
+        *required = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* bucket.<name>.fencing = required|optional */
+static int set_bucket(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    const char *name = key + strlen("bucket.");
+    const char *dot = strrchr(name, '.');
+    if (dot == NULL || strcmp(dot, ".fencing") != 0)
+        return errf(err, errlen, "unknown key '%s' (expected bucket.<name>.fencing)", key);
+    size_t len = (size_t)(dot - name);
+    if (!zkp_bucket_name_valid(name, len))
+        return errf(err, errlen, "'%s': not a valid S3 bucket name", key);
+    int required;
+    if (parse_fencing(v, &required) != 0)
+        return errf(err, errlen, "%s: expected required or optional", key);
+    for (size_t i = 0; i < c->nbuckets; i++)
+        if (strlen(c->buckets[i].name) == len && !memcmp(c->buckets[i].name, name, len)) {
+            c->buckets[i].fencing_required = required;
+            return 0;
+        }
+    zkp_bucket_policy_t *b = realloc(c->buckets, (c->nbuckets + 1) * sizeof(*b));
+    if (b == NULL)
+        return errf(err, errlen, "%s: out of memory", key);
+    c->buckets = b;
+    memcpy(b[c->nbuckets].name, name, len);
+    b[c->nbuckets].name[len] = '\0';
+    b[c->nbuckets].fencing_required = required;
+    c->nbuckets++;
+    return 0;
+}
+
+typedef enum { T_SIZE, T_UINT, T_BOOL } kind_t;
+
+/* The numeric and boolean keys, with their bounds. */
+static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    uint64_t n = 0;
+    int b = 0;
+    struct {
+        const char *key;
+        kind_t kind;
+        uint64_t min, max;
+    } keys[] = {
+        {"max_body_bytes", T_SIZE, 0, UINT64_MAX >> 1},
+        {"max_key_bytes", T_SIZE, 1, 1024},
+        {"max_header_bytes", T_SIZE, 1024, 1 << 20},
+        {"connection_timeout_s", T_UINT, 1, 86400},
+        {"threads", T_UINT, 1, 65536},
+        {"group_commit_max_batch", T_UINT, 0, 100000},
+        {"group_commit_max_wait_us", T_UINT, 0, 1000000},
+        {"shutdown_grace_s", T_UINT, 0, 3600},
+        {"object_fsync", T_BOOL, 0, 1},
+        {"debug_fault_endpoint", T_BOOL, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(key, keys[i].key) != 0)
+            continue;
+        if (keys[i].kind == T_BOOL) {
+            if (parse_bool(v, &b) != 0)
+                return errf(err, errlen, "%s: expected on or off", key);
+            n = (uint64_t)b;
+        } else if (parse_u64(v, keys[i].max, &n) != 0 || n < keys[i].min) {
+            snprintf(err, errlen, "%s: expected a number in %llu..%llu, got '%s'", key,
+                     (unsigned long long)keys[i].min, (unsigned long long)keys[i].max, v);
+            return -1;
+        }
+        switch (i) {
+        case 0:
+            c->max_body_bytes = n;
+            break;
+        case 1:
+            c->max_key_bytes = (size_t)n;
+            break;
+        case 2:
+            c->max_header_bytes = (size_t)n;
+            break;
+        case 3:
+            c->connection_timeout_s = (unsigned)n;
+            break;
+        case 4:
+            c->threads = (unsigned)n;
+            break;
+        case 5:
+            c->group_commit_max_batch = (int)n;
+            break;
+        case 6:
+            c->group_commit_max_wait_us = (int)n;
+            break;
+        case 7:
+            c->shutdown_grace_s = (int)n;
+            break;
+        case 8:
+            c->object_fsync = (int)n;
+            break;
+        default:
+            c->debug_fault_endpoint = (int)n;
+            break;
+        }
+        return 0;
+    }
+    return 1; /* not a simple key */
+}
+
+int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(key, "listen") == 0)
+        return parse_listen(c, v, err, errlen);
+    if (strcmp(key, "data_dir") == 0 || strcmp(key, "audit_log") == 0 ||
+        strcmp(key, "marks_db") == 0) {
+        if (*v == '\0')
+            return errf(err, errlen, "%s: empty path", key);
+        char **slot = key[0] == 'd' ? &c->data_dir : key[0] == 'a' ? &c->audit_log : &c->marks_db;
+        return set_string(slot, v) == 0 ? 0 : errf(err, errlen, "%s: out of memory", key);
+    }
+    if (strcmp(key, "fencing") == 0)
+        return parse_fencing(v, &c->fencing_required_default) == 0
+                   ? 0
+                   : errf(err, errlen, "%s: expected required or optional", key);
+    if (strncmp(key, "bucket.", 7) == 0)
+        return set_bucket(c, key, v, err, errlen);
+    int rc = set_simple(c, key, v, err, errlen);
+    if (rc <= 0)
+        return rc;
+    return errf(err, errlen, "unknown key '%s'", key);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int parse_line(zkp_config_t *c, char *line, char *err, size_t errlen)
+{
+    /* '#' at the start or after whitespace begins a comment; a '#' inside a
+     * value (a path "a#b") is kept. */
+    for (char *p = line; *p; p++)
+        if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+            *p = '\0';
+            break;
+        }
+    char *s = trim(line);
+    if (*s == '\0')
+        return 0;
+    char *eq = strchr(s, '=');
+    if (eq == NULL)
+        return errf(err, errlen, "expected 'key = value', got '%s'", s);
+    *eq = '\0';
+    char *key = trim(s);
+    char *value = trim(eq + 1);
+    if (*key == '\0')
+        return errf(err, errlen, "%s", "missing key before '='");
+    return zkp_config_set(c, key, value, err, errlen);
+}
+
+int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *err, size_t errlen)
+{
+    int lineno = 0;
+    const char *p = text;
+    while (*p) {
+        lineno++;
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[4096];
+        char msg[512];
+        if (len >= sizeof(line)) {
+            snprintf(err, errlen, "%s:%d: line too long", name, lineno);
+            return -1;
+        }
+        memcpy(line, p, len);
+        line[len] = '\0';
+        if (parse_line(c, line, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
+            return -1;
+        }
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    return 0;
+}
+
+int zkp_config_load(zkp_config_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&text, &n);
+    char chunk[4096];
+    size_t r;
+    while (mem != NULL && (r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, r, mem);
+    int rd_err = ferror(f);
+    fclose(f);
+    if (mem == NULL || fclose(mem) != 0 || rd_err) {
+        free(text);
+        snprintf(err, errlen, "%s: read error", path);
+        return -1;
+    }
+    int rc = zkp_config_parse(c, path, text, err, errlen);
+    free(text);
+    return rc;
+}
+
+int zkp_config_fencing_required(const zkp_config_t *c, const char *bucket)
+{
+    for (size_t i = 0; i < c->nbuckets; i++)
+        if (strcmp(c->buckets[i].name, bucket) == 0)
+            return c->buckets[i].fencing_required;
+    return c->fencing_required_default;
+}

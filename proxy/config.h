@@ -1,0 +1,59 @@
+/* zkfence-proxy configuration: defaults, the `key = value` file format and
+ * command-line overrides. Both the file and the flags go through
+ * zkp_config_set(), so a key means the same thing wherever it is given.
+ *
+ * File format: one `key = value` per line; '#' starts a comment (whole line
+ * or after whitespace); blank lines are ignored; values may not be quoted.
+ * Errors name the file and line. Sizes take an optional K/M/G suffix
+ * (powers of 1024). */
+#ifndef ZKP_CONFIG_H
+#define ZKP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZKP_DEFAULT_LISTEN "127.0.0.1:9000"
+
+typedef struct zkp_bucket_policy {
+    char name[64];
+    int fencing_required;
+} zkp_bucket_policy_t;
+
+typedef struct zkp_config {
+    char listen_host[64]; /* dotted IPv4 */
+    unsigned listen_port;
+    char *data_dir;  /* owned */
+    char *audit_log; /* owned; NULL: DATA_DIR/audit.log */
+    char *marks_db;  /* owned; NULL: DATA_DIR/marks.db */
+    uint64_t max_body_bytes;
+    size_t max_key_bytes;
+    size_t max_header_bytes;
+    unsigned connection_timeout_s;
+    unsigned threads; /* connection threads = concurrent connections */
+    int object_fsync; /* fsync object data and directories (marks are always durable) */
+    int fencing_required_default;
+    int group_commit_max_batch;   /* 0: the fence store's default */
+    int group_commit_max_wait_us; /* 0: the fence store's default */
+    int debug_fault_endpoint;     /* test-only: POST /_zkfence/debug/marks-fail */
+    int shutdown_grace_s;         /* how long SIGTERM waits for in-flight requests */
+    zkp_bucket_policy_t *buckets; /* owned */
+    size_t nbuckets;
+} zkp_config_t;
+
+void zkp_config_defaults(zkp_config_t *c);
+void zkp_config_free(zkp_config_t *c);
+
+/* Sets one key. Returns 0, or -1 with a message in err. */
+int zkp_config_set(zkp_config_t *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Reads a configuration file. Returns 0, or -1 with "FILE:LINE: message"
+ * in err. */
+int zkp_config_load(zkp_config_t *c, const char *path, char *err, size_t errlen);
+
+/* Parses text as if it were a file named `name` (for tests). */
+int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *err, size_t errlen);
+
+/* Whether a mutating request on this bucket must carry a lock and token. */
+int zkp_config_fencing_required(const zkp_config_t *c, const char *bucket);
+
+#endif

@@ -1,0 +1,121 @@
+/* zkfence-proxy: an S3-compatible HTTP proxy that refuses writes carrying
+ * stale fencing tokens. See proxy/README.md. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: zkfence-proxy [OPTIONS]\n"
+               "S3-compatible proxy that refuses writes with stale fencing tokens.\n\n"
+               "  --config FILE            read `key = value` settings (see "
+               "conf/zkfence-proxy.conf)\n"
+               "  --listen ADDR:PORT       listen address (default " ZKP_DEFAULT_LISTEN ")\n"
+               "  --data-dir DIR           objects, marks.db and audit.log live here\n"
+               "  --debug-fault-endpoint   TEST ONLY: enable POST "
+               "/_zkfence/debug/marks-fail?on=1\n"
+               "  -h, --help               this help\n"
+               "  --version                print the version\n\n"
+               "Flags override the configuration file. SIGTERM/SIGINT stop the proxy after\n"
+               "in-flight requests finish.\n");
+}
+
+enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_DATA_DIR, OPT_FAULT, OPT_VERSION };
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"debug-fault-endpoint", no_argument, NULL, OPT_FAULT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* Two passes: the file first (wherever --config appears), then the flags,
+ * so that flags always win. Returns 0, 1 for "exit 0" (help/version), or
+ * -1 on error. */
+static int parse_args(int argc, char **argv, zkp_config_t *cfg)
+{
+    char err[512];
+    int c;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 1;
+        }
+        if (c == OPT_VERSION) {
+            printf("zkfence-proxy %s\n", ZKP_VERSION);
+            return 1;
+        }
+        if (c == '?')
+            return -1;
+        if (c == OPT_CONFIG && zkp_config_load(cfg, optarg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "zkfence-proxy: %s\n", err);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "zkfence-proxy: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        const char *key = c == OPT_LISTEN ? "listen" : c == OPT_DATA_DIR ? "data_dir" : NULL;
+        if (c == OPT_FAULT)
+            cfg->debug_fault_endpoint = 1;
+        if (key != NULL && zkp_config_set(cfg, key, optarg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "zkfence-proxy: --%s: %s\n", c == OPT_LISTEN ? "listen" : "data-dir",
+                    err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    zkp_config_t cfg;
+    zkp_config_defaults(&cfg);
+    int rc = parse_args(argc, argv, &cfg);
+    if (rc != 0) {
+        if (rc < 0)
+            usage(stderr);
+        zkp_config_free(&cfg);
+        return rc < 0 ? 64 : 0;
+    }
+    /* Block the stop signals in every thread (the HTTP threads inherit the
+     * mask) and take them synchronously below: no signal handler, no
+     * global flag. SIGPIPE is ignored: a client that hangs up is an error
+     * return, not a reason to die. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    zkp_server_t *srv;
+    char err[512];
+    if (zkp_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "zkfence-proxy: %s\n", err);
+        zkp_config_free(&cfg);
+        return 1;
+    }
+    fprintf(stderr, "zkfence-proxy %s: listening on %s:%u, data in %s%s\n", ZKP_VERSION,
+            cfg.listen_host, zkp_server_port(srv), cfg.data_dir,
+            cfg.debug_fault_endpoint ? " (debug fault endpoint ON: test use only)" : "");
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "zkfence-proxy: %s, finishing in-flight requests\n", strsignal(sig));
+    zkp_server_stop(srv);
+    zkp_config_free(&cfg);
+    fprintf(stderr, "zkfence-proxy: stopped\n");
+    return 0;
+}

@@ -1,0 +1,204 @@
+#include "objfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+static const char magic[8] = "ZKPOBJ1";
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+static void record(zkp_buf_t *b, const char *name, const char *value)
+{
+    unsigned char lens[8];
+    put_u32(lens, (uint32_t)strlen(name));
+    put_u32(lens + 4, (uint32_t)strlen(value));
+    zkp_buf_append(b, lens, 8);
+    zkp_buf_puts(b, name);
+    zkp_buf_puts(b, value);
+}
+
+static void preamble(unsigned char *p, uint32_t hlen, uint64_t size, int64_t mtime,
+                     const char *etag)
+{
+    memset(p, 0, ZKP_OBJ_PREAMBLE);
+    memcpy(p, magic, 8);
+    put_u32(p + 8, hlen);
+    put_u64(p + 16, size);
+    put_u64(p + 24, (uint64_t)mtime);
+    memcpy(p + 32, etag, 32);
+}
+
+int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta, uint64_t *body_off)
+{
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    unsigned char pre[ZKP_OBJ_PREAMBLE];
+    zkp_buf_append(&b, pre, sizeof(pre)); /* placeholder, filled below */
+    record(&b, ":key", key);
+    if (meta->fence_lock != NULL) {
+        char tok[24];
+        snprintf(tok, sizeof(tok), "%llu", (unsigned long long)meta->fence_token);
+        record(&b, ":fence-lock", meta->fence_lock);
+        record(&b, ":fence-token", tok);
+    }
+    for (size_t i = 0; i < meta->nheaders; i++)
+        record(&b, meta->headers[i].name, meta->headers[i].value);
+    if (b.oom || b.len - ZKP_OBJ_PREAMBLE > ZKP_OBJ_MAX_HEADER) {
+        zkp_buf_free(&b);
+        return -1;
+    }
+    char etag[33] = "00000000000000000000000000000000";
+    if (meta->etag[0] != '\0')
+        memcpy(etag, meta->etag, 32);
+    preamble((unsigned char *)b.data, (uint32_t)(b.len - ZKP_OBJ_PREAMBLE), meta->size, meta->mtime,
+             etag);
+    int rc = pwrite_all(fd, b.data, b.len, 0);
+    *body_off = b.len;
+    zkp_buf_free(&b);
+    return rc;
+}
+
+int zkp_objfile_finish(int fd, uint64_t size, int64_t mtime, const char *etag)
+{
+    unsigned char pre[ZKP_OBJ_PREAMBLE];
+    if (pread_all(fd, pre, sizeof(pre), 0) != 0)
+        return -1;
+    preamble(pre, get_u32(pre + 8), size, mtime, etag);
+    return pwrite_all(fd, pre, sizeof(pre), 0);
+}
+
+static int parse_records(const unsigned char *h, size_t len, char **key, zkp_obj_meta_t *meta)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        if (len - pos < 8)
+            return -1;
+        uint32_t nl = get_u32(h + pos), vl = get_u32(h + pos + 4);
+        pos += 8;
+        if (nl > len - pos || vl > len - pos - nl)
+            return -1;
+        char *name = strndup((const char *)h + pos, nl);
+        char *value = strndup((const char *)h + pos + nl, vl);
+        pos += (size_t)nl + vl;
+        int rc = 0;
+        if (name == NULL || value == NULL)
+            rc = -1;
+        else if (strcmp(name, ":key") == 0 && *key == NULL) {
+            *key = value;
+            value = NULL;
+        } else if (meta == NULL || name[0] != ':') {
+            if (meta != NULL)
+                rc = zkp_obj_meta_add(meta, name, value);
+        } else if (strcmp(name, ":fence-lock") == 0 && meta->fence_lock == NULL) {
+            meta->fence_lock = value;
+            value = NULL;
+        } else if (strcmp(name, ":fence-token") == 0) {
+            meta->fence_token = strtoull(value, NULL, 10);
+        }
+        free(name);
+        free(value);
+        if (rc != 0)
+            return -1;
+    }
+    return *key != NULL ? 0 : -1;
+}
+
+int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, uint64_t *body_off)
+{
+    *key = NULL;
+    unsigned char pre[ZKP_OBJ_PREAMBLE];
+    if (pread_all(fd, pre, sizeof(pre), 0) != 0 || memcmp(pre, magic, 8) != 0)
+        return -1;
+    uint32_t hlen = get_u32(pre + 8);
+    uint64_t size = get_u64(pre + 16);
+    struct stat st;
+    if (hlen > ZKP_OBJ_MAX_HEADER || fstat(fd, &st) != 0 ||
+        (uint64_t)st.st_size != ZKP_OBJ_PREAMBLE + (uint64_t)hlen + size)
+        return -1;
+    unsigned char *h = malloc(hlen ? hlen : 1);
+    if (h == NULL)
+        return -1;
+    zkp_obj_meta_t tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    int rc = pread_all(fd, h, hlen, ZKP_OBJ_PREAMBLE);
+    if (rc == 0)
+        rc = parse_records(h, hlen, key, &tmp);
+    free(h);
+    if (rc != 0) {
+        free(*key);
+        *key = NULL;
+        zkp_obj_meta_free(&tmp);
+        return -1;
+    }
+    tmp.size = size;
+    tmp.mtime = (time_t)(int64_t)get_u64(pre + 24);
+    memcpy(tmp.etag, pre + 32, 32);
+    tmp.etag[32] = '\0';
+    *meta = tmp;
+    *body_off = ZKP_OBJ_PREAMBLE + (uint64_t)hlen;
+    return 0;
+}

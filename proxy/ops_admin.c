@@ -1,0 +1,104 @@
+/* Admin endpoints under /_zkfence/ (a path no bucket can take):
+ *   GET  health   200 {"status":"ok",...} or 503 when the mark store is down
+ *   GET  metrics  Prometheus text
+ *   GET  marks    read-only JSON list of lock -> high-water mark
+ *   POST debug/marks-fail?on=1|0  test-only, when debug_fault_endpoint is on */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3.h"
+
+static void json_string(zkp_buf_t *b, const char *s)
+{
+    zkp_buf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            zkp_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            zkp_buf_printf(b, "\\u%04x", c);
+        else
+            zkp_buf_append(b, s, 1);
+    }
+    zkp_buf_puts(b, "\"");
+}
+
+static enum MHD_Result respond_buf(zkp_req_t *r, int status, const char *type, zkp_buf_t *b)
+{
+    size_t len;
+    char *body = zkp_buf_steal(b, &len);
+    return zkp_respond_body(r, status, type, body, len);
+}
+
+static enum MHD_Result health(zkp_req_t *r)
+{
+    int ok = zkp_marks_healthy(r->srv->marks);
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_buf_printf(&b,
+                   "{\"status\":\"%s\",\"mark_store\":\"%s\",\"marks\":%zu,"
+                   "\"backend\":\"%s\",\"version\":\"%s\"}\n",
+                   ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->srv->marks),
+                   r->srv->be->ops->name, ZKP_VERSION);
+    return respond_buf(r, ok ? 200 : 503, "application/json", &b);
+}
+
+static enum MHD_Result metrics(zkp_req_t *r)
+{
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_metrics_render(&r->srv->metrics, &b, zkp_marks_count(r->srv->marks),
+                       zkp_marks_healthy(r->srv->marks));
+    return respond_buf(r, 200, "text/plain; version=0.0.4", &b);
+}
+
+typedef struct marks_acc {
+    zkp_buf_t *b;
+    int n;
+} marks_acc_t;
+
+static int mark_cb(const char *lock, uint64_t mark, void *arg)
+{
+    marks_acc_t *a = arg;
+    zkp_buf_puts(a->b, a->n++ ? ",\n  {\"lock\":" : "\n  {\"lock\":");
+    json_string(a->b, lock);
+    /* Tokens are u64: as strings, so that JSON readers using doubles do not
+     * round them. */
+    zkp_buf_printf(a->b, ",\"mark\":\"%" PRIu64 "\"}", mark);
+    return 0;
+}
+
+static enum MHD_Result marks(zkp_req_t *r)
+{
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    marks_acc_t a = {&b, 0};
+    zkp_buf_puts(&b, "{\"marks\":[");
+    if (zkp_marks_foreach(r->srv->marks, mark_cb, &a) < 0) {
+        zkp_buf_free(&b);
+        return zkp_respond_error(r, 503, "ServiceUnavailable", "The mark store is unavailable");
+    }
+    zkp_buf_puts(&b, a.n ? "\n]}\n" : "]}\n");
+    return respond_buf(r, 200, "application/json", &b);
+}
+
+enum MHD_Result zkp_op_admin(zkp_req_t *r)
+{
+    switch (r->op.kind) {
+    case ZKP_OP_ADMIN_HEALTH:
+        return health(r);
+    case ZKP_OP_ADMIN_METRICS:
+        return metrics(r);
+    case ZKP_OP_ADMIN_MARKS:
+        return marks(r);
+    case ZKP_OP_ADMIN_FAULT:
+        if (!r->srv->cfg.debug_fault_endpoint)
+            return zkp_respond_error(r, 404, "NoSuchAdminEndpoint",
+                                     "The fault endpoint is off (--debug-fault-endpoint)");
+        zkp_marks_inject_failure(r->srv->marks, r->op.fault_on);
+        return zkp_respond_empty(r, 204);
+    default:
+        return zkp_respond_error(r, 404, "NoSuchAdminEndpoint", "Unknown admin endpoint");
+    }
+}

@@ -1,0 +1,189 @@
+/* Bucket operations and listings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3.h"
+#include "textutil.h"
+
+static enum MHD_Result respond_xml(zkp_req_t *r, zkp_buf_t *b)
+{
+    size_t len;
+    char *body = zkp_buf_steal(b, &len);
+    return zkp_respond_body(r, 200, "application/xml", body, len);
+}
+
+enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
+{
+    zkp_bucket_info_t *list;
+    size_t n;
+    int rc = r->srv->be->ops->bucket_list(r->srv->be, &list, &n);
+    if (rc != ZKP_BE_OK)
+        return zkp_respond_be_error(r, rc);
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_buf_puts(&b, ZKP_XML_DECL "<ListAllMyBucketsResult xmlns=\"" ZKP_S3_NS "\">"
+                                  "<Owner><ID>zkfence</ID><DisplayName>zkfence</DisplayName>"
+                                  "</Owner><Buckets>");
+    for (size_t i = 0; i < n; i++) {
+        char when[32];
+        zkp_iso8601(list[i].created, when, sizeof(when));
+        zkp_buf_puts(&b, "<Bucket>");
+        zkp_xml_elem(&b, "Name", list[i].name);
+        zkp_xml_elem(&b, "CreationDate", when);
+        zkp_buf_puts(&b, "</Bucket>");
+    }
+    zkp_buf_puts(&b, "</Buckets></ListAllMyBucketsResult>\n");
+    free(list);
+    return respond_xml(r, &b);
+}
+
+enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
+{
+    int rc = r->srv->be->ops->bucket_create(r->srv->be, r->op.bucket);
+    if (rc != ZKP_BE_OK)
+        return zkp_respond_be_error(r, rc);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    char loc[80];
+    snprintf(loc, sizeof(loc), "/%s", r->op.bucket);
+    MHD_add_response_header(resp, "Location", loc);
+    return zkp_respond(r, 200, resp);
+}
+
+enum MHD_Result zkp_op_head_bucket(zkp_req_t *r)
+{
+    if (!r->srv->be->ops->bucket_exists(r->srv->be, r->op.bucket))
+        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
+    return zkp_respond_empty(r, 200);
+}
+
+enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
+{
+    int rc = r->srv->be->ops->bucket_delete(r->srv->be, r->op.bucket);
+    if (rc != ZKP_BE_OK)
+        return zkp_respond_be_error(r, rc);
+    return zkp_respond_empty(r, 204);
+}
+
+enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
+{
+    if (!r->srv->be->ops->bucket_exists(r->srv->be, r->op.bucket))
+        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    /* Empty means us-east-1, as S3 answers. */
+    zkp_buf_puts(&b, ZKP_XML_DECL "<LocationConstraint xmlns=\"" ZKP_S3_NS "\"/>\n");
+    return respond_xml(r, &b);
+}
+
+/* --- listings --------------------------------------------------------------- */
+
+/* Appends <tag>value</tag>, percent-encoded when the client asked for
+ * encoding-type=url (keys may hold bytes XML 1.0 cannot carry). */
+static void elem_enc(zkp_buf_t *b, const zkp_op_t *op, const char *tag, const char *value)
+{
+    if (!op->encoding_url) {
+        zkp_xml_elem(b, tag, value);
+        return;
+    }
+    size_t len = strlen(value);
+    char *enc = malloc(3 * len + 1);
+    if (enc == NULL) {
+        b->oom = 1;
+        return;
+    }
+    zkp_pct_encode(value, len, 1, enc);
+    zkp_xml_elem(b, tag, enc);
+    free(enc);
+}
+
+static void list_head(zkp_buf_t *b, const zkp_op_t *op, const zkp_list_result_t *res)
+{
+    zkp_buf_puts(b, ZKP_XML_DECL "<ListBucketResult xmlns=\"" ZKP_S3_NS "\">");
+    zkp_xml_elem(b, "Name", op->bucket);
+    elem_enc(b, op, "Prefix", op->prefix ? op->prefix : "");
+    if (op->delimiter != NULL)
+        elem_enc(b, op, "Delimiter", op->delimiter);
+    zkp_buf_printf(b, "<MaxKeys>%d</MaxKeys>", op->max_keys);
+    if (op->encoding_url)
+        zkp_buf_puts(b, "<EncodingType>url</EncodingType>");
+    zkp_buf_printf(b, "<IsTruncated>%s</IsTruncated>", res->truncated ? "true" : "false");
+    if (op->kind == ZKP_OP_LIST_OBJECTS_V2) {
+        size_t keys = res->n;
+        zkp_buf_printf(b, "<KeyCount>%zu</KeyCount>", keys);
+        if (op->continuation_token != NULL)
+            zkp_xml_elem(b, "ContinuationToken", op->continuation_token);
+        if (op->start_after != NULL)
+            elem_enc(b, op, "StartAfter", op->start_after);
+        if (res->truncated && res->next != NULL) {
+            size_t len = strlen(res->next);
+            char *hex = malloc(2 * len + 1);
+            if (hex == NULL) {
+                b->oom = 1;
+                return;
+            }
+            zkp_hex_encode((const unsigned char *)res->next, len, hex);
+            zkp_xml_elem(b, "NextContinuationToken", hex);
+            free(hex);
+        }
+    } else {
+        elem_enc(b, op, "Marker", op->marker ? op->marker : "");
+        /* S3 returns NextMarker only with a delimiter; clients otherwise
+         * resume from the last key. We always send it: it is harmless. */
+        if (res->truncated && res->next != NULL)
+            elem_enc(b, op, "NextMarker", res->next);
+    }
+}
+
+static void list_items(zkp_buf_t *b, const zkp_op_t *op, const zkp_list_result_t *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        const zkp_list_item_t *it = &res->items[i];
+        if (it->is_prefix)
+            continue;
+        char when[32];
+        zkp_iso8601(it->mtime, when, sizeof(when));
+        zkp_buf_puts(b, "<Contents>");
+        elem_enc(b, op, "Key", it->name);
+        zkp_xml_elem(b, "LastModified", when);
+        zkp_buf_printf(b, "<ETag>&quot;%s&quot;</ETag><Size>%llu</Size>", it->etag,
+                       (unsigned long long)it->size);
+        if (op->kind == ZKP_OP_LIST_OBJECTS_V1 || op->fetch_owner)
+            zkp_buf_puts(b, "<Owner><ID>zkfence</ID><DisplayName>zkfence</DisplayName></Owner>");
+        zkp_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
+    }
+    for (size_t i = 0; i < res->n; i++) {
+        if (!res->items[i].is_prefix)
+            continue;
+        zkp_buf_puts(b, "<CommonPrefixes>");
+        elem_enc(b, op, "Prefix", res->items[i].name);
+        zkp_buf_puts(b, "</CommonPrefixes>");
+    }
+}
+
+enum MHD_Result zkp_op_list_objects(zkp_req_t *r)
+{
+    zkp_op_t *op = &r->op;
+    zkp_list_req_t req = {
+        .prefix = op->prefix,
+        .delimiter = op->delimiter,
+        .after = op->resume_after,
+        .max_keys = op->max_keys,
+    };
+    /* V2: a continuation token supersedes start-after. */
+    if (req.after == NULL && op->kind == ZKP_OP_LIST_OBJECTS_V2)
+        req.after = op->start_after;
+    zkp_list_result_t res;
+    int rc = r->srv->be->ops->list(r->srv->be, op->bucket, &req, &res);
+    if (rc != ZKP_BE_OK)
+        return zkp_respond_be_error(r, rc);
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    list_head(&b, op, &res);
+    list_items(&b, op, &res);
+    zkp_buf_puts(&b, "</ListBucketResult>\n");
+    zkp_list_result_free(&res);
+    return respond_xml(r, &b);
+}

@@ -1,0 +1,592 @@
+/* Object operations: PutObject (streamed), GetObject/HeadObject (ranges),
+ * DeleteObject, DeleteObjects and CopyObject. Mutations go through the
+ * fencing gate (gate.c) between staging and commit. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "range.h"
+#include "s3.h"
+#include "textutil.h"
+
+#define DELETE_BODY_MAX (1u << 20) /* S3 allows 1000 keys of 1 KiB each, plus markup */
+#define DELETE_MAX_KEYS 1000
+#define DROP_MAX (1u << 20) /* after a failure, read at most this much before hanging up */
+
+/* --- request headers kept with the object ------------------------------------ */
+
+static const char *const stored_headers[] = {
+    "content-type",     "cache-control", "content-disposition",
+    "content-language", "expires",       "content-encoding"};
+
+/* "aws-chunked, gzip" -> "gzip": the transfer framing is not the object's
+ * encoding. Writes into out (cap >= strlen(v) + 1). */
+static void strip_aws_chunked(const char *v, char *out)
+{
+    out[0] = '\0';
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        const char *s = p;
+        size_t len = n;
+        while (len > 0 && isspace((unsigned char)*s)) {
+            s++;
+            len--;
+        }
+        while (len > 0 && isspace((unsigned char)s[len - 1]))
+            len--;
+        if (len > 0 && !(len == 11 && strncasecmp(s, "aws-chunked", 11) == 0)) {
+            if (out[0] != '\0')
+                strcat(out, ",");
+            strncat(out, s, len);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    zkp_req_t *r = cls;
+    (void)kind;
+    char name[256];
+    size_t n = strlen(key);
+    if (n >= sizeof(name) || value == NULL)
+        return MHD_YES;
+    for (size_t i = 0; i <= n; i++)
+        name[i] = (char)tolower((unsigned char)key[i]);
+    int keep = 0;
+    if (strncmp(name, "x-amz-meta-", 11) == 0)
+        /* The fencing credentials of one write are not object metadata:
+         * stored, they would be copied by CopyObject and echoed to readers
+         * as if they still meant something. Provenance is kept apart. */
+        keep = strcmp(name, "x-amz-meta-fencing-lock") != 0 &&
+               strcmp(name, "x-amz-meta-fencing-token") != 0;
+    for (size_t i = 0; i < sizeof(stored_headers) / sizeof(char *); i++)
+        if (strcmp(name, stored_headers[i]) == 0)
+            keep = 1;
+    if (!keep)
+        return MHD_YES;
+    if (strcmp(name, "content-encoding") == 0) {
+        char *v = malloc(strlen(value) + 1);
+        if (v == NULL)
+            return MHD_YES;
+        strip_aws_chunked(value, v);
+        if (v[0] != '\0')
+            zkp_obj_meta_add(&r->meta, name, v);
+        free(v);
+        return MHD_YES;
+    }
+    zkp_obj_meta_add(&r->meta, name, value);
+    return MHD_YES;
+}
+
+static void collect_meta(zkp_req_t *r)
+{
+    zkp_obj_meta_free(&r->meta);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, r);
+    if (r->op.fence == ZKP_FENCE_PRESENT) {
+        r->meta.fence_lock = strdup(r->op.lock);
+        r->meta.fence_token = r->op.token;
+    }
+}
+
+/* --- body intake ---------------------------------------------------------------- */
+
+static void fail_body(zkp_req_t *r, int status, const char *code, const char *msg)
+{
+    if (r->failed.status == 0) {
+        r->failed.status = status;
+        r->failed.code = code;
+        r->failed.msg = msg;
+    }
+    if (r->put != NULL) {
+        r->srv->be->ops->put_abort(r->put); /* nothing of this body will be stored */
+        r->put = NULL;
+    }
+}
+
+static int sink(void *arg, const char *data, size_t len)
+{
+    zkp_req_t *r = arg;
+    if (len > r->body_limit - r->body_bytes) {
+        fail_body(r, 413, "EntityTooLarge",
+                  "Your proposed upload exceeds the maximum allowed object size.");
+        return 1;
+    }
+    r->body_bytes += len;
+    EVP_DigestUpdate(r->md5, data, len);
+    if (r->srv->be->ops->put_write(r->put, data, len) != 0) {
+        fail_body(r, 500, "InternalError", "Storage error while writing the object");
+        return 1;
+    }
+    return 0;
+}
+
+void zkp_body_feed(zkp_req_t *r, const char *data, size_t len)
+{
+    if (r->failed.status != 0 || r->body_mode == ZKP_BODY_IGNORE) {
+        r->dropped_bytes += len;
+        return;
+    }
+    if (r->body_mode == ZKP_BODY_BUFFER) {
+        if (len > DELETE_BODY_MAX - r->buffer.len) {
+            fail_body(r, 400, "MaxMessageLengthExceeded", "Your request was too big.");
+            return;
+        }
+        zkp_buf_append(&r->buffer, data, len);
+        return;
+    }
+    if (!r->chunked) {
+        sink(r, data, len);
+        return;
+    }
+    int rc = zkp_chunked_feed(r->ch, data, len, sink, r);
+    if (rc < 0)
+        fail_body(r, 400, "IncompleteBody", "Malformed aws-chunked request body");
+}
+
+/* Whether to keep reading a body that will be refused: small leftovers are
+ * drained so the connection can be reused, big ones are cut off. */
+int zkp_body_should_hang_up(const zkp_req_t *r)
+{
+    return r->failed.status != 0 && r->dropped_bytes > DROP_MAX;
+}
+
+void zkp_body_cleanup(zkp_req_t *r)
+{
+    if (r->put != NULL)
+        r->srv->be->ops->put_abort(r->put);
+    r->put = NULL;
+    if (r->md5 != NULL)
+        EVP_MD_CTX_free(r->md5);
+    r->md5 = NULL;
+    free(r->ch);
+    r->ch = NULL;
+    zkp_buf_free(&r->buffer);
+    zkp_obj_meta_free(&r->meta);
+}
+
+/* --- PutObject ------------------------------------------------------------------- */
+
+static int parse_u64_header(const char *v, uint64_t *out)
+{
+    if (v == NULL || !isdigit((unsigned char)*v))
+        return -1;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* Content-MD5 must be the base64 of 16 bytes. */
+static int read_content_md5(zkp_req_t *r)
+{
+    const char *v = zkp_req_header(r, "Content-MD5");
+    if (v == NULL)
+        return 0;
+    if (zkp_base64_decode(v, strlen(v), r->content_md5, sizeof(r->content_md5)) != 16)
+        return -1;
+    r->has_content_md5 = 1;
+    return 0;
+}
+
+static int body_is_aws_chunked(zkp_req_t *r)
+{
+    const char *sha = zkp_req_header(r, "x-amz-content-sha256");
+    const char *enc = zkp_req_header(r, "Content-Encoding");
+    return (sha != NULL && strncmp(sha, "STREAMING-", 10) == 0) ||
+           (enc != NULL && strcasestr(enc, "aws-chunked") != NULL);
+}
+
+int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
+{
+    uint64_t max = r->srv->cfg.max_body_bytes, cl;
+    if (read_content_md5(r) != 0) {
+        *res = zkp_respond_error(r, 400, "InvalidDigest",
+                                 "The Content-MD5 you specified was invalid.");
+        return -1;
+    }
+    r->chunked = body_is_aws_chunked(r);
+    r->decoded_expected = UINT64_MAX;
+    if (r->chunked) {
+        const char *d = zkp_req_header(r, "x-amz-decoded-content-length");
+        if (d != NULL && parse_u64_header(d, &r->decoded_expected) != 0) {
+            *res = zkp_respond_error(r, 400, "InvalidArgument",
+                                     "x-amz-decoded-content-length is not a number");
+            return -1;
+        }
+        if ((r->ch = malloc(sizeof(*r->ch))) == NULL) {
+            *res = MHD_NO;
+            return -1;
+        }
+        zkp_chunked_init(r->ch);
+    }
+    uint64_t announced = r->chunked ? r->decoded_expected : UINT64_MAX;
+    if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
+        announced = cl;
+    if (announced != UINT64_MAX && announced > max) {
+        *res = zkp_respond_error(r, 413, "EntityTooLarge",
+                                 "Your proposed upload exceeds the maximum allowed object size.");
+        return -1;
+    }
+    r->body_limit = max;
+    collect_meta(r);
+    r->md5 = EVP_MD_CTX_new();
+    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1) {
+        *res = MHD_NO;
+        return -1;
+    }
+    int rc = r->srv->be->ops->put_begin(r->srv->be, r->op.bucket, r->op.key, &r->meta, &r->put);
+    if (rc != ZKP_BE_OK) {
+        r->put = NULL;
+        *res = zkp_respond_be_error(r, rc);
+        return -1;
+    }
+    r->body_mode = ZKP_BODY_STREAM;
+    return 0;
+}
+
+static enum MHD_Result respond_failed(zkp_req_t *r)
+{
+    return zkp_respond_error(r, r->failed.status, r->failed.code, r->failed.msg);
+}
+
+/* Checks the end of the body: complete framing, announced length, digest.
+ * Fills etag (hex). Returns 0 or queues the error and returns -1. */
+static int finish_body(zkp_req_t *r, char etag[33], enum MHD_Result *res)
+{
+    if (r->chunked && (zkp_chunked_finish(r->ch) != 0 || (r->decoded_expected != UINT64_MAX &&
+                                                          r->decoded_expected != r->body_bytes))) {
+        *res = zkp_respond_error(r, 400, "IncompleteBody",
+                                 "You did not provide the number of bytes specified by the "
+                                 "x-amz-decoded-content-length header.");
+        return -1;
+    }
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(r->md5, md, &mdlen);
+    zkp_hex_encode(md, 16, etag);
+    if (r->has_content_md5 && memcmp(md, r->content_md5, 16) != 0) {
+        *res = zkp_respond_error(r, 400, "BadDigest",
+                                 "The Content-MD5 you specified did not match what we received.");
+        return -1;
+    }
+    return 0;
+}
+
+static enum MHD_Result respond_etag(zkp_req_t *r, int status, const char *etag)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    char quoted[40];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+    MHD_add_response_header(resp, "ETag", quoted);
+    return zkp_respond(r, status, resp);
+}
+
+/* Fences and commits a staged put (r->put, consumed). */
+static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD_Result *res)
+{
+    zkp_gate_t g;
+    zkp_put_t *p = r->put;
+    r->put = NULL;
+    if (zkp_gate_enter(r, &g, NULL, res) != 0) {
+        r->srv->be->ops->put_abort(p);
+        return -1;
+    }
+    int rc = r->srv->be->ops->put_commit(p, etag, mtime);
+    zkp_gate_leave(&g);
+    if (rc != ZKP_BE_OK) {
+        *res = zkp_respond_be_error(r, rc);
+        return -1;
+    }
+    return 0;
+}
+
+enum MHD_Result zkp_op_put_object(zkp_req_t *r)
+{
+    if (r->failed.status != 0)
+        return respond_failed(r);
+    char etag[33];
+    enum MHD_Result res;
+    if (finish_body(r, etag, &res) != 0)
+        return res;
+    if (commit_fenced(r, etag, NULL, &res) != 0)
+        return res;
+    atomic_fetch_add(&r->srv->metrics.bytes_in, r->body_bytes);
+    return respond_etag(r, 200, etag);
+}
+
+/* --- CopyObject -------------------------------------------------------------------- */
+
+enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
+{
+    zkp_op_t *op = &r->op;
+    const char *dir = zkp_req_header(r, "x-amz-metadata-directive");
+    int replace = dir != NULL && strcasecmp(dir, "REPLACE") == 0;
+    if (dir != NULL && !replace && strcasecmp(dir, "COPY") != 0)
+        return zkp_respond_error(r, 400, "InvalidArgument",
+                                 "Unknown metadata directive (COPY or REPLACE)");
+    if (!replace && strcmp(op->bucket, op->src_bucket) == 0 && strcmp(op->key, op->src_key) == 0)
+        return zkp_respond_error(r, 400, "InvalidRequest",
+                                 "This copy request is illegal because it is trying to copy an "
+                                 "object to itself without changing the object's metadata.");
+    collect_meta(r);
+    char etag[33];
+    int rc =
+        r->srv->be->ops->copy_begin(r->srv->be, op->src_bucket, op->src_key, op->bucket, op->key,
+                                    replace ? &r->meta : NULL, &r->meta, &r->put, etag);
+    if (rc != ZKP_BE_OK) {
+        r->put = NULL;
+        return zkp_respond_be_error(r, rc);
+    }
+    time_t mtime = 0;
+    enum MHD_Result res;
+    if (commit_fenced(r, etag, &mtime, &res) != 0)
+        return res;
+    char when[32];
+    zkp_iso8601(mtime, when, sizeof(when));
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_buf_printf(&b,
+                   ZKP_XML_DECL "<CopyObjectResult xmlns=\"" ZKP_S3_NS "\"><LastModified>%s"
+                                "</LastModified><ETag>&quot;%s&quot;</ETag></CopyObjectResult>\n",
+                   when, etag);
+    size_t len;
+    char *body = zkp_buf_steal(&b, &len);
+    return zkp_respond_body(r, 200, "application/xml", body, len);
+}
+
+/* --- GetObject / HeadObject ---------------------------------------------------------- */
+
+typedef struct get_stream {
+    zkp_server_t *srv;
+    zkp_reader_t *rd;
+    uint64_t first;
+} get_stream_t;
+
+static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    get_stream_t *g = cls;
+    if (g->rd == NULL)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    ssize_t n = g->srv->be->ops->read(g->rd, g->first + pos, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    atomic_fetch_add(&g->srv->metrics.bytes_out, (uint64_t)n);
+    return n;
+}
+
+static void get_free(void *cls)
+{
+    get_stream_t *g = cls;
+    if (g->rd != NULL)
+        g->srv->be->ops->close(g->rd);
+    free(g);
+}
+
+static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *m)
+{
+    char v[64];
+    snprintf(v, sizeof(v), "\"%s\"", m->etag);
+    MHD_add_response_header(resp, "ETag", v);
+    zkp_http_date(m->mtime, v, sizeof(v));
+    MHD_add_response_header(resp, "Last-Modified", v);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    int has_type = 0;
+    for (size_t i = 0; i < m->nheaders; i++) {
+        MHD_add_response_header(resp, m->headers[i].name, m->headers[i].value);
+        has_type |= strcmp(m->headers[i].name, "content-type") == 0;
+    }
+    if (!has_type)
+        MHD_add_response_header(resp, "Content-Type", "binary/octet-stream");
+    if (m->fence_lock != NULL) {
+        /* Which fenced write produced these bytes: lets a reader (and the
+         * tests) check that the visible object came from an accepted token. */
+        snprintf(v, sizeof(v), "%" PRIu64, m->fence_token);
+        MHD_add_response_header(resp, "X-Fencing-Lock", m->fence_lock);
+        MHD_add_response_header(resp, "X-Fencing-Token", v);
+    }
+}
+
+static enum MHD_Result invalid_range(zkp_req_t *r, uint64_t size)
+{
+    size_t len;
+    char *res = strndup(r->target, strcspn(r->target, "?"));
+    char *body = zkp_xml_error("InvalidRange", "The requested range is not satisfiable",
+                               res ? res : "/", r->request_id, NULL, 0, &len);
+    free(res);
+    if (body == NULL)
+        return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    char cr[48];
+    snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+    MHD_add_response_header(resp, "Content-Range", cr);
+    MHD_add_response_header(resp, "Content-Type", "application/xml");
+    return zkp_respond(r, 416, resp);
+}
+
+enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
+{
+    zkp_obj_meta_t m;
+    memset(&m, 0, sizeof(m));
+    get_stream_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return MHD_NO;
+    g->srv = r->srv;
+    int rc = r->srv->be->ops->open(r->srv->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
+    if (rc != ZKP_BE_OK) {
+        free(g);
+        return zkp_respond_be_error(r, rc);
+    }
+    uint64_t first = 0, last = m.size ? m.size - 1 : 0;
+    zkp_range_result_t rr = zkp_range_parse(zkp_req_header(r, "Range"), m.size, &first, &last);
+    if (rr == ZKP_RANGE_UNSATISFIABLE) {
+        uint64_t size = m.size;
+        get_free(g);
+        zkp_obj_meta_free(&m);
+        return invalid_range(r, size);
+    }
+    uint64_t len = rr == ZKP_RANGE_OK ? last - first + 1 : m.size;
+    g->first = rr == ZKP_RANGE_OK ? first : 0;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
+    if (resp == NULL) {
+        get_free(g);
+        zkp_obj_meta_free(&m);
+        return MHD_NO;
+    }
+    add_object_headers(resp, &m);
+    if (rr == ZKP_RANGE_OK) {
+        char cr[80];
+        snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, m.size);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    zkp_obj_meta_free(&m);
+    return zkp_respond(r, rr == ZKP_RANGE_OK ? 206 : 200, resp);
+}
+
+/* --- DeleteObject / DeleteObjects ---------------------------------------------------- */
+
+enum MHD_Result zkp_op_delete_object(zkp_req_t *r)
+{
+    zkp_backend_t *be = r->srv->be;
+    if (!be->ops->bucket_exists(be, r->op.bucket))
+        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
+    zkp_gate_t g;
+    enum MHD_Result res;
+    if (zkp_gate_enter(r, &g, NULL, &res) != 0)
+        return res;
+    int rc = be->ops->remove(be, r->op.bucket, r->op.key);
+    zkp_gate_leave(&g);
+    if (rc != ZKP_BE_OK && rc != ZKP_BE_NO_KEY) /* deleting nothing succeeds, as in S3 */
+        return zkp_respond_be_error(r, rc);
+    return zkp_respond_empty(r, 204);
+}
+
+static const char *key_problem(const char *key, size_t max)
+{
+    size_t len = strlen(key);
+    if (len == 0)
+        return "The key is empty";
+    if (len > max)
+        return "Your key is too long";
+    if (!zkp_utf8_valid(key, len))
+        return "Object keys must be valid UTF-8";
+    return NULL;
+}
+
+static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_t *g, zkp_buf_t *b)
+{
+    zkp_backend_t *be = r->srv->be;
+    for (size_t i = 0; i < d->nkeys; i++) {
+        const char *k = d->keys[i];
+        const char *problem = key_problem(k, r->srv->cfg.max_key_bytes);
+        int rc = problem ? ZKP_BE_OK : be->ops->remove(be, r->op.bucket, k);
+        if (problem == NULL && i > 0)
+            zkp_gate_audit(r, g, k);
+        if (problem == NULL && (rc == ZKP_BE_OK || rc == ZKP_BE_NO_KEY)) {
+            if (!d->quiet) {
+                zkp_buf_puts(b, "<Deleted>");
+                zkp_xml_elem(b, "Key", k);
+                zkp_buf_puts(b, "</Deleted>");
+            }
+            continue;
+        }
+        zkp_buf_puts(b, "<Error>");
+        zkp_xml_elem(b, "Key", k);
+        zkp_xml_elem(b, "Code", problem ? "InvalidArgument" : "InternalError");
+        zkp_xml_elem(b, "Message", problem ? problem : "Storage error");
+        zkp_buf_puts(b, "</Error>");
+    }
+}
+
+enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
+{
+    if (r->failed.status != 0)
+        return respond_failed(r);
+    const char *body = r->buffer.data ? r->buffer.data : "";
+    if (r->has_content_md5) {
+        unsigned char md[16];
+        unsigned int mdlen = 0;
+        EVP_Digest(body, r->buffer.len, md, &mdlen, EVP_md5(), NULL);
+        if (memcmp(md, r->content_md5, 16) != 0)
+            return zkp_respond_error(r, 400, "BadDigest",
+                                     "The Content-MD5 you specified did not match what we "
+                                     "received.");
+    }
+    zkp_delete_req_t d;
+    if (zkp_xml_parse_delete(body, r->buffer.len, DELETE_MAX_KEYS, &d) != 0)
+        return zkp_respond_error(r, 400, "MalformedXML",
+                                 "The XML you provided was not well-formed or did not validate "
+                                 "against our published schema");
+    zkp_backend_t *be = r->srv->be;
+    if (!be->ops->bucket_exists(be, r->op.bucket)) {
+        zkp_delete_req_free(&d);
+        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
+    }
+    /* One token covers every key of the request: one decision, one section. */
+    zkp_gate_t g;
+    enum MHD_Result res;
+    if (zkp_gate_enter(r, &g, d.keys[0], &res) != 0) {
+        zkp_delete_req_free(&d);
+        return res;
+    }
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_buf_puts(&b, ZKP_XML_DECL "<DeleteResult xmlns=\"" ZKP_S3_NS "\">");
+    delete_each(r, &d, &g, &b);
+    zkp_gate_leave(&g);
+    zkp_buf_puts(&b, "</DeleteResult>\n");
+    zkp_delete_req_free(&d);
+    size_t len;
+    char *out = zkp_buf_steal(&b, &len);
+    return zkp_respond_body(r, 200, "application/xml", out, len);
+}
+
+int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res)
+{
+    if (read_content_md5(r) != 0) {
+        *res = zkp_respond_error(r, 400, "InvalidDigest",
+                                 "The Content-MD5 you specified was invalid.");
+        return -1;
+    }
+    r->body_mode = ZKP_BODY_BUFFER;
+    return 0;
+}

@@ -1,0 +1,492 @@
+#include "request.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fence/fence.h"
+#include "textutil.h"
+
+#define S3_MAX_KEY 1024
+#define S3_MAX_LIST 1000
+
+static const char *const op_names[] = {
+#define ZKP_OP_NAME_(name, str) str,
+    ZKP_OP_KINDS(ZKP_OP_NAME_)
+#undef ZKP_OP_NAME_
+};
+
+const char *zkp_op_name(zkp_op_kind_t k)
+{
+    if ((unsigned)k >= ZKP_OP_COUNT_)
+        return "Unknown";
+    return op_names[k];
+}
+
+/* Sub-resources of the S3 API that this proxy does not implement. A request
+ * naming one gets 501 instead of being mistaken for a plain object or
+ * bucket operation (a PUT ?acl must not overwrite the object). */
+static const char *const unsupported_subresources[] = {
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "partNumber",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+};
+
+static int fail(zkp_op_t *op, int status, const char *code, const char *msg)
+{
+    op->status = status;
+    op->err_code = code;
+    op->err_msg = msg;
+    return -1;
+}
+
+int zkp_bucket_name_valid(const char *s, size_t len)
+{
+    if (len < 3 || len > ZKP_BUCKET_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '-' && c != '.')
+            return 0;
+        if ((i == 0 || i == len - 1) && !alnum)
+            return 0;
+        if (c == '.' && i > 0 && s[i - 1] == '.')
+            return 0;
+    }
+    return 1;
+}
+
+/* Decodes s[0..len) into a fresh NUL-terminated string. NULL on malformed
+ * escapes or allocation failure; *outlen gets the decoded length. */
+static char *decode_dup(const char *s, size_t len, int plus_is_space, size_t *outlen)
+{
+    char *out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t n;
+    if (zkp_pct_decode(s, len, plus_is_space, out, &n) != 0) {
+        free(out);
+        return NULL;
+    }
+    if (outlen != NULL)
+        *outlen = n;
+    return out;
+}
+
+/* The query parameters this classifier acts on. Unknown parameters (x-id,
+ * response-content-type, ...) are ignored, as S3 does. */
+typedef struct query {
+    int list_type; /* 0 absent, else the value */
+    int has_delete, has_location, has_unsupported, bad;
+    const char *unsupported;
+    char *prefix, *delimiter, *start_after, *marker, *cont, *encoding, *max_keys, *fetch_owner, *on;
+} query_t;
+
+static void query_free(query_t *q)
+{
+    free(q->prefix);
+    free(q->delimiter);
+    free(q->start_after);
+    free(q->marker);
+    free(q->cont);
+    free(q->encoding);
+    free(q->max_keys);
+    free(q->fetch_owner);
+    free(q->on);
+}
+
+static void set_param(char **slot, char *value)
+{
+    free(*slot); /* the last occurrence wins */
+    *slot = value;
+}
+
+static void query_param(query_t *q, const char *name, char *value)
+{
+    struct {
+        const char *name;
+        char **slot;
+    } params[] = {
+        {"prefix", &q->prefix},
+        {"delimiter", &q->delimiter},
+        {"start-after", &q->start_after},
+        {"marker", &q->marker},
+        {"continuation-token", &q->cont},
+        {"encoding-type", &q->encoding},
+        {"max-keys", &q->max_keys},
+        {"fetch-owner", &q->fetch_owner},
+        {"on", &q->on},
+    };
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        if (strcmp(name, params[i].name) == 0) {
+            set_param(params[i].slot, value);
+            return;
+        }
+    }
+    if (strcmp(name, "list-type") == 0)
+        q->list_type = value != NULL && strcmp(value, "2") == 0 ? 2 : -1;
+    else if (strcmp(name, "delete") == 0)
+        q->has_delete = 1;
+    else if (strcmp(name, "location") == 0)
+        q->has_location = 1;
+    else {
+        for (size_t i = 0; i < sizeof(unsupported_subresources) / sizeof(char *); i++)
+            if (strcmp(name, unsupported_subresources[i]) == 0) {
+                q->has_unsupported = 1;
+                q->unsupported = unsupported_subresources[i];
+            }
+    }
+    free(value);
+}
+
+/* Splits "a=1&b&c=%20" into decoded parameters. A parameter without '='
+ * has a NULL value, as with "?delete". */
+static int parse_query(const char *qs, query_t *q)
+{
+    while (*qs != '\0') {
+        const char *amp = strchr(qs, '&');
+        size_t len = amp ? (size_t)(amp - qs) : strlen(qs);
+        const char *eq = memchr(qs, '=', len);
+        size_t nlen = eq ? (size_t)(eq - qs) : len;
+        if (len > 0) {
+            char *name = decode_dup(qs, nlen, 1, NULL);
+            char *value = eq ? decode_dup(eq + 1, len - nlen - 1, 1, NULL) : NULL;
+            if (name == NULL || (eq != NULL && value == NULL)) {
+                free(name);
+                free(value);
+                q->bad = 1;
+                return -1;
+            }
+            query_param(q, name, value);
+            free(name);
+        }
+        qs += len;
+        if (*qs == '&')
+            qs++;
+    }
+    return 0;
+}
+
+static int key_check(zkp_op_t *op, const char *key, size_t len, size_t max)
+{
+    if (len > max)
+        return fail(op, 400, "KeyTooLongError", "Your key is too long");
+    if (memchr(key, '\0', len) != NULL)
+        return fail(op, 400, "InvalidArgument", "Object keys must not contain NUL");
+    if (!zkp_utf8_valid(key, len))
+        return fail(op, 400, "InvalidArgument", "Object keys must be valid UTF-8");
+    return 0;
+}
+
+/* Splits a decoded "/bucket/key" (leading '/' optional, as in
+ * x-amz-copy-source) into a validated bucket and key. */
+static int split_bucket_key(zkp_op_t *op, const char *path, size_t len, char *bucket, char **key,
+                            size_t *key_len, size_t max_key)
+{
+    if (len > 0 && path[0] == '/') {
+        path++;
+        len--;
+    }
+    const char *slash = memchr(path, '/', len);
+    size_t blen = slash ? (size_t)(slash - path) : len;
+    if (!zkp_bucket_name_valid(path, blen))
+        return fail(op, 400, "InvalidBucketName", "The specified bucket is not valid");
+    memcpy(bucket, path, blen);
+    bucket[blen] = '\0';
+    if (slash == NULL || (size_t)(slash - path) + 1 == len)
+        return 0; /* bucket level: "/b" or "/b/" */
+    const char *k = slash + 1;
+    size_t klen = len - blen - 1;
+    if (key_check(op, k, klen, max_key) != 0)
+        return -1;
+    *key = malloc(klen + 1);
+    if (*key == NULL)
+        return fail(op, 500, "InternalError", "Out of memory");
+    memcpy(*key, k, klen);
+    (*key)[klen] = '\0';
+    *key_len = klen;
+    return 0;
+}
+
+static int parse_fencing(const zkp_request_in_t *in, zkp_op_t *op)
+{
+    const char *lock = in->fencing_lock;
+    const char *token = in->fencing_token;
+    /* The two spellings must agree when both are sent: otherwise it is not
+     * clear which write this is. */
+    if (lock != NULL && in->meta_fencing_lock != NULL && strcmp(lock, in->meta_fencing_lock) != 0)
+        return fail(op, 400, "InvalidFencingLock",
+                    "X-Fencing-Lock and x-amz-meta-fencing-lock disagree");
+    if (token != NULL && in->meta_fencing_token != NULL &&
+        strcmp(token, in->meta_fencing_token) != 0)
+        return fail(op, 400, "InvalidFencingToken",
+                    "X-Fencing-Token and x-amz-meta-fencing-token disagree");
+    if (lock == NULL)
+        lock = in->meta_fencing_lock;
+    if (token == NULL)
+        token = in->meta_fencing_token;
+    if (lock == NULL && token == NULL) {
+        op->fence = ZKP_FENCE_ABSENT;
+        return 0;
+    }
+    if (token != NULL && zkp_token_parse(token, strlen(token), &op->token) != 0)
+        return fail(op, 400, "InvalidFencingToken",
+                    "The fencing token must be the decimal text of an unsigned 64-bit number");
+    if (lock != NULL && !zkp_lock_name_valid(lock, strlen(lock)))
+        return fail(op, 400, "InvalidFencingLock",
+                    "The fencing lock must be 1 to 1024 printable ASCII characters");
+    if (lock == NULL || token == NULL) {
+        op->fence = ZKP_FENCE_PARTIAL;
+        return 0;
+    }
+    op->lock = strdup(lock);
+    if (op->lock == NULL)
+        return fail(op, 500, "InternalError", "Out of memory");
+    op->fence = ZKP_FENCE_PRESENT;
+    return 0;
+}
+
+static int parse_admin(const char *path, const char *method, const query_t *q, zkp_op_t *op)
+{
+    const char *what = path + strlen(ZKP_ADMIN_PREFIX);
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (strcmp(what, "health") == 0 && get)
+        op->kind = ZKP_OP_ADMIN_HEALTH;
+    else if (strcmp(what, "metrics") == 0 && get)
+        op->kind = ZKP_OP_ADMIN_METRICS;
+    else if (strcmp(what, "marks") == 0 && get)
+        op->kind = ZKP_OP_ADMIN_MARKS;
+    else if (strcmp(what, "debug/marks-fail") == 0 && strcmp(method, "POST") == 0) {
+        if (q->on == NULL || (strcmp(q->on, "0") != 0 && strcmp(q->on, "1") != 0))
+            return fail(op, 400, "InvalidArgument", "Use ?on=1 or ?on=0");
+        op->kind = ZKP_OP_ADMIN_FAULT;
+        op->fault_on = q->on[0] == '1';
+    } else
+        return fail(op, 404, "NoSuchAdminEndpoint", "Unknown admin endpoint or method");
+    return 0;
+}
+
+static int parse_max_keys(const char *s, int *out)
+{
+    if (s == NULL) {
+        *out = S3_MAX_LIST;
+        return 0;
+    }
+    if (*s == '\0' || strlen(s) > 9)
+        return -1;
+    long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = v > S3_MAX_LIST ? S3_MAX_LIST : (int)v;
+    return 0;
+}
+
+static char *take(char **slot)
+{
+    char *v = *slot;
+    *slot = NULL;
+    return v;
+}
+
+static int parse_listing(zkp_op_t *op, query_t *q)
+{
+    if (parse_max_keys(q->max_keys, &op->max_keys) != 0)
+        return fail(op, 400, "InvalidArgument", "max-keys must be a non-negative integer");
+    if (q->encoding != NULL && strcmp(q->encoding, "url") != 0)
+        return fail(op, 400, "InvalidArgument", "Invalid Encoding Method specified in Request");
+    op->encoding_url = q->encoding != NULL;
+    op->prefix = take(&q->prefix);
+    op->delimiter = take(&q->delimiter);
+    if (op->delimiter != NULL && op->delimiter[0] == '\0') {
+        free(op->delimiter); /* an empty delimiter groups nothing */
+        op->delimiter = NULL;
+    }
+    if (op->kind == ZKP_OP_LIST_OBJECTS_V2) {
+        op->start_after = take(&q->start_after);
+        op->fetch_owner = q->fetch_owner != NULL && strcmp(q->fetch_owner, "true") == 0;
+        if (q->cont != NULL) {
+            /* Our continuation tokens are the hex of the last key or
+             * common prefix returned; clients treat them as opaque. */
+            size_t len = strlen(q->cont);
+            op->resume_after = malloc(len / 2 + 1);
+            if (op->resume_after == NULL)
+                return fail(op, 500, "InternalError", "Out of memory");
+            long n = zkp_hex_decode(q->cont, len, (unsigned char *)op->resume_after, len / 2);
+            if (n < 0 || memchr(op->resume_after, '\0', (size_t)n) != NULL)
+                return fail(op, 400, "InvalidArgument",
+                            "The continuation token provided is incorrect");
+            op->resume_after[n] = '\0';
+            op->continuation_token = take(&q->cont);
+        }
+    } else {
+        op->marker = take(&q->marker);
+        if (op->marker != NULL && (op->resume_after = strdup(op->marker)) == NULL)
+            return fail(op, 500, "InternalError", "Out of memory");
+    }
+    return 0;
+}
+
+static int classify_bucket(const zkp_request_in_t *in, zkp_op_t *op, query_t *q)
+{
+    const char *m = in->method;
+    if (strcmp(m, "PUT") == 0)
+        op->kind = ZKP_OP_CREATE_BUCKET;
+    else if (strcmp(m, "HEAD") == 0)
+        op->kind = ZKP_OP_HEAD_BUCKET;
+    else if (strcmp(m, "DELETE") == 0)
+        op->kind = ZKP_OP_DELETE_BUCKET;
+    else if (strcmp(m, "POST") == 0 && q->has_delete)
+        op->kind = ZKP_OP_DELETE_OBJECTS;
+    else if (strcmp(m, "GET") == 0 && q->has_location)
+        op->kind = ZKP_OP_GET_BUCKET_LOCATION;
+    else if (strcmp(m, "GET") == 0) {
+        if (q->list_type < 0)
+            return fail(op, 400, "InvalidArgument", "list-type must be 2 when present");
+        op->kind = q->list_type == 2 ? ZKP_OP_LIST_OBJECTS_V2 : ZKP_OP_LIST_OBJECTS_V1;
+        return parse_listing(op, q);
+    } else
+        return fail(op, 405, "MethodNotAllowed",
+                    "The specified method is not allowed against this resource");
+    return 0;
+}
+
+static int classify_object(const zkp_request_in_t *in, zkp_op_t *op, size_t max_key)
+{
+    const char *m = in->method;
+    if (strcmp(m, "PUT") == 0 && in->copy_source != NULL) {
+        op->kind = ZKP_OP_COPY_OBJECT;
+        const char *cs = in->copy_source;
+        const char *qm = strchr(cs, '?'); /* ?versionId=...: we keep no versions */
+        size_t len = qm ? (size_t)(qm - cs) : strlen(cs);
+        size_t dlen;
+        char *dec = decode_dup(cs, len, 0, &dlen);
+        if (dec == NULL)
+            return fail(op, 400, "InvalidArgument", "Malformed x-amz-copy-source");
+        size_t klen = 0;
+        int rc = split_bucket_key(op, dec, dlen, op->src_bucket, &op->src_key, &klen, max_key);
+        free(dec);
+        if (rc != 0)
+            return -1;
+        if (op->src_key == NULL)
+            return fail(op, 400, "InvalidArgument", "x-amz-copy-source must name an object");
+    } else if (strcmp(m, "PUT") == 0)
+        op->kind = ZKP_OP_PUT_OBJECT;
+    else if (strcmp(m, "GET") == 0)
+        op->kind = ZKP_OP_GET_OBJECT;
+    else if (strcmp(m, "HEAD") == 0)
+        op->kind = ZKP_OP_HEAD_OBJECT;
+    else if (strcmp(m, "DELETE") == 0)
+        op->kind = ZKP_OP_DELETE_OBJECT;
+    else
+        return fail(op, 405, "MethodNotAllowed",
+                    "The specified method is not allowed against this resource");
+    return 0;
+}
+
+static int known_method(const char *m)
+{
+    static const char *const ms[] = {"GET", "HEAD", "PUT", "POST", "DELETE"};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+        if (strcmp(m, ms[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int classify_path(const zkp_request_in_t *in, zkp_op_t *op, const char *path, size_t plen,
+                         query_t *q)
+{
+    size_t max_key = in->max_key_bytes ? in->max_key_bytes : S3_MAX_KEY;
+    if (plen == 1) {
+        if (strcmp(in->method, "GET") != 0)
+            return fail(op, 405, "MethodNotAllowed",
+                        "The specified method is not allowed against this resource");
+        op->kind = ZKP_OP_LIST_BUCKETS;
+        return 0;
+    }
+    if (strncmp(path, ZKP_ADMIN_PREFIX, strlen(ZKP_ADMIN_PREFIX)) == 0)
+        return memchr(path, '\0', plen) ? fail(op, 404, "NoSuchAdminEndpoint", "Unknown")
+                                        : parse_admin(path, in->method, q, op);
+    if (q->has_unsupported)
+        return fail(op, 501, "NotImplemented",
+                    "This sub-resource is not implemented by zkfence-proxy");
+    if (split_bucket_key(op, path, plen, op->bucket, &op->key, &op->key_len, max_key) != 0)
+        return -1;
+    return op->key == NULL ? classify_bucket(in, op, q) : classify_object(in, op, max_key);
+}
+
+int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->max_keys = S3_MAX_LIST;
+    if (!known_method(in->method))
+        return fail(op, 405, "MethodNotAllowed", "The specified method is not allowed");
+    const char *t = in->target;
+    if (t[0] != '/')
+        return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
+    const char *qm = strchr(t, '?');
+    size_t raw_len = qm ? (size_t)(qm - t) : strlen(t);
+    size_t plen;
+    char *path = decode_dup(t, raw_len, 0, &plen);
+    if (path == NULL)
+        return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
+    query_t q;
+    memset(&q, 0, sizeof(q));
+    int rc;
+    if (qm != NULL && parse_query(qm + 1, &q) != 0)
+        rc = fail(op, 400, "InvalidURI", "Couldn't parse the query string");
+    else
+        rc = classify_path(in, op, path, plen, &q);
+    free(path);
+    query_free(&q);
+    if (rc != 0)
+        return rc;
+    op->mutating = op->kind == ZKP_OP_PUT_OBJECT || op->kind == ZKP_OP_COPY_OBJECT ||
+                   op->kind == ZKP_OP_DELETE_OBJECT || op->kind == ZKP_OP_DELETE_OBJECTS;
+    return op->mutating ? parse_fencing(in, op) : 0;
+}
+
+void zkp_op_free(zkp_op_t *op)
+{
+    free(op->key);
+    free(op->src_key);
+    free(op->prefix);
+    free(op->delimiter);
+    free(op->start_after);
+    free(op->resume_after);
+    free(op->marker);
+    free(op->continuation_token);
+    free(op->lock);
+    memset(op, 0, sizeof(*op));
+}

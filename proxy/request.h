@@ -1,0 +1,119 @@
+/* Request classification: from what arrived on the wire (method, raw
+ * request-target, the few headers that change the meaning of a request) to
+ * an S3 operation with its bucket, key and parameters, or to an S3 error.
+ *
+ * This is the one place that interprets client-controlled paths and query
+ * strings, so it is a pure function (no I/O, no global state, no
+ * configuration beyond what is passed in) with its own fuzz target
+ * (tests/proxy/fuzz_request.c). Everything it returns is validated: bucket
+ * names follow the S3 rules, keys are valid UTF-8 without NUL and within the
+ * length limit, fencing tokens are canonical decimal u64 and lock names are
+ * printable ASCII. */
+#ifndef ZKP_REQUEST_H
+#define ZKP_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZKP_OP_KINDS(X)                                                                            \
+    X(NONE, "None")                                                                                \
+    X(LIST_BUCKETS, "ListBuckets")                                                                 \
+    X(CREATE_BUCKET, "CreateBucket")                                                               \
+    X(HEAD_BUCKET, "HeadBucket")                                                                   \
+    X(DELETE_BUCKET, "DeleteBucket")                                                               \
+    X(GET_BUCKET_LOCATION, "GetBucketLocation")                                                    \
+    X(LIST_OBJECTS_V1, "ListObjects")                                                              \
+    X(LIST_OBJECTS_V2, "ListObjectsV2")                                                            \
+    X(PUT_OBJECT, "PutObject")                                                                     \
+    X(COPY_OBJECT, "CopyObject")                                                                   \
+    X(GET_OBJECT, "GetObject")                                                                     \
+    X(HEAD_OBJECT, "HeadObject")                                                                   \
+    X(DELETE_OBJECT, "DeleteObject")                                                               \
+    X(DELETE_OBJECTS, "DeleteObjects")                                                             \
+    X(ADMIN_HEALTH, "AdminHealth")                                                                 \
+    X(ADMIN_METRICS, "AdminMetrics")                                                               \
+    X(ADMIN_MARKS, "AdminMarks")                                                                   \
+    X(ADMIN_FAULT, "AdminFault")
+
+typedef enum {
+#define ZKP_OP_ENUM_(name, str) ZKP_OP_##name,
+    ZKP_OP_KINDS(ZKP_OP_ENUM_)
+#undef ZKP_OP_ENUM_
+        ZKP_OP_COUNT_
+} zkp_op_kind_t;
+
+/* The S3 operation name ("PutObject"), also used as the metrics label. */
+const char *zkp_op_name(zkp_op_kind_t k);
+
+/* Where the admin endpoints live. S3 bucket names are [a-z0-9.-] and start
+ * with a letter or digit, so no bucket can ever be named "_zkfence". */
+#define ZKP_ADMIN_PREFIX "/_zkfence/"
+
+#define ZKP_BUCKET_MAX 63
+
+typedef struct zkp_request_in {
+    const char *method; /* "GET", ... */
+    const char *target; /* raw request-target: "/bucket/k%20ey?list-type=2" */
+    /* Header values or NULL when absent. */
+    const char *copy_source;        /* x-amz-copy-source */
+    const char *fencing_lock;       /* X-Fencing-Lock */
+    const char *fencing_token;      /* X-Fencing-Token */
+    const char *meta_fencing_lock;  /* x-amz-meta-fencing-lock */
+    const char *meta_fencing_token; /* x-amz-meta-fencing-token */
+    size_t max_key_bytes;           /* 0 means the S3 limit, 1024 */
+} zkp_request_in_t;
+
+typedef enum {
+    ZKP_FENCE_ABSENT = 0, /* neither lock nor token sent */
+    ZKP_FENCE_PARTIAL,    /* one of the two is missing */
+    ZKP_FENCE_PRESENT,    /* both, validated: see lock and token */
+} zkp_fence_presence_t;
+
+/* Every pointer member is owned by the op and freed by zkp_op_free(). */
+typedef struct zkp_op {
+    zkp_op_kind_t kind;
+    int mutating; /* needs fencing: PutObject, CopyObject, DeleteObject(s) */
+    char bucket[ZKP_BUCKET_MAX + 1];
+    char *key; /* decoded object key, NUL-free, valid UTF-8; NULL at bucket level */
+    size_t key_len;
+
+    /* CopyObject source, decoded and validated like bucket and key. */
+    char src_bucket[ZKP_BUCKET_MAX + 1];
+    char *src_key;
+
+    /* Listing parameters (NULL when absent). For V2 the continuation token
+     * is decoded into `resume_after`; for V1 the marker is copied there. */
+    char *prefix;
+    char *delimiter;
+    char *start_after;
+    char *resume_after;
+    char *marker;             /* v1 marker as sent, echoed in the response */
+    char *continuation_token; /* as sent, echoed in the response */
+    int max_keys;             /* clamped to 0..1000; default 1000 */
+    int encoding_url;         /* encoding-type=url */
+    int fetch_owner;
+
+    zkp_fence_presence_t fence;
+    char *lock;
+    uint64_t token;
+
+    int fault_on; /* ADMIN_FAULT: ?on=1 or ?on=0 */
+
+    /* When classification fails: the HTTP status and S3 error code. */
+    int status;
+    const char *err_code;
+    const char *err_msg;
+} zkp_op_t;
+
+/* Classifies a request. Returns 0 and fills *op, or -1 with op->status,
+ * op->err_code and op->err_msg set (static strings). In both cases call
+ * zkp_op_free(op) afterwards. The input strings are only read during the
+ * call. */
+int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op);
+void zkp_op_free(zkp_op_t *op);
+
+/* S3 bucket naming rules: 3..63 of [a-z0-9.-], starting and ending with a
+ * letter or digit, no "..". Returns 1 if valid. */
+int zkp_bucket_name_valid(const char *s, size_t len);
+
+#endif

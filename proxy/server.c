@@ -1,0 +1,336 @@
+/* The HTTP side: libmicrohttpd in thread-per-connection mode.
+ *
+ * Why that mode: a fenced write blocks on fsync twice (the mark's group
+ * commit, then the object and its directory). With one thread per
+ * connection a blocking handler holds up only its own client; with a
+ * thread pool over epoll one slow fsync would stall every connection on
+ * that thread. The cost is a thread per open connection, capped by
+ * `threads` (MHD_OPTION_CONNECTION_LIMIT).
+ *
+ * Request life cycle, as libmicrohttpd drives it:
+ *   uri_log      request line read: allocate the context, count in-flight
+ *   on_access #1 headers read: classify, check limits and fencing, stage
+ *   on_access #n body bytes (streamed to the backend, never buffered whole)
+ *   on_access #z body complete: execute and respond
+ *   on_completed response sent or connection lost: undo what is staged,
+ *                record metrics, free */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "s3.h"
+#include "server.h"
+
+uint64_t zkp_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const char *zkp_req_header(zkp_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    zkp_server_t *s = cls;
+    zkp_req_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->srv = s;
+    r->conn = conn;
+    r->target = strdup(uri ? uri : "/");
+    r->t0_us = zkp_now_us();
+    uint64_t id = atomic_fetch_add(&s->next_request_id, 1);
+    snprintf(r->request_id, sizeof(r->request_id), "%016" PRIX64, id);
+    atomic_fetch_add(&s->metrics.inflight, 1);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    zkp_server_t *s = cls;
+    zkp_req_t *r = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (r == NULL)
+        return;
+    /* A body cut short (client gone, timeout) never reached the final call:
+     * its staged put is discarded here, so nothing of it is stored. */
+    zkp_body_cleanup(r);
+    zkp_metrics_request(&s->metrics, r->op.kind, r->status, zkp_now_us() - r->t0_us);
+    zkp_op_free(&r->op);
+    free(r->target);
+    free(r);
+    *con_cls = NULL;
+    pthread_mutex_lock(&s->idle_mu);
+    if (atomic_fetch_sub(&s->metrics.inflight, 1) == 1)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->idle_mu);
+}
+
+/* --- request start ---------------------------------------------------------- */
+
+typedef struct hdr_size {
+    size_t total;
+} hdr_size_t;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    hdr_size_t *h = cls;
+    (void)kind;
+    h->total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+static int classify(zkp_req_t *r)
+{
+    zkp_request_in_t in = {
+        .method = r->method,
+        .target = r->target,
+        .copy_source = zkp_req_header(r, "x-amz-copy-source"),
+        .fencing_lock = zkp_req_header(r, "X-Fencing-Lock"),
+        .fencing_token = zkp_req_header(r, "X-Fencing-Token"),
+        .meta_fencing_lock = zkp_req_header(r, "x-amz-meta-fencing-lock"),
+        .meta_fencing_token = zkp_req_header(r, "x-amz-meta-fencing-token"),
+        .max_key_bytes = r->srv->cfg.max_key_bytes,
+    };
+    return zkp_request_classify(&in, &r->op);
+}
+
+static enum MHD_Result start(zkp_req_t *r)
+{
+    hdr_size_t h = {strlen(r->target) + strlen(r->method) + 12};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
+    if (h.total > r->srv->cfg.max_header_bytes)
+        return zkp_respond_error(r, 431, "RequestHeaderSectionTooLarge",
+                                 "Your request's headers exceed the maximum allowed size");
+    if (classify(r) != 0) {
+        zkp_op_kind_t kind = r->op.kind;
+        enum MHD_Result res = zkp_respond_error(r, r->op.status, r->op.err_code, r->op.err_msg);
+        r->op.kind = kind;
+        return res;
+    }
+    enum MHD_Result res = MHD_YES;
+    if (zkp_gate_precheck(r, &res) != 0)
+        return res;
+    if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, &res) != 0)
+        return res;
+    if (r->op.kind == ZKP_OP_DELETE_OBJECTS && zkp_delete_objects_start(r, &res) != 0)
+        return res;
+    return MHD_YES; /* read the body (if any), then the final call executes */
+}
+
+static enum MHD_Result execute(zkp_req_t *r)
+{
+    switch (r->op.kind) {
+    case ZKP_OP_LIST_BUCKETS:
+        return zkp_op_list_buckets(r);
+    case ZKP_OP_CREATE_BUCKET:
+        return zkp_op_create_bucket(r);
+    case ZKP_OP_HEAD_BUCKET:
+        return zkp_op_head_bucket(r);
+    case ZKP_OP_DELETE_BUCKET:
+        return zkp_op_delete_bucket(r);
+    case ZKP_OP_GET_BUCKET_LOCATION:
+        return zkp_op_bucket_location(r);
+    case ZKP_OP_LIST_OBJECTS_V1:
+    case ZKP_OP_LIST_OBJECTS_V2:
+        return zkp_op_list_objects(r);
+    case ZKP_OP_PUT_OBJECT:
+        return zkp_op_put_object(r);
+    case ZKP_OP_COPY_OBJECT:
+        return zkp_op_copy_object(r);
+    case ZKP_OP_GET_OBJECT:
+        return zkp_op_get_object(r, 0);
+    case ZKP_OP_HEAD_OBJECT:
+        return zkp_op_get_object(r, 1);
+    case ZKP_OP_DELETE_OBJECT:
+        return zkp_op_delete_object(r);
+    case ZKP_OP_DELETE_OBJECTS:
+        return zkp_op_delete_objects(r);
+    default:
+        return zkp_op_admin(r);
+    }
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)cls;
+    (void)url; /* already unescaped by MHD; we classify the raw target instead */
+    (void)version;
+    zkp_req_t *r = *con_cls;
+    if (r == NULL || r->target == NULL)
+        return MHD_NO;
+    if (!r->started) {
+        r->started = 1;
+        r->conn = conn;
+        r->method = method;
+        return start(r);
+    }
+    if (*upload_data_size > 0) {
+        zkp_body_feed(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return zkp_body_should_hang_up(r) ? MHD_NO : MHD_YES;
+    }
+    return execute(r);
+}
+
+/* --- start and stop ----------------------------------------------------------- */
+
+static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
+{
+    *dst = *src;
+    dst->data_dir = strdup(src->data_dir);
+    dst->audit_log = NULL;
+    dst->marks_db = NULL;
+    dst->buckets = NULL;
+    if (dst->data_dir == NULL)
+        return -1;
+    if (asprintf(&dst->audit_log, "%s/audit.log", src->data_dir) < 0 ||
+        asprintf(&dst->marks_db, "%s/marks.db", src->data_dir) < 0)
+        return -1;
+    if (src->audit_log != NULL) {
+        free(dst->audit_log);
+        dst->audit_log = strdup(src->audit_log);
+    }
+    if (src->marks_db != NULL) {
+        free(dst->marks_db);
+        dst->marks_db = strdup(src->marks_db);
+    }
+    if (src->nbuckets > 0) {
+        dst->buckets = malloc(src->nbuckets * sizeof(*dst->buckets));
+        if (dst->buckets == NULL)
+            return -1;
+        memcpy(dst->buckets, src->buckets, src->nbuckets * sizeof(*dst->buckets));
+    }
+    return dst->audit_log && dst->marks_db ? 0 : -1;
+}
+
+static int open_stores(zkp_server_t *s, char *err, size_t errlen)
+{
+    s->be = zkp_backend_fs_open(s->cfg.data_dir, s->cfg.object_fsync, err, errlen);
+    if (s->be == NULL)
+        return -1;
+    zkp_marks_options_t mo;
+    zkp_marks_options_init(&mo);
+    if (s->cfg.group_commit_max_batch > 0)
+        mo.group_commit_max_batch = s->cfg.group_commit_max_batch;
+    if (s->cfg.group_commit_max_wait_us > 0)
+        mo.group_commit_max_wait_us = s->cfg.group_commit_max_wait_us;
+    if (zkp_marks_open(s->cfg.marks_db, &mo, &s->marks, err, errlen) != 0)
+        return -1;
+    return zkp_audit_open(s->cfg.audit_log, &s->audit, err, errlen);
+}
+
+static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)s->cfg.listen_port);
+    inet_pton(AF_INET, s->cfg.listen_host, &sin.sin_addr);
+    /* Headers beyond max_header_bytes get our own 431 (S3 XML); MHD's pool
+     * must be larger than that, and leaves the rest as body read buffer. */
+    size_t pool = s->cfg.max_header_bytes * 2 + 128 * 1024;
+    s->daemon =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                         MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned int)s->cfg.threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%u (in use, or not a local address?)",
+                 s->cfg.listen_host, s->cfg.listen_port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof(bound);
+    s->port = s->cfg.listen_port;
+    if (info != NULL && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        s->port = ntohs(bound.sin_port);
+    return 0;
+}
+
+static void destroy(zkp_server_t *s)
+{
+    zkp_audit_close(s->audit);
+    zkp_marks_close(s->marks);
+    if (s->be != NULL)
+        s->be->ops->destroy(s->be);
+    pthread_cond_destroy(&s->idle_cv);
+    pthread_mutex_destroy(&s->idle_mu);
+    zkp_config_free(&s->cfg);
+    free(s);
+}
+
+int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, size_t errlen)
+{
+    zkp_server_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&s->idle_mu, NULL);
+    pthread_cond_init(&s->idle_cv, NULL);
+    zkp_metrics_init(&s->metrics);
+    atomic_store(&s->next_request_id, ((uint64_t)time(NULL) << 24));
+    if (copy_config(&s->cfg, cfg) != 0) {
+        snprintf(err, errlen, "out of memory");
+        destroy(s);
+        return -1;
+    }
+    if (open_stores(s, err, errlen) != 0 || start_daemon(s, err, errlen) != 0) {
+        destroy(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+unsigned zkp_server_port(const zkp_server_t *s)
+{
+    return s->port;
+}
+
+static void wait_idle(zkp_server_t *s)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += s->cfg.shutdown_grace_s;
+    pthread_mutex_lock(&s->idle_mu);
+    while (atomic_load(&s->metrics.inflight) > 0)
+        if (pthread_cond_timedwait(&s->idle_cv, &s->idle_mu, &deadline) != 0)
+            break;
+    pthread_mutex_unlock(&s->idle_mu);
+}
+
+void zkp_server_stop(zkp_server_t *s)
+{
+    if (s == NULL)
+        return;
+    /* Stop accepting, let requests in progress finish, then tear down:
+     * no write is cut between its mark and its commit by our own exit. */
+    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+    wait_idle(s);
+    MHD_stop_daemon(s->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    destroy(s);
+}

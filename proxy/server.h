@@ -1,0 +1,24 @@
+/* zkfence-proxy's server: one instance owns its configuration copy, the
+ * backend, the mark store, the audit log, the metrics and the HTTP daemon.
+ * No global state: tests may run several in one process. */
+#ifndef ZKP_SERVER_H
+#define ZKP_SERVER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct zkp_server zkp_server_t;
+
+/* Opens the data directory, the mark store and the audit log, and starts
+ * listening. Returns 0, or -1 with a message in err. `cfg` is copied. */
+int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+unsigned zkp_server_port(const zkp_server_t *s);
+
+/* Stops accepting, lets in-flight requests finish (up to the configured
+ * grace period), stops the daemon, closes the mark store. NULL is a no-op. */
+void zkp_server_stop(zkp_server_t *s);
+
+#endif

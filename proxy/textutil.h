@@ -1,0 +1,42 @@
+/* Small text codecs the S3 front needs: percent-decoding of paths and query
+ * values, percent-encoding for encoding-type=url listings, hex, base64 (for
+ * Content-MD5), HTTP and ISO 8601 dates. Pure functions, no allocation
+ * unless stated. */
+#ifndef ZKP_TEXTUTIL_H
+#define ZKP_TEXTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Decodes %XX escapes of s[0..len) into out (capacity >= len + 1, result is
+ * NUL-terminated; it may contain NUL bytes, so use *outlen). With
+ * plus_is_space, '+' becomes ' ' (query strings). Returns -1 on a malformed
+ * escape, 0 otherwise. */
+int zkp_pct_decode(const char *s, size_t len, int plus_is_space, char *out, size_t *outlen);
+
+/* Percent-encodes every byte outside RFC 3986 unreserved characters, except
+ * '/' when keep_slash. out needs 3 * len + 1 bytes. Returns the length. */
+size_t zkp_pct_encode(const char *s, size_t len, int keep_slash, char *out);
+
+void zkp_hex_encode(const unsigned char *in, size_t len, char *out); /* out: 2*len+1 */
+/* Returns the decoded length, or -1 if s is not even-length lowercase or
+ * uppercase hex fitting in cap bytes. */
+long zkp_hex_decode(const char *s, size_t len, unsigned char *out, size_t cap);
+
+/* Strict base64 (RFC 4648, padding required). Returns the decoded length or
+ * -1 if malformed or longer than cap. */
+long zkp_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap);
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT"; out needs 30 bytes. */
+void zkp_http_date(time_t t, char *out, size_t cap);
+/* "2024-01-31T12:00:00.000Z"; out needs 25 bytes. */
+void zkp_iso8601(time_t t, char *out, size_t cap);
+
+/* 1 if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+int zkp_utf8_valid(const char *s, size_t len);
+
+/* Case-insensitive ASCII prefix test. */
+int zkp_has_prefix_ci(const char *s, const char *prefix);
+
+#endif

@@ -1,0 +1,49 @@
+/* S3 XML: escaping, the <Error> document, and the one XML request body the
+ * proxy reads (DeleteObjects). Output is built in a zkp_buf_t. */
+#ifndef ZKP_XML_H
+#define ZKP_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define ZKP_XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+#define ZKP_S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
+
+/* Appends s[0..len) with &, <, >, " and ' escaped, and control characters
+ * other than tab/newline/CR as numeric references (S3 does the same; clients
+ * that need exact control bytes ask for encoding-type=url). */
+void zkp_xml_escape(zkp_buf_t *b, const char *s, size_t len);
+/* Appends <tag>escaped text</tag>. */
+void zkp_xml_elem(zkp_buf_t *b, const char *tag, const char *text);
+
+/* Extra elements of an error document, e.g. the fencing details. */
+typedef struct zkp_xml_extra {
+    const char *tag;
+    const char *text;
+} zkp_xml_extra_t;
+
+/* Builds a complete S3 error document:
+ * <Error><Code/><Message/><Resource/><RequestId/>extras...</Error>.
+ * Returns a malloc'ed NUL-terminated string (free()), or NULL on OOM. */
+char *zkp_xml_error(const char *code, const char *message, const char *resource,
+                    const char *request_id, const zkp_xml_extra_t *extra, size_t nextra,
+                    size_t *len);
+
+/* The parsed body of DeleteObjects. */
+typedef struct zkp_delete_req {
+    char **keys; /* decoded keys, owned */
+    size_t nkeys;
+    int quiet;
+} zkp_delete_req_t;
+
+/* Parses <Delete><Quiet>true</Quiet><Object><Key>k</Key></Object>...</Delete>.
+ * Tolerant of whitespace, namespaces on <Delete> and unknown elements
+ * (VersionId is ignored: there are no versions). Returns 0, or -1 if the
+ * document is malformed, has no keys, more than max_keys keys, or an entity
+ * it does not know. Free with zkp_delete_req_free(). */
+int zkp_xml_parse_delete(const char *body, size_t len, size_t max_keys, zkp_delete_req_t *out);
+void zkp_delete_req_free(zkp_delete_req_t *d);
+
+#endif
