@@ -149,11 +149,11 @@ static void pending_listed(int rc, const struct String_vector *sv, const void *d
     pthread_mutex_unlock(&c->mu);
 }
 
-static void pending_issue(zkf_client_t *c, zkf__pending_t *p)
+static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
 {
     zhandle_t *zh = zkf__zh(c);
     if (zh == NULL || p->in_flight || c->state != ZKF_CLIENT_CONNECTED)
-        return;
+        return 0;
     int rc;
     p->in_flight = 1;
     if (p->guid[0] == '\0')
@@ -162,19 +162,20 @@ static void pending_issue(zkf_client_t *c, zkf__pending_t *p)
         rc = zoo_aget_children(zh, p->path, 0, pending_listed, p);
     if (rc != ZOK)
         p->in_flight = 0; /* retried at the next reconnect */
+    return rc == ZOK;
 }
 
-void zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
+int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
 {
     /* The completion gets the entry alone; the client pointer rides right
      * behind it in the same allocation. */
     zkf__pending_t *p = calloc(1, sizeof(*p) + sizeof(zkf_client_t *));
     if (p == NULL)
-        return; /* the session's end will remove the node */
+        return 0; /* the session's end will remove the node */
     p->path = strdup(path);
     if (p->path == NULL) {
         free(p);
-        return;
+        return 0;
     }
     if (guid)
         memcpy(p->guid, guid, ZKF__GUID_LEN + 1);
@@ -184,7 +185,7 @@ void zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
     if (c->pending)
         c->pending->prev = p;
     c->pending = p;
-    pending_issue(c, p);
+    return pending_issue(c, p);
 }
 
 void zkf__pending_kick(zkf_client_t *c)

@@ -167,8 +167,9 @@ void zkf__post(zkf_client_t *c, zkf__event_t *ev);
 zhandle_t *zkf__zh(zkf_client_t *c);
 /* Schedule deletion of a node, or of every node with `guid` under `path`
  * (guid NULL for an exact node), retried until gone or the session ends
- * (c->mu held). */
-void zkf__delete_later(zkf_client_t *c, const char *path, const char *guid);
+ * (c->mu held). Returns 1 if the request went out now, 0 if it waits for
+ * the session to be connected. */
+int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid);
 /* Issue the pending deletions now (c->mu held, connected). */
 void zkf__pending_kick(zkf_client_t *c);
 

@@ -1003,23 +1003,6 @@ int zkf_lock_cancel(zkf_lock_t *l)
     return rc;
 }
 
-typedef struct release_wait {
-    zkf_client_t *c;
-    int done;
-    int rc;
-} release_wait_t;
-
-static void release_deleted(int rc, const void *data)
-{
-    release_wait_t *rw = (release_wait_t *)data;
-    zkf_client_t *c = rw->c;
-    pthread_mutex_lock(&c->mu);
-    rw->done = 1;
-    rw->rc = rc;
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-}
-
 /* Detaches the holding from the lock object: from here on its token is
  * invalid and the object can be acquired again. Returns the attempt, whose
  * lock reference the caller now owns. */
@@ -1036,36 +1019,15 @@ static zkf__attempt_t *detach_holding(zkf_lock_t *l)
     return a;
 }
 
-/* Deletes a released node; waits for ZooKeeper's answer (c->mu held). */
+/* Deletes a released node (c->mu held). The delete is sent now when
+ * connected, and we do not wait for its answer: the successor cannot get
+ * the lock before the delete is applied anyway, and not waiting lets
+ * ZooKeeper commit our delete and our next create in one sync. If the
+ * answer is a lost connection, the deletion is retried after reconnecting
+ * until the node is gone or the session has ended. */
 static int delete_released(zkf_lock_t *l, zkf__attempt_t *a)
 {
-    zkf_client_t *c = l->c;
-    zhandle_t *zh = zkf__zh(c);
-    release_wait_t rw = {c, 0, 0};
-    if (zh == NULL || c->state != ZKF_CLIENT_CONNECTED ||
-        zoo_adelete(zh, a->node, -1, release_deleted, &rw) != ZOK) {
-        zkf__delete_later(c, a->node, NULL);
-        return ZKF_EPENDING;
-    }
-    while (!rw.done)
-        pthread_cond_wait(&c->cv, &c->mu);
-    switch (rw.rc) {
-    case ZOK:
-    case ZNONODE:
-        return 0;
-    case ZCONNECTIONLOSS:
-    case ZOPERATIONTIMEOUT:
-        zkf__delete_later(c, a->node, NULL);
-        return ZKF_EPENDING;
-    case ZSESSIONEXPIRED:
-    case ZINVALIDSTATE:
-    case ZCLOSING:
-        return ZKF_ELOCKLOST; /* the node is gone, but so was the session */
-    default:
-        l->zk_err = rw.rc;
-        zkf__delete_later(c, a->node, NULL);
-        return ZKF_EZK;
-    }
+    return zkf__delete_later(l->c, a->node, NULL) ? 0 : ZKF_EPENDING;
 }
 
 int zkf_lock_release(zkf_lock_t *l)

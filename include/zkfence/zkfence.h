@@ -312,17 +312,20 @@ ZKF_API int zkf_lock_cancel(zkf_lock_t *lock);
 
 /**
  * Releases one level of the calling thread's holding (blocking acquire), or
- * the async holding. At depth zero, deletes exactly our node and waits for
- * ZooKeeper to confirm.
+ * the async holding. At depth zero, the holding ends at once (its token is
+ * invalid from here on) and the deletion of exactly our node is sent to
+ * ZooKeeper; the call does not wait for the answer, so that ZooKeeper can
+ * commit this delete together with the next create. Nobody else can get the
+ * lock before the delete is applied. If the connection drops before the
+ * answer, the deletion is retried after reconnecting until the node is gone
+ * or the session has ended (which removes it too).
  *
- * Returns 0 (node gone); ZKF_EPENDING (released locally, but ZooKeeper is
- * unreachable: the deletion is retried in the background until the node is
- * gone or the session has ended, which also removes it); ZKF_ELOCKLOST (the
- * holding had been lost; the object is reset and can be acquired again);
- * ZKF_ENOTHELD; ZKF_ENOTOWNER (held by another thread). After 0,
- * ZKF_EPENDING and ZKF_ELOCKLOST the token of the holding is invalid.
- * Thread-safe; blocking (bounded by the session timeout); not from a
- * callback of this client.
+ * Returns 0 (deletion sent); ZKF_EPENDING (released locally, but ZooKeeper
+ * is unreachable right now: the deletion goes out as soon as it is
+ * reachable again); ZKF_ELOCKLOST (the holding had been lost; the object is
+ * reset and can be acquired again); ZKF_ENOTHELD; ZKF_ENOTOWNER (held by
+ * another thread). After 0, ZKF_EPENDING and ZKF_ELOCKLOST the token of the
+ * holding is invalid. Thread-safe; non-blocking.
  */
 ZKF_API int zkf_lock_release(zkf_lock_t *lock);
 

@@ -289,6 +289,8 @@ static void test_try_lock(void)
     CU_ASSERT_EQUAL(zkf_lock_token(b, &tb), ZKF_ENOTHELD);
     CU_ASSERT_EQUAL(zt_contenders(c1, path), 1); /* b left no node */
     CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
+    /* Release sends the delete without waiting; b's session sees it soon. */
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c2, path) == 0, 5000));
     CU_ASSERT_EQUAL(zkf_lock_acquire(b, 0, &tb), 0);
     CU_ASSERT(tb > ta);
     CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
