@@ -345,7 +345,7 @@ static void test_server_expiry(void)
     CU_ASSERT(ZT_WAIT_UNTIL(zkf_client_state(c) == ZKF_CLIENT_CONNECTED, 20000));
     CU_ASSERT_NOT_EQUAL(zkf_client_session_id(c), sid);
     CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 0, 5000));
-        /* release does not wait */ /* the server removed the nodes */
+    /* release does not wait */ /* the server removed the nodes */
 
     CU_ASSERT_EQUAL(zkf_lock_release(l1), ZKF_ELOCKLOST);
     CU_ASSERT_EQUAL(zkf_lock_release(l2), ZKF_ELOCKLOST);
