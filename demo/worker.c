@@ -149,7 +149,14 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
     uint64_t token = 0;
     if (lock) {
         log_event(cf, "acquiring", 0, -1, NULL, 0);
-        int rc = zkf_lock_acquire(lock, 60000, &token);
+        int rc, tries = 0;
+        /* A worker that lost its session retries with the new one, as an
+         * application server would. */
+        while ((rc = zkf_lock_acquire(lock, 60000, &token)) == ZKF_ESESSIONEXPIRED ||
+               rc == ZKF_ECONNLOSS) {
+            if (++tries == 5)
+                break;
+        }
         if (rc != 0) {
             fprintf(stderr, "worker %d: acquire: %s\n", cf->id, zkf_strerror(rc));
             return -1;

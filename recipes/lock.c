@@ -817,7 +817,10 @@ void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
     zkf__attempt_t *a = c->active;
     while (a) {
         zkf__attempt_t *next = a->next;
-        if (local) {
+        if (a->phase == PH_RECOVER && a->node == NULL && !a->create_in_flight && !a->create_lost) {
+            /* Nothing of this attempt is on the server yet: it simply waits
+             * for the next session and queues then. */
+        } else if (local) {
             abort_attempt(a, status);
         } else {
             /* The server removed our nodes. An attempt already giving up
