@@ -1,0 +1,372 @@
+#include "harness.h"
+
+#include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t pt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void pt_poll_interval(void)
+{
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* A port nothing listens on now: bind to 0 and let the kernel choose. */
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    unsigned port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static const char *bin_dir(void)
+{
+    const char *d = getenv("ZKFENCE_BIN_DIR");
+    return d && *d ? d : "build/bin";
+}
+
+void pt_proxy_dump_log(const pt_proxy_t *p)
+{
+    char path[400], line[1024];
+    snprintf(path, sizeof(path), "%s/proxy.log", p->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    fprintf(stderr, "---- %s\n", path);
+    while (fgets(line, sizeof(line), f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
+static int healthy(const pt_proxy_t *p)
+{
+    pt_resp_t r;
+    int ok = pt_http(p, "GET", "/_zkfence/health", NULL, NULL, 0, &r) == 0 && r.status == 200;
+    pt_resp_free(&r);
+    return ok;
+}
+
+static int exited(pt_proxy_t *p)
+{
+    int st;
+    if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
+        p->pid = 0;
+        return 1;
+    }
+    return 0;
+}
+
+static int spawn(pt_proxy_t *p)
+{
+    char bin[400], log[400];
+    snprintf(bin, sizeof(bin), "%s/zkfence-proxy", bin_dir());
+    snprintf(log, sizeof(log), "%s/proxy.log", p->dir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(bin, bin, "--config", p->conf, "--debug-fault-endpoint", (char *)NULL);
+        _exit(127);
+    }
+    p->pid = pid;
+    int ok = PT_WAIT_UNTIL(healthy(p) || exited(p), 20000) && p->pid > 0 && healthy(p);
+    if (!ok) {
+        fprintf(stderr, "zkfence-proxy did not become healthy\n");
+        pt_proxy_dump_log(p);
+        return -1;
+    }
+    return 0;
+}
+
+int pt_proxy_start(pt_proxy_t *p, const char *conf_extra)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->dir, sizeof(p->dir), "/tmp/zkfence-proxy-test.XXXXXX");
+    if (mkdtemp(p->dir) == NULL)
+        return -1;
+    snprintf(p->data_dir, sizeof(p->data_dir), "%s/data", p->dir);
+    snprintf(p->conf, sizeof(p->conf), "%s/proxy.conf", p->dir);
+    p->port = free_port();
+    FILE *f = fopen(p->conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "listen = 127.0.0.1:%u\ndata_dir = %s\nconnection_timeout_s = 3\n%s\n", p->port,
+            p->data_dir, conf_extra ? conf_extra : "");
+    fclose(f);
+    return spawn(p);
+}
+
+int pt_proxy_restart(pt_proxy_t *p)
+{
+    return spawn(p);
+}
+
+int pt_proxy_stop(pt_proxy_t *p)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    int st = 0;
+    pid_t pid = p->pid;
+    int done = PT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 20000);
+    p->pid = 0;
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        return -1;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "zkfence-proxy exit status %d\n", st);
+        pt_proxy_dump_log(p);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    return 0;
+}
+
+void pt_proxy_kill9(pt_proxy_t *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void pt_proxy_cleanup(pt_proxy_t *p)
+{
+    if (p->pid > 0)
+        pt_proxy_kill9(p);
+    if (p->dir[0] != '\0')
+        nftw(p->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    p->dir[0] = '\0';
+}
+
+/* --- HTTP ------------------------------------------------------------------------ */
+
+typedef struct growbuf {
+    char *p;
+    size_t len;
+} growbuf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
+{
+    growbuf_t *g = arg;
+    size_t add = size * n;
+    char *q = realloc(g->p, g->len + add + 1);
+    if (q == NULL)
+        return 0;
+    memcpy(q + g->len, ptr, add);
+    g->len += add;
+    q[g->len] = '\0';
+    g->p = q;
+    return add;
+}
+
+int pt_http(const pt_proxy_t *p, const char *method, const char *path, const char *const *headers,
+            const void *body, size_t len, pt_resp_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return -1;
+    char url[4096];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", p->port, path);
+    growbuf_t b = {0}, h = {0};
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, "Expect:"); /* no 100-continue unless a test asks */
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    out->body = b.p ? b.p : strdup("");
+    out->len = b.len;
+    out->headers = h.p ? h.p : strdup("");
+    out->hlen = h.len;
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void pt_resp_free(pt_resp_t *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+const char *pt_header(const pt_resp_t *r, const char *name, char *buf, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = len - (size_t)(v - line);
+            if (vl >= cap)
+                vl = cap - 1;
+            memcpy(buf, v, vl);
+            buf[vl] = '\0';
+            return buf;
+        }
+        line = eol ? eol + 2 : line + len;
+    }
+    return NULL;
+}
+
+int pt_body_has(const pt_resp_t *r, const char *s)
+{
+    return r->body != NULL && memmem(r->body, r->len, s, strlen(s)) != NULL;
+}
+
+long pt_raw(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char *out, size_t cap,
+            int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    if (shut_wr)
+        shutdown(fd, SHUT_WR);
+    size_t got = 0;
+    int64_t deadline = pt_now_ms() + timeout_ms;
+    while (got + 1 < cap) {
+        int left = (int)(deadline - pt_now_ms());
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            break;
+        ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    out[got] = '\0';
+    close(fd);
+    return (long)got;
+}
+
+int pt_raw_status(const char *resp)
+{
+    int st = 0;
+    if (sscanf(resp, "HTTP/1.%*d %d", &st) != 1)
+        return 0;
+    return st;
+}
+
+static int count_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int n = 0;
+    struct dirent *de;
+    char path[1024];
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".bucket"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            continue;
+        n += S_ISDIR(st.st_mode) ? count_in(path) : 1;
+    }
+    closedir(d);
+    return n;
+}
+
+int pt_count_files(const pt_proxy_t *p, const char *sub)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", p->data_dir, sub);
+    return count_in(path);
+}
+
+int pt_run_suite(const char *name, void (*add_tests)(void *suite))
+{
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite s = CU_add_suite(name, NULL, NULL);
+    add_tests(s);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}
