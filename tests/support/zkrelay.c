@@ -1,0 +1,349 @@
+/* A fault-injecting ZooKeeper relay for tests: see zkrelay.h.
+ *
+ * One thread polls the listening socket, a wake-up pipe and every
+ * connection pair. Client-to-server bytes are parsed into frames so that
+ * create requests can be recognised; server-to-client bytes are copied
+ * through. Faults are requested from other threads under the mutex and
+ * applied by the relay thread. */
+#include "zkrelay.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_PAIRS 64
+#define BUF 65536
+
+enum { OP_CREATE = 1, OP_CREATE2 = 15, OP_CREATE_CONTAINER = 19, OP_CREATE_TTL = 21 };
+
+typedef struct pair {
+    int cfd, sfd;          /* client side, server side; -1 when closed */
+    int handshake;         /* the ConnectRequest frame has been seen */
+    int silent;            /* blackholed: read and discard */
+    unsigned char up[BUF]; /* client -> server bytes not yet forwarded */
+    size_t uplen;
+} pair_t;
+
+struct zkrelay {
+    pthread_mutex_t mu;
+    pthread_t thread;
+    int lfd;
+    int wake[2];
+    int port;
+    struct sockaddr_storage upstream;
+    socklen_t upstream_len;
+    pair_t pairs[MAX_PAIRS];
+    /* requests and counters, under mu */
+    int stop;
+    int drop_creates;
+    int disconnect_req;
+    int blackhole;
+    int creates_seen;
+    int connections;
+};
+
+static void poke(zkrelay_t *r)
+{
+    char b = 1;
+    if (write(r->wake[1], &b, 1) < 0) {
+        /* the pipe is full: the thread is awake already */
+    }
+}
+
+static void close_pair(pair_t *p)
+{
+    if (p->cfd >= 0)
+        close(p->cfd);
+    if (p->sfd >= 0)
+        close(p->sfd);
+    p->cfd = p->sfd = -1;
+    p->uplen = 0;
+}
+
+static int write_all(int fd, const unsigned char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pf = {fd, POLLOUT, 0};
+            poll(&pf, 1, 1000);
+            continue;
+        }
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Forwards every complete client frame; applies the create fault. Returns
+ * -1 when the pair must be closed. */
+static int pump_up(zkrelay_t *r, pair_t *p)
+{
+    size_t off = 0;
+    while (p->uplen - off >= 4) {
+        uint32_t len;
+        memcpy(&len, p->up + off, 4);
+        len = ntohl(len);
+        if (len > BUF - 4)
+            return -1; /* not ZooKeeper, or a frame too large for the relay */
+        if (p->uplen - off < 4 + (size_t)len)
+            break;
+        int type = 0;
+        if (p->handshake && len >= 8) {
+            uint32_t t;
+            memcpy(&t, p->up + off + 8, 4);
+            type = (int)ntohl(t);
+        }
+        int is_create = type == OP_CREATE || type == OP_CREATE2 || type == OP_CREATE_CONTAINER ||
+                        type == OP_CREATE_TTL;
+        if (write_all(p->sfd, p->up + off, 4 + (size_t)len) != 0)
+            return -1;
+        off += 4 + (size_t)len;
+        p->handshake = 1;
+        if (is_create) {
+            pthread_mutex_lock(&r->mu);
+            r->creates_seen++;
+            int drop = r->drop_creates > 0;
+            if (drop)
+                r->drop_creates--;
+            pthread_mutex_unlock(&r->mu);
+            if (drop) {
+                /* Let the request reach the server before we cut the line. */
+                shutdown(p->sfd, SHUT_WR);
+                return -1;
+            }
+        }
+    }
+    memmove(p->up, p->up + off, p->uplen - off);
+    p->uplen -= off;
+    return 0;
+}
+
+static int connect_upstream(zkrelay_t *r)
+{
+    int fd = socket(r->upstream.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&r->upstream, r->upstream_len) != 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static void accept_one(zkrelay_t *r, int blackhole)
+{
+    int cfd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (cfd < 0)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->connections++;
+    pthread_mutex_unlock(&r->mu);
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (int i = 0; i < MAX_PAIRS; i++) {
+        pair_t *p = &r->pairs[i];
+        if (p->cfd >= 0)
+            continue;
+        p->cfd = cfd;
+        p->sfd = blackhole ? -1 : connect_upstream(r);
+        p->silent = blackhole;
+        p->handshake = 0;
+        p->uplen = 0;
+        if (!blackhole && p->sfd < 0)
+            close_pair(p);
+        return;
+    }
+    close(cfd);
+}
+
+static void *relay_main(void *arg)
+{
+    zkrelay_t *r = arg;
+    struct pollfd pf[2 + 2 * MAX_PAIRS];
+    int owner[2 + 2 * MAX_PAIRS];
+    unsigned char buf[BUF];
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        int stop = r->stop, disconnect = r->disconnect_req, blackhole = r->blackhole;
+        r->disconnect_req = 0;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            break;
+        for (int i = 0; i < MAX_PAIRS; i++) {
+            pair_t *p = &r->pairs[i];
+            if (p->cfd < 0)
+                continue;
+            if (disconnect || (blackhole && !p->silent) || (!blackhole && p->silent))
+                close_pair(p);
+        }
+        int n = 0;
+        pf[n] = (struct pollfd){r->lfd, POLLIN, 0};
+        owner[n++] = -1;
+        pf[n] = (struct pollfd){r->wake[0], POLLIN, 0};
+        owner[n++] = -2;
+        for (int i = 0; i < MAX_PAIRS; i++) {
+            pair_t *p = &r->pairs[i];
+            if (p->cfd < 0)
+                continue;
+            pf[n] = (struct pollfd){p->cfd, POLLIN, 0};
+            owner[n++] = 2 * i;
+            if (p->sfd >= 0) {
+                pf[n] = (struct pollfd){p->sfd, POLLIN, 0};
+                owner[n++] = 2 * i + 1;
+            }
+        }
+        if (poll(pf, (nfds_t)n, -1) < 0 && errno != EINTR)
+            break;
+        for (int k = 0; k < n; k++) {
+            if (!pf[k].revents)
+                continue;
+            if (owner[k] == -1) {
+                accept_one(r, blackhole);
+                continue;
+            }
+            if (owner[k] == -2) {
+                ssize_t drained = read(r->wake[0], buf, sizeof(buf));
+                (void)drained;
+                continue;
+            }
+            pair_t *p = &r->pairs[owner[k] / 2];
+            int from_client = owner[k] % 2 == 0;
+            if (p->cfd < 0)
+                continue;
+            if (from_client) {
+                ssize_t got = recv(p->cfd, p->up + p->uplen, BUF - p->uplen, 0);
+                if (got <= 0 || (!p->silent && (p->uplen += (size_t)got, pump_up(r, p) != 0)))
+                    close_pair(p);
+            } else {
+                ssize_t got = recv(p->sfd, buf, sizeof(buf), 0);
+                if (got <= 0 || write_all(p->cfd, buf, (size_t)got) != 0)
+                    close_pair(p);
+            }
+        }
+    }
+    for (int i = 0; i < MAX_PAIRS; i++)
+        close_pair(&r->pairs[i]);
+    return NULL;
+}
+
+zkrelay_t *zkrelay_start(const char *host, int port)
+{
+    zkrelay_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    for (int i = 0; i < MAX_PAIRS; i++)
+        r->pairs[i].cfd = r->pairs[i].sfd = -1;
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    struct addrinfo hints = {0}, *ai;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, ps, &hints, &ai) != 0) {
+        free(r);
+        return NULL;
+    }
+    memcpy(&r->upstream, ai->ai_addr, ai->ai_addrlen);
+    r->upstream_len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(r->lfd, 64) != 0 || getsockname(r->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
+        pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        if (r->lfd >= 0)
+            close(r->lfd);
+        free(r);
+        return NULL;
+    }
+    r->port = ntohs(sa.sin_port);
+    pthread_mutex_init(&r->mu, NULL);
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        close(r->lfd);
+        close(r->wake[0]);
+        close(r->wake[1]);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int zkrelay_port(zkrelay_t *r)
+{
+    return r->port;
+}
+
+void zkrelay_stop(zkrelay_t *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_mutex_unlock(&r->mu);
+    poke(r);
+    pthread_join(r->thread, NULL);
+    close(r->lfd);
+    close(r->wake[0]);
+    close(r->wake[1]);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+void zkrelay_drop_after_create(zkrelay_t *r, int n)
+{
+    pthread_mutex_lock(&r->mu);
+    r->drop_creates = n;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void zkrelay_disconnect_all(zkrelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->disconnect_req = 1;
+    pthread_mutex_unlock(&r->mu);
+    poke(r);
+}
+
+void zkrelay_set_blackhole(zkrelay_t *r, int on)
+{
+    pthread_mutex_lock(&r->mu);
+    r->blackhole = on;
+    pthread_mutex_unlock(&r->mu);
+    poke(r);
+}
+
+int zkrelay_creates_seen(zkrelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->creates_seen;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+int zkrelay_connections(zkrelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->connections;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
