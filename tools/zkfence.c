@@ -33,6 +33,7 @@
 #define DEFAULT_HOSTS "127.0.0.1:2181"
 #define DEFAULT_SESSION_MS 10000
 #define DEFAULT_GRACE_S 5
+#define DEFAULT_CONNECT_MS 15000
 
 static const char usage_text[] =
     "usage: zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] LOCKPATH -- "
@@ -51,7 +52,8 @@ static const char usage_text[] =
     "\n"
     "  -z HOSTS       ZooKeeper connection string (default: $ZKFENCE_ZOOKEEPER, else " DEFAULT_HOSTS
     ")\n"
-    "  -w SECONDS     wait at most SECONDS for the lock (default: forever; 0: try once)\n"
+    "  -w SECONDS     wait at most SECONDS for the lock, connecting included (default:\n"
+    "                 forever, after at most 15 s to connect; 0: try once)\n"
     "  -s SESSION_MS  session timeout in milliseconds (default 10000)\n"
     "  -g GRACE_S     seconds between SIGTERM and SIGKILL on lock loss (default 5)\n"
     "\n"
@@ -97,12 +99,13 @@ static int parse_int(const char *s, int lo, int hi)
     return (int)v;
 }
 
-static int connect_client(const char *hosts, int session_ms, zkf_client_t **c)
+static int connect_client(const char *hosts, int session_ms, int connect_ms, zkf_client_t **c)
 {
     zkf_client_options_t o;
     zkf_client_options_init(&o);
     o.hosts = hosts;
     o.session_timeout_ms = session_ms;
+    o.connect_timeout_ms = connect_ms;
     o.zk_log_level = 0;
     int rc = zkf_client_connect(&o, c);
     if (rc != 0) {
@@ -137,7 +140,7 @@ static int cmd_holders(int argc, char **argv)
     const char *path = argv[optind];
 
     zkf_client_t *c;
-    int rc = connect_client(hosts, DEFAULT_SESSION_MS, &c);
+    int rc = connect_client(hosts, DEFAULT_SESSION_MS, DEFAULT_CONNECT_MS, &c);
     if (rc != 0)
         return rc;
     zkf_contender_t *list;
@@ -319,8 +322,14 @@ static int cmd_lock(int argc, char **argv)
         perror("zkfence: signals");
         return EXIT_SOFTWARE;
     }
+    /* -w bounds connecting and acquiring together. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int connect_ms = wait_s > 0 ? (int)(wait_s * 1000.0 + 0.5) : DEFAULT_CONNECT_MS;
+    if (connect_ms < 1)
+        connect_ms = 1;
     zkf_client_t *c;
-    int rc = connect_client(hosts, session_ms, &c);
+    int rc = connect_client(hosts, session_ms, connect_ms, &c);
     if (rc != 0)
         return rc;
     zkf_lock_options_t lo;
@@ -334,6 +343,12 @@ static int cmd_lock(int argc, char **argv)
 
     uint64_t token = 0;
     int timeout_ms = wait_s < 0 ? -1 : (int)(wait_s * 1000.0 + 0.5);
+    if (timeout_ms > 0) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int spent = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        timeout_ms = timeout_ms > spent ? timeout_ms - spent : 0;
+    }
     rc = zkf_lock_acquire(l, timeout_ms, &token);
     if (rc != 0) {
         int code = rc == ZKF_ETIMEDOUT || rc == ZKF_EBUSY ? EXIT_TEMPFAIL : EXIT_UNAVAILABLE;
