@@ -1,0 +1,662 @@
+/* Integration tests in the curl style: a real zkfence-proxy, the request
+ * sent, the response expected, and the bytes that must (or must not) reach
+ * storage. One proxy serves the whole suite; each test uses its own
+ * bucket. */
+#include <CUnit/Basic.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static pt_proxy_t px;
+
+#define FENCE "X-Fencing-Lock: /locks/http", "X-Fencing-Token: 100"
+
+static long req(const char *method, const char *path, const char *const *hdrs, const char *body,
+                size_t len, pt_resp_t *out)
+{
+    pt_http(&px, method, path, hdrs, body, len, out);
+    return out->status;
+}
+
+static long req_status(const char *method, const char *path, const char *const *hdrs,
+                       const char *body)
+{
+    pt_resp_t r;
+    long st = req(method, path, hdrs, body, body ? strlen(body) : 0, &r);
+    if (st >= 400 && getenv("PT_VERBOSE"))
+        fprintf(stderr, "%s %s -> %ld %s\n", method, path, st, r.body);
+    pt_resp_free(&r);
+    return st;
+}
+
+static void mkbucket(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/%s", name);
+    CU_ASSERT_EQUAL(req_status("PUT", path, NULL, NULL), 200);
+}
+
+static long put_obj(const char *path, const char *body)
+{
+    const char *h[] = {FENCE, NULL};
+    return req_status("PUT", path, h, body);
+}
+
+static char *get_body(const char *path, long *status)
+{
+    pt_resp_t r;
+    *status = req("GET", path, NULL, NULL, 0, &r);
+    char *b = r.body;
+    r.body = NULL;
+    pt_resp_free(&r);
+    return b;
+}
+
+static void md5_hex(const void *d, size_t n, char out[33])
+{
+    unsigned char md[16];
+    unsigned int len;
+    EVP_Digest(d, n, md, &len, EVP_md5(), NULL);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* --- buckets --------------------------------------------------------------------- */
+
+static void test_buckets(void)
+{
+    CU_ASSERT_EQUAL(req_status("PUT", "/bk-one", NULL, NULL), 200);
+    CU_ASSERT_EQUAL(req_status("PUT", "/bk-one", NULL, NULL), 409);
+    CU_ASSERT_EQUAL(req_status("HEAD", "/bk-one", NULL, NULL), 200);
+    CU_ASSERT_EQUAL(req_status("HEAD", "/bk-none", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("PUT", "/Bad_Name", NULL, NULL), 400);
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("GET", "/", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Name>bk-one</Name>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<ListAllMyBucketsResult"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(put_obj("/bk-one/k", "x"), 200);
+    CU_ASSERT_EQUAL(req("DELETE", "/bk-one", NULL, NULL, 0, &r), 409);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>BucketNotEmpty</Code>"));
+    pt_resp_free(&r);
+    const char *h[] = {FENCE, NULL};
+    CU_ASSERT_EQUAL(req_status("DELETE", "/bk-one/k", h, NULL), 204);
+    CU_ASSERT_EQUAL(req_status("DELETE", "/bk-one", NULL, NULL), 204);
+    CU_ASSERT_EQUAL(req_status("HEAD", "/bk-one", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req("GET", "/bk-one?list-type=2", NULL, NULL, 0, &r), 404);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>NoSuchBucket</Code>"));
+    pt_resp_free(&r);
+}
+
+/* --- objects ----------------------------------------------------------------------- */
+
+static void test_put_get_head_delete(void)
+{
+    mkbucket("obj-basic");
+    const char *body = "hello, fenced world";
+    const char *h[] = {FENCE,
+                       "Content-Type: text/plain",
+                       "x-amz-meta-color: blue",
+                       "x-amz-meta-fencing-lock: /locks/http",
+                       "Cache-Control: no-cache",
+                       NULL};
+    pt_resp_t r;
+    char v[256], md5[33];
+    md5_hex(body, strlen(body), md5);
+    char etag[40];
+    snprintf(etag, sizeof(etag), "\"%s\"", md5);
+    CU_ASSERT_EQUAL(req("PUT", "/obj-basic/dir/file.txt", h, body, strlen(body), &r), 200);
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "ETag", v, sizeof(v)) ? v : "", etag);
+    pt_resp_free(&r);
+
+    CU_ASSERT_EQUAL(req("GET", "/obj-basic/dir/file.txt", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_EQUAL(r.len, strlen(body));
+    CU_ASSERT(r.len == strlen(body) && memcmp(r.body, body, r.len) == 0);
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "ETag", v, sizeof(v)) ? v : "", etag);
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "Content-Type", v, sizeof(v)) ? v : "", "text/plain");
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "x-amz-meta-color", v, sizeof(v)) ? v : "", "blue");
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "Cache-Control", v, sizeof(v)) ? v : "", "no-cache");
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "Content-Length", v, sizeof(v)) ? v : "", "19");
+    CU_ASSERT_PTR_NOT_NULL(pt_header(&r, "Last-Modified", v, sizeof(v)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(v, "GMT"));
+    /* The fencing credentials are not user metadata. */
+    CU_ASSERT_PTR_NULL(pt_header(&r, "x-amz-meta-fencing-lock", v, sizeof(v)));
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "X-Fencing-Token", v, sizeof(v)) ? v : "", "100");
+    pt_resp_free(&r);
+
+    CU_ASSERT_EQUAL(req("HEAD", "/obj-basic/dir/file.txt", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_EQUAL(r.len, 0);
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "Content-Length", v, sizeof(v)) ? v : "", "19");
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "ETag", v, sizeof(v)) ? v : "", etag);
+    pt_resp_free(&r);
+
+    CU_ASSERT_EQUAL(req("GET", "/obj-basic/nope", NULL, NULL, 0, &r), 404);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>NoSuchKey</Code>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Resource>/obj-basic/nope</Resource>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<RequestId>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("HEAD", "/obj-basic/nope", NULL, NULL), 404);
+
+    /* Zero-length object. */
+    CU_ASSERT_EQUAL(put_obj("/obj-basic/empty", ""), 200);
+    CU_ASSERT_EQUAL(req("GET", "/obj-basic/empty", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_EQUAL(r.len, 0);
+    pt_resp_free(&r);
+
+    const char *d[] = {FENCE, NULL};
+    CU_ASSERT_EQUAL(req_status("DELETE", "/obj-basic/dir/file.txt", d, NULL), 204);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-basic/dir/file.txt", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("DELETE", "/obj-basic/dir/file.txt", d, NULL), 204);
+}
+
+static void test_tricky_keys(void)
+{
+    mkbucket("obj-keys");
+    const char *paths[] = {"/obj-keys/a",         "/obj-keys/a/b",  "/obj-keys/..",
+                           "/obj-keys/../../x",   "/obj-keys//abs", "/obj-keys/%E2%82%AC%20sp",
+                           "/obj-keys/q%3Fx%26y", "/obj-keys/a/"};
+    size_t n = sizeof(paths) / sizeof(paths[0]);
+    for (size_t i = 0; i < n; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "v%zu", i);
+        CU_ASSERT_EQUAL(put_obj(paths[i], body), 200);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char body[16];
+        long st;
+        snprintf(body, sizeof(body), "v%zu", i);
+        char *got = get_body(paths[i], &st);
+        CU_ASSERT_EQUAL(st, 200);
+        CU_ASSERT_STRING_EQUAL(got, body);
+        free(got);
+    }
+    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-keys"), (int)n);
+    CU_ASSERT_EQUAL(put_obj("/obj-keys/a%00b", "x"), 400);
+    char longkey[1200] = "/obj-keys/";
+    memset(longkey + 10, 'k', 1025);
+    longkey[1035] = '\0';
+    pt_resp_t r;
+    const char *h[] = {FENCE, NULL};
+    CU_ASSERT_EQUAL(req("PUT", longkey, h, "x", 1, &r), 400);
+    CU_ASSERT_TRUE(pt_body_has(&r, "KeyTooLongError"));
+    pt_resp_free(&r);
+    longkey[1034] = '\0'; /* exactly 1024 bytes works */
+    CU_ASSERT_EQUAL(put_obj(longkey, "long"), 200);
+}
+
+static void test_content_md5(void)
+{
+    mkbucket("obj-md5");
+    const char *ok[] = {FENCE, "Content-MD5: XUFAKrxLKna5cZ2REBfFkg==", NULL}; /* md5("hello") */
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-md5/good", ok, "hello"), 200);
+    pt_resp_t r;
+    const char *bad[] = {FENCE, "Content-MD5: XUFAKrxLKna5cZ2REBfFkg==", NULL};
+    CU_ASSERT_EQUAL(req("PUT", "/obj-md5/bad", bad, "hellO", 5, &r), 400);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>BadDigest</Code>"));
+    pt_resp_free(&r);
+    const char *inv[] = {FENCE, "Content-MD5: not-base64!", NULL};
+    CU_ASSERT_EQUAL(req("PUT", "/obj-md5/inv", inv, "hello", 5, &r), 400);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>InvalidDigest</Code>"));
+    pt_resp_free(&r);
+    /* Nothing of the refused bodies reached storage. */
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-md5/bad", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-md5/inv", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-md5"), 1);
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+}
+
+static void test_range(void)
+{
+    mkbucket("obj-range");
+    CU_ASSERT_EQUAL(put_obj("/obj-range/r", "0123456789"), 200);
+    pt_resp_t r;
+    char v[128];
+    const char *h1[] = {"Range: bytes=2-5", NULL};
+    CU_ASSERT_EQUAL(req("GET", "/obj-range/r", h1, NULL, 0, &r), 206);
+    CU_ASSERT(r.len == 4 && memcmp(r.body, "2345", 4) == 0);
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "Content-Range", v, sizeof(v)) ? v : "", "bytes 2-5/10");
+    pt_resp_free(&r);
+    const char *h2[] = {"Range: bytes=-3", NULL};
+    CU_ASSERT_EQUAL(req("GET", "/obj-range/r", h2, NULL, 0, &r), 206);
+    CU_ASSERT(r.len == 3 && memcmp(r.body, "789", 3) == 0);
+    pt_resp_free(&r);
+    const char *h3[] = {"Range: bytes=10-", NULL};
+    CU_ASSERT_EQUAL(req("GET", "/obj-range/r", h3, NULL, 0, &r), 416);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>InvalidRange</Code>"));
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "Content-Range", v, sizeof(v)) ? v : "", "bytes */10");
+    pt_resp_free(&r);
+    const char *h4[] = {"Range: bytes=1-2,4-5", NULL}; /* several ranges: whole object */
+    CU_ASSERT_EQUAL(req("GET", "/obj-range/r", h4, NULL, 0, &r), 200);
+    CU_ASSERT_EQUAL(r.len, 10);
+    pt_resp_free(&r);
+}
+
+static void test_copy(void)
+{
+    mkbucket("obj-copy");
+    const char *h[] = {FENCE, "x-amz-meta-a: 1", "Content-Type: text/x-src", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-copy/src", h, "copied bytes"), 200);
+    pt_resp_t r;
+    char v[128];
+    const char *c[] = {FENCE, "x-amz-copy-source: /obj-copy/src", NULL};
+    CU_ASSERT_EQUAL(req("PUT", "/obj-copy/dst", c, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<CopyObjectResult"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<ETag>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", "/obj-copy/dst", NULL, NULL, 0, &r), 200);
+    CU_ASSERT(r.len == 12 && memcmp(r.body, "copied bytes", 12) == 0);
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "x-amz-meta-a", v, sizeof(v)) ? v : "", "1");
+    pt_resp_free(&r);
+    const char *rep[] = {FENCE, "x-amz-copy-source: obj-copy/src",
+                         "x-amz-metadata-directive: REPLACE", "x-amz-meta-b: 2", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-copy/dst2", rep, NULL), 200);
+    CU_ASSERT_EQUAL(req("HEAD", "/obj-copy/dst2", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_PTR_NULL(pt_header(&r, "x-amz-meta-a", v, sizeof(v)));
+    CU_ASSERT_STRING_EQUAL(pt_header(&r, "x-amz-meta-b", v, sizeof(v)) ? v : "", "2");
+    pt_resp_free(&r);
+    const char *miss[] = {FENCE, "x-amz-copy-source: /obj-copy/none", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-copy/dst3", miss, NULL), 404);
+    const char *nofence[] = {"x-amz-copy-source: /obj-copy/src", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-copy/dst4", nofence, NULL), 428);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-copy/dst4", NULL, NULL), 404);
+}
+
+static void test_delete_objects(void)
+{
+    mkbucket("obj-multi");
+    CU_ASSERT_EQUAL(put_obj("/obj-multi/a", "1"), 200);
+    CU_ASSERT_EQUAL(put_obj("/obj-multi/b&c", "2"), 200);
+    CU_ASSERT_EQUAL(put_obj("/obj-multi/keep", "3"), 200);
+    const char *doc = "<Delete><Object><Key>a</Key></Object><Object><Key>b&amp;c</Key></Object>"
+                      "<Object><Key>never-existed</Key></Object></Delete>";
+    const char *h[] = {FENCE, NULL};
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("POST", "/obj-multi?delete", h, doc, strlen(doc), &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Deleted><Key>a</Key></Deleted>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Deleted><Key>b&amp;c</Key></Deleted>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Deleted><Key>never-existed</Key></Deleted>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-multi/a", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-multi/keep", NULL, NULL), 200);
+    const char *quiet = "<Delete><Quiet>true</Quiet><Object><Key>keep</Key></Object></Delete>";
+    CU_ASSERT_EQUAL(req("POST", "/obj-multi?delete", h, quiet, strlen(quiet), &r), 200);
+    CU_ASSERT_FALSE(pt_body_has(&r, "<Deleted>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-multi"), 0);
+    CU_ASSERT_EQUAL(req("POST", "/obj-multi?delete", h, "<Delete>", 8, &r), 400);
+    CU_ASSERT_TRUE(pt_body_has(&r, "MalformedXML"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("POST", "/obj-multi?delete", NULL, doc), 428);
+}
+
+/* Lists with V2 pages of `max` and returns the concatenated names. */
+static char *list_all_v2(const char *bucket, const char *extra, int max, int *pages)
+{
+    char *all = calloc(1, 1);
+    size_t alen = 0;
+    char token[2048] = "";
+    *pages = 0;
+    for (;;) {
+        char path[4096];
+        snprintf(path, sizeof(path), "/%s?list-type=2&max-keys=%d%s%s%s", bucket, max, extra,
+                 token[0] ? "&continuation-token=" : "", token);
+        pt_resp_t r;
+        if (req("GET", path, NULL, NULL, 0, &r) != 200) {
+            pt_resp_free(&r);
+            break;
+        }
+        (*pages)++;
+        for (const char *p = r.body; (p = strstr(p, "<Key>")) || 0;) {
+            p += 5;
+            const char *e = strstr(p, "</Key>");
+            all = realloc(all, alen + (size_t)(e - p) + 2);
+            memcpy(all + alen, p, (size_t)(e - p));
+            alen += (size_t)(e - p);
+            all[alen++] = ' ';
+            all[alen] = '\0';
+        }
+        for (const char *p = r.body; (p = strstr(p, "<Prefix>")) || 0;) {
+            p += 8;
+            const char *e = strstr(p, "</Prefix>");
+            if (strstr(r.body, "<CommonPrefixes>") && p > strstr(r.body, "<CommonPrefixes>")) {
+                all = realloc(all, alen + (size_t)(e - p) + 4);
+                memcpy(all + alen, "P:", 2);
+                memcpy(all + alen + 2, p, (size_t)(e - p));
+                alen += (size_t)(e - p) + 2;
+                all[alen++] = ' ';
+                all[alen] = '\0';
+            }
+        }
+        const char *nt = strstr(r.body, "<NextContinuationToken>");
+        int truncated = pt_body_has(&r, "<IsTruncated>true</IsTruncated>");
+        if (!truncated || nt == NULL) {
+            pt_resp_free(&r);
+            break;
+        }
+        nt += strlen("<NextContinuationToken>");
+        size_t n = strcspn(nt, "<");
+        memcpy(token, nt, n);
+        token[n] = '\0';
+        pt_resp_free(&r);
+        if (*pages > 100)
+            break;
+    }
+    return all;
+}
+
+static void test_list(void)
+{
+    mkbucket("obj-list");
+    const char *keys[] = {"a", "a-c", "a/b", "a/c/d", "a/c/e", "b", "b/x", "z"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/obj-list/%s", keys[i]);
+        CU_ASSERT_EQUAL(put_obj(path, keys[i]), 200);
+    }
+    int pages;
+    char *all = list_all_v2("obj-list", "", 3, &pages);
+    CU_ASSERT_STRING_EQUAL(all, "a a-c a/b a/c/d a/c/e b b/x z ");
+    CU_ASSERT_EQUAL(pages, 3);
+    free(all);
+    /* Pages of 2: [a a-c] [a/ b] [b/ z]; each page lists Contents, then
+     * CommonPrefixes. A common prefix never repeats across pages. */
+    all = list_all_v2("obj-list", "&delimiter=%2F", 2, &pages);
+    CU_ASSERT_STRING_EQUAL(all, "a a-c b P:a/ z P:b/ ");
+    CU_ASSERT_EQUAL(pages, 3);
+    free(all);
+    all = list_all_v2("obj-list", "&prefix=a%2F&delimiter=%2F", 1000, &pages);
+    CU_ASSERT_STRING_EQUAL(all, "a/b P:a/c/ ");
+    CU_ASSERT_EQUAL(pages, 1);
+    free(all);
+    all = list_all_v2("obj-list", "&start-after=a%2Fc%2Fd", 1000, &pages);
+    CU_ASSERT_STRING_EQUAL(all, "a/c/e b b/x z ");
+    free(all);
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("GET", "/obj-list?list-type=2&max-keys=2", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<KeyCount>2</KeyCount>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<IsTruncated>true</IsTruncated>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Size>3</Size>")); /* "a-c" */
+    pt_resp_free(&r);
+    /* V1 with marker. */
+    CU_ASSERT_EQUAL(req("GET", "/obj-list?marker=b&max-keys=1", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Key>b/x</Key>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<NextMarker>b/x</NextMarker>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Marker>b</Marker>"));
+    pt_resp_free(&r);
+    /* encoding-type=url */
+    CU_ASSERT_EQUAL(put_obj("/obj-list/sp%20ace", "s"), 200);
+    CU_ASSERT_EQUAL(
+        req("GET", "/obj-list?list-type=2&encoding-type=url&prefix=sp", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Key>sp%20ace</Key>"));
+    pt_resp_free(&r);
+}
+
+static void test_fencing_policy(void)
+{
+    mkbucket("fence-req");
+    mkbucket("open-bkt"); /* fencing optional in this suite's config */
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("PUT", "/fence-req/k", NULL, "x", 1, &r), 428);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>FencingTokenRequired</Code>"));
+    pt_resp_free(&r);
+    const char *only_lock[] = {"X-Fencing-Lock: /l", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/fence-req/k", only_lock, "x"), 428);
+    const char *bad_tok[] = {"X-Fencing-Lock: /l", "X-Fencing-Token: 12abc", NULL};
+    CU_ASSERT_EQUAL(req("PUT", "/fence-req/k", bad_tok, "x", 1, &r), 400);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>InvalidFencingToken</Code>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("GET", "/fence-req/k", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("PUT", "/open-bkt/k", NULL, "free"), 200);
+    CU_ASSERT_EQUAL(req_status("DELETE", "/open-bkt/k", NULL, NULL), 204);
+    /* Fencing headers on an optional bucket still count. */
+    const char *h[] = {"X-Fencing-Lock: /locks/open", "X-Fencing-Token: 5", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/open-bkt/k", h, "v5"), 200);
+    const char *low[] = {"X-Fencing-Lock: /locks/open", "X-Fencing-Token: 4", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/open-bkt/k", low, "v4"), 412);
+    /* Expect: 100-continue is answered (final status before any body). */
+    const char *e[] = {"Expect: 100-continue", "X-Fencing-Lock: /locks/open", "X-Fencing-Token: 5",
+                       NULL};
+    char big[4096];
+    memset(big, 'e', sizeof(big));
+    CU_ASSERT_EQUAL(req("PUT", "/open-bkt/expect", e, big, sizeof(big), &r), 200);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("PUT", "/fence-req/expect", e + 0, big, sizeof(big), &r), 200);
+    pt_resp_free(&r);
+}
+
+static void test_aws_chunked(void)
+{
+    mkbucket("obj-chunked");
+    const char *enc = "5;chunk-signature=aaaa\r\nhello\r\n"
+                      "6;chunk-signature=bbbb\r\n world\r\n"
+                      "0;chunk-signature=cccc\r\n\r\n";
+    const char *h[] = {FENCE, "Content-Encoding: aws-chunked",
+                       "x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+                       "x-amz-decoded-content-length: 11", NULL};
+    pt_resp_t r;
+    char v[128];
+    CU_ASSERT_EQUAL(req("PUT", "/obj-chunked/c", h, enc, strlen(enc), &r), 200);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", "/obj-chunked/c", NULL, NULL, 0, &r), 200);
+    CU_ASSERT(r.len == 11 && memcmp(r.body, "hello world", 11) == 0);
+    CU_ASSERT_PTR_NULL(pt_header(&r, "Content-Encoding", v, sizeof(v)));
+    pt_resp_free(&r);
+    /* Unsigned payload with a checksum trailer (newer SDKs). */
+    const char *trailer = "3\r\nabc\r\n0\r\nx-amz-checksum-crc32:NSRBwg==\r\n\r\n";
+    const char *h2[] = {FENCE, "Content-Encoding: aws-chunked",
+                        "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                        "x-amz-trailer: x-amz-checksum-crc32", NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-chunked/t", h2, trailer), 200);
+    long st;
+    char *got = get_body("/obj-chunked/t", &st);
+    CU_ASSERT_STRING_EQUAL(got, "abc");
+    free(got);
+    /* Bad framing or a wrong decoded length: 400, nothing stored. */
+    const char *bad = "5;chunk-signature=aaaa\r\nhelloXX";
+    CU_ASSERT_EQUAL(req("PUT", "/obj-chunked/bad", h, bad, strlen(bad), &r), 400);
+    CU_ASSERT_TRUE(pt_body_has(&r, "IncompleteBody"));
+    pt_resp_free(&r);
+    const char *h3[] = {FENCE, "Content-Encoding: aws-chunked", "x-amz-decoded-content-length: 12",
+                        NULL};
+    CU_ASSERT_EQUAL(req_status("PUT", "/obj-chunked/bad2", h3, enc), 400);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-chunked/bad", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-chunked/bad2", NULL, NULL), 404);
+}
+
+static void test_admin(void)
+{
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("GET", "/_zkfence/health", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "\"status\":\"ok\""));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", "/_zkfence/marks", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "{\"lock\":\"/locks/http\",\"mark\":\"100\"}"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", "/_zkfence/metrics", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "zkfence_requests_total{op=\"PutObject\",status=\"200\"}"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "zkfence_fence_decisions_total{op=\"PutObject\","
+                                   "verdict=\"accepted_equal\"}"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "zkfence_request_duration_seconds_bucket{le=\"+Inf\"}"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "zkfence_marks "));
+    CU_ASSERT_TRUE(pt_body_has(&r, "zkfence_bytes_received_total "));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("PUT", "/_zkfence/marks", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("PUT", "/_zkfence", NULL, NULL), 400); /* not a bucket name */
+}
+
+/* --- bad input ------------------------------------------------------------------------- */
+
+static int still_serving(void)
+{
+    return req_status("GET", "/_zkfence/health", NULL, NULL) == 200;
+}
+
+static void test_malformed(void)
+{
+    char out[4096];
+    const char *junk[] = {
+        "GARBAGE\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
+        "GET /bkt HTTP/9.9\r\n\r\n",
+        "PUT /obj-basic/x HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        "\x01\x02\x03\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        long n = pt_raw(&px, junk[i], strlen(junk[i]), 1, out, sizeof(out), 5000);
+        int st = n > 0 ? pt_raw_status(out) : 0;
+        if (n > 0 && !(st >= 400 && st < 500) && st != 505)
+            fprintf(stderr, "junk %zu -> %s\n", i, out);
+        /* 4xx, or 505 for an HTTP version libmicrohttpd does not speak. */
+        CU_ASSERT(n <= 0 || (st >= 400 && st < 500) || (i == 2 && st == 505));
+        CU_ASSERT_TRUE(still_serving());
+    }
+}
+
+static void test_oversized_headers(void)
+{
+    /* Over max_header_bytes (16 KiB) but within MHD's buffer: our 431. */
+    size_t n = 20000;
+    char *hdr = malloc(n + 32);
+    memcpy(hdr, "x-amz-meta-big: ", 16);
+    memset(hdr + 16, 'h', n);
+    hdr[16 + n] = '\0';
+    const char *h[] = {FENCE, hdr, NULL};
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("PUT", "/obj-basic/big-header", h, "x", 1, &r), 431);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>RequestHeaderSectionTooLarge</Code>"));
+    pt_resp_free(&r);
+    free(hdr);
+    /* Far beyond any buffer: MHD refuses it itself (4xx), we keep serving. */
+    size_t huge = 400000;
+    char *raw = malloc(huge + 128);
+    int off = sprintf(raw, "GET /obj-basic/x HTTP/1.1\r\nHost: x\r\nX-Huge: ");
+    memset(raw + off, 'h', huge);
+    strcpy(raw + off + huge, "\r\n\r\n");
+    char out[4096];
+    long got = pt_raw(&px, raw, strlen(raw), 1, out, sizeof(out), 5000);
+    int st = got > 0 ? pt_raw_status(out) : 0;
+    CU_ASSERT(got <= 0 || (st >= 400 && st < 500));
+    free(raw);
+    CU_ASSERT_TRUE(still_serving());
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-basic/big-header", NULL, NULL), 404);
+}
+
+static void test_body_too_large(void)
+{
+    mkbucket("obj-large");
+    size_t n = (1u << 20) + 1; /* max_body_bytes = 1M in this suite */
+    char *body = malloc(n);
+    memset(body, 'L', n);
+    pt_resp_t r;
+    const char *h[] = {FENCE, NULL};
+    CU_ASSERT_EQUAL(req("PUT", "/obj-large/x", h, body, n, &r), 413);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>EntityTooLarge</Code>"));
+    pt_resp_free(&r);
+    /* Chunked transfer (no Content-Length): refused while streaming. */
+    const char *hc[] = {FENCE, "Transfer-Encoding: chunked", NULL};
+    long st = req("PUT", "/obj-large/y", hc, body, n, &r);
+    CU_ASSERT(st == 413 || st == 0); /* 0: the proxy hung up on the rest */
+    pt_resp_free(&r);
+    free(body);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-large/x", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-large/y", NULL, NULL), 404);
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-large"), 0);
+}
+
+static void test_truncated_body(void)
+{
+    mkbucket("obj-trunc");
+    char req_text[512];
+    int n = snprintf(req_text, sizeof(req_text),
+                     "PUT /obj-trunc/t HTTP/1.1\r\nHost: x\r\nX-Fencing-Lock: /locks/http\r\n"
+                     "X-Fencing-Token: 100\r\nContent-Length: 1000\r\n\r\n");
+    char body[500];
+    memset(body, 'T', sizeof(body));
+    char *all = malloc((size_t)n + sizeof(body));
+    memcpy(all, req_text, (size_t)n);
+    memcpy(all + n, body, sizeof(body));
+    char out[4096];
+    /* Half the body, then the client goes away. */
+    pt_raw(&px, all, (size_t)n + sizeof(body), 1, out, sizeof(out), 300);
+    free(all);
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 10000));
+    CU_ASSERT_EQUAL(req_status("GET", "/obj-trunc/t", NULL, NULL), 404);
+    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-trunc"), 0);
+    CU_ASSERT_TRUE(still_serving());
+}
+
+static void test_slow_client(void)
+{
+    /* A client that connects and sends nothing: the proxy keeps serving
+     * others, and closes the idle connection after connection_timeout_s
+     * (3 s here). */
+    char out[256];
+    int64_t t0 = pt_now_ms();
+    CU_ASSERT_TRUE(still_serving());
+    long n = pt_raw(&px, "", 0, 0, out, sizeof(out), 15000); /* returns when closed */
+    int64_t waited = pt_now_ms() - t0;
+    CU_ASSERT(n >= 0);
+    CU_ASSERT(waited >= 2000 && waited < 14000);
+    /* And a client that stops half-way through its headers. */
+    t0 = pt_now_ms();
+    const char *partial = "PUT /obj-basic/slow HTTP/1.1\r\nHost: x\r\n";
+    pt_raw(&px, partial, strlen(partial), 0, out, sizeof(out), 15000);
+    CU_ASSERT(pt_now_ms() - t0 < 14000);
+    CU_ASSERT_TRUE(still_serving());
+}
+
+static void test_unsupported(void)
+{
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req("POST", "/obj-basic/k?uploads", NULL, NULL, 0, &r), 501);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>NotImplemented</Code>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("PATCH", "/obj-basic/k", NULL, NULL), 405);
+}
+
+static void test_clean_shutdown(void)
+{
+    /* SIGTERM: exit 0 (and, in sanitizer builds, no leak reports). */
+    CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
+    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+}
+
+static void add_tests(void *suite)
+{
+    const char *conf = "max_body_bytes = 1M\nbucket.open-bkt.fencing = optional\n";
+    if (pt_proxy_start(&px, conf) != 0) {
+        fprintf(stderr, "cannot start the proxy\n");
+        exit(1);
+    }
+    CU_add_test(suite, "buckets", test_buckets);
+    CU_add_test(suite, "put_get_head_delete", test_put_get_head_delete);
+    CU_add_test(suite, "tricky_keys", test_tricky_keys);
+    CU_add_test(suite, "content_md5", test_content_md5);
+    CU_add_test(suite, "range", test_range);
+    CU_add_test(suite, "copy", test_copy);
+    CU_add_test(suite, "delete_objects", test_delete_objects);
+    CU_add_test(suite, "list", test_list);
+    CU_add_test(suite, "fencing_policy", test_fencing_policy);
+    CU_add_test(suite, "aws_chunked", test_aws_chunked);
+    CU_add_test(suite, "admin", test_admin);
+    CU_add_test(suite, "malformed", test_malformed);
+    CU_add_test(suite, "oversized_headers", test_oversized_headers);
+    CU_add_test(suite, "body_too_large", test_body_too_large);
+    CU_add_test(suite, "truncated_body", test_truncated_body);
+    CU_add_test(suite, "slow_client", test_slow_client);
+    CU_add_test(suite, "unsupported", test_unsupported);
+    CU_add_test(suite, "clean_shutdown", test_clean_shutdown);
+}
+
+int main(void)
+{
+    int rc = pt_run_suite("proxy_http", add_tests);
+    if (rc != 0)
+        pt_proxy_dump_log(&px);
+    pt_proxy_cleanup(&px);
+    return rc;
+}
