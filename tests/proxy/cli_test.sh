@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# aws cli and s3cmd against a real zkfence-proxy: mb, cp, ls, rm,
+# s3api put-object --metadata fencing-lock=...,fencing-token=..., s3cmd
+# put/get/ls/del and --add-header. Exits 77 (ctest: skipped) when neither
+# tool is installed. Usage: cli_test.sh [aws|s3cmd|all]
+set -uo pipefail
+which_tool=${1:-all}
+bin=${ZKFENCE_BIN_DIR:-build/bin}/zkfence-proxy
+have_aws=0 have_s3cmd=0
+command -v aws >/dev/null 2>&1 && have_aws=1
+command -v s3cmd >/dev/null 2>&1 && have_s3cmd=1
+case $which_tool in
+aws) [ $have_aws = 1 ] || { echo "aws not installed: skipped"; exit 77; } ;;
+s3cmd) [ $have_s3cmd = 1 ] || { echo "s3cmd not installed: skipped"; exit 77; } ;;
+*) [ $have_aws = 1 ] || [ $have_s3cmd = 1 ] || { echo "no S3 CLI: skipped"; exit 77; } ;;
+esac
+
+dir=$(mktemp -d /tmp/zkfence-cli-test.XXXXXX)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$dir/proxy.conf" <<CONF
+listen = 127.0.0.1:$port
+data_dir = $dir/data
+bucket.cli-open.fencing = optional
+CONF
+"$bin" --config "$dir/proxy.conf" >"$dir/proxy.log" 2>&1 &
+pid=$!
+url=http://127.0.0.1:$port
+deadline=$((SECONDS + 20))
+until curl -sf "$url/_zkfence/health" >/dev/null; do
+  if [ $SECONDS -ge $deadline ] || ! kill -0 $pid 2>/dev/null; then
+    echo "proxy did not start"; cat "$dir/proxy.log"; exit 1
+  fi
+  sleep 0.05 # polling interval of the health wait
+done
+
+failures=0
+check() { # check NAME COMMAND...: runs it, records a failure if it fails
+  local name=$1; shift
+  if "$@" >"$dir/out" 2>&1; then
+    echo "ok   $name"
+  else
+    echo "FAIL $name"; sed 's/^/     /' "$dir/out"; failures=$((failures + 1))
+  fi
+}
+fails() { ! "$@"; }
+
+head -c 300000 /dev/urandom >"$dir/blob"
+echo "small text" >"$dir/small.txt"
+
+if [ $have_aws = 1 ] && [ "$which_tool" != s3cmd ]; then
+  export AWS_ACCESS_KEY_ID=AKIDZKFENCETEST AWS_SECRET_ACCESS_KEY=dummy-secret
+  export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_PAGER=
+  export AWS_CONFIG_FILE=$dir/aws.config AWS_SHARED_CREDENTIALS_FILE=$dir/aws.credentials
+  printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
+  : >"$AWS_SHARED_CREDENTIALS_FILE"
+  a() { aws --endpoint-url "$url" "$@"; }
+  check "aws s3 mb" a s3 mb s3://cli-open
+  check "aws s3 mb (fenced bucket)" a s3 mb s3://cli-fenced
+  check "aws s3 ls (buckets)" bash -c "aws --endpoint-url $url s3 ls | grep -q cli-fenced"
+  check "aws s3 cp up" a s3 cp "$dir/blob" s3://cli-open/dir/blob
+  check "aws s3 cp down" a s3 cp s3://cli-open/dir/blob "$dir/blob.back"
+  check "aws round trip is byte-exact" cmp "$dir/blob" "$dir/blob.back"
+  check "aws s3 ls (objects)" bash -c "aws --endpoint-url $url s3 ls --recursive s3://cli-open | grep -q 'dir/blob'"
+  check "aws s3 cp to fenced bucket without token is refused" fails a s3 cp "$dir/small.txt" s3://cli-fenced/x
+  check "aws s3api put-object --metadata fencing" a s3api put-object --bucket cli-fenced --key f/obj \
+    --body "$dir/blob" --metadata fencing-lock=/locks/cli,fencing-token=42,owner=me
+  check "aws s3api get-object" a s3api get-object --bucket cli-fenced --key f/obj "$dir/f.back"
+  check "fenced object is byte-exact" cmp "$dir/blob" "$dir/f.back"
+  check "user metadata kept, fencing metadata not stored" bash -c \
+    "aws --endpoint-url $url s3api head-object --bucket cli-fenced --key f/obj > $dir/head.json &&
+     grep -q '\"owner\": \"me\"' $dir/head.json && ! grep -q 'fencing-token' $dir/head.json"
+  check "aws stale token refused" fails a s3api put-object --bucket cli-fenced --key f/obj \
+    --body "$dir/small.txt" --metadata fencing-lock=/locks/cli,fencing-token=41
+  check "stale body did not land" bash -c \
+    "aws --endpoint-url $url s3api get-object --bucket cli-fenced --key f/obj $dir/f2 >/dev/null && cmp $dir/blob $dir/f2"
+  check "aws s3 rm" a s3 rm s3://cli-open/dir/blob
+  check "aws s3 ls after rm is empty" bash -c "[ -z \"\$(aws --endpoint-url $url s3 ls --recursive s3://cli-open)\" ]"
+  check "aws s3 rb" a s3 rb s3://cli-open
+fi
+
+if [ $have_s3cmd = 1 ] && [ "$which_tool" != aws ]; then
+  cat >"$dir/s3cfg" <<CFG
+[default]
+access_key = AKIDZKFENCETEST
+secret_key = dummy-secret
+host_base = 127.0.0.1:$port
+host_bucket = 127.0.0.1:$port
+use_https = False
+signature_v2 = False
+bucket_location = us-east-1
+CFG
+  s() { s3cmd -c "$dir/s3cfg" "$@"; }
+  fence=(--add-header=x-amz-meta-fencing-lock:/locks/s3cmd --add-header=x-amz-meta-fencing-token:7)
+  check "s3cmd mb" s mb s3://s3cmd-fenced
+  check "s3cmd mb (optional)" s mb s3://cli-open
+  check "s3cmd put --add-header fencing" s put "${fence[@]}" "$dir/blob" s3://s3cmd-fenced/obj
+  check "s3cmd put without token refused" fails s put "$dir/small.txt" s3://s3cmd-fenced/nofence
+  check "s3cmd put stale token refused" fails s put --add-header=x-amz-meta-fencing-lock:/locks/s3cmd \
+    --add-header=x-amz-meta-fencing-token:6 "$dir/small.txt" s3://s3cmd-fenced/obj
+  check "s3cmd get" s get --force s3://s3cmd-fenced/obj "$dir/s.back"
+  check "s3cmd round trip is byte-exact (stale write absent)" cmp "$dir/blob" "$dir/s.back"
+  check "s3cmd ls" bash -c "s3cmd -c $dir/s3cfg ls s3://s3cmd-fenced | grep -q 's3://s3cmd-fenced/obj'"
+  check "s3cmd put (optional bucket)" s put "$dir/small.txt" s3://cli-open/a/b.txt
+  check "s3cmd del (optional bucket)" s del s3://cli-open/a/b.txt
+  check "s3cmd ls after del is empty" bash -c "[ -z \"\$(s3cmd -c $dir/s3cfg ls s3://cli-open)\" ]"
+fi
+
+check "no staging files left" bash -c "[ -z \"\$(ls -A $dir/data/tmp)\" ]"
+kill -TERM $pid
+wait $pid
+status=$?
+pid=
+check "clean shutdown (exit 0)" test $status -eq 0
+[ $failures -eq 0 ] || { echo "$failures failure(s)"; cat "$dir/proxy.log"; exit 1; }
+echo "all CLI checks passed"

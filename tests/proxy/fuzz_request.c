@@ -1,0 +1,99 @@
+/* Fuzz target for the bytes the proxy reads from the network before any
+ * storage is touched: request classification (method, target, the headers
+ * that change a request's meaning, fencing token and lock parsing), the
+ * aws-chunked body decoder, the Range parser and the DeleteObjects XML.
+ *
+ * Input layout: line 1 is the method, line 2 the request-target, then
+ * "name: value" header lines; whatever follows an empty line is a body
+ * fed to the decoders. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awschunked.h"
+#include "range.h"
+#include "request.h"
+#include "xml.h"
+
+static int drop(void *arg, const char *d, size_t n)
+{
+    (void)arg;
+    (void)d;
+    (void)n;
+    return 0;
+}
+
+static char *next_line(char **p)
+{
+    char *s = *p;
+    if (s == NULL)
+        return NULL;
+    char *nl = strchr(s, '\n');
+    if (nl != NULL) {
+        *nl = '\0';
+        *p = nl + 1;
+    } else {
+        *p = NULL;
+    }
+    return s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (text == NULL)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    size_t tlen = strlen(text); /* headers stop at a NUL; the body may not */
+    char *p = text;
+    zkp_request_in_t in = {.method = "GET", .target = "/", .max_key_bytes = 0};
+    char *m = next_line(&p), *t = next_line(&p), *line;
+    if (m != NULL)
+        in.method = m;
+    if (t != NULL)
+        in.target = t;
+    const char *range = NULL;
+    while ((line = next_line(&p)) != NULL && *line != '\0') {
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        const char *v = colon + 1 + (colon[1] == ' ');
+        if (!strcmp(line, "x-amz-copy-source"))
+            in.copy_source = v;
+        else if (!strcmp(line, "X-Fencing-Lock"))
+            in.fencing_lock = v;
+        else if (!strcmp(line, "X-Fencing-Token"))
+            in.fencing_token = v;
+        else if (!strcmp(line, "x-amz-meta-fencing-lock"))
+            in.meta_fencing_lock = v;
+        else if (!strcmp(line, "x-amz-meta-fencing-token"))
+            in.meta_fencing_token = v;
+        else if (!strcmp(line, "Range"))
+            range = v;
+    }
+    zkp_op_t op;
+    zkp_request_classify(&in, &op);
+    zkp_op_free(&op);
+    uint64_t a, b;
+    zkp_range_parse(range, size, &a, &b);
+    /* The body: everything after the blank line, with its NULs. */
+    size_t off = p ? (size_t)(p - text) : size;
+    if (off > tlen)
+        off = tlen;
+    const char *body = (const char *)data + off;
+    size_t blen = size - off;
+    zkp_chunked_t c;
+    zkp_chunked_init(&c);
+    size_t half = blen / 2;
+    if (zkp_chunked_feed(&c, body, half, drop, NULL) == 0)
+        zkp_chunked_feed(&c, body + half, blen - half, drop, NULL);
+    zkp_chunked_finish(&c);
+    zkp_delete_req_t d;
+    if (zkp_xml_parse_delete(body, blen, 1000, &d) == 0)
+        zkp_delete_req_free(&d);
+    free(text);
+    return 0;
+}
