@@ -20,8 +20,8 @@ static void test_token_valid(void)
         {"10", 10},
         {"42", 42},
         {"4294967296", 4294967296ULL},
-        {"9223372036854775807", 9223372036854775807ULL},  /* INT64_MAX */
-        {"9223372036854775808", 9223372036854775808ULL},  /* one above: no signed slip */
+        {"9223372036854775807", 9223372036854775807ULL},   /* INT64_MAX */
+        {"9223372036854775808", 9223372036854775808ULL},   /* one above: no signed slip */
         {"10000000000000000000", 10000000000000000000ULL}, /* 20 digits */
         {"18446744073709551614", UINT64_MAX - 1},
         {"18446744073709551615", UINT64_MAX},
@@ -72,7 +72,10 @@ static void test_token_invalid(void)
         CU_ASSERT_EQUAL(v, 777); /* untouched on failure */
     }
     uint64_t v = 777;
-    CU_ASSERT_EQUAL(zkp_token_parse("1\0" "2", 3, &v), -1); /* embedded NUL */
+    CU_ASSERT_EQUAL(zkp_token_parse("1\0"
+                                    "2",
+                                    3, &v),
+                    -1); /* embedded NUL */
     CU_ASSERT_EQUAL(zkp_token_parse("\0", 1, &v), -1);
     CU_ASSERT_EQUAL(zkp_token_parse("12", 0, &v), -1);
     CU_ASSERT_EQUAL(zkp_token_parse(NULL, 0, &v), -1);
