@@ -156,6 +156,7 @@ static void svg_timeline(FILE *f, const mode_result_t *m)
             "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
             "font-family='sans-serif' font-size='10'>\n",
             WIDTH, h);
+    fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
     for (int w = 1; w <= m->workers; w++) {
         int y = (w - 1) * LANE_H + 5;
         fprintf(f, "<text x='4' y='%d'>worker %d</text>\n", y + 15, w);
@@ -169,7 +170,6 @@ static void svg_timeline(FILE *f, const mode_result_t *m)
                 "<rect x='%.1f' y='3' width='%.1f' height='%d' fill='#999' opacity='0.25'>"
                 "<title>worker 1 paused (SIGSTOP)</title></rect>\n",
                 x0, x1 - x0, LANE_H);
-        fprintf(f, "<text x='%.1f' y='%d' fill='#555'>paused</text>\n", x0 + 2, LANE_H + 1);
     }
     int64_t since[65] = {0};
     uint64_t tok[65] = {0};
@@ -199,8 +199,18 @@ static void svg_timeline(FILE *f, const mode_result_t *m)
                     xpos(m, e->ms), y + 11, ok ? "#2a9d3a" : "#d62828",
                     ok ? "write accepted:" : "write rejected:", e->seat, e->booking, e->token,
                     e->status);
+            if (strcmp(e->ev, "write_stale") == 0)
+                fprintf(f,
+                        "<text x='%.1f' y='%d' fill='#d62828' text-anchor='end'>write with "
+                        "token %" PRIu64 " refused: 412 StaleFencingToken</text>\n",
+                        xpos(m, e->ms) - 8, y + 32, e->token);
         }
     }
+    if (m->pause_start_ms) /* on top of the holding it interrupts */
+        fprintf(f,
+                "<text x='%.1f' y='20' fill='#333'>worker 1 stopped (SIGSTOP) while holding "
+                "the lock</text>\n",
+                xpos(m, m->pause_start_ms) + 60);
     double secs = (double)m->duration_ms / 1000.0;
     fprintf(f,
             "<text x='%d' y='%d' fill='#555'>0 s</text><text x='%d' y='%d' fill='#555' "
@@ -265,5 +275,17 @@ int report_write(const char *dir, const mode_result_t *r, int n, int session_ms,
         svg_timeline(f, m);
     }
     fprintf(f, "</body></html>\n");
-    return fclose(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0)
+        return -1;
+    /* Each timeline on its own too, for embedding (the README's picture). */
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/timeline-mode%d.svg", dir, r[i].mode);
+        FILE *s = fopen(path, "w");
+        if (s == NULL)
+            return -1;
+        svg_timeline(s, &r[i]);
+        if (fclose(s) != 0)
+            return -1;
+    }
+    return 0;
 }
