@@ -1,19 +1,42 @@
-/* A minimal worker: take the lock, do the work with the fencing token,
- * release. This is the README's linking example.
+/* A minimal zkfence worker: take the lock, write through zkfence-proxy with
+ * the fencing token, release. The README's linking example.
  *
- *   cc worker.c $(pkg-config --cflags --libs zkfence) -o worker
- *   ./worker 127.0.0.1:2181 /locks/seat-12
+ *   cc worker.c $(pkg-config --cflags --libs zkfence libcurl) -o worker
+ *   ./worker ZK_HOSTS /locks/report http://127.0.0.1:9000/bucket/report.txt
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <zkfence/zkfence.h>
 
+/* PUT `body` to `url`, fenced by the lock and token. Returns the HTTP status. */
+static long fenced_put(const char *url, const char *lock, uint64_t token, const char *body)
+{
+    char h_lock[512], h_token[64];
+    snprintf(h_lock, sizeof(h_lock), "X-Fencing-Lock: %s", lock);
+    snprintf(h_token, sizeof(h_token), "X-Fencing-Token: %" ZKF_TOKEN_FMT, token);
+    struct curl_slist *hdrs = curl_slist_append(curl_slist_append(NULL, h_lock), h_token);
+    CURL *curl = curl_easy_init();
+    long status = -1;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    curl_slist_free_all(hdrs);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc != 4) {
+        fprintf(stderr, "usage: worker ZK_HOSTS LOCK_PATH PROXY_URL/bucket/key\n");
+        return 64;
+    }
     zkf_client_options_t opts;
     zkf_client_options_init(&opts);
-    opts.hosts = argc > 1 ? argv[1] : "127.0.0.1:2181";
-    const char *path = argc > 2 ? argv[2] : "/locks/example";
-
+    opts.hosts = argv[1];
     zkf_client_t *client;
     zkf_lock_t *lock = NULL;
     uint64_t token;
@@ -22,17 +45,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "connect: %s\n", zkf_strerror(rc));
         return 69;
     }
-    if ((rc = zkf_lock_create(client, path, NULL, &lock)) == 0 &&
+    long status = 0;
+    if ((rc = zkf_lock_create(client, argv[2], NULL, &lock)) == 0 &&
         (rc = zkf_lock_acquire(lock, 30000, &token)) == 0) {
-        /* Critical section: send `token` with every write to the resource
-         * (e.g. the X-Fencing-Token header to zkfence-proxy), so the storage
-         * refuses us if a successor has taken over meanwhile. */
-        printf("holding %s with token %" ZKF_TOKEN_FMT "\n", path, token);
+        /* The critical section: every write carries the token, so the
+         * storage refuses it if a successor took over meanwhile. */
+        status = fenced_put(argv[3], argv[2], token, "written under the lock\n");
+        printf("token %" ZKF_TOKEN_FMT ": PUT %s -> HTTP %ld\n", token, argv[3], status);
         rc = zkf_lock_release(lock);
     }
     if (rc != 0)
-        fprintf(stderr, "lock %s: %s\n", path, zkf_strerror(rc));
+        fprintf(stderr, "lock %s: %s\n", argv[2], zkf_strerror(rc));
     zkf_lock_destroy(lock);
     zkf_client_destroy(client);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 && status >= 200 && status < 300 ? 0 : 1;
 }
