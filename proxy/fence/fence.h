@@ -193,7 +193,8 @@ uint64_t zkp_marks_commits(zkp_marks_t *m);
 /* Test hook: while on != 0, every durable write (mark batches and health
  * probes) fails as if the disk were dead: the transaction is rolled back,
  * its waiters get ZKP_FENCE_ESTORE and the store turns unhealthy. Turning it
- * off lets the next probe or batch succeed. Thread-safe. */
+ * off wakes the committer to probe at once: zkp_marks_healthy() returns 1
+ * again shortly after (asynchronously; poll it). Thread-safe. */
 void zkp_marks_inject_failure(zkp_marks_t *m, int on);
 
 /* ------------------------------------------------ the per-lock section */

@@ -112,6 +112,7 @@ struct zkp_marks {
     commit_req_t *head, *tail;
     size_t queued;
     int stopping;
+    int probe_now; /* probe at once, not at the next interval */
     zkp_marks_stats_t stats;
     char errmsg[256];
 };
@@ -652,7 +653,8 @@ static void *committer_main(void *arg)
         }
         /* Unhealthy and idle: probe the disk now and then, so the store
          * recovers without needing traffic that begin() refuses anyway. */
-        if (now_us() >= next_probe) {
+        if (m->probe_now || now_us() >= next_probe) {
+            m->probe_now = 0;
             probe_locked(m);
             next_probe = now_us() + (int64_t)m->opt.health_probe_interval_ms * 1000;
             continue;
@@ -909,8 +911,16 @@ uint64_t zkp_marks_commits(zkp_marks_t *m)
 
 void zkp_marks_inject_failure(zkp_marks_t *m, int on)
 {
-    if (m != NULL)
-        atomic_store(&m->inject, on != 0);
+    if (m == NULL)
+        return;
+    atomic_store(&m->inject, on != 0);
+    if (on)
+        return;
+    /* The "disk" is back: have the committer find out now. */
+    pthread_mutex_lock(&m->qmu);
+    m->probe_now = 1;
+    pthread_cond_signal(&m->qcv);
+    pthread_mutex_unlock(&m->qmu);
 }
 
 /* -------------------------------------------------- per-lock section */

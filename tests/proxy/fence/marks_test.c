@@ -774,6 +774,35 @@ static void test_inject_failure(void)
     zkp_marks_close(m);
 }
 
+static void test_recovery_is_prompt(void)
+{
+    /* Probes every minute, yet turning the hook off brings the store back
+     * at once: the committer is woken to probe. */
+    fresh_db();
+    zkp_marks_options_t o;
+    zkp_marks_options_init(&o);
+    o.health_probe_interval_ms = 60000;
+    zkp_marks_t *m = open_opts(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_marks_inject_failure(m, 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "P", 1, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
+    /* The committer probes once right after the failure; the next periodic
+     * probe is a minute away once that one has failed. */
+    zkp_marks_stats_t st;
+    CU_ASSERT(FT_WAIT_UNTIL(({
+                                zkp_marks_stats(m, &st);
+                                st.probes >= 1;
+                            }),
+                            20000));
+    CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
+    zkp_marks_inject_failure(m, 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 20000));
+    CU_ASSERT_EQUAL(fenced_write(m, "P", 1, NULL), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "P"), 1);
+    zkp_marks_close(m);
+}
+
 /* A failed commit fails every persist of its batch, and none is raised. */
 typedef struct fail_arg {
     zkp_marks_t *m;
@@ -1101,6 +1130,7 @@ int main(void)
     CU_add_test(s, "16 concurrent writers on 4 locks", test_concurrent_writers);
     CU_add_test(s, "group commit batches persists", test_group_commit_batches);
     CU_add_test(s, "injected failure: fail closed, then recover", test_inject_failure);
+    CU_add_test(s, "recovery is prompt once the disk is back", test_recovery_is_prompt);
     CU_add_test(s, "a failed batch fails all its persists", test_failed_batch);
     CU_add_test(s, "kill -9 mid-load keeps acknowledged marks",
                 test_kill9_keeps_acknowledged_marks);
