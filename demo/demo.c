@@ -349,6 +349,8 @@ int main(int argc, char **argv)
     report_print(stdout, results, n);
     if (report_write(o.out, results, n, session, pause_ms) != 0)
         errors++;
+    for (int i = 0; i < n; i++)
+        free(results[i].events);
     printf("\nreport: %s/report.html and %s/report.txt\n", o.out, o.out);
     if (errors)
         printf("demo: %d mode(s) had worker or proxy errors\n", errors);

@@ -1071,9 +1071,10 @@ void zkf_lock_destroy(zkf_lock_t *l)
     pthread_cond_broadcast(&c->cv);
     /* Wait for the attempt's cleanup and for every queued callback naming
      * this lock, unless we are that callback's thread. */
+    int in_own_callback = c->delivering == l && pthread_equal(pthread_self(), c->thread);
     for (;;) {
         int waiting = l->state == ZKF_LOCK_WAITING;
-        int events = l->pending_events - (c->delivering == l ? 1 : 0);
+        int events = l->pending_events - (in_own_callback ? 1 : 0);
         if (!waiting && events <= 0)
             break;
         pthread_cond_wait(&c->cv, &c->mu);

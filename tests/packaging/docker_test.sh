@@ -30,7 +30,7 @@ runtime=$(sed -n '/AS runtime/,/^COPY/p' "$df" | tr ' \\' '\n\n' | grep -E '^lib
 for b in zkfence-proxy zkfence zkfence-demo zkfence-demo-worker ../lib/libzkfence.so; do
   for lib in $(objdump -p "$bin/$b" | awk '/NEEDED/ {print $2}'); do
     case $lib in libzkfence.so*|libc.so*|libm.so*|libpthread.so*|libdl.so*|ld-linux*) continue ;; esac
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !done {print $NF; done = 1}')  # no early exit: SIGPIPE + pipefail
     # usrmerge: dpkg knows the file under /lib or /usr/lib
     pkg=$( (dpkg -S "$path" || dpkg -S "${path#/usr}" || dpkg -S "/usr$path") 2>/dev/null |
       head -n 1 | cut -d: -f1 || true)

@@ -19,7 +19,7 @@ fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; }
 
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
-libdir=$(ls -d "$prefix"/lib* | head -n 1)
+libdir=$(ls -d "$prefix"/lib* | sed -n 1p)
 for f in include/zkfence/zkfence.h bin/zkfence bin/zkfence-proxy; do
   check "[ -e '$prefix/$f' ]" "installed $f"
 done
