@@ -223,7 +223,7 @@ static entry_t *map_find(stripe_t *s, uint64_t h, const char *name, size_t len)
 static int map_grow(stripe_t *s)
 {
     size_t n = s->nbuckets ? s->nbuckets * 2 : 8;
-    entry_t **b = calloc(n, sizeof(*b));
+    entry_t **b = calloc(n, sizeof(entry_t *));
     if (b == NULL)
         return -1;
     for (size_t i = 0; i < s->nbuckets; i++) {
@@ -568,14 +568,18 @@ static void note_result_locked(zkp_marks_t *m, int rc, const char *what, const c
         snprintf(m->errmsg, sizeof(m->errmsg), "%s: %s", what, why ? why : "unknown error");
 }
 
-/* Takes up to max_batch requests off the queue (qmu held). */
+/* Takes up to max_batch (>= 1) requests off the queue (qmu held); NULL
+ * and *n = 0 when the queue is empty. */
 static commit_req_t *take_batch_locked(zkp_marks_t *m, size_t *n)
 {
-    commit_req_t *batch = m->head, *last = NULL;
-    size_t k = 0;
-    for (commit_req_t *r = m->head; r != NULL && k < (size_t)m->opt.group_commit_max_batch;
-         r = r->next) {
-        last = r;
+    commit_req_t *batch = m->head;
+    *n = 0;
+    if (batch == NULL)
+        return NULL;
+    commit_req_t *last = batch;
+    size_t k = 1;
+    while (k < (size_t)m->opt.group_commit_max_batch && last->next != NULL) {
+        last = last->next;
         k++;
     }
     m->head = last->next;

@@ -52,7 +52,7 @@ static char *parse_string(const char **s)
     char *out = malloc(strlen(p) * 3 + 1), *o = out;
     while (*p != '"') {
         unsigned char c = (unsigned char)*p++;
-        if (c == '\0' || c < 0x20)
+        if (c < 0x20) /* NUL included: an unterminated string */
             goto bad;
         if (c != '\\') {
             *o++ = (char)c;
@@ -81,9 +81,11 @@ static char *parse_string(const char **s)
             *o++ = '\f';
             break;
         case 'u': {
-            unsigned cp;
-            if (sscanf(p, "%4x", &cp) != 1 || strspn(p, "0123456789abcdefABCDEF") < 4)
+            char hex[5] = {0};
+            if (strspn(p, "0123456789abcdefABCDEF") < 4)
                 goto bad;
+            memcpy(hex, p, 4);
+            unsigned cp = (unsigned)strtoul(hex, NULL, 16);
             p += 4;
             put_utf8(&o, cp);
             break;
@@ -366,7 +368,7 @@ static void test_invalid_utf8(void)
 static void test_long_key(void)
 {
     /* Larger than the on-stack line buffer, and escaped 6x. */
-    size_t len = 64 * 1024;
+    size_t len = (size_t)64 * 1024;
     char *key = malloc(len + 1);
     for (size_t i = 0; i < len; i++)
         key[i] = i % 2 ? '\x01' : '"';
@@ -395,7 +397,7 @@ static void *log_many(void *arg)
     zkp_audit_t *a = arg;
     char key[64];
     for (int i = 0; i < AUDIT_LINES; i++) {
-        snprintf(key, sizeof(key), "thread-%p/%d", (void *)pthread_self(), i);
+        snprintf(key, sizeof(key), "thread-%d/%d", (int)gettid(), i);
         zkp_audit_log(a, "/locks/x", (uint64_t)i, 1, (uint64_t)i, ZKP_VERDICT_ACCEPT_EQUAL, "b",
                       key, "put");
     }
@@ -415,7 +417,7 @@ static void test_concurrent_lines_whole(void)
     zkp_audit_close(a);
     char **lines;
     size_t n = read_lines(logpath, &lines);
-    CU_ASSERT_EQUAL(n, AUDIT_THREADS * AUDIT_LINES);
+    CU_ASSERT_EQUAL(n, (size_t)AUDIT_THREADS * AUDIT_LINES);
     size_t parsed = 0;
     for (size_t i = 0; i < n; i++) {
         fields_t f;

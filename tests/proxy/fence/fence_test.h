@@ -25,7 +25,7 @@ static inline int64_t ft_now_ms(void)
 
 static inline void ft_poll_interval(void)
 {
-    struct timespec ts = {0, 2 * 1000 * 1000};
+    struct timespec ts = {0, 2000000L};
     nanosleep(&ts, NULL); /* the polling interval of FT_WAIT_UNTIL, not a wait */
 }
 
