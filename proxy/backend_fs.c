@@ -658,7 +658,7 @@ static int is_hash_name(const char *s)
 
 static void load_object(fs_bucket_t *b, const char *dir, const char *name)
 {
-    char path[4096];
+    char path[4096 + 80]; /* dir (< 4096) + "/" + a 64-char hash name */
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -702,7 +702,8 @@ static int load_bucket(fs_backend_t *be, const char *name)
         if (is_hash_name(de->d_name))
             load_object(b, dir, de->d_name);
     closedir(d);
-    qsort(b->e, b->n, sizeof(*b->e), entry_cmp);
+    if (b->n > 1) /* b->e may be NULL: qsort must not see it */
+        qsort(b->e, b->n, sizeof(*b->e), entry_cmp);
     return 0;
 }
 

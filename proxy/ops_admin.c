@@ -50,6 +50,18 @@ static enum MHD_Result metrics(zkp_req_t *r)
     zkp_buf_init(&b);
     zkp_metrics_render(&r->srv->metrics, &b, zkp_marks_count(r->srv->marks),
                        zkp_marks_healthy(r->srv->marks));
+    /* Group commit at work: updates grow faster than commits under load. */
+    zkp_marks_stats_t st;
+    zkp_marks_stats(r->srv->marks, &st);
+    zkp_buf_printf(&b,
+                   "# HELP zkfence_mark_updates_total Mark raises made durable or attempted.\n"
+                   "# TYPE zkfence_mark_updates_total counter\nzkfence_mark_updates_total %" PRIu64
+                   "\n# HELP zkfence_mark_commits_total Mark store transactions (fsyncs).\n"
+                   "# TYPE zkfence_mark_commits_total counter\nzkfence_mark_commits_total %" PRIu64
+                   "\n# HELP zkfence_mark_largest_batch Most updates in one transaction.\n"
+                   "# TYPE zkfence_mark_largest_batch gauge\nzkfence_mark_largest_batch %" PRIu64
+                   "\n",
+                   st.updates, st.commits, st.largest_batch);
     return respond_buf(r, 200, "text/plain; version=0.0.4", &b);
 }
 
