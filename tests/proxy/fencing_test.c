@@ -463,11 +463,10 @@ static void test_store_failure(void)
     pt_proxy_cleanup(&p);
 }
 
-static void test_fault_endpoint_off(void)
+static void test_fault_endpoint_post_only(void)
 {
-    /* Without --debug-fault-endpoint the test hook does not exist. The
-     * harness always passes the flag, so turn it off in the config... the
-     * flag wins; instead check that the endpoint needs POST. */
+    /* The test hook only answers POST (and only with --debug-fault-endpoint,
+     * which the harness passes): a GET cannot flip the store. */
     pt_proxy_t p;
     CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
     pt_resp_t r;
@@ -486,7 +485,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "concurrent_writers", test_concurrent_writers);
     CU_add_test(suite, "kill9_restart", test_kill9_restart);
     CU_add_test(suite, "store_failure", test_store_failure);
-    CU_add_test(suite, "fault_endpoint_get", test_fault_endpoint_off);
+    CU_add_test(suite, "fault_endpoint_get", test_fault_endpoint_post_only);
 }
 
 int main(void)
