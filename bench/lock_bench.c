@@ -1,52 +1,66 @@
 /* bench/lock: libzkfence against its physical floor, in one run.
  *
- * Modes (each reports a median over rounds, plus p50/p99 latency, plus
- * ZooKeeper requests per cycle from the server's `mntr` packet counters):
+ * Groups of modes, each interleaving a floor and the library round by round
+ * so that drift in the machine hits both alike:
  *
- *   floor-sync      zoo_create(ephemeral|sequential) + zoo_get_children +
- *                   zoo_delete, synchronous, one session: the synchronous floor
- *   floor-pipe      zoo_acreate/zoo_adelete pairs, many in flight, one
- *                   session: the server's capacity
- *   uncontended     zkf_lock_acquire + zkf_lock_release, one client
- *   contended       C clients (own sessions, threads or processes) on one lock
- *                   for D seconds; mutual exclusion checked; Jain's fairness
- *   contended-floor the same clients running a lock made of the synchronous
- *                   calls (create, get_children, wait for the predecessor with
- *                   wexists, delete): what a plain synchronous recipe achieves
- *   many-locks      one process cycling L distinct locks through the async API;
- *                   memory per held lock from the RSS delta
+ *   --only sync        floor-sync: zoo_create(ephemeral|sequential) +
+ *                      zoo_get_children + zoo_delete, synchronous, one
+ *                      session (the synchronous floor); and uncontended:
+ *                      zkf_lock_acquire + zkf_lock_release, one client
+ *   --only pipe        floor-pipe: zoo_acreate/zoo_adelete pairs, 64 in
+ *                      flight on one session (the server's capacity); and
+ *                      many-locks: one process cycling L distinct locks
+ *                      through zkf_lock_acquire_async, with the memory per
+ *                      held lock from the RSS delta
+ *   --only contended   contended-floor: C clients (own sessions) on one lock
+ *                      made of the synchronous calls (create, get_children,
+ *                      wexists on the predecessor, delete); and contended:
+ *                      the same clients on one zkfence lock. Threads, or
+ *                      processes with --procs. Mutual exclusion and lost
+ *                      updates are checked in the critical section; Jain's
+ *                      fairness index over handoffs per client.
  *
- * Output: one line per case, "case value unit ..." key=value pairs; bench/run
- * turns them into the verdict table. */
+ * Every mode also reports ZooKeeper requests per cycle (or handoff), from
+ * the server's `mntr` packet counter before and after.
+ *
+ * Output: one line per mode, "MODE RATE UNIT key=value ..."; bench/run
+ * turns them into its verdict table. Exit 0, or 1 if mutual exclusion was
+ * violated or an operation failed, 64 on a usage error, 69 if ZooKeeper is
+ * unreachable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <zookeeper/zookeeper.h>
 #include <zkfence/zkfence.h>
+#include <zookeeper/zookeeper.h>
+
+#define MAX_ROUNDS 64
+#define MAX_CLIENTS 64
+#define MAX_LAT 8192 /* latency samples kept per client and round */
 
 typedef struct opts {
     const char *zk;
     int rounds;
-    int cycles;       /* per round, sequential modes */
-    int clients;      /* contended */
-    double seconds;   /* contended, per round */
-    int locks;        /* many-locks */
-    int procs;        /* contended: use processes instead of threads */
-    const char *only; /* run one mode */
+    int cycles;     /* per round, sequential modes */
+    int clients;    /* contended */
+    double seconds; /* contended, per round */
+    int locks;      /* many-locks */
+    int procs;      /* contended: processes instead of threads */
+    const char *only;
 } opts_t;
 
 static double now_s(void)
@@ -56,27 +70,53 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+static double median(const double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    double s[MAX_ROUNDS];
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-static double pct(double *v, int n, double p)
+/* Sorts v in place. */
+static double pct(double *v, size_t n, double p)
 {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    int i = (int)ceil(p / 100.0 * n) - 1;
-    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof(double), cmp_double);
+    size_t i = (size_t)ceil(p / 100.0 * (double)n);
+    return v[i == 0 ? 0 : i > n ? n - 1 : i - 1];
 }
+
+static void die(const char *what)
+{
+    fprintf(stderr, "lock_bench: %s\n", what);
+    exit(1);
+}
+
+/* snprintf that refuses to truncate a ZooKeeper path. */
+#define PATHF(buf, ...)                                                                            \
+    do {                                                                                           \
+        int n_ = snprintf(buf, sizeof(buf), __VA_ARGS__);                                          \
+        if (n_ < 0 || (size_t)n_ >= sizeof(buf))                                                   \
+            die("path too long");                                                                  \
+    } while (0)
 
 /* ---- server counters ---- */
 
+/* zk_packets_received from `mntr` on the first server of HOSTS. */
 static long long mntr_packets(const char *hosts)
 {
     char host[256];
@@ -90,7 +130,7 @@ static long long mntr_packets(const char *hosts)
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
         return -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     long long v = -1;
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 && write(fd, "mntr", 4) == 4) {
         char buf[16384];
@@ -109,157 +149,85 @@ static long long mntr_packets(const char *hosts)
     return v;
 }
 
-/* ---- raw ZooKeeper handle for the floors ---- */
-
-static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t conn_cv = PTHREAD_COND_INITIALIZER;
-
-static void conn_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+/* ZooKeeper requests between two counter readings, per unit of work. */
+static double ops_per(long long p0, long long p1, double units)
 {
-    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE) {
-        pthread_mutex_lock(&conn_mu);
-        *(int *)ctx = 1;
-        pthread_cond_broadcast(&conn_cv);
-        pthread_mutex_unlock(&conn_mu);
-    }
+    return p0 < 0 || p1 < 0 || units <= 0 ? -1 : (double)(p1 - p0) / units;
 }
 
-static zhandle_t *raw_connect(const char *hosts, int *flag)
+/* ---- raw ZooKeeper handles for the floors ---- */
+
+typedef struct flag {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int set;
+} flag_t;
+
+#define FLAG_INIT                                                                                  \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0                                     \
+    }
+
+static void flag_raise(flag_t *f)
 {
-    *flag = 0;
-    zhandle_t *zh = zookeeper_init(hosts, conn_watcher, 10000, NULL, flag, 0);
+    pthread_mutex_lock(&f->mu);
+    f->set = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void flag_wait(flag_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    while (!f->set)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->set = 0;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
+        flag_raise(ctx);
+}
+
+/* Any event on a watched node: it changed or went away. */
+static void node_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    if (type != ZOO_SESSION_EVENT)
+        flag_raise(ctx);
+}
+
+static zhandle_t *raw_connect(const char *hosts)
+{
+    static flag_t connected = FLAG_INIT;
+    static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&one); /* one flag, one connect at a time */
+    zhandle_t *zh = zookeeper_init(hosts, session_watcher, 10000, NULL, &connected, 0);
+    if (zh)
+        flag_wait(&connected);
+    pthread_mutex_unlock(&one);
     if (!zh)
-        return NULL;
-    pthread_mutex_lock(&conn_mu);
-    while (!*flag)
-        pthread_cond_wait(&conn_cv, &conn_mu);
-    pthread_mutex_unlock(&conn_mu);
+        die("zookeeper_init failed");
     return zh;
 }
 
 static void ensure_path(zhandle_t *zh, const char *path)
 {
-    char buf[256];
+    char buf[512];
     for (const char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
         size_t len = p ? (size_t)(p - path) : strlen(path);
+        if (len >= sizeof(buf))
+            die("path too long");
         memcpy(buf, path, len);
         buf[len] = '\0';
-        zoo_create(zh, buf, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        int rc = zoo_create(zh, buf, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        if (rc != ZOK && rc != ZNODEEXISTS)
+            die("cannot create the benchmark's paths");
         if (!p)
             break;
     }
 }
-
-typedef struct result {
-    double rate;     /* per second */
-    double p50, p99; /* ms */
-    double ops;      /* ZooKeeper requests per cycle */
-} result_t;
-
-static void report(const char *name, const char *unit, result_t *r, int rounds, const char *extra)
-{
-    double rates[64], p50[64], p99[64], ops[64];
-    for (int i = 0; i < rounds; i++) {
-        rates[i] = r[i].rate;
-        p50[i] = r[i].p50;
-        p99[i] = r[i].p99;
-        ops[i] = r[i].ops;
-    }
-    printf("%s %.1f %s p50_ms=%.3f p99_ms=%.3f zk_ops_per_cycle=%.2f rounds=%d%s%s\n", name,
-           median(rates, rounds), unit, median(p50, rounds), median(p99, rounds),
-           median(ops, rounds), rounds, extra ? " " : "", extra ? extra : "");
-    fflush(stdout);
-}
-
-/* ---- floor-sync ---- */
-
-static result_t floor_sync_round(const opts_t *o, zhandle_t *zh, const char *dir)
-{
-    double *lat = malloc(sizeof(double) * (size_t)o->cycles);
-    char prefix[256], made[256];
-    snprintf(prefix, sizeof(prefix), "%s/n-", dir);
-    struct String_vector sv;
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
-    for (int i = 0; i < o->cycles; i++) {
-        double a = now_s();
-        zoo_create(zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL, made,
-                   sizeof(made));
-        zoo_get_children(zh, dir, 0, &sv);
-        deallocate_String_vector(&sv);
-        zoo_delete(zh, made, -1);
-        lat[i] = (now_s() - a) * 1000;
-    }
-    double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
-    result_t r = {o->cycles / t, pct(lat, o->cycles, 50), pct(lat, o->cycles, 99),
-                  (double)(p1 - p0 - 2) / o->cycles};
-    free(lat);
-    return r;
-}
-
-/* ---- floor-pipe ---- */
-
-typedef struct pipe_state {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    zhandle_t *zh;
-    const char *prefix;
-    int in_flight, done, target, issued;
-} pipe_state_t;
-
-static void pipe_created(int rc, const char *value, const void *data);
-
-static void pipe_deleted(int rc, const void *data)
-{
-    pipe_state_t *s = (pipe_state_t *)data;
-    pthread_mutex_lock(&s->mu);
-    s->done++;
-    s->in_flight--;
-    if (s->issued < s->target) {
-        s->issued++;
-        s->in_flight++;
-        zoo_acreate(s->zh, s->prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
-                    pipe_created, s);
-    }
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void pipe_created(int rc, const char *value, const void *data)
-{
-    pipe_state_t *s = (pipe_state_t *)data;
-    if (rc == ZOK)
-        zoo_adelete(s->zh, value, -1, pipe_deleted, s);
-    else
-        pipe_deleted(rc, data);
-}
-
-static result_t floor_pipe_round(const opts_t *o, zhandle_t *zh, const char *dir)
-{
-    char prefix[256];
-    snprintf(prefix, sizeof(prefix), "%s/p-", dir);
-    pipe_state_t s = {
-        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, zh, prefix, 0, 0, o->cycles * 4, 0};
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
-    pthread_mutex_lock(&s.mu);
-    for (int i = 0; i < 64 && s.issued < s.target; i++) {
-        s.issued++;
-        s.in_flight++;
-        zoo_acreate(zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL, pipe_created,
-                    &s);
-    }
-    while (s.done < s.target)
-        pthread_cond_wait(&s.cv, &s.mu);
-    pthread_mutex_unlock(&s.mu);
-    double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
-    result_t r = {s.target / t, 0, 0, (double)(p1 - p0 - 2) / s.target};
-    return r;
-}
-
-/* ---- uncontended ---- */
 
 static zkf_client_t *client(const char *hosts)
 {
@@ -275,181 +243,150 @@ static zkf_client_t *client(const char *hosts)
     return c;
 }
 
-static result_t uncontended_round(const opts_t *o, zkf_client_t *c, const char *path)
+typedef struct result {
+    double rate;     /* per second */
+    double p50, p99; /* ms */
+    double ops;      /* ZooKeeper requests per cycle or handoff */
+} result_t;
+
+static void report(const char *name, const char *unit, const result_t *r, int rounds,
+                   const char *extra)
+{
+    double rates[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS], ops[MAX_ROUNDS];
+    for (int i = 0; i < rounds; i++) {
+        rates[i] = r[i].rate;
+        p50[i] = r[i].p50;
+        p99[i] = r[i].p99;
+        ops[i] = r[i].ops;
+    }
+    printf("%s %.1f %s p50_ms=%.3f p99_ms=%.3f zk_ops=%.2f rounds=%d%s%s\n", name,
+           median(rates, rounds), unit, median(p50, rounds), median(p99, rounds),
+           median(ops, rounds), rounds, extra ? " " : "", extra ? extra : "");
+    fflush(stdout);
+}
+
+/* ---- floor-sync and uncontended ---- */
+
+static result_t floor_sync_round(const opts_t *o, zhandle_t *zh, const char *dir)
 {
     double *lat = malloc(sizeof(double) * (size_t)o->cycles);
-    zkf_lock_t *l;
-    zkf_lock_create(c, path, NULL, &l);
-    zkf_lock_acquire(l, -1, NULL); /* path exists before we count */
-    zkf_lock_release(l);
+    char prefix[512], made[512];
+    PATHF(prefix, "%s/n-", dir);
+    struct String_vector sv;
     long long p0 = mntr_packets(o->zk);
     double t0 = now_s();
     for (int i = 0; i < o->cycles; i++) {
         double a = now_s();
-        if (zkf_lock_acquire(l, -1, NULL) != 0 || zkf_lock_release(l) != 0) {
-            fprintf(stderr, "lock_bench: uncontended cycle failed\n");
-            exit(1);
-        }
+        if (zoo_create(zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL, made,
+                       sizeof(made)) != ZOK ||
+            zoo_get_children(zh, dir, 0, &sv) != ZOK)
+            die("floor-sync: create or get_children failed");
+        deallocate_String_vector(&sv);
+        if (zoo_delete(zh, made, -1) != ZOK)
+            die("floor-sync: delete failed");
         lat[i] = (now_s() - a) * 1000;
     }
     double t = now_s() - t0;
     long long p1 = mntr_packets(o->zk);
-    zkf_lock_destroy(l);
-    result_t r = {o->cycles / t, pct(lat, o->cycles, 50), pct(lat, o->cycles, 99),
-                  (double)(p1 - p0 - 2) / o->cycles};
+    result_t r = {o->cycles / t, pct(lat, (size_t)o->cycles, 50), pct(lat, (size_t)o->cycles, 99),
+                  ops_per(p0, p1, o->cycles)};
     free(lat);
     return r;
 }
 
-/* ---- contended (zkfence, and the synchronous recipe) ---- */
-
-typedef struct shared {
-    atomic_int in_cs;
-    atomic_int violations;
-    atomic_int stop;
-    atomic_long handoffs;
-    long per_client[64];
-    double lat_ms[64][4096];
-    int nlat[64];
-} shared_t;
-
-typedef struct contender {
-    shared_t *sh;
-    const opts_t *o;
-    const char *path;
-    int id;
-    int sync_recipe;
-} contender_t;
-
-static void in_critical_section(shared_t *sh, int id, double waited_ms)
+static result_t uncontended_round(const opts_t *o, zkf_client_t *c, const char *path)
 {
-    if (atomic_exchange(&sh->in_cs, 1) != 0)
-        atomic_fetch_add(&sh->violations, 1);
-    sh->per_client[id]++;
-    if (sh->nlat[id] < 4096)
-        sh->lat_ms[id][sh->nlat[id]++] = waited_ms;
-    atomic_fetch_add(&sh->handoffs, 1);
-    atomic_store(&sh->in_cs, 0);
-}
-
-/* A lock from the synchronous calls alone: what a recipe without
- * pipelining or async release does per handoff. */
-static void sync_recipe_loop(contender_t *ct)
-{
-    int flag;
-    zhandle_t *zh = raw_connect(ct->o->zk, &flag);
-    char prefix[256], made[256];
-    snprintf(prefix, sizeof(prefix), "%s/lock-", ct->path);
-    while (!atomic_load(&ct->sh->stop)) {
-        double a = now_s();
-        zoo_create(zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL, made,
-                   sizeof(made));
-        const char *me = strrchr(made, '/') + 1;
-        for (;;) {
-            struct String_vector sv;
-            if (zoo_get_children(zh, ct->path, 0, &sv) != ZOK)
-                break;
-            const char *pred = NULL;
-            for (int i = 0; i < sv.count; i++) /* highest name below ours */
-                if (strcmp(sv.data[i], me) < 0 && (!pred || strcmp(sv.data[i], pred) > 0))
-                    pred = sv.data[i];
-            if (pred == NULL) {
-                deallocate_String_vector(&sv);
-                break;
-            }
-            char pp[512];
-            snprintf(pp, sizeof(pp), "%s/%s", ct->path, pred);
-            deallocate_String_vector(&sv);
-            int fired = 0;
-            if (zoo_wexists(zh, pp, conn_watcher, &fired, NULL) == ZOK) {
-                pthread_mutex_lock(&conn_mu);
-                while (!fired)
-                    pthread_cond_wait(&conn_cv, &conn_mu);
-                pthread_mutex_unlock(&conn_mu);
-            }
-        }
-        in_critical_section(ct->sh, ct->id, (now_s() - a) * 1000);
-        zoo_delete(zh, made, -1);
-    }
-    zookeeper_close(zh);
-}
-
-static void zkf_loop(contender_t *ct)
-{
-    zkf_client_t *c = client(ct->o->zk);
+    double *lat = malloc(sizeof(double) * (size_t)o->cycles);
     zkf_lock_t *l;
-    zkf_lock_create(c, ct->path, NULL, &l);
-    while (!atomic_load(&ct->sh->stop)) {
-        double a = now_s();
-        if (zkf_lock_acquire(l, 10000, NULL) != 0)
-            continue;
-        in_critical_section(ct->sh, ct->id, (now_s() - a) * 1000);
-        zkf_lock_release(l);
-    }
-    zkf_lock_destroy(l);
-    zkf_client_destroy(c);
-}
-
-static void *contender_main(void *arg)
-{
-    contender_t *ct = arg;
-    if (ct->sync_recipe)
-        sync_recipe_loop(ct);
-    else
-        zkf_loop(ct);
-    return NULL;
-}
-
-static result_t contended_round(const opts_t *o, const char *path, int sync_recipe,
-                                double *fairness, int *violations)
-{
-    shared_t *sh =
-        mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    memset(sh, 0, sizeof(*sh));
-    contender_t ct[64];
-    pthread_t th[64];
-    pid_t pids[64];
+    if (zkf_lock_create(c, path, NULL, &l) != 0)
+        die("zkf_lock_create failed");
+    /* The first acquire creates the lock's path: not part of the cycle. */
+    if (zkf_lock_acquire(l, -1, NULL) != 0 || zkf_lock_release(l) != 0)
+        die("uncontended: warm-up cycle failed");
     long long p0 = mntr_packets(o->zk);
     double t0 = now_s();
-    for (int i = 0; i < o->clients; i++) {
-        ct[i] = (contender_t){sh, o, path, i, sync_recipe};
-        if (o->procs) {
-            pids[i] = fork();
-            if (pids[i] == 0) {
-                contender_main(&ct[i]);
-                _exit(0);
-            }
-        } else {
-            pthread_create(&th[i], NULL, contender_main, &ct[i]);
-        }
+    for (int i = 0; i < o->cycles; i++) {
+        double a = now_s();
+        if (zkf_lock_acquire(l, -1, NULL) != 0 || zkf_lock_release(l) != 0)
+            die("uncontended: cycle failed");
+        lat[i] = (now_s() - a) * 1000;
     }
-    struct timespec run = {(time_t)o->seconds,
-                           (long)((o->seconds - (double)(time_t)o->seconds) * 1e9)};
-    nanosleep(&run, NULL); /* the measurement window */
-    atomic_store(&sh->stop, 1);
-    for (int i = 0; i < o->clients; i++) {
-        if (o->procs)
-            waitpid(pids[i], NULL, 0);
-        else
-            pthread_join(th[i], NULL);
-    }
+    /* The last release's delete was sent, not awaited: a synchronous call
+     * on the same session returns after the server has processed it. */
+    if (zoo_exists(zkf_client_zhandle(c), path, 0, NULL) != ZOK)
+        die("uncontended: exists failed");
     double t = now_s() - t0;
     long long p1 = mntr_packets(o->zk);
-    long total = atomic_load(&sh->handoffs);
-    double sum = 0, sq = 0;
-    static double all[64 * 4096];
-    int nall = 0;
-    for (int i = 0; i < o->clients; i++) {
-        sum += (double)sh->per_client[i];
-        sq += (double)sh->per_client[i] * (double)sh->per_client[i];
-        for (int k = 0; k < sh->nlat[i]; k++)
-            all[nall++] = sh->lat_ms[i][k];
+    zkf_lock_destroy(l);
+    /* minus the closing exists */
+    result_t r = {o->cycles / t, pct(lat, (size_t)o->cycles, 50), pct(lat, (size_t)o->cycles, 99),
+                  ops_per(p0, p1 - 1, o->cycles)};
+    free(lat);
+    return r;
+}
+
+/* ---- floor-pipe ---- */
+
+typedef struct pipe_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    zhandle_t *zh;
+    const char *prefix;
+    int done, target, issued, failed;
+} pipe_state_t;
+
+static void pipe_created(int rc, const char *value, const void *data);
+
+/* Keeps the pipeline full: each finished pair starts the next. */
+static void pipe_issue_locked(pipe_state_t *s)
+{
+    if (s->issued >= s->target)
+        return;
+    s->issued++;
+    if (zoo_acreate(s->zh, s->prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
+                    pipe_created, s) != ZOK) {
+        s->failed++;
+        s->done++;
     }
-    *fairness = sq > 0 ? sum * sum / (o->clients * sq) : 0;
-    *violations = atomic_load(&sh->violations);
-    result_t r = {total / t, nall ? pct(all, nall, 50) : 0, nall ? pct(all, nall, 99) : 0,
-                  total ? (double)(p1 - p0 - 2) / total : 0};
-    munmap(sh, sizeof(*sh));
+}
+
+static void pipe_deleted(int rc, const void *data)
+{
+    pipe_state_t *s = (pipe_state_t *)data;
+    pthread_mutex_lock(&s->mu);
+    s->failed += rc != ZOK;
+    s->done++;
+    pipe_issue_locked(s);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void pipe_created(int rc, const char *value, const void *data)
+{
+    pipe_state_t *s = (pipe_state_t *)data;
+    if (rc != ZOK || zoo_adelete(s->zh, value, -1, pipe_deleted, s) != ZOK)
+        pipe_deleted(rc == ZOK ? ZSYSTEMERROR : rc, data);
+}
+
+static result_t floor_pipe_round(const opts_t *o, zhandle_t *zh, const char *dir)
+{
+    char prefix[512];
+    PATHF(prefix, "%s/p-", dir);
+    pipe_state_t s = {
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, zh, prefix, 0, o->cycles * 4, 0, 0};
+    long long p0 = mntr_packets(o->zk);
+    double t0 = now_s();
+    pthread_mutex_lock(&s.mu);
+    for (int i = 0; i < 64; i++)
+        pipe_issue_locked(&s);
+    while (s.done < s.target)
+        pthread_cond_wait(&s.cv, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+    double t = now_s() - t0;
+    long long p1 = mntr_packets(o->zk);
+    if (s.failed)
+        die("floor-pipe: operations failed");
+    result_t r = {s.target / t, 0, 0, ops_per(p0, p1, s.target)};
     return r;
 }
 
@@ -473,7 +410,7 @@ static void many_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
     pthread_mutex_unlock(&m->mu);
 }
 
-static long rss_kb(void)
+static long rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
     long pages = 0, rss = 0;
@@ -482,44 +419,376 @@ static long rss_kb(void)
             rss = 0;
         fclose(f);
     }
-    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+/* Acquires every lock asynchronously, waits for all, releases all, and
+ * waits until the server has processed the releases. */
+static void many_cycle(const opts_t *o, zkf_client_t *c, zkf_lock_t **locks, const char *base,
+                       long *rss_held)
+{
+    many_t m = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    for (int i = 0; i < o->locks; i++)
+        if (zkf_lock_acquire_async(locks[i], -1, many_acquired, &m) != 0)
+            die("many-locks: acquire_async refused");
+    pthread_mutex_lock(&m.mu);
+    while (m.acquired + m.failed < o->locks)
+        pthread_cond_wait(&m.cv, &m.mu);
+    pthread_mutex_unlock(&m.mu);
+    if (m.failed)
+        die("many-locks: acquisitions failed");
+    if (rss_held)
+        *rss_held = rss_bytes();
+    for (int i = 0; i < o->locks; i++)
+        if (zkf_lock_release(locks[i]) != 0)
+            die("many-locks: release failed");
+    if (zoo_exists(zkf_client_zhandle(c), base, 0, NULL) != ZOK) /* after every delete */
+        die("many-locks: exists failed");
 }
 
 static result_t many_round(const opts_t *o, zkf_client_t *c, const char *base, double *bytes_per)
 {
     zkf_lock_t **locks = calloc((size_t)o->locks, sizeof(*locks));
-    char path[256];
+    char path[512];
+    /* Memory: from before the lock objects exist to all of them held. */
+    long rss0 = rss_bytes(), rss1 = 0;
     for (int i = 0; i < o->locks; i++) {
-        snprintf(path, sizeof(path), "%s/l%d", base, i);
-        zkf_lock_create(c, path, NULL, &locks[i]);
+        PATHF(path, "%s/l%d", base, i);
+        if (zkf_lock_create(c, path, NULL, &locks[i]) != 0)
+            die("zkf_lock_create failed");
     }
-    /* warm: parents exist */
-    many_t m = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-    long rss0 = rss_kb();
+    many_cycle(o, c, locks, base, &rss1); /* creates each lock's path: not timed */
+    *bytes_per = (double)(rss1 - rss0) / o->locks;
+    const int cycles = 3;
     long long p0 = mntr_packets(o->zk);
     double t0 = now_s();
-    for (int i = 0; i < o->locks; i++)
-        zkf_lock_acquire_async(locks[i], -1, many_acquired, &m);
-    pthread_mutex_lock(&m.mu);
-    while (m.acquired + m.failed < o->locks)
-        pthread_cond_wait(&m.cv, &m.mu);
-    pthread_mutex_unlock(&m.mu);
-    long rss1 = rss_kb();
-    for (int i = 0; i < o->locks; i++)
-        zkf_lock_release(locks[i]);
+    for (int k = 0; k < cycles; k++)
+        many_cycle(o, c, locks, base, NULL);
     double t = now_s() - t0;
     long long p1 = mntr_packets(o->zk);
-    *bytes_per = (double)(rss1 - rss0) * 1024.0 / o->locks;
     for (int i = 0; i < o->locks; i++)
         zkf_lock_destroy(locks[i]);
     free(locks);
-    result_t r = {o->locks / t, 0, 0, (double)(p1 - p0 - 2) / o->locks};
+    double n = (double)o->locks * cycles;
+    result_t r = {n / t, 0, 0, ops_per(p0, p1 - cycles, n)};
     return r;
+}
+
+/* ---- contended: zkfence, and the synchronous recipe ---- */
+
+/* Shared between the contenders, which may be processes: anonymous shared
+ * memory (threads) or a memfd inherited across exec (processes). */
+typedef struct shared {
+    atomic_int ready;
+    atomic_int go;
+    atomic_int stop;
+    atomic_int in_cs;
+    atomic_int violations;
+    atomic_int failures;
+    long counter;         /* read-modify-written under the lock only */
+    atomic_long entries;  /* every critical section: counter must equal it */
+    atomic_long handoffs; /* those inside the measurement window */
+    atomic_long per_client[MAX_CLIENTS];
+    int nlat[MAX_CLIENTS];
+    double lat_ms[MAX_CLIENTS][MAX_LAT];
+} shared_t;
+
+typedef struct contender {
+    shared_t *sh;
+    const char *zk;
+    const char *path;
+    int id;
+    int sync_recipe;
+} contender_t;
+
+/* The critical section: an exclusion check and a non-atomic update that a
+ * second holder would lose. */
+static void critical_section(contender_t *ct, double waited_ms)
+{
+    shared_t *sh = ct->sh;
+    if (atomic_exchange(&sh->in_cs, 1) != 0)
+        atomic_fetch_add(&sh->violations, 1);
+    long v = sh->counter;
+    sched_yield();
+    sh->counter = v + 1;
+    atomic_fetch_add(&sh->entries, 1);
+    if (sh->nlat[ct->id] < MAX_LAT)
+        sh->lat_ms[ct->id][sh->nlat[ct->id]++] = waited_ms;
+    if (!atomic_load(&sh->stop)) { /* counted inside the window only */
+        atomic_fetch_add(&sh->per_client[ct->id], 1);
+        atomic_fetch_add(&sh->handoffs, 1);
+    }
+    atomic_store(&sh->in_cs, 0);
+}
+
+static void start_line(shared_t *sh)
+{
+    atomic_fetch_add(&sh->ready, 1);
+    while (!atomic_load(&sh->go))
+        pause_ms(1);
+}
+
+/* A lock from the synchronous calls alone: what a recipe without
+ * pipelining or asynchronous release does per handoff. */
+static void sync_recipe_loop(contender_t *ct)
+{
+    zhandle_t *zh = raw_connect(ct->zk);
+    char prefix[512], made[512], pp[1024];
+    PATHF(prefix, "%s/lock-", ct->path);
+    flag_t fired = FLAG_INIT;
+    start_line(ct->sh);
+    while (!atomic_load(&ct->sh->stop)) {
+        double a = now_s();
+        if (zoo_create(zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL, made,
+                       sizeof(made)) != ZOK) {
+            atomic_fetch_add(&ct->sh->failures, 1);
+            break;
+        }
+        const char *me = strrchr(made, '/') + 1;
+        int held = 0;
+        for (;;) {
+            struct String_vector sv;
+            if (zoo_get_children(zh, ct->path, 0, &sv) != ZOK)
+                break;
+            const char *pred = NULL; /* the highest name below ours */
+            for (int i = 0; i < sv.count; i++)
+                if (strcmp(sv.data[i], me) < 0 && (!pred || strcmp(sv.data[i], pred) > 0))
+                    pred = sv.data[i];
+            if (pred == NULL) {
+                deallocate_String_vector(&sv);
+                held = 1;
+                break;
+            }
+            PATHF(pp, "%s/%s", ct->path, pred);
+            deallocate_String_vector(&sv);
+            int rc = zoo_wexists(zh, pp, node_watcher, &fired, NULL);
+            if (rc == ZOK)
+                flag_wait(&fired);
+            else if (rc != ZNONODE)
+                break;
+        }
+        if (!held) {
+            atomic_fetch_add(&ct->sh->failures, 1);
+            break;
+        }
+        critical_section(ct, (now_s() - a) * 1000);
+        if (zoo_delete(zh, made, -1) != ZOK) {
+            atomic_fetch_add(&ct->sh->failures, 1);
+            break;
+        }
+    }
+    zookeeper_close(zh);
+}
+
+static void zkf_loop(contender_t *ct)
+{
+    zkf_client_t *c = client(ct->zk);
+    zkf_lock_t *l;
+    if (zkf_lock_create(c, ct->path, NULL, &l) != 0)
+        die("zkf_lock_create failed");
+    start_line(ct->sh);
+    while (!atomic_load(&ct->sh->stop)) {
+        double a = now_s();
+        int rc = zkf_lock_acquire(l, 30000, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "lock_bench: contender %d: %s\n", ct->id, zkf_strerror(rc));
+            atomic_fetch_add(&ct->sh->failures, 1);
+            break;
+        }
+        critical_section(ct, (now_s() - a) * 1000);
+        if (zkf_lock_release(l) != 0) {
+            atomic_fetch_add(&ct->sh->failures, 1);
+            break;
+        }
+    }
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+}
+
+static void *contender_main(void *arg)
+{
+    contender_t *ct = arg;
+    if (ct->sync_recipe)
+        sync_recipe_loop(ct);
+    else
+        zkf_loop(ct);
+    return NULL;
+}
+
+/* --child FD ID SYNC PATH: one contender process of --procs. */
+static int child_main(const char *zk, char **argv)
+{
+    int fd = atoi(argv[0]);
+    shared_t *sh = mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (sh == MAP_FAILED)
+        return 1;
+    contender_t ct = {sh, zk, argv[3], atoi(argv[1]), atoi(argv[2])};
+    contender_main(&ct);
+    return 0;
+}
+
+static result_t contended_round(const opts_t *o, const char *path, int sync_recipe,
+                                double *fairness, shared_t **out)
+{
+    int fd = -1;
+    shared_t *sh;
+    if (o->procs) {
+        fd = memfd_create("lock_bench", 0); /* inherited by the children */
+        if (fd < 0 || ftruncate(fd, sizeof(shared_t)) != 0)
+            die("memfd failed");
+        sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    } else {
+        sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    }
+    if (sh == MAP_FAILED)
+        die("mmap failed");
+    memset(sh, 0, sizeof(*sh));
+    contender_t ct[MAX_CLIENTS];
+    pthread_t th[MAX_CLIENTS];
+    pid_t pids[MAX_CLIENTS];
+    for (int i = 0; i < o->clients; i++) {
+        ct[i] = (contender_t){sh, o->zk, path, i, sync_recipe};
+        if (o->procs) {
+            char sfd[16], sid[16], ssync[4];
+            snprintf(sfd, sizeof(sfd), "%d", fd);
+            snprintf(sid, sizeof(sid), "%d", i);
+            snprintf(ssync, sizeof(ssync), "%d", sync_recipe);
+            pids[i] = fork();
+            if (pids[i] == 0) {
+                execl("/proc/self/exe", "lock_bench", "--zk", o->zk, "--child", sfd, sid, ssync,
+                      path, (char *)NULL);
+                _exit(127);
+            }
+            if (pids[i] < 0)
+                die("fork failed");
+        } else if (pthread_create(&th[i], NULL, contender_main, &ct[i]) != 0) {
+            die("pthread_create failed");
+        }
+    }
+    /* Everyone connected: start the window together. */
+    double deadline = now_s() + 30;
+    while (atomic_load(&sh->ready) < o->clients && now_s() < deadline)
+        pause_ms(1);
+    if (atomic_load(&sh->ready) < o->clients)
+        die("contenders did not connect within 30 s");
+    long long p0 = mntr_packets(o->zk);
+    double t0 = now_s();
+    atomic_store(&sh->go, 1);
+    pause_ms((int)(o->seconds * 1000)); /* the measurement window */
+    atomic_store(&sh->stop, 1);
+    double t = now_s() - t0;
+    long long p1 = mntr_packets(o->zk);
+    long total = atomic_load(&sh->handoffs);
+    for (int i = 0; i < o->clients; i++) {
+        if (o->procs) {
+            int st;
+            if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                atomic_fetch_add(&sh->failures, 1);
+        } else {
+            pthread_join(th[i], NULL);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    double sum = 0, sq = 0;
+    static double all[MAX_CLIENTS * MAX_LAT];
+    size_t nall = 0;
+    for (int i = 0; i < o->clients; i++) {
+        double n = (double)atomic_load(&sh->per_client[i]);
+        sum += n;
+        sq += n * n;
+        for (int k = 0; k < sh->nlat[i]; k++)
+            all[nall++] = sh->lat_ms[i][k];
+    }
+    *fairness = sq > 0 ? sum * sum / (o->clients * sq) : 0;
+    *out = sh;
+    result_t r = {total / t, pct(all, nall, 50), pct(all, nall, 99), ops_per(p0, p1, total)};
+    return r;
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lock_bench --zk HOSTS [--rounds R] [--cycles N] [--clients C]\n"
+            "                  [--seconds S] [--locks L] [--procs] [--only sync|pipe|contended]\n");
+}
+
+static void run_sync(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char *base)
+{
+    result_t f[MAX_ROUNDS], r[MAX_ROUNDS];
+    char dir[512], path[512];
+    PATHF(dir, "%s/sync", base);
+    ensure_path(zh, dir);
+    for (int i = 0; i < o->rounds; i++) {
+        f[i] = floor_sync_round(o, zh, dir);
+        PATHF(path, "%s/u%d", base, i);
+        r[i] = uncontended_round(o, c, path);
+    }
+    report("floor-sync", "cycles/s", f, o->rounds, NULL);
+    report("uncontended", "cycles/s", r, o->rounds, NULL);
+}
+
+static void run_pipe(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char *base)
+{
+    result_t f[MAX_ROUNDS], r[MAX_ROUNDS];
+    double bytes[MAX_ROUNDS];
+    char dir[512], path[512], extra[128];
+    PATHF(dir, "%s/pipe", base);
+    ensure_path(zh, dir);
+    for (int i = 0; i < o->rounds; i++) {
+        f[i] = floor_pipe_round(o, zh, dir);
+        PATHF(path, "%s/many%d", base, i);
+        ensure_path(zh, path);
+        r[i] = many_round(o, c, path, &bytes[i]);
+    }
+    report("floor-pipe", "pairs/s", f, o->rounds, NULL);
+    snprintf(extra, sizeof(extra), "locks=%d bytes_per_held_lock=%.0f", o->locks,
+             median(bytes, o->rounds));
+    report("many-locks", "cycles/s", r, o->rounds, extra);
+}
+
+static int run_contended(const opts_t *o, zhandle_t *zh, const char *base)
+{
+    result_t f[MAX_ROUNDS], r[MAX_ROUNDS];
+    double fair[MAX_ROUNDS], ffair[MAX_ROUNDS];
+    int bad = 0;
+    char path[512], extra[160];
+    for (int i = 0; i < o->rounds; i++) {
+        for (int sync_recipe = 1; sync_recipe >= 0; sync_recipe--) {
+            shared_t *sh;
+            PATHF(path, "%s/%s%d", base, sync_recipe ? "cf" : "c", i);
+            ensure_path(zh, path);
+            if (sync_recipe)
+                f[i] = contended_round(o, path, 1, &ffair[i], &sh);
+            else
+                r[i] = contended_round(o, path, 0, &fair[i], &sh);
+            long lost = atomic_load(&sh->entries) - sh->counter;
+            if (atomic_load(&sh->violations) || atomic_load(&sh->failures) || lost) {
+                fprintf(stderr,
+                        "lock_bench: %s: %d exclusion violations, %ld lost updates, %d failures\n",
+                        sync_recipe ? "contended-floor" : "contended", atomic_load(&sh->violations),
+                        lost, atomic_load(&sh->failures));
+                bad = 1;
+            }
+            munmap(sh, sizeof(*sh));
+        }
+    }
+    const char *how = o->procs ? "processes" : "threads";
+    snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f", o->clients, how,
+             median(ffair, o->rounds));
+    report(o->procs ? "contended-floor-procs" : "contended-floor", "handoffs/s", f, o->rounds,
+           extra);
+    snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f violations=%d", o->clients, how,
+             median(fair, o->rounds), bad);
+    report(o->procs ? "contended-procs" : "contended", "handoffs/s", r, o->rounds, extra);
+    return bad;
 }
 
 int main(int argc, char **argv)
 {
-    opts_t o = {NULL, 5, 300, 8, 20, 1000, 0, NULL};
+    opts_t o = {NULL, 5, 500, 8, 20, 1000, 0, NULL};
     static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
                                        {"rounds", required_argument, NULL, 'r'},
                                        {"cycles", required_argument, NULL, 'n'},
@@ -528,8 +797,10 @@ int main(int argc, char **argv)
                                        {"locks", required_argument, NULL, 'l'},
                                        {"procs", no_argument, NULL, 'p'},
                                        {"only", required_argument, NULL, 'o'},
+                                       {"child", no_argument, NULL, 'C'},
+                                       {"help", no_argument, NULL, 'h'},
                                        {0, 0, 0, 0}};
-    int ch;
+    int ch, child = 0;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'z':
@@ -556,79 +827,43 @@ int main(int argc, char **argv)
         case 'o':
             o.only = optarg;
             break;
+        case 'C':
+            child = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
         default:
-            fprintf(stderr, "usage: lock_bench --zk HOSTS [--rounds R] [--cycles N] [--clients C] "
-                            "[--seconds S] [--locks L] [--procs] [--only MODE]\n");
+            usage(stderr);
             return 64;
         }
     }
-    if (!o.zk || o.rounds < 1 || o.rounds > 64 || o.clients < 1 || o.clients > 64)
-        return 64;
     zoo_set_debug_level(0);
-    int flag;
-    zhandle_t *zh = raw_connect(o.zk, &flag);
+    if (child && o.zk && argc - optind == 4)
+        return child_main(o.zk, argv + optind);
+    if (!o.zk || child || optind != argc || o.rounds < 1 || o.rounds > MAX_ROUNDS ||
+        o.clients < 1 || o.clients > MAX_CLIENTS || o.cycles < 1 || o.locks < 1 || o.seconds <= 0 ||
+        (o.only && strcmp(o.only, "sync") && strcmp(o.only, "pipe") &&
+         strcmp(o.only, "contended"))) {
+        usage(stderr);
+        return 64;
+    }
+    zhandle_t *zh = raw_connect(o.zk);
     char base[128];
-    snprintf(base, sizeof(base), "/zkfence-bench/%d", (int)getpid());
+    snprintf(base, sizeof(base), "/zkfence-bench/%d-%ld", (int)getpid(), (long)time(NULL));
     ensure_path(zh, base);
-    zkf_client_t *c = client(o.zk);
-    result_t r[64];
-    char path[256], extra[128];
+    int bad = 0;
 #define WANT(m) (o.only == NULL || strcmp(o.only, m) == 0)
-    /* Interleave the floor and the library round by round, so that drift
-     * in the machine hits both alike. */
-    if (WANT("uncontended") || WANT("floor-sync")) {
-        result_t f[64];
-        snprintf(path, sizeof(path), "%s/sync", base);
-        ensure_path(zh, path);
-        for (int i = 0; i < o.rounds; i++) {
-            f[i] = floor_sync_round(&o, zh, path);
-            snprintf(path, sizeof(path), "%s/u%d", base, i);
-            r[i] = uncontended_round(&o, c, path);
-            snprintf(path, sizeof(path), "%s/sync", base);
-        }
-        report("floor-sync", "cycles/s", f, o.rounds, NULL);
-        report("uncontended", "cycles/s", r, o.rounds, NULL);
+    if (WANT("sync") || WANT("pipe")) {
+        zkf_client_t *c = client(o.zk);
+        if (WANT("sync"))
+            run_sync(&o, zh, c, base);
+        if (WANT("pipe"))
+            run_pipe(&o, zh, c, base);
+        zkf_client_destroy(c);
     }
-    if (WANT("floor-pipe") || WANT("many-locks")) {
-        result_t f[64];
-        double bytes[64];
-        snprintf(path, sizeof(path), "%s/pipe", base);
-        ensure_path(zh, path);
-        for (int i = 0; i < o.rounds; i++) {
-            f[i] = floor_pipe_round(&o, zh, path);
-            snprintf(path, sizeof(path), "%s/many%d", base, i);
-            ensure_path(zh, path);
-            r[i] = many_round(&o, c, path, &bytes[i]);
-            snprintf(path, sizeof(path), "%s/pipe", base);
-        }
-        report("floor-pipe", "pairs/s", f, o.rounds, NULL);
-        snprintf(extra, sizeof(extra), "bytes_per_held_lock=%.0f", median(bytes, o.rounds));
-        report("many-locks", "cycles/s", r, o.rounds, extra);
-    }
-    if (WANT("contended")) {
-        result_t f[64];
-        double fair[64], ffair[64];
-        int viol = 0, v;
-        int rounds = o.rounds < 3 ? o.rounds : 3; /* each round lasts --seconds */
-        for (int i = 0; i < rounds; i++) {
-            snprintf(path, sizeof(path), "%s/cf%d", base, i);
-            ensure_path(zh, path);
-            f[i] = contended_round(&o, path, 1, &ffair[i], &v);
-            viol += v;
-            snprintf(path, sizeof(path), "%s/c%d", base, i);
-            r[i] = contended_round(&o, path, 0, &fair[i], &v);
-            viol += v;
-        }
-        snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f violations=%d", o.clients,
-                 o.procs ? "processes" : "threads", median(ffair, rounds), 0);
-        report("contended-floor", "handoffs/s", f, rounds, extra);
-        snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f violations=%d", o.clients,
-                 o.procs ? "processes" : "threads", median(fair, rounds), viol);
-        report(o.procs ? "contended-procs" : "contended", "handoffs/s", r, rounds, extra);
-        if (viol)
-            return 1;
-    }
-    zkf_client_destroy(c);
+    if (WANT("contended"))
+        bad = run_contended(&o, zh, base);
     zookeeper_close(zh);
-    return 0;
+    return bad;
 }
