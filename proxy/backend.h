@@ -121,10 +121,17 @@ struct zkp_backend {
     const zkp_backend_ops_t *ops;
 };
 
+/* Creates `path` and any missing parent (mode 0755); an existing directory
+ * is fine. Returns 0, or -1 with errno set. */
+int zkp_mkdir_p(const char *path);
+
 /* The local-files backend: objects under DATA_DIR/objects, staging in
- * DATA_DIR/tmp (same file system, so rename is atomic). Leftover staging
- * files from a crash are removed here. With object_fsync off, object data
- * and directory entries are not fsync'ed (faster, not crash-safe). */
+ * DATA_DIR/tmp (same file system, so rename is atomic). One process per
+ * data directory: DATA_DIR/.lock is flock'ed exclusively from open to
+ * destroy, and open fails (a message in err naming the holder's pid) if
+ * another process holds it. Only then are leftover staging files from a
+ * crash removed. With object_fsync off, object data and directory entries
+ * are not fsync'ed (faster, not crash-safe). */
 zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char *err,
                                    size_t errlen);
 

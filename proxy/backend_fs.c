@@ -4,6 +4,14 @@
  *   objects/<bucket>/.bucket          marker; its mtime is the creation date
  *   objects/<bucket>/<sha256(key)>    one file per object: head + body (objfile.h)
  *   tmp/                              staging; emptied at start-up
+ *   .lock                             flock'ed for the backend's lifetime
+ *
+ * One process per data directory: open takes an exclusive flock(2) on
+ * .lock before it touches anything else, and keeps it until destroy (the
+ * kernel drops it if the process dies, so a kill -9 leaves no stale lock).
+ * Without it, a second proxy started on the same directory would empty
+ * tmp/ under the first one's in-flight uploads and rebuild an index that
+ * the first one goes on changing.
  *
  * Key-to-path mapping: the file name is the hex SHA-256 of the key, and the
  * key itself is stored inside the file. So no key can produce "..", an
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +62,7 @@ typedef struct fs_backend {
     char *objdir;
     char *tmpdir;
     int fsync;
+    int lock_fd;        /* DATA_DIR/.lock, flock'ed exclusively; -1 when not held */
     pthread_mutex_t mu; /* guards the bucket table and bucket create/delete */
     fs_bucket_t **buckets;
     size_t nb;
@@ -620,12 +630,15 @@ static int fs_remove(zkp_backend_t *base, const char *bucket, const char *key)
     char path[4096];
     if (obj_path(be, bucket, key, path, sizeof(path)) != 0)
         return ZKP_BE_IO;
-    int rc;
+    /* The file, not the index, says whether the key exists: reads open the
+     * file, so an object the index failed to record (publish() reports
+     * that as an error, the file stays) must still be deletable. */
+    int rc = ZKP_BE_OK;
     pthread_mutex_lock(&b->mu);
-    if (!index_remove(b, key))
-        rc = ZKP_BE_NO_KEY;
-    else
-        rc = unlink(path) == 0 || errno == ENOENT ? ZKP_BE_OK : ZKP_BE_IO;
+    if (unlink(path) != 0)
+        rc = errno == ENOENT ? ZKP_BE_NO_KEY : ZKP_BE_IO;
+    if (rc != ZKP_BE_IO)
+        index_remove(b, key); /* gone from disk: must not stay listed either */
     pthread_mutex_unlock(&b->mu);
     if (rc == ZKP_BE_OK && fsync_bucket_dir(be, bucket) != 0)
         rc = ZKP_BE_IO;
@@ -735,6 +748,8 @@ static void fs_destroy(zkp_backend_t *base)
     pthread_mutex_destroy(&be->mu);
     free(be->objdir);
     free(be->tmpdir);
+    if (be->lock_fd >= 0)
+        close(be->lock_fd); /* releases the flock */
     free(be);
 }
 
@@ -757,19 +772,38 @@ static const zkp_backend_ops_t fs_ops = {
     .list = fs_list,
 };
 
-static int mkdir_p(const char *path)
+/* Takes DATA_DIR/.lock for good, and writes our pid into it for the
+ * message a second process gets. Returns 0, or -1 with err set. */
+static int lock_data_dir(fs_backend_t *be, const char *data_dir, char *err, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.lock", data_dir);
+    be->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (be->lock_fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    if (flock(be->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char holder[32] = "";
+        ssize_t n = pread(be->lock_fd, holder, sizeof(holder) - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen,
+                     "data directory %s is in use by another zkfence-proxy (%s is locked%s%s)",
+                     data_dir, path, holder[0] ? " by pid " : "", holder);
+        else
+            snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(e));
+        close(be->lock_fd);
+        be->lock_fd = -1;
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(be->lock_fd, 0) != 0 || pwrite(be->lock_fd, pid, (size_t)n, 0) != n)
+        fprintf(stderr, "zkfence-proxy: %s: cannot record our pid (the lock is held)\n", path);
+    return 0;
 }
 
 zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char *err, size_t errlen)
@@ -781,6 +815,7 @@ zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char 
     }
     be->base.ops = &fs_ops;
     be->fsync = object_fsync;
+    be->lock_fd = -1;
     pthread_mutex_init(&be->mu, NULL);
     if (asprintf(&be->objdir, "%s/objects", data_dir) < 0 ||
         asprintf(&be->tmpdir, "%s/tmp", data_dir) < 0) {
@@ -789,13 +824,25 @@ zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char 
         fs_destroy(&be->base);
         return NULL;
     }
-    if (mkdir_p(be->objdir) != 0 || mkdir_p(be->tmpdir) != 0) {
+    if (zkp_mkdir_p(data_dir) != 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", data_dir, strerror(errno));
+        fs_destroy(&be->base);
+        return NULL;
+    }
+    /* Before anything under the directory is touched: tmp/ below may hold
+     * the running uploads of the process that has the lock. */
+    if (lock_data_dir(be, data_dir, err, errlen) != 0) {
+        fs_destroy(&be->base);
+        return NULL;
+    }
+    if (zkp_mkdir_p(be->objdir) != 0 || zkp_mkdir_p(be->tmpdir) != 0) {
         snprintf(err, errlen, "%s: cannot create: %s", data_dir, strerror(errno));
         fs_destroy(&be->base);
         return NULL;
     }
     /* Staging files of writes that never committed (a crash, a kill -9)
-     * are garbage by definition: they were never visible. */
+     * are garbage by definition: they were never visible. We hold the
+     * directory's lock, so no other process is writing them. */
     empty_dir(be->tmpdir);
     if (load_all(be) != 0) {
         snprintf(err, errlen, "%s: cannot read objects: %s", be->objdir, strerror(errno));

@@ -8,7 +8,9 @@
  *
  * so a write is visible only after its mark is durable, and two writers of
  * one lock commit in mark order. The early check is an optimisation only
- * (a token can become stale while the body streams): enter() decides. */
+ * (a token can become stale while the body streams): enter() decides.
+ * Every answer to a fenced request (428, 412, 503, acceptance) is counted
+ * in the metrics and written to the audit log. */
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -28,17 +30,56 @@ static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
     return zkp_respond_error_x(r, 412, "StaleFencingToken", msg, extra, 3);
 }
 
-static enum MHD_Result unavailable(zkp_req_t *r)
+static const char *audit_key(zkp_req_t *r, const char *key)
+{
+    return key ? key : (r->op.key ? r->op.key : "-");
+}
+
+/* Every answer to a fenced request is a decision: counted and audited
+ * before the response is queued, refusals included. */
+static void record(zkp_req_t *r, const char *key, int had_mark, uint64_t mark, zkp_verdict_t v)
+{
+    zkp_op_t *op = &r->op;
+    zkp_metrics_verdict(&r->srv->metrics, op->kind, v);
+    zkp_audit_log(r->srv->audit, op->lock, op->token, had_mark, mark, v, op->bucket,
+                  audit_key(r, key), zkp_op_name(op->kind));
+}
+
+static enum MHD_Result refuse_stale(zkp_req_t *r, const char *key, uint64_t mark)
+{
+    record(r, key, 1, mark, ZKP_VERDICT_REJECT_STALE);
+    return stale(r, mark);
+}
+
+/* had_mark/mark: what the decision was made against, when it was made. */
+static enum MHD_Result refuse_unavailable(zkp_req_t *r, const char *key, int had_mark,
+                                          uint64_t mark)
 {
     atomic_fetch_add(&r->srv->metrics.fence_unavailable, 1);
+    record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNAVAILABLE);
     return zkp_respond_error(r, 503, "ServiceUnavailable",
                              "The fencing mark store is unavailable; writes are refused until it "
                              "recovers (reads still work)");
 }
 
-static const char *audit_key(zkp_req_t *r, const char *key)
+/* The lock named by a request that lacks its token (PARTIAL), for the
+ * audit line; request classification has already validated it. */
+static const char *partial_lock(zkp_req_t *r)
 {
-    return key ? key : (r->op.key ? r->op.key : "-");
+    const char *lock = zkp_req_header(r, "X-Fencing-Lock");
+    return lock ? lock : zkp_req_header(r, "x-amz-meta-fencing-lock");
+}
+
+static enum MHD_Result refuse_missing(zkp_req_t *r)
+{
+    zkp_op_t *op = &r->op;
+    zkp_metrics_verdict(&r->srv->metrics, op->kind, ZKP_VERDICT_REJECT_MISSING);
+    zkp_audit_log_no_token(r->srv->audit, op->fence == ZKP_FENCE_PARTIAL ? partial_lock(r) : NULL,
+                           ZKP_VERDICT_REJECT_MISSING, op->bucket, audit_key(r, NULL),
+                           zkp_op_name(op->kind));
+    return zkp_respond_error(r, 428, "FencingTokenRequired",
+                             "This write must carry X-Fencing-Lock and X-Fencing-Token (or "
+                             "x-amz-meta-fencing-lock and x-amz-meta-fencing-token)");
 }
 
 int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
@@ -48,29 +89,24 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
         return 0;
     int required = zkp_config_fencing_required(&r->srv->cfg, op->bucket);
     if (op->fence == ZKP_FENCE_PARTIAL || (op->fence == ZKP_FENCE_ABSENT && required)) {
-        *res = zkp_respond_error(r, 428, "FencingTokenRequired",
-                                 "This write must carry X-Fencing-Lock and X-Fencing-Token (or "
-                                 "x-amz-meta-fencing-lock and x-amz-meta-fencing-token)");
+        *res = refuse_missing(r);
         return -1;
     }
     if (op->fence != ZKP_FENCE_PRESENT)
         return 0;
-    uint64_t mark;
+    uint64_t mark = 0;
     int rc = zkp_marks_get(r->srv->marks, op->lock, &mark);
     if (rc < 0) {
-        *res = unavailable(r);
+        *res = refuse_unavailable(r, NULL, 0, 0);
         return -1;
     }
     if (rc == 0 && r->op.token < mark) {
-        zkp_audit_log(r->srv->audit, op->lock, op->token, 1, mark, ZKP_VERDICT_REJECT_STALE,
-                      op->bucket, audit_key(r, NULL), zkp_op_name(op->kind));
-        zkp_metrics_verdict(&r->srv->metrics, op->kind, ZKP_VERDICT_REJECT_STALE);
-        *res = stale(r, mark);
+        *res = refuse_stale(r, NULL, mark);
         return -1;
     }
     /* Fail closed before reading a body that could not be accepted. */
     if (!zkp_marks_healthy(r->srv->marks)) {
-        *res = unavailable(r);
+        *res = refuse_unavailable(r, NULL, rc == 0, mark);
         return -1;
     }
     return 0;
@@ -85,35 +121,53 @@ int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result
     int rc = zkp_fence_begin(r->srv->marks, op->lock, op->token, &g->txn, &g->verdict, &g->mark,
                              &g->had_mark);
     if (rc < 0) {
+        /* ESTORE comes with the decision's outputs set; other errors without. */
+        int decided = rc == ZKP_FENCE_ESTORE;
         g->txn = NULL;
-        *res = unavailable(r);
+        *res = refuse_unavailable(r, key, decided && g->had_mark, decided ? g->mark : 0);
         return -1;
     }
-    zkp_metrics_verdict(&r->srv->metrics, op->kind, g->verdict);
     if (g->verdict == ZKP_VERDICT_REJECT_STALE) {
         /* fence_begin already left the section and set txn = NULL. */
-        zkp_audit_log(r->srv->audit, op->lock, op->token, g->had_mark, g->mark, g->verdict,
-                      op->bucket, audit_key(r, key), zkp_op_name(op->kind));
-        *res = stale(r, g->mark);
+        *res = refuse_stale(r, key, g->mark);
         return -1;
     }
-    if (zkp_fence_persist(g->txn) < 0) {
+    rc = zkp_fence_persist(g->txn);
+    if (rc == ZKP_FENCE_ESTALE) {
+        /* The disk held a higher mark than memory did: stale after all. */
+        g->verdict = ZKP_VERDICT_REJECT_STALE;
+        g->mark = zkp_fence_txn_mark(g->txn);
+        g->had_mark = 1;
         zkp_gate_leave(g);
-        *res = unavailable(r);
+        *res = refuse_stale(r, key, g->mark);
         return -1;
     }
-    /* Logged once the decision is durable: a 503 is not an acceptance. */
-    zkp_gate_audit(r, g, key);
+    if (rc < 0) {
+        zkp_gate_leave(g);
+        *res = refuse_unavailable(r, key, g->had_mark, g->mark);
+        return -1;
+    }
+    /* Counted and logged once the decision is durable: a 503 is not an
+     * acceptance. DeleteObjects logs one line per key instead, each with
+     * what happened to that key (zkp_gate_audit_as). */
+    zkp_metrics_verdict(&r->srv->metrics, op->kind, g->verdict);
+    if (op->kind != ZKP_OP_DELETE_OBJECTS)
+        zkp_gate_audit(r, g, key);
     return 0;
 }
 
-void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key)
+void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v)
 {
     zkp_op_t *op = &r->op;
     if (op->fence != ZKP_FENCE_PRESENT)
         return;
-    zkp_audit_log(r->srv->audit, op->lock, op->token, g->had_mark, g->mark, g->verdict, op->bucket,
+    zkp_audit_log(r->srv->audit, op->lock, op->token, g->had_mark, g->mark, v, op->bucket,
                   audit_key(r, key), zkp_op_name(op->kind));
+}
+
+void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key)
+{
+    zkp_gate_audit_as(r, g, key, g->verdict);
 }
 
 void zkp_gate_leave(zkp_gate_t *g)

@@ -22,7 +22,7 @@ static void usage(FILE *f)
                "  -h, --help               this help\n"
                "  --version                print the version\n\n"
                "Flags override the configuration file. SIGTERM/SIGINT stop the proxy after\n"
-               "in-flight requests finish.\n");
+               "in-flight requests finish; SIGHUP reopens the audit log (log rotation).\n");
 }
 
 enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_DATA_DIR, OPT_FAULT, OPT_VERSION };
@@ -90,15 +90,17 @@ int main(int argc, char **argv)
         zkp_config_free(&cfg);
         return rc < 0 ? 64 : 0;
     }
-    /* Block the stop signals in every thread (the HTTP threads inherit the
-     * mask) and take them synchronously below: no signal handler, no
-     * global flag. SIGPIPE is ignored: a client that hangs up is an error
-     * return, not a reason to die. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* Block the signals we act on in every thread (the HTTP threads inherit
+     * the mask) and take them synchronously below: no signal handler, no
+     * global flag. SIGHUP is among them because its default action kills
+     * the process, and log rotation sends it. SIGPIPE is ignored: a client
+     * that hangs up is an error return, not a reason to die. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     zkp_server_t *srv;
@@ -112,7 +114,14 @@ int main(int argc, char **argv)
             cfg.listen_host, zkp_server_port(srv), cfg.data_dir,
             cfg.debug_fault_endpoint ? " (debug fault endpoint ON: test use only)" : "");
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        /* Log rotation: the audit log was renamed; continue in a new file. */
+        if (zkp_server_reopen_logs(srv) == 0)
+            fprintf(stderr, "zkfence-proxy: SIGHUP: audit log reopened\n");
+        else
+            fprintf(stderr, "zkfence-proxy: SIGHUP: cannot reopen the audit log, keeping the "
+                            "old file\n");
+    }
     fprintf(stderr, "zkfence-proxy: %s, finishing in-flight requests\n", strsignal(sig));
     zkp_server_stop(srv);
     zkp_config_free(&cfg);

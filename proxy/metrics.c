@@ -28,7 +28,7 @@ void zkp_metrics_request(zkp_metrics_t *m, zkp_op_kind_t op, int status, uint64_
 
 void zkp_metrics_verdict(zkp_metrics_t *m, zkp_op_kind_t op, zkp_verdict_t v)
 {
-    if ((unsigned)op < ZKP_OP_COUNT_ && (unsigned)v < 3)
+    if ((unsigned)op < ZKP_OP_COUNT_ && (unsigned)v < ZKP_VERDICT_COUNT_)
         atomic_fetch_add_explicit(&m->verdicts[op][v], 1, memory_order_relaxed);
 }
 
@@ -51,7 +51,7 @@ static void render_requests(zkp_metrics_t *m, zkp_buf_t *b)
     zkp_buf_puts(b, "# HELP zkfence_fence_decisions_total Fencing verdicts by operation.\n"
                     "# TYPE zkfence_fence_decisions_total counter\n");
     for (int op = 0; op < ZKP_OP_COUNT_; op++)
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < ZKP_VERDICT_COUNT_; v++) {
             unsigned long long n = load(&m->verdicts[op][v]);
             if (n > 0)
                 zkp_buf_printf(b, "zkfence_fence_decisions_total{op=\"%s\",verdict=\"%s\"} %llu\n",

@@ -16,10 +16,10 @@
 #define ZKP_STATUS_MAX 600
 
 typedef struct zkp_metrics {
-    atomic_uint_least64_t requests[ZKP_OP_COUNT_][ZKP_STATUS_MAX]; /* by op and HTTP status */
-    atomic_uint_least64_t verdicts[ZKP_OP_COUNT_][3];              /* by op and fence verdict */
-    atomic_uint_least64_t fence_unavailable;                       /* 503: mark store failed */
-    atomic_uint_least64_t latency[ZKP_LATENCY_BUCKETS + 1];        /* last: +Inf */
+    atomic_uint_least64_t requests[ZKP_OP_COUNT_][ZKP_STATUS_MAX];     /* by op and HTTP status */
+    atomic_uint_least64_t verdicts[ZKP_OP_COUNT_][ZKP_VERDICT_COUNT_]; /* by op and verdict */
+    atomic_uint_least64_t fence_unavailable;                           /* 503: mark store failed */
+    atomic_uint_least64_t latency[ZKP_LATENCY_BUCKETS + 1];            /* last: +Inf */
     atomic_uint_least64_t latency_sum_us;
     atomic_uint_least64_t bytes_in;  /* object bytes received (decoded) */
     atomic_uint_least64_t bytes_out; /* object bytes sent */

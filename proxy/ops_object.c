@@ -12,8 +12,13 @@
 #include "s3.h"
 #include "textutil.h"
 
-#define DELETE_BODY_MAX (1u << 20) /* S3 allows 1000 keys of 1 KiB each, plus markup */
-#define DELETE_MAX_KEYS 1000
+#define DELETE_MAX_KEYS 1000 /* S3's limit per DeleteObjects request */
+/* Markup around one key: <Object><Key></Key></Object> is 28 bytes; the rest
+ * leaves room for a <VersionId> (ignored: there are no versions) and
+ * indentation. */
+#define DELETE_OBJECT_MARKUP 512
+/* The XML declaration, <Delete xmlns="..."> and <Quiet>, with room. */
+#define DELETE_ENVELOPE 4096
 #define DROP_MAX (1u << 20) /* after a failure, read at most this much before hanging up */
 
 /* --- request headers kept with the object ------------------------------------ */
@@ -135,7 +140,7 @@ void zkp_body_feed(zkp_req_t *r, const char *data, size_t len)
         return;
     }
     if (r->body_mode == ZKP_BODY_BUFFER) {
-        if (len > DELETE_BODY_MAX - r->buffer.len) {
+        if (len > r->body_limit - r->buffer.len) {
             fail_body(r, 400, "MaxMessageLengthExceeded", "Your request was too big.");
             return;
         }
@@ -512,6 +517,8 @@ static const char *key_problem(const char *key, size_t max)
     return NULL;
 }
 
+/* One audit line per key, with what the decision meant for that key: the
+ * gate's acceptance, or a refusal of a key that is not valid. */
 static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_t *g, zkp_buf_t *b)
 {
     zkp_backend_t *be = r->srv->be;
@@ -519,8 +526,7 @@ static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_
         const char *k = d->keys[i];
         const char *problem = key_problem(k, r->srv->cfg.max_key_bytes);
         int rc = problem ? ZKP_BE_OK : be->ops->remove(be, r->op.bucket, k);
-        if (problem == NULL && i > 0)
-            zkp_gate_audit(r, g, k);
+        zkp_gate_audit_as(r, g, k, problem ? ZKP_VERDICT_REJECT_INVALID : g->verdict);
         if (problem == NULL && (rc == ZKP_BE_OK || rc == ZKP_BE_NO_KEY)) {
             if (!d->quiet) {
                 zkp_buf_puts(b, "<Deleted>");
@@ -561,7 +567,8 @@ enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
         zkp_delete_req_free(&d);
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     }
-    /* One token covers every key of the request: one decision, one section. */
+    /* One token covers every key of the request: one decision, one section.
+     * A refusal is audited under the first key; an acceptance key by key. */
     zkp_gate_t g;
     enum MHD_Result res;
     if (zkp_gate_enter(r, &g, d.keys[0], &res) != 0) {
@@ -587,6 +594,12 @@ int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res)
                                  "The Content-MD5 you specified was invalid.");
         return -1;
     }
+    /* The largest body a valid request can need: 1000 keys of the longest
+     * allowed length, every byte in the longest spelling the parser accepts
+     * (a character reference), plus markup. */
+    r->body_limit =
+        DELETE_MAX_KEYS * (r->srv->cfg.max_key_bytes * ZKP_XML_REF_MAX + DELETE_OBJECT_MARKUP) +
+        DELETE_ENVELOPE;
     r->body_mode = ZKP_BODY_BUFFER;
     return 0;
 }

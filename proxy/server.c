@@ -15,6 +15,7 @@
  *   on_completed response sent or connection lost: undo what is staged,
  *                record metrics, free */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -219,18 +220,30 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
     return dst->audit_log && dst->marks_db ? 0 : -1;
 }
 
+/* The mark store first: its exclusive lock is what makes a second proxy on
+ * the same marks give up before it touches anything. The backend then takes
+ * its own lock on the data directory before it empties tmp/ (marks_db may
+ * live elsewhere, so that lock is needed too). Only the data directory
+ * itself is created before either lock: marks.db lives in it by default. */
 static int open_stores(zkp_server_t *s, char *err, size_t errlen)
 {
-    s->be = zkp_backend_fs_open(s->cfg.data_dir, s->cfg.object_fsync, err, errlen);
-    if (s->be == NULL)
+    if (zkp_mkdir_p(s->cfg.data_dir) != 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", s->cfg.data_dir, strerror(errno));
         return -1;
+    }
     zkp_marks_options_t mo;
     zkp_marks_options_init(&mo);
     if (s->cfg.group_commit_max_batch > 0)
         mo.group_commit_max_batch = s->cfg.group_commit_max_batch;
     if (s->cfg.group_commit_max_wait_us > 0)
         mo.group_commit_max_wait_us = s->cfg.group_commit_max_wait_us;
-    if (zkp_marks_open(s->cfg.marks_db, &mo, &s->marks, err, errlen) != 0)
+    char why[400];
+    if (zkp_marks_open(s->cfg.marks_db, &mo, &s->marks, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "mark store %s: %s", s->cfg.marks_db, why);
+        return -1;
+    }
+    s->be = zkp_backend_fs_open(s->cfg.data_dir, s->cfg.object_fsync, err, errlen);
+    if (s->be == NULL)
         return -1;
     return zkp_audit_open(s->cfg.audit_log, &s->audit, err, errlen);
 }
@@ -309,6 +322,11 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
 unsigned zkp_server_port(const zkp_server_t *s)
 {
     return s->port;
+}
+
+int zkp_server_reopen_logs(zkp_server_t *s)
+{
+    return s != NULL && zkp_audit_reopen(s->audit) != 0 ? -1 : 0;
 }
 
 static void wait_idle(zkp_server_t *s)

@@ -10,12 +10,20 @@
 
 typedef struct zkp_server zkp_server_t;
 
-/* Opens the data directory, the mark store and the audit log, and starts
- * listening. Returns 0, or -1 with a message in err. `cfg` is copied. */
+/* Opens the mark store, the data directory (locked: one proxy per data
+ * directory) and the audit log, and starts listening. Returns 0, or -1 with
+ * a message in err (another proxy holding the marks or the data directory
+ * is one such failure). `cfg` is copied. */
 int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 unsigned zkp_server_port(const zkp_server_t *s);
+
+/* Reopens the audit log under its configured path (log rotation: the old
+ * file was renamed, lines go to a new one from now on). Returns 0, or -1 if
+ * the new file cannot be opened: lines keep going to the old one. Safe while
+ * requests run. */
+int zkp_server_reopen_logs(zkp_server_t *s);
 
 /* Stops accepting, lets in-flight requests finish (up to the configured
  * grace period), stops the daemon, closes the mark store. NULL is a no-op. */

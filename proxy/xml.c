@@ -96,7 +96,7 @@ static char *xml_unescape(const char *s, size_t len)
                 done = 1;
             }
         if (!done) {
-            if (n < 4 || s[i + 1] != '#' || n > 12)
+            if (n < 4 || s[i + 1] != '#' || n > ZKP_XML_REF_MAX)
                 goto bad;
             char tmp[16];
             memcpy(tmp, s + i + 2, n - 3);

@@ -31,6 +31,11 @@ char *zkp_xml_error(const char *code, const char *message, const char *resource,
                     const char *request_id, const zkp_xml_extra_t *extra, size_t nextra,
                     size_t *len);
 
+/* The longest character reference the DeleteObjects parser accepts, from
+ * '&' to ';' ("&#000000038;" is one byte): the most bytes one key byte can
+ * take in a request body. */
+#define ZKP_XML_REF_MAX 12
+
 /* The parsed body of DeleteObjects. */
 typedef struct zkp_delete_req {
     char **keys; /* decoded keys, owned */

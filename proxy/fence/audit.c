@@ -234,8 +234,9 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mark, uint64_t mark,
-                   zkp_verdict_t v, const char *bucket, const char *key, const char *op)
+/* One line; token and mark are decimal text, or NULL for JSON null. */
+static void emit(zkp_audit_t *a, const char *lock, const char *token, const char *mark,
+                 zkp_verdict_t v, const char *bucket, const char *key, const char *op)
 {
     if (a == NULL)
         return;
@@ -245,15 +246,12 @@ void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mar
         atomic_fetch_add(&a->errors, 1);
         return;
     }
-    char num[24];
     puts_(&l, "{\"time\":\"");
     put_time(&l);
     put(&l, "\"", 1);
     put_field(&l, "lock", lock);
-    snprintf(num, sizeof(num), "%" PRIu64, token);
-    put_field(&l, "token", num);
-    snprintf(num, sizeof(num), "%" PRIu64, mark);
-    put_field(&l, "mark", had_mark ? num : NULL);
+    put_field(&l, "token", token);
+    put_field(&l, "mark", mark);
     put_field(&l, "verdict", zkp_verdict_name(v));
     put_field(&l, "bucket", bucket);
     put_field(&l, "key", key);
@@ -267,6 +265,21 @@ void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mar
         atomic_fetch_add(&a->errors, 1);
     if (l.p != stack)
         free(l.p);
+}
+
+void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mark, uint64_t mark,
+                   zkp_verdict_t v, const char *bucket, const char *key, const char *op)
+{
+    char tok[24], hw[24];
+    snprintf(tok, sizeof(tok), "%" PRIu64, token);
+    snprintf(hw, sizeof(hw), "%" PRIu64, mark);
+    emit(a, lock, tok, had_mark ? hw : NULL, v, bucket, key, op);
+}
+
+void zkp_audit_log_no_token(zkp_audit_t *a, const char *lock, zkp_verdict_t v, const char *bucket,
+                            const char *key, const char *op)
+{
+    emit(a, lock, NULL, NULL, v, bucket, key, op);
 }
 
 uint64_t zkp_audit_errors(zkp_audit_t *a)

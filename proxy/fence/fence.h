@@ -7,7 +7,9 @@
  *     zkp_token_parse()                     400 if it fails
  *     zkp_fence_begin()                     <0: 503, nothing held
  *       REJECT_STALE -> 412, nothing written (txn is NULL, section left)
- *     zkp_fence_persist()                   <0: 503, the write must not become visible
+ *     zkp_fence_persist()                   ESTALE: 412 (the disk held a higher mark)
+ *                                           other <0: 503; either way the write must not
+ *                                           become visible
  *     backend makes the object visible      (rename, upstream PUT, ...)
  *     zkp_fence_end()
  *     zkp_audit_log(), respond
@@ -46,7 +48,8 @@ extern "C" {
     X(ESTORE, -3, "mark store unavailable (write failed or store unhealthy)")                      \
     X(EBUSY, -4, "mark store is in use by another process")                                        \
     X(ECORRUPT, -5, "mark store holds invalid data")                                               \
-    X(EIO, -6, "I/O error")
+    X(EIO, -6, "I/O error")                                                                        \
+    X(ESTALE, -7, "the token is lower than the durable mark found when persisting")
 
 typedef enum {
     ZKP_FENCE_OK = 0,
@@ -85,14 +88,22 @@ typedef enum {
     ZKP_VERDICT_ACCEPT_HIGHER, /* no mark yet, or token > mark: accept, token becomes the mark */
     ZKP_VERDICT_ACCEPT_EQUAL,  /* token == mark: accept (one holder writes many times) */
     ZKP_VERDICT_REJECT_STALE,  /* token < mark: reject, write nothing */
+    /* Refusals that zkp_fence_decide() never returns, so that the audit log
+     * and the metrics can name every answer to a fenced request: */
+    ZKP_VERDICT_REJECT_MISSING,     /* lock or token missing where fencing is required (428) */
+    ZKP_VERDICT_REJECT_UNAVAILABLE, /* the mark store cannot write: fail closed (503) */
+    ZKP_VERDICT_REJECT_INVALID,     /* accepted token, but the key named is invalid: not applied */
+    ZKP_VERDICT_COUNT_              /* number of verdicts, for tables indexed by verdict */
 } zkp_verdict_t;
 
 /* The pure fencing rule. has_mark == 0 means the lock has no mark yet, and
- * then any token (0 included) is ACCEPT_HIGHER; `mark` is ignored. */
+ * then any token (0 included) is ACCEPT_HIGHER; `mark` is ignored. Returns
+ * one of the first three verdicts only. */
 zkp_verdict_t zkp_fence_decide(int has_mark, uint64_t mark, uint64_t token);
 
-/* "accepted_higher", "accepted_equal", "rejected_stale"; "unknown" for any
- * other value. Static strings, thread-safe. */
+/* "accepted_higher", "accepted_equal", "rejected_stale", "rejected_missing",
+ * "rejected_unavailable", "rejected_invalid"; "unknown" for any other value.
+ * Static strings, thread-safe. */
 const char *zkp_verdict_name(zkp_verdict_t v);
 
 /* ------------------------------------------------------- the mark store */
@@ -229,11 +240,26 @@ int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_
 /* ACCEPT_HIGHER: makes the token the lock's new mark, durably (committed and
  * fsync'd, together with concurrent persists of other locks in one group
  * commit) before returning. ACCEPT_EQUAL, or a repeated call: no-op.
- * Returns 0, or ZKP_FENCE_ESTORE if the store could not write (or is
- * unhealthy): the mark was not raised, the caller answers 503 and must not
- * make its write visible; it still calls zkp_fence_end(). ZKP_FENCE_EINVAL
- * for NULL. Blocks for one group commit at most. */
+ * Returns 0, or
+ *   ZKP_FENCE_ESTALE  the disk already held a mark higher than the token (a
+ *                     commit that reported failure had reached the disk):
+ *                     the verdict is REJECT_STALE after all. Memory now
+ *                     holds that mark (zkp_fence_txn_mark() tells it); the
+ *                     caller answers 412 and must not make its write
+ *                     visible. Repeated calls return ZKP_FENCE_ESTALE again;
+ *   ZKP_FENCE_ESTORE  the store could not write (or is unhealthy): the mark
+ *                     was not raised, the caller answers 503 and must not
+ *                     make its write visible;
+ *   ZKP_FENCE_EINVAL  txn is NULL.
+ * After any result the caller still calls zkp_fence_end(). Blocks for one
+ * group commit at most. */
 int zkp_fence_persist(zkp_fence_txn_t *txn);
+
+/* The lock's durable mark as seen from inside the section (0 if it has
+ * none): after zkp_fence_persist() returned ZKP_FENCE_ESTALE, the mark that
+ * makes the token stale. Only the thread holding txn may call it; 0 for
+ * NULL. */
+uint64_t zkp_fence_txn_mark(const zkp_fence_txn_t *txn);
 
 /* Leaves the section (waking the next request for the lock) and frees txn.
  * NULL is a no-op. */
@@ -273,6 +299,12 @@ void zkp_audit_close(zkp_audit_t *a);
  * write is counted (zkp_audit_errors()), never fatal. a == NULL: no-op. */
 void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mark, uint64_t mark,
                    zkp_verdict_t v, const char *bucket, const char *key, const char *op);
+
+/* The line of a refusal made before any token could be compared: the lock
+ * or the token is missing (v = ZKP_VERDICT_REJECT_MISSING, answered 428).
+ * Like zkp_audit_log(), with "token" and "mark" null; lock may be NULL. */
+void zkp_audit_log_no_token(zkp_audit_t *a, const char *lock, zkp_verdict_t v, const char *bucket,
+                            const char *key, const char *op);
 
 /* Number of lines that could not be written in full. Thread-safe. */
 uint64_t zkp_audit_errors(zkp_audit_t *a);

@@ -1024,8 +1024,12 @@ int zkp_fence_persist(zkp_fence_txn_t *txn)
     zkp_marks_t *m = txn->m;
     entry_t *e = txn->e;
     /* Reading e without the stripe mutex is safe: only the thread inside
-     * the section (this one) ever writes e->mark / e->has_mark. */
-    if (e->has_mark && txn->token <= e->mark)
+     * the section (this one) ever writes e->mark / e->has_mark. Below the
+     * mark can only mean that an earlier call of this txn found a higher
+     * durable mark: it stays stale. */
+    if (e->has_mark && txn->token < e->mark)
+        return ZKP_FENCE_ESTALE;
+    if (e->has_mark && txn->token == e->mark)
         return 0;
     if (!atomic_load(&m->healthy))
         return ZKP_FENCE_ESTORE;
@@ -1034,7 +1038,9 @@ int zkp_fence_persist(zkp_fence_txn_t *txn)
     if (rc != 0)
         return rc;
     /* The disk may hold more than our token (a commit that reported failure
-     * but reached the disk): memory follows the disk, never below it. */
+     * but reached the disk): memory follows the disk, never below it, and
+     * the token is then stale: accepting it would make a write visible
+     * under a mark that has already moved past it. */
     stripe_t *s = stripe_of(m, e->hash);
     pthread_mutex_lock(&s->mu);
     if (!e->has_mark)
@@ -1043,7 +1049,13 @@ int zkp_fence_persist(zkp_fence_txn_t *txn)
         e->mark = r.durable;
     e->has_mark = 1;
     pthread_mutex_unlock(&s->mu);
-    return 0;
+    return r.durable > txn->token ? ZKP_FENCE_ESTALE : 0;
+}
+
+uint64_t zkp_fence_txn_mark(const zkp_fence_txn_t *txn)
+{
+    /* No stripe mutex needed: only the section's holder writes the mark. */
+    return txn != NULL && txn->e->has_mark ? txn->e->mark : 0;
 }
 
 void zkp_fence_end(zkp_fence_txn_t *txn)

@@ -69,6 +69,14 @@ const char *zkp_verdict_name(zkp_verdict_t v)
         return "accepted_equal";
     case ZKP_VERDICT_REJECT_STALE:
         return "rejected_stale";
+    case ZKP_VERDICT_REJECT_MISSING:
+        return "rejected_missing";
+    case ZKP_VERDICT_REJECT_UNAVAILABLE:
+        return "rejected_unavailable";
+    case ZKP_VERDICT_REJECT_INVALID:
+        return "rejected_invalid";
+    case ZKP_VERDICT_COUNT_:
+        break;
     }
     return "unknown";
 }

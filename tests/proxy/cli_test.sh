@@ -49,7 +49,17 @@ check() { # check NAME COMMAND...: runs it, records a failure if it fails
     echo "FAIL $name"; sed 's/^/     /' "$dir/out"; failures=$((failures + 1))
   fi
 }
-fails() { ! "$@"; }
+# refused PATTERN COMMAND...: the command fails, and its output names the
+# refusal (an S3 error code, a status): "it failed" alone could be anything.
+refused() {
+  local pattern=$1; shift
+  local out
+  if out=$("$@" 2>&1); then
+    echo "expected a refusal, the command succeeded:"; echo "$out"; return 1
+  fi
+  echo "$out"
+  grep -Eq -- "$pattern" <<<"$out" || { echo "(no match for: $pattern)"; return 1; }
+}
 
 head -c 300000 /dev/urandom >"$dir/blob"
 echo "small text" >"$dir/small.txt"
@@ -68,7 +78,8 @@ if [ $have_aws = 1 ] && [ "$which_tool" != s3cmd ]; then
   check "aws s3 cp down" a s3 cp s3://cli-open/dir/blob "$dir/blob.back"
   check "aws round trip is byte-exact" cmp "$dir/blob" "$dir/blob.back"
   check "aws s3 ls (objects)" bash -c "aws --endpoint-url $url s3 ls --recursive s3://cli-open | grep -q 'dir/blob'"
-  check "aws s3 cp to fenced bucket without token is refused" fails a s3 cp "$dir/small.txt" s3://cli-fenced/x
+  check "aws s3 cp to fenced bucket without token is refused (428)" \
+    refused '\(FencingTokenRequired\)' a s3 cp "$dir/small.txt" s3://cli-fenced/x
   check "aws s3api put-object --metadata fencing" a s3api put-object --bucket cli-fenced --key f/obj \
     --body "$dir/blob" --metadata fencing-lock=/locks/cli,fencing-token=42,owner=me
   check "aws s3api get-object" a s3api get-object --bucket cli-fenced --key f/obj "$dir/f.back"
@@ -76,7 +87,8 @@ if [ $have_aws = 1 ] && [ "$which_tool" != s3cmd ]; then
   check "user metadata kept, fencing metadata not stored" bash -c \
     "aws --endpoint-url $url s3api head-object --bucket cli-fenced --key f/obj > $dir/head.json &&
      grep -q '\"owner\": \"me\"' $dir/head.json && ! grep -q 'fencing-token' $dir/head.json"
-  check "aws stale token refused" fails a s3api put-object --bucket cli-fenced --key f/obj \
+  check "aws stale token refused (412)" refused '\(StaleFencingToken\).*high-water mark 42' \
+    a s3api put-object --bucket cli-fenced --key f/obj \
     --body "$dir/small.txt" --metadata fencing-lock=/locks/cli,fencing-token=41
   check "stale body did not land" bash -c \
     "aws --endpoint-url $url s3api get-object --bucket cli-fenced --key f/obj $dir/f2 >/dev/null && cmp $dir/blob $dir/f2"
@@ -101,8 +113,10 @@ CFG
   check "s3cmd mb" s mb s3://s3cmd-fenced
   check "s3cmd mb (optional)" s mb s3://cli-open
   check "s3cmd put --add-header fencing" s put "${fence[@]}" "$dir/blob" s3://s3cmd-fenced/obj
-  check "s3cmd put without token refused" fails s put "$dir/small.txt" s3://s3cmd-fenced/nofence
-  check "s3cmd put stale token refused" fails s put --add-header=x-amz-meta-fencing-lock:/locks/s3cmd \
+  check "s3cmd put without token refused (428)" refused '428.*FencingTokenRequired' \
+    s put "$dir/small.txt" s3://s3cmd-fenced/nofence
+  check "s3cmd put stale token refused (412)" refused '412.*StaleFencingToken.*high-water mark 7' \
+    s put --add-header=x-amz-meta-fencing-lock:/locks/s3cmd \
     --add-header=x-amz-meta-fencing-token:6 "$dir/small.txt" s3://s3cmd-fenced/obj
   check "s3cmd get" s get --force s3://s3cmd-fenced/obj "$dir/s.back"
   check "s3cmd round trip is byte-exact (stale write absent)" cmp "$dir/blob" "$dir/s.back"

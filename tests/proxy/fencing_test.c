@@ -1,12 +1,16 @@
 /* Fencing against a running proxy: lower/equal/higher tokens, a stale
- * writer on another connection, 16 concurrent writers, kill -9 mid-load
- * and restart, and a failing mark store. */
+ * writer on another connection, a token that goes stale while its body
+ * streams, a second proxy on the same data directory, audit log rotation,
+ * 16 concurrent writers, kill -9 mid-load and restart, and a failing mark
+ * store. */
 #include <CUnit/Basic.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -52,15 +56,41 @@ static void mkbucket(const pt_proxy_t *p, const char *name)
 
 static int count_lines(const pt_proxy_t *p, const char *needle)
 {
-    char path[400], line[4096];
-    snprintf(path, sizeof(path), "%s/audit.log", p->data_dir);
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    while (f && fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return n;
+    return pt_audit_count(p, needle);
+}
+
+/* Opens a raw connection and sends the headers of a fenced PUT announcing
+ * `total` body bytes, then the first `first` of them ('A's): an upload that
+ * is still streaming. Returns the socket, or -1. */
+static int start_upload(const pt_proxy_t *p, const char *path, const char *lock, uint64_t token,
+                        size_t total, size_t first)
+{
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "PUT %s HTTP/1.1\r\nHost: x\r\nX-Fencing-Lock: %s\r\n"
+                     "X-Fencing-Token: %" PRIu64 "\r\nContent-Length: %zu\r\n\r\n",
+                     path, lock, token, total);
+    int fd = pt_conn_open(p);
+    char *body = malloc(first + 1);
+    memset(body, 'A', first);
+    if (fd >= 0 && (pt_conn_send(fd, head, (size_t)n) != 0 || pt_conn_send(fd, body, first) != 0)) {
+        pt_conn_close(fd);
+        fd = -1;
+    }
+    free(body);
+    return fd;
+}
+
+/* Sends the remaining `rest` bytes of an upload and reads its response. */
+static int finish_upload(int fd, size_t rest, char *out, size_t cap)
+{
+    char *body = malloc(rest + 1);
+    memset(body, 'A', rest);
+    int rc = pt_conn_send(fd, body, rest);
+    free(body);
+    if (rc != 0 || pt_conn_read_response(fd, out, cap, 20000) < 0)
+        return 0;
+    return pt_raw_status(out);
 }
 
 /* --- lower, equal, higher --------------------------------------------------------- */
@@ -98,10 +128,29 @@ static void test_rules(void)
     free(b);
     /* Locks are independent. */
     CU_ASSERT_EQUAL(put_tok(&p, "/rules/k2", "/locks/other", 1, "o1", 2, NULL), 200);
-    /* The audit log has every decision. */
+    /* Missing fencing: 428, nothing written. */
+    pt_http(&p, "PUT", "/rules/nofence", NULL, "x", 1, &r);
+    CU_ASSERT_EQUAL(r.status, 428);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>FencingTokenRequired</Code>"));
+    pt_resp_free(&r);
+    const char *only_lock[] = {"X-Fencing-Lock: /locks/rules", NULL};
+    pt_http(&p, "PUT", "/rules/halffence", only_lock, "x", 1, &r);
+    CU_ASSERT_EQUAL(r.status, 428);
+    pt_resp_free(&r);
+    /* The audit log has every decision, refusals included. */
     CU_ASSERT_EQUAL(count_lines(&p, "\"verdict\":\"rejected_stale\""), 2);
     CU_ASSERT_EQUAL(count_lines(&p, "\"verdict\":\"accepted_higher\""), 3);
     CU_ASSERT_EQUAL(count_lines(&p, "\"verdict\":\"accepted_equal\""), 1);
+    CU_ASSERT_EQUAL(count_lines(&p, "\"verdict\":\"rejected_missing\""), 2);
+    CU_ASSERT_EQUAL(count_lines(&p, "\"lock\":null,\"token\":null,\"mark\":null,"
+                                    "\"verdict\":\"rejected_missing\",\"bucket\":\"rules\","
+                                    "\"key\":\"nofence\",\"op\":\"PutObject\"}"),
+                    1);
+    CU_ASSERT_EQUAL(count_lines(&p, "\"lock\":\"/locks/rules\",\"token\":null,\"mark\":null,"
+                                    "\"verdict\":\"rejected_missing\",\"bucket\":\"rules\","
+                                    "\"key\":\"halffence\""),
+                    1);
+    CU_ASSERT_EQUAL(pt_count_files(&p, "objects/rules"), 2); /* k and k2 only */
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 }
@@ -134,6 +183,127 @@ static void test_lower_after_higher(void)
     long st;
     char *b = get(&p, "/late/k", &st, NULL);
     CU_ASSERT_STRING_EQUAL(b, "new holder");
+    free(b);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+}
+
+/* --- a token that goes stale while its body streams -------------------------------- */
+
+/* Writer A (token 5) passes the early check and streams half its body;
+ * writer B (token 6) completes a write under the same lock on another
+ * connection; then A's body ends. The decision at the end is what counts:
+ * A gets 412 naming mark 6, and none of A's bytes is ever readable. */
+static void test_stale_during_upload(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
+    mkbucket(&p, "upl");
+    const char *L = "/locks/upload";
+    int fd = start_upload(&p, "/upl/k", L, 5, 2000, 1000);
+    CU_ASSERT_FATAL(fd >= 0);
+    /* The body is being staged: A is past the early check. */
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, 10000));
+    CU_ASSERT_EQUAL(put_tok(&p, "/upl/k", L, 6, "from B", 6, NULL), 200);
+    char out[8192];
+    CU_ASSERT_EQUAL(finish_upload(fd, 1000, out, sizeof(out)), 412);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<Code>StaleFencingToken</Code>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<Token>5</Token>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<HighWaterMark>6</HighWaterMark>"));
+    pt_conn_close(fd);
+    long st;
+    uint64_t tok;
+    char *b = get(&p, "/upl/k", &st, &tok);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT_STRING_EQUAL(b, "from B");
+    CU_ASSERT_EQUAL(tok, 6);
+    free(b);
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 10000));
+    CU_ASSERT_EQUAL(pt_count_files(&p, "objects/upl"), 1);
+    CU_ASSERT_EQUAL(
+        count_lines(&p, "\"token\":\"5\",\"mark\":\"6\",\"verdict\":\"rejected_stale\""), 1);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+}
+
+/* --- a second proxy on the same data directory -------------------------------------- */
+
+/* Proxy B started on A's data directory must give up before it touches
+ * anything (it used to empty tmp/ under A's running uploads): first with
+ * the same configuration (the mark store is locked), then with marks of
+ * its own (the data directory's lock). A's upload then completes. */
+static void test_second_proxy_refused(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
+    mkbucket(&p, "two");
+    int fd = start_upload(&p, "/two/k", "/locks/two", 1, 4000, 2000);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, 10000));
+
+    char out_b[400], conf_b[400], marks_b[400], audit_b[400], pid[32];
+    snprintf(out_b, sizeof(out_b), "%s/proxy-b.log", p.dir);
+    snprintf(pid, sizeof(pid), "pid %ld", (long)p.pid);
+    const char *same[] = {"--config", p.conf, "--listen", "127.0.0.1:0", NULL};
+    CU_ASSERT_EQUAL(pt_proxy_run(same, out_b, 20000), 1);
+    CU_ASSERT_EQUAL(pt_file_count(out_b, "marks.db: the marks database is in use by another "
+                                         "process"),
+                    1);
+    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 1);
+
+    snprintf(conf_b, sizeof(conf_b), "%s/proxy-b.conf", p.dir);
+    snprintf(marks_b, sizeof(marks_b), "%s/marks-b.db", p.dir);
+    snprintf(audit_b, sizeof(audit_b), "%s/audit-b.log", p.dir);
+    FILE *f = fopen(conf_b, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "data_dir = %s\nmarks_db = %s\naudit_log = %s\n", p.data_dir, marks_b, audit_b);
+    fclose(f);
+    const char *own_marks[] = {"--config", conf_b, "--listen", "127.0.0.1:0", NULL};
+    CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, 20000), 1);
+    CU_ASSERT_EQUAL(pt_file_count(out_b, "is in use by another zkfence-proxy"), 1);
+    CU_ASSERT_EQUAL(pt_file_count(out_b, pid), 1); /* names the holder */
+    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 1);
+
+    char out[8192];
+    CU_ASSERT_EQUAL(finish_upload(fd, 2000, out, sizeof(out)), 200);
+    pt_conn_close(fd);
+    long st;
+    char *b = get(&p, "/two/k", &st, NULL);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT(b != NULL && strlen(b) == 4000 && strspn(b, "A") == 4000);
+    free(b);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+}
+
+/* --- SIGHUP: audit log rotation ------------------------------------------------------ */
+
+static void test_sighup_reopens_audit_log(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
+    mkbucket(&p, "rot");
+    CU_ASSERT_EQUAL(put_tok(&p, "/rot/before", "/locks/rot", 1, "b", 1, NULL), 200);
+    char log[400], rotated[400];
+    snprintf(log, sizeof(log), "%s/audit.log", p.data_dir);
+    snprintf(rotated, sizeof(rotated), "%s/audit.log.1", p.data_dir);
+    CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"before\""), 1);
+    CU_ASSERT_EQUAL_FATAL(rename(log, rotated), 0);
+    CU_ASSERT_EQUAL(kill(p.pid, SIGHUP), 0);
+    /* The reopen creates the new file: wait for it, not for a while. */
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(access(log, F_OK) == 0, 10000));
+    CU_ASSERT_EQUAL(put_tok(&p, "/rot/after", "/locks/rot", 2, "a", 1, NULL), 200);
+    CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"after\""), 1);
+    CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"before\""), 0);
+    CU_ASSERT_EQUAL(pt_file_count(rotated, "\"key\":\"after\""), 0);
+    CU_ASSERT_EQUAL(pt_file_count(rotated, "\"key\":\"before\""), 1);
+    CU_ASSERT_EQUAL(pt_log_count(&p, "SIGHUP: audit log reopened"), 1);
+    /* Still the same process, still serving. */
+    CU_ASSERT_EQUAL(kill(p.pid, 0), 0);
+    long st;
+    char *b = get(&p, "/rot/after", &st, NULL);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT_STRING_EQUAL(b, "a");
     free(b);
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
@@ -303,6 +473,7 @@ static void test_concurrent_writers(void)
             prev = a->token;
         }
     }
+    CU_ASSERT(r->nseen > 0); /* else "nothing rejected was seen" proves nothing */
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(regress, 0);
     /* The mark is the highest accepted token. */
@@ -372,8 +543,10 @@ static void test_kill9_restart(void)
     for (int i = 0; i < K_WRITERS; i++)
         pthread_join(t[i], NULL);
     CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
-    /* No staging file survives the restart. */
+    /* No staging file survives the restart, and every object file is whole
+     * (start-up reads each head and says so when one is not). */
     CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_log_count(&p, "ignoring malformed object file"), 0);
     pt_resp_t m;
     pt_http(&p, "GET", "/_zkfence/marks", NULL, NULL, 0, &m);
     for (int i = 0; i < K_WRITERS; i++) {
@@ -443,6 +616,20 @@ static void test_store_failure(void)
     /* While unhealthy, every accepting write is refused, stale ones still 412. */
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k2", "/locks/o2", 1, "x", 1, NULL), 503);
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k", "/locks/o", 4, "x", 1, NULL), 412);
+    /* Both refusals are audited as such, with the mark they met. */
+    CU_ASSERT_EQUAL(count_lines(&p, "\"verdict\":\"rejected_unavailable\""), 2);
+    CU_ASSERT_EQUAL(count_lines(&p, "\"lock\":\"/locks/o\",\"token\":\"6\",\"mark\":\"5\","
+                                    "\"verdict\":\"rejected_unavailable\""),
+                    1);
+    CU_ASSERT_EQUAL(count_lines(&p, "\"lock\":\"/locks/o2\",\"token\":\"1\",\"mark\":null,"
+                                    "\"verdict\":\"rejected_unavailable\""),
+                    1);
+    CU_ASSERT_EQUAL(count_lines(&p, "\"token\":\"6\",\"mark\":\"5\",\"verdict\":\"accepted"), 0);
+    pt_resp_t mt;
+    pt_http(&p, "GET", "/_zkfence/metrics", NULL, NULL, 0, &mt);
+    CU_ASSERT_TRUE(pt_body_has(&mt, "zkfence_fence_decisions_total{op=\"PutObject\","
+                                    "verdict=\"rejected_unavailable\"} 2\n"));
+    pt_resp_free(&mt);
     /* Reads keep working and see the old object. */
     char *b = get(&p, "/outage/k", &st, NULL);
     CU_ASSERT_EQUAL(st, 200);
@@ -482,6 +669,9 @@ static void add_tests(void *suite)
 {
     CU_add_test(suite, "rules", test_rules);
     CU_add_test(suite, "lower_after_higher", test_lower_after_higher);
+    CU_add_test(suite, "stale_during_upload", test_stale_during_upload);
+    CU_add_test(suite, "second_proxy_refused", test_second_proxy_refused);
+    CU_add_test(suite, "sighup_reopens_audit_log", test_sighup_reopens_audit_log);
     CU_add_test(suite, "concurrent_writers", test_concurrent_writers);
     CU_add_test(suite, "kill9_restart", test_kill9_restart);
     CU_add_test(suite, "store_failure", test_store_failure);

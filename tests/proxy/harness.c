@@ -283,10 +283,9 @@ int pt_body_has(const pt_resp_t *r, const char *s)
     return r->body != NULL && memmem(r->body, r->len, s, strlen(s)) != NULL;
 }
 
-long pt_raw(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char *out, size_t cap,
-            int timeout_ms)
+int pt_conn_open(const pt_proxy_t *p)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
@@ -294,30 +293,116 @@ long pt_raw(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char 
             close(fd);
         return -1;
     }
+    return fd;
+}
+
+int pt_conn_send(int fd, const void *data, size_t len)
+{
     size_t off = 0;
     while (off < len) {
-        ssize_t n = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+        ssize_t n = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
-            break;
+            return -1;
         off += (size_t)n;
     }
-    if (shut_wr)
-        shutdown(fd, SHUT_WR);
-    size_t got = 0;
-    int64_t deadline = pt_now_ms() + timeout_ms;
-    while (got + 1 < cap) {
+    return 0;
+}
+
+void pt_conn_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Appends what arrives to out[*got..] until done(out, *got) says so, the
+ * peer closes (*eof = 1) or resets (*eof = 2), out is full or the deadline
+ * passes. Returns 1 if done() was satisfied. */
+static int read_until(int fd, char *out, size_t cap, size_t *got, int64_t deadline,
+                      int (*done)(const char *, size_t), int *eof)
+{
+    *eof = 0;
+    while (*got + 1 < cap) {
+        out[*got] = '\0';
+        if (done != NULL && done(out, *got))
+            return 1;
         int left = (int)(deadline - pt_now_ms());
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&pfd, 1, left) <= 0)
             break;
-        ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
-        if (n <= 0)
+        ssize_t n = recv(fd, out + *got, cap - 1 - *got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *eof = n == 0 ? 1 : 2;
             break;
-        got += (size_t)n;
+        }
+        *got += (size_t)n;
     }
-    out[got] = '\0';
+    out[*got] = '\0';
+    return done != NULL && done(out, *got);
+}
+
+static int headers_done(const char *out, size_t len)
+{
+    return memmem(out, len, "\r\n\r\n", 4) != NULL;
+}
+
+/* Headers complete, and as much body as Content-Length announces. */
+static int response_done(const char *out, size_t len)
+{
+    const char *end = memmem(out, len, "\r\n\r\n", 4);
+    if (end == NULL)
+        return 0;
+    size_t hlen = (size_t)(end - out) + 4;
+    unsigned long long cl = 0;
+    for (const char *line = out; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
+        if (strncasecmp(line, "Content-Length:", 15) == 0)
+            cl = strtoull(line + 15, NULL, 10);
+        line = eol + 2;
+    }
+    return len >= hlen + cl;
+}
+
+long pt_conn_read_headers(int fd, char *out, size_t cap, int timeout_ms)
+{
+    size_t got = 0;
+    int eof;
+    read_until(fd, out, cap, &got, pt_now_ms() + timeout_ms, headers_done, &eof);
+    return (long)got;
+}
+
+long pt_conn_read_response(int fd, char *out, size_t cap, int timeout_ms)
+{
+    size_t got = 0;
+    int eof;
+    if (!read_until(fd, out, cap, &got, pt_now_ms() + timeout_ms, response_done, &eof))
+        return -1;
+    return (long)got;
+}
+
+long pt_raw_eof(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char *out,
+                size_t cap, int timeout_ms, int *eof)
+{
+    int fd = pt_conn_open(p);
+    if (fd < 0)
+        return -1;
+    pt_conn_send(fd, req, len); /* the server may close before taking it all */
+    if (shut_wr)
+        shutdown(fd, SHUT_WR);
+    size_t got = 0;
+    read_until(fd, out, cap, &got, pt_now_ms() + timeout_ms, NULL, eof);
     close(fd);
     return (long)got;
+}
+
+long pt_raw(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char *out, size_t cap,
+            int timeout_ms)
+{
+    int eof;
+    return pt_raw_eof(p, req, len, shut_wr, out, cap, timeout_ms, &eof);
 }
 
 int pt_raw_status(const char *resp)
@@ -354,6 +439,63 @@ int pt_count_files(const pt_proxy_t *p, const char *sub)
     char path[600];
     snprintf(path, sizeof(path), "%s/%s", p->data_dir, sub);
     return count_in(path);
+}
+
+int pt_file_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+int pt_log_count(const pt_proxy_t *p, const char *needle)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/proxy.log", p->dir);
+    return pt_file_count(path, needle);
+}
+
+int pt_audit_count(const pt_proxy_t *p, const char *needle)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/audit.log", p->data_dir);
+    return pt_file_count(path, needle);
+}
+
+int pt_proxy_run(const char *const *args, const char *out_path, int timeout_ms)
+{
+    char bin[400];
+    snprintf(bin, sizeof(bin), "%s/zkfence-proxy", bin_dir());
+    const char *argv[32] = {bin};
+    size_t n = 1;
+    for (; args[n - 1] != NULL && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    if (!PT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, timeout_ms)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int pt_run_suite(const char *name, void (*add_tests)(void *suite))

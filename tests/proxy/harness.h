@@ -58,8 +58,39 @@ int pt_body_has(const pt_resp_t *r, const char *s);
  * out), or -1 if the connection failed. */
 long pt_raw(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char *out, size_t cap,
             int timeout_ms);
+/* pt_raw, and *eof tells how reading ended: 1 the server closed (FIN), 2
+ * the connection was reset, 0 the timeout passed (or out filled up). */
+long pt_raw_eof(const pt_proxy_t *p, const void *req, size_t len, int shut_wr, char *out,
+                size_t cap, int timeout_ms, int *eof);
 /* Status code of a raw HTTP response ("HTTP/1.1 400 ..."), or 0. */
 int pt_raw_status(const char *resp);
+
+/* A raw connection kept open between calls, for a request sent in parts
+ * (a body that is still streaming while something else happens). */
+int pt_conn_open(const pt_proxy_t *p);                  /* the socket, or -1 */
+int pt_conn_send(int fd, const void *data, size_t len); /* 0, or -1 */
+/* Reads one header block (up to and including the blank line), e.g. an
+ * interim "100 Continue". Returns the bytes read (NUL-terminated in out);
+ * fewer than a whole block if the peer closed or timeout_ms passed. */
+long pt_conn_read_headers(int fd, char *out, size_t cap, int timeout_ms);
+/* Reads one whole response: headers, then Content-Length bytes of body.
+ * Returns the bytes read (NUL-terminated), or -1 if it did not arrive
+ * whole within timeout_ms. */
+long pt_conn_read_response(int fd, char *out, size_t cap, int timeout_ms);
+void pt_conn_close(int fd);
+
+/* Lines of the file at path that contain needle (0 if it does not exist). */
+int pt_file_count(const char *path, const char *needle);
+/* Lines of the proxy's log (stdout and stderr) that contain needle. */
+int pt_log_count(const pt_proxy_t *p, const char *needle);
+/* Lines of DATA_DIR/audit.log that contain needle. */
+int pt_audit_count(const pt_proxy_t *p, const char *needle);
+
+/* Runs the zkfence-proxy binary with args (NULL-terminated, without
+ * argv[0]) to completion, its output in out_path. Returns the exit status,
+ * or -1 if it was still running after timeout_ms (it is then killed) or
+ * died of a signal. */
+int pt_proxy_run(const char *const *args, const char *out_path, int timeout_ms);
 
 /* Number of regular files under dir/data/<sub> (recursively), excluding
  * bucket markers. */

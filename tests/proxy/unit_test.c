@@ -1,6 +1,8 @@
 /* Unit tests of the proxy's pure parts: range parsing, XML output and the
  * DeleteObjects parser, request classification, aws-chunked decoding,
- * configuration, listing pages, and the local-files key mapping. */
+ * configuration, listing pages, and the local-files backend (key mapping,
+ * leftover staging files, deleting what the index missed, the data
+ * directory's lock). */
 #include <CUnit/Basic.h>
 #include <dirent.h>
 #include <ftw.h>
@@ -571,6 +573,119 @@ static void test_leftover_staging(void)
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The one regular file in dir other than ".bucket", into out. */
+static int only_object_file(const char *dir, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while (d != NULL && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.' && n++ == 0)
+            snprintf(out, cap, "%s/%s", dir, de->d_name);
+    if (d != NULL)
+        closedir(d);
+    return n == 1 ? 0 : -1;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[4096];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* An object the index failed to record (publish() reports the failure but
+ * the file is in place) is readable, so DELETE must remove it: the file,
+ * not the index, says whether the key exists. */
+static void test_remove_unindexed(void)
+{
+    char dir[] = "/tmp/zkp-unindexed.XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char data[300], other[300], err[256], src[700], dst[700], bdir[400];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(other, sizeof(other), "%s/other", dir);
+    /* The object file, made by a backend on another directory... */
+    zkp_backend_t *be = zkp_backend_fs_open(other, 1, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    CU_ASSERT_EQUAL(be->ops->bucket_create(be, "bkt"), 0);
+    CU_ASSERT_EQUAL(put(be, "bkt", "ghost", "boo"), 0);
+    be->ops->destroy(be);
+    snprintf(bdir, sizeof(bdir), "%s/objects/bkt", other);
+    CU_ASSERT_EQUAL_FATAL(only_object_file(bdir, src, sizeof(src)), 0);
+    /* ...appears behind the back of a running one: on disk, not indexed. */
+    be = zkp_backend_fs_open(data, 1, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    CU_ASSERT_EQUAL(be->ops->bucket_create(be, "bkt"), 0);
+    snprintf(dst, sizeof(dst), "%s/objects/bkt/%s", data, strrchr(src, '/') + 1);
+    CU_ASSERT_EQUAL_FATAL(copy_file(src, dst), 0);
+    char got[64];
+    CU_ASSERT_EQUAL(get(be, "bkt", "ghost", got, sizeof(got)), 0);
+    CU_ASSERT_STRING_EQUAL(got, "boo");
+    zkp_list_req_t req = {NULL, NULL, NULL, 1000};
+    zkp_list_result_t res;
+    CU_ASSERT_EQUAL_FATAL(be->ops->list(be, "bkt", &req, &res), 0);
+    CU_ASSERT_EQUAL(res.n, 0);
+    zkp_list_result_free(&res);
+    CU_ASSERT_EQUAL(be->ops->remove(be, "bkt", "ghost"), 0);
+    CU_ASSERT_EQUAL(get(be, "bkt", "ghost", got, sizeof(got)), ZKP_BE_NO_KEY);
+    CU_ASSERT_EQUAL(access(dst, F_OK), -1);
+    CU_ASSERT_EQUAL(be->ops->remove(be, "bkt", "ghost"), ZKP_BE_NO_KEY);
+    /* An indexed object goes from the listing as well. */
+    CU_ASSERT_EQUAL(put(be, "bkt", "real", "r"), 0);
+    CU_ASSERT_EQUAL(be->ops->remove(be, "bkt", "real"), 0);
+    CU_ASSERT_EQUAL_FATAL(be->ops->list(be, "bkt", &req, &res), 0);
+    CU_ASSERT_EQUAL(res.n, 0);
+    zkp_list_result_free(&res);
+    CU_ASSERT_EQUAL(be->ops->bucket_delete(be, "bkt"), 0);
+    be->ops->destroy(be);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* One backend per data directory: a second open fails with a message
+ * naming the holder, and leaves the holder's staged upload alone. */
+static void test_data_dir_lock(void)
+{
+    char dir[] = "/tmp/zkp-dirlock.XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char data[300], err[512] = "", tmpdir[400], staged[700], pid[32];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", data);
+    zkp_backend_t *be = zkp_backend_fs_open(data, 1, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    CU_ASSERT_EQUAL(be->ops->bucket_create(be, "bkt"), 0);
+    zkp_obj_meta_t m;
+    memset(&m, 0, sizeof(m));
+    zkp_put_t *p;
+    CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "k", &m, &p), 0);
+    CU_ASSERT_EQUAL(be->ops->put_write(p, "in flight", 9), 0);
+    CU_ASSERT_EQUAL_FATAL(only_object_file(tmpdir, staged, sizeof(staged)), 0);
+
+    zkp_backend_t *second = zkp_backend_fs_open(data, 1, err, sizeof(err));
+    CU_ASSERT_PTR_NULL(second);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "is in use by another zkfence-proxy"));
+    snprintf(pid, sizeof(pid), "pid %ld)", (long)getpid());
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, pid));
+    CU_ASSERT_EQUAL(access(staged, F_OK), 0); /* tmp/ was not emptied */
+
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL), 0);
+    be->ops->destroy(be); /* releases the lock */
+    be = zkp_backend_fs_open(data, 1, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    char got[64];
+    CU_ASSERT_EQUAL(get(be, "bkt", "k", got, sizeof(got)), 0);
+    CU_ASSERT_STRING_EQUAL(got, "in flight");
+    be->ops->destroy(be);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void add_tests(void *suite)
 {
     CU_add_test(suite, "range", test_range);
@@ -585,6 +700,8 @@ static void add_tests(void *suite)
     CU_add_test(suite, "listing", test_listing);
     CU_add_test(suite, "key_mapping", test_key_mapping);
     CU_add_test(suite, "leftover_staging", test_leftover_staging);
+    CU_add_test(suite, "remove_unindexed", test_remove_unindexed);
+    CU_add_test(suite, "data_dir_lock", test_data_dir_lock);
 }
 
 int main(void)

@@ -253,6 +253,45 @@ static void test_line_fields(void)
     CU_ASSERT_EQUAL(zkp_audit_errors(NULL), 0);
 }
 
+/* Refusals before any token could be compared (428): token and mark are
+ * null, the lock may be named or null, the verdict says why. */
+static void test_no_token_lines(void)
+{
+    zkp_audit_t *a = open_fresh();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    zkp_audit_log_no_token(a, "/locks/half", ZKP_VERDICT_REJECT_MISSING, "b", "k", "PutObject");
+    zkp_audit_log_no_token(a, NULL, ZKP_VERDICT_REJECT_MISSING, "b", "k2", "DeleteObject");
+    zkp_audit_log(a, "/locks/x", 9, 1, 8, ZKP_VERDICT_REJECT_UNAVAILABLE, "b", "k3", "PutObject");
+    zkp_audit_close(a);
+    char **lines;
+    size_t n = read_lines(logpath, &lines);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    fields_t f;
+    int present = 0;
+    CU_ASSERT_EQUAL_FATAL(parse_line(lines[0], &f), 0);
+    CU_ASSERT_EQUAL(f.n, 8);
+    CU_ASSERT_STRING_EQUAL(field(&f, "lock", &present), "/locks/half");
+    CU_ASSERT_PTR_NULL(field(&f, "token", &present));
+    CU_ASSERT_EQUAL(present, 1);
+    CU_ASSERT_PTR_NULL(field(&f, "mark", &present));
+    CU_ASSERT_EQUAL(present, 1);
+    CU_ASSERT_STRING_EQUAL(field(&f, "verdict", &present), "rejected_missing");
+    CU_ASSERT_STRING_EQUAL(field(&f, "key", &present), "k");
+    fields_free(&f);
+    CU_ASSERT_EQUAL_FATAL(parse_line(lines[1], &f), 0);
+    CU_ASSERT_PTR_NULL(field(&f, "lock", &present));
+    CU_ASSERT_EQUAL(present, 1);
+    CU_ASSERT_STRING_EQUAL(field(&f, "op", &present), "DeleteObject");
+    fields_free(&f);
+    CU_ASSERT_EQUAL_FATAL(parse_line(lines[2], &f), 0);
+    CU_ASSERT_STRING_EQUAL(field(&f, "verdict", &present), "rejected_unavailable");
+    CU_ASSERT_STRING_EQUAL(field(&f, "token", &present), "9");
+    CU_ASSERT_STRING_EQUAL(field(&f, "mark", &present), "8");
+    fields_free(&f);
+    free_lines(lines, n);
+    zkp_audit_log_no_token(NULL, "/l", ZKP_VERDICT_REJECT_MISSING, "b", "k", "op"); /* no-op */
+}
+
 static void test_time_format(void)
 {
     zkp_audit_t *a = open_fresh();
@@ -507,6 +546,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("fence_audit", setup, teardown);
     CU_add_test(s, "fields of a line", test_line_fields);
+    CU_add_test(s, "refusals without a token", test_no_token_lines);
     CU_add_test(s, "RFC 3339 UTC time with ms", test_time_format);
     CU_add_test(s, "JSON escaping round trip", test_escaping);
     CU_add_test(s, "invalid UTF-8 becomes U+FFFD", test_invalid_utf8);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
+#include "fault_vfs.h"
 #include "fence_test.h"
 
 static char dir[256];
@@ -849,6 +850,116 @@ static void test_failed_batch(void)
     zkp_marks_close(m);
 }
 
+/* ------------------------------------------------- real I/O failures */
+
+/* The disk itself fails (through the fault VFS, SQLite's own writes return
+ * SQLITE_IOERR): not the store's software switch. The store fails closed,
+ * keeps answering reads and stale verdicts, probes, and recovers when the
+ * disk does; the failed mark never reaches the disk. */
+static void test_real_io_failure(void)
+{
+    CU_ASSERT_EQUAL_FATAL(fv_install(), 0);
+    fresh_db();
+    zkp_marks_options_t o;
+    zkp_marks_options_init(&o);
+    o.health_probe_interval_ms = 20;
+    zkp_marks_t *m = open_opts(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), 0);
+
+    unsigned long faults = fv_faults();
+    fv_fail_writes(1);
+    zkp_fence_txn_t *txn = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 15, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTORE);
+    zkp_fence_end(txn);
+    CU_ASSERT(fv_faults() > faults); /* the disk really refused */
+    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
+    char msg[256];
+    zkp_marks_last_error(m, msg, sizeof(msg));
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "I/O"));
+    CU_ASSERT_PTR_NULL(strstr(msg, "injected"));
+    zkp_marks_stats_t st;
+    zkp_marks_stats(m, &st);
+    CU_ASSERT_EQUAL(st.failed_commits, 1);
+
+    /* Fail closed; stale is still stale; reads work. */
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 30, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 5, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
+    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    /* Probes meet the dead disk too... */
+    CU_ASSERT(FT_WAIT_UNTIL(({
+                                zkp_marks_stats(m, &st);
+                                st.probes >= 2;
+                            }),
+                            30000));
+    CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
+    /* ...and the store comes back with the disk, by itself. */
+    fv_fail_writes(0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 30000));
+    /* 12 < 15 is accepted: the failed 15 never became the mark. */
+    CU_ASSERT_EQUAL(fenced_write(m, "L", 12, &v), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(mark_of(m, "L"), 12);
+    zkp_marks_close(m);
+    fv_uninstall();
+}
+
+/* A COMMIT that reports failure although its transaction reached the disk
+ * leaves the disk's mark above memory's. A later token between the two is
+ * accepted by memory, but persisting it finds the higher durable mark: it
+ * must come back stale (412), never accepted, and memory follows the disk. */
+static void test_commit_failed_but_durable(void)
+{
+    CU_ASSERT_EQUAL_FATAL(fv_install(), 0);
+    fresh_db();
+    zkp_marks_options_t o;
+    zkp_marks_options_init(&o);
+    o.health_probe_interval_ms = 20;
+    zkp_marks_t *m = open_opts(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "L", 5, &v), 0);
+
+    unsigned long faults = fv_faults();
+    fv_fail_commit_after_disk(1);
+    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(fv_faults(), faults + 1);
+    CU_ASSERT_EQUAL(mark_of(m, "L"), 5); /* memory was not raised... */
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 30000));
+
+    /* ...but the disk holds 10: token 7 passes begin, and persist says no. */
+    zkp_fence_txn_t *txn = NULL;
+    uint64_t before = 0;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 7, &txn, &v, &before, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    CU_ASSERT_EQUAL(before, 5);
+    CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTALE);
+    CU_ASSERT_EQUAL(zkp_fence_txn_mark(txn), 10);
+    CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTALE); /* and stays stale */
+    zkp_fence_end(txn);
+    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 8, &txn, &v, &before, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
+    CU_ASSERT_EQUAL(before, 10);
+    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    CU_ASSERT_EQUAL(zkp_fence_txn_mark(NULL), 0);
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    zkp_marks_close(m);
+    fv_uninstall();
+}
+
 /* ------------------------------------------------ kill -9 mid-load */
 
 #define CRASH_LOCKS 4
@@ -1132,6 +1243,9 @@ int main(void)
     CU_add_test(s, "injected failure: fail closed, then recover", test_inject_failure);
     CU_add_test(s, "recovery is prompt once the disk is back", test_recovery_is_prompt);
     CU_add_test(s, "a failed batch fails all its persists", test_failed_batch);
+    CU_add_test(s, "real I/O failure: fail closed, then recover", test_real_io_failure);
+    CU_add_test(s, "a failed commit that reached the disk: stale, not accepted",
+                test_commit_failed_but_durable);
     CU_add_test(s, "kill -9 mid-load keeps acknowledged marks",
                 test_kill9_keeps_acknowledged_marks);
     CU_add_test(s, "corrupt store refused", test_corrupt_store_refused);

@@ -168,7 +168,17 @@ static void test_names_and_errors(void)
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_ACCEPT_HIGHER), "accepted_higher");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_ACCEPT_EQUAL), "accepted_equal");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_STALE), "rejected_stale");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_MISSING), "rejected_missing");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_UNAVAILABLE),
+                           "rejected_unavailable");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_INVALID), "rejected_invalid");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_COUNT_), "unknown");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name((zkp_verdict_t)42), "unknown");
+    /* Every verdict has its own name (they are metric labels). */
+    for (int i = 0; i < ZKP_VERDICT_COUNT_; i++)
+        for (int j = i + 1; j < ZKP_VERDICT_COUNT_; j++)
+            CU_ASSERT_STRING_NOT_EQUAL(zkp_verdict_name((zkp_verdict_t)i),
+                                       zkp_verdict_name((zkp_verdict_t)j));
 
     CU_ASSERT_STRING_EQUAL(zkp_fence_strerror(0), "success");
     CU_ASSERT_STRING_EQUAL(zkp_fence_strerror(-9999), "unknown error");
