@@ -11,18 +11,31 @@
  *   4 lock, holder paused,    the same pause; the woken holder's write
  *     fencing on              carries its old token and the proxy refuses it
  *
- * The demo checks its own outcome: modes 2 and 4 must show no double
- * booking, and mode 1 or 3 must show the failure they exist to show;
- * otherwise it exits 1. It prints a table and writes report.html (with an
- * SVG timeline per mode) and report.txt into the output directory. */
+ * In modes 3 and 4 the victim is the first worker to hold the lock (it
+ * claims the role through a file, see worker.c), so there always is one.
+ *
+ * The demo checks its own outcome: every mode that ran must show what it
+ * exists to show (1: seats double-booked or oversold; 2 and 4: exactly S
+ * bookings, none double; 3: the paused holder's write double-books; 4: that
+ * write refused as stale, with a token below its successor's); otherwise
+ * it exits 1. It prints a table and writes report.txt, report.tsv and
+ * report.html (with an SVG timeline per mode) into the output directory.
+ *
+ * --replay DIR re-analyses the events and final seat maps an earlier run
+ * left in DIR (modeN.events, modeN.seatmap), without ZooKeeper or proxy:
+ * to redraw a report, and to test the verdict on outcomes that a live run
+ * cannot be made to produce on demand. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,8 +48,9 @@
 #include "report.h"
 #include "seatmap.h"
 
-#define MAX_WORKERS 64
-#define MODE_TIMEOUT_MS 120000
+#define MAX_WORKERS REPORT_MAX_WORKERS
+#define EXIT_USAGE 64
+#define EXIT_UNAVAILABLE 69
 
 static const char *const mode_names[5] = {"", "nolock", "fenced", "paused-nofence",
                                           "paused-fenced"};
@@ -45,11 +59,12 @@ static const char *const mode_titles[5] = {"", "no lock", "lock + fencing",
                                            "lock, holder paused, fencing on"};
 
 typedef struct options {
-    const char *zk, *proxy, *out, *worker_bin;
-    int workers, seats, session_ms, process_ms;
+    const char *zk, *proxy, *out, *worker_bin, *replay;
+    int workers, seats, session_ms, process_ms, mode_timeout_ms;
     int modes[5];
 } options_t;
 
+/* Wall-clock time, to compare with the workers' event stamps. */
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -57,12 +72,12 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fault_pause(int ms)
+/* For deadlines and the pause's length: immune to clock steps. */
+static int64_t mono_ms(void)
 {
-    /* The injected fault's duration: the victim stays stopped this long. */
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int usage(int code)
@@ -70,24 +85,68 @@ static int usage(int code)
     fprintf(code ? stderr : stdout,
             "usage: zkfence-demo --zk HOSTS --proxy URL [--workers W] [--seats S]\n"
             "                    [--session-ms MS] [--process-ms MS] [--modes 1,2,3,4]\n"
-            "                    [--out DIR] [--worker PATH]\n"
+            "                    [--mode-timeout-ms MS] [--out DIR] [--worker PATH]\n"
+            "       zkfence-demo --replay DIR [--workers W] [--seats S] [--modes ...] [--out DIR]\n"
             "Runs the double-booking scenario against a ZooKeeper and a zkfence-proxy whose\n"
-            "bucket 'demo-open' has fencing optional and 'demo-fenced' required.\n");
+            "bucket 'demo-open' has fencing optional and 'demo-fenced' required.\n"
+            "  --workers W          worker processes, 1-%d (default 6; at least 2 for\n"
+            "                       modes 1, 3 and 4: a race, or a successor, needs two)\n"
+            "  --seats S            seats on sale, 1-%d (default 10)\n"
+            "  --session-ms MS      requested ZooKeeper session timeout (default 2000)\n"
+            "  --process-ms MS      \"processing\" time per booking (default 30)\n"
+            "  --modes LIST         comma-separated modes to run, of 1-4 (default 1,2,3,4)\n"
+            "  --mode-timeout-ms MS a mode's workers are killed, and the mode fails, after\n"
+            "                       this long plus the pause (default 120000)\n"
+            "  --out DIR            report directory (default demo-report)\n"
+            "  --worker PATH        the worker binary (default: next to this one)\n"
+            "  --replay DIR         re-analyse DIR/modeN.events and DIR/modeN.seatmap of an\n"
+            "                       earlier run instead of running the workers\n"
+            "Exit status: 0 outcome as expected, 1 unexpected outcome or a mode failed,\n"
+            "64 usage error, 69 ZooKeeper or proxy unreachable.\n",
+            MAX_WORKERS, SEATMAP_MAX);
     return code;
 }
 
-static int parse_modes(const char *s, int *modes)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
-    memset(modes, 0, 5 * sizeof(int));
-    for (const char *p = s; *p; p++) {
-        if (*p >= '1' && *p <= '4')
-            modes[*p - '0'] = 1;
-        else if (*p != ',')
-            return -1;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "zkfence-demo: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'zkfence-demo --help'.\n");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
     return 0;
 }
 
+/* "1,3": every item one mode number, no empty items, at least one mode. */
+static int parse_modes(const char *s, int *modes)
+{
+    memset(modes, 0, 5 * sizeof(int));
+    int any = 0;
+    const char *p = s;
+    for (;;) {
+        if (p[0] < '1' || p[0] > '4' || (p[1] != ',' && p[1] != '\0'))
+            return -1;
+        modes[p[0] - '0'] = any = 1;
+        if (p[1] == '\0')
+            break;
+        p += 2;
+    }
+    return any ? 0 : -1;
+}
+
+/* 0, or EXIT_USAGE after saying what is wrong. */
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
@@ -97,17 +156,21 @@ static int parse_options(int argc, char **argv, options_t *o)
                                        {"session-ms", required_argument, NULL, 'S'},
                                        {"process-ms", required_argument, NULL, 'P'},
                                        {"modes", required_argument, NULL, 'm'},
+                                       {"mode-timeout-ms", required_argument, NULL, 'T'},
                                        {"out", required_argument, NULL, 'o'},
                                        {"worker", required_argument, NULL, 'W'},
+                                       {"replay", required_argument, NULL, 'R'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0, 0, 0, 0}};
     o->workers = 6;
     o->seats = 10;
     o->session_ms = 2000;
     o->process_ms = 30;
+    o->mode_timeout_ms = 120000;
     o->out = "demo-report";
     parse_modes("1,2,3,4", o->modes);
     int c;
+    opterr = 0; /* our messages name the option */
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'z':
@@ -117,20 +180,33 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->proxy = optarg;
             break;
         case 'w':
-            o->workers = atoi(optarg);
+            if (parse_int(optarg, 1, MAX_WORKERS, &o->workers) != 0)
+                return usage_error("--workers must be a number from 1 to %d, not '%s'", MAX_WORKERS,
+                                   optarg);
             break;
         case 's':
-            o->seats = atoi(optarg);
+            if (parse_int(optarg, 1, SEATMAP_MAX, &o->seats) != 0)
+                return usage_error("--seats must be a number from 1 to %d, not '%s'", SEATMAP_MAX,
+                                   optarg);
             break;
         case 'S':
-            o->session_ms = atoi(optarg);
+            if (parse_int(optarg, 100, 3600000, &o->session_ms) != 0)
+                return usage_error("--session-ms must be from 100 to 3600000, not '%s'", optarg);
             break;
         case 'P':
-            o->process_ms = atoi(optarg);
+            if (parse_int(optarg, 0, 60000, &o->process_ms) != 0)
+                return usage_error("--process-ms must be from 0 to 60000, not '%s'", optarg);
             break;
         case 'm':
             if (parse_modes(optarg, o->modes) != 0)
-                return -1;
+                return usage_error("--modes takes a comma-separated list of modes 1 to 4, "
+                                   "such as 1,2,3,4 or 4, not '%s'",
+                                   optarg);
+            break;
+        case 'T':
+            if (parse_int(optarg, 1000, 3600000, &o->mode_timeout_ms) != 0)
+                return usage_error("--mode-timeout-ms must be from 1000 to 3600000, not '%s'",
+                                   optarg);
             break;
         case 'o':
             o->out = optarg;
@@ -138,20 +214,28 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'W':
             o->worker_bin = optarg;
             break;
+        case 'R':
+            o->replay = optarg;
+            break;
         case 'h':
             exit(usage(0));
         default:
-            return -1;
+            return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
         }
     }
-    if (!o->zk || !o->proxy || o->workers < 2 || o->workers > MAX_WORKERS || o->seats < 1 ||
-        o->seats > SEATMAP_MAX || o->session_ms < 100 || o->process_ms < 0)
-        return -1;
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->replay && (!o->zk || !o->proxy))
+        return usage_error("%s", "--zk HOSTS and --proxy URL are required");
+    if (o->workers < 2 && (o->modes[1] || o->modes[3] || o->modes[4]))
+        return usage_error("modes 1, 3 and 4 need --workers 2 or more (a race needs two "
+                           "workers, a paused holder a successor); got %d",
+                           o->workers);
     return 0;
 }
 
 /* The worker binary sits next to this one unless given. */
-static void find_worker(options_t *o, const char *argv0, char *buf, size_t len)
+static void find_worker(options_t *o, char *buf, size_t len)
 {
     if (o->worker_bin)
         return;
@@ -188,174 +272,354 @@ static int negotiated_session_ms(const options_t *o)
     return ms;
 }
 
-static pid_t spawn_worker(const options_t *o, int mode, int id, const char *bucket, const char *key,
-                          const char *lock, const char *log, int victim)
+/* A name no earlier run used: a persistent proxy keeps every lock's mark,
+ * and pids repeat (across container runs, pid 1 every time), so a lock
+ * named after the pid alone may already have a mark above the token 0 the
+ * initial seat map is written with. */
+static void make_run_id(char *buf, size_t len)
 {
+    uint32_t rnd;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = (uint32_t)now_ms() ^ ((uint32_t)getpid() << 16);
+    snprintf(buf, len, "run-%lld-%d-%08" PRIx32, (long long)now_ms(), (int)getpid(), rnd);
+}
+
+typedef struct worker_args {
     char ids[16], sess[16], proc[16];
-    snprintf(ids, sizeof(ids), "%d", id);
-    snprintf(sess, sizeof(sess), "%d", o->session_ms);
-    snprintf(proc, sizeof(proc), "%d", o->process_ms);
+    const char *argv[32];
+} worker_args_t;
+
+/* Returns the child's pid, or -1 (errno set) if it could not be forked. */
+static pid_t spawn_worker(const options_t *o, int mode, int id, const char *bucket, const char *key,
+                          const char *lock, const char *log, const char *claim,
+                          const sigset_t *child_mask)
+{
+    /* Everything the child needs is built before fork: between fork and
+     * exec it only calls async-signal-safe functions. */
+    worker_args_t a;
+    snprintf(a.ids, sizeof(a.ids), "%d", id);
+    snprintf(a.sess, sizeof(a.sess), "%d", o->session_ms);
+    snprintf(a.proc, sizeof(a.proc), "%d", o->process_ms);
+    int k = 0;
+    a.argv[k++] = o->worker_bin;
+    const char *pairs[][2] = {{"--id", a.ids},          {"--mode", mode_names[mode]},
+                              {"--zk", o->zk},          {"--proxy", o->proxy},
+                              {"--bucket", bucket},     {"--key", key},
+                              {"--lock", lock},         {"--log", log},
+                              {"--session-ms", a.sess}, {"--process-ms", a.proc}};
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        a.argv[k++] = pairs[i][0];
+        a.argv[k++] = pairs[i][1];
+    }
+    if (claim) {
+        a.argv[k++] = "--pause-claim";
+        a.argv[k++] = claim;
+    }
+    a.argv[k] = NULL;
     pid_t pid = fork();
     if (pid != 0)
-        return pid;
-    const char *argv[32];
-    int k = 0;
-    argv[k++] = o->worker_bin;
-    const char *pairs[][2] = {{"--id", ids},          {"--mode", mode_names[mode]},
-                              {"--zk", o->zk},        {"--proxy", o->proxy},
-                              {"--bucket", bucket},   {"--key", key},
-                              {"--lock", lock},       {"--log", log},
-                              {"--session-ms", sess}, {"--process-ms", proc}};
-    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-        argv[k++] = pairs[i][0];
-        argv[k++] = pairs[i][1];
-    }
-    if (victim)
-        argv[k++] = "--pause-victim";
-    argv[k] = NULL;
-    execv(o->worker_bin, (char *const *)argv);
-    fprintf(stderr, "zkfence-demo: cannot run %s: %s\n", o->worker_bin, strerror(errno));
+        return pid; /* the parent, or -1 */
+    sigprocmask(SIG_SETMASK, child_mask, NULL);
+    execv(o->worker_bin, (char *const *)a.argv);
+    static const char msg[] = "zkfence-demo: cannot run the worker binary\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
     _exit(127);
 }
 
-/* Runs the workers to completion; stops the victim's world for pause_ms
- * when it stops itself. Returns 0 if every worker finished cleanly. */
-static int supervise(pid_t *pids, int n, int pause_ms, mode_result_t *res)
+/* SIGKILLs and reaps every worker still running. Only pids > 0: kill(-1)
+ * would signal every process of the user, kill(0) our own group. */
+static void kill_workers(pid_t *pids, int n)
 {
-    int alive = n, failed = 0;
-    int64_t deadline = now_ms() + MODE_TIMEOUT_MS;
-    while (alive > 0) {
-        int st;
-        pid_t p = waitpid(-1, &st, WUNTRACED);
-        if (p < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (WIFSTOPPED(st)) {
-            res->pause_start_ms = now_ms();
-            fault_pause(pause_ms); /* a GC pause longer than the session */
-            res->pause_end_ms = now_ms();
-            kill(p, SIGCONT);
+    for (int i = 0; i < n; i++) {
+        if (pids[i] <= 0)
             continue;
-        }
-        alive--;
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            failed++;
-        if (now_ms() > deadline)
-            break;
-    }
-    for (int i = 0; i < n && alive > 0; i++)
         kill(pids[i], SIGKILL);
-    while (alive > 0 && waitpid(-1, NULL, 0) > 0)
-        alive--;
-    return failed ? -1 : 0;
+        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+            ;
+        pids[i] = 0;
+    }
 }
 
-static int run_mode(const options_t *o, int mode, int pause_ms, demo_http_t *http,
-                    mode_result_t *res)
+/* Runs the workers to completion, or for at most budget_ms; resumes the
+ * victim pause_ms after it stops itself. SIGCHLD is blocked (main), so a
+ * child's exit or stop between two looks stays pending and sigtimedwait
+ * returns at once: no event is missed and nothing waits longer than it
+ * must. Reaped or killed workers are set to 0 in pids. */
+static void supervise(pid_t *pids, int n, int pause_ms, int64_t budget_ms, mode_result_t *res)
 {
-    char key[128], lock[128], log[PATH_MAX];
-    const char *bucket = (mode == 2 || mode == 4) ? "demo-fenced" : "demo-open";
-    snprintf(key, sizeof(key), "run-%d-%lld/mode%d/seatmap", (int)getpid(), (long long)now_ms(),
-             mode);
-    snprintf(lock, sizeof(lock), "/zkfence-demo/run-%d/mode%d", (int)getpid(), mode);
-    snprintf(log, sizeof(log), "%s/mode%d.events", o->out, mode);
-    unlink(log);
-
-    seatmap_t map;
-    seatmap_init(&map, o->seats);
-    char *text = seatmap_format(&map);
-    char *err = NULL;
-    /* The initial map is written under token 0: every real token is higher. */
-    int st = demo_http_put(http, bucket, key, text, mode == 1 || mode == 3 ? NULL : lock, 0, &err);
-    free(text);
-    if (st < 200 || st > 299) {
-        fprintf(stderr, "zkfence-demo: writing the initial seat map: HTTP %d %s\n", st,
-                err ? err : "");
-        free(err);
-        return -1;
+    int64_t deadline = mono_ms() + budget_ms;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    int alive = 0, failed = 0;
+    for (int i = 0; i < n; i++)
+        alive += pids[i] > 0;
+    pid_t stopped = 0;
+    int64_t resume_at = 0;
+    while (alive > 0) {
+        for (int i = 0; i < n; i++) {
+            if (pids[i] <= 0)
+                continue;
+            int st;
+            pid_t p = waitpid(pids[i], &st, WNOHANG | WUNTRACED);
+            if (p == 0 || (p < 0 && errno == EINTR))
+                continue;
+            if (p > 0 && WIFSTOPPED(st)) {
+                if (!stopped && !res->pause_start_ms) {
+                    /* The victim stopped itself, holding the lock: a GC
+                     * pause longer than its session. */
+                    stopped = p;
+                    res->pause_start_ms = now_ms();
+                    resume_at = mono_ms() + pause_ms;
+                } else {
+                    kill(p, SIGCONT); /* not ours to pause twice */
+                }
+                continue;
+            }
+            if (p < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                failed++;
+            if (p == stopped) { /* died while stopped: the pause is over */
+                stopped = 0;
+                res->pause_end_ms = now_ms();
+            }
+            pids[i] = 0;
+            alive--;
+        }
+        int64_t now = mono_ms();
+        if (stopped && now >= resume_at) {
+            res->pause_end_ms = now_ms();
+            kill(stopped, SIGCONT);
+            stopped = 0;
+        }
+        if (alive == 0)
+            break;
+        if (now >= deadline) {
+            report_fail(res, "timed out after %lld s; %d worker(s) killed",
+                        (long long)budget_ms / 1000, alive);
+            kill_workers(pids, n);
+            if (stopped)
+                res->pause_end_ms = now_ms();
+            return;
+        }
+        int64_t until = stopped && resume_at < deadline ? resume_at : deadline;
+        int64_t wait = until - now;
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        sigtimedwait(&chld, NULL, &ts); /* a child changed state, or time is up */
     }
+    if (failed)
+        report_fail(res, "%d worker(s) exited with an error (see above)", failed);
+}
 
+static void mode_paths(const char *dir, int mode, char *events, char *seatmap, char *claim,
+                       size_t len)
+{
+    snprintf(events, len, "%s/mode%d.events", dir, mode);
+    snprintf(seatmap, len, "%s/mode%d.seatmap", dir, mode);
+    snprintf(claim, len, "%s/mode%d.victim", dir, mode);
+}
+
+static void init_result(const options_t *o, int mode, mode_result_t *res)
+{
     memset(res, 0, sizeof(*res));
     res->mode = mode;
+    res->name = mode_names[mode];
     res->title = mode_titles[mode];
     res->seats = o->seats;
     res->workers = o->workers;
     res->fenced = mode == 2 || mode == 4;
     res->paused = mode >= 3;
-    pid_t pids[MAX_WORKERS];
-    for (int i = 0; i < o->workers; i++)
-        pids[i] = spawn_worker(o, mode, i + 1, bucket, key, lock, log, res->paused && i == 0);
-    int rc = supervise(pids, o->workers, pause_ms, res);
+}
+
+static int save_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* One mode, start to end. Whatever fails, res is complete enough to print
+ * (and marked failed, with the reason). */
+static void run_mode(const options_t *o, int mode, int pause_ms, const char *run_id,
+                     demo_http_t *http, const sigset_t *child_mask, mode_result_t *res)
+{
+    init_result(o, mode, res);
+    res->start_ms = now_ms();
+    char key[160], lock[160], log[PATH_MAX], mapfile[PATH_MAX], claim[PATH_MAX];
+    const char *bucket = res->fenced ? "demo-fenced" : "demo-open";
+    snprintf(key, sizeof(key), "%s/mode%d/seatmap", run_id, mode);
+    snprintf(lock, sizeof(lock), "/zkfence-demo/%s/mode%d", run_id, mode);
+    mode_paths(o->out, mode, log, mapfile, claim, PATH_MAX);
+    unlink(log);
+    unlink(claim);
+
+    seatmap_t *map = malloc(sizeof(*map));
+    char *text = NULL;
+    if (map) {
+        seatmap_init(map, o->seats);
+        text = seatmap_format(map);
+    }
+    free(map);
+    if (text == NULL) {
+        report_fail(res, "out of memory");
+        res->end_ms = now_ms();
+        return;
+    }
+    char *err = NULL;
+    /* The initial map is written under token 0 (on a fresh lock name):
+     * every real token is higher. */
+    int st = demo_http_put(http, bucket, key, text, res->fenced ? lock : NULL, 0, &err);
+    free(text);
+    if (st < 200 || st > 299) {
+        report_fail(res, "writing the initial seat map: HTTP %d %.120s", st, err ? err : "");
+        free(err);
+        res->end_ms = now_ms();
+        return;
+    }
+
+    pid_t pids[MAX_WORKERS] = {0};
+    for (int i = 0; i < o->workers; i++) {
+        pids[i] = spawn_worker(o, mode, i + 1, bucket, key, lock, log, res->paused ? claim : NULL,
+                               child_mask);
+        if (pids[i] < 0) {
+            report_fail(res, "cannot start worker %d: %s", i + 1, strerror(errno));
+            pids[i] = 0;
+            kill_workers(pids, i); /* a mode with fewer workers is not the one asked for */
+            break;
+        }
+    }
+    if (!res->failed)
+        supervise(pids, o->workers, pause_ms, o->mode_timeout_ms + (res->paused ? pause_ms : 0),
+                  res);
+    unlink(claim); /* the events name the victim */
 
     char *final = NULL;
     st = demo_http_get(http, bucket, key, &final);
-    if (st != 200 || seatmap_parse(final, &res->final_map) != 0) {
-        fprintf(stderr, "zkfence-demo: reading the final seat map: HTTP %d\n", st);
-        rc = -1;
-    }
+    if (st != 200 || seatmap_parse(final, &res->final_map) != 0)
+        report_fail(res, "reading the final seat map: HTTP %d", st);
+    else if (save_text(mapfile, final) != 0)
+        report_fail(res, "%s: %s", mapfile, strerror(errno));
     free(final);
     if (report_load_events(log, res) != 0)
-        rc = -1;
+        report_fail(res, "no events log %s", log);
+    res->end_ms = now_ms();
     report_analyse(res);
-    return rc;
+}
+
+/* --replay: the same analysis on what an earlier run left behind. */
+static void replay_mode(const options_t *o, int mode, mode_result_t *res)
+{
+    init_result(o, mode, res);
+    char log[PATH_MAX], mapfile[PATH_MAX], claim[PATH_MAX];
+    mode_paths(o->replay, mode, log, mapfile, claim, PATH_MAX);
+    FILE *f = fopen(mapfile, "r");
+    char text[SEATMAP_MAX * 48 + 1];
+    size_t len = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[len] = '\0';
+    if (f == NULL || seatmap_parse(text, &res->final_map) != 0)
+        report_fail(res, "no valid final seat map %s", mapfile);
+    if (f)
+        fclose(f);
+    if (report_load_events(log, res) != 0)
+        report_fail(res, "no events log %s", log);
+    report_analyse(res);
+}
+
+static void on_sigchld(int sig)
+{
+    (void)sig; /* never runs: SIGCHLD stays blocked, taken by sigtimedwait */
 }
 
 int main(int argc, char **argv)
 {
+    /* Before any thread exists (libzookeeper's, libcurl's resolver), so
+     * that every thread blocks SIGCHLD and supervise() sees each one. A
+     * handler, not SIG_DFL, because POSIX leaves it open whether a blocked
+     * signal whose action is to ignore it stays pending. The workers get
+     * the original mask back, and exec resets the handler. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigchld;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t chld, orig;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &orig);
+
     options_t o = {0};
     char worker_buf[PATH_MAX];
-    if (parse_options(argc, argv, &o) != 0)
-        return usage(64);
-    find_worker(&o, argv[0], worker_buf, sizeof(worker_buf));
+    int rc = parse_options(argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    find_worker(&o, worker_buf, sizeof(worker_buf));
     if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "zkfence-demo: %s: %s\n", o.out, strerror(errno));
         return 1;
     }
-    int session = negotiated_session_ms(&o);
-    if (session < 0)
-        return 69;
-    int pause_ms = session * 5 / 2 + 1000;
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    demo_http_t *http = demo_http_new(o.proxy);
-    int st1 = demo_http_create_bucket(http, "demo-open");
-    int st2 = demo_http_create_bucket(http, "demo-fenced");
-    if ((st1 != 200 && st1 != 409) || (st2 != 200 && st2 != 409)) {
-        fprintf(stderr, "zkfence-demo: proxy at %s: cannot create buckets (HTTP %d, %d)\n", o.proxy,
-                st1, st2);
-        return 69;
-    }
+    int session = o.session_ms, pause_ms = 0;
+    mode_result_t results[4];
+    int n = 0;
+    if (o.replay) {
+        printf("zkfence double-booking demo: replaying %s (%d workers, %d seats)\n", o.replay,
+               o.workers, o.seats);
+        for (int m = 1; m <= 4; m++)
+            if (o.modes[m])
+                replay_mode(&o, m, &results[n++]);
+    } else {
+        session = negotiated_session_ms(&o);
+        if (session < 0)
+            return EXIT_UNAVAILABLE;
+        pause_ms = session * 5 / 2 + 1000; /* well past expiry, seen by the server */
 
-    printf("zkfence double-booking demo: %d workers, %d seats, session timeout %d ms "
-           "(pause %d ms)\n\n",
-           o.workers, o.seats, session, pause_ms);
-    mode_result_t results[5];
-    int n = 0, errors = 0;
-    for (int m = 1; m <= 4; m++) {
-        if (!o.modes[m])
-            continue;
-        printf("mode %d: %s ...\n", m, mode_titles[m]);
-        fflush(stdout);
-        if (run_mode(&o, m, pause_ms, http, &results[n]) != 0)
-            errors++;
-        n++;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        demo_http_t *http = demo_http_new(o.proxy);
+        if (http == NULL) {
+            fprintf(stderr, "zkfence-demo: cannot set up HTTP for %s\n", o.proxy);
+            curl_global_cleanup();
+            return 1;
+        }
+        int st1 = demo_http_create_bucket(http, "demo-open");
+        int st2 = demo_http_create_bucket(http, "demo-fenced");
+        if ((st1 != 200 && st1 != 409) || (st2 != 200 && st2 != 409)) {
+            fprintf(stderr, "zkfence-demo: proxy at %s: cannot create buckets (HTTP %d, %d)\n",
+                    o.proxy, st1, st2);
+            demo_http_free(http);
+            curl_global_cleanup();
+            return EXIT_UNAVAILABLE;
+        }
+        char run_id[96];
+        make_run_id(run_id, sizeof(run_id));
+        printf("zkfence double-booking demo: %d workers, %d seats, session timeout %d ms "
+               "(pause %d ms)\n\n",
+               o.workers, o.seats, session, pause_ms);
+        for (int m = 1; m <= 4; m++) {
+            if (!o.modes[m])
+                continue;
+            printf("mode %d: %s ...\n", m, mode_titles[m]);
+            fflush(stdout);
+            run_mode(&o, m, pause_ms, run_id, http, &orig, &results[n]);
+            if (results[n].failed)
+                printf("mode %d FAILED: %s\n", m, results[n].error);
+            n++;
+        }
+        demo_http_free(http);
+        curl_global_cleanup();
     }
-    demo_http_free(http);
-    curl_global_cleanup();
 
     int verdict = report_verdict(results, n);
     report_print(stdout, results, n);
-    if (report_write(o.out, results, n, session, pause_ms) != 0)
-        errors++;
+    int written = report_write(o.out, results, n, session, pause_ms);
+    if (written != 0)
+        fprintf(stderr, "zkfence-demo: writing the report into %s: %s\n", o.out, strerror(errno));
     for (int i = 0; i < n; i++)
         free(results[i].events);
-    printf("\nreport: %s/report.html and %s/report.txt\n", o.out, o.out);
-    if (errors)
-        printf("demo: %d mode(s) had worker or proxy errors\n", errors);
-    printf("verdict: %s\n", verdict == 0 && errors == 0 ? "as expected (fencing prevents "
-                                                          "double booking)"
-                                                        : "UNEXPECTED OUTCOME");
-    return verdict == 0 && errors == 0 ? 0 : 1;
+    printf("\nreport: %s/report.html, report.txt and report.tsv\n", o.out);
+    int ok = verdict == 0 && written == 0;
+    printf("verdict: %s\n",
+           ok ? "as expected (fencing prevents double booking)" : "UNEXPECTED OUTCOME");
+    return ok ? 0 : 1;
 }

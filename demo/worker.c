@@ -4,17 +4,25 @@
  * zkfence-proxy: read the map, pick the first free seat, "process" for a
  * while, write the map back with the seat taken. Depending on the mode the
  * worker does this with no lock, or under a zkfence lock, sending its
- * fencing token with the write or not. The pause victim stops itself
- * (SIGSTOP, as a GC pause would) right before its first write, after
- * checking that it still holds the lock: the worst moment.
+ * fencing token with the write or not. In the paused modes every worker
+ * is given the same claim file, and the first one that holds the lock and
+ * has a seat to write claims it (O_EXCL) and becomes the pause victim: it
+ * stops itself (SIGSTOP, as a GC pause would) right before that write,
+ * after checking that it still holds the lock: the worst moment. Taking
+ * the first holder, not a fixed worker, means the victim always exists,
+ * however few seats there are for however many workers.
  *
- * Every step is appended to the events log, one line per event:
+ * Every step is appended to the events log ("-": stdout), one line per event:
  *   <unix ms> <worker> <event> <token> <seat> <booking> <http status>
+ * A holding ends with "released" (deletion sent), "lost" (the library knew
+ * the holding was gone), "release_pending" (ZooKeeper unreachable: deletion
+ * deferred) or "release_failed" (status: the zkf error code).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +40,7 @@ typedef struct config {
     int id;
     int use_lock;
     int send_token;
-    int victim;
+    const char *pause_claim; /* NULL: never the pause victim */
     const char *zk;
     const char *proxy;
     const char *bucket;
@@ -43,19 +51,29 @@ typedef struct config {
     int log_fd;
 } config_t;
 
-static void log_event(const config_t *cf, const char *ev, uint64_t token, int seat,
-                      const char *booking, int status)
+static long long wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_event_at(const config_t *cf, long long ms, const char *ev, uint64_t token, int seat,
+                         const char *booking, int status)
+{
     char line[256];
-    int n = snprintf(line, sizeof(line), "%lld %d %s %" PRIu64 " %d %s %d\n",
-                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, cf->id, ev, token, seat,
-                     booking ? booking : "-", status);
+    int n = snprintf(line, sizeof(line), "%lld %d %s %" PRIu64 " %d %s %d\n", ms, cf->id, ev, token,
+                     seat, booking ? booking : "-", status);
     /* One write per line on an O_APPEND file: lines of concurrent workers
      * never interleave. */
     if (write(cf->log_fd, line, (size_t)n) != n)
         perror("demo-worker: events log");
+}
+
+static void log_event(const config_t *cf, const char *ev, uint64_t token, int seat,
+                      const char *booking, int status)
+{
+    log_event_at(cf, wall_ms(), ev, token, seat, booking, status);
 }
 
 static void pause_ms(int ms)
@@ -67,29 +85,61 @@ static void pause_ms(int ms)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: zkfence-demo-worker --id N --mode nolock|fenced|paused-nofence|"
-                    "paused-fenced --zk HOSTS --proxy URL --bucket B --key K --lock PATH "
-                    "--log FILE [--session-ms MS] [--process-ms MS] [--pause-victim]\n");
+    fprintf(stderr,
+            "usage: zkfence-demo-worker --mode nolock|fenced|paused-nofence|paused-fenced\n"
+            "           --zk HOSTS --proxy URL --bucket B --key K --lock PATH --log FILE|-\n"
+            "           [--id N] [--session-ms MS] [--process-ms MS] [--pause-claim FILE]\n"
+            "--id defaults to a number derived from the host name and the process id, so\n"
+            "that workers in separate containers differ. --log - writes to stdout.\n"
+            "--pause-claim: the first worker to create FILE stops itself while holding.\n");
     return 64;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* FNV-1a of "<hostname>:<pid>", folded into 9 digits: unique in practice
+ * across containers (whose host name is the container id, and whose pid
+ * is often 1) and across processes of one host. */
+static int default_id(void)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    char buf[300];
+    snprintf(buf, sizeof(buf), "%s:%d", host, (int)getpid());
+    uint32_t h = 2166136261u;
+    for (const char *p = buf; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return 100000000 + (int)(h % 900000000u);
 }
 
 static int parse_args(int argc, char **argv, config_t *cf)
 {
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},         {"mode", required_argument, NULL, 'm'},
-        {"zk", required_argument, NULL, 'z'},         {"proxy", required_argument, NULL, 'p'},
-        {"bucket", required_argument, NULL, 'b'},     {"key", required_argument, NULL, 'k'},
-        {"lock", required_argument, NULL, 'l'},       {"log", required_argument, NULL, 'L'},
-        {"session-ms", required_argument, NULL, 's'}, {"process-ms", required_argument, NULL, 't'},
-        {"pause-victim", no_argument, NULL, 'v'},     {0, 0, 0, 0}};
+        {"id", required_argument, NULL, 'i'},          {"mode", required_argument, NULL, 'm'},
+        {"zk", required_argument, NULL, 'z'},          {"proxy", required_argument, NULL, 'p'},
+        {"bucket", required_argument, NULL, 'b'},      {"key", required_argument, NULL, 'k'},
+        {"lock", required_argument, NULL, 'l'},        {"log", required_argument, NULL, 'L'},
+        {"session-ms", required_argument, NULL, 's'},  {"process-ms", required_argument, NULL, 't'},
+        {"pause-claim", required_argument, NULL, 'v'}, {0, 0, 0, 0}};
     const char *mode = NULL, *log = NULL;
     int o;
     cf->session_ms = 2000;
     cf->process_ms = 30;
+    cf->id = -1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'i':
-            cf->id = atoi(optarg);
+            if (parse_int(optarg, 1, INT_MAX, &cf->id) != 0)
+                return -1;
             break;
         case 'm':
             mode = optarg;
@@ -113,20 +163,24 @@ static int parse_args(int argc, char **argv, config_t *cf)
             log = optarg;
             break;
         case 's':
-            cf->session_ms = atoi(optarg);
+            if (parse_int(optarg, 1, 3600000, &cf->session_ms) != 0)
+                return -1;
             break;
         case 't':
-            cf->process_ms = atoi(optarg);
+            if (parse_int(optarg, 0, 60000, &cf->process_ms) != 0)
+                return -1;
             break;
         case 'v':
-            cf->victim = 1;
+            cf->pause_claim = optarg;
             break;
         default:
             return -1;
         }
     }
-    if (!mode || !cf->proxy || !cf->bucket || !cf->key || !log)
+    if (optind != argc || !mode || !cf->proxy || !cf->bucket || !cf->key || !log)
         return -1;
+    if (cf->id < 0)
+        cf->id = default_id();
     if (strcmp(mode, "nolock") == 0) {
         cf->use_lock = 0;
     } else if (strcmp(mode, "fenced") == 0 || strcmp(mode, "paused-fenced") == 0) {
@@ -138,8 +192,43 @@ static int parse_args(int argc, char **argv, config_t *cf)
     }
     if (cf->use_lock && (!cf->zk || !cf->lock))
         return -1;
+    /* "-" is our stdout as it is: reopening /dev/stdout fails when it is a
+     * socket, or a pipe the (non-root) user may not open. */
+    if (strcmp(log, "-") == 0) {
+        cf->log_fd = STDOUT_FILENO;
+        return 0;
+    }
     cf->log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (cf->log_fd < 0)
+        fprintf(stderr, "demo-worker: %s: %s\n", log, strerror(errno));
     return cf->log_fd < 0 ? -1 : 0;
+}
+
+/* The first worker to create the claim file is the pause victim. */
+static int claim_pause(const config_t *cf)
+{
+    int fd = open(cf->pause_claim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return 0;
+    dprintf(fd, "%d\n", cf->id);
+    close(fd);
+    return 1;
+}
+
+/* How a release ended, for the events log: the application sees this
+ * code, so the timeline shows it rather than a plain "released". */
+static const char *release_event(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "released";
+    case ZKF_ELOCKLOST:
+        return "lost";
+    case ZKF_EPENDING:
+        return "release_pending";
+    default:
+        return "release_failed";
+    }
 }
 
 /* One booking attempt. Returns 1 to go on, 0 when the house is full, -1 on
@@ -177,10 +266,10 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
             go_on = 0;
         } else {
             pause_ms(cf->process_ms / 2 + rand() % (cf->process_ms + 1));
-            if (cf->victim && !*paused) {
+            if (cf->pause_claim && !*paused) {
                 /* Still ours, says the library... */
                 uint64_t t;
-                if (!lock || zkf_lock_token(lock, &t) == 0) {
+                if (lock && zkf_lock_token(lock, &t) == 0 && claim_pause(cf)) {
                     log_event(cf, "pause", token, seat, NULL, 0);
                     *paused = 1;
                     raise(SIGSTOP); /* ...and here the world stops for us. */
@@ -205,8 +294,16 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
     }
     free(body);
     if (lock) {
+        /* Stamped with the time the release began: the successor cannot
+         * get the lock before that, so a successor's acquisition inside a
+         * holding always means the holding was lost (report.c). */
+        long long at = wall_ms();
         int rc = zkf_lock_release(lock);
-        log_event(cf, rc == ZKF_ELOCKLOST ? "lost" : "released", token, -1, NULL, 0);
+        log_event_at(cf, at, release_event(rc), token, -1, NULL, rc);
+        /* A lost or pending release is part of the story (the paused
+         * holder's), and in the events log; anything else is a fault. */
+        if (rc != 0 && rc != ZKF_ELOCKLOST && rc != ZKF_EPENDING)
+            fprintf(stderr, "worker %d: release: %s\n", cf->id, zkf_strerror(rc));
     }
     return go_on;
 }
@@ -219,6 +316,10 @@ int main(int argc, char **argv)
     srand((unsigned)(getpid() * 7919));
     curl_global_init(CURL_GLOBAL_DEFAULT);
     demo_http_t *http = demo_http_new(cf.proxy);
+    if (http == NULL) {
+        fprintf(stderr, "worker %d: cannot set up HTTP for %s\n", cf.id, cf.proxy);
+        return 70;
+    }
     zkf_client_t *client = NULL;
     zkf_lock_t *lock = NULL;
     if (cf.use_lock) {
@@ -243,6 +344,7 @@ int main(int argc, char **argv)
     zkf_client_destroy(client);
     demo_http_free(http);
     curl_global_cleanup();
-    close(cf.log_fd);
+    if (cf.log_fd != STDOUT_FILENO)
+        close(cf.log_fd);
     return r < 0 ? 1 : 0;
 }

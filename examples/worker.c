@@ -2,6 +2,7 @@
  * the fencing token, release. The README's linking example.
  *
  *   cc worker.c $(pkg-config --cflags --libs zkfence libcurl) -o worker
+ *   cc worker.c $(pkg-config --cflags --libs zkfence-static libcurl) -o worker  # static
  *   ./worker ZK_HOSTS /locks/report http://127.0.0.1:9000/bucket/report.txt
  */
 #include <curl/curl.h>

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -53,7 +54,8 @@ static const char usage_text[] =
     "  -z HOSTS       ZooKeeper connection string (default: $ZKFENCE_ZOOKEEPER, else " DEFAULT_HOSTS
     ")\n"
     "  -w SECONDS     wait at most SECONDS for the lock, connecting included (default:\n"
-    "                 forever, after at most 15 s to connect; 0: try once)\n"
+    "                 forever, after at most 15 s to connect; 0: try once; at most\n"
+    "                 2147483, about 24.8 days)\n"
     "  -s SESSION_MS  session timeout in milliseconds (default 10000)\n"
     "  -g GRACE_S     seconds between SIGTERM and SIGKILL on lock loss (default 5)\n"
     "\n"
@@ -77,14 +79,18 @@ static const char *default_hosts(void)
     return h && *h ? h : DEFAULT_HOSTS;
 }
 
+/* The longest -w: the wait is handed to the library in int milliseconds,
+ * so anything above INT_MAX / 1000 s (about 24.8 days) would overflow. */
+#define MAX_WAIT_S (INT_MAX / 1000)
+
 /* Parses a non-negative decimal number with an optional fraction
- * ("2.5"), bounded; returns -1 on junk. */
+ * ("2.5"), at most MAX_WAIT_S; returns -1 on junk or a larger value. */
 static double parse_seconds(const char *s)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || v < 0 || v > 1e7)
+    if (errno || end == s || *end || !(v >= 0 && v <= MAX_WAIT_S))
         return -1;
     return v;
 }

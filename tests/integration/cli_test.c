@@ -71,6 +71,9 @@ static void test_usage_and_help(void)
     CU_ASSERT_EQUAL(run_cli(nocmd, NULL, 0), 64);
     const char *badw[] = {"lock", "-w", "soon", "/zkf-test/cli", "--", "true", NULL};
     CU_ASSERT_EQUAL(run_cli(badw, NULL, 0), 64);
+    /* Beyond INT_MAX ms the wait would overflow: refused, not wrapped. */
+    const char *hugew[] = {"lock", "-w", "2147484", "/zkf-test/cli", "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(hugew, NULL, 0), 64);
     const char *relative[] = {"lock", "-z", zt_hosts(), "relative", "--", "true", NULL};
     CU_ASSERT_EQUAL(run_cli(relative, NULL, 0), 64);
     const char *lockhelp[] = {"lock", "--help", NULL};

@@ -1,0 +1,413 @@
+/* Unit tests of the demo's report (demo/report.c): the analysis of a mode's
+ * events, the verdict on outcomes that do and do not show what each mode
+ * exists to show, and the SVG timeline's labels. No server: the events are
+ * written here, as the workers would log them. */
+#include <CUnit/Basic.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+typedef struct ev {
+    int64_t ms;
+    int worker;
+    const char *ev;
+    uint64_t token;
+    int seat;
+    const char *booking;
+    int status;
+} ev_t;
+
+/* A mode result from an event list and the final owners of its seats. */
+static mode_result_t *make(int mode, int workers, int seats, const ev_t *evs, size_t n,
+                           const char *const *owners)
+{
+    mode_result_t *r = calloc(1, sizeof(*r));
+    r->mode = mode;
+    r->name = "test";
+    r->title = "test";
+    r->workers = workers;
+    r->seats = seats;
+    r->paused = mode >= 3;
+    r->fenced = mode == 2 || mode == 4;
+    r->events = calloc(n + 1, sizeof(*r->events));
+    for (size_t i = 0; i < n; i++) {
+        demo_event_t *e = &r->events[i];
+        e->ms = evs[i].ms;
+        e->worker = evs[i].worker;
+        snprintf(e->ev, sizeof(e->ev), "%s", evs[i].ev);
+        e->token = evs[i].token;
+        e->seat = evs[i].seat;
+        snprintf(e->booking, sizeof(e->booking), "%s", evs[i].booking ? evs[i].booking : "-");
+        e->status = evs[i].status;
+    }
+    r->nevents = n;
+    seatmap_init(&r->final_map, seats);
+    for (int s = 0; s < seats && owners && owners[s]; s++)
+        seatmap_set(&r->final_map, s, owners[s]);
+    report_analyse(r);
+    return r;
+}
+
+static void destroy(mode_result_t *r)
+{
+    free(r->events);
+    free(r);
+}
+
+static int expected(const mode_result_t *r)
+{
+    char buf[256];
+    return report_problem(r, buf, sizeof(buf)) == NULL;
+}
+
+#define N(a) (sizeof(a) / sizeof(a[0]))
+
+/* Mode 2 done right: two workers, two seats, one booking each in turn. */
+static const ev_t fenced_ok[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},    {130, 1, "write_ok", 10, 0, "w1-1", 200},
+    {131, 1, "released", 10, -1, NULL, 0},    {135, 2, "acquired", 11, -1, NULL, 0},
+    {160, 2, "write_ok", 11, 1, "w2-1", 200}, {161, 2, "released", 11, -1, NULL, 0},
+    {165, 1, "acquired", 12, -1, NULL, 0},    {166, 1, "released", 12, -1, NULL, 0},
+    {167, 2, "acquired", 13, -1, NULL, 0},    {168, 2, "released", 13, -1, NULL, 0},
+};
+static const char *const fenced_owners[] = {"w1-1", "w2-1"};
+
+/* Mode 3 done right: worker 1 pauses holding token 10 with seat 0 read
+ * free; worker 2 takes over (11) and books seat 0, then 1; worker 1 wakes
+ * and its unfenced write books seat 0 again. */
+static const ev_t paused_nofence[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},     {120, 1, "pause", 10, 0, NULL, 0},
+    {2000, 2, "acquired", 11, -1, NULL, 0},    {2030, 2, "write_ok", 11, 0, "w2-1", 200},
+    {2031, 2, "released", 11, -1, NULL, 0},    {2040, 2, "acquired", 12, -1, NULL, 0},
+    {2070, 2, "write_ok", 12, 1, "w2-2", 200}, {2071, 2, "released", 12, -1, NULL, 0},
+    {6000, 1, "resume", 10, 0, NULL, 0},       {6001, 1, "write_ok", 10, 0, "w1-1", 200},
+    {6002, 1, "released", 10, -1, NULL, 0},
+};
+static const char *const paused_owners[] = {"w1-1", "-"};
+
+/* Mode 4 done right: the same, and the woken write is refused. */
+static const ev_t paused_fenced[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},     {120, 1, "pause", 10, 0, NULL, 0},
+    {2000, 2, "acquired", 11, -1, NULL, 0},    {2030, 2, "write_ok", 11, 0, "w2-1", 200},
+    {2031, 2, "released", 11, -1, NULL, 0},    {2040, 2, "acquired", 12, -1, NULL, 0},
+    {2070, 2, "write_ok", 12, 1, "w2-2", 200}, {2071, 2, "released", 12, -1, NULL, 0},
+    {6000, 1, "resume", 10, 0, NULL, 0},       {6001, 1, "write_stale", 10, 0, "w1-1", 412},
+    {6002, 1, "released", 10, -1, NULL, 0},
+};
+static const char *const fenced_pause_owners[] = {"w2-1", "w2-2"};
+
+static void test_mode1_needs_the_race(void)
+{
+    const ev_t race[] = {{100, 1, "write_ok", 0, 0, "w1-1", 200},
+                         {101, 2, "write_ok", 0, 0, "w2-1", 200}};
+    const char *const owners[] = {"w2-1", "-"};
+    mode_result_t *r = make(1, 2, 2, race, N(race), owners);
+    CU_ASSERT_EQUAL(r->double_booked, 1);
+    CU_ASSERT_EQUAL(r->lost_bookings, 1);
+    CU_ASSERT(expected(r));
+    destroy(r);
+
+    /* No overlap: each seat once. Mode 1 ran and did not show its failure. */
+    const ev_t calm[] = {{100, 1, "write_ok", 0, 0, "w1-1", 200},
+                         {200, 2, "write_ok", 0, 1, "w2-1", 200}};
+    const char *const calm_owners[] = {"w1-1", "w2-1"};
+    r = make(1, 2, 2, calm, N(calm), calm_owners);
+    CU_ASSERT_EQUAL(r->double_booked + r->oversold, 0);
+    CU_ASSERT_FALSE(expected(r));
+    CU_ASSERT_EQUAL(report_verdict(r, 1), 1);
+    destroy(r);
+}
+
+static void test_mode2_exactly_s(void)
+{
+    mode_result_t *r = make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
+    CU_ASSERT_EQUAL(r->confirmed, 2);
+    CU_ASSERT_EQUAL(r->writes_accepted, 2);
+    CU_ASSERT_EQUAL(r->acquisitions, 4);
+    CU_ASSERT(expected(r));
+    CU_ASSERT_EQUAL(report_verdict(r, 1), 0);
+    destroy(r);
+
+    /* One booking short. */
+    const char *const one[] = {"w1-1", "-"};
+    r = make(2, 2, 2, fenced_ok, 3, one);
+    CU_ASSERT_EQUAL(r->confirmed, 1);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* A double booking under the lock. */
+    ev_t dbl[N(fenced_ok)];
+    memcpy(dbl, fenced_ok, sizeof(dbl));
+    dbl[4].seat = 0;
+    r = make(2, 2, 2, dbl, N(dbl), fenced_owners);
+    CU_ASSERT_EQUAL(r->double_booked, 1);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* A mode that did not complete fails whatever its numbers. */
+    r = make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
+    report_fail(r, "timed out after %d s", 120);
+    report_fail(r, "a later error"); /* the first cause is kept */
+    CU_ASSERT_STRING_EQUAL(r->error, "timed out after 120 s");
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+}
+
+static void test_mode3_needs_the_overwrite(void)
+{
+    mode_result_t *r = make(3, 2, 2, paused_nofence, N(paused_nofence), paused_owners);
+    CU_ASSERT_EQUAL(r->victim_worker, 1);
+    CU_ASSERT_EQUAL(r->victim_token, 10);
+    CU_ASSERT_EQUAL(r->successor_worker, 2);
+    CU_ASSERT_EQUAL(r->successor_token, 11);
+    CU_ASSERT(r->victim_write_ok);
+    CU_ASSERT(r->victim_seat_double);
+    CU_ASSERT_EQUAL(r->pause_start_ms, 120); /* from the events when replayed */
+    CU_ASSERT_EQUAL(r->pause_end_ms, 6000);
+    CU_ASSERT(expected(r));
+    destroy(r);
+
+    /* The woken write failed: no double booking shown. */
+    ev_t failed[N(paused_nofence)];
+    memcpy(failed, paused_nofence, sizeof(failed));
+    failed[9].ev = "write_failed";
+    failed[9].status = 500;
+    const char *const owners[] = {"w2-1", "w2-2"};
+    r = make(3, 2, 2, failed, N(failed), owners);
+    CU_ASSERT_FALSE(r->victim_write_ok);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* Nobody paused (the events of mode 2): mode 3 did not show anything. */
+    r = make(3, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
+    CU_ASSERT_EQUAL(r->victim_worker, 0);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+}
+
+static void test_mode4_needs_the_refusal(void)
+{
+    mode_result_t *r = make(4, 2, 2, paused_fenced, N(paused_fenced), fenced_pause_owners);
+    CU_ASSERT_EQUAL(r->stale_rejected, 1);
+    CU_ASSERT(r->victim_write_stale);
+    CU_ASSERT(r->victim_token < r->successor_token);
+    CU_ASSERT(expected(r));
+    destroy(r);
+
+    /* The stale write got through: seat 0 double-booked. */
+    ev_t through[N(paused_fenced)];
+    memcpy(through, paused_fenced, sizeof(through));
+    through[9].ev = "write_ok";
+    through[9].status = 200;
+    const char *const owners[] = {"w1-1", "-"};
+    r = make(4, 2, 2, through, N(through), owners);
+    CU_ASSERT(r->double_booked > 0);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* Tokens out of order: the successor's is not higher. */
+    ev_t order[N(paused_fenced)];
+    memcpy(order, paused_fenced, sizeof(order));
+    order[2].token = order[3].token = order[4].token = 9;
+    r = make(4, 2, 2, order, N(order), fenced_pause_owners);
+    CU_ASSERT_EQUAL(r->successor_token, 9);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* No refusal logged at all (the victim never wrote). */
+    r = make(4, 2, 2, paused_fenced, 8, fenced_pause_owners);
+    CU_ASSERT_EQUAL(r->stale_rejected, 0);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+}
+
+static void test_verdict_needs_every_mode(void)
+{
+    mode_result_t *m[4] = {
+        make(1, 2, 2,
+             (const ev_t[]){{1, 1, "write_ok", 0, 0, "a", 200}, {2, 2, "write_ok", 0, 0, "b", 200}},
+             2, (const char *const[]){"b", "-"}),
+        make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners),
+        make(3, 2, 2, paused_nofence, N(paused_nofence), paused_owners),
+        make(4, 2, 2, paused_fenced, N(paused_fenced), fenced_pause_owners),
+    };
+    mode_result_t all[4];
+    for (int i = 0; i < 4; i++)
+        all[i] = *m[i];
+    CU_ASSERT_EQUAL(report_verdict(all, 4), 0);
+    /* Mode 1 showing its failure no longer covers for mode 3 not showing
+     * its own, nor the other way round. */
+    all[2].victim_write_ok = 0;
+    all[2].victim_seat_double = 0;
+    CU_ASSERT_EQUAL(report_verdict(all, 4), 1);
+    all[2] = *m[2];
+    all[0].double_booked = all[0].oversold = 0;
+    CU_ASSERT_EQUAL(report_verdict(all, 4), 1);
+    /* Nothing ran: not "as expected". */
+    CU_ASSERT_EQUAL(report_verdict(all, 0), 1);
+    for (int i = 0; i < 4; i++)
+        destroy(m[i]);
+}
+
+/* ---- SVG ---- */
+
+static char *svg_of(const mode_result_t *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    report_svg(f, r);
+    fclose(f);
+    return buf;
+}
+
+typedef struct text_el {
+    double x;
+    int y;
+    char cls[16], body[96];
+} text_el_t;
+
+/* The <text class=...> elements of an SVG, in order. */
+static size_t texts(const char *svg, text_el_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = svg; n < cap && (p = strstr(p, "<text class='")) != NULL; p++) {
+        text_el_t *t = &out[n];
+        if (sscanf(p, "<text class='%15[^']' x='%lf' y='%d' fill='%*[^']'>%95[^<]", t->cls, &t->x,
+                   &t->y, t->body) == 4)
+            n++;
+    }
+    return n;
+}
+
+/* The bottom line of each lane, from the lane groups. */
+static int lane_bottoms(const char *svg, int *bottom, int cap)
+{
+    int n = 0;
+    for (const char *p = svg; n < cap && (p = strstr(p, "<g class='lane'")) != NULL; p++) {
+        const char *l = strstr(p, "<line");
+        int y;
+        if (l && sscanf(l, "<line x1='%*d' y1='%d'", &y) == 1)
+            bottom[n++] = y;
+    }
+    return n;
+}
+
+static int lane_of_y(const int *bottom, int n, int y)
+{
+    for (int i = 0; i < n; i++)
+        if (y < bottom[i])
+            return i + 1;
+    return 0;
+}
+
+static int has_token_label(const text_el_t *t, size_t n, uint64_t token)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%" PRIu64, token);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].cls, "token") == 0 && strcmp(t[i].body, want) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_svg_labels_every_holding(void)
+{
+    /* Narrow holdings (a few px wide) that are still far enough apart. */
+    mode_result_t *r = make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
+    char *svg = svg_of(r);
+    text_el_t t[64];
+    size_t n = texts(svg, t, 64);
+    for (uint64_t tok = 10; tok <= 13; tok++)
+        CU_ASSERT(has_token_label(t, n, tok));
+    int bottom[8];
+    CU_ASSERT_EQUAL(lane_bottoms(svg, bottom, 8), 2); /* one lane per worker */
+    free(svg);
+    destroy(r);
+}
+
+static void test_svg_crowded_lane(void)
+{
+    /* Worker 1 paused (token 1000000001), worker 2 then holds twenty times
+     * within 40 ms, with long tokens: they cannot all have a visible label,
+     * but the victim's and the successor's must, labels must not overlap
+     * within a lane, and the 412 caption stays in the victim's lane. */
+    ev_t ev[64];
+    size_t k = 0;
+    ev[k++] = (ev_t){0, 1, "acquired", 1000000001, -1, NULL, 0};
+    ev[k++] = (ev_t){10, 1, "pause", 1000000001, 0, NULL, 0};
+    for (int i = 0; i < 20; i++) {
+        ev[k++] = (ev_t){2000 + 2 * i, 2, "acquired", 1000000002 + (uint64_t)i, -1, NULL, 0};
+        ev[k++] = (ev_t){2001 + 2 * i, 2, "released", 1000000002 + (uint64_t)i, -1, NULL, 0};
+    }
+    ev[k++] = (ev_t){6000, 1, "resume", 1000000001, 0, NULL, 0};
+    ev[k++] = (ev_t){6001, 1, "write_stale", 1000000001, 0, "w1-1", 412};
+    ev[k++] = (ev_t){6002, 1, "released", 1000000001, -1, NULL, 0};
+    /* A third, idle lane below the victim's: the caption must not reach it. */
+    mode_result_t *r = make(4, 3, 1, ev, k, NULL);
+    CU_ASSERT_EQUAL(r->successor_token, 1000000002);
+    char *svg = svg_of(r);
+    text_el_t t[128];
+    size_t n = texts(svg, t, 128);
+    CU_ASSERT(has_token_label(t, n, 1000000001));
+    CU_ASSERT(has_token_label(t, n, 1000000002));
+    int bottom[8];
+    CU_ASSERT_EQUAL(lane_bottoms(svg, bottom, 8), 3);
+    int caption_seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(t[i].body, "412 StaleFencingToken")) {
+            caption_seen = 1;
+            CU_ASSERT_EQUAL(lane_of_y(bottom, 3, t[i].y), 1);
+        }
+        /* Same lane, same row: no two labels overlap (width as drawn). */
+        for (size_t j = i + 1; j < n; j++) {
+            if (t[i].y != t[j].y)
+                continue;
+            double wi = 6.0 * (double)strlen(t[i].body), wj = 6.0 * (double)strlen(t[j].body);
+            CU_ASSERT(t[i].x + wi <= t[j].x || t[j].x + wj <= t[i].x);
+        }
+    }
+    CU_ASSERT(caption_seen);
+    /* The victim's holding is drawn as lost: another worker got the lock
+     * while it believed it held it, even though its release returned 0. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "token 1000000001 (lost"));
+    free(svg);
+    destroy(r);
+}
+
+static void test_svg_release_outcomes(void)
+{
+    const ev_t ev[] = {{0, 1, "acquired", 5, -1, NULL, 0},
+                       {100, 1, "release_pending", 5, -1, NULL, -18},
+                       {200, 2, "acquired", 6, -1, NULL, 0},
+                       {300, 2, "lost", 6, -1, NULL, -7}};
+    mode_result_t *r = make(2, 2, 1, ev, N(ev), NULL);
+    char *svg = svg_of(r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "token 5 (release pending"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "token 6 (lost"));
+    free(svg);
+    destroy(r);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("demo_report", NULL, NULL);
+    CU_add_test(s, "mode 1 must show the race", test_mode1_needs_the_race);
+    CU_add_test(s, "mode 2 must give exactly S bookings", test_mode2_exactly_s);
+    CU_add_test(s, "mode 3 must show the overwrite", test_mode3_needs_the_overwrite);
+    CU_add_test(s, "mode 4 must show the refusal", test_mode4_needs_the_refusal);
+    CU_add_test(s, "verdict needs every mode", test_verdict_needs_every_mode);
+    CU_add_test(s, "svg: every holding labelled", test_svg_labels_every_holding);
+    CU_add_test(s, "svg: crowded lane", test_svg_crowded_lane);
+    CU_add_test(s, "svg: release outcomes", test_svg_release_outcomes);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
