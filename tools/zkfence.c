@@ -7,7 +7,10 @@
  * Exit codes follow sysexits(3) where one fits: 64 usage, 69 ZooKeeper
  * unreachable, 75 not acquired in time; 76 means the lock was lost while
  * COMMAND ran (COMMAND was terminated). Otherwise `lock` exits with
- * COMMAND's status (128+N if it died of signal N). */
+ * COMMAND's status (128+N if it died of signal N). SIGTERM, SIGINT, SIGHUP
+ * or SIGQUIT while `lock` still waits cancels the wait (our queued node is
+ * removed at once, not left for a session timeout) and exits 128+N. */
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -60,7 +63,8 @@ static const char usage_text[] =
     "  -g GRACE_S     seconds between SIGTERM and SIGKILL on lock loss (default 5)\n"
     "\n"
     "exit codes: COMMAND's status; 64 usage error; 69 ZooKeeper unreachable; 75 lock not\n"
-    "acquired in time; 76 lock lost while COMMAND ran; 70 internal error.\n";
+    "acquired in time; 76 lock lost while COMMAND ran; 70 internal error; 128+N when\n"
+    "signal N (TERM, INT, HUP, QUIT) stopped the wait for the lock.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -217,6 +221,58 @@ static int setup_signals(void)
     return 0;
 }
 
+/* The acquisition runs asynchronously so that the main thread can watch
+ * the wake pipe meanwhile: a terminating signal cancels the wait. */
+typedef struct acquiring {
+    atomic_int done;
+    int status;
+    uint64_t token;
+} acquiring_t;
+
+static void on_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
+{
+    acquiring_t *a = arg;
+    a->status = status;
+    a->token = token;
+    atomic_store(&a->done, 1);
+    unsigned char b = 'a';
+    if (write(wake_fd[1], &b, 1) < 0) {
+        /* the pipe is full: the main loop is awake already */
+    }
+}
+
+static int is_stop_signal(unsigned char b)
+{
+    return b == SIGTERM || b == SIGINT || b == SIGHUP || b == SIGQUIT;
+}
+
+/* Acquires like zkf_lock_acquire, but a stop signal cancels the wait:
+ * *stopped_by is then the signal (and the result ZKF_ECANCELED, or 0 if the
+ * lock was granted in the same instant: the caller releases it). */
+static int acquire_or_stop(zkf_lock_t *l, int timeout_ms, uint64_t *token, int *stopped_by)
+{
+    acquiring_t a = {0};
+    *stopped_by = 0;
+    int rc = zkf_lock_acquire_async(l, timeout_ms, on_acquired, &a);
+    if (rc != 0)
+        return rc;
+    while (!atomic_load(&a.done)) {
+        struct pollfd p = {wake_fd[0], POLLIN, 0};
+        if (poll(&p, 1, -1) <= 0)
+            continue;
+        unsigned char buf[64];
+        ssize_t n = read(wake_fd[0], buf, sizeof(buf));
+        for (ssize_t i = 0; i < n; i++) {
+            if (is_stop_signal(buf[i]) && *stopped_by == 0) {
+                *stopped_by = buf[i];
+                zkf_lock_cancel(l); /* the callback follows with ZKF_ECANCELED */
+            }
+        }
+    }
+    *token = a.token;
+    return a.status;
+}
+
 static pid_t spawn(char **cmd, const char *path, uint64_t token)
 {
     char tok[32];
@@ -355,7 +411,17 @@ static int cmd_lock(int argc, char **argv)
         int spent = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
         timeout_ms = timeout_ms > spent ? timeout_ms - spent : 0;
     }
-    rc = zkf_lock_acquire(l, timeout_ms, &token);
+    int stopped_by;
+    rc = acquire_or_stop(l, timeout_ms, &token, &stopped_by);
+    if (stopped_by != 0) {
+        fprintf(stderr, "zkfence: %s while waiting for lock %s; not running %s\n",
+                strsignal(stopped_by), path, cmd[0]);
+        if (rc == 0)
+            zkf_lock_release(l);
+        zkf_lock_destroy(l);
+        zkf_client_destroy(c);
+        return 128 + stopped_by;
+    }
     if (rc != 0) {
         int code = rc == ZKF_ETIMEDOUT || rc == ZKF_EBUSY ? EXIT_TEMPFAIL : EXIT_UNAVAILABLE;
         fprintf(stderr, "zkfence: lock %s not acquired: %s\n", path, zkf_strerror(rc));

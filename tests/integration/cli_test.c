@@ -78,24 +78,38 @@ static void test_usage_and_help(void)
     CU_ASSERT_EQUAL(run_cli(relative, NULL, 0), 64);
     const char *lockhelp[] = {"lock", "--help", NULL};
     CU_ASSERT_EQUAL(run_cli(lockhelp, out, sizeof(out)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "-w SECONDS"));
+    const char *holdershelp[] = {"holders", "--help", NULL};
+    CU_ASSERT_EQUAL(run_cli(holdershelp, out, sizeof(out)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "zkfence holders"));
 }
 
 static void test_env_and_status(void)
 {
-    char path[128], file[512], script[1024];
+    char path[128], file[512], script[4096];
     zt_path(path, sizeof(path), "cli-env");
     snprintf(file, sizeof(file), "%s/env", tmpdir);
+    /* COMMAND also lists the holders while it runs: the token it was given
+     * must be the one ZooKeeper shows for the holder's node. */
     snprintf(script, sizeof(script),
-             "printf '%%s %%s' \"$ZKFENCE_LOCK\" \"$ZKFENCE_TOKEN\" > %s; exit 7", file);
+             "printf '%%s %%s ' \"$ZKFENCE_LOCK\" \"$ZKFENCE_TOKEN\" > %s; "
+             "%s holders -z %s %s >> %s; exit 7",
+             file, zkfence_bin, zt_hosts(), path, file);
     const char *args[] = {"lock", "-z", zt_hosts(), path, "--", "sh", "-c", script, NULL};
     CU_ASSERT_EQUAL(run_cli(args, NULL, 0), 7); /* COMMAND's status */
     char *env = slurp(file);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
-    char lock[256];
-    unsigned long long token = 0;
-    CU_ASSERT_EQUAL(sscanf(env, "%255s %llu", lock, &token), 2);
+    char lock[256], node[128], sid[64], age[32];
+    unsigned long long token = 0, listed = 0;
+    unsigned pos = 0;
+    CU_ASSERT_EQUAL(sscanf(env, "%255s %llu %u %127s %63s %llu %31s", lock, &token, &pos, node, sid,
+                           &listed, age),
+                    7);
     CU_ASSERT_STRING_EQUAL(lock, path);
     CU_ASSERT(token > 0);
+    CU_ASSERT_EQUAL(pos, 1);
+    CU_ASSERT_EQUAL(listed, token);
+    CU_ASSERT(age[strlen(age) - 1] == 's' && atof(age) >= 0 && atof(age) < 60);
     zkf_client_t *c = zt_client(4000);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 0); /* released after COMMAND */
     zkf_client_destroy(c);
@@ -192,6 +206,84 @@ static void test_child_killed_on_loss(void)
     zkrelay_stop(r);
 }
 
+/* COMMAND ignores SIGTERM: after the grace period it gets SIGKILL. */
+static void test_sigkill_after_grace(void)
+{
+    char path[128], pidfile[512], script[2048], hosts[64], host[256];
+    zt_path(path, sizeof(path), "cli-grace");
+    snprintf(pidfile, sizeof(pidfile), "%s/stubborn.pid", tmpdir);
+    unlink(pidfile);
+    /* An ignored signal stays ignored across exec. */
+    snprintf(script, sizeof(script),
+             "trap '' TERM; echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 60", pidfile, pidfile,
+             pidfile);
+    snprintf(host, sizeof(host), "%s", zt_hosts());
+    host[strcspn(host, ",/")] = '\0';
+    char *colon = strrchr(host, ':');
+    *colon = '\0';
+    zkrelay_t *r = zkrelay_start(host, atoi(colon + 1));
+    CU_ASSERT_FATAL(r != NULL);
+    snprintf(hosts, sizeof(hosts), "127.0.0.1:%d", zkrelay_port(r));
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(zkfence_bin, zkfence_bin, "lock", "-z", hosts, "-s", "1500", "-g", "2", path, "--",
+              "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(access(pidfile, F_OK) == 0, 15000));
+    pid_t child = (pid_t)atoi(slurp(pidfile));
+    CU_ASSERT_FATAL(child > 0);
+    zkrelay_set_blackhole(r, 1); /* partition: the lock is lost */
+    /* Once COMMAND has had SIGTERM it is still there (it ignores it)... */
+    int st = 0;
+    int64_t t0 = zt_now_ms();
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 30000));
+    int64_t waited = zt_now_ms() - t0;
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 76);
+    /* ...so zkfence could only end after the 2 s grace, with SIGKILL. */
+    CU_ASSERT(waited >= 2000);
+    CU_ASSERT_EQUAL(kill(child, 0), -1);
+    zkrelay_stop(r);
+}
+
+/* SIGTERM while waiting: the wait is cancelled, our queued node removed at
+ * once (not after a session timeout), COMMAND never runs, exit 128+15. */
+static void test_signal_while_waiting(void)
+{
+    char path[128], marker[512], script[1024];
+    zt_path(path, sizeof(path), "cli-wait-signal");
+    snprintf(marker, sizeof(marker), "%s/ran", tmpdir);
+    unlink(marker);
+    snprintf(script, sizeof(script), "touch %s", marker);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *l;
+    zkf_lock_create(c, path, NULL, &l);
+    CU_ASSERT_FATAL(zkf_lock_acquire(l, 5000, NULL) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        /* A session far longer than the test: only the cancel can remove
+         * its node in time. */
+        execl(zkfence_bin, zkfence_bin, "lock", "-z", zt_hosts(), "-s", "30000", path, "--", "sh",
+              "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 15000));
+    CU_ASSERT_EQUAL(kill(pid, SIGTERM), 0);
+    int st = 0;
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 10000));
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM);
+    CU_ASSERT_EQUAL(zt_contenders(c, path), 1); /* only our holding is left */
+    CU_ASSERT_EQUAL(access(marker, F_OK), -1);  /* COMMAND never ran */
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+}
+
 int main(void)
 {
     zt_hosts();
@@ -207,6 +299,8 @@ int main(void)
     CU_add_test(s, "environment and exit status", test_env_and_status);
     CU_add_test(s, "busy, holders, unreachable", test_busy_and_unreachable);
     CU_add_test(s, "child killed when the lock is lost", test_child_killed_on_loss);
+    CU_add_test(s, "SIGKILL after the grace period", test_sigkill_after_grace);
+    CU_add_test(s, "a signal while waiting cancels the wait", test_signal_while_waiting);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
