@@ -5,8 +5,8 @@
  * Writes are two-phase so that the fencing decision can sit between
  * "bytes are safely staged" and "bytes become visible":
  *
- *     put_begin -> put_write* -> [fence check, mark persisted] -> put_commit
- *                                                     \-> put_abort
+ *     put_begin -> put_write* -> put_seal -> [fence check, mark persisted]
+ *                                            -> put_commit  \-> put_abort
  *
  * Invariants every backend keeps:
  *  - nothing written through put_write is visible to readers before
@@ -85,6 +85,13 @@ typedef struct zkp_backend_ops {
     int (*put_begin)(zkp_backend_t *be, const char *bucket, const char *key,
                      const zkp_obj_meta_t *meta, zkp_put_t **out);
     int (*put_write)(zkp_put_t *p, const void *data, size_t len);
+    /* Optional (NULL: put_commit does it all). Completes the staged object
+     * (etag is the hex MD5 of what was written) and makes it durable, still
+     * invisible. The core calls it before entering the lock's fencing
+     * section, so that the slow part of a write (the object's fsync) runs
+     * in parallel for writers of one lock; put_commit then only publishes.
+     * Consumes nothing: after an error, put_abort. */
+    int (*put_seal)(zkp_put_t *p, const char *etag);
     /* Makes the staged object visible under its key; etag is the hex MD5 of
      * what was written. Consumes p whatever the result. On success fills
      * *mtime with the object's Last-Modified. */
@@ -107,6 +114,10 @@ typedef struct zkp_backend_ops {
     /* Reads up to len bytes at offset (relative to the body). Returns the
      * count, 0 at the end, -1 on error. */
     ssize_t (*read)(zkp_reader_t *r, uint64_t offset, void *buf, size_t len);
+    /* Optional (NULL: use read). Moves the reader's file descriptor to the
+     * caller, who then owns (and closes) it, for zero-copy sending: the body
+     * starts at *body_off in that file. The reader must still be closed. */
+    int (*take_fd)(zkp_reader_t *r, int *fd, uint64_t *body_off);
     void (*close)(zkp_reader_t *r);
 
     /* Removes a key. ZKP_BE_NO_KEY if there was none. */

@@ -29,7 +29,14 @@
  *
  * Atomicity: a put stages into tmp/ (same file system), fsyncs the file,
  * renames it over the final name and fsyncs the bucket directory. Readers
- * hold an open descriptor, so an overwrite never tears a read. */
+ * hold an open descriptor, so an overwrite never tears a read.
+ *
+ * Syncs: the staged file is finished and fsync'ed by put_seal, which the
+ * core calls before it enters a lock's fencing section, so writers of one
+ * lock sync their bodies in parallel. Directory syncs are group-committed
+ * per bucket (dir_sync): a rename takes a ticket, and one fsync of the
+ * directory covers every rename that took its ticket before that fsync
+ * began, so concurrent writers share it instead of queueing one each. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +62,13 @@ typedef struct fs_bucket {
     pthread_mutex_t mu; /* guards the index and renames/unlinks in the directory */
     zkp_index_entry_t **e;
     size_t n, cap;
+    /* Group commit of directory syncs, under sync_mu. Tickets are handed
+     * out after a directory change; every ticket <= synced is durable,
+     * tickets in (synced, failed] got an error. */
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    uint64_t tickets, synced, failed;
+    int syncing;
 } fs_bucket_t;
 
 typedef struct fs_backend {
@@ -76,6 +90,8 @@ struct zkp_put {
     int fd;
     uint64_t body_off;
     uint64_t written;
+    int sealed;       /* finished and fsync'ed (put_seal) */
+    zkp_obj_meta_t m; /* size, mtime, etag once sealed */
     char tmp[4096];
 };
 
@@ -113,13 +129,38 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-static int fsync_bucket_dir(fs_backend_t *be, const char *bucket)
+/* Makes the bucket directory's entries as of now durable (see the top).
+ * Call after the change (rename, unlink) that must be made durable. */
+static int dir_sync(fs_backend_t *be, fs_bucket_t *b)
 {
     if (!be->fsync)
         return 0;
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", be->objdir, bucket);
-    return fsync_path(path);
+    snprintf(path, sizeof(path), "%s/%s", be->objdir, b->name);
+    pthread_mutex_lock(&b->sync_mu);
+    uint64_t mine = ++b->tickets;
+    while (b->synced < mine && b->failed < mine) {
+        if (b->syncing) {
+            pthread_cond_wait(&b->sync_cv, &b->sync_mu);
+            continue;
+        }
+        /* Lead a sync: it covers every ticket handed out so far, since their
+         * changes were made before they took their tickets. */
+        uint64_t upto = b->tickets;
+        b->syncing = 1;
+        pthread_mutex_unlock(&b->sync_mu);
+        int rc = fsync_path(path);
+        pthread_mutex_lock(&b->sync_mu);
+        b->syncing = 0;
+        if (rc == 0 && upto > b->synced)
+            b->synced = upto;
+        else if (rc != 0 && upto > b->failed)
+            b->failed = upto;
+        pthread_cond_broadcast(&b->sync_cv);
+    }
+    int ok = b->synced >= mine;
+    pthread_mutex_unlock(&b->sync_mu);
+    return ok ? 0 : -1;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -266,6 +307,8 @@ static fs_bucket_t *table_add(fs_backend_t *be, const char *name, time_t created
             return NULL;
         snprintf(b->name, sizeof(b->name), "%s", name);
         pthread_mutex_init(&b->mu, NULL);
+        pthread_mutex_init(&b->sync_mu, NULL);
+        pthread_cond_init(&b->sync_cv, NULL);
         be->buckets[be->nb++] = b;
     }
     b->created = created;
@@ -488,21 +531,30 @@ static int publish(zkp_put_t *p, const zkp_obj_meta_t *m)
     return rc;
 }
 
+static int fs_put_seal(zkp_put_t *p, const char *etag)
+{
+    if (p->sealed)
+        return ZKP_BE_OK;
+    p->m.size = p->written;
+    p->m.mtime = time(NULL);
+    memcpy(p->m.etag, etag, 32);
+    p->m.etag[32] = '\0';
+    if (zkp_objfile_finish(p->fd, p->m.size, p->m.mtime, p->m.etag) != 0 ||
+        (p->be->fsync && fsync(p->fd) != 0))
+        return ZKP_BE_IO;
+    p->sealed = 1;
+    return ZKP_BE_OK;
+}
+
 static int fs_put_commit(zkp_put_t *p, const char *etag, time_t *mtime)
 {
-    zkp_obj_meta_t m;
-    memset(&m, 0, sizeof(m));
-    m.size = p->written;
-    m.mtime = time(NULL);
-    memcpy(m.etag, etag, 32);
-    int rc = ZKP_BE_IO;
-    if (zkp_objfile_finish(p->fd, m.size, m.mtime, m.etag) == 0 &&
-        (!p->be->fsync || fsync(p->fd) == 0))
-        rc = publish(p, &m);
-    if (rc == ZKP_BE_OK && fsync_bucket_dir(p->be, p->b->name) != 0)
+    int rc = fs_put_seal(p, etag);
+    if (rc == ZKP_BE_OK)
+        rc = publish(p, &p->m);
+    if (rc == ZKP_BE_OK && dir_sync(p->be, p->b) != 0)
         rc = ZKP_BE_IO;
     if (rc == ZKP_BE_OK && mtime != NULL)
-        *mtime = m.mtime;
+        *mtime = p->m.mtime;
     put_free(p, rc != ZKP_BE_OK);
     return rc;
 }
@@ -573,11 +625,22 @@ static ssize_t fs_read(zkp_reader_t *r, uint64_t offset, void *buf, size_t len)
     return n;
 }
 
+static int fs_take_fd(zkp_reader_t *r, int *fd, uint64_t *body_off)
+{
+    if (r->fd < 0)
+        return ZKP_BE_IO;
+    *fd = r->fd;
+    *body_off = r->body_off;
+    r->fd = -1;
+    return ZKP_BE_OK;
+}
+
 static void fs_close(zkp_reader_t *r)
 {
     if (r == NULL)
         return;
-    close(r->fd);
+    if (r->fd >= 0)
+        close(r->fd);
     free(r);
 }
 
@@ -640,7 +703,7 @@ static int fs_remove(zkp_backend_t *base, const char *bucket, const char *key)
     if (rc != ZKP_BE_IO)
         index_remove(b, key); /* gone from disk: must not stay listed either */
     pthread_mutex_unlock(&b->mu);
-    if (rc == ZKP_BE_OK && fsync_bucket_dir(be, bucket) != 0)
+    if (rc == ZKP_BE_OK && dir_sync(be, b) != 0)
         rc = ZKP_BE_IO;
     return rc;
 }
@@ -742,6 +805,8 @@ static void fs_destroy(zkp_backend_t *base)
     for (size_t i = 0; i < be->nb; i++) {
         index_clear(be->buckets[i]);
         pthread_mutex_destroy(&be->buckets[i]->mu);
+        pthread_mutex_destroy(&be->buckets[i]->sync_mu);
+        pthread_cond_destroy(&be->buckets[i]->sync_cv);
         free(be->buckets[i]);
     }
     free(be->buckets);
@@ -762,11 +827,13 @@ static const zkp_backend_ops_t fs_ops = {
     .bucket_list = fs_bucket_list,
     .put_begin = fs_put_begin,
     .put_write = fs_put_write,
+    .put_seal = fs_put_seal,
     .put_commit = fs_put_commit,
     .put_abort = fs_put_abort,
     .copy_begin = fs_copy_begin,
     .open = fs_open,
     .read = fs_read,
+    .take_fd = fs_take_fd,
     .close = fs_close,
     .remove = fs_remove,
     .list = fs_list,

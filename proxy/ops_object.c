@@ -305,6 +305,16 @@ static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD
     zkp_gate_t g;
     zkp_put_t *p = r->put;
     r->put = NULL;
+    /* The object's own fsync happens here, before the lock's section: many
+     * writers of one lock sync in parallel, and the section holds only the
+     * mark's commit and the publication. */
+    const zkp_backend_ops_t *ops = r->srv->be->ops;
+    int sealed = ops->put_seal ? ops->put_seal(p, etag) : ZKP_BE_OK;
+    if (sealed != ZKP_BE_OK) {
+        ops->put_abort(p);
+        *res = zkp_respond_be_error(r, sealed);
+        return -1;
+    }
     if (zkp_gate_enter(r, &g, NULL, res) != 0) {
         r->srv->be->ops->put_abort(p);
         return -1;
@@ -470,10 +480,27 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     }
     uint64_t len = rr == ZKP_RANGE_OK ? last - first + 1 : m.size;
     g->first = rr == ZKP_RANGE_OK ? first : 0;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
-    if (resp == NULL) {
+    struct MHD_Response *resp = NULL;
+    int fd;
+    uint64_t body_off;
+    if (!head && r->srv->be->ops->take_fd != NULL &&
+        r->srv->be->ops->take_fd(g->rd, &fd, &body_off) == ZKP_BE_OK) {
+        /* Zero-copy: libmicrohttpd sends from the file (sendfile) and closes
+         * the descriptor with the response. */
+        uint64_t start = body_off + g->first;
         get_free(g);
+        g = NULL;
+        resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
+        if (resp == NULL)
+            close(fd);
+        else
+            atomic_fetch_add(&r->srv->metrics.bytes_out, len);
+    } else {
+        resp = MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
+    }
+    if (resp == NULL) {
+        if (g != NULL)
+            get_free(g);
         zkp_obj_meta_free(&m);
         return MHD_NO;
     }
