@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs bench/run once, tiny, and checks that it printed a figure for every
+# case. Benchmarks are not tests: no target is judged here, only that each
+# benchmark still builds, runs and measures.
+set -uo pipefail
+src=${ZKFENCE_SOURCE_DIR:?}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$src/bench/run" --tiny --no-build >"$out"
+rc=$?
+cat "$out"
+[ $rc = 0 ] || { echo "bench_smoke: bench/run exited $rc"; exit 1; }
+bad=0
+for c in lock.uncontended lock.uncontended.zk_ops lock.contended lock.contended.zk_ops \
+  lock.contended-procs lock.contended-procs.zk_ops lock.many_locks lock.many_locks.rss_per_lock \
+  lock.many_locks.heap_per_lock proxy.get4k proxy.put4k.nofsync proxy.put4k.durable proxy.get1m \
+  proxy.put1m.nofsync proxy.get4k.p99_ms proxy.put4k.durable.p99_ms; do
+  line=$(awk -v c="$c" '$1 == c' "$out")
+  value=$(awk '{print $2}' <<<"$line")
+  verdict=$(awk '{print $6}' <<<"$line")
+  if ! awk -v v="$value" 'BEGIN{ exit !(v + 0 > 0) }' || [ -z "$verdict" ]; then
+    echo "bench_smoke: no figure for $c: '$line'"
+    bad=1
+  fi
+done
+exit $bad
