@@ -6,12 +6,31 @@
  *
  *   CONNECTING --connected--> CONNECTED --connection lost--> SUSPENDED
  *   SUSPENDED --reconnected, same session--> CONNECTED
- *   SUSPENDED --a whole session timeout on CLOCK_MONOTONIC--> EXPIRED (local verdict)
+ *   SUSPENDED --a session timeout since last heard (CLOCK_MONOTONIC)--> EXPIRED (local verdict)
  *   any --server says expired--> EXPIRED --event thread--> CONNECTING (new session)
  *
- * The local verdict exists because in a partition the server's "expired"
- * only arrives after reconnecting: a holder must not go on believing it
- * holds the lock until then. */
+ * Local loss. In a partition the server's "expired" only arrives after
+ * reconnecting: a holder must not go on believing it holds the lock until
+ * then. The server expires a session one session timeout after it last
+ * heard from it, so that is the latest moment at which we may declare the
+ * loss ourselves. We cannot see when the server last heard from us, but we
+ * know a lower bound: the send time of the latest request it answered
+ * (c->last_heard_ns; at the start, the time the session was opened). The
+ * verdict falls at last_heard + the negotiated timeout, never later than
+ * the server's.
+ *
+ * libzookeeper's own pings are invisible to us, and it notices a silent
+ * link only after 2/3 of the timeout without data; counting from then, as
+ * we once did, put the verdict ~1.67 timeouts after the last contact. So
+ * the event thread sends its own heartbeat (an exists on "/", answered by
+ * any server without a write) every third of the timeout while connected:
+ * last_heard is then never more than a third of the timeout (plus a round
+ * trip) old when the link goes quiet, and a brief disconnection leaves
+ * about 2/3 of the timeout to reconnect before the verdict. The heartbeat
+ * also keeps libzookeeper from pinging (it pings only an idle link), so the
+ * traffic is about what it was. Its send time rather than its answer's
+ * arrival is what counts: a process paused between the answer's arrival
+ * and its completion must not take the pause as contact. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +95,7 @@ static void set_state(zkf_client_t *c, zkf_client_state_t st)
     pthread_cond_broadcast(&c->cv);
     if (c->state_cb == NULL)
         return;
-    zkf__event_t *ev = calloc(1, sizeof(*ev));
+    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
     if (ev == NULL)
         return; /* the state stays pollable with zkf_client_state() */
     ev->kind = ZKF__EV_CLIENT_STATE;
@@ -137,7 +156,7 @@ static void pending_listed(int rc, const struct String_vector *sv, const void *d
                 memcmp(n.guid, p->guid, ZKF__GUID_LEN) != 0)
                 continue;
             size_t len = plen + 1 + strlen(sv->data[i]) + 1;
-            char *full = malloc(len);
+            char *full = zkf__malloc(len);
             if (full == NULL)
                 continue;
             snprintf(full, len, "%s/%s", p->path, sv->data[i]);
@@ -168,14 +187,16 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
 int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
 {
     /* The completion gets the entry alone; the client pointer rides right
-     * behind it in the same allocation. */
-    zkf__pending_t *p = calloc(1, sizeof(*p) + sizeof(zkf_client_t *));
+     * behind it in the same allocation. Without memory nothing is queued:
+     * say so, so that release does not claim a deletion is pending. The
+     * session's end will remove the node. */
+    zkf__pending_t *p = zkf__calloc(1, sizeof(*p) + sizeof(zkf_client_t *));
     if (p == NULL)
-        return 0; /* the session's end will remove the node */
-    p->path = strdup(path);
+        return ZKF_ENOMEM;
+    p->path = zkf__strdup(path);
     if (p->path == NULL) {
         free(p);
-        return 0;
+        return ZKF_ENOMEM;
     }
     if (guid)
         memcpy(p->guid, guid, ZKF__GUID_LEN + 1);
@@ -216,6 +237,10 @@ static void on_connected(zkf_client_t *c, zhandle_t *zh)
     c->session_id = id ? id->client_id : 0;
     c->negotiated_ms = zoo_recv_timeout(zh);
     c->ever_connected = 1;
+    /* A reconnect proves the session alive but not since when (we do not
+     * know when libzookeeper sent its handshake): last_heard stays, and a
+     * heartbeat goes out at once (set_state wakes the event thread). */
+    c->hb_sent_ns = 0;
     set_state(c, ZKF_CLIENT_CONNECTED);
     zkf__locks_on_connected(c);
     zkf__pending_kick(c);
@@ -225,7 +250,6 @@ static void on_disconnected(zkf_client_t *c)
 {
     if (c->state != ZKF_CLIENT_CONNECTED)
         return;
-    c->suspended_since_ns = zkf__now_ns();
     set_state(c, ZKF_CLIENT_SUSPENDED);
     zkf__locks_on_suspended(c);
 }
@@ -240,41 +264,85 @@ static void on_expired(zkf_client_t *c, zkf_client_state_t st, int status)
     pthread_cond_broadcast(&c->cv);
 }
 
+static void on_session_state(zkf_client_t *c, zhandle_t *zh, int state)
+{
+    if (state == ZOO_CONNECTED_STATE)
+        on_connected(c, zh);
+    else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE)
+        on_disconnected(c);
+    else if (state == ZOO_EXPIRED_SESSION_STATE)
+        on_expired(c, ZKF_CLIENT_EXPIRED, ZKF_ESESSIONEXPIRED);
+    else if (state == ZOO_AUTH_FAILED_STATE)
+        on_expired(c, ZKF_CLIENT_AUTH_FAILED, ZKF_ENOAUTH);
+}
+
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     zkf_client_t *c = ctx;
     if (type != ZOO_SESSION_EVENT)
         return;
     pthread_mutex_lock(&c->mu);
-    if (zh == c->zh) { /* events of a handle being replaced are history */
-        if (state == ZOO_CONNECTED_STATE)
-            on_connected(c, zh);
-        else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE)
-            on_disconnected(c);
-        else if (state == ZOO_EXPIRED_SESSION_STATE)
-            on_expired(c, ZKF_CLIENT_EXPIRED, ZKF_ESESSIONEXPIRED);
-        else if (state == ZOO_AUTH_FAILED_STATE)
-            on_expired(c, ZKF_CLIENT_AUTH_FAILED, ZKF_ENOAUTH);
+    if (c->zh == NULL && c->opening) {
+        /* The handle open_session is making, not installed yet: any older
+         * handle was closed before it began. Keep the latest state; every
+         * handler acts on the state as it is now, so the latest is all that
+         * needs replaying. */
+        c->early_pending = 1;
+        c->early_state = state;
+    } else if (zh == c->zh) { /* events of a handle being replaced are history */
+        on_session_state(c, zh, state);
     }
     pthread_mutex_unlock(&c->mu);
 }
 
-/* ---- session set-up (c->mu held) ---- */
+/* ---- session set-up ---- */
 
+/* Makes a new session handle (c->mu held on entry and on return, dropped
+ * meanwhile). zookeeper_init resolves the host names, and a slow DNS must
+ * not stall every API call, let alone libzookeeper's completion thread, on
+ * c->mu. Meanwhile c->zh is NULL, so nothing is issued (attempts wait in
+ * recovery, background deletions stay queued) and c->opening tells the
+ * session watcher to keep the new handle's early events for us. The
+ * generation claimed up front detects being superseded meanwhile; today
+ * only the event thread renews, and destroy joins it before closing. */
 static int open_session(zkf_client_t *c)
 {
-    /* c->mu is held across zookeeper_init so that the new handle's first
-     * session event cannot be processed before c->zh names it. */
+    uint64_t gen = ++c->session_gen;
+    c->zh = NULL;
+    c->opening = 1;
+    c->early_pending = 0;
+    c->last_heard_ns = zkf__now_ns(); /* the server cannot have heard from it before */
+    c->hb_sent_ns = 0;
+    c->hb_in_flight = 0;
+    pthread_mutex_unlock(&c->mu);
+
+    /* hosts and digest are immutable once the client is built */
+    int err = 0;
     zhandle_t *zh = zookeeper_init(c->hosts, session_watcher, c->session_timeout_ms, NULL, c, 0);
     if (zh == NULL)
-        return errno == EINVAL ? ZKF_EINVAL : ZKF_ESYS;
-    if (c->digest &&
-        zoo_add_auth(zh, "digest", c->digest, (int)strlen(c->digest), NULL, NULL) != ZOK) {
-        zookeeper_close(zh);
-        return ZKF_ESYS;
+        err = errno == EINVAL ? ZKF_EINVAL : ZKF_ESYS;
+    else if (c->digest &&
+             zoo_add_auth(zh, "digest", c->digest, (int)strlen(c->digest), NULL, NULL) != ZOK)
+        err = ZKF_ESYS;
+
+    pthread_mutex_lock(&c->mu);
+    c->opening = 0;
+    if (err == 0 && (c->stopping || c->session_gen != gen))
+        err = ZKF_ECLOSED; /* superseded: this handle is not ours to install */
+    if (err != 0) {
+        c->early_pending = 0;
+        if (zh) {
+            pthread_mutex_unlock(&c->mu);
+            zookeeper_close(zh);
+            pthread_mutex_lock(&c->mu);
+        }
+        return err;
     }
     c->zh = zh;
-    c->session_gen++;
+    if (c->early_pending) {
+        c->early_pending = 0;
+        on_session_state(c, zh, c->early_state);
+    }
     return 0;
 }
 
@@ -314,8 +382,43 @@ static void renew_session(zkf_client_t *c)
     c->session_id = 0;
     c->negotiated_ms = 0;
     set_state(c, ZKF_CLIENT_CONNECTING);
-    if (open_session(c) != 0)
+    if (open_session(c) != 0 && !c->stopping)
         c->renew = 1; /* retried by the event thread */
+}
+
+/* ---- heartbeat (see "Local loss" at the top) ---- */
+
+/* Only one heartbeat is in flight at a time, and a handle's completions
+ * all run before zookeeper_close() returns, i.e. before the next handle
+ * exists: so this completion is always that of the heartbeat recorded. */
+static void heartbeat_done(int rc, const struct Stat *stat, const void *data)
+{
+    zkf_client_t *c = (zkf_client_t *)data;
+    pthread_mutex_lock(&c->mu);
+    c->hb_in_flight = 0;
+    /* Any answer from the server counts (with a chroot, "/" may not exist). */
+    if ((rc == ZOK || rc == ZNONODE) && c->hb_sent_ns > c->last_heard_ns)
+        c->last_heard_ns = c->hb_sent_ns;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void heartbeat_tick(zkf_client_t *c, int64_t now, int64_t *next_due)
+{
+    zhandle_t *zh = zkf__zh(c);
+    if (zh == NULL || c->hb_in_flight || c->negotiated_ms <= 0)
+        return;
+    int64_t due = c->hb_sent_ns + (int64_t)c->negotiated_ms * 1000000LL / 3;
+    if (now < due) {
+        if (due < *next_due)
+            *next_due = due;
+        return;
+    }
+    c->hb_sent_ns = now;
+    if (zoo_aexists(zh, "/", 0, heartbeat_done, c) == ZOK)
+        c->hb_in_flight = 1;
+    due = now + (int64_t)c->negotiated_ms * 1000000LL / 3;
+    if (due < *next_due)
+        *next_due = due; /* when not in flight: try again then */
 }
 
 /* ---- event thread ---- */
@@ -338,9 +441,10 @@ static void deliver(zkf_client_t *c, zkf__event_t *ev)
 
 static void local_expiry(zkf_client_t *c)
 {
-    /* Disconnected for a whole session timeout: the server has expired the
-     * session or will at any moment. Our nodes may still exist (partition):
-     * the lock layer queues their deletion for when we can reach it. */
+    /* A session timeout since the server last heard from us, at the latest:
+     * it has expired the session or may at any moment. Our nodes may still
+     * exist (partition): the lock layer queues their deletion for when we
+     * can reach it. */
     set_state(c, ZKF_CLIENT_EXPIRED);
     zkf__locks_on_lost(c, ZKF_ECONNLOSS, 1);
 }
@@ -360,9 +464,11 @@ static void *event_thread(void *arg)
             pthread_mutex_unlock(&c->mu);
             deliver(c, ev);
             pthread_mutex_lock(&c->mu);
-            c->delivering = NULL;
-            if (ev->lock)
+            /* Cleared by zkf_lock_destroy() if the callback destroyed its
+             * lock, which is then freed memory. */
+            if (ev->lock && c->delivering == ev->lock)
                 zkf__lock_delivered(ev->lock);
+            c->delivering = NULL;
             free(ev);
             continue;
         }
@@ -379,8 +485,10 @@ static void *event_thread(void *arg)
         }
         if (c->renew)
             next = renew_at;
+        if (c->state == ZKF_CLIENT_CONNECTED)
+            heartbeat_tick(c, now, &next);
         if (c->state == ZKF_CLIENT_SUSPENDED) {
-            int64_t due = c->suspended_since_ns + (int64_t)c->negotiated_ms * 1000000LL;
+            int64_t due = c->last_heard_ns + (int64_t)c->negotiated_ms * 1000000LL;
             if (now >= due) {
                 local_expiry(c);
                 continue;
@@ -408,7 +516,7 @@ static void *event_thread(void *arg)
 static int build_hosts(zkf_client_t *c, const zkf_client_options_t *o)
 {
     size_t len = strlen(o->hosts) + (o->chroot ? strlen(o->chroot) : 0) + 1;
-    c->hosts = malloc(len);
+    c->hosts = zkf__malloc(len);
     if (c->hosts == NULL)
         return ZKF_ENOMEM;
     snprintf(c->hosts, len, "%s%s", o->hosts, o->chroot ? o->chroot : "");
@@ -422,7 +530,7 @@ static int build_acl(zkf_client_t *c, const zkf_client_options_t *o)
         return 0;
     }
     size_t len = strlen(o->digest_user) + strlen(o->digest_password) + 2;
-    c->digest = malloc(len);
+    c->digest = zkf__malloc(len);
     if (c->digest == NULL)
         return ZKF_ENOMEM;
     snprintf(c->digest, len, "%s:%s", o->digest_user, o->digest_password);
@@ -493,7 +601,7 @@ int zkf_client_connect(const zkf_client_options_t *o, zkf_client_t **out)
     int rc = check_options(o);
     if (rc != 0 || out == NULL)
         return ZKF_EINVAL;
-    zkf_client_t *c = calloc(1, sizeof(*c));
+    zkf_client_t *c = zkf__calloc(1, sizeof(*c));
     if (c == NULL)
         return ZKF_ENOMEM;
     if ((rc = client_init_sync(c)) != 0) {
@@ -544,6 +652,21 @@ int zkf_client_connect(const zkf_client_options_t *o, zkf_client_t **out)
     return 0;
 }
 
+/* A round trip before closing: see zkf_client_destroy. */
+typedef struct drain {
+    zkf_client_t *c;
+    int done;
+} drain_t;
+
+static void drain_done(int rc, const struct Stat *stat, const void *data)
+{
+    drain_t *d = (drain_t *)data;
+    pthread_mutex_lock(&d->c->mu);
+    d->done = 1;
+    pthread_cond_broadcast(&d->c->cv);
+    pthread_mutex_unlock(&d->c->mu);
+}
+
 int zkf_client_destroy(zkf_client_t *c)
 {
     if (c == NULL)
@@ -558,8 +681,25 @@ int zkf_client_destroy(zkf_client_t *c)
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
 
+    /* libzookeeper 3.8.0 leaks a watch notification that arrives while
+     * zookeeper_close runs (its completion thread is gone by then). Our own
+     * last writes cause such notifications on this very session: a release
+     * just before destroy fires the watch the server still keeps for an
+     * earlier timed-out or cancelled wait (3.8.0 sends checkWatches where
+     * removeWatches is meant; see watch_disarm in lock.c). One round trip
+     * first, bounded, lets them arrive and be delivered before the close;
+     * `d` outlives zookeeper_close, which runs the completion if we stop
+     * waiting. */
+    drain_t d = {c, 0};
     pthread_mutex_lock(&c->mu);
     zhandle_t *zh = c->zh;
+    if (zh && c->state == ZKF_CLIENT_CONNECTED && zoo_aexists(zh, "/", 0, drain_done, &d) == ZOK) {
+        int64_t deadline = zkf__now_ns() + 2000LL * 1000000LL;
+        struct timespec ts;
+        zkf__abs_deadline(&ts, deadline);
+        while (!d.done && zkf__now_ns() < deadline)
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
     c->zh = NULL;
     pthread_mutex_unlock(&c->mu);
     if (zh)

@@ -24,6 +24,7 @@
 #define ZKFENCE_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <zookeeper/zookeeper.h>
@@ -35,6 +36,25 @@
 #define ZKF__MAX_PATH 1024      /* bound on lock paths we accept */
 #define ZKF__LOCK_PREFIX "lock" /* node name prefix of the exclusive lock */
 #define ZKF__PARENT_RETRIES 3   /* create-parents-then-retry rounds */
+
+/* ---- allocation ----
+ * client.c and lock.c allocate through these. The shipped library maps them
+ * to libc; the white-box archive the tests link (zkfence_internal) is built
+ * with ZKF_FAULT_INJECTION, where a test can make an allocation of its own
+ * thread fail (SQLite-style fault injection): the other threads of the
+ * library are unaffected, so the failure lands where the test aims it. */
+#ifdef ZKF_FAULT_INJECTION
+void *zkf__malloc(size_t size);
+void *zkf__calloc(size_t n, size_t size);
+char *zkf__strdup(const char *s);
+/* On the calling thread, after `n` more allocations succeed, the next one
+ * fails (once). n < 0 switches it off. */
+void zkf__fail_alloc_after(int n);
+#else
+#define zkf__malloc malloc
+#define zkf__calloc calloc
+#define zkf__strdup strdup
+#endif
 
 /* ---- time ---- */
 int64_t zkf__now_ns(void); /* CLOCK_MONOTONIC */
@@ -127,9 +147,19 @@ struct zkf_client {
     zkf_client_state_t state;
     int64_t session_id;
     int negotiated_ms;
-    int64_t suspended_since_ns; /* valid while SUSPENDED */
-    int renew;                  /* event thread must replace the session */
+    int renew; /* event thread must replace the session */
     int ever_connected;
+    /* session set-up runs without c->mu (see open_session in client.c) */
+    int opening;       /* zookeeper_init of generation session_gen is running */
+    int early_pending; /* that handle reported a state before it was installed */
+    int early_state;   /* ... and this was the latest */
+
+    /* Liveness (see "Local loss" in client.c). last_heard_ns is a lower
+     * bound on the last time the server heard from this session: the send
+     * time of the latest request it answered. */
+    int64_t last_heard_ns;
+    int64_t hb_sent_ns; /* send time of the heartbeat in flight, or of the last one */
+    int hb_in_flight;
 
     /* everything hanging off the client */
     zkf_lock_t *locks;
@@ -141,7 +171,10 @@ struct zkf_client {
     pthread_t thread;
     int stopping;
     zkf__event_t *ev_head, *ev_tail;
-    zkf_lock_t *delivering; /* lock whose callback runs right now, if any */
+    /* Lock whose callback runs right now, if any. zkf_lock_destroy() called
+     * from that callback clears it: the event thread then knows the lock is
+     * gone and does not touch it after the callback returns. */
+    zkf_lock_t *delivering;
 };
 
 /* A lock object. All fields under c->mu. */
@@ -157,6 +190,7 @@ struct zkf_lock {
     int thread_owned;    /* held through zkf_lock_acquire by `owner` */
     pthread_t owner;
     uint64_t cancel_gen; /* bumped by zkf_lock_cancel: wakes local waiters */
+    int local_waiters;   /* zkf_lock_acquire calls queued locally behind the holder */
     int pending_events;  /* events queued for delivery that name this lock */
     int zk_err;
 };
@@ -168,7 +202,8 @@ zhandle_t *zkf__zh(zkf_client_t *c);
 /* Schedule deletion of a node, or of every node with `guid` under `path`
  * (guid NULL for an exact node), retried until gone or the session ends
  * (c->mu held). Returns 1 if the request went out now, 0 if it waits for
- * the session to be connected. */
+ * the session to be connected, ZKF_ENOMEM if nothing could be scheduled
+ * (the node then stays until the session ends). */
 int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid);
 /* Issue the pending deletions now (c->mu held, connected). */
 void zkf__pending_kick(zkf_client_t *c);

@@ -9,6 +9,14 @@
  * ours, and list again when it goes away: it may have been a waiter that
  * gave up rather than the holder.
  *
+ * One exception saves that listing on every handoff: if the predecessor
+ * was the lowest node when we listed, its deletion leaves nothing below us.
+ * ZooKeeper hands out sequence numbers in increasing order from the
+ * parent's counter, so no node created after our listing can sort below
+ * ours; the predecessor's deletion event therefore means we hold the lock.
+ * (Someone deleting our own node by hand meanwhile goes unnoticed until
+ * release, as for a holder; the token still fences any write.)
+ *
  * Attempt phases:
  *
  *   CREATE   create2 + getChildren in flight
@@ -73,6 +81,7 @@ struct zkf__attempt {
     int status;           /* the outcome to report, in CLEANUP */
     int create_in_flight; /* a create has not been answered */
     int create_lost;      /* a create's answer was lost: a node may exist unseen */
+    int pred_is_head;     /* in WATCH: the predecessor was the lowest node listed */
     zkf__watch_t *watch;
     zkf_acquire_cb cb;
     void *arg;
@@ -126,7 +135,7 @@ static void attempt_unref(zkf__attempt_t *a)
 
 static zkf__op_t *op_new(zkf__attempt_t *a)
 {
-    zkf__op_t *op = calloc(1, sizeof(*op));
+    zkf__op_t *op = zkf__calloc(1, sizeof(*op));
     if (op == NULL)
         return NULL;
     op->a = a;
@@ -168,7 +177,7 @@ static void post_lock_state(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token)
 {
     if (l->opts.event_cb == NULL)
         return;
-    zkf__event_t *ev = calloc(1, sizeof(*ev));
+    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
     if (ev == NULL)
         return; /* the state stays pollable */
     ev->kind = ZKF__EV_LOCK_STATE;
@@ -217,7 +226,7 @@ static void complete(zkf__attempt_t *a, int status)
         a->sync->token = token;
         a->sync = NULL;
     } else {
-        zkf__event_t *ev = calloc(1, sizeof(*ev));
+        zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
         if (ev != NULL) {
             ev->kind = ZKF__EV_ACQUIRED;
             ev->lock = l;
@@ -268,7 +277,9 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
         watch_free(c, w);
     if (a && a->watch == w) {
         a->watch = NULL;
-        if (a->phase == PH_WATCH)
+        if (a->phase == PH_WATCH && type == ZOO_DELETED_EVENT && a->pred_is_head)
+            complete(a, 0); /* nothing is left below us (see the top) */
+        else if (a->phase == PH_WATCH)
             relist(a, 0);
     }
     pthread_mutex_unlock(&c->mu);
@@ -407,9 +418,12 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
             /* armed: wait for the predecessor to go */
         } else if (rc == ZNONODE) {
             /* Gone already. libzookeeper armed a creation watch anyway;
-             * remove it and look again. */
+             * remove it, and look again unless it was the lowest. */
             watch_disarm(a);
-            relist(a, 0);
+            if (a->pred_is_head)
+                complete(a, 0);
+            else
+                relist(a, 0);
         } else {
             /* A failed exists registers no watch: forget ours. */
             zkf__watch_t *w = a->watch;
@@ -422,12 +436,12 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
     op_done(a);
 }
 
-static void watch_predecessor(zkf__attempt_t *a, const char *name)
+static void watch_predecessor(zkf__attempt_t *a, const char *name, int is_head)
 {
     zkf_client_t *c = a->c;
     size_t len = strlen(a->lock->path) + 1 + strlen(name) + 1;
-    zkf__watch_t *w = calloc(1, sizeof(*w));
-    char *path = malloc(len);
+    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
+    char *path = zkf__malloc(len);
     zkf__op_t *op = NULL;
     if (w == NULL || path == NULL || (op = op_new(a)) == NULL) {
         free(w);
@@ -446,6 +460,7 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name)
     c->watches = w;
     a->watch = w;
     a->phase = PH_WATCH;
+    a->pred_is_head = is_head;
     int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), path, watch_fn, w, exists_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
@@ -463,7 +478,12 @@ static void stat_done(int rc, const struct Stat *stat, const void *data)
             a->czxid = (uint64_t)stat->czxid;
             relist(a, 0);
         } else if (rc == ZOK) {
-            abort_attempt(a, ZKF_EZK); /* a node with our GUID that is not ours */
+            /* A node with our GUID that another session owns (a GUID
+             * collision, or someone copying names): not ours to delete.
+             * Forget it before giving up, or the cleanup would delete it. */
+            free(a->node);
+            a->node = NULL;
+            abort_attempt(a, ZKF_EZK);
         } else if (rc == ZNONODE) {
             send_create(a); /* vanished before we could read it: start over */
         } else {
@@ -490,7 +510,7 @@ static void adopt_by_guid(zkf__attempt_t *a, const zkf__node_t *nodes, size_t n)
         return;
     }
     size_t len = strlen(a->lock->path) + 1 + strlen(mine->name) + 1;
-    a->node = malloc(len);
+    a->node = zkf__malloc(len);
     if (a->node == NULL) {
         abort_attempt(a, ZKF_ENOMEM);
         return;
@@ -532,7 +552,7 @@ static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
         } else if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) == 0) {
             /* A duplicate from a create retried after a lost reply. */
             size_t len = strlen(a->lock->path) + 1 + strlen(nodes[i].name) + 1;
-            char *dup = malloc(len);
+            char *dup = zkf__malloc(len);
             if (dup) {
                 snprintf(dup, len, "%s/%s", a->lock->path, nodes[i].name);
                 zkf__delete_later(a->c, dup, NULL);
@@ -550,9 +570,27 @@ static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
     } else if (a->try_once) {
         abort_attempt(a, ZKF_EBUSY);
     } else {
-        watch_predecessor(a, nodes[idx - 1].name);
+        watch_predecessor(a, nodes[idx - 1].name, idx == 1);
     }
     free(nodes);
+}
+
+/* The listing found no lock path. Before our node is known (an acquire
+ * that started while disconnected, or a create whose reply was lost), that
+ * means our create was never applied: our node, had it been made, would
+ * keep the path alive while our session lives. So create it, parents
+ * first. Once our node is known, it is gone along with the path: someone
+ * deleted them under our live session. */
+static void lock_path_missing(zkf__attempt_t *a)
+{
+    if (a->node == NULL) {
+        a->create_lost = 0;
+        send_create(a);
+        return;
+    }
+    free(a->node);
+    a->node = NULL;
+    abort_attempt(a, ZKF_ELOCKLOST);
 }
 
 static void children_done(int rc, const struct String_vector *sv, const void *data)
@@ -562,6 +600,8 @@ static void children_done(int rc, const struct String_vector *sv, const void *da
     if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE)) {
         if (rc == ZOK)
             evaluate(a, sv);
+        else if (rc == ZNONODE)
+            lock_path_missing(a);
         else
             op_failed(a, rc);
     }
@@ -662,7 +702,7 @@ static void create_done(int rc, const char *value, const struct Stat *stat, cons
     a->create_in_flight = 0;
     if (rc == ZOK) {
         if (!stale && a->phase == PH_CREATE) {
-            a->node = strdup(value);
+            a->node = zkf__strdup(value);
             a->czxid = (uint64_t)stat->czxid;
             if (a->node == NULL)
                 abort_attempt(a, ZKF_ENOMEM);
@@ -670,7 +710,7 @@ static void create_done(int rc, const char *value, const struct Stat *stat, cons
                 abort_attempt(a, ZKF_EZK);
             /* else: the pipelined listing comes next */
         } else if (a->phase == PH_CLEANUP && a->node == NULL) {
-            a->node = strdup(value);
+            a->node = zkf__strdup(value);
             if (a->node)
                 cleanup_delete(a);
             else
@@ -737,7 +777,7 @@ static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void 
     zkf_client_t *c = l->c;
     if (c->state == ZKF_CLIENT_AUTH_FAILED)
         return ZKF_ENOAUTH; /* final: no session will ever come */
-    zkf__attempt_t *a = calloc(1, sizeof(*a));
+    zkf__attempt_t *a = zkf__calloc(1, sizeof(*a));
     if (a == NULL)
         return ZKF_ENOMEM;
     if (zkf__guid(a->guid) != 0) {
@@ -745,7 +785,7 @@ static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void 
         return ZKF_ESYS;
     }
     size_t len = strlen(l->path) + sizeof("/" ZKF__LOCK_PREFIX "--") + ZKF__GUID_LEN;
-    a->create_path = malloc(len);
+    a->create_path = zkf__malloc(len);
     if (a->create_path == NULL) {
         free(a);
         return ZKF_ENOMEM;
@@ -832,6 +872,17 @@ void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
     }
 }
 
+/* What an attempt reports when its deadline passes: a plain timeout if
+ * ZooKeeper was there to answer, connection loss if it was not (the
+ * attempt is recovering from a lost connection, or the session is not
+ * connected right now), so that callers can tell "busy" from "unreachable". */
+static int deadline_status(const zkf__attempt_t *a)
+{
+    if (a->phase == PH_RECOVER || a->c->state != ZKF_CLIENT_CONNECTED)
+        return ZKF_ECONNLOSS;
+    return ZKF_ETIMEDOUT;
+}
+
 void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
 {
     zkf__attempt_t *a = c->active;
@@ -839,7 +890,7 @@ void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
         zkf__attempt_t *next = a->next;
         if (a->deadline_ns && a->phase != PH_CLEANUP) {
             if (now >= a->deadline_ns) {
-                abort_attempt(a, ZKF_ETIMEDOUT);
+                abort_attempt(a, deadline_status(a));
                 a = next;
                 continue;
             }
@@ -865,10 +916,10 @@ int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t 
         return ZKF_EINVAL;
     if (opts && (opts->size < sizeof(*opts) || opts->max_depth < 0))
         return ZKF_EINVAL;
-    zkf_lock_t *l = calloc(1, sizeof(*l));
+    zkf_lock_t *l = zkf__calloc(1, sizeof(*l));
     if (l == NULL)
         return ZKF_ENOMEM;
-    l->path = strdup(path);
+    l->path = zkf__strdup(path);
     if (l->path == NULL) {
         free(l);
         return ZKF_ENOMEM;
@@ -927,21 +978,29 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
         return rc;
     }
     /* Another thread of ours, or an async holding, has this object: queue
-     * locally behind it. */
+     * locally behind it. Counted in local_waiters, so that zkf_lock_cancel
+     * knows it has someone to cancel. */
     uint64_t cancel_gen = l->cancel_gen;
+    rc = 0;
+    l->local_waiters++;
     while (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED) {
         if (c->stopping) {
-            pthread_mutex_unlock(&c->mu);
-            return ZKF_ECLOSED;
+            rc = ZKF_ECLOSED;
+            break;
         }
         if (timeout_ms == 0 || l->cancel_gen != cancel_gen ||
             (deadline && zkf__now_ns() >= deadline)) {
-            pthread_mutex_unlock(&c->mu);
-            return timeout_ms == 0               ? ZKF_EBUSY
-                   : l->cancel_gen != cancel_gen ? ZKF_ECANCELED
-                                                 : ZKF_ETIMEDOUT;
+            rc = timeout_ms == 0               ? ZKF_EBUSY
+                 : l->cancel_gen != cancel_gen ? ZKF_ECANCELED
+                                               : ZKF_ETIMEDOUT;
+            break;
         }
         wait_until(c, deadline);
+    }
+    l->local_waiters--;
+    if (rc != 0) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
     }
 
     sync_wait_t sw = {0};
@@ -950,10 +1009,10 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
         pthread_mutex_unlock(&c->mu);
         return rc;
     }
-    zkf__attempt_t *a = l->att;
+    zkf__attempt_t *a = l->att; /* alive until sw.done: the lock's reference */
     while (!sw.done) {
         if (deadline && zkf__now_ns() >= deadline) {
-            abort_attempt(a, ZKF_ETIMEDOUT); /* idempotent; completes after cleanup */
+            abort_attempt(a, deadline_status(a)); /* idempotent; completes after cleanup */
             deadline = 0;
             continue;
         }
@@ -1000,6 +1059,10 @@ int zkf_lock_cancel(zkf_lock_t *l)
         abort_attempt(l->att, ZKF_ECANCELED);
         rc = 0;
     }
+    /* Every local waiter took its cancel_gen before this bump: all of them
+     * return ZKF_ECANCELED. */
+    if (l->local_waiters > 0)
+        rc = 0;
     l->cancel_gen++;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -1030,7 +1093,10 @@ static zkf__attempt_t *detach_holding(zkf_lock_t *l)
  * until the node is gone or the session has ended. */
 static int delete_released(zkf_lock_t *l, zkf__attempt_t *a)
 {
-    return zkf__delete_later(l->c, a->node, NULL) ? 0 : ZKF_EPENDING;
+    int rc = zkf__delete_later(l->c, a->node, NULL);
+    if (rc < 0)
+        return rc; /* ZKF_ENOMEM: nothing queued; the session's end removes the node */
+    return rc ? 0 : ZKF_EPENDING;
 }
 
 int zkf_lock_release(zkf_lock_t *l)
@@ -1044,12 +1110,17 @@ int zkf_lock_release(zkf_lock_t *l)
         rc = ZKF_ENOTHELD;
     } else if (l->thread_owned && !pthread_equal(l->owner, pthread_self())) {
         rc = ZKF_ENOTOWNER;
+    } else if (l->state == ZKF_LOCK_LOST) {
+        /* Every level says so: an inner critical section that ends must
+         * learn, like the outermost one, that it may not have been alone. */
+        if (l->depth > 1)
+            l->depth--;
+        else
+            attempt_unref(detach_holding(l));
+        rc = ZKF_ELOCKLOST;
     } else if (l->depth > 1) {
         l->depth--;
         rc = 0;
-    } else if (l->state == ZKF_LOCK_LOST) {
-        attempt_unref(detach_holding(l));
-        rc = ZKF_ELOCKLOST;
     } else {
         zkf__attempt_t *a = detach_holding(l);
         rc = delete_released(l, a);
@@ -1057,6 +1128,28 @@ int zkf_lock_release(zkf_lock_t *l)
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+/* Unlinks every queued event naming `l` from the client's queue and
+ * returns them as a list (c->mu held). */
+static zkf__event_t *take_queued_events(zkf_client_t *c, zkf_lock_t *l)
+{
+    zkf__event_t *mine = NULL, **tail = &mine, **pp = &c->ev_head;
+    c->ev_tail = NULL;
+    while (*pp) {
+        zkf__event_t *ev = *pp;
+        if (ev->lock == l) {
+            *pp = ev->next;
+            ev->next = NULL;
+            *tail = ev;
+            tail = &ev->next;
+            l->pending_events--;
+        } else {
+            c->ev_tail = ev;
+            pp = &ev->next;
+        }
+    }
+    return mine;
 }
 
 void zkf_lock_destroy(zkf_lock_t *l)
@@ -1069,16 +1162,14 @@ void zkf_lock_destroy(zkf_lock_t *l)
         abort_attempt(l->att, ZKF_ECANCELED);
     l->cancel_gen++;
     pthread_cond_broadcast(&c->cv);
-    /* Wait for the attempt's cleanup and for every queued callback naming
-     * this lock, unless we are that callback's thread. */
-    int in_own_callback = c->delivering == l && pthread_equal(pthread_self(), c->thread);
-    for (;;) {
-        int waiting = l->state == ZKF_LOCK_WAITING;
-        int events = l->pending_events - (in_own_callback ? 1 : 0);
-        if (!waiting && events <= 0)
-            break;
+    /* Wait for the attempt's cleanup: the completion thread finishes it.
+     * Off the event thread, wait too for every queued callback naming this
+     * lock to be delivered. On the event thread (inside some callback of
+     * this client) nobody else could deliver them: take them out of the
+     * queue instead, below. */
+    int on_event_thread = pthread_equal(pthread_self(), c->thread);
+    while (l->state == ZKF_LOCK_WAITING || (!on_event_thread && l->pending_events > 0))
         pthread_cond_wait(&c->cv, &c->mu);
-    }
     if (l->att) {
         int lost = l->state == ZKF_LOCK_LOST;
         zkf__attempt_t *a = detach_holding(l);
@@ -1092,8 +1183,25 @@ void zkf_lock_destroy(zkf_lock_t *l)
         c->locks = l->next;
     if (l->next)
         l->next->prev = l->prev;
-    /* An event for this lock still queued can only be our own callback's. */
+    /* Unlinked and detached: no event can name this lock from here on. */
+    zkf__event_t *queued = NULL;
+    if (on_event_thread) {
+        queued = take_queued_events(c, l);
+        if (c->delivering == l)
+            c->delivering = NULL; /* the event thread must not touch l after we return */
+    }
     pthread_mutex_unlock(&c->mu);
+
+    /* Exactly once: a completion still queued runs now, reporting what the
+     * destroy did to its acquire (a holding it won is released above).
+     * Lock state events are moot once the object is gone: dropped. */
+    while (queued) {
+        zkf__event_t *ev = queued;
+        queued = ev->next;
+        if (ev->kind == ZKF__EV_ACQUIRED)
+            ev->acquire_cb(l, ZKF_ECANCELED, 0, ev->arg);
+        free(ev);
+    }
     free(l->path);
     free(l);
 }

@@ -15,7 +15,8 @@
  *     call any zkf_ function except zkf_client_destroy() of its own client
  *     and the blocking calls (zkf_lock_acquire, zkf_lock_release,
  *     zkf_client_connect) on that client, which would wait for the thread
- *     they are running on.
+ *     they are running on. zkf_lock_destroy() is allowed: it knows not to
+ *     wait for that thread (see there).
  *   - Strings passed in are copied unless stated otherwise; strings returned
  *     are owned by the library and live as long as stated in each block.
  *   - zkf_x_destroy(NULL) is a no-op.
@@ -98,9 +99,11 @@ typedef enum zkf_client_state {
     ZKF_CLIENT_CONNECTING = 0, /* no session yet, or a new one is being set up */
     ZKF_CLIENT_CONNECTED = 1,  /* session live and connected */
     ZKF_CLIENT_SUSPENDED = 2,  /* connection lost; the session may still be alive */
-    ZKF_CLIENT_EXPIRED = 3,    /* session ended (by the server, or locally after being
-                                  suspended for a whole session timeout); a new session
-                                  is being set up automatically */
+    ZKF_CLIENT_EXPIRED = 3,    /* session ended (by the server, or by a local verdict once
+                                  suspended and a session timeout has passed since the
+                                  server last heard from us: see
+                                  zkf_client_session_timeout()); a new session is being
+                                  set up automatically */
     ZKF_CLIENT_AUTH_FAILED = 4 /* the server refused our credentials; final */
 } zkf_client_state_t;
 
@@ -113,7 +116,13 @@ typedef struct zkf_client_options {
     size_t size;
     /** "host:port,host:port". Required. */
     const char *hosts;
-    /** Optional chroot, e.g. "/apps/billing": every path is relative to it. */
+    /** Optional chroot, e.g. "/apps/billing": every path is relative to it
+     * (lock paths, listings, zkf_client_zhandle() calls). It must exist:
+     * the library creates the parents of lock paths inside it, never the
+     * chroot itself. ZooKeeper applies a chroot on the client side, so a
+     * missing one is not noticed by zkf_client_connect(); acquires then
+     * fail with ZKF_EZK and zkf_lock_zk_error() gives ZNONODE, and
+     * zkf_lock_contenders() finds no contenders. */
     const char *chroot;
     /** Requested session timeout in ms; the server may negotiate it into
      * [2, 20] x its tickTime. Default 10000. */
@@ -159,6 +168,8 @@ ZKF_API int zkf_client_connect(const zkf_client_options_t *opts, zkf_client_t **
  * frees the client. Every lock object of the client must have been
  * destroyed first (ZKF_EBUSY otherwise, and nothing happens). Pending
  * background deletions are abandoned: closing the session removes them.
+ * When connected, one round trip (at most 2 s) precedes the close, so that
+ * notifications caused by the client's last writes are in before it.
  *
  * Returns 0, ZKF_EBUSY. NULL is a no-op returning 0.
  * Blocking; not from a callback of this client.
@@ -174,8 +185,16 @@ ZKF_API const char *zkf_client_state_name(zkf_client_state_t state);
 /** The current session id (0 when none). Thread-safe. */
 ZKF_API int64_t zkf_client_session_id(const zkf_client_t *client);
 
-/** The session timeout the server negotiated, in ms (0 when none). This is
- * also how long a suspended client waits before it declares its locks lost.
+/** The session timeout the server negotiated, in ms (0 when none).
+ *
+ * It also bounds how long a suspended client goes on reporting its locks as
+ * SUSPENDED: the client declares them LOST (and itself EXPIRED) once this
+ * long has passed since the server last heard from it, which is when the
+ * server may expire the session, at the earliest. "Last heard" is the send
+ * time of the latest request the server answered; while connected, the
+ * client sends a small request (an exists) every third of the timeout for
+ * this purpose, so the verdict comes between 2/3 of a timeout and one
+ * timeout after the link went quiet, never later than the server's own.
  * Thread-safe. */
 ZKF_API int zkf_client_session_timeout(const zkf_client_t *client);
 
@@ -220,9 +239,10 @@ typedef void (*zkf_lock_event_cb)(zkf_lock_t *lock, zkf_lock_state_t state, uint
 
 /** Completion of zkf_lock_acquire_async(): status 0 with the token of the
  * new holding, or a negative code (ZKF_ETIMEDOUT, ZKF_EBUSY for a try-lock,
- * ZKF_ECANCELED, ZKF_ECONNLOSS, ZKF_ESESSIONEXPIRED, ZKF_ELOCKLOST if our
- * node was deleted while we waited, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM) and
- * token 0. */
+ * ZKF_ECANCELED, ZKF_ECONNLOSS if the timeout expired while ZooKeeper was
+ * unreachable or the session was lost by the local verdict,
+ * ZKF_ESESSIONEXPIRED, ZKF_ELOCKLOST if our node was deleted while we
+ * waited, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM) and token 0. */
 typedef void (*zkf_acquire_cb)(zkf_lock_t *lock, int status, uint64_t token, void *arg);
 
 typedef struct zkf_lock_options {
@@ -258,8 +278,19 @@ ZKF_API int zkf_lock_create(zkf_client_t *client, const char *path, const zkf_lo
  * callback, if async, runs with ZKF_ECANCELED before this returns). If the
  * lock is held, it is released (its node deletion continues in the
  * background if ZooKeeper is unreachable). No-op on NULL.
- * Blocking (it waits for callbacks of this lock still queued); not from a
- * callback of this client, except a callback of this very lock.
+ *
+ * Callbacks of this lock still queued: called from another thread, destroy
+ * waits until they have been delivered. Called from a callback of this
+ * client (this lock's or another's), it cannot wait for the thread it runs
+ * on, so it takes them out of the queue: a queued acquire completion runs
+ * inline, before destroy returns, with ZKF_ECANCELED and token 0 (even if
+ * the acquire had succeeded: that holding is released here), keeping the
+ * exactly-once contract; queued lock events (SUSPENDED, HELD, LOST) are
+ * dropped. Such an inline callback must not use the lock object except to
+ * read its address.
+ *
+ * Blocking (it waits for the cleanup of an attempt in progress, and off the
+ * event thread for queued callbacks); thread-safe.
  */
 ZKF_API void zkf_lock_destroy(zkf_lock_t *lock);
 
@@ -281,10 +312,13 @@ ZKF_API void zkf_lock_destroy(zkf_lock_t *lock);
  * removed before the call returns (when ZooKeeper is unreachable, the node
  * deletion continues in the background).
  *
- * Returns 0, ZKF_EBUSY, ZKF_ETIMEDOUT, ZKF_ECANCELED, ZKF_EDEPTH,
- * ZKF_ECONNLOSS (connection lost and not back within the timeout),
- * ZKF_ESESSIONEXPIRED, ZKF_ELOCKLOST, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM,
- * ZKF_ECLOSED. Thread-safe; blocking; not from a callback of this client.
+ * Returns 0, ZKF_EBUSY, ZKF_ETIMEDOUT (ZooKeeper answered, the lock stayed
+ * taken), ZKF_ECANCELED, ZKF_EDEPTH, ZKF_ECONNLOSS (when the timeout
+ * expired ZooKeeper was unreachable: the session was not connected, or the
+ * attempt was still recovering from a lost connection), ZKF_ESESSIONEXPIRED,
+ * ZKF_ELOCKLOST (our node was deleted while we waited), ZKF_ENOAUTH,
+ * ZKF_EZK (see zkf_lock_zk_error()), ZKF_ENOMEM, ZKF_ECLOSED.
+ * Thread-safe; blocking; not from a callback of this client.
  */
 ZKF_API int zkf_lock_acquire(zkf_lock_t *lock, int timeout_ms, uint64_t *token);
 
@@ -303,9 +337,12 @@ ZKF_API int zkf_lock_acquire_async(zkf_lock_t *lock, int timeout_ms, zkf_acquire
 /**
  * Cancels an acquire in progress on this lock object, from any thread. The
  * waiting zkf_lock_acquire() returns ZKF_ECANCELED, or the async callback
- * runs with it, after our node and watch are removed.
+ * runs with it, after our node and watch are removed. zkf_lock_acquire()
+ * calls of other threads that wait locally for this object (held or being
+ * acquired by another thread of ours) return ZKF_ECANCELED too.
  *
- * Returns 0 (an acquire was cancelled), ZKF_ENOTHELD (nothing in progress).
+ * Returns 0 (something was cancelled: the object's acquire in progress, or
+ * local waiters, or both), ZKF_ENOTHELD (nothing in progress).
  * Thread-safe; non-blocking.
  */
 ZKF_API int zkf_lock_cancel(zkf_lock_t *lock);
@@ -322,9 +359,14 @@ ZKF_API int zkf_lock_cancel(zkf_lock_t *lock);
  *
  * Returns 0 (deletion sent); ZKF_EPENDING (released locally, but ZooKeeper
  * is unreachable right now: the deletion goes out as soon as it is
- * reachable again); ZKF_ELOCKLOST (the holding had been lost; the object is
- * reset and can be acquired again); ZKF_ENOTHELD; ZKF_ENOTOWNER (held by
- * another thread). After 0, ZKF_EPENDING and ZKF_ELOCKLOST the token of the
+ * reachable again); ZKF_ELOCKLOST (the holding had been lost: every level
+ * of a reentrant holding reports it, and each still counts one level off;
+ * at depth zero the object is reset and can be acquired again);
+ * ZKF_ENOMEM (the holding ended locally, as for 0, but there was no memory
+ * to schedule the deletion: the node stays until the session ends, e.g. by
+ * zkf_client_destroy(), and blocks other contenders until then);
+ * ZKF_ENOTHELD; ZKF_ENOTOWNER (held by another thread). After 0,
+ * ZKF_EPENDING, ZKF_ENOMEM and a final ZKF_ELOCKLOST the token of the
  * holding is invalid. Thread-safe; non-blocking.
  */
 ZKF_API int zkf_lock_release(zkf_lock_t *lock);

@@ -271,6 +271,14 @@ static int events_count(events_t *e)
     return n;
 }
 
+static int last_event_is(events_t *e, zkf_lock_state_t st, uint64_t token)
+{
+    pthread_mutex_lock(&e->mu);
+    int is = e->count > 0 && e->last == st && e->last_token == token;
+    pthread_mutex_unlock(&e->mu);
+    return is;
+}
+
 static void test_try_lock(void)
 {
     char path[128];
@@ -294,44 +302,6 @@ static void test_try_lock(void)
     CU_ASSERT_EQUAL(zkf_lock_acquire(b, 0, &tb), 0);
     CU_ASSERT(tb > ta);
     CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
-    zkf_lock_destroy(a);
-    zkf_lock_destroy(b);
-    zkf_client_destroy(c1);
-    zkf_client_destroy(c2);
-}
-
-static void test_timeout_leaves_nothing(void)
-{
-    char path[128];
-    zt_path(path, sizeof(path), "timeout");
-    zkf_client_t *c1 = zt_client(SESSION_MS), *c2 = zt_client(SESSION_MS);
-    CU_ASSERT_FATAL(c1 && c2);
-    zkf_lock_t *a, *b;
-    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    zkf_lock_options_t o;
-    zkf_lock_options_init(&o);
-    o.event_cb = on_lock_event;
-    o.event_arg = &ev;
-    zkf_lock_create(c1, path, NULL, &a);
-    zkf_lock_create(c2, path, &o, &b);
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 5000, NULL), 0);
-
-    int64_t t0 = zt_now_ms();
-    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 300, NULL), ZKF_ETIMEDOUT);
-    CU_ASSERT(zt_now_ms() - t0 >= 300);
-    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
-    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);             /* no node of b's */
-    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000)); /* and no watch */
-
-    /* A second timeout on the same object: same outcome. */
-    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 200, NULL), ZKF_ETIMEDOUT);
-    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000));
-
-    /* No late wake-up: b stays unlocked and silent after the holder goes. */
-    CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
-    CU_ASSERT_EQUAL(zt_contenders(c1, path), 0);
-    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
-    CU_ASSERT_EQUAL(events_count(&ev), 0);
     zkf_lock_destroy(a);
     zkf_lock_destroy(b);
     zkf_client_destroy(c1);
@@ -373,6 +343,132 @@ static int async_wait(async_result_t *r, int ms)
     int calls = r->calls;
     pthread_mutex_unlock(&r->mu);
     return calls;
+}
+
+/* A test watch of our own: set on a node through a session's handle, it
+ * tells when that session has seen the node's deletion. */
+typedef struct seen {
+    pthread_mutex_t mu;
+    int deleted;
+} seen_t;
+
+static void seen_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    seen_t *s = ctx;
+    if (type != ZOO_DELETED_EVENT)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->deleted = 1;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int seen_deleted(seen_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int d = s->deleted;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+/* Whether the server lists a watch of `session` on a path starting with
+ * `prefix` (four-letter word wchc: per session, the watched paths). -1 if
+ * the server does not answer it. */
+static int server_watches(int64_t session, const char *prefix)
+{
+    char *out = zt_four_letter(zt_hosts(), "wchc");
+    if (out == NULL || strstr(out, "0x") == NULL) {
+        free(out);
+        return -1;
+    }
+    char hdr[32];
+    snprintf(hdr, sizeof(hdr), "0x%" PRIx64, (uint64_t)session);
+    int found = 0;
+    char *sec = strstr(out, hdr);
+    if (sec) {
+        /* The session's block: tab-indented paths until the next "0x". */
+        char *endp = strstr(sec + strlen(hdr), "\n0x");
+        if (endp)
+            *endp = '\0';
+        for (char *q = strstr(sec, prefix); q; q = strstr(q + 1, prefix))
+            if (q > sec && (q[-1] == '\t' || q[-1] == ' ')) {
+                found = 1;
+                break;
+            }
+    }
+    free(out);
+    return found;
+}
+
+/* 4. A timeout leaves no node and no watch: after the holder goes, nothing
+ * reaches the timed-out object. */
+static void test_timeout_leaves_nothing(void)
+{
+    char path[128], hnode[128], hpath[300];
+    zt_path(path, sizeof(path), "timeout");
+    zkf_client_t *c1 = zt_client(SESSION_MS), *c2 = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c1 && c2);
+    zkf_lock_t *a, *b;
+    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkf_lock_options_t o;
+    zkf_lock_options_init(&o);
+    o.event_cb = on_lock_event;
+    o.event_arg = &ev;
+    zkf_lock_create(c1, path, NULL, &a);
+    zkf_lock_create(c2, path, &o, &b);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 5000, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_node(a, hnode, sizeof(hnode)), 0);
+    snprintf(hpath, sizeof(hpath), "%s/%s", path, hnode);
+
+    int64_t t0 = zt_now_ms();
+    CU_ASSERT_EQUAL(zkf_lock_acquire(b, 300, NULL), ZKF_ETIMEDOUT);
+    CU_ASSERT(zt_now_ms() - t0 >= 300);
+    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);             /* no node of b's */
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000)); /* and no watch */
+
+    /* A second timeout, asynchronous this time: a late completion would
+     * show up as a second call. */
+    async_result_t rt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(b, 200, on_acquired, &rt), 0);
+    CU_ASSERT_EQUAL(async_wait(&rt, 10000), 1);
+    CU_ASSERT_EQUAL(rt.status, ZKF_ETIMEDOUT);
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000));
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);
+
+    /* The server side. libzookeeper-mt 3.8.0 sends checkWatches instead of
+     * removeWatches, so the server may keep c2's one-shot watch on the
+     * holder's node until it fires: not asserted, reported. */
+    int64_t sid2 = zkf_client_session_id(c2);
+    int before = server_watches(sid2, hpath);
+    fprintf(stderr, "  (server watch of the timed-out session on the holder's node: %s)\n",
+            before < 0 ? "wchc unavailable"
+            : before   ? "kept (3.8.0 checkWatches)"
+                       : "removed");
+
+    /* Now the predecessor goes. Our own watch on c2's handle tells when c2
+     * has seen the deletion; libzookeeper delivers one event to all the
+     * watchers of the path in one go, so a stale library watch would have
+     * run by then, and a synchronous call on c2 afterwards waits for the
+     * completion thread to be past it. */
+    seen_t seen = {PTHREAD_MUTEX_INITIALIZER, 0};
+    struct Stat st;
+    CU_ASSERT_EQUAL_FATAL(zoo_wexists(zkf_client_zhandle(c2), hpath, seen_watcher, &seen, &st),
+                          ZOK);
+    CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(seen_deleted(&seen), 10000));
+    CU_ASSERT_EQUAL(zoo_exists(zkf_client_zhandle(c2), hpath, 0, &st), ZNONODE); /* barrier */
+    CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(client_watches(c2), 0);
+    CU_ASSERT_EQUAL(events_count(&ev), 0); /* no lock event */
+    CU_ASSERT_EQUAL(rt.calls, 1);          /* no second completion */
+    CU_ASSERT_EQUAL(zt_contenders(c2, path), 0);
+    /* Nothing of ours is re-armed on the server after the deletion. */
+    if (before >= 0)
+        CU_ASSERT_EQUAL(server_watches(sid2, path), 0);
+    zkf_lock_destroy(a);
+    zkf_lock_destroy(b);
+    zkf_client_destroy(c1);
+    zkf_client_destroy(c2);
 }
 
 static void test_async_acquire(void)
@@ -511,10 +607,12 @@ static void child_holder(const char *path, int fd, int session_ms)
     /* Stopped here by the parent (SIGSTOP) or killed (SIGKILL). After a
      * SIGCONT, the lock must be reported lost within a session timeout or
      * so, by state and by callback, and its token never again. */
-    int lost = ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_LOST, 30000);
-    pthread_mutex_lock(&ev.mu);
-    int cb_lost = ev.last == ZKF_LOCK_LOST && ev.last_token == token;
-    pthread_mutex_unlock(&ev.mu);
+    /* The state changes on the completion thread, the callback comes later
+     * on the event thread: wait for both. */
+    ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_LOST && last_event_is(&ev, ZKF_LOCK_LOST, token),
+                  30000);
+    int lost = zkf_lock_state(l) == ZKF_LOCK_LOST;
+    int cb_lost = last_event_is(&ev, ZKF_LOCK_LOST, token);
     uint64_t t2 = 0;
     int token_rc = zkf_lock_token(l, &t2);
     int32_t report[3] = {lost, cb_lost, token_rc};
@@ -685,6 +783,325 @@ static void test_digest_acl(void)
     zkf_client_destroy(anon);
 }
 
+/* ---------------------------------------------------------------- */
+/* Cancel, release and destroy corner cases                          */
+
+static int local_waiters(zkf_lock_t *l)
+{
+    pthread_mutex_lock(&l->c->mu);
+    int n = l->local_waiters;
+    pthread_mutex_unlock(&l->c->mu);
+    return n;
+}
+
+static int pending_events(zkf_lock_t *l)
+{
+    pthread_mutex_lock(&l->c->mu);
+    int n = l->pending_events;
+    pthread_mutex_unlock(&l->c->mu);
+    return n;
+}
+
+static int pending_deletions(zkf_client_t *c)
+{
+    int n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (zkf__pending_t *p = c->pending; p; p = p->next)
+        n++;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* Cancel reaches threads queued locally on the object, and says so. */
+static void test_cancel_local_waiter(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "cancel-local");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *l;
+    CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &l) == 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, 5000, NULL), 0); /* this thread holds it */
+
+    order_t ord = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    waiter_t w = {&ord, l, 0, -1, 1}; /* same object, another thread: waits locally */
+    pthread_t th;
+    pthread_create(&th, NULL, waiter_main, &w);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(local_waiters(l) == 1, 10000));
+    CU_ASSERT_EQUAL(zkf_lock_cancel(l), 0); /* it cancelled someone */
+    pthread_join(th, NULL);
+    CU_ASSERT_EQUAL(w.rc, ZKF_ECANCELED);
+    CU_ASSERT_EQUAL(local_waiters(l), 0);
+    CU_ASSERT_EQUAL(zkf_lock_cancel(l), ZKF_ENOTHELD); /* nobody left to cancel */
+    CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_HELD); /* the holding is untouched */
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+}
+
+/* Out of memory in release: reported, not passed off as a pending
+ * deletion; the holding ends locally; the node goes with the session. */
+static void test_release_out_of_memory(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "release-oom");
+    zkf_client_t *c = zt_client(SESSION_MS), *other = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c && other);
+    zkf_lock_t *l;
+    CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &l) == 0);
+    uint64_t token;
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, 5000, &token), 0);
+    CU_ASSERT_EQUAL(pending_deletions(c), 0);
+
+    zkf__fail_alloc_after(0); /* this thread's next allocation fails */
+    int rc = zkf_lock_release(l);
+    zkf__fail_alloc_after(-1);
+    CU_ASSERT_EQUAL(rc, ZKF_ENOMEM);
+    CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_UNLOCKED); /* ended locally */
+    CU_ASSERT_EQUAL(zkf_lock_token(l, &token), ZKF_ENOTHELD);
+    CU_ASSERT_EQUAL(pending_deletions(c), 0);       /* nothing claimed to be queued */
+    CU_ASSERT_EQUAL(zt_contenders(other, path), 1); /* the node is still there */
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);                          /* ends the session ... */
+    CU_ASSERT_EQUAL(zt_contenders(other, path), 0); /* ... which removes it */
+    zkf_client_destroy(other);
+}
+
+/* Destroy from a lock's own callback while another callback of the same
+ * lock is queued: it returns, and the queued acquire completion runs once,
+ * inline, with ZKF_ECANCELED. */
+typedef struct reacquire {
+    async_result_t second;
+    int first_status, release_rc, reacquire_rc, queued;
+    int second_calls_at_return, second_status_at_return;
+    pthread_mutex_t mu;
+    int destroyed;
+} reacquire_t;
+
+static void on_first_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
+{
+    reacquire_t *r = arg;
+    r->first_status = status;
+    if (status == 0) {
+        r->release_rc = zkf_lock_release(l);
+        r->reacquire_rc = zkf_lock_acquire_async(l, -1, on_acquired, &r->second);
+        /* Uncontended: the second acquire completes at once, and its
+         * callback is queued behind the one running now (which counts
+         * until it returns: two). */
+        r->queued =
+            ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_HELD && pending_events(l) == 2, 10000);
+    }
+    zkf_lock_destroy(l);
+    pthread_mutex_lock(&r->second.mu);
+    r->second_calls_at_return = r->second.calls;
+    r->second_status_at_return = r->second.status;
+    pthread_mutex_unlock(&r->second.mu);
+    pthread_mutex_lock(&r->mu);
+    r->destroyed = 1;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int reacquire_destroyed(reacquire_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int d = r->destroyed;
+    pthread_mutex_unlock(&r->mu);
+    return d;
+}
+
+static void test_destroy_in_own_callback(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "destroy-cb");
+    zkf_client_t *c = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_lock_t *l;
+    CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &l) == 0);
+    reacquire_t r = {.second = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0},
+                     .mu = PTHREAD_MUTEX_INITIALIZER};
+    r.second.status = 1;
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(l, 5000, on_first_acquired, &r), 0);
+    if (!ZT_WAIT_UNTIL(reacquire_destroyed(&r), 20000)) {
+        /* The event thread is stuck inside destroy: nothing can be cleaned up. */
+        fprintf(stderr, "FATAL: zkf_lock_destroy from its own callback did not return\n");
+        _exit(1);
+    }
+    CU_ASSERT_EQUAL(r.first_status, 0);
+    CU_ASSERT_EQUAL(r.release_rc, 0);
+    CU_ASSERT_EQUAL(r.reacquire_rc, 0);
+    CU_ASSERT_EQUAL(r.queued, 1);                 /* the case at hand did arise */
+    CU_ASSERT_EQUAL(r.second_calls_at_return, 1); /* ran inline, before destroy returned */
+    CU_ASSERT_EQUAL(r.second_status_at_return, ZKF_ECANCELED);
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c, path) == 0, 5000)); /* its holding was released */
+    pthread_mutex_lock(&r.second.mu);
+    CU_ASSERT_EQUAL(r.second.calls, 1); /* exactly once */
+    CU_ASSERT_EQUAL(r.second.token, 0);
+    pthread_mutex_unlock(&r.second.mu);
+    CU_ASSERT_EQUAL(zkf_client_destroy(c), 0); /* the lock is gone from the client */
+}
+
+/* The lock path vanishes under a waiter (its node, its predecessor, the
+ * holder and the path itself, deleted by hand in one transaction): the
+ * waiter reports the lock lost, not a ZooKeeper error. */
+static void test_lock_path_deleted_under_waiter(void)
+{
+    char path[128], name[128], buf[300], hnode[300], xnode[300], wnode[300];
+    zt_path(path, sizeof(path), "path-gone");
+    zkf_client_t *c = zt_client(SESSION_MS), *direct = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c && direct);
+    zhandle_t *zh = zkf_client_zhandle(direct);
+    zoo_create(zh, "/zkf-test", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    CU_ASSERT_EQUAL_FATAL(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    /* Two contenders in the recipe's naming, ahead of ours: the waiter
+     * watches the second, which is not the head. */
+    snprintf(buf, sizeof(buf), "%s/lock-%032d-", path, 1);
+    CU_ASSERT_EQUAL_FATAL(zoo_create(zh, buf, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
+                                     hnode, sizeof(hnode)),
+                          ZOK);
+    snprintf(buf, sizeof(buf), "%s/lock-%032d-", path, 2);
+    CU_ASSERT_EQUAL_FATAL(zoo_create(zh, buf, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL,
+                                     xnode, sizeof(xnode)),
+                          ZOK);
+    zkf_lock_t *w;
+    zkf_lock_create(c, path, NULL, &w);
+    async_result_t ar = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(w, -1, on_acquired, &ar), 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 1, 10000));
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_node(w, name, sizeof(name)), 0);
+    snprintf(wnode, sizeof(wnode), "%s/%s", path, name);
+
+    zoo_op_t ops[4];
+    zoo_op_result_t res[4];
+    zoo_delete_op_init(&ops[0], wnode, -1);
+    zoo_delete_op_init(&ops[1], xnode, -1);
+    zoo_delete_op_init(&ops[2], hnode, -1);
+    zoo_delete_op_init(&ops[3], path, -1);
+    CU_ASSERT_EQUAL_FATAL(zoo_multi(zh, 4, ops, res), ZOK);
+    CU_ASSERT_EQUAL(async_wait(&ar, 10000), 1);
+    CU_ASSERT_EQUAL(ar.status, ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(zkf_lock_state(w), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c) == 0, 5000));
+    zkf_lock_destroy(w);
+    zkf_client_destroy(c);
+    zkf_client_destroy(direct);
+}
+
+/* ---------------------------------------------------------------- */
+/* Contenders, chroot                                                */
+
+/* zkf_lock_contenders with four contenders on two sessions: the holder
+ * first, then the waiters in queue order, tokens and sequences rising. */
+static void test_contenders_order(void)
+{
+    enum { N = 4 };
+    char path[128], buf[300];
+    zt_path(path, sizeof(path), "contenders");
+    zkf_client_t *c[2] = {zt_client(SESSION_MS), zt_client(SESSION_MS)};
+    CU_ASSERT_FATAL(c[0] && c[1]);
+    zkf_lock_t *l[N];
+    async_result_t ar[N];
+    char names[N][128];
+    for (int i = 0; i < N; i++) {
+        ar[i] = (async_result_t){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+        CU_ASSERT_FATAL(zkf_lock_create(c[i % 2], path, NULL, &l[i]) == 0);
+        CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(l[i], -1, on_acquired, &ar[i]), 0);
+        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c[0], path) == (size_t)i + 1, 10000));
+        CU_ASSERT_EQUAL_FATAL(zkf_lock_node(l[i], names[i], sizeof(names[i])), 0);
+        if (i == 0)
+            CU_ASSERT_EQUAL(async_wait(&ar[0], 10000), 1);
+    }
+    /* a foreign child, which must not show */
+    snprintf(buf, sizeof(buf), "%s/not-a-contender", path);
+    CU_ASSERT_EQUAL(zoo_create(zkf_client_zhandle(c[0]), buf, "", 0, &ZOO_OPEN_ACL_UNSAFE,
+                               ZOO_EPHEMERAL, NULL, 0),
+                    ZOK);
+
+    zkf_contender_t *list;
+    size_t n;
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_contenders(c[1], path, &list, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, N);
+    for (size_t i = 0; i < n; i++) {
+        CU_ASSERT_STRING_EQUAL(list[i].node, names[i]);
+        CU_ASSERT_EQUAL(list[i].owner, zkf_client_session_id(c[i % 2]));
+        CU_ASSERT(list[i].created_ms > 0);
+        if (i > 0) {
+            CU_ASSERT(list[i].token > list[i - 1].token);
+            CU_ASSERT(list[i].sequence > list[i - 1].sequence);
+        }
+    }
+    uint64_t t0;
+    CU_ASSERT_EQUAL(zkf_lock_token(l[0], &t0), 0);
+    CU_ASSERT_EQUAL(list[0].token, t0); /* the holder's token is its czxid */
+    zkf_contenders_free(list, n);
+    CU_ASSERT_EQUAL(zkf_lock_contenders(c[0], "/zkf-test/no-such-lock", &list, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_PTR_NULL(list);
+
+    for (int i = 0; i < N; i++)
+        zkf_lock_destroy(l[i]); /* the holder releases, the waiters are cancelled */
+    for (int i = 1; i < N; i++) {
+        CU_ASSERT_EQUAL(ar[i].calls, 1);
+        CU_ASSERT(ar[i].status == ZKF_ECANCELED || ar[i].status == 0);
+    }
+    zkf_client_destroy(c[0]);
+    zkf_client_destroy(c[1]);
+}
+
+/* A chroot: every path is relative to it. A chroot that does not exist:
+ * connect works (ZooKeeper applies chroots on the client side), acquires
+ * fail with ZKF_EZK / ZNONODE, and nothing is created. */
+static void test_chroot(void)
+{
+    char root[128], full[300], node[128];
+    snprintf(root, sizeof(root), "/zkf-test/chroot-%d", (int)getpid());
+    zkf_client_t *direct = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(direct != NULL);
+    zhandle_t *zh = zkf_client_zhandle(direct);
+    zoo_create(zh, "/zkf-test", "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    CU_ASSERT_EQUAL_FATAL(zoo_create(zh, root, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+
+    zkf_client_options_t o;
+    zkf_client_options_init(&o);
+    o.hosts = zt_hosts();
+    o.chroot = root;
+    o.session_timeout_ms = SESSION_MS;
+    o.zk_log_level = 0;
+    zkf_client_t *c;
+    CU_ASSERT_EQUAL_FATAL(zkf_client_connect(&o, &c), 0);
+    zkf_lock_t *l;
+    CU_ASSERT_FATAL(zkf_lock_create(c, "/locks/a", NULL, &l) == 0);
+    uint64_t token;
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &token), 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_node(l, node, sizeof(node)), 0);
+    snprintf(full, sizeof(full), "%s/locks/a", root);
+    CU_ASSERT_EQUAL(zt_contenders(c, "/locks/a"), 1); /* seen inside the chroot */
+    zkf_contender_t *list;
+    size_t n;
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_contenders(direct, full, &list, &n), 0); /* and from outside */
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_STRING_EQUAL(list[0].node, node);
+    CU_ASSERT_EQUAL(list[0].token, token);
+    zkf_contenders_free(list, n);
+    CU_ASSERT_EQUAL(zt_contenders(direct, "/locks/a"), 0); /* nothing outside the chroot */
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+
+    snprintf(full, sizeof(full), "%s-missing", root);
+    o.chroot = full;
+    CU_ASSERT_EQUAL_FATAL(zkf_client_connect(&o, &c), 0);
+    CU_ASSERT_FATAL(zkf_lock_create(c, "/locks/a", NULL, &l) == 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &token), ZKF_EZK);
+    CU_ASSERT_EQUAL(zkf_lock_zk_error(l), ZNONODE);
+    CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(zt_contenders(c, "/locks/a"), 0);
+    struct Stat st;
+    CU_ASSERT_EQUAL(zoo_exists(zh, full, 0, &st), ZNONODE); /* the chroot was not made */
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    zkf_client_destroy(direct);
+}
+
 int main(void)
 {
     zt_hosts();
@@ -704,6 +1121,12 @@ int main(void)
     CU_add_test(s, "foreign children are ignored", test_foreign_children);
     CU_add_test(s, "bad arguments and unreachable server", test_bad_arguments);
     CU_add_test(s, "digest credentials and creator-only ACL", test_digest_acl);
+    CU_add_test(s, "cancel reaches local waiters and says so", test_cancel_local_waiter);
+    CU_add_test(s, "release out of memory: ENOMEM, ended locally", test_release_out_of_memory);
+    CU_add_test(s, "destroy in own callback with a callback queued", test_destroy_in_own_callback);
+    CU_add_test(s, "lock path deleted under a waiter", test_lock_path_deleted_under_waiter);
+    CU_add_test(s, "contenders in queue order", test_contenders_order);
+    CU_add_test(s, "chroot, and a missing chroot", test_chroot);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

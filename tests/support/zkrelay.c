@@ -3,7 +3,8 @@
  * One thread polls the listening socket, a wake-up pipe and every
  * connection pair. Client-to-server bytes are parsed into frames so that
  * create requests can be recognised; server-to-client bytes are copied
- * through. Faults are requested from other threads under the mutex and
+ * through as they come, and parsed on the side (frame headers only) for
+ * the trace. Faults are requested from other threads under the mutex and
  * applied by the relay thread. */
 #include "zkrelay.h"
 
@@ -20,19 +21,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PAIRS 64
 #define BUF 65536
+#define TRACE_MAX 4096
 
 enum { OP_CREATE = 1, OP_CREATE2 = 15, OP_CREATE_CONTAINER = 19, OP_CREATE_TTL = 21 };
 
 typedef struct pair {
     int cfd, sfd;          /* client side, server side; -1 when closed */
     int handshake;         /* the ConnectRequest frame has been seen */
-    int silent;            /* blackholed: read and discard */
+    int silent;            /* blackholed: no server side; read and discard */
+    int muted;             /* silenced: both sides open, both read and discarded */
     unsigned char up[BUF]; /* client -> server bytes not yet forwarded */
     size_t uplen;
+    unsigned char down[BUF]; /* server -> client bytes held back (zkrelay_hold_replies) */
+    size_t downlen;
+    /* server -> client frame parser, for the trace: header bytes of the
+     * current frame, and how much of its body is still to skip */
+    int down_handshake; /* the ConnectResponse frame has been seen */
+    unsigned char down_hdr[8];
+    size_t down_have;
+    size_t down_skip;
 } pair_t;
 
 struct zkrelay {
@@ -49,9 +61,74 @@ struct zkrelay {
     int drop_creates;
     int disconnect_req;
     int blackhole;
+    int silence;
+    int hold;
+    int cut_creates;
     int creates_seen;
     int connections;
+    char last_create_path[1024];
+    int64_t last_reply_ms;
+    int tracing;
+    size_t trace_len;
+    zkrelay_frame_t trace[TRACE_MAX];
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+    uint32_t v;
+    memcpy(&v, b, 4);
+    return ntohl(v);
+}
+
+/* Appends to the trace (r->mu held). */
+static void trace_add(zkrelay_t *r, int dir, int xid, int type)
+{
+    if (!r->tracing || r->trace_len == TRACE_MAX)
+        return;
+    r->trace[r->trace_len++] = (zkrelay_frame_t){dir, xid, type, now_ms()};
+}
+
+/* Follows the server's frames through a chunk of forwarded bytes and
+ * traces each reply's xid. The first frame is the ConnectResponse, which
+ * has no reply header. */
+static void parse_down(zkrelay_t *r, pair_t *p, const unsigned char *b, size_t n)
+{
+    while (n > 0) {
+        if (p->down_skip > 0) {
+            size_t k = n < p->down_skip ? n : p->down_skip;
+            p->down_skip -= k;
+            b += k;
+            n -= k;
+            continue;
+        }
+        size_t want = p->down_handshake ? 8 : 4;
+        size_t k = want - p->down_have < n ? want - p->down_have : n;
+        memcpy(p->down_hdr + p->down_have, b, k);
+        p->down_have += k;
+        b += k;
+        n -= k;
+        if (p->down_have < want)
+            break;
+        uint32_t len = be32(p->down_hdr);
+        p->down_have = 0;
+        if (!p->down_handshake) {
+            p->down_handshake = 1;
+            p->down_skip = len;
+            continue;
+        }
+        p->down_skip = len >= 4 ? len - 4 : 0;
+        pthread_mutex_lock(&r->mu);
+        trace_add(r, ZKRELAY_DOWN, (int)be32(p->down_hdr + 4), 0);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
 
 static void poke(zkrelay_t *r)
 {
@@ -69,6 +146,8 @@ static void close_pair(pair_t *p)
         close(p->sfd);
     p->cfd = p->sfd = -1;
     p->uplen = 0;
+    p->downlen = 0;
+    p->muted = 0;
 }
 
 static int write_all(int fd, const unsigned char *b, size_t n)
@@ -103,14 +182,33 @@ static int pump_up(zkrelay_t *r, pair_t *p)
             return -1; /* not ZooKeeper, or a frame too large for the relay */
         if (p->uplen - off < 4 + (size_t)len)
             break;
-        int type = 0;
+        int type = 0, xid = 0;
         if (p->handshake && len >= 8) {
-            uint32_t t;
-            memcpy(&t, p->up + off + 8, 4);
-            type = (int)ntohl(t);
+            xid = (int)be32(p->up + off + 4);
+            type = (int)be32(p->up + off + 8);
         }
         int is_create = type == OP_CREATE || type == OP_CREATE2 || type == OP_CREATE_CONTAINER ||
                         type == OP_CREATE_TTL;
+        int cut = 0;
+        pthread_mutex_lock(&r->mu);
+        if (is_create && len >= 12) {
+            /* CreateRequest: the path (int32 length + bytes) comes first. */
+            uint32_t plen = be32(p->up + off + 12);
+            if (plen < sizeof(r->last_create_path) && 16 + (size_t)plen <= 4 + (size_t)len) {
+                memcpy(r->last_create_path, p->up + off + 16, plen);
+                r->last_create_path[plen] = '\0';
+            }
+            if (r->cut_creates > 0) {
+                r->cut_creates--;
+                r->blackhole = 1; /* reconnects find silence until the test lifts it */
+                cut = 1;
+            }
+        }
+        if (p->handshake && !cut)
+            trace_add(r, ZKRELAY_UP, xid, type);
+        pthread_mutex_unlock(&r->mu);
+        if (cut)
+            return -1; /* this request and everything after it never reach the server */
         if (write_all(p->sfd, p->up + off, 4 + (size_t)len) != 0)
             return -1;
         off += 4 + (size_t)len;
@@ -165,13 +263,30 @@ static void accept_one(zkrelay_t *r, int blackhole)
         p->cfd = cfd;
         p->sfd = blackhole ? -1 : connect_upstream(r);
         p->silent = blackhole;
+        p->muted = 0;
         p->handshake = 0;
         p->uplen = 0;
+        p->downlen = 0;
+        p->down_handshake = 0;
+        p->down_have = p->down_skip = 0;
         if (!blackhole && p->sfd < 0)
             close_pair(p);
         return;
     }
     close(cfd);
+}
+
+/* Forwards server bytes to the client, noting when and what for the trace.
+ * Returns -1 when the pair must be closed. */
+static int forward_down(zkrelay_t *r, pair_t *p, const unsigned char *b, size_t n)
+{
+    if (write_all(p->cfd, b, n) != 0)
+        return -1;
+    pthread_mutex_lock(&r->mu);
+    r->last_reply_ms = now_ms();
+    pthread_mutex_unlock(&r->mu);
+    parse_down(r, p, b, n);
+    return 0;
 }
 
 static void *relay_main(void *arg)
@@ -183,6 +298,7 @@ static void *relay_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&r->mu);
         int stop = r->stop, disconnect = r->disconnect_req, blackhole = r->blackhole;
+        int silence = r->silence, hold = r->hold;
         r->disconnect_req = 0;
         pthread_mutex_unlock(&r->mu);
         if (stop)
@@ -191,8 +307,18 @@ static void *relay_main(void *arg)
             pair_t *p = &r->pairs[i];
             if (p->cfd < 0)
                 continue;
-            if (disconnect || (blackhole && !p->silent) || (!blackhole && p->silent))
+            /* A silenced pair's streams have holes: when the silence lifts
+             * it can only be closed. */
+            if (disconnect || (blackhole && !p->silent) || (!blackhole && !silence && p->silent) ||
+                (!silence && p->muted))
                 close_pair(p);
+            else if (silence && !p->silent)
+                p->muted = 1;
+            if (p->cfd >= 0 && !hold && p->downlen > 0) {
+                if (forward_down(r, p, p->down, p->downlen) != 0)
+                    close_pair(p);
+                p->downlen = 0;
+            }
         }
         int n = 0;
         pf[n] = (struct pollfd){r->lfd, POLLIN, 0};
@@ -216,7 +342,7 @@ static void *relay_main(void *arg)
             if (!pf[k].revents)
                 continue;
             if (owner[k] == -1) {
-                accept_one(r, blackhole);
+                accept_one(r, blackhole || silence);
                 continue;
             }
             if (owner[k] == -2) {
@@ -230,12 +356,26 @@ static void *relay_main(void *arg)
                 continue;
             if (from_client) {
                 ssize_t got = recv(p->cfd, p->up + p->uplen, BUF - p->uplen, 0);
-                if (got <= 0 || (!p->silent && (p->uplen += (size_t)got, pump_up(r, p) != 0)))
+                int discard = p->silent || p->muted;
+                if (got <= 0 || (!discard && (p->uplen += (size_t)got, pump_up(r, p) != 0)))
                     close_pair(p);
             } else {
                 ssize_t got = recv(p->sfd, buf, sizeof(buf), 0);
-                if (got <= 0 || write_all(p->cfd, buf, (size_t)got) != 0)
+                if (got <= 0) {
                     close_pair(p);
+                } else if (p->muted) {
+                    /* discarded */
+                } else if (hold || p->downlen > 0) {
+                    /* held back, in order behind what is held already */
+                    if (p->downlen + (size_t)got > BUF) {
+                        close_pair(p);
+                        continue;
+                    }
+                    memcpy(p->down + p->downlen, buf, (size_t)got);
+                    p->downlen += (size_t)got;
+                } else if (forward_down(r, p, buf, (size_t)got) != 0) {
+                    close_pair(p);
+                }
             }
         }
     }
@@ -330,6 +470,73 @@ void zkrelay_set_blackhole(zkrelay_t *r, int on)
     r->blackhole = on;
     pthread_mutex_unlock(&r->mu);
     poke(r);
+}
+
+void zkrelay_set_silent(zkrelay_t *r, int on)
+{
+    pthread_mutex_lock(&r->mu);
+    r->silence = on;
+    pthread_mutex_unlock(&r->mu);
+    poke(r);
+}
+
+void zkrelay_hold_replies(zkrelay_t *r, int on)
+{
+    pthread_mutex_lock(&r->mu);
+    r->hold = on;
+    pthread_mutex_unlock(&r->mu);
+    poke(r);
+}
+
+void zkrelay_cut_before_create(zkrelay_t *r, int n)
+{
+    pthread_mutex_lock(&r->mu);
+    r->cut_creates = n;
+    pthread_mutex_unlock(&r->mu);
+}
+
+int zkrelay_blackholed(zkrelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int on = r->blackhole;
+    pthread_mutex_unlock(&r->mu);
+    return on;
+}
+
+int zkrelay_last_create_path(zkrelay_t *r, char *buf, size_t len)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = strlen(r->last_create_path);
+    int ok = n > 0 && n < len;
+    if (ok)
+        memcpy(buf, r->last_create_path, n + 1);
+    pthread_mutex_unlock(&r->mu);
+    return ok ? 0 : -1;
+}
+
+int64_t zkrelay_last_reply_ms(zkrelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int64_t t = r->last_reply_ms;
+    pthread_mutex_unlock(&r->mu);
+    return t;
+}
+
+void zkrelay_trace_start(zkrelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->tracing = 1;
+    r->trace_len = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+size_t zkrelay_trace(zkrelay_t *r, zkrelay_frame_t *out, size_t max)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->trace_len < max ? r->trace_len : max;
+    memcpy(out, r->trace, n * sizeof(*out));
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 int zkrelay_creates_seen(zkrelay_t *r)

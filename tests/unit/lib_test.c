@@ -1,5 +1,8 @@
-/* Unit tests of libzkfence's pure parts: error tables, node names, paths. */
+/* Unit tests of libzkfence's pure parts: error tables, node names, paths;
+ * and, white-box, the allocation fault injection and the background
+ * deletion queue's answer when memory runs out (no server needed). */
 #include <CUnit/Basic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -147,6 +150,56 @@ static void test_option_defaults(void)
     zkf_lock_destroy(NULL);
 }
 
+static void test_fault_injection(void)
+{
+    zkf__fail_alloc_after(1); /* one more succeeds, then one fails, then all succeed */
+    void *a = zkf__malloc(8), *b = zkf__calloc(1, 8);
+    char *s = zkf__strdup("x");
+    CU_ASSERT_PTR_NOT_NULL(a);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT_PTR_NOT_NULL(s);
+    free(a);
+    free(s);
+    zkf__fail_alloc_after(0);
+    zkf__fail_alloc_after(-1); /* switched off before it fired */
+    a = zkf__malloc(8);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    free(a);
+}
+
+static int queued(const zkf_client_t *c)
+{
+    int n = 0;
+    for (const zkf__pending_t *p = c->pending; p; p = p->next)
+        n++;
+    return n;
+}
+
+/* zkf__delete_later on a client that is not connected: 0 (queued for the
+ * reconnect), or ZKF_ENOMEM with nothing queued when either of its two
+ * allocations fails, so that release can report it instead of EPENDING. */
+static void test_delete_later_out_of_memory(void)
+{
+    zkf_client_t *c = calloc(1, sizeof(*c)); /* no session: zh NULL, CONNECTING */
+    CU_ASSERT_FATAL(c != NULL);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_lock(&c->mu);
+    CU_ASSERT_EQUAL(zkf__delete_later(c, "/locks/a/lock-x", NULL), 0);
+    CU_ASSERT_EQUAL(queued(c), 1);
+    zkf__fail_alloc_after(0); /* the entry */
+    CU_ASSERT_EQUAL(zkf__delete_later(c, "/locks/a/lock-y", NULL), ZKF_ENOMEM);
+    zkf__fail_alloc_after(1); /* its path */
+    CU_ASSERT_EQUAL(zkf__delete_later(c, "/locks/a/lock-z", NULL), ZKF_ENOMEM);
+    zkf__fail_alloc_after(-1);
+    CU_ASSERT_EQUAL(queued(c), 1);
+    CU_ASSERT_STRING_EQUAL(c->pending->path, "/locks/a/lock-x");
+    pthread_mutex_unlock(&c->mu);
+    free(c->pending->path);
+    free(c->pending);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -159,6 +212,8 @@ int main(void)
     CU_add_test(s, "guid", test_guid);
     CU_add_test(s, "path validation", test_path_valid);
     CU_add_test(s, "option defaults and validation", test_option_defaults);
+    CU_add_test(s, "allocation fault injection", test_fault_injection);
+    CU_add_test(s, "delete_later out of memory", test_delete_later_out_of_memory);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
