@@ -175,7 +175,14 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
         return 0;
     int rc;
     p->in_flight = 1;
-    if (p->guid[0] == '\0')
+    if (p->release) {
+        /* One transaction: if the node is already gone the setData fails
+         * and nothing happens, which is the outcome we want too. */
+        zoo_set_op_init(&p->ops[0], p->path, ZKF__RELEASE_MARK, (int)strlen(ZKF__RELEASE_MARK), -1,
+                        &p->mark_stat);
+        zoo_delete_op_init(&p->ops[1], p->path, -1);
+        rc = zoo_amulti(zh, 2, p->ops, p->results, pending_deleted, p);
+    } else if (p->guid[0] == '\0')
         rc = zoo_adelete(zh, p->path, -1, pending_deleted, p);
     else
         rc = zoo_aget_children(zh, p->path, 0, pending_listed, p);
@@ -184,7 +191,7 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
     return rc == ZOK;
 }
 
-int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
+static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid, int release)
 {
     /* The completion gets the entry alone; the client pointer rides right
      * behind it in the same allocation. Without memory nothing is queued:
@@ -200,6 +207,7 @@ int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
     }
     if (guid)
         memcpy(p->guid, guid, ZKF__GUID_LEN + 1);
+    p->release = release;
     *(zkf_client_t **)(p + 1) = c;
     p->session_gen = c->session_gen;
     p->next = c->pending;
@@ -207,6 +215,16 @@ int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
         c->pending->prev = p;
     c->pending = p;
     return pending_issue(c, p);
+}
+
+int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
+{
+    return schedule_deletion(c, path, guid, 0);
+}
+
+int zkf__release_later(zkf_client_t *c, const char *path)
+{
+    return schedule_deletion(c, path, NULL, 1);
 }
 
 void zkf__pending_kick(zkf_client_t *c)
@@ -321,6 +339,14 @@ static int open_session(zkf_client_t *c)
     zhandle_t *zh = zookeeper_init(c->hosts, session_watcher, c->session_timeout_ms, NULL, c, 0);
     if (zh == NULL)
         err = errno == EINVAL ? ZKF_EINVAL : ZKF_ESYS;
+    /* libzookeeper (3.5+, ZOOKEEPER-1355) resolves the connection string
+     * again in every pass of its I/O loop: a DNS query per request with
+     * host names, and even with addresses a getaddrinfo whose netlink dump
+     * took 10% of the CPU in bench/lock's contended case (perf). Resolve
+     * again only when the connection is lost, which is when a changed
+     * address can matter. */
+    else if (zoo_set_servers_resolution_delay(zh, -1) != ZOK)
+        err = ZKF_ESYS;
     else if (c->digest &&
              zoo_add_auth(zh, "digest", c->digest, (int)strlen(c->digest), NULL, NULL) != ZOK)
         err = ZKF_ESYS;
@@ -358,6 +384,8 @@ static void free_watches(zkf_client_t *c, int all, uint64_t gen)
                 c->watches = w->next;
             if (w->next)
                 w->next->prev = w->prev;
+            if (w->a)
+                zkf__watch_orphaned(w);
             free(w->path);
             free(w);
         }

@@ -100,6 +100,7 @@ struct zkf__watch {
     uint64_t session_gen;
     int removing; /* a removal request is in flight: its completion frees */
     int fired;    /* the watcher ran while the removal was in flight */
+    int own;      /* on the attempt's own node (a->own_watch), not its predecessor */
 };
 
 /* A node the library must delete as soon as ZooKeeper is reachable: a
@@ -112,7 +113,18 @@ struct zkf__pending {
     char guid[ZKF__GUID_LEN + 1];
     int in_flight;
     uint64_t session_gen;
+    /* A holder's release: the release mark and the delete in one multi
+     * (lock.c explains why); the multi's ops and results live here. */
+    int release;
+    zoo_op_t ops[2];
+    zoo_op_result_t results[2];
+    struct Stat mark_stat;
 };
+
+/* What a holder's release writes on its node, in the same transaction
+ * that deletes it: the successor's exists-watch then fires with "data
+ * changed", which only a releasing holder causes. */
+#define ZKF__RELEASE_MARK "released"
 
 enum zkf__event_kind { ZKF__EV_ACQUIRED, ZKF__EV_LOCK_STATE, ZKF__EV_CLIENT_STATE };
 
@@ -205,6 +217,9 @@ zhandle_t *zkf__zh(zkf_client_t *c);
  * the session to be connected, ZKF_ENOMEM if nothing could be scheduled
  * (the node then stays until the session ends). */
 int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid);
+/* The same for a node whose holding is being released: deleted together
+ * with the release mark (ZKF__RELEASE_MARK). Same returns. */
+int zkf__release_later(zkf_client_t *c, const char *path);
 /* Issue the pending deletions now (c->mu held, connected). */
 void zkf__pending_kick(zkf_client_t *c);
 
@@ -214,6 +229,8 @@ void zkf__locks_on_connected(zkf_client_t *c);
 void zkf__locks_on_lost(zkf_client_t *c, int status, int local);
 void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due);
 void zkf__lock_delivered(zkf_lock_t *lock); /* an event for lock was delivered */
-void zkf__watch_fired(zkf__watch_t *w);     /* w already unlinked */
+/* The session's handle closed with w armed: w is about to be freed, and
+ * its attempt must forget it (c->mu held). */
+void zkf__watch_orphaned(zkf__watch_t *w);
 
 #endif /* ZKFENCE_INTERNAL_H */

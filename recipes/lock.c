@@ -9,13 +9,29 @@
  * ours, and list again when it goes away: it may have been a waiter that
  * gave up rather than the holder.
  *
- * One exception saves that listing on every handoff: if the predecessor
- * was the lowest node when we listed, its deletion leaves nothing below us.
- * ZooKeeper hands out sequence numbers in increasing order from the
- * parent's counter, so no node created after our listing can sort below
- * ours; the predecessor's deletion event therefore means we hold the lock.
- * (Someone deleting our own node by hand meanwhile goes unnoticed until
- * release, as for a holder; the token still fences any write.)
+ * Two facts save that listing on a handoff, which then costs the
+ * successor no round trip at all:
+ *
+ *   - The release mark. A holder releases with one multi: setData of
+ *     ZKF__RELEASE_MARK on its node, then delete. The successor's
+ *     exists-watch fires on the first change, so it sees "data changed",
+ *     which only a releasing holder causes (a waiter that gives up, a
+ *     crashed or expired contender, the local-loss cleanup: all plain
+ *     deletes). The predecessor was the holder, so nothing below it is
+ *     left: we hold the lock, at the zxid of that multi.
+ *   - The head. If the predecessor was the lowest node when we listed, its
+ *     deletion, however it came, leaves nothing below us: ZooKeeper hands
+ *     out sequence numbers in increasing order from the parent's counter,
+ *     so no node created after our listing can sort below ours.
+ *
+ * Either shortcut would make a waiter whose own node was deleted by hand
+ * believe it holds the lock (relisting would have noticed). So a waiter
+ * also watches its own node, armed in the same round trip as the
+ * predecessor's watch: ZooKeeper delivers a session's watch events in zxid
+ * order, so the deletion of our node reaches us before any later release,
+ * and the attempt ends with ZKF_ELOCKLOST instead. The watch stays armed
+ * while we hold, so a holder that waited also learns of such a deletion at
+ * once. Our own release or cleanup fires it, which costs nothing more.
  *
  * Attempt phases:
  *
@@ -78,11 +94,12 @@ struct zkf__attempt {
     int64_t deadline_ns;   /* async attempts only; 0: none */
     int64_t recover_at_ns; /* in RECOVER: when the event thread retries */
     int try_once;
-    int status;           /* the outcome to report, in CLEANUP */
-    int create_in_flight; /* a create has not been answered */
-    int create_lost;      /* a create's answer was lost: a node may exist unseen */
-    int pred_is_head;     /* in WATCH: the predecessor was the lowest node listed */
-    zkf__watch_t *watch;
+    int status;              /* the outcome to report, in CLEANUP */
+    int create_in_flight;    /* a create has not been answered */
+    int create_lost;         /* a create's answer was lost: a node may exist unseen */
+    int pred_is_head;        /* in WATCH: the predecessor was the lowest node listed */
+    zkf__watch_t *watch;     /* on the predecessor */
+    zkf__watch_t *own_watch; /* on our own node, once we had to wait */
     zkf_acquire_cb cb;
     void *arg;
     sync_wait_t *sync;
@@ -91,12 +108,15 @@ struct zkf__attempt {
 typedef struct zkf__op {
     zkf__attempt_t *a;
     uint64_t gen;
-    int last; /* for parent creation: the final component */
+    int last;          /* for parent creation: the final component */
+    zkf__watch_t *own; /* for the exists that arms our own node's watch */
 } zkf__op_t;
 
 static void relist(zkf__attempt_t *a, int with_sync);
 static void send_create(zkf__attempt_t *a);
 static void abort_attempt(zkf__attempt_t *a, int status);
+static void own_watch_forget(zkf__attempt_t *a);
+static void own_watch_arm(zkf__attempt_t *a);
 
 const char *zkf_lock_state_name(zkf_lock_state_t state)
 {
@@ -219,6 +239,7 @@ static void complete(zkf__attempt_t *a, int status)
         a->phase = PH_DONE;
         l->state = ZKF_LOCK_UNLOCKED;
         l->att = NULL;
+        own_watch_forget(a);
     }
     if (a->sync) {
         a->sync->done = 1;
@@ -260,6 +281,35 @@ static void watch_free(zkf_client_t *c, zkf__watch_t *w)
     free(w);
 }
 
+/* Ends a holding that can no longer be trusted (c->mu held). */
+static void holding_lost(zkf_lock_t *l)
+{
+    if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
+        return;
+    l->state = ZKF_LOCK_LOST;
+    post_lock_state(l, ZKF_LOCK_LOST, l->token);
+    l->token = 0;
+}
+
+/* Our own node changed while we still care: only a hand deletion (or a
+ * foreign setData) does that, since our own release and cleanup forget the
+ * watch first. Deleted: the attempt, or the holding, is lost. Changed:
+ * still ours; watch again. */
+static void own_node_changed(zkf__attempt_t *a, int type)
+{
+    if (type != ZOO_DELETED_EVENT) {
+        own_watch_arm(a);
+        return;
+    }
+    if (a->phase == PH_HELD) {
+        holding_lost(a->lock);
+    } else if (a->phase != PH_DONE && a->phase != PH_CLEANUP) {
+        free(a->node);
+        a->node = NULL; /* gone: nothing to clean up */
+        abort_attempt(a, ZKF_ELOCKLOST);
+    }
+}
+
 /* libzookeeper calls a watcher for every session event while it is armed,
  * and once more, with the node event, when it fires; that last call is
  * when the watch ends. */
@@ -271,14 +321,23 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
     zkf_client_t *c = w->c;
     pthread_mutex_lock(&c->mu);
     zkf__attempt_t *a = w->a;
+    int own = w->own;
+    int ours = a != NULL && (own ? a->own_watch == w : a->watch == w);
+    if (ours && own)
+        a->own_watch = NULL;
+    else if (ours)
+        a->watch = NULL;
     if (w->removing)
         w->fired = 1;
     else
-        watch_free(c, w);
-    if (a && a->watch == w) {
-        a->watch = NULL;
-        if (a->phase == PH_WATCH && type == ZOO_DELETED_EVENT && a->pred_is_head)
-            complete(a, 0); /* nothing is left below us (see the top) */
+        watch_free(c, w); /* w is not touched below */
+    if (ours && own) {
+        own_node_changed(a, type);
+    } else if (ours) {
+        /* A release mark, or the head gone: we hold it (see the top). */
+        if (a->phase == PH_WATCH &&
+            (type == ZOO_CHANGED_EVENT || (type == ZOO_DELETED_EVENT && a->pred_is_head)))
+            complete(a, 0);
         else if (a->phase == PH_WATCH)
             relist(a, 0);
     }
@@ -300,16 +359,12 @@ static void watch_removed(int rc, const void *data)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* The attempt no longer wants its watch: remove it from ZooKeeper too, so
- * that no wake-up comes later and the server keeps no state for us. */
-static void watch_disarm(zkf__attempt_t *a)
+/* Nobody wants the armed watch w any more: remove it from ZooKeeper too,
+ * so that no wake-up comes later and the server keeps no state for us. */
+static void watch_remove(zkf_client_t *c, zkf__watch_t *w)
 {
-    zkf__watch_t *w = a->watch;
-    if (w == NULL)
-        return;
-    a->watch = NULL;
     w->a = NULL;
-    zhandle_t *zh = zkf__zh(a->c);
+    zhandle_t *zh = zkf__zh(c);
     /* The header declares the completion as a pointer to a function
      * pointer; the library calls it as a plain function pointer. local=1
      * crashes libzookeeper 3.8.0 (seen here), and local=0 is what we want
@@ -317,6 +372,105 @@ static void watch_disarm(zkf__attempt_t *a)
     if (zh && zoo_aremove_watches(zh, w->path, ZWATCHTYPE_DATA, watch_fn, w, 0,
                                   (void_completion_t *)watch_removed, w) == ZOK)
         w->removing = 1;
+}
+
+/* The attempt no longer wants its predecessor's watch. */
+static void watch_disarm(zkf__attempt_t *a)
+{
+    zkf__watch_t *w = a->watch;
+    if (w == NULL)
+        return;
+    a->watch = NULL;
+    watch_remove(a->c, w);
+}
+
+/* The attempt no longer cares about its own node's watch. No removal is
+ * sent: the deletion of our node, by our release or cleanup, fires it (or
+ * the session's end drops it), and watch_fn then frees it. */
+static void own_watch_forget(zkf__attempt_t *a)
+{
+    zkf__watch_t *w = a->own_watch;
+    if (w == NULL)
+        return;
+    a->own_watch = NULL;
+    w->a = NULL;
+}
+
+void zkf__watch_orphaned(zkf__watch_t *w)
+{
+    zkf__attempt_t *a = w->a;
+    if (a->watch == w)
+        a->watch = NULL;
+    if (a->own_watch == w)
+        a->own_watch = NULL;
+    w->a = NULL;
+}
+
+static zkf__watch_t *watch_new(zkf__attempt_t *a, const char *path, int own)
+{
+    zkf_client_t *c = a->c;
+    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
+    if (w == NULL || (w->path = zkf__strdup(path)) == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->c = c;
+    w->a = a;
+    w->own = own;
+    w->session_gen = c->session_gen;
+    w->next = c->watches;
+    if (c->watches)
+        c->watches->prev = w;
+    c->watches = w;
+    return w;
+}
+
+static void own_exists_done(int rc, const struct Stat *stat, const void *data)
+{
+    int stale;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->own;
+    zkf__attempt_t *a = op_take(data, &stale);
+    int cared = w->a == a && a->own_watch == w;
+    if (rc == ZOK) {
+        /* armed */
+    } else if (rc == ZNONODE) {
+        /* Our node is gone, and libzookeeper armed a creation watch on it:
+         * remove that, then end what the node stood for. */
+        if (cared)
+            a->own_watch = NULL;
+        watch_remove(a->c, w);
+        if (cared)
+            own_node_changed(a, ZOO_DELETED_EVENT);
+    } else {
+        /* Nothing was armed (the connection went: the attempt's other calls
+         * fail too and it recovers, watching again when it waits again). */
+        if (cared)
+            a->own_watch = NULL;
+        watch_free(a->c, w);
+    }
+    op_done(a);
+}
+
+/* Watches our own node (see the top), in the same round trip as the
+ * predecessor's watch. Best effort: without memory, we go without. */
+static void own_watch_arm(zkf__attempt_t *a)
+{
+    zhandle_t *zh = zkf__zh(a->c);
+    if (a->own_watch != NULL || a->node == NULL || zh == NULL)
+        return;
+    zkf__watch_t *w = watch_new(a, a->node, 1);
+    zkf__op_t *op = w ? op_new(a) : NULL;
+    if (op == NULL) {
+        if (w)
+            watch_free(a->c, w);
+        return;
+    }
+    op->own = w;
+    a->own_watch = w;
+    if (op_issued(a, op, zoo_awexists(zh, a->node, watch_fn, w, own_exists_done, op)) != ZOK) {
+        a->own_watch = NULL;
+        watch_free(a->c, w);
+    }
 }
 
 /* ---- failure routing ---- */
@@ -440,33 +594,31 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, int is_head)
 {
     zkf_client_t *c = a->c;
     size_t len = strlen(a->lock->path) + 1 + strlen(name) + 1;
-    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
     char *path = zkf__malloc(len);
+    zkf__watch_t *w = NULL;
     zkf__op_t *op = NULL;
-    if (w == NULL || path == NULL || (op = op_new(a)) == NULL) {
-        free(w);
+    if (path != NULL) {
+        snprintf(path, len, "%s/%s", a->lock->path, name);
+        w = watch_new(a, path, 0);
         free(path);
+    }
+    if (w == NULL || (op = op_new(a)) == NULL) {
+        if (w)
+            watch_free(c, w);
         abort_attempt(a, ZKF_ENOMEM);
         return;
     }
-    snprintf(path, len, "%s/%s", a->lock->path, name);
-    w->c = c;
-    w->a = a;
-    w->path = path;
-    w->session_gen = c->session_gen;
-    w->next = c->watches;
-    if (c->watches)
-        c->watches->prev = w;
-    c->watches = w;
     a->watch = w;
     a->phase = PH_WATCH;
     a->pred_is_head = is_head;
-    int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), path, watch_fn, w, exists_done, op));
+    int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
         watch_free(c, w);
         op_failed(a, rc);
+        return;
     }
+    own_watch_arm(a); /* pipelined: no extra round trip */
 }
 
 static void stat_done(int rc, const struct Stat *stat, const void *data)
@@ -847,9 +999,7 @@ void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
     for (zkf_lock_t *l = c->locks; l; l = l->next) {
         if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
             continue;
-        l->state = ZKF_LOCK_LOST;
-        post_lock_state(l, ZKF_LOCK_LOST, l->token);
-        l->token = 0;
+        holding_lost(l);
         /* A local verdict: the server may still have our node. */
         if (local && l->att && l->att->node)
             zkf__delete_later(c, l->att->node, NULL);
@@ -1081,19 +1231,21 @@ static zkf__attempt_t *detach_holding(zkf_lock_t *l)
     l->depth = 0;
     l->thread_owned = 0;
     a->phase = PH_DONE;
+    own_watch_forget(a); /* our own delete fires it next */
     pthread_cond_broadcast(&l->c->cv);
     return a;
 }
 
-/* Deletes a released node (c->mu held). The delete is sent now when
- * connected, and we do not wait for its answer: the successor cannot get
+/* Deletes a released node, with the release mark that lets the successor
+ * take over without listing (see the top), c->mu held. The multi is sent
+ * now when connected, and we do not wait for its answer: the successor cannot get
  * the lock before the delete is applied anyway, and not waiting lets
  * ZooKeeper commit our delete and our next create in one sync. If the
  * answer is a lost connection, the deletion is retried after reconnecting
  * until the node is gone or the session has ended. */
 static int delete_released(zkf_lock_t *l, zkf__attempt_t *a)
 {
-    int rc = zkf__delete_later(l->c, a->node, NULL);
+    int rc = zkf__release_later(l->c, a->node);
     if (rc < 0)
         return rc; /* ZKF_ENOMEM: nothing queued; the session's end removes the node */
     return rc ? 0 : ZKF_EPENDING;
@@ -1174,7 +1326,7 @@ void zkf_lock_destroy(zkf_lock_t *l)
         int lost = l->state == ZKF_LOCK_LOST;
         zkf__attempt_t *a = detach_holding(l);
         if (!lost)
-            zkf__delete_later(c, a->node, NULL); /* issued at once when connected */
+            zkf__release_later(c, a->node); /* issued at once when connected */
         attempt_unref(a);
     }
     if (l->prev)

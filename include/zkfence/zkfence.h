@@ -213,8 +213,11 @@ ZKF_API struct _zhandle *zkf_client_zhandle(zkf_client_t *client);
  *
  * Recipe: each acquisition creates an ephemeral-sequential node
  * <path>/lock-<guid>-<seq> and waits until it is the lowest; each waiter
- * watches only its predecessor (no herd, FIFO). The fencing token is the
- * node's creation zxid, which strictly increases from holder to holder.
+ * watches only its predecessor (no herd, FIFO), and its own node. A
+ * release sets a release mark on the node and deletes it in one multi, so
+ * the successor knows the holder went (not a waiter that gave up) and takes
+ * over without listing again. The fencing token is the node's creation
+ * zxid, which strictly increases from holder to holder.
  * ------------------------------------------------------------------------ */
 typedef struct zkf_lock zkf_lock_t;
 
@@ -351,11 +354,11 @@ ZKF_API int zkf_lock_cancel(zkf_lock_t *lock);
  * Releases one level of the calling thread's holding (blocking acquire), or
  * the async holding. At depth zero, the holding ends at once (its token is
  * invalid from here on) and the deletion of exactly our node is sent to
- * ZooKeeper; the call does not wait for the answer, so that ZooKeeper can
- * commit this delete together with the next create. Nobody else can get the
- * lock before the delete is applied. If the connection drops before the
- * answer, the deletion is retried after reconnecting until the node is gone
- * or the session has ended (which removes it too).
+ * ZooKeeper (one multi: the release mark, then the delete, which lets the
+ * successor take over without listing); the call does not wait for the answer, so that ZooKeeper
+ * can commit this delete together with the next create. Nobody else can get the lock before the
+ * delete is applied. If the connection drops before the answer, the deletion is retried after
+ * reconnecting until the node is gone or the session has ended (which removes it too).
  *
  * Returns 0 (deletion sent); ZKF_EPENDING (released locally, but ZooKeeper
  * is unreachable right now: the deletion goes out as soon as it is

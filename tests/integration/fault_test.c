@@ -905,9 +905,10 @@ static int watches_of(zkf_client_t *c)
     return n;
 }
 
-/* Handoff: a waiter whose predecessor was the head takes the lock on the
- * deletion event without listing again; one whose predecessor gave up
- * lists again (it may have been a waiter), once. */
+/* Handoff: a waiter takes the lock on its predecessor's release event
+ * without listing again; one whose predecessor gave up (a plain delete)
+ * lists again (it may have been a waiter), once. A waiter watches its
+ * predecessor and its own node: two watches. */
 static void test_handoff_without_relisting(void)
 {
     char path[128];
@@ -927,14 +928,14 @@ static void test_handoff_without_relisting(void)
     /* Two contenders: h holds, w watches it. */
     async_wait_t aw = ASYNC_WAIT_INIT;
     CU_ASSERT_FATAL(zkf_lock_acquire_async(w, -1, on_done, &aw) == 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(watches_of(c) == 1, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(watches_of(c) == 2, 10000));
     zkrelay_trace_start(r);
     CU_ASSERT_EQUAL(zkf_lock_release(h), 0);
     CU_ASSERT_FATAL(ZT_WAIT_UNTIL(aw_calls(&aw) == 1, 10000));
     CU_ASSERT_EQUAL(aw.status, 0);
     CU_ASSERT(aw.token > th);
     size_t n = zkrelay_trace(r, f, 4096);
-    CU_ASSERT_EQUAL(count_up(f, n, OP_GETCHILDREN), 0); /* the deletion event sufficed */
+    CU_ASSERT_EQUAL(count_up(f, n, OP_GETCHILDREN), 0); /* the release event sufficed */
     CU_ASSERT_EQUAL(zt_contenders(direct, path), 1);
     CU_ASSERT_EQUAL(zkf_lock_release(w), 0);
     CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 0, 5000));
@@ -945,13 +946,13 @@ static void test_handoff_without_relisting(void)
     CU_ASSERT_FATAL(zkf_lock_acquire_async(x, -1, on_done, &ax) == 0);
     CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 2, 10000));
     CU_ASSERT_FATAL(zkf_lock_acquire_async(w, -1, on_done, &aw2) == 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(watches_of(c) == 1 && zt_contenders(direct, path) == 3, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(watches_of(c) == 2 && zt_contenders(direct, path) == 3, 10000));
     zkrelay_trace_start(r);
     CU_ASSERT_EQUAL(zkf_lock_cancel(x), 0);
     CU_ASSERT_FATAL(ZT_WAIT_UNTIL(aw_calls(&ax) == 1, 10000));
     /* w lists again and now watches h, the head */
     CU_ASSERT(ZT_WAIT_UNTIL(count_up(f, zkrelay_trace(r, f, 4096), OP_GETCHILDREN) == 1 &&
-                                watches_of(c) == 1 && zt_contenders(direct, path) == 2,
+                                watches_of(c) == 2 && zt_contenders(direct, path) == 2,
                             10000));
     CU_ASSERT_EQUAL(zkf_lock_state(w), ZKF_LOCK_WAITING);
     CU_ASSERT_EQUAL(zkf_lock_release(h), 0);
@@ -967,6 +968,117 @@ static void test_handoff_without_relisting(void)
     zkf_client_destroy(c);
     zkf_client_destroy(direct);
     zkrelay_stop(r);
+}
+
+/* The release mark in a deep queue: w waits behind x, which waits behind
+ * h, so at w's listing its predecessor x was not the head. h releases, x
+ * takes over, x releases: w takes over on x's release event, with no
+ * listing, and holds the next token. */
+static void test_release_mark_deep_queue(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "release-mark");
+    zkrelay_t *r = relay_to_server();
+    CU_ASSERT_FATAL(r != NULL);
+    zkf_client_t *c = client_via(r, SESSION_MS), *direct = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c && direct);
+    zkf_lock_t *h, *x, *w;
+    zkf_lock_create(direct, path, NULL, &h);
+    zkf_lock_create(direct, path, NULL, &x);
+    zkf_lock_create(c, path, NULL, &w);
+    uint64_t th;
+    CU_ASSERT_FATAL(zkf_lock_acquire(h, 5000, &th) == 0);
+    async_wait_t ax = ASYNC_WAIT_INIT, aw = ASYNC_WAIT_INIT;
+    CU_ASSERT_FATAL(zkf_lock_acquire_async(x, -1, on_done, &ax) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 2, 10000));
+    CU_ASSERT_FATAL(zkf_lock_acquire_async(w, -1, on_done, &aw) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(watches_of(c) == 2 && zt_contenders(direct, path) == 3, 10000));
+    static zkrelay_frame_t f[4096];
+    zkrelay_trace_start(r);
+    CU_ASSERT_EQUAL(zkf_lock_release(h), 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(aw_calls(&ax) == 1, 10000));
+    CU_ASSERT_EQUAL(ax.status, 0);
+    CU_ASSERT_EQUAL(zkf_lock_state(w), ZKF_LOCK_WAITING); /* x's holding is not w's */
+    CU_ASSERT_EQUAL(zkf_lock_release(x), 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(aw_calls(&aw) == 1, 10000));
+    CU_ASSERT_EQUAL(aw.status, 0);
+    CU_ASSERT(aw.token > ax.token && ax.token > th);
+    CU_ASSERT_EQUAL(zt_contenders(direct, path), 1);
+    size_t n = zkrelay_trace(r, f, 4096);
+    CU_ASSERT_EQUAL(count_up(f, n, OP_GETCHILDREN), 0);
+    CU_ASSERT_EQUAL(zkf_lock_release(w), 0);
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 0 && watches_of(c) == 0, 5000));
+    zkf_lock_destroy(h);
+    zkf_lock_destroy(x);
+    zkf_lock_destroy(w);
+    zkf_client_destroy(c);
+    zkf_client_destroy(direct);
+    zkrelay_stop(r);
+}
+
+static int delete_node_of(zkf_client_t *by, const char *path, zkf_lock_t *l)
+{
+    char name[256], full[512];
+    if (zkf_lock_node(l, name, sizeof(name)) != 0)
+        return -1;
+    snprintf(full, sizeof(full), "%s/%s", path, name);
+    return zoo_delete(zkf_client_zhandle(by), full, -1);
+}
+
+/* Someone deletes a waiting node by hand. Its waiter must not go on to
+ * believe it holds the lock when its predecessor releases (the shortcuts
+ * of the handoff would let it): its own-node watch ends the attempt with
+ * ZKF_ELOCKLOST at once. The waiter behind it lists again and keeps its
+ * place. And a holder that had waited learns of its node's deletion at
+ * once (LOST). */
+static void test_own_node_deleted_by_hand(void)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "own-node");
+    zkf_client_t *c = zt_client(SESSION_MS), *direct = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c && direct);
+    events_t ev = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkf_lock_options_t o = opts_with(&ev);
+    zkf_lock_t *h, *w, *y;
+    zkf_lock_create(direct, path, NULL, &h);
+    zkf_lock_create(c, path, NULL, &w);
+    zkf_lock_create(c, path, &o, &y);
+    uint64_t th;
+    CU_ASSERT_FATAL(zkf_lock_acquire(h, 5000, &th) == 0);
+    async_wait_t aw = ASYNC_WAIT_INIT, ay = ASYNC_WAIT_INIT;
+    CU_ASSERT_FATAL(zkf_lock_acquire_async(w, -1, on_done, &aw) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 2 && watches_of(c) == 2, 10000));
+    CU_ASSERT_FATAL(zkf_lock_acquire_async(y, -1, on_done, &ay) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 3 && watches_of(c) == 4, 10000));
+
+    CU_ASSERT_EQUAL(delete_node_of(direct, path, w), ZOK);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(aw_calls(&aw) == 1, 10000));
+    CU_ASSERT_EQUAL(aw.status, ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(zkf_lock_state(w), ZKF_LOCK_UNLOCKED);
+    CU_ASSERT_EQUAL(zkf_lock_state(y), ZKF_LOCK_WAITING);
+
+    /* h releases: y, not w, gets the lock. */
+    CU_ASSERT_EQUAL(zkf_lock_release(h), 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(aw_calls(&ay) == 1, 10000));
+    CU_ASSERT_EQUAL(ay.status, 0);
+    CU_ASSERT(ay.token > th);
+    CU_ASSERT_EQUAL(aw_calls(&aw), 1);
+    CU_ASSERT_EQUAL(zkf_lock_state(w), ZKF_LOCK_UNLOCKED);
+
+    /* y waited, so it watches its node while it holds: a hand deletion
+     * is a lost holding, reported at once. */
+    CU_ASSERT_EQUAL(delete_node_of(direct, path, y), ZOK);
+    CU_ASSERT(
+        ZT_WAIT_UNTIL(zkf_lock_state(y) == ZKF_LOCK_LOST && ev_get(&ev, &ev.lost) == 1, 10000));
+    uint64_t tok;
+    CU_ASSERT_EQUAL(zkf_lock_token(y, &tok), ZKF_ELOCKLOST);
+    CU_ASSERT_EQUAL(zkf_lock_release(y), ZKF_ELOCKLOST);
+    CU_ASSERT(ZT_WAIT_UNTIL(watches_of(c) == 0, 5000));
+    zkf_lock_destroy(h);
+    zkf_lock_destroy(w);
+    zkf_lock_destroy(y);
+    zkf_client_destroy(c);
+    zkf_client_destroy(direct);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1069,6 +1181,8 @@ int main(void)
     CU_add_test(s, "silent partition: lost within a session timeout", test_silent_partition);
     CU_add_test(s, "uncontended acquire is pipelined", test_pipelined_acquire);
     CU_add_test(s, "handoff without relisting", test_handoff_without_relisting);
+    CU_add_test(s, "release mark in a deep queue", test_release_mark_deep_queue);
+    CU_add_test(s, "own node deleted by hand", test_own_node_deleted_by_hand);
     CU_add_test(s, "client state callback, in order", test_client_state_callback);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -352,17 +352,19 @@ typedef struct seen {
     int deleted;
 } seen_t;
 
+/* Any change of the node: a release arrives as "data changed" (the release
+ * mark, set and deleted in one multi), other deletions as "deleted". */
 static void seen_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     seen_t *s = ctx;
-    if (type != ZOO_DELETED_EVENT)
+    if (type != ZOO_DELETED_EVENT && type != ZOO_CHANGED_EVENT)
         return;
     pthread_mutex_lock(&s->mu);
     s->deleted = 1;
     pthread_mutex_unlock(&s->mu);
 }
 
-static int seen_deleted(seen_t *s)
+static int seen_gone(seen_t *s)
 {
     pthread_mutex_lock(&s->mu);
     int d = s->deleted;
@@ -455,7 +457,7 @@ static void test_timeout_leaves_nothing(void)
     CU_ASSERT_EQUAL_FATAL(zoo_wexists(zkf_client_zhandle(c2), hpath, seen_watcher, &seen, &st),
                           ZOK);
     CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(seen_deleted(&seen), 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(seen_gone(&seen), 10000));
     CU_ASSERT_EQUAL(zoo_exists(zkf_client_zhandle(c2), hpath, 0, &st), ZNONODE); /* barrier */
     CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
     CU_ASSERT_EQUAL(client_watches(c2), 0);
@@ -525,7 +527,8 @@ static void test_cancel_from_other_thread(void)
     pthread_t th;
     pthread_create(&th, NULL, waiter_main, &w);
     CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 1, 10000));
+    /* A waiter watches its predecessor and its own node. */
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 2, 10000));
     CU_ASSERT_EQUAL(zkf_lock_cancel(w.lock), 0);
     pthread_join(th, NULL);
     CU_ASSERT_EQUAL(w.rc, ZKF_ECANCELED);
@@ -966,7 +969,7 @@ static void test_lock_path_deleted_under_waiter(void)
     zkf_lock_create(c, path, NULL, &w);
     async_result_t ar = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
     CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(w, -1, on_acquired, &ar), 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 1, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 2, 10000)); /* predecessor, own node */
     CU_ASSERT_EQUAL_FATAL(zkf_lock_node(w, name, sizeof(name)), 0);
     snprintf(wnode, sizeof(wnode), "%s/%s", path, name);
 

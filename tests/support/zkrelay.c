@@ -56,6 +56,10 @@ struct zkrelay {
     struct sockaddr_storage upstream;
     socklen_t upstream_len;
     pair_t pairs[MAX_PAIRS];
+    /* Server sides of pairs cut after a create: read and discarded until
+     * the server closes, so that it reads the create before it sees the
+     * line go (an RST could make it drop the unread request). -1: free. */
+    int draining[MAX_PAIRS];
     /* requests and counters, under mu */
     int stop;
     int drop_creates;
@@ -221,8 +225,18 @@ static int pump_up(zkrelay_t *r, pair_t *p)
                 r->drop_creates--;
             pthread_mutex_unlock(&r->mu);
             if (drop) {
-                /* Let the request reach the server before we cut the line. */
+                /* Let the request reach the server before we cut the line:
+                 * half-close, and keep reading until the server closes
+                 * (after it has read the create); the client side goes
+                 * now, so the reply is lost. */
                 shutdown(p->sfd, SHUT_WR);
+                for (int i = 0; i < MAX_PAIRS; i++) {
+                    if (r->draining[i] < 0) {
+                        r->draining[i] = p->sfd;
+                        p->sfd = -1;
+                        break;
+                    }
+                }
                 return -1;
             }
         }
@@ -292,8 +306,8 @@ static int forward_down(zkrelay_t *r, pair_t *p, const unsigned char *b, size_t 
 static void *relay_main(void *arg)
 {
     zkrelay_t *r = arg;
-    struct pollfd pf[2 + 2 * MAX_PAIRS];
-    int owner[2 + 2 * MAX_PAIRS];
+    struct pollfd pf[2 + 3 * MAX_PAIRS];
+    int owner[2 + 3 * MAX_PAIRS];
     unsigned char buf[BUF];
     for (;;) {
         pthread_mutex_lock(&r->mu);
@@ -336,6 +350,12 @@ static void *relay_main(void *arg)
                 owner[n++] = 2 * i + 1;
             }
         }
+        for (int i = 0; i < MAX_PAIRS; i++) {
+            if (r->draining[i] >= 0) {
+                pf[n] = (struct pollfd){r->draining[i], POLLIN, 0};
+                owner[n++] = -3 - i;
+            }
+        }
         if (poll(pf, (nfds_t)n, -1) < 0 && errno != EINTR)
             break;
         for (int k = 0; k < n; k++) {
@@ -348,6 +368,14 @@ static void *relay_main(void *arg)
             if (owner[k] == -2) {
                 ssize_t drained = read(r->wake[0], buf, sizeof(buf));
                 (void)drained;
+                continue;
+            }
+            if (owner[k] <= -3) {
+                int *fd = &r->draining[-3 - owner[k]];
+                if (recv(*fd, buf, sizeof(buf), 0) <= 0) {
+                    close(*fd);
+                    *fd = -1;
+                }
                 continue;
             }
             pair_t *p = &r->pairs[owner[k] / 2];
@@ -379,8 +407,11 @@ static void *relay_main(void *arg)
             }
         }
     }
-    for (int i = 0; i < MAX_PAIRS; i++)
+    for (int i = 0; i < MAX_PAIRS; i++) {
         close_pair(&r->pairs[i]);
+        if (r->draining[i] >= 0)
+            close(r->draining[i]);
+    }
     return NULL;
 }
 
@@ -389,8 +420,10 @@ zkrelay_t *zkrelay_start(const char *host, int port)
     zkrelay_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
-    for (int i = 0; i < MAX_PAIRS; i++)
+    for (int i = 0; i < MAX_PAIRS; i++) {
         r->pairs[i].cfd = r->pairs[i].sfd = -1;
+        r->draining[i] = -1;
+    }
     char ps[16];
     snprintf(ps, sizeof(ps), "%d", port);
     struct addrinfo hints = {0}, *ai;
