@@ -196,10 +196,11 @@ struct zkf_lock {
     char *path;
     zkf_lock_options_t opts;
     zkf_lock_state_t state;
-    zkf__attempt_t *att; /* the attempt acquiring, or holding */
-    uint64_t token;      /* valid while HELD or SUSPENDED */
-    int depth;           /* reentrant depth of a blocking holding */
-    int thread_owned;    /* held through zkf_lock_acquire by `owner` */
+    zkf__attempt_t *att;   /* the attempt acquiring, or holding */
+    zkf__attempt_t *spare; /* this lock's reusable attempt block (lock.c) */
+    uint64_t token;        /* valid while HELD or SUSPENDED */
+    int depth;             /* reentrant depth of a blocking holding */
+    int thread_owned;      /* held through zkf_lock_acquire by `owner` */
     pthread_t owner;
     uint64_t cancel_gen; /* bumped by zkf_lock_cancel: wakes local waiters */
     int local_waiters;   /* zkf_lock_acquire calls queued locally behind the holder */
