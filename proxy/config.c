@@ -20,7 +20,9 @@ void zkp_config_defaults(zkp_config_t *c)
     c->max_key_bytes = 1024;
     c->max_header_bytes = 16384;
     c->connection_timeout_s = 30;
-    c->threads = 256;
+    c->threads = 64;
+    c->io_threads = 0;
+    c->max_connections = 1024;
     c->object_fsync = 1;
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
@@ -168,12 +170,14 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         {"max_key_bytes", T_SIZE, 1, 1024},
         {"max_header_bytes", T_SIZE, 1024, 1 << 20},
         {"connection_timeout_s", T_UINT, 1, 86400},
-        {"threads", T_UINT, 1, 65536},
+        {"threads", T_UINT, 1, 4096},
         {"group_commit_max_batch", T_UINT, 0, 100000},
         {"group_commit_max_wait_us", T_UINT, 0, 1000000},
         {"shutdown_grace_s", T_UINT, 0, 3600},
         {"object_fsync", T_BOOL, 0, 1},
         {"debug_fault_endpoint", T_BOOL, 0, 1},
+        {"io_threads", T_UINT, 0, 256},
+        {"max_connections", T_UINT, 1, 65536},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strcmp(key, keys[i].key) != 0)
@@ -215,8 +219,14 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         case 8:
             c->object_fsync = (int)n;
             break;
-        default:
+        case 9:
             c->debug_fault_endpoint = (int)n;
+            break;
+        case 10:
+            c->io_threads = (unsigned)n;
+            break;
+        default:
+            c->max_connections = (unsigned)n;
             break;
         }
         return 0;

@@ -29,8 +29,10 @@ typedef struct zkp_config {
     size_t max_key_bytes;
     size_t max_header_bytes;
     unsigned connection_timeout_s;
-    unsigned threads; /* connection threads = concurrent connections */
-    int object_fsync; /* fsync object data and directories (marks are always durable) */
+    unsigned threads;         /* workers for the blocking part of writes (syncs, commits) */
+    unsigned io_threads;      /* HTTP event loops; 0: one per CPU */
+    unsigned max_connections; /* concurrent connections */
+    int object_fsync;         /* fsync object data and directories (marks are always durable) */
     int fencing_required_default;
     int group_commit_max_batch;   /* 0: the fence store's default */
     int group_commit_max_wait_us; /* 0: the fence store's default */

@@ -12,6 +12,15 @@ enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Server", "zkfence-proxy");
     MHD_add_response_header(resp, "x-amz-request-id", r->request_id);
     r->status = status;
+    if (r->deferring) {
+        /* On a worker: libmicrohttpd queues only from its own thread, so
+         * the response waits for the connection's resume (server.c). */
+        if (r->kept != NULL)
+            MHD_destroy_response(r->kept);
+        r->kept = resp;
+        r->kept_status = status;
+        return MHD_YES;
+    }
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return rc;

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "request.h"
 #include "server.h"
+#include "workers.h"
 #include "xml.h"
 
 struct zkp_server {
@@ -26,6 +27,7 @@ struct zkp_server {
     zkp_audit_t *audit;
     zkp_metrics_t metrics;
     struct MHD_Daemon *daemon;
+    zkp_workers_t *workers; /* the blocking part of writes (server.c) */
     unsigned port;
     atomic_uint_least64_t next_request_id;
     pthread_mutex_t idle_mu; /* with idle_cv: shutdown waits for metrics.inflight == 0 */
@@ -71,6 +73,16 @@ typedef struct zkp_req {
     zkp_buf_t buffer;
     zkp_obj_meta_t meta; /* headers to store with the object */
     zkp_deferred_t failed;
+
+    /* Handed to a worker (server.c): the connection is suspended while
+     * the worker executes the request; responses it makes are kept here
+     * and queued when libmicrohttpd calls us again after the resume. */
+    zkp_job_t job;
+    enum { ZKP_JOB_NONE, ZKP_JOB_RUNNING, ZKP_JOB_DONE } job_state;
+    int deferring; /* zkp_respond keeps the response instead of queueing it */
+    enum MHD_Result job_rc;
+    struct MHD_Response *kept;
+    int kept_status;
 } zkp_req_t;
 
 /* --- respond.c --- */

@@ -137,7 +137,7 @@ run_refused() { # run_refused NAME PATTERN ARGS...
 run_refused "unknown flag" "unrecognized option '--bogus'" --bogus
 run_refused "stray argument" "unexpected argument 'extra'" --data-dir "$dir/x" extra
 printf 'listen = 127.0.0.1:9\nthreads = many\n' >"$dir/bad.conf"
-run_refused "bad config value" "bad\.conf:2: threads: expected a number in 1\.\.65536, got 'many'" \
+run_refused "bad config value" "bad\.conf:2: threads: expected a number in 1\.\.4096, got 'many'" \
   --config "$dir/bad.conf"
 run_refused "bad --listen value" "--listen: listen: expected ADDR:PORT, got 'nowhere'" \
   --listen nowhere

@@ -1,0 +1,32 @@
+/* A pool of threads for the blocking part of requests: the syncs and
+ * commits of writes. The HTTP event loops hand a request over (suspending
+ * its connection) and go on serving the others; a worker runs it and
+ * resumes the connection. */
+#ifndef ZKP_WORKERS_H
+#define ZKP_WORKERS_H
+
+#include <pthread.h>
+
+typedef struct zkp_job zkp_job_t;
+typedef void (*zkp_job_fn)(zkp_job_t *job);
+
+/* A unit of work; the submitter owns the storage until fn has run. */
+struct zkp_job {
+    zkp_job_t *next; /* the pool's queue */
+    zkp_job_fn fn;
+};
+
+typedef struct zkp_workers zkp_workers_t;
+
+/* Starts n threads (n >= 1). Returns 0, or -1 (nothing started). */
+int zkp_workers_start(unsigned n, zkp_workers_t **out);
+
+/* Queues job: a worker runs job->fn(job) soon, in submission order as far
+ * as workers are free. Never fails; thread-safe. */
+void zkp_workers_submit(zkp_workers_t *w, zkp_job_t *job);
+
+/* Runs every job queued so far to its end, then stops and frees the pool.
+ * No submit may follow. NULL is a no-op. */
+void zkp_workers_stop(zkp_workers_t *w);
+
+#endif
