@@ -1009,7 +1009,9 @@ static void test_contenders_order(void)
         CU_ASSERT_FATAL(zkf_lock_create(c[i % 2], path, NULL, &l[i]) == 0);
         CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(l[i], -1, on_acquired, &ar[i]), 0);
         CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c[0], path) == (size_t)i + 1, 10000));
-        CU_ASSERT_EQUAL_FATAL(zkf_lock_node(l[i], names[i], sizeof(names[i])), 0);
+        /* The server has the node; its client learns the name when the
+         * create's reply has been processed, a moment later. */
+        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zkf_lock_node(l[i], names[i], sizeof(names[i])) == 0, 10000));
         if (i == 0)
             CU_ASSERT_EQUAL(async_wait(&ar[0], 10000), 1);
     }
