@@ -253,6 +253,48 @@ static void test_range(void)
     pt_resp_free(&r);
 }
 
+/* Bodies up to 16 KiB are sent from memory, larger ones from the file
+ * (sendfile): both must give back every byte, whole and in ranges, on
+ * either side of the boundary. */
+static void test_get_sizes(void)
+{
+    mkbucket("obj-sizes");
+    static const size_t sizes[] = {0, 1, 16383, 16384, 16385, 300000};
+    const char *h[] = {FENCE, NULL};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t n = sizes[i];
+        unsigned char *b = malloc(n + 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        for (size_t j = 0; j < n; j++)
+            b[j] = (unsigned char)((j * 131 + i * 7 + (j >> 8)) & 0xff);
+        char path[64];
+        snprintf(path, sizeof(path), "/obj-sizes/s%zu", n);
+        pt_resp_t r;
+        CU_ASSERT_EQUAL(req("PUT", path, h, (const char *)b, n, &r), 200);
+        pt_resp_free(&r);
+        CU_ASSERT_EQUAL(req("GET", path, NULL, NULL, 0, &r), 200);
+        CU_ASSERT_EQUAL(r.len, n);
+        CU_ASSERT_TRUE(r.len == n && (n == 0 || memcmp(r.body, b, n) == 0));
+        pt_resp_free(&r);
+        if (n >= 3) {
+            /* The middle of the object, and its last byte. */
+            size_t first = n / 3, last = n - n / 3 - 1;
+            char range[64];
+            snprintf(range, sizeof(range), "Range: bytes=%zu-%zu", first, last);
+            const char *rh[] = {range, NULL};
+            CU_ASSERT_EQUAL(req("GET", path, rh, NULL, 0, &r), 206);
+            CU_ASSERT_EQUAL(r.len, last - first + 1);
+            CU_ASSERT_TRUE(r.len == last - first + 1 && memcmp(r.body, b + first, r.len) == 0);
+            pt_resp_free(&r);
+            const char *th[] = {"Range: bytes=-1", NULL};
+            CU_ASSERT_EQUAL(req("GET", path, th, NULL, 0, &r), 206);
+            CU_ASSERT_TRUE(r.len == 1 && (unsigned char)r.body[0] == b[n - 1]);
+            pt_resp_free(&r);
+        }
+        free(b);
+    }
+}
+
 static void test_copy(void)
 {
     mkbucket("obj-copy");
@@ -814,6 +856,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "tricky_keys", test_tricky_keys);
     CU_add_test(suite, "content_md5", test_content_md5);
     CU_add_test(suite, "range", test_range);
+    CU_add_test(suite, "get_sizes", test_get_sizes);
     CU_add_test(suite, "copy", test_copy);
     CU_add_test(suite, "delete_objects", test_delete_objects);
     CU_add_test(suite, "delete_objects_audit", test_delete_objects_audit);
