@@ -292,8 +292,15 @@ ZKF_API int zkf_lock_create(zkf_client_t *client, const char *path, const zkf_lo
  * dropped. Such an inline callback must not use the lock object except to
  * read its address.
  *
+ * The caller owns the end of the object's life: no other thread may be
+ * inside, or later enter, a zkf_lock_ function on this lock. A thread
+ * blocked in zkf_lock_acquire() on it must have returned first (wake it
+ * with zkf_lock_cancel() and join it); destroying the lock under it is
+ * undefined behaviour.
+ *
  * Blocking (it waits for the cleanup of an attempt in progress, and off the
- * event thread for queued callbacks); thread-safe.
+ * event thread for queued callbacks); thread-safe with respect to other
+ * lock objects and the client.
  */
 ZKF_API void zkf_lock_destroy(zkf_lock_t *lock);
 
