@@ -436,7 +436,8 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
         }
         got += (size_t)n;
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer((size_t)len, buf, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer((size_t)len, buf, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL)
         free(buf);
     else
@@ -519,7 +520,7 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
         get_free(g);
         g = NULL;
     } else if (!head && r->srv->be->ops->take_fd != NULL &&
-        r->srv->be->ops->take_fd(g->rd, &fd, &body_off) == ZKP_BE_OK) {
+               r->srv->be->ops->take_fd(g->rd, &fd, &body_off) == ZKP_BE_OK) {
         /* Zero-copy: libmicrohttpd sends from the file (sendfile) and closes
          * the descriptor with the response. */
         uint64_t start = body_off + g->first;
