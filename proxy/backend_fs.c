@@ -22,10 +22,11 @@
  * stored key differs) and reported as a missing key.
  *
  * Listing: hashed names have no useful order, so each bucket keeps an
- * in-memory index of its keys sorted in binary order, rebuilt at start-up by
- * reading every object head, and updated under the bucket mutex in the same
- * critical section as the rename/unlink that changes the directory. Memory
- * is O(keys); start-up reads one small head per object.
+ * in-memory index of its keys in binary order (keyindex.h: O(log keys) per
+ * change), rebuilt at start-up by reading every object head, and updated
+ * under the bucket mutex in the same critical section as the rename/unlink
+ * that changes the directory. Memory is O(keys); start-up reads one small
+ * head per object.
  *
  * Atomicity: a put stages into tmp/ (same file system), fsyncs the file,
  * renames it over the final name and fsyncs the bucket directory. Readers
@@ -60,8 +61,7 @@ typedef struct fs_bucket {
     time_t created;
     int deleted;        /* kept in the table after deletion; revived on re-create */
     pthread_mutex_t mu; /* guards the index and renames/unlinks in the directory */
-    zkp_index_entry_t **e;
-    size_t n, cap;
+    zkp_kx_t index;     /* its keys (keyindex.h) */
     /* Group commit of directory syncs, under sync_mu. Tickets are handed
      * out after a directory change; every ticket <= synced is durable,
      * tickets in (synced, failed] got an error. */
@@ -225,64 +225,6 @@ static zkp_index_entry_t *entry_new(const char *key, const zkp_obj_meta_t *m)
     return e;
 }
 
-static int index_reserve(fs_bucket_t *b)
-{
-    if (b->n < b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap * 2 : 64;
-    zkp_index_entry_t **e = realloc(b->e, cap * sizeof(*e));
-    if (e == NULL)
-        return -1;
-    b->e = e;
-    b->cap = cap;
-    return 0;
-}
-
-/* Inserts or replaces; takes ownership of e. Caller holds b->mu. */
-static int index_upsert(fs_bucket_t *b, zkp_index_entry_t *e)
-{
-    size_t i = zkp_index_lower_bound(b->e, b->n, e->key, 0);
-    if (i < b->n && strcmp(b->e[i]->key, e->key) == 0) {
-        free(b->e[i]);
-        b->e[i] = e;
-        return 0;
-    }
-    if (index_reserve(b) != 0) {
-        free(e);
-        return -1;
-    }
-    memmove(&b->e[i + 1], &b->e[i], (b->n - i) * sizeof(*b->e));
-    b->e[i] = e;
-    b->n++;
-    return 0;
-}
-
-/* Caller holds b->mu. Returns 1 if the key was present. */
-static int index_remove(fs_bucket_t *b, const char *key)
-{
-    size_t i = zkp_index_lower_bound(b->e, b->n, key, 0);
-    if (i >= b->n || strcmp(b->e[i]->key, key) != 0)
-        return 0;
-    free(b->e[i]);
-    memmove(&b->e[i], &b->e[i + 1], (b->n - i - 1) * sizeof(*b->e));
-    b->n--;
-    return 1;
-}
-
-static void index_clear(fs_bucket_t *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        free(b->e[i]);
-    free(b->e);
-    b->e = NULL;
-    b->n = b->cap = 0;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp((*(zkp_index_entry_t *const *)a)->key, (*(zkp_index_entry_t *const *)b)->key);
-}
-
 /* --- the bucket table ----------------------------------------------------- */
 
 /* Caller holds be->mu. Includes deleted buckets. */
@@ -306,6 +248,7 @@ static fs_bucket_t *table_add(fs_backend_t *be, const char *name, time_t created
         if ((b = calloc(1, sizeof(*b))) == NULL)
             return NULL;
         snprintf(b->name, sizeof(b->name), "%s", name);
+        zkp_kx_init(&b->index);
         pthread_mutex_init(&b->mu, NULL);
         pthread_mutex_init(&b->sync_mu, NULL);
         pthread_cond_init(&b->sync_cv, NULL);
@@ -391,7 +334,7 @@ static int fs_bucket_delete(zkp_backend_t *base, const char *name)
         return ZKP_BE_NO_BUCKET;
     }
     pthread_mutex_lock(&b->mu);
-    if (b->n > 0) {
+    if (b->index.count > 0) {
         rc = ZKP_BE_NOT_EMPTY;
     } else {
         /* Moving the directory out is the atomic step; removing its
@@ -519,7 +462,7 @@ static int publish(zkp_put_t *p, const zkp_obj_meta_t *m)
         rc = ZKP_BE_NO_BUCKET;
     else if (rename(p->tmp, dst) != 0)
         rc = ZKP_BE_IO;
-    else if (index_upsert(b, e) != 0) {
+    else if (zkp_kx_upsert(&b->index, e) != 0) {
         /* The file is in place but unlisted until the next start-up;
          * GET works. Report the failure rather than hide it. */
         e = NULL;
@@ -701,7 +644,7 @@ static int fs_remove(zkp_backend_t *base, const char *bucket, const char *key)
     if (unlink(path) != 0)
         rc = errno == ENOENT ? ZKP_BE_NO_KEY : ZKP_BE_IO;
     if (rc != ZKP_BE_IO)
-        index_remove(b, key); /* gone from disk: must not stay listed either */
+        zkp_kx_remove(&b->index, key); /* gone from disk: must not stay listed either */
     pthread_mutex_unlock(&b->mu);
     if (rc == ZKP_BE_OK && dir_sync(be, b) != 0)
         rc = ZKP_BE_IO;
@@ -715,7 +658,7 @@ static int fs_list(zkp_backend_t *base, const char *bucket, const zkp_list_req_t
     if (b == NULL)
         return ZKP_BE_NO_BUCKET;
     pthread_mutex_lock(&b->mu);
-    int rc = zkp_list_page(b->e, b->n, req, res) == 0 ? ZKP_BE_OK : ZKP_BE_NOMEM;
+    int rc = zkp_list_page(&b->index, req, res) == 0 ? ZKP_BE_OK : ZKP_BE_NOMEM;
     pthread_mutex_unlock(&b->mu);
     return rc;
 }
@@ -748,10 +691,8 @@ static void load_object(fs_bucket_t *b, const char *dir, const char *name)
     } else {
         key_hash(key, h);
         zkp_index_entry_t *e = strcmp(h, name) == 0 ? entry_new(key, &m) : NULL;
-        if (e != NULL && index_reserve(b) == 0)
-            b->e[b->n++] = e;
-        else
-            free(e);
+        if (e != NULL)
+            zkp_kx_upsert(&b->index, e); /* out of memory: unlisted, still readable */
         zkp_obj_meta_free(&m);
     }
     free(key);
@@ -778,8 +719,6 @@ static int load_bucket(fs_backend_t *be, const char *name)
         if (is_hash_name(de->d_name))
             load_object(b, dir, de->d_name);
     closedir(d);
-    if (b->n > 1) /* b->e may be NULL: qsort must not see it */
-        qsort(b->e, b->n, sizeof(*b->e), entry_cmp);
     return 0;
 }
 
@@ -803,7 +742,7 @@ static void fs_destroy(zkp_backend_t *base)
     if (be == NULL)
         return;
     for (size_t i = 0; i < be->nb; i++) {
-        index_clear(be->buckets[i]);
+        zkp_kx_clear(&be->buckets[i]->index);
         pthread_mutex_destroy(&be->buckets[i]->mu);
         pthread_mutex_destroy(&be->buckets[i]->sync_mu);
         pthread_cond_destroy(&be->buckets[i]->sync_cv);

@@ -3,33 +3,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t zkp_index_lower_bound(zkp_index_entry_t *const *entries, size_t n, const char *key,
-                             int strict)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(entries[mid]->key, key);
-        if (c < 0 || (strict && c == 0))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static int has_prefix(const char *s, const char *p, size_t plen)
 {
     return strncmp(s, p, plen) == 0;
 }
 
-/* First index at or after i whose key does not start with p. */
-static size_t skip_prefixed(zkp_index_entry_t *const *e, size_t n, size_t i, const char *p)
+/* The first place at or after p whose key does not start with pfx. Every
+ * key from pfx up to pfx's successor (the shortest string above all that
+ * start with it: trailing 0xff bytes dropped, the last byte raised) starts
+ * with pfx, so that place is the successor's lower bound. */
+static zkp_kx_pos_t skip_prefixed(const zkp_kx_t *x, zkp_kx_pos_t p, const char *pfx)
 {
-    size_t plen = strlen(p);
-    while (i < n && has_prefix(e[i]->key, p, plen))
-        i++;
-    return i;
+    size_t n = strlen(pfx);
+    while (n > 0 && (unsigned char)pfx[n - 1] == 0xff)
+        n--;
+    if (n == 0) /* nothing sorts above pfx's keys */
+        return (zkp_kx_pos_t){x->nleaves, 0};
+    char *succ = strndup(pfx, n);
+    if (succ == NULL) { /* out of memory: walk instead */
+        const zkp_index_entry_t *e;
+        size_t plen = strlen(pfx);
+        while ((e = zkp_kx_at(x, p)) != NULL && has_prefix(e->key, pfx, plen))
+            zkp_kx_next(x, &p);
+        return p;
+    }
+    succ[n - 1] = (char)((unsigned char)succ[n - 1] + 1);
+    zkp_kx_pos_t q = zkp_kx_lower_bound(x, succ, 0);
+    free(succ);
+    return q.leaf > p.leaf || (q.leaf == p.leaf && q.slot > p.slot) ? q : p;
 }
 
 static int push(zkp_list_result_t *res, size_t *cap, const zkp_index_entry_t *e, const char *name,
@@ -59,50 +60,47 @@ static int push(zkp_list_result_t *res, size_t *cap, const zkp_index_entry_t *e,
 
 /* Where listing starts: the first key >= prefix and > after; if `after` is
  * itself a common prefix of this listing, past every key under it. */
-static size_t start_index(zkp_index_entry_t *const *e, size_t n, const zkp_list_req_t *req,
-                          const char *prefix, size_t plen)
+static zkp_kx_pos_t start_pos(const zkp_kx_t *x, const zkp_list_req_t *req, const char *prefix,
+                              size_t plen)
 {
-    size_t i = zkp_index_lower_bound(e, n, prefix, 0);
-    if (req->after == NULL)
-        return i;
-    size_t j = zkp_index_lower_bound(e, n, req->after, 1);
-    if (j > i)
-        i = j;
+    if (req->after == NULL || strcmp(req->after, prefix) < 0)
+        return zkp_kx_lower_bound(x, prefix, 0);
+    zkp_kx_pos_t p = zkp_kx_lower_bound(x, req->after, 1);
     const char *d = req->delimiter;
     size_t alen = strlen(req->after);
     if (d != NULL && alen > plen && has_prefix(req->after, prefix, plen)) {
         const char *hit = strstr(req->after + plen, d);
         if (hit != NULL && (size_t)(hit - req->after) + strlen(d) == alen)
-            i = skip_prefixed(e, n, i, req->after);
+            p = skip_prefixed(x, p, req->after);
     }
-    return i;
+    return p;
 }
 
-int zkp_list_page(zkp_index_entry_t *const *e, size_t n, const zkp_list_req_t *req,
-                  zkp_list_result_t *res)
+int zkp_list_page(const zkp_kx_t *x, const zkp_list_req_t *req, zkp_list_result_t *res)
 {
     memset(res, 0, sizeof(*res));
     const char *prefix = req->prefix ? req->prefix : "";
     size_t plen = strlen(prefix);
     const char *d = req->delimiter && *req->delimiter ? req->delimiter : NULL;
     size_t cap = 0;
-    size_t i = start_index(e, n, req, prefix, plen);
-    while (i < n && has_prefix(e[i]->key, prefix, plen)) {
+    zkp_kx_pos_t p = start_pos(x, req, prefix, plen);
+    const zkp_index_entry_t *e;
+    while ((e = zkp_kx_at(x, p)) != NULL && has_prefix(e->key, prefix, plen)) {
         if (res->n == (size_t)req->max_keys) {
             res->truncated = req->max_keys > 0;
             break;
         }
-        const char *hit = d ? strstr(e[i]->key + plen, d) : NULL;
+        const char *hit = d ? strstr(e->key + plen, d) : NULL;
         if (hit != NULL) {
-            size_t len = (size_t)(hit - e[i]->key) + strlen(d);
-            if (push(res, &cap, e[i], e[i]->key, len, 1) != 0)
+            size_t len = (size_t)(hit - e->key) + strlen(d);
+            if (push(res, &cap, e, e->key, len, 1) != 0)
                 goto oom;
-            i = skip_prefixed(e, n, i, res->items[res->n - 1].name);
+            p = skip_prefixed(x, p, res->items[res->n - 1].name);
             continue;
         }
-        if (push(res, &cap, e[i], e[i]->key, e[i]->klen, 0) != 0)
+        if (push(res, &cap, e, e->key, e->klen, 0) != 0)
             goto oom;
-        i++;
+        zkp_kx_next(x, &p);
     }
     if (res->truncated && (res->next = strdup(res->items[res->n - 1].name)) == NULL)
         goto oom;

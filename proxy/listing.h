@@ -1,7 +1,8 @@
-/* One page of an S3 listing over a sorted key index: prefix, delimiter
- * (CommonPrefixes), max-keys and a resume point (start-after, marker, or a
- * decoded continuation token). Pure: the caller owns the index and its
- * locking. */
+/* One page of an S3 listing over a bucket's key index (keyindex.h):
+ * prefix, delimiter (CommonPrefixes), max-keys and a resume point
+ * (start-after, marker, or a decoded continuation token). Pure: the caller
+ * owns the index and its locking. A page costs O(log keys) per returned
+ * item: a common prefix is skipped by a lookup, not a walk. */
 #ifndef ZKP_LISTING_H
 #define ZKP_LISTING_H
 
@@ -9,13 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-typedef struct zkp_index_entry {
-    uint64_t size;
-    time_t mtime;
-    char etag[33];
-    size_t klen;
-    char key[]; /* NUL-terminated, no interior NUL */
-} zkp_index_entry_t;
+#include "keyindex.h"
 
 typedef struct zkp_list_req {
     const char *prefix;    /* NULL or "" for all */
@@ -39,15 +34,9 @@ typedef struct zkp_list_result {
     char *next; /* when truncated: the last name returned (resume point) */
 } zkp_list_result_t;
 
-/* entries: n pointers sorted by key in binary order (strcmp). Returns 0 or
- * -1 on OOM. Resuming after a common prefix skips every key under it, so a
- * page boundary never repeats a CommonPrefixes entry. */
-int zkp_list_page(zkp_index_entry_t *const *entries, size_t n, const zkp_list_req_t *req,
-                  zkp_list_result_t *res);
+/* Returns 0 or -1 on OOM. Resuming after a common prefix skips every key
+ * under it, so a page boundary never repeats a CommonPrefixes entry. */
+int zkp_list_page(const zkp_kx_t *index, const zkp_list_req_t *req, zkp_list_result_t *res);
 void zkp_list_result_free(zkp_list_result_t *res);
-
-/* First index whose key is >= key (or > key when strict). */
-size_t zkp_index_lower_bound(zkp_index_entry_t *const *entries, size_t n, const char *key,
-                             int strict);
 
 #endif

@@ -358,14 +358,14 @@ static zkp_index_entry_t *entry(const char *k)
     return e;
 }
 
-static char *page_str(zkp_index_entry_t **e, size_t n, const char *prefix, const char *delim,
-                      const char *after, int max, char **next)
+static char *page_str(const zkp_kx_t *x, const char *prefix, const char *delim, const char *after,
+                      int max, char **next)
 {
     zkp_list_req_t req = {prefix, delim, after, max};
     zkp_list_result_t res;
     zkp_buf_t b;
     zkp_buf_init(&b);
-    if (zkp_list_page(e, n, &req, &res) != 0)
+    if (zkp_list_page(x, &req, &res) != 0)
         return NULL;
     for (size_t i = 0; i < res.n; i++)
         zkp_buf_printf(&b, "%s%s%s", i ? " " : "", res.items[i].is_prefix ? "P:" : "",
@@ -375,48 +375,95 @@ static char *page_str(zkp_index_entry_t **e, size_t n, const char *prefix, const
     return zkp_buf_steal(&b, NULL);
 }
 
+static void index_of(zkp_kx_t *x, const char *const *keys, size_t n)
+{
+    zkp_kx_init(x);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(zkp_kx_upsert(x, entry(keys[i])), 0);
+}
+
 static void test_listing(void)
 {
     /* Sorted in binary order: '-' (0x2d) < '/' (0x2f) < 'a'. */
     const char *keys[] = {"a", "a-c", "a/b", "a/c/d", "a/c/e", "b", "b/x", "\xc3\xa9"};
-    size_t n = sizeof(keys) / sizeof(keys[0]);
-    zkp_index_entry_t *e[16];
-    for (size_t i = 0; i < n; i++)
-        e[i] = entry(keys[i]);
+    zkp_kx_t x;
+    index_of(&x, keys, sizeof(keys) / sizeof(keys[0]));
     char *next = NULL;
-    char *s = page_str(e, n, NULL, NULL, NULL, 1000, &next);
+    char *s = page_str(&x, NULL, NULL, NULL, 1000, &next);
     CU_ASSERT_STRING_EQUAL(s, "a a-c a/b a/c/d a/c/e b b/x \xc3\xa9");
     CU_ASSERT_PTR_NULL(next);
     free(s);
-    s = page_str(e, n, NULL, "/", NULL, 1000, &next);
+    s = page_str(&x, NULL, "/", NULL, 1000, &next);
     CU_ASSERT_STRING_EQUAL(s, "a a-c P:a/ b P:b/ \xc3\xa9");
     free(s);
-    s = page_str(e, n, "a/", "/", NULL, 1000, &next);
+    s = page_str(&x, "a/", "/", NULL, 1000, &next);
     CU_ASSERT_STRING_EQUAL(s, "a/b P:a/c/");
     free(s);
     /* Pagination with a delimiter: resuming after a common prefix must
      * not return it again. */
-    s = page_str(e, n, NULL, "/", NULL, 3, &next);
+    s = page_str(&x, NULL, "/", NULL, 3, &next);
     CU_ASSERT_STRING_EQUAL(s, "a a-c P:a/");
     CU_ASSERT_STRING_EQUAL(next, "a/");
     free(s);
     char *next2 = NULL;
-    s = page_str(e, n, NULL, "/", next, 3, &next2);
+    s = page_str(&x, NULL, "/", next, 3, &next2);
     CU_ASSERT_STRING_EQUAL(s, "b P:b/ \xc3\xa9");
     CU_ASSERT_PTR_NULL(next2);
     free(s);
     free(next);
-    s = page_str(e, n, NULL, NULL, "a/c/d", 2, &next);
+    s = page_str(&x, NULL, NULL, "a/c/d", 2, &next);
     CU_ASSERT_STRING_EQUAL(s, "a/c/e b");
     CU_ASSERT_STRING_EQUAL(next, "b");
     free(s);
     free(next);
-    s = page_str(e, n, NULL, NULL, NULL, 0, &next);
+    s = page_str(&x, NULL, NULL, NULL, 0, &next);
     CU_ASSERT_STRING_EQUAL(s, "");
     CU_ASSERT_PTR_NULL(next);
     free(s);
-    for (size_t i = 0; i < n; i++)
-        free(e[i]);
+    /* An `after` below the prefix starts at the prefix. */
+    s = page_str(&x, "b", NULL, "a/c", 1000, &next);
+    CU_ASSERT_STRING_EQUAL(s, "b b/x");
+    free(s);
+    zkp_kx_clear(&x);
+
+    /* Common prefixes that end in 0xff bytes, or are nothing but: the key
+     * after them is found by the prefix's successor. */
+    const char *ff[] = {"x\xff"
+                        "1",
+                        "x\xff"
+                        "2",
+                        "y",
+                        "\xff\xff"
+                        "a",
+                        "\xff\xff"
+                        "b"};
+    index_of(&x, ff, sizeof(ff) / sizeof(ff[0]));
+    s = page_str(&x, NULL, "\xff", NULL, 1000, &next);
+    CU_ASSERT_STRING_EQUAL(s, "P:x\xff y P:\xff");
+    free(s);
+    s = page_str(&x, NULL, "\xff", "x\xff", 1000, &next);
+    CU_ASSERT_STRING_EQUAL(s, "y P:\xff");
+    free(s);
+    zkp_kx_clear(&x);
+
+    /* A common prefix over thousands of keys (many leaves) is one item,
+     * and the page goes on after it. */
+    zkp_kx_init(&x);
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "d/%05d", (i * 7919) % 5000);
+        CU_ASSERT_EQUAL(zkp_kx_upsert(&x, entry(k)), 0);
+    }
+    CU_ASSERT_EQUAL(zkp_kx_upsert(&x, entry("c")), 0);
+    CU_ASSERT_EQUAL(zkp_kx_upsert(&x, entry("e")), 0);
+    CU_ASSERT_EQUAL(x.count, 5002);
+    s = page_str(&x, NULL, "/", NULL, 1000, &next);
+    CU_ASSERT_STRING_EQUAL(s, "c P:d/ e");
+    free(s);
+    s = page_str(&x, "d/", NULL, "d/04997", 1000, &next);
+    CU_ASSERT_STRING_EQUAL(s, "d/04998 d/04999");
+    free(s);
+    zkp_kx_clear(&x);
 }
 
 /* --- key mapping (local-files backend) ------------------------------------------------------- */
