@@ -28,6 +28,7 @@ struct zkp_server {
     zkp_metrics_t metrics;
     struct MHD_Daemon *daemon;
     zkp_workers_t *workers; /* the blocking part of writes (server.c) */
+    atomic_int stopping;    /* zkp_server_stop has begun: refuse new requests */
     unsigned port;
     atomic_uint_least64_t next_request_id;
     pthread_mutex_t idle_mu; /* with idle_cv: shutdown waits for metrics.inflight == 0 */

@@ -230,6 +230,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->started = 1;
         r->conn = conn;
         r->method = method;
+        if (atomic_load(&r->srv->stopping))
+            /* A new request on a kept-alive connection during shutdown:
+             * refused before its body, so that the requests in progress
+             * can finish and the connections close (zkp_respond). */
+            return zkp_respond_error(r, 503, "ServiceUnavailable",
+                                     "The proxy is shutting down; retry against another instance "
+                                     "or after its restart");
         return start(r);
     }
     if (*upload_data_size > 0) {
@@ -243,7 +250,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->job_state = ZKP_JOB_RUNNING;
         r->job.fn = run_job;
         MHD_suspend_connection(conn);
-        zkp_workers_submit(r->srv->workers, &r->job);
+        if (zkp_workers_submit(r->srv->workers, &r->job) != 0)
+            run_job(&r->job); /* the pool has closed (shutdown): here, then resume */
         return MHD_YES;
     }
     return execute(r);
@@ -327,18 +335,18 @@ static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
     unsigned loops = s->cfg.io_threads;
     if (loops == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        loops = cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+        loops = cpus <= 0 ? 2 : cpus > 64 ? 64 : (unsigned)cpus;
     }
     /* ITC: resume and quiesce from other threads wake the loops. */
-    s->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                             MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-                         MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned int)s->cfg.max_connections, MHD_OPTION_THREAD_POOL_SIZE, loops,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.connection_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
+        MHD_OPTION_THREAD_POOL_SIZE, loops > 1 ? loops : 0, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        pool, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%u (in use, or not a local address?)",
                  s->cfg.listen_host, s->cfg.listen_port);
@@ -355,7 +363,7 @@ static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
 
 static void destroy(zkp_server_t *s)
 {
-    zkp_workers_stop(s->workers);
+    zkp_workers_free(s->workers);
     zkp_audit_close(s->audit);
     zkp_marks_close(s->marks);
     if (s->be != NULL)
@@ -407,11 +415,12 @@ int zkp_server_reopen_logs(zkp_server_t *s)
     return s != NULL && zkp_audit_reopen(s->audit) != 0 ? -1 : 0;
 }
 
-static void wait_idle(zkp_server_t *s)
+/* Waits until no request is in progress, or seconds have passed. */
+static void wait_idle(zkp_server_t *s, unsigned seconds)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += s->cfg.shutdown_grace_s;
+    deadline.tv_sec += seconds;
     pthread_mutex_lock(&s->idle_mu);
     while (atomic_load(&s->metrics.inflight) > 0)
         if (pthread_cond_timedwait(&s->idle_cv, &s->idle_mu, &deadline) != 0)
@@ -424,14 +433,19 @@ void zkp_server_stop(zkp_server_t *s)
     if (s == NULL)
         return;
     /* Stop accepting, let requests in progress finish, then tear down:
-     * no write is cut between its mark and its commit by our own exit. */
+     * no write is cut between its mark and its commit by our own exit.
+     * From here on, a new request on an open connection gets 503, and
+     * every response closes its connection. */
     MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
-    wait_idle(s);
+    atomic_store(&s->stopping, 1);
+    wait_idle(s, (unsigned)s->cfg.shutdown_grace_s);
     /* Past the grace period, writes may still be on workers: let them end
-     * (a write is never cut between its mark and its commit), and their
-     * connections resume, before the daemon goes. */
-    zkp_workers_stop(s->workers);
-    s->workers = NULL;
+     * (a write is never cut between its mark and its commit). A write
+     * whose body ends after this runs on its event loop instead. Then give
+     * the loops a moment to send the answers of those that ended, before
+     * the daemon closes every connection. */
+    zkp_workers_close(s->workers);
+    wait_idle(s, 2);
     MHD_stop_daemon(s->daemon);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);

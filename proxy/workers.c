@@ -9,7 +9,8 @@ struct zkp_workers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     zkp_job_t *head, *tail;
-    int stopping;
+    int stopping; /* closed to new jobs; threads leave once the queue is empty */
+    int joined;
     unsigned n;
     pthread_t threads[];
 };
@@ -48,7 +49,7 @@ int zkp_workers_start(unsigned n, zkp_workers_t **out)
     pthread_cond_init(&w->cv, NULL);
     for (; w->n < n; w->n++) {
         if (pthread_create(&w->threads[w->n], NULL, worker_main, w) != 0) {
-            zkp_workers_stop(w);
+            zkp_workers_free(w);
             return -1;
         }
     }
@@ -56,10 +57,14 @@ int zkp_workers_start(unsigned n, zkp_workers_t **out)
     return 0;
 }
 
-void zkp_workers_submit(zkp_workers_t *w, zkp_job_t *job)
+int zkp_workers_submit(zkp_workers_t *w, zkp_job_t *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return -1;
+    }
     if (w->tail)
         w->tail->next = job;
     else
@@ -67,18 +72,29 @@ void zkp_workers_submit(zkp_workers_t *w, zkp_job_t *job)
     w->tail = job;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    return 0;
 }
 
-void zkp_workers_stop(zkp_workers_t *w)
+void zkp_workers_close(zkp_workers_t *w)
 {
     if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
     w->stopping = 1;
+    int joined = w->joined;
+    w->joined = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    for (unsigned i = 0; i < w->n; i++)
-        pthread_join(w->threads[i], NULL);
+    if (!joined)
+        for (unsigned i = 0; i < w->n; i++)
+            pthread_join(w->threads[i], NULL);
+}
+
+void zkp_workers_free(zkp_workers_t *w)
+{
+    if (w == NULL)
+        return;
+    zkp_workers_close(w);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);

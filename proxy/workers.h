@@ -22,11 +22,18 @@ typedef struct zkp_workers zkp_workers_t;
 int zkp_workers_start(unsigned n, zkp_workers_t **out);
 
 /* Queues job: a worker runs job->fn(job) soon, in submission order as far
- * as workers are free. Never fails; thread-safe. */
-void zkp_workers_submit(zkp_workers_t *w, zkp_job_t *job);
+ * as workers are free. Returns 0, or -1 once the pool is closed (the job
+ * is not taken: the caller runs it). Thread-safe. */
+int zkp_workers_submit(zkp_workers_t *w, zkp_job_t *job);
 
-/* Runs every job queued so far to its end, then stops and frees the pool.
- * No submit may follow. NULL is a no-op. */
-void zkp_workers_stop(zkp_workers_t *w);
+/* Closes the pool to new jobs, runs every job queued so far to its end and
+ * joins the threads. The pool stays allocated, so a late submit is refused
+ * rather than a use after free. Idempotent; one thread at a time; NULL is a
+ * no-op. */
+void zkp_workers_close(zkp_workers_t *w);
+
+/* Closes (if not yet) and frees the pool. No call on it may follow. NULL is
+ * a no-op. */
+void zkp_workers_free(zkp_workers_t *w);
 
 #endif

@@ -4,6 +4,7 @@
  * 16 concurrent writers, kill -9 mid-load and restart, and a failing mark
  * store. */
 #include <CUnit/Basic.h>
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -511,6 +512,8 @@ typedef struct kload {
     int id;
     uint64_t acked; /* highest token acknowledged with 200 */
     int acks;
+    int round;   /* sigterm_keepalive_load: which shutdown */
+    int refused; /* sigterm_keepalive_load: ended on a 503 */
 } kload_t;
 
 static void *kill_writer(void *arg)
@@ -532,10 +535,10 @@ static void *kill_writer(void *arg)
     return NULL;
 }
 
-static int total_acks(kload_t *k)
+static int total_acks(kload_t *k, int writers)
 {
     int n = 0;
-    for (int i = 0; i < K_WRITERS; i++)
+    for (int i = 0; i < writers; i++)
         n += __atomic_load_n(&k[i].acks, __ATOMIC_ACQUIRE);
     return n;
 }
@@ -548,10 +551,10 @@ static void test_kill9_restart(void)
     kload_t k[K_WRITERS];
     pthread_t t[K_WRITERS];
     for (int i = 0; i < K_WRITERS; i++) {
-        k[i] = (kload_t){&p, i, 0, 0};
+        k[i] = (kload_t){.p = &p, .id = i};
         pthread_create(&t[i], NULL, kill_writer, &k[i]);
     }
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(total_acks(k) >= 200, 60000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(total_acks(k, K_WRITERS) >= 200, 60000));
     pt_proxy_kill9(&p); /* mid-load: writes are in flight */
     for (int i = 0; i < K_WRITERS; i++)
         pthread_join(t[i], NULL);
@@ -587,7 +590,104 @@ static void test_kill9_restart(void)
             CU_ASSERT_EQUAL(put_tok(&p, path, lock, mark - 1, "x", 1, NULL), 412);
     }
     pt_resp_free(&m);
-    printf("\n    killed after %d acknowledged writes\n", total_acks(k));
+    printf("\n    killed after %d acknowledged writes\n", total_acks(k, K_WRITERS));
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+}
+
+/* --- SIGTERM under keep-alive write load ---------------------------------------------- */
+
+/* Writers on kept-alive connections (one libcurl handle each, reused), so
+ * that requests keep arriving on open connections after the SIGTERM. The
+ * proxy must exit cleanly (it once crashed submitting to its stopped
+ * worker pool), answer them 503 or close, and keep every acknowledged
+ * write. */
+#define S_WRITERS 6
+
+static size_t sink(char *d, size_t size, size_t n, void *arg)
+{
+    (void)d;
+    (void)arg;
+    return size * n;
+}
+
+static void *keepalive_writer(void *arg)
+{
+    kload_t *k = arg;
+    CURL *c = curl_easy_init();
+    char url[128], lock[96], tok[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/shut/r%d-w%d", k->p->port, k->round, k->id);
+    snprintf(lock, sizeof(lock), "X-Fencing-Lock: /locks/shut-%d-%d", k->round, k->id);
+    char *body = malloc(BODY_LEN);
+    for (uint64_t token = 1; c != NULL && body != NULL; token++) {
+        make_body(body, token, k->id, k->round);
+        snprintf(tok, sizeof(tok), "X-Fencing-Token: %" PRIu64, token);
+        struct curl_slist *h = curl_slist_append(NULL, lock);
+        h = curl_slist_append(h, tok);
+        h = curl_slist_append(h, "Expect:");
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)BODY_LEN);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+        long st = 0;
+        CURLcode rc = curl_easy_perform(c);
+        if (rc == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        curl_slist_free_all(h);
+        if (st != 200) {
+            k->refused = st == 503;
+            break; /* shutting down, or gone */
+        }
+        __atomic_store_n(&k->acked, token, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&k->acks, 1, __ATOMIC_ACQ_REL);
+    }
+    free(body);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void test_sigterm_keepalive_load(void)
+{
+    pt_proxy_t p;
+    /* Few workers and a short grace: writes queue, and the grace ends with
+     * requests still arriving. */
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, "io_threads = 2\nthreads = 2\nshutdown_grace_s = 1\n"),
+                          0);
+    mkbucket(&p, "shut");
+    enum { ROUNDS = 5 };
+    kload_t k[ROUNDS][S_WRITERS];
+    int refused = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        pthread_t t[S_WRITERS];
+        for (int i = 0; i < S_WRITERS; i++) {
+            k[round][i] = (kload_t){.p = &p, .id = i, .round = round};
+            pthread_create(&t[i], NULL, keepalive_writer, &k[round][i]);
+        }
+        CU_ASSERT_TRUE(PT_WAIT_UNTIL(total_acks(k[round], S_WRITERS) >= 60, 60000));
+        CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0); /* exit 0: no crash, no hang */
+        for (int i = 0; i < S_WRITERS; i++) {
+            pthread_join(t[i], NULL);
+            refused += k[round][i].refused;
+        }
+        CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
+        CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
+        /* Every acknowledged write is there, whole, at its token or later. */
+        for (int i = 0; i < S_WRITERS; i++) {
+            char path[64], tag[48];
+            snprintf(path, sizeof(path), "/shut/r%d-w%d", round, i);
+            long st;
+            uint64_t tok = 0;
+            char *b = get(&p, path, &st, &tok);
+            CU_ASSERT_EQUAL(st, 200);
+            CU_ASSERT_TRUE(b != NULL && body_intact(b, BODY_LEN, tag, sizeof(tag)));
+            CU_ASSERT(tok >= k[round][i].acked);
+            free(b);
+        }
+    }
+    printf("\n    %d writers refused with 503 during %d shutdowns\n", refused, ROUNDS);
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 }
@@ -688,6 +788,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "concurrent_writers", test_concurrent_writers);
     CU_add_test(suite, "concurrent_writers_one_worker", test_concurrent_writers_one_worker);
     CU_add_test(suite, "kill9_restart", test_kill9_restart);
+    CU_add_test(suite, "sigterm_keepalive_load", test_sigterm_keepalive_load);
     CU_add_test(suite, "store_failure", test_store_failure);
     CU_add_test(suite, "fault_endpoint_get", test_fault_endpoint_post_only);
 }
