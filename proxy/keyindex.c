@@ -32,13 +32,22 @@ void zkp_kx_clear(zkp_kx_t *x)
     zkp_kx_init(x);
 }
 
+/* Lookups compare the first n bytes of keys with key (WHOLE: whole keys);
+ * a shorter n ranks every key that starts with those bytes equal. */
+#define WHOLE SIZE_MAX
+
+static int cmp(const char *a, const char *key, size_t n)
+{
+    return n == WHOLE ? strcmp(a, key) : strncmp(a, key, n);
+}
+
 /* First slot of l whose key is >= key (> key when strict). */
-static size_t leaf_lower_bound(const zkp_kx_leaf_t *l, const char *key, int strict)
+static size_t leaf_lower_bound(const zkp_kx_leaf_t *l, const char *key, size_t n, int strict)
 {
     size_t lo = 0, hi = l->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(l->e[mid]->key, key);
+        int c = cmp(l->e[mid]->key, key, n);
         if (c < 0 || (strict && c == 0))
             lo = mid + 1;
         else
@@ -49,13 +58,13 @@ static size_t leaf_lower_bound(const zkp_kx_leaf_t *l, const char *key, int stri
 
 /* First leaf whose last key is >= key (> key when strict): the leaf of the
  * lower bound; nleaves when every key is below. */
-static size_t leaf_for(const zkp_kx_t *x, const char *key, int strict)
+static size_t leaf_for(const zkp_kx_t *x, const char *key, size_t n, int strict)
 {
     size_t lo = 0, hi = x->nleaves;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const zkp_kx_leaf_t *l = x->leaves[mid];
-        int c = strcmp(l->e[l->n - 1]->key, key);
+        int c = cmp(l->e[l->n - 1]->key, key, n);
         if (c < 0 || (strict && c == 0))
             lo = mid + 1;
         else
@@ -64,12 +73,23 @@ static size_t leaf_for(const zkp_kx_t *x, const char *key, int strict)
     return lo;
 }
 
+static zkp_kx_pos_t lower_bound_n(const zkp_kx_t *x, const char *key, size_t n, int strict)
+{
+    zkp_kx_pos_t p = {leaf_for(x, key, n, strict), 0};
+    if (p.leaf < x->nleaves)
+        p.slot = leaf_lower_bound(x->leaves[p.leaf], key, n,
+                                  strict); /* < its count: its last key is >= */
+    return p;
+}
+
 zkp_kx_pos_t zkp_kx_lower_bound(const zkp_kx_t *x, const char *key, int strict)
 {
-    zkp_kx_pos_t p = {leaf_for(x, key, strict), 0};
-    if (p.leaf < x->nleaves)
-        p.slot = leaf_lower_bound(x->leaves[p.leaf], key, strict); /* < n: its last key is >= */
-    return p;
+    return lower_bound_n(x, key, WHOLE, strict);
+}
+
+zkp_kx_pos_t zkp_kx_past_prefix(const zkp_kx_t *x, const char *prefix)
+{
+    return lower_bound_n(x, prefix, strlen(prefix), 1);
 }
 
 const zkp_index_entry_t *zkp_kx_at(const zkp_kx_t *x, zkp_kx_pos_t p)
@@ -123,7 +143,7 @@ static void dir_drop(zkp_kx_t *x, size_t i)
 
 int zkp_kx_upsert(zkp_kx_t *x, zkp_index_entry_t *e)
 {
-    size_t li = leaf_for(x, e->key, 0);
+    size_t li = leaf_for(x, e->key, WHOLE, 0);
     if (li == x->nleaves && li > 0)
         li--;               /* above every key: the end of the last leaf */
     if (li == x->nleaves) { /* the first entry */
@@ -137,7 +157,7 @@ int zkp_kx_upsert(zkp_kx_t *x, zkp_index_entry_t *e)
         dir_insert(x, 0, l);
     }
     zkp_kx_leaf_t *l = x->leaves[li];
-    size_t s = leaf_lower_bound(l, e->key, 0);
+    size_t s = leaf_lower_bound(l, e->key, WHOLE, 0);
     if (s < l->n && strcmp(l->e[s]->key, e->key) == 0) {
         free(l->e[s]);
         l->e[s] = e;

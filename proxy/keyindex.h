@@ -64,6 +64,10 @@ const zkp_index_entry_t *zkp_kx_find(const zkp_kx_t *x, const char *key);
 /* The first entry whose key is >= key (> key when strict), or the end. */
 zkp_kx_pos_t zkp_kx_lower_bound(const zkp_kx_t *x, const char *key, int strict);
 
+/* The first entry whose key does not start with prefix and sorts after it
+ * (past every key that starts with it), or the end. */
+zkp_kx_pos_t zkp_kx_past_prefix(const zkp_kx_t *x, const char *prefix);
+
 /* The entry at p, or NULL at the end; owned by the index. */
 const zkp_index_entry_t *zkp_kx_at(const zkp_kx_t *x, zkp_kx_pos_t p);
 

@@ -8,28 +8,10 @@ static int has_prefix(const char *s, const char *p, size_t plen)
     return strncmp(s, p, plen) == 0;
 }
 
-/* The first place at or after p whose key does not start with pfx. Every
- * key from pfx up to pfx's successor (the shortest string above all that
- * start with it: trailing 0xff bytes dropped, the last byte raised) starts
- * with pfx, so that place is the successor's lower bound. */
+/* The first place at or after p whose key does not start with pfx. */
 static zkp_kx_pos_t skip_prefixed(const zkp_kx_t *x, zkp_kx_pos_t p, const char *pfx)
 {
-    size_t n = strlen(pfx);
-    while (n > 0 && (unsigned char)pfx[n - 1] == 0xff)
-        n--;
-    if (n == 0) /* nothing sorts above pfx's keys */
-        return (zkp_kx_pos_t){x->nleaves, 0};
-    char *succ = strndup(pfx, n);
-    if (succ == NULL) { /* out of memory: walk instead */
-        const zkp_index_entry_t *e;
-        size_t plen = strlen(pfx);
-        while ((e = zkp_kx_at(x, p)) != NULL && has_prefix(e->key, pfx, plen))
-            zkp_kx_next(x, &p);
-        return p;
-    }
-    succ[n - 1] = (char)((unsigned char)succ[n - 1] + 1);
-    zkp_kx_pos_t q = zkp_kx_lower_bound(x, succ, 0);
-    free(succ);
+    zkp_kx_pos_t q = zkp_kx_past_prefix(x, pfx);
     return q.leaf > p.leaf || (q.leaf == p.leaf && q.slot > p.slot) ? q : p;
 }
 

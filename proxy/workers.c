@@ -10,7 +10,6 @@ struct zkp_workers {
     pthread_cond_t cv;
     zkp_job_t *head, *tail;
     int stopping; /* closed to new jobs; threads leave once the queue is empty */
-    int joined;
     unsigned n;
     pthread_t threads[];
 };
@@ -80,9 +79,8 @@ void zkp_workers_close(zkp_workers_t *w)
     if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
+    int joined = w->stopping; /* only close sets it, and joins */
     w->stopping = 1;
-    int joined = w->joined;
-    w->joined = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     if (!joined)
