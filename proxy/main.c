@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "server.h"
+#include "http/server.h"
+#include "util/config.h"
 
 static void usage(FILE *f)
 {

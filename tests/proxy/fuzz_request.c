@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "awschunked.h"
-#include "range.h"
-#include "request.h"
-#include "xml.h"
+#include "http/awschunked.h"
+#include "http/range.h"
+#include "http/request.h"
+#include "http/xml.h"
 
 static int drop(void *arg, const char *d, size_t n)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/fs/keyindex.h"
 #include "harness.h"
-#include "keyindex.h"
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -12,15 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "awschunked.h"
-#include "backend.h"
-#include "config.h"
+#include "backend/backend.h"
+#include "backend/fs/listing.h"
 #include "harness.h"
-#include "listing.h"
-#include "range.h"
-#include "request.h"
-#include "textutil.h"
-#include "xml.h"
+#include "http/awschunked.h"
+#include "http/range.h"
+#include "http/request.h"
+#include "http/xml.h"
+#include "util/config.h"
+#include "util/textutil.h"
 
 /* --- range ---------------------------------------------------------------------- */
 

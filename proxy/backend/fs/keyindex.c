@@ -6,7 +6,7 @@
  *     together (a removal merges a leaf into a neighbour otherwise), so
  *     leaves are at least a quarter full on average, whatever the history
  *     of inserts and removals. */
-#include "keyindex.h"
+#include "backend/fs/keyindex.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "util/config.h"
 
 typedef struct zkp_server zkp_server_t;
 

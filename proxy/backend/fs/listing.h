@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "keyindex.h"
+#include "backend/fs/keyindex.h"
 
 typedef struct zkp_list_req {
     const char *prefix;    /* NULL or "" for all */

@@ -1,10 +1,10 @@
-#include "request.h"
+#include "http/request.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "fence/fence.h"
-#include "textutil.h"
+#include "util/textutil.h"
 
 #define S3_MAX_KEY 1024
 #define S3_MAX_LIST 1000

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 #define ZKP_XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define ZKP_S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"

@@ -1,7 +1,7 @@
 /* The worker pool (workers.h): a FIFO queue under one mutex. Jobs are the
  * slow part of a write (fsync, a group commit's wait), so the queue's own
  * cost is noise next to them. */
-#include "workers.h"
+#include "util/workers.h"
 
 #include <stdlib.h>
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "range.h"
-#include "s3.h"
-#include "textutil.h"
+#include "http/range.h"
+#include "s3/s3.h"
+#include "util/textutil.h"
 
 #define DELETE_MAX_KEYS 1000 /* S3's limit per DeleteObjects request */
 /* Markup around one key: <Object><Key></Key></Object> is 28 bytes; the rest

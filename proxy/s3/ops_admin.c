@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
+#include "s3/s3.h"
 
 static void json_string(zkp_buf_t *b, const char *s)
 {

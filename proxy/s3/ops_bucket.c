@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
-#include "textutil.h"
+#include "s3/s3.h"
+#include "util/textutil.h"
 
 static enum MHD_Result respond_xml(zkp_req_t *r, zkp_buf_t *b)
 {

@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "s3/metrics.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "config.h"
+#include "util/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
+#include "http/request.h"
 
 void zkp_config_defaults(zkp_config_t *c)
 {

@@ -1,4 +1,4 @@
-#include "textutil.h"
+#include "util/textutil.h"
 
 #include <ctype.h>
 #include <stdio.h>

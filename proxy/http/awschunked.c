@@ -1,4 +1,4 @@
-#include "awschunked.h"
+#include "http/awschunked.h"
 
 #include <string.h>
 

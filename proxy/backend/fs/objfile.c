@@ -1,4 +1,4 @@
-#include "objfile.h"
+#include "backend/fs/objfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 static const char magic[8] = "ZKPOBJ1";
 

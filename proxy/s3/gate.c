@@ -14,7 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "s3.h"
+#include "s3/s3.h"
 
 static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
 {

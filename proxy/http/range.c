@@ -1,4 +1,4 @@
-#include "range.h"
+#include "http/range.h"
 
 #include <string.h>
 

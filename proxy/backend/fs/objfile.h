@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 
 #define ZKP_OBJ_PREAMBLE 64
 #define ZKP_OBJ_MAX_HEADER (1u << 20)

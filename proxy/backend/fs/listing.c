@@ -1,4 +1,4 @@
-#include "listing.h"
+#include "backend/fs/listing.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -32,8 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3.h"
-#include "server.h"
+#include "http/server.h"
+#include "s3/s3.h"
 
 uint64_t zkp_now_us(void)
 {

@@ -8,9 +8,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "fence/fence.h"
-#include "request.h"
+#include "http/request.h"
+#include "util/buf.h"
 
 #define ZKP_LATENCY_BUCKETS 14
 #define ZKP_STATUS_MAX 600

@@ -51,10 +51,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "objfile.h"
-#include "request.h"
-#include "textutil.h"
+#include "backend/backend.h"
+#include "backend/fs/objfile.h"
+#include "http/request.h"
+#include "util/textutil.h"
 
 typedef struct fs_bucket {
     char name[64];

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
+#include "s3/s3.h"
 
 enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
 {

@@ -25,7 +25,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "listing.h"
+#include "backend/fs/listing.h"
 
 typedef enum {
     ZKP_BE_OK = 0,

@@ -1,6 +1,6 @@
 /* Helpers shared by every backend: object metadata ownership, directory
  * creation. */
-#include "backend.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <stdio.h>

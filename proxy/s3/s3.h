@@ -9,16 +9,16 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "awschunked.h"
-#include "backend.h"
-#include "buf.h"
-#include "config.h"
+#include "backend/backend.h"
 #include "fence/fence.h"
-#include "metrics.h"
-#include "request.h"
-#include "server.h"
-#include "workers.h"
-#include "xml.h"
+#include "http/awschunked.h"
+#include "http/request.h"
+#include "http/server.h"
+#include "http/xml.h"
+#include "s3/metrics.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/workers.h"
 
 struct zkp_server {
     zkp_config_t cfg;
