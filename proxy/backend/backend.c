@@ -1,30 +1,8 @@
-/* Helpers shared by every backend: object metadata ownership, directory
- * creation. */
+/* Helpers shared by every backend: object metadata ownership. */
 #include "backend/backend.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-int zkp_mkdir_p(const char *path)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 void zkp_obj_meta_free(zkp_obj_meta_t *m)
 {
@@ -74,4 +52,13 @@ int zkp_obj_meta_copy(zkp_obj_meta_t *dst, const zkp_obj_meta_t *src)
 oom:
     zkp_obj_meta_free(dst);
     return -1;
+}
+
+void zkp_list_result_free(zkp_list_result_t *res)
+{
+    for (size_t i = 0; i < res->n; i++)
+        free(res->items[i].name);
+    free(res->items);
+    free(res->next);
+    memset(res, 0, sizeof(*res));
 }

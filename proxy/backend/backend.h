@@ -25,7 +25,33 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "backend/fs/listing.h"
+/* One page of a listing, as S3 lists: keys (and, with a delimiter, common
+ * prefixes) in UTF-8 binary order, after a resume point (start-after,
+ * marker, or a decoded continuation token). */
+typedef struct zkp_list_req {
+    const char *prefix;    /* NULL or "" for all */
+    const char *delimiter; /* NULL for none */
+    const char *after;     /* list keys strictly after this; NULL for none */
+    int max_keys;          /* 0..1000 */
+} zkp_list_req_t;
+
+typedef struct zkp_list_item {
+    char *name;    /* key, or common prefix when is_prefix; owned */
+    int is_prefix; /* a CommonPrefixes entry */
+    uint64_t size;
+    time_t mtime;
+    char etag[33];
+} zkp_list_item_t;
+
+typedef struct zkp_list_result {
+    zkp_list_item_t *items; /* keys and common prefixes, in order */
+    size_t n;
+    int truncated;
+    char *next; /* when truncated: the last name returned (resume point) */
+} zkp_list_result_t;
+
+/* Frees the items and resets *res; the caller of list() owns the result. */
+void zkp_list_result_free(zkp_list_result_t *res);
 
 typedef enum {
     ZKP_BE_OK = 0,
@@ -123,7 +149,7 @@ typedef struct zkp_backend_ops {
     /* Removes a key. ZKP_BE_NO_KEY if there was none. */
     int (*remove)(zkp_backend_t *be, const char *bucket, const char *key);
 
-    /* One page of a listing (see listing.h). */
+    /* One page of a listing (zkp_list_req_t above). */
     int (*list)(zkp_backend_t *be, const char *bucket, const zkp_list_req_t *req,
                 zkp_list_result_t *res);
 } zkp_backend_ops_t;
@@ -131,19 +157,5 @@ typedef struct zkp_backend_ops {
 struct zkp_backend {
     const zkp_backend_ops_t *ops;
 };
-
-/* Creates `path` and any missing parent (mode 0755); an existing directory
- * is fine. Returns 0, or -1 with errno set. */
-int zkp_mkdir_p(const char *path);
-
-/* The local-files backend: objects under DATA_DIR/objects, staging in
- * DATA_DIR/tmp (same file system, so rename is atomic). One process per
- * data directory: DATA_DIR/.lock is flock'ed exclusively from open to
- * destroy, and open fails (a message in err naming the holder's pid) if
- * another process holds it. Only then are leftover staging files from a
- * crash removed. With object_fsync off, object data and directory entries
- * are not fsync'ed (faster, not crash-safe). */
-zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char *err,
-                                   size_t errlen);
 
 #endif

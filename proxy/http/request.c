@@ -68,23 +68,6 @@ static int fail(zkp_op_t *op, int status, const char *code, const char *msg)
     return -1;
 }
 
-int zkp_bucket_name_valid(const char *s, size_t len)
-{
-    if (len < 3 || len > ZKP_BUCKET_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && c != '-' && c != '.')
-            return 0;
-        if ((i == 0 || i == len - 1) && !alnum)
-            return 0;
-        if (c == '.' && i > 0 && s[i - 1] == '.')
-            return 0;
-    }
-    return 1;
-}
-
 /* Decodes s[0..len) into a fresh NUL-terminated string. NULL on malformed
  * escapes or allocation failure; *outlen gets the decoded length. */
 static char *decode_dup(const char *s, size_t len, int plus_is_space, size_t *outlen)

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/textutil.h" /* ZKP_BUCKET_MAX, zkp_bucket_name_valid */
+
 #define ZKP_OP_KINDS(X)                                                                            \
     X(NONE, "None")                                                                                \
     X(LIST_BUCKETS, "ListBuckets")                                                                 \
@@ -48,8 +50,6 @@ const char *zkp_op_name(zkp_op_kind_t k);
 /* Where the admin endpoints live. S3 bucket names are [a-z0-9.-] and start
  * with a letter or digit, so no bucket can ever be named "_zkfence". */
 #define ZKP_ADMIN_PREFIX "/_zkfence/"
-
-#define ZKP_BUCKET_MAX 63
 
 typedef struct zkp_request_in {
     const char *method; /* "GET", ... */
@@ -111,9 +111,5 @@ typedef struct zkp_op {
  * call. */
 int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op);
 void zkp_op_free(zkp_op_t *op);
-
-/* S3 bucket naming rules: 3..63 of [a-z0-9.-], starting and ending with a
- * letter or digit, no "..". Returns 1 if valid. */
-int zkp_bucket_name_valid(const char *s, size_t len);
 
 #endif

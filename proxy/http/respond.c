@@ -1,9 +1,11 @@
 /* Building and queueing responses: S3 XML errors and the headers every
  * response carries. */
+#include "http/respond.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/s3.h"
+#include "http/xml.h"
 
 enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
 {
@@ -11,12 +13,12 @@ enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
         return MHD_NO; /* out of memory: MHD closes the connection */
     MHD_add_response_header(resp, "Server", "zkfence-proxy");
     MHD_add_response_header(resp, "x-amz-request-id", r->request_id);
-    if (atomic_load(&r->srv->stopping))
+    if (r->stopping != NULL && atomic_load(r->stopping))
         MHD_add_response_header(resp, "Connection", "close"); /* shutting down */
     r->status = status;
     if (r->deferring) {
         /* On a worker: libmicrohttpd queues only from its own thread, so
-         * the response waits for the connection's resume (server.c). */
+         * the response waits for the connection's resume (http/server.c). */
         if (r->kept != NULL)
             MHD_destroy_response(r->kept);
         r->kept = resp;
@@ -48,17 +50,10 @@ enum MHD_Result zkp_respond_empty(zkp_req_t *r, int status)
                        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
 }
 
-/* The Resource element: the request path without the query. */
-static char *resource_of(const zkp_req_t *r)
-{
-    const char *t = r->target ? r->target : "/";
-    return strndup(t, strcspn(t, "?"));
-}
-
 enum MHD_Result zkp_respond_error_x(zkp_req_t *r, int status, const char *code, const char *msg,
                                     const zkp_xml_extra_t *extra, size_t nextra)
 {
-    char *res = resource_of(r);
+    char *res = zkp_req_resource(r);
     size_t len;
     char *body = zkp_xml_error(code, msg, res ? res : "/", r->request_id, extra, nextra, &len);
     free(res);
@@ -71,25 +66,4 @@ enum MHD_Result zkp_respond_error_x(zkp_req_t *r, int status, const char *code, 
 enum MHD_Result zkp_respond_error(zkp_req_t *r, int status, const char *code, const char *msg)
 {
     return zkp_respond_error_x(r, status, code, msg, NULL, 0);
-}
-
-enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc)
-{
-    switch (be_rc) {
-    case ZKP_BE_NO_KEY:
-        return zkp_respond_error(r, 404, "NoSuchKey", "The specified key does not exist.");
-    case ZKP_BE_NO_BUCKET:
-        return zkp_respond_error(r, 404, "NoSuchBucket", "The specified bucket does not exist");
-    case ZKP_BE_EXISTS:
-        return zkp_respond_error(r, 409, "BucketAlreadyOwnedByYou",
-                                 "Your previous request to create the named bucket succeeded "
-                                 "and you already own it.");
-    case ZKP_BE_NOT_EMPTY:
-        return zkp_respond_error(r, 409, "BucketNotEmpty",
-                                 "The bucket you tried to delete is not empty");
-    case ZKP_BE_NOMEM:
-        return zkp_respond_error(r, 503, "SlowDown", "Out of memory, please retry");
-    default:
-        return zkp_respond_error(r, 500, "InternalError", "Storage error");
-    }
 }

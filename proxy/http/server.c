@@ -14,16 +14,28 @@
  * concurrent requests batch.
  *
  * Request life cycle, as libmicrohttpd drives it:
- *   uri_log      request line read: allocate the context, count in-flight
- *   on_access #1 headers read: classify, check limits and fencing, stage
- *   on_access #n body bytes (streamed to the backend, never buffered whole)
- *   on_access #z body complete: execute and respond
+ *   uri_log      request line read: allocate the context (http/reqctx.h),
+ *                count in-flight
+ *   on_access #1 headers read: check limits, classify (http/request.c),
+ *                authenticate (auth/), start the S3 operation (s3/dispatch.c:
+ *                fencing precheck, staging)
+ *   on_access #n body bytes (s3/body.c: streamed to the backend, never
+ *                buffered whole)
+ *   on_access #z body complete: execute (s3/dispatch.c) and respond
  *   on_completed response sent or connection lost: undo what is staged,
- *                record metrics, free */
+ *                record metrics, free
+ *
+ * This file is the top of the proxy's core: it calls down into auth/ and
+ * s3/, and nothing below calls it. */
+#include "http/server.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,20 +44,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http/server.h"
-#include "s3/s3.h"
+#include "auth/auth.h"
+#include "http/reqctx.h"
+#include "http/respond.h"
+#include "s3/body.h"
+#include "s3/dispatch.h"
+#include "s3/service.h"
+#include "util/clock.h"
+#include "util/workers.h"
 
-uint64_t zkp_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-const char *zkp_req_header(zkp_req_t *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
+struct zkp_server {
+    zkp_config_t cfg;
+    zkp_service_t svc; /* backend, marks, audit log, metrics (s3/service.h) */
+    struct MHD_Daemon *daemon;
+    zkp_workers_t *workers; /* the blocking part of writes */
+    atomic_int stopping;    /* zkp_server_stop has begun: refuse new requests */
+    unsigned port;
+    atomic_uint_least64_t next_request_id;
+    pthread_mutex_t idle_mu; /* with idle_cv: shutdown waits for metrics.inflight == 0 */
+    pthread_cond_t idle_cv;
+};
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -54,12 +72,14 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     if (r == NULL)
         return NULL;
     r->srv = s;
+    r->svc = &s->svc;
+    r->stopping = &s->stopping;
     r->conn = conn;
     r->target = strdup(uri ? uri : "/");
     r->t0_us = zkp_now_us();
     uint64_t id = atomic_fetch_add(&s->next_request_id, 1);
     snprintf(r->request_id, sizeof(r->request_id), "%016" PRIX64, id);
-    atomic_fetch_add(&s->metrics.inflight, 1);
+    atomic_fetch_add(&s->svc.metrics.inflight, 1);
     return r;
 }
 
@@ -77,30 +97,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     zkp_body_cleanup(r);
     if (r->kept != NULL)
         MHD_destroy_response(r->kept); /* the client went before the worker's answer */
-    zkp_metrics_request(&s->metrics, r->op.kind, r->status, zkp_now_us() - r->t0_us);
+    zkp_metrics_request(&s->svc.metrics, r->op.kind, r->status, zkp_now_us() - r->t0_us);
     zkp_op_free(&r->op);
     free(r->target);
     free(r);
     *con_cls = NULL;
     pthread_mutex_lock(&s->idle_mu);
-    if (atomic_fetch_sub(&s->metrics.inflight, 1) == 1)
+    if (atomic_fetch_sub(&s->svc.metrics.inflight, 1) == 1)
         pthread_cond_broadcast(&s->idle_cv);
     pthread_mutex_unlock(&s->idle_mu);
 }
 
 /* --- request start ---------------------------------------------------------- */
 
-typedef struct hdr_size {
-    size_t total;
-} hdr_size_t;
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+static int count_header(void *arg, const char *key, const char *value)
 {
-    hdr_size_t *h = cls;
-    (void)kind;
-    h->total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
-    return MHD_YES;
+    size_t *total = arg;
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return 0;
 }
 
 static int classify(zkp_req_t *r)
@@ -120,9 +134,9 @@ static int classify(zkp_req_t *r)
 
 static enum MHD_Result start(zkp_req_t *r)
 {
-    hdr_size_t h = {strlen(r->target) + strlen(r->method) + 12};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
-    if (h.total > r->srv->cfg.max_header_bytes)
+    size_t total = strlen(r->target) + strlen(r->method) + 12;
+    zkp_req_headers(r, count_header, &total);
+    if (total > r->srv->cfg.max_header_bytes)
         return zkp_respond_error(r, 431, "RequestHeaderSectionTooLarge",
                                  "Your request's headers exceed the maximum allowed size");
     if (classify(r) != 0) {
@@ -131,64 +145,13 @@ static enum MHD_Result start(zkp_req_t *r)
         r->op.kind = kind;
         return res;
     }
+    zkp_auth_refusal_t why;
+    if (zkp_auth_check(r, &why) != 0)
+        return zkp_respond_error(r, why.status, why.code, why.msg);
     enum MHD_Result res = MHD_YES;
-    if (zkp_gate_precheck(r, &res) != 0)
-        return res;
-    if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, &res) != 0)
-        return res;
-    if (r->op.kind == ZKP_OP_DELETE_OBJECTS && zkp_delete_objects_start(r, &res) != 0)
+    if (zkp_s3_start(r, &res) != 0)
         return res;
     return MHD_YES; /* read the body (if any), then the final call executes */
-}
-
-static enum MHD_Result execute(zkp_req_t *r)
-{
-    switch (r->op.kind) {
-    case ZKP_OP_LIST_BUCKETS:
-        return zkp_op_list_buckets(r);
-    case ZKP_OP_CREATE_BUCKET:
-        return zkp_op_create_bucket(r);
-    case ZKP_OP_HEAD_BUCKET:
-        return zkp_op_head_bucket(r);
-    case ZKP_OP_DELETE_BUCKET:
-        return zkp_op_delete_bucket(r);
-    case ZKP_OP_GET_BUCKET_LOCATION:
-        return zkp_op_bucket_location(r);
-    case ZKP_OP_LIST_OBJECTS_V1:
-    case ZKP_OP_LIST_OBJECTS_V2:
-        return zkp_op_list_objects(r);
-    case ZKP_OP_PUT_OBJECT:
-        return zkp_op_put_object(r);
-    case ZKP_OP_COPY_OBJECT:
-        return zkp_op_copy_object(r);
-    case ZKP_OP_GET_OBJECT:
-        return zkp_op_get_object(r, 0);
-    case ZKP_OP_HEAD_OBJECT:
-        return zkp_op_get_object(r, 1);
-    case ZKP_OP_DELETE_OBJECT:
-        return zkp_op_delete_object(r);
-    case ZKP_OP_DELETE_OBJECTS:
-        return zkp_op_delete_objects(r);
-    default:
-        return zkp_op_admin(r);
-    }
-}
-
-/* The requests whose execution blocks on storage: writes and bucket
- * changes (fsyncs, the fencing section, copies). */
-static int blocks(zkp_op_kind_t kind)
-{
-    switch (kind) {
-    case ZKP_OP_PUT_OBJECT:
-    case ZKP_OP_COPY_OBJECT:
-    case ZKP_OP_DELETE_OBJECT:
-    case ZKP_OP_DELETE_OBJECTS:
-    case ZKP_OP_CREATE_BUCKET:
-    case ZKP_OP_DELETE_BUCKET:
-        return 1;
-    default:
-        return 0;
-    }
 }
 
 /* On a worker: executes the request, then wakes its connection. */
@@ -196,7 +159,7 @@ static void run_job(zkp_job_t *job)
 {
     zkp_req_t *r = (zkp_req_t *)((char *)job - offsetof(zkp_req_t, job));
     r->deferring = 1;
-    r->job_rc = execute(r);
+    r->job_rc = zkp_s3_execute(r);
     r->deferring = 0;
     r->job_state = ZKP_JOB_DONE;
     MHD_resume_connection(r->conn); /* libmicrohttpd calls on_access again */
@@ -246,7 +209,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->job_state == ZKP_JOB_DONE)
         return deliver(r);
-    if (r->job_state == ZKP_JOB_NONE && blocks(r->op.kind)) {
+    if (r->job_state == ZKP_JOB_NONE && zkp_s3_blocks(r->op.kind)) {
         r->job_state = ZKP_JOB_RUNNING;
         r->job.fn = run_job;
         MHD_suspend_connection(conn);
@@ -254,7 +217,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             run_job(&r->job); /* the pool has closed (shutdown): here, then resume */
         return MHD_YES;
     }
-    return execute(r);
+    return zkp_s3_execute(r);
 }
 
 /* --- start and stop ----------------------------------------------------------- */
@@ -286,34 +249,6 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
         memcpy(dst->buckets, src->buckets, src->nbuckets * sizeof(*dst->buckets));
     }
     return dst->audit_log && dst->marks_db ? 0 : -1;
-}
-
-/* The mark store first: its exclusive lock is what makes a second proxy on
- * the same marks give up before it touches anything. The backend then takes
- * its own lock on the data directory before it empties tmp/ (marks_db may
- * live elsewhere, so that lock is needed too). Only the data directory
- * itself is created before either lock: marks.db lives in it by default. */
-static int open_stores(zkp_server_t *s, char *err, size_t errlen)
-{
-    if (zkp_mkdir_p(s->cfg.data_dir) != 0) {
-        snprintf(err, errlen, "%s: cannot create: %s", s->cfg.data_dir, strerror(errno));
-        return -1;
-    }
-    zkp_marks_options_t mo;
-    zkp_marks_options_init(&mo);
-    if (s->cfg.group_commit_max_batch > 0)
-        mo.group_commit_max_batch = s->cfg.group_commit_max_batch;
-    if (s->cfg.group_commit_max_wait_us > 0)
-        mo.group_commit_max_wait_us = s->cfg.group_commit_max_wait_us;
-    char why[400];
-    if (zkp_marks_open(s->cfg.marks_db, &mo, &s->marks, why, sizeof(why)) != 0) {
-        snprintf(err, errlen, "mark store %s: %s", s->cfg.marks_db, why);
-        return -1;
-    }
-    s->be = zkp_backend_fs_open(s->cfg.data_dir, s->cfg.object_fsync, err, errlen);
-    if (s->be == NULL)
-        return -1;
-    return zkp_audit_open(s->cfg.audit_log, &s->audit, err, errlen);
 }
 
 static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
@@ -364,10 +299,7 @@ static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
 static void destroy(zkp_server_t *s)
 {
     zkp_workers_free(s->workers);
-    zkp_audit_close(s->audit);
-    zkp_marks_close(s->marks);
-    if (s->be != NULL)
-        s->be->ops->destroy(s->be);
+    zkp_service_close(&s->svc);
     pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->idle_mu);
     zkp_config_free(&s->cfg);
@@ -383,14 +315,13 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
     }
     pthread_mutex_init(&s->idle_mu, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
-    zkp_metrics_init(&s->metrics);
     atomic_store(&s->next_request_id, ((uint64_t)time(NULL) << 24));
     if (copy_config(&s->cfg, cfg) != 0) {
         snprintf(err, errlen, "out of memory");
         destroy(s);
         return -1;
     }
-    if (open_stores(s, err, errlen) != 0)
+    if (zkp_service_open(&s->svc, &s->cfg, err, errlen) != 0)
         goto fail;
     if (zkp_workers_start(s->cfg.threads, &s->workers) != 0) {
         snprintf(err, errlen, "cannot start %u worker threads", s->cfg.threads);
@@ -412,7 +343,7 @@ unsigned zkp_server_port(const zkp_server_t *s)
 
 int zkp_server_reopen_logs(zkp_server_t *s)
 {
-    return s != NULL && zkp_audit_reopen(s->audit) != 0 ? -1 : 0;
+    return s != NULL && zkp_service_reopen_logs(&s->svc) != 0 ? -1 : 0;
 }
 
 /* Waits until no request is in progress, or seconds have passed. */
@@ -422,7 +353,7 @@ static void wait_idle(zkp_server_t *s, unsigned seconds)
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += seconds;
     pthread_mutex_lock(&s->idle_mu);
-    while (atomic_load(&s->metrics.inflight) > 0)
+    while (atomic_load(&s->svc.metrics.inflight) > 0)
         if (pthread_cond_timedwait(&s->idle_cv, &s->idle_mu, &deadline) != 0)
             break;
     pthread_mutex_unlock(&s->idle_mu);

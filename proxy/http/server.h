@@ -1,6 +1,7 @@
 /* zkfence-proxy's server: one instance owns its configuration copy, the
- * backend, the mark store, the audit log, the metrics and the HTTP daemon.
- * No global state: tests may run several in one process. */
+ * service the S3 operations run against (s3/service.h: the backend, the
+ * mark store, the audit log, the metrics) and the HTTP daemon. No global
+ * state: tests may run several in one process. */
 #ifndef ZKP_SERVER_H
 #define ZKP_SERVER_H
 

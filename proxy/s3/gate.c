@@ -11,10 +11,13 @@
  * (a token can become stale while the body streams): enter() decides.
  * Every answer to a fenced request (428, 412, 503, acceptance) is counted
  * in the metrics and written to the audit log. */
+#include "s3/gate.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "s3/s3.h"
+#include "http/respond.h"
+#include "s3/service.h"
 
 static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
 {
@@ -40,8 +43,8 @@ static const char *audit_key(zkp_req_t *r, const char *key)
 static void record(zkp_req_t *r, const char *key, int had_mark, uint64_t mark, zkp_verdict_t v)
 {
     zkp_op_t *op = &r->op;
-    zkp_metrics_verdict(&r->srv->metrics, op->kind, v);
-    zkp_audit_log(r->srv->audit, op->lock, op->token, had_mark, mark, v, op->bucket,
+    zkp_metrics_verdict(&r->svc->metrics, op->kind, v);
+    zkp_audit_log(r->svc->audit, op->lock, op->token, had_mark, mark, v, op->bucket,
                   audit_key(r, key), zkp_op_name(op->kind));
 }
 
@@ -55,7 +58,7 @@ static enum MHD_Result refuse_stale(zkp_req_t *r, const char *key, uint64_t mark
 static enum MHD_Result refuse_unavailable(zkp_req_t *r, const char *key, int had_mark,
                                           uint64_t mark)
 {
-    atomic_fetch_add(&r->srv->metrics.fence_unavailable, 1);
+    atomic_fetch_add(&r->svc->metrics.fence_unavailable, 1);
     record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNAVAILABLE);
     return zkp_respond_error(r, 503, "ServiceUnavailable",
                              "The fencing mark store is unavailable; writes are refused until it "
@@ -73,8 +76,8 @@ static const char *partial_lock(zkp_req_t *r)
 static enum MHD_Result refuse_missing(zkp_req_t *r)
 {
     zkp_op_t *op = &r->op;
-    zkp_metrics_verdict(&r->srv->metrics, op->kind, ZKP_VERDICT_REJECT_MISSING);
-    zkp_audit_log_no_token(r->srv->audit, op->fence == ZKP_FENCE_PARTIAL ? partial_lock(r) : NULL,
+    zkp_metrics_verdict(&r->svc->metrics, op->kind, ZKP_VERDICT_REJECT_MISSING);
+    zkp_audit_log_no_token(r->svc->audit, op->fence == ZKP_FENCE_PARTIAL ? partial_lock(r) : NULL,
                            ZKP_VERDICT_REJECT_MISSING, op->bucket, audit_key(r, NULL),
                            zkp_op_name(op->kind));
     return zkp_respond_error(r, 428, "FencingTokenRequired",
@@ -87,7 +90,7 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
     zkp_op_t *op = &r->op;
     if (!op->mutating)
         return 0;
-    int required = zkp_config_fencing_required(&r->srv->cfg, op->bucket);
+    int required = zkp_config_fencing_required(r->svc->cfg, op->bucket);
     if (op->fence == ZKP_FENCE_PARTIAL || (op->fence == ZKP_FENCE_ABSENT && required)) {
         *res = refuse_missing(r);
         return -1;
@@ -95,7 +98,7 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
     if (op->fence != ZKP_FENCE_PRESENT)
         return 0;
     uint64_t mark = 0;
-    int rc = zkp_marks_get(r->srv->marks, op->lock, &mark);
+    int rc = zkp_marks_get(r->svc->marks, op->lock, &mark);
     if (rc < 0) {
         *res = refuse_unavailable(r, NULL, 0, 0);
         return -1;
@@ -105,7 +108,7 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
         return -1;
     }
     /* Fail closed before reading a body that could not be accepted. */
-    if (!zkp_marks_healthy(r->srv->marks)) {
+    if (!zkp_marks_healthy(r->svc->marks)) {
         *res = refuse_unavailable(r, NULL, rc == 0, mark);
         return -1;
     }
@@ -118,7 +121,7 @@ int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result
     g->txn = NULL;
     if (op->fence != ZKP_FENCE_PRESENT)
         return 0; /* an optional bucket, no headers: precheck allowed it */
-    int rc = zkp_fence_begin(r->srv->marks, op->lock, op->token, &g->txn, &g->verdict, &g->mark,
+    int rc = zkp_fence_begin(r->svc->marks, op->lock, op->token, &g->txn, &g->verdict, &g->mark,
                              &g->had_mark);
     if (rc < 0) {
         /* ESTORE comes with the decision's outputs set; other errors without. */
@@ -150,7 +153,7 @@ int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result
     /* Counted and logged once the decision is durable: a 503 is not an
      * acceptance. DeleteObjects logs one line per key instead, each with
      * what happened to that key (zkp_gate_audit_as). */
-    zkp_metrics_verdict(&r->srv->metrics, op->kind, g->verdict);
+    zkp_metrics_verdict(&r->svc->metrics, op->kind, g->verdict);
     if (op->kind != ZKP_OP_DELETE_OBJECTS)
         zkp_gate_audit(r, g, key);
     return 0;
@@ -161,7 +164,7 @@ void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_v
     zkp_op_t *op = &r->op;
     if (op->fence != ZKP_FENCE_PRESENT)
         return;
-    zkp_audit_log(r->srv->audit, op->lock, op->token, g->had_mark, g->mark, v, op->bucket,
+    zkp_audit_log(r->svc->audit, op->lock, op->token, g->had_mark, g->mark, v, op->bucket,
                   audit_key(r, key), zkp_op_name(op->kind));
 }
 

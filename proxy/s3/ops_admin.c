@@ -3,11 +3,15 @@
  *   GET  metrics  Prometheus text
  *   GET  marks    read-only JSON list of lock -> high-water mark
  *   POST debug/marks-fail?on=1|0  test-only, when debug_fault_endpoint is on */
+#include "s3/ops_admin.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/s3.h"
+#include "http/respond.h"
+#include "s3/service.h"
+#include "util/buf.h"
 
 static void json_string(zkp_buf_t *b, const char *s)
 {
@@ -33,14 +37,14 @@ static enum MHD_Result respond_buf(zkp_req_t *r, int status, const char *type, z
 
 static enum MHD_Result health(zkp_req_t *r)
 {
-    int ok = zkp_marks_healthy(r->srv->marks);
+    int ok = zkp_marks_healthy(r->svc->marks);
     zkp_buf_t b;
     zkp_buf_init(&b);
     zkp_buf_printf(&b,
                    "{\"status\":\"%s\",\"mark_store\":\"%s\",\"marks\":%zu,"
                    "\"backend\":\"%s\",\"version\":\"%s\"}\n",
-                   ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->srv->marks),
-                   r->srv->be->ops->name, ZKP_VERSION);
+                   ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->svc->marks),
+                   r->svc->be->ops->name, ZKP_VERSION);
     return respond_buf(r, ok ? 200 : 503, "application/json", &b);
 }
 
@@ -48,11 +52,11 @@ static enum MHD_Result metrics(zkp_req_t *r)
 {
     zkp_buf_t b;
     zkp_buf_init(&b);
-    zkp_metrics_render(&r->srv->metrics, &b, zkp_marks_count(r->srv->marks),
-                       zkp_marks_healthy(r->srv->marks));
+    zkp_metrics_render(&r->svc->metrics, &b, zkp_marks_count(r->svc->marks),
+                       zkp_marks_healthy(r->svc->marks));
     /* Group commit at work: updates grow faster than commits under load. */
     zkp_marks_stats_t st;
-    zkp_marks_stats(r->srv->marks, &st);
+    zkp_marks_stats(r->svc->marks, &st);
     zkp_buf_printf(&b,
                    "# HELP zkfence_mark_updates_total Mark raises made durable or attempted.\n"
                    "# TYPE zkfence_mark_updates_total counter\nzkfence_mark_updates_total %" PRIu64
@@ -87,7 +91,7 @@ static enum MHD_Result marks(zkp_req_t *r)
     zkp_buf_init(&b);
     marks_acc_t a = {&b, 0};
     zkp_buf_puts(&b, "{\"marks\":[");
-    if (zkp_marks_foreach(r->srv->marks, mark_cb, &a) < 0) {
+    if (zkp_marks_foreach(r->svc->marks, mark_cb, &a) < 0) {
         zkp_buf_free(&b);
         return zkp_respond_error(r, 503, "ServiceUnavailable", "The mark store is unavailable");
     }
@@ -105,10 +109,10 @@ enum MHD_Result zkp_op_admin(zkp_req_t *r)
     case ZKP_OP_ADMIN_MARKS:
         return marks(r);
     case ZKP_OP_ADMIN_FAULT:
-        if (!r->srv->cfg.debug_fault_endpoint)
+        if (!r->svc->cfg->debug_fault_endpoint)
             return zkp_respond_error(r, 404, "NoSuchAdminEndpoint",
                                      "The fault endpoint is off (--debug-fault-endpoint)");
-        zkp_marks_inject_failure(r->srv->marks, r->op.fault_on);
+        zkp_marks_inject_failure(r->svc->marks, r->op.fault_on);
         return zkp_respond_empty(r, 204);
     default:
         return zkp_respond_error(r, 404, "NoSuchAdminEndpoint", "Unknown admin endpoint");

@@ -1,8 +1,14 @@
 /* Bucket operations and listings. */
+#include "s3/ops_bucket.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3/s3.h"
+#include "http/respond.h"
+#include "http/xml.h"
+#include "s3/errors.h"
+#include "s3/service.h"
+#include "util/buf.h"
 #include "util/textutil.h"
 
 static enum MHD_Result respond_xml(zkp_req_t *r, zkp_buf_t *b)
@@ -16,7 +22,7 @@ enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
 {
     zkp_bucket_info_t *list;
     size_t n;
-    int rc = r->srv->be->ops->bucket_list(r->srv->be, &list, &n);
+    int rc = r->svc->be->ops->bucket_list(r->svc->be, &list, &n);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
     zkp_buf_t b;
@@ -39,7 +45,7 @@ enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
 
 enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
 {
-    int rc = r->srv->be->ops->bucket_create(r->srv->be, r->op.bucket);
+    int rc = r->svc->be->ops->bucket_create(r->svc->be, r->op.bucket);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
     struct MHD_Response *resp =
@@ -54,14 +60,14 @@ enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
 
 enum MHD_Result zkp_op_head_bucket(zkp_req_t *r)
 {
-    if (!r->srv->be->ops->bucket_exists(r->srv->be, r->op.bucket))
+    if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     return zkp_respond_empty(r, 200);
 }
 
 enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
 {
-    int rc = r->srv->be->ops->bucket_delete(r->srv->be, r->op.bucket);
+    int rc = r->svc->be->ops->bucket_delete(r->svc->be, r->op.bucket);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
     return zkp_respond_empty(r, 204);
@@ -69,7 +75,7 @@ enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
 
 enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
 {
-    if (!r->srv->be->ops->bucket_exists(r->srv->be, r->op.bucket))
+    if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     zkp_buf_t b;
     zkp_buf_init(&b);
@@ -176,7 +182,7 @@ enum MHD_Result zkp_op_list_objects(zkp_req_t *r)
     if (req.after == NULL && op->kind == ZKP_OP_LIST_OBJECTS_V2)
         req.after = op->start_after;
     zkp_list_result_t res;
-    int rc = r->srv->be->ops->list(r->srv->be, op->bucket, &req, &res);
+    int rc = r->svc->be->ops->list(r->svc->be, op->bucket, &req, &res);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
     zkp_buf_t b;

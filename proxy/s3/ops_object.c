@@ -1,6 +1,9 @@
 /* Object operations: PutObject (streamed), GetObject/HeadObject (ranges),
  * DeleteObject, DeleteObjects and CopyObject. Mutations go through the
- * fencing gate (gate.c) between staging and commit. */
+ * fencing gate (s3/gate.c) between staging and commit; body bytes arrive
+ * through s3/body.c. */
+#include "s3/ops_object.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,7 +12,13 @@
 #include <strings.h>
 
 #include "http/range.h"
-#include "s3/s3.h"
+#include "http/respond.h"
+#include "http/xml.h"
+#include "s3/body.h"
+#include "s3/errors.h"
+#include "s3/gate.h"
+#include "s3/service.h"
+#include "util/buf.h"
 #include "util/textutil.h"
 
 #define DELETE_MAX_KEYS 1000 /* S3's limit per DeleteObjects request */
@@ -19,7 +28,6 @@
 #define DELETE_OBJECT_MARKUP 512
 /* The XML declaration, <Delete xmlns="..."> and <Quiet>, with room. */
 #define DELETE_ENVELOPE 4096
-#define DROP_MAX (1u << 20) /* after a failure, read at most this much before hanging up */
 
 /* --- request headers kept with the object ------------------------------------ */
 
@@ -54,15 +62,13 @@ static void strip_aws_chunked(const char *v, char *out)
     }
 }
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+static int collect_header(void *arg, const char *key, const char *value)
 {
-    zkp_req_t *r = cls;
-    (void)kind;
+    zkp_req_t *r = arg;
     char name[256];
     size_t n = strlen(key);
     if (n >= sizeof(name) || value == NULL)
-        return MHD_YES;
+        return 0;
     for (size_t i = 0; i <= n; i++)
         name[i] = (char)tolower((unsigned char)key[i]);
     int keep = 0;
@@ -76,105 +82,29 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         if (strcmp(name, stored_headers[i]) == 0)
             keep = 1;
     if (!keep)
-        return MHD_YES;
+        return 0;
     if (strcmp(name, "content-encoding") == 0) {
         char *v = malloc(strlen(value) + 1);
         if (v == NULL)
-            return MHD_YES;
+            return 0;
         strip_aws_chunked(value, v);
         if (v[0] != '\0')
             zkp_obj_meta_add(&r->meta, name, v);
         free(v);
-        return MHD_YES;
+        return 0;
     }
     zkp_obj_meta_add(&r->meta, name, value);
-    return MHD_YES;
+    return 0;
 }
 
 static void collect_meta(zkp_req_t *r)
 {
     zkp_obj_meta_free(&r->meta);
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, r);
+    zkp_req_headers(r, collect_header, r);
     if (r->op.fence == ZKP_FENCE_PRESENT) {
         r->meta.fence_lock = strdup(r->op.lock);
         r->meta.fence_token = r->op.token;
     }
-}
-
-/* --- body intake ---------------------------------------------------------------- */
-
-static void fail_body(zkp_req_t *r, int status, const char *code, const char *msg)
-{
-    if (r->failed.status == 0) {
-        r->failed.status = status;
-        r->failed.code = code;
-        r->failed.msg = msg;
-    }
-    if (r->put != NULL) {
-        r->srv->be->ops->put_abort(r->put); /* nothing of this body will be stored */
-        r->put = NULL;
-    }
-}
-
-static int sink(void *arg, const char *data, size_t len)
-{
-    zkp_req_t *r = arg;
-    if (len > r->body_limit - r->body_bytes) {
-        fail_body(r, 413, "EntityTooLarge",
-                  "Your proposed upload exceeds the maximum allowed object size.");
-        return 1;
-    }
-    r->body_bytes += len;
-    EVP_DigestUpdate(r->md5, data, len);
-    if (r->srv->be->ops->put_write(r->put, data, len) != 0) {
-        fail_body(r, 500, "InternalError", "Storage error while writing the object");
-        return 1;
-    }
-    return 0;
-}
-
-void zkp_body_feed(zkp_req_t *r, const char *data, size_t len)
-{
-    if (r->failed.status != 0 || r->body_mode == ZKP_BODY_IGNORE) {
-        r->dropped_bytes += len;
-        return;
-    }
-    if (r->body_mode == ZKP_BODY_BUFFER) {
-        if (len > r->body_limit - r->buffer.len) {
-            fail_body(r, 400, "MaxMessageLengthExceeded", "Your request was too big.");
-            return;
-        }
-        zkp_buf_append(&r->buffer, data, len);
-        return;
-    }
-    if (!r->chunked) {
-        sink(r, data, len);
-        return;
-    }
-    int rc = zkp_chunked_feed(r->ch, data, len, sink, r);
-    if (rc < 0)
-        fail_body(r, 400, "IncompleteBody", "Malformed aws-chunked request body");
-}
-
-/* Whether to keep reading a body that will be refused: small leftovers are
- * drained so the connection can be reused, big ones are cut off. */
-int zkp_body_should_hang_up(const zkp_req_t *r)
-{
-    return r->failed.status != 0 && r->dropped_bytes > DROP_MAX;
-}
-
-void zkp_body_cleanup(zkp_req_t *r)
-{
-    if (r->put != NULL)
-        r->srv->be->ops->put_abort(r->put);
-    r->put = NULL;
-    if (r->md5 != NULL)
-        EVP_MD_CTX_free(r->md5);
-    r->md5 = NULL;
-    free(r->ch);
-    r->ch = NULL;
-    zkp_buf_free(&r->buffer);
-    zkp_obj_meta_free(&r->meta);
 }
 
 /* --- PutObject ------------------------------------------------------------------- */
@@ -213,7 +143,7 @@ static int body_is_aws_chunked(zkp_req_t *r)
 
 int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    uint64_t max = r->srv->cfg.max_body_bytes, cl;
+    uint64_t max = r->svc->cfg->max_body_bytes, cl;
     if (read_content_md5(r) != 0) {
         *res = zkp_respond_error(r, 400, "InvalidDigest",
                                  "The Content-MD5 you specified was invalid.");
@@ -249,7 +179,7 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
         *res = MHD_NO;
         return -1;
     }
-    int rc = r->srv->be->ops->put_begin(r->srv->be, r->op.bucket, r->op.key, &r->meta, &r->put);
+    int rc = r->svc->be->ops->put_begin(r->svc->be, r->op.bucket, r->op.key, &r->meta, &r->put);
     if (rc != ZKP_BE_OK) {
         r->put = NULL;
         *res = zkp_respond_be_error(r, rc);
@@ -257,11 +187,6 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
     }
     r->body_mode = ZKP_BODY_STREAM;
     return 0;
-}
-
-static enum MHD_Result respond_failed(zkp_req_t *r)
-{
-    return zkp_respond_error(r, r->failed.status, r->failed.code, r->failed.msg);
 }
 
 /* Checks the end of the body: complete framing, announced length, digest.
@@ -308,7 +233,7 @@ static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD
     /* The object's own fsync happens here, before the lock's section: many
      * writers of one lock sync in parallel, and the section holds only the
      * mark's commit and the publication. */
-    const zkp_backend_ops_t *ops = r->srv->be->ops;
+    const zkp_backend_ops_t *ops = r->svc->be->ops;
     int sealed = ops->put_seal ? ops->put_seal(p, etag) : ZKP_BE_OK;
     if (sealed != ZKP_BE_OK) {
         ops->put_abort(p);
@@ -316,10 +241,10 @@ static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD
         return -1;
     }
     if (zkp_gate_enter(r, &g, NULL, res) != 0) {
-        r->srv->be->ops->put_abort(p);
+        r->svc->be->ops->put_abort(p);
         return -1;
     }
-    int rc = r->srv->be->ops->put_commit(p, etag, mtime);
+    int rc = r->svc->be->ops->put_commit(p, etag, mtime);
     zkp_gate_leave(&g);
     if (rc != ZKP_BE_OK) {
         *res = zkp_respond_be_error(r, rc);
@@ -331,14 +256,14 @@ static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD
 enum MHD_Result zkp_op_put_object(zkp_req_t *r)
 {
     if (r->failed.status != 0)
-        return respond_failed(r);
+        return zkp_body_respond_failed(r);
     char etag[33];
     enum MHD_Result res;
     if (finish_body(r, etag, &res) != 0)
         return res;
     if (commit_fenced(r, etag, NULL, &res) != 0)
         return res;
-    atomic_fetch_add(&r->srv->metrics.bytes_in, r->body_bytes);
+    atomic_fetch_add(&r->svc->metrics.bytes_in, r->body_bytes);
     return respond_etag(r, 200, etag);
 }
 
@@ -359,7 +284,7 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
     collect_meta(r);
     char etag[33];
     int rc =
-        r->srv->be->ops->copy_begin(r->srv->be, op->src_bucket, op->src_key, op->bucket, op->key,
+        r->svc->be->ops->copy_begin(r->svc->be, op->src_bucket, op->src_key, op->bucket, op->key,
                                     replace ? &r->meta : NULL, &r->meta, &r->put, etag);
     if (rc != ZKP_BE_OK) {
         r->put = NULL;
@@ -385,7 +310,7 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
 /* --- GetObject / HeadObject ---------------------------------------------------------- */
 
 typedef struct get_stream {
-    zkp_server_t *srv;
+    zkp_service_t *svc;
     zkp_reader_t *rd;
     uint64_t first;
 } get_stream_t;
@@ -395,12 +320,12 @@ static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
     get_stream_t *g = cls;
     if (g->rd == NULL)
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    ssize_t n = g->srv->be->ops->read(g->rd, g->first + pos, buf, max);
+    ssize_t n = g->svc->be->ops->read(g->rd, g->first + pos, buf, max);
     if (n < 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (n == 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    atomic_fetch_add(&g->srv->metrics.bytes_out, (uint64_t)n);
+    atomic_fetch_add(&g->svc->metrics.bytes_out, (uint64_t)n);
     return n;
 }
 
@@ -408,7 +333,7 @@ static void get_free(void *cls)
 {
     get_stream_t *g = cls;
     if (g->rd != NULL)
-        g->srv->be->ops->close(g->rd);
+        g->svc->be->ops->close(g->rd);
     free(g);
 }
 
@@ -429,7 +354,7 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
         return NULL;
     size_t got = 0;
     while (got < len) {
-        ssize_t n = g->srv->be->ops->read(g->rd, g->first + got, buf + got, (size_t)len - got);
+        ssize_t n = g->svc->be->ops->read(g->rd, g->first + got, buf + got, (size_t)len - got);
         if (n <= 0) {
             free(buf);
             return NULL;
@@ -441,7 +366,7 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
     if (resp == NULL)
         free(buf);
     else
-        atomic_fetch_add(&g->srv->metrics.bytes_out, len);
+        atomic_fetch_add(&g->svc->metrics.bytes_out, len);
     return resp;
 }
 
@@ -472,7 +397,7 @@ static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *
 static enum MHD_Result invalid_range(zkp_req_t *r, uint64_t size)
 {
     size_t len;
-    char *res = strndup(r->target, strcspn(r->target, "?"));
+    char *res = zkp_req_resource(r);
     char *body = zkp_xml_error("InvalidRange", "The requested range is not satisfiable",
                                res ? res : "/", r->request_id, NULL, 0, &len);
     free(res);
@@ -497,8 +422,8 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     get_stream_t *g = calloc(1, sizeof(*g));
     if (g == NULL)
         return MHD_NO;
-    g->srv = r->srv;
-    int rc = r->srv->be->ops->open(r->srv->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
+    g->svc = r->svc;
+    int rc = r->svc->be->ops->open(r->svc->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
     if (rc != ZKP_BE_OK) {
         free(g);
         return zkp_respond_be_error(r, rc);
@@ -519,8 +444,8 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     if (!head && len <= GET_INLINE_MAX && (resp = get_inline(g, len)) != NULL) {
         get_free(g);
         g = NULL;
-    } else if (!head && r->srv->be->ops->take_fd != NULL &&
-               r->srv->be->ops->take_fd(g->rd, &fd, &body_off) == ZKP_BE_OK) {
+    } else if (!head && r->svc->be->ops->take_fd != NULL &&
+               r->svc->be->ops->take_fd(g->rd, &fd, &body_off) == ZKP_BE_OK) {
         /* Zero-copy: libmicrohttpd sends from the file (sendfile) and closes
          * the descriptor with the response. */
         uint64_t start = body_off + g->first;
@@ -530,7 +455,7 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
         if (resp == NULL)
             close(fd);
         else
-            atomic_fetch_add(&r->srv->metrics.bytes_out, len);
+            atomic_fetch_add(&r->svc->metrics.bytes_out, len);
     } else {
         resp = MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
     }
@@ -554,7 +479,7 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
 
 enum MHD_Result zkp_op_delete_object(zkp_req_t *r)
 {
-    zkp_backend_t *be = r->srv->be;
+    zkp_backend_t *be = r->svc->be;
     if (!be->ops->bucket_exists(be, r->op.bucket))
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     zkp_gate_t g;
@@ -584,10 +509,10 @@ static const char *key_problem(const char *key, size_t max)
  * gate's acceptance, or a refusal of a key that is not valid. */
 static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_t *g, zkp_buf_t *b)
 {
-    zkp_backend_t *be = r->srv->be;
+    zkp_backend_t *be = r->svc->be;
     for (size_t i = 0; i < d->nkeys; i++) {
         const char *k = d->keys[i];
-        const char *problem = key_problem(k, r->srv->cfg.max_key_bytes);
+        const char *problem = key_problem(k, r->svc->cfg->max_key_bytes);
         int rc = problem ? ZKP_BE_OK : be->ops->remove(be, r->op.bucket, k);
         zkp_gate_audit_as(r, g, k, problem ? ZKP_VERDICT_REJECT_INVALID : g->verdict);
         if (problem == NULL && (rc == ZKP_BE_OK || rc == ZKP_BE_NO_KEY)) {
@@ -609,7 +534,7 @@ static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_
 enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
 {
     if (r->failed.status != 0)
-        return respond_failed(r);
+        return zkp_body_respond_failed(r);
     const char *body = r->buffer.data ? r->buffer.data : "";
     if (r->has_content_md5) {
         unsigned char md[16];
@@ -625,7 +550,7 @@ enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
         return zkp_respond_error(r, 400, "MalformedXML",
                                  "The XML you provided was not well-formed or did not validate "
                                  "against our published schema");
-    zkp_backend_t *be = r->srv->be;
+    zkp_backend_t *be = r->svc->be;
     if (!be->ops->bucket_exists(be, r->op.bucket)) {
         zkp_delete_req_free(&d);
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
@@ -661,7 +586,7 @@ int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res)
      * allowed length, every byte in the longest spelling the parser accepts
      * (a character reference), plus markup. */
     r->body_limit =
-        DELETE_MAX_KEYS * (r->srv->cfg.max_key_bytes * ZKP_XML_REF_MAX + DELETE_OBJECT_MARKUP) +
+        DELETE_MAX_KEYS * (r->svc->cfg->max_key_bytes * ZKP_XML_REF_MAX + DELETE_OBJECT_MARKUP) +
         DELETE_ENVELOPE;
     r->body_mode = ZKP_BODY_BUFFER;
     return 0;

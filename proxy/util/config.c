@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/request.h"
+#include "util/textutil.h"
 
 void zkp_config_defaults(zkp_config_t *c)
 {

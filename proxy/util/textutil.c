@@ -188,3 +188,20 @@ int zkp_has_prefix_ci(const char *s, const char *prefix)
 {
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
+
+int zkp_bucket_name_valid(const char *s, size_t len)
+{
+    if (len < 3 || len > ZKP_BUCKET_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '-' && c != '.')
+            return 0;
+        if ((i == 0 || i == len - 1) && !alnum)
+            return 0;
+        if (c == '.' && i > 0 && s[i - 1] == '.')
+            return 0;
+    }
+    return 1;
+}

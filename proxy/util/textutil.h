@@ -1,7 +1,8 @@
 /* Small text codecs the S3 front needs: percent-decoding of paths and query
  * values, percent-encoding for encoding-type=url listings, hex, base64 (for
- * Content-MD5), HTTP and ISO 8601 dates. Pure functions, no allocation
- * unless stated. */
+ * Content-MD5), HTTP and ISO 8601 dates, and S3's bucket naming rules (the
+ * classifier, the configuration and the local-files backend all apply
+ * them). Pure functions, no allocation unless stated. */
 #ifndef ZKP_TEXTUTIL_H
 #define ZKP_TEXTUTIL_H
 
@@ -38,5 +39,11 @@ int zkp_utf8_valid(const char *s, size_t len);
 
 /* Case-insensitive ASCII prefix test. */
 int zkp_has_prefix_ci(const char *s, const char *prefix);
+
+#define ZKP_BUCKET_MAX 63
+
+/* S3 bucket naming rules: 3..63 of [a-z0-9.-], starting and ending with a
+ * letter or digit, no "..". Returns 1 if valid. */
+int zkp_bucket_name_valid(const char *s, size_t len);
 
 #endif

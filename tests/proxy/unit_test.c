@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
+#include "backend/fs/backend_fs.h"
 #include "backend/fs/listing.h"
 #include "harness.h"
 #include "http/awschunked.h"

@@ -51,9 +51,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
+#include "backend/fs/backend_fs.h"
+#include "backend/fs/listing.h"
 #include "backend/fs/objfile.h"
-#include "http/request.h"
+#include "util/fsutil.h"
 #include "util/textutil.h"
 
 typedef struct fs_bucket {

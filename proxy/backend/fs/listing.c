@@ -91,12 +91,3 @@ oom:
     zkp_list_result_free(res);
     return -1;
 }
-
-void zkp_list_result_free(zkp_list_result_t *res)
-{
-    for (size_t i = 0; i < res->n; i++)
-        free(res->items[i].name);
-    free(res->items);
-    free(res->next);
-    memset(res, 0, sizeof(*res));
-}

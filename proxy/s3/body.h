@@ -1,0 +1,25 @@
+/* Body intake of a request (s3/body.c): what happens to the bytes of a
+ * request body, in the mode the operation chose at request start
+ * (zkp_req_t.body_mode, set by s3/ops_object.c). The HTTP server calls
+ * these from the event loop as bytes arrive, and cleanup when the request
+ * ends, however it ends. */
+#ifndef ZKP_BODY_H
+#define ZKP_BODY_H
+
+#include <stddef.h>
+
+#include "http/reqctx.h"
+
+/* Consumes body bytes (any body mode). A failure (too large, malformed
+ * framing, storage error) is remembered in r->failed and discards what was
+ * staged; later bytes are dropped. */
+void zkp_body_feed(zkp_req_t *r, const char *data, size_t len);
+/* Whether to hang up instead of draining a body that will be refused. */
+int zkp_body_should_hang_up(const zkp_req_t *r);
+/* Frees what a request holds on the body side (staged put, digests). A put
+ * still staged is aborted: nothing of a body cut short is stored. */
+void zkp_body_cleanup(zkp_req_t *r);
+/* Queues the error remembered in r->failed. */
+enum MHD_Result zkp_body_respond_failed(zkp_req_t *r);
+
+#endif

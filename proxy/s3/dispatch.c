@@ -1,0 +1,65 @@
+#include "s3/dispatch.h"
+
+#include "s3/gate.h"
+#include "s3/ops_admin.h"
+#include "s3/ops_bucket.h"
+#include "s3/ops_object.h"
+
+int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
+{
+    if (zkp_gate_precheck(r, res) != 0)
+        return -1;
+    if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, res) != 0)
+        return -1;
+    if (r->op.kind == ZKP_OP_DELETE_OBJECTS && zkp_delete_objects_start(r, res) != 0)
+        return -1;
+    return 0;
+}
+
+int zkp_s3_blocks(zkp_op_kind_t kind)
+{
+    switch (kind) {
+    case ZKP_OP_PUT_OBJECT:
+    case ZKP_OP_COPY_OBJECT:
+    case ZKP_OP_DELETE_OBJECT:
+    case ZKP_OP_DELETE_OBJECTS:
+    case ZKP_OP_CREATE_BUCKET:
+    case ZKP_OP_DELETE_BUCKET:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+enum MHD_Result zkp_s3_execute(zkp_req_t *r)
+{
+    switch (r->op.kind) {
+    case ZKP_OP_LIST_BUCKETS:
+        return zkp_op_list_buckets(r);
+    case ZKP_OP_CREATE_BUCKET:
+        return zkp_op_create_bucket(r);
+    case ZKP_OP_HEAD_BUCKET:
+        return zkp_op_head_bucket(r);
+    case ZKP_OP_DELETE_BUCKET:
+        return zkp_op_delete_bucket(r);
+    case ZKP_OP_GET_BUCKET_LOCATION:
+        return zkp_op_bucket_location(r);
+    case ZKP_OP_LIST_OBJECTS_V1:
+    case ZKP_OP_LIST_OBJECTS_V2:
+        return zkp_op_list_objects(r);
+    case ZKP_OP_PUT_OBJECT:
+        return zkp_op_put_object(r);
+    case ZKP_OP_COPY_OBJECT:
+        return zkp_op_copy_object(r);
+    case ZKP_OP_GET_OBJECT:
+        return zkp_op_get_object(r, 0);
+    case ZKP_OP_HEAD_OBJECT:
+        return zkp_op_get_object(r, 1);
+    case ZKP_OP_DELETE_OBJECT:
+        return zkp_op_delete_object(r);
+    case ZKP_OP_DELETE_OBJECTS:
+        return zkp_op_delete_objects(r);
+    default:
+        return zkp_op_admin(r);
+    }
+}

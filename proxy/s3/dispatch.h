@@ -1,0 +1,26 @@
+/* The S3 front as the HTTP server sees it (s3/dispatch.c): what to do when
+ * a classified request's headers have arrived, which operations block on
+ * storage, and the operation itself once the body is in. Body bytes in
+ * between go to s3/body.h. */
+#ifndef ZKP_DISPATCH_H
+#define ZKP_DISPATCH_H
+
+#include "http/reqctx.h"
+
+/* At request start, headers read and r->op classified: the fencing
+ * precheck (s3/gate.h), then the operation's preparation (staging a
+ * PutObject, bounding DeleteObjects' body). Returns 0 to read the body (if
+ * any) and execute at its end, or -1 with an error response queued and
+ * the result of queueing it in *res. */
+int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res);
+
+/* Whether the operation's execution blocks on storage (fsyncs, the
+ * fencing section, copies): writes and bucket changes. The server runs
+ * those on a worker, the rest on its event loop. */
+int zkp_s3_blocks(zkp_op_kind_t kind);
+
+/* Executes the operation (body complete) and queues its response; returns
+ * the result of queueing it. */
+enum MHD_Result zkp_s3_execute(zkp_req_t *r);
+
+#endif

@@ -1,0 +1,25 @@
+/* The S3 error that answers a backend error code. */
+#include "s3/errors.h"
+
+#include "http/respond.h"
+
+enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc)
+{
+    switch (be_rc) {
+    case ZKP_BE_NO_KEY:
+        return zkp_respond_error(r, 404, "NoSuchKey", "The specified key does not exist.");
+    case ZKP_BE_NO_BUCKET:
+        return zkp_respond_error(r, 404, "NoSuchBucket", "The specified bucket does not exist");
+    case ZKP_BE_EXISTS:
+        return zkp_respond_error(r, 409, "BucketAlreadyOwnedByYou",
+                                 "Your previous request to create the named bucket succeeded "
+                                 "and you already own it.");
+    case ZKP_BE_NOT_EMPTY:
+        return zkp_respond_error(r, 409, "BucketNotEmpty",
+                                 "The bucket you tried to delete is not empty");
+    case ZKP_BE_NOMEM:
+        return zkp_respond_error(r, 503, "SlowDown", "Out of memory, please retry");
+    default:
+        return zkp_respond_error(r, 500, "InternalError", "Storage error");
+    }
+}

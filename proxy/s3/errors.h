@@ -1,0 +1,14 @@
+/* S3 errors for the backend's error codes (backend/backend.h): the one
+ * place that decides what a client is told when storage says no. */
+#ifndef ZKP_S3_ERRORS_H
+#define ZKP_S3_ERRORS_H
+
+#include "http/reqctx.h"
+
+/* Queues the S3 error for be_rc (a zkp_be_err_t): 404 NoSuchKey,
+ * 404 NoSuchBucket, 409 BucketAlreadyOwnedByYou, 409 BucketNotEmpty,
+ * 503 SlowDown (out of memory), else 500 InternalError. Returns the
+ * result of queueing it. */
+enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc);
+
+#endif

@@ -1,0 +1,41 @@
+/* Fencing around a mutation (s3/gate.c): the glue between an S3 request
+ * and the fencing core (fence/fence.h). The gate decides and records
+ * (metrics, audit log) every answer to a fenced request; on a refusal it
+ * also queues the error response, and the operation returns at once. */
+#ifndef ZKP_GATE_H
+#define ZKP_GATE_H
+
+#include <stdint.h>
+
+#include "fence/fence.h"
+#include "http/reqctx.h"
+
+typedef struct zkp_gate {
+    zkp_fence_txn_t *txn; /* non-NULL while inside the lock's section */
+    zkp_verdict_t verdict;
+    uint64_t mark;
+    int had_mark;
+} zkp_gate_t;
+
+/* At request start: 428 if fencing is required and missing, 412 early if
+ * the token is already stale, 503 if the store cannot answer (each one
+ * audited). Returns 0 to proceed, or -1 with the MHD result of the queued
+ * error response in *res. */
+int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res);
+/* Enters the lock's section and decides; on acceptance the mark is durably
+ * raised before returning 0, and the acceptance is audited under `key`
+ * (NULL: the request's key), except for DeleteObjects, whose caller audits
+ * each key with zkp_gate_audit()/zkp_gate_audit_as(). On rejection or
+ * failure the refusal is audited, the error response queued (412 or 503),
+ * the section left, and -1 returned with *res set. A request without
+ * fencing headers (optional bucket) passes with no section. */
+int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res);
+/* Logs the gate's verdict for one key under the same decision. */
+void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key);
+/* Logs verdict v for one key (DeleteObjects: ZKP_VERDICT_REJECT_INVALID for a
+ * key that was refused although the token was accepted). */
+void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v);
+/* Leaves the lock's section, if inside; a second call is a no-op. */
+void zkp_gate_leave(zkp_gate_t *g);
+
+#endif

@@ -1,0 +1,22 @@
+/* Object operations (s3/ops_object.c). The op_ functions run when the
+ * request (and its body) is complete; they queue their response and
+ * return the result of queueing it. */
+#ifndef ZKP_OPS_OBJECT_H
+#define ZKP_OPS_OBJECT_H
+
+#include "http/reqctx.h"
+
+/* Prepares a PutObject at request start (staging, digests). Returns 0 to
+ * read the body, or -1 with an error response queued in *res. */
+int zkp_put_start(zkp_req_t *r, enum MHD_Result *res);
+/* Prepares DeleteObjects' buffered body at request start; like put_start. */
+int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res);
+
+enum MHD_Result zkp_op_put_object(zkp_req_t *r);
+enum MHD_Result zkp_op_copy_object(zkp_req_t *r);
+/* GetObject, or HeadObject when head. */
+enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head);
+enum MHD_Result zkp_op_delete_object(zkp_req_t *r);
+enum MHD_Result zkp_op_delete_objects(zkp_req_t *r);
+
+#endif

@@ -1,0 +1,50 @@
+#include "s3/service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/fs/backend_fs.h"
+#include "util/fsutil.h"
+
+int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
+{
+    memset(svc, 0, sizeof(*svc));
+    svc->cfg = cfg;
+    zkp_metrics_init(&svc->metrics);
+    if (zkp_mkdir_p(cfg->data_dir) != 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    zkp_marks_options_t mo;
+    zkp_marks_options_init(&mo);
+    if (cfg->group_commit_max_batch > 0)
+        mo.group_commit_max_batch = cfg->group_commit_max_batch;
+    if (cfg->group_commit_max_wait_us > 0)
+        mo.group_commit_max_wait_us = cfg->group_commit_max_wait_us;
+    char why[400];
+    if (zkp_marks_open(cfg->marks_db, &mo, &svc->marks, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "mark store %s: %s", cfg->marks_db, why);
+        return -1;
+    }
+    svc->be = zkp_backend_fs_open(cfg->data_dir, cfg->object_fsync, err, errlen);
+    if (svc->be == NULL)
+        return -1;
+    return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen);
+}
+
+int zkp_service_reopen_logs(zkp_service_t *svc)
+{
+    return zkp_audit_reopen(svc->audit) != 0 ? -1 : 0;
+}
+
+void zkp_service_close(zkp_service_t *svc)
+{
+    zkp_audit_close(svc->audit);
+    zkp_marks_close(svc->marks);
+    if (svc->be != NULL)
+        svc->be->ops->destroy(svc->be);
+    svc->audit = NULL;
+    svc->marks = NULL;
+    svc->be = NULL;
+}

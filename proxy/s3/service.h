@@ -1,0 +1,46 @@
+/* What the S3 operations run against: the configuration, the backend, the
+ * mark store, the audit log and the metrics of one server instance. The
+ * HTTP server owns one (no global state: tests may run several servers in
+ * one process) and hands every request a pointer to it (zkp_req_t.svc).
+ *
+ * The core knows the backend only as a table (backend/backend.h): which
+ * backend it is comes from the configuration. */
+#ifndef ZKP_SERVICE_H
+#define ZKP_SERVICE_H
+
+#include <stddef.h>
+
+#include "backend/backend.h"
+#include "fence/fence.h"
+#include "s3/metrics.h"
+#include "util/config.h"
+
+typedef struct zkp_service {
+    const zkp_config_t *cfg; /* borrowed from the server, outlives the service */
+    zkp_backend_t *be;
+    zkp_marks_t *marks;
+    zkp_audit_t *audit;
+    zkp_metrics_t metrics;
+} zkp_service_t;
+
+/* Opens, in this order, the mark store, the backend and the audit log.
+ * The mark store first: its exclusive lock is what makes a second proxy on
+ * the same marks give up before it touches anything. The backend then
+ * takes its own lock on its storage (marks_db may live elsewhere, so that
+ * lock is needed too). Only the data directory itself is created before
+ * either lock: marks.db lives in it by default. `cfg` (resolved: marks_db
+ * and audit_log set) must outlive the service.
+ * Returns 0, or -1 with a message in err; then call zkp_service_close(),
+ * which releases what was opened. */
+int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen);
+
+/* Reopens the audit log under its configured path (log rotation). Returns
+ * 0, or -1 if the new file cannot be opened: lines keep going to the old
+ * one. Safe while requests run. */
+int zkp_service_reopen_logs(zkp_service_t *svc);
+
+/* Closes the audit log, the mark store and the backend. No request may be
+ * running. Safe on a service whose open failed part-way. */
+void zkp_service_close(zkp_service_t *svc);
+
+#endif
