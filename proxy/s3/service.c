@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend/fs/backend_fs.h"
+#include "backend/registry.h"
 #include "util/fsutil.h"
 
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
@@ -27,7 +27,7 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
         snprintf(err, errlen, "mark store %s: %s", cfg->marks_db, why);
         return -1;
     }
-    svc->be = zkp_backend_fs_open(cfg->data_dir, cfg->object_fsync, err, errlen);
+    svc->be = zkp_backend_open(cfg, err, errlen);
     if (svc->be == NULL)
         return -1;
     return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen);

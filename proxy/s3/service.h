@@ -4,7 +4,7 @@
  * one process) and hands every request a pointer to it (zkp_req_t.svc).
  *
  * The core knows the backend only as a table (backend/backend.h): which
- * backend it is comes from the configuration. */
+ * backend it is comes from the configuration, through backend/registry.h. */
 #ifndef ZKP_SERVICE_H
 #define ZKP_SERVICE_H
 

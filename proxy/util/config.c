@@ -15,6 +15,7 @@ void zkp_config_defaults(zkp_config_t *c)
     memset(c, 0, sizeof(*c));
     snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
     c->listen_port = 9000;
+    snprintf(c->backend, sizeof(c->backend), "%s", ZKP_BACKEND_DEFAULT);
     c->data_dir = strdup("./zkfence-data");
     c->max_body_bytes = 5ULL << 30; /* S3's single-PUT limit */
     c->max_key_bytes = 1024;
@@ -234,6 +235,20 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
     return 1; /* not a simple key */
 }
 
+/* The names backend/registry.c can open. Checked here, so that a wrong one
+ * is reported with the file and line, before anything starts. */
+static const char *const backends[] = {"fs"};
+
+static int set_backend(zkp_config_t *c, const char *v, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (strcmp(v, backends[i]) == 0) {
+            snprintf(c->backend, sizeof(c->backend), "%s", v);
+            return 0;
+        }
+    return errf(err, errlen, "backend: unknown backend '%s' (expected fs: local files)", v);
+}
+
 int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
 {
     if (strcmp(key, "listen") == 0)
@@ -245,6 +260,8 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
         char **slot = key[0] == 'd' ? &c->data_dir : key[0] == 'a' ? &c->audit_log : &c->marks_db;
         return set_string(slot, v) == 0 ? 0 : errf(err, errlen, "%s: out of memory", key);
     }
+    if (strcmp(key, "backend") == 0)
+        return set_backend(c, v, err, errlen);
     if (strcmp(key, "fencing") == 0)
         return parse_fencing(v, &c->fencing_required_default) == 0
                    ? 0

@@ -19,12 +19,17 @@ typedef struct zkp_bucket_policy {
     int fencing_required;
 } zkp_bucket_policy_t;
 
+/* The storage backend when the configuration names none (`backend = fs`:
+ * local files in data_dir). backend/registry.c opens a backend by name. */
+#define ZKP_BACKEND_DEFAULT "fs"
+
 typedef struct zkp_config {
     char listen_host[64]; /* dotted IPv4 */
     unsigned listen_port;
-    char *data_dir;  /* owned */
-    char *audit_log; /* owned; NULL: DATA_DIR/audit.log */
-    char *marks_db;  /* owned; NULL: DATA_DIR/marks.db */
+    char backend[16]; /* which storage backend: "fs" (local files, in data_dir) */
+    char *data_dir;   /* owned */
+    char *audit_log;  /* owned; NULL: DATA_DIR/audit.log */
+    char *marks_db;   /* owned; NULL: DATA_DIR/marks.db */
     uint64_t max_body_bytes;
     size_t max_key_bytes;
     size_t max_header_bytes;
