@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cross-checks the SigV4 verifier (proxy/auth) against signers nobody here
+"""Cross-checks the SigV4 verifier (proxy/sigv4) against signers nobody here
 wrote: botocore (the aws cli's and boto3's signer), awscrt (the AWS Common
 Runtime's C signer, aws-c-auth, which the aws cli also ships) and curl's
 --aws-sigv4.
