@@ -1,7 +1,7 @@
 /* Object operations: PutObject (streamed), GetObject/HeadObject (ranges),
  * DeleteObject, DeleteObjects and CopyObject. Mutations go through the
- * fencing gate (s3/gate.c) between staging and commit; body bytes arrive
- * through s3/body.c. */
+ * fencing gate (s3/gate.c) between staging and commit, fenced reads around
+ * the opening of the object; body bytes arrive through s3/body.c. */
 #include "s3/ops_object.h"
 
 #include <ctype.h>
@@ -423,7 +423,17 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     if (g == NULL)
         return MHD_NO;
     g->svc = r->svc;
+    /* A fenced read opens the object (its snapshot: later writes do not
+     * change what an open descriptor reads) inside the lock's section,
+     * once its token is the durable mark. An ordinary read has no section. */
+    zkp_gate_t fence;
+    enum MHD_Result res;
+    if (zkp_gate_enter(r, &fence, NULL, &res) != 0) {
+        free(g);
+        return res;
+    }
     int rc = r->svc->be->ops->open(r->svc->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
+    zkp_gate_leave(&fence);
     if (rc != ZKP_BE_OK) {
         free(g);
         return zkp_respond_be_error(r, rc);

@@ -249,6 +249,15 @@ int pt_http(const pt_proxy_t *p, const char *method, const char *path, const cha
     return rc == CURLE_OK ? 0 : -1;
 }
 
+long pt_status(const pt_proxy_t *p, const char *method, const char *path)
+{
+    pt_resp_t r;
+    pt_http(p, method, path, NULL, NULL, 0, &r);
+    long st = r.status;
+    pt_resp_free(&r);
+    return st;
+}
+
 void pt_resp_free(pt_resp_t *r)
 {
     free(r->body);

@@ -47,6 +47,8 @@ typedef struct pt_resp {
 int pt_http(const pt_proxy_t *p, const char *method, const char *path, const char *const *headers,
             const void *body, size_t len, pt_resp_t *out);
 void pt_resp_free(pt_resp_t *r);
+/* The status of one request without headers or body (0 if none came). */
+long pt_status(const pt_proxy_t *p, const char *method, const char *path);
 /* The value of a response header (case-insensitive) copied into buf, or
  * NULL. */
 const char *pt_header(const pt_resp_t *r, const char *name, char *buf, size_t cap);

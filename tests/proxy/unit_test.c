@@ -265,10 +265,51 @@ static void test_request_fencing(void)
     CU_ASSERT_STRING_EQUAL(op.err_code, "InvalidFencingToken");
     zkp_op_free(&op);
 
-    /* Reads ignore fencing headers entirely. */
+    /* Object reads and listings parse them too (a fenced read), with the
+     * same rules; half of them is PARTIAL (the gate answers 400). */
     zkp_request_in_t get = {.method = "GET", .target = "/b1b/k", .fencing_token = "junk"};
-    CU_ASSERT_EQUAL(zkp_request_classify(&get, &op), 0);
-    CU_ASSERT_FALSE(op.mutating);
+    CU_ASSERT_EQUAL(zkp_request_classify(&get, &op), -1);
+    CU_ASSERT_EQUAL(op.status, 400);
+    CU_ASSERT_STRING_EQUAL(op.err_code, "InvalidFencingToken");
+    zkp_op_free(&op);
+    get.fencing_token = "7";
+    get.fencing_lock = "/locks/r";
+    const char *reads[][2] = {
+        {"GET", "/b1b/k"}, {"HEAD", "/b1b/k"}, {"GET", "/b1b"}, {"GET", "/b1b?list-type=2"}};
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        get.method = reads[i][0];
+        get.target = reads[i][1];
+        CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&get, &op), 0);
+        CU_ASSERT_TRUE(op.reading);
+        CU_ASSERT_FALSE(op.mutating);
+        CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PRESENT);
+        CU_ASSERT_EQUAL(op.token, 7);
+        zkp_op_free(&op);
+    }
+    get.fencing_token = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&get, &op), 0);
+    CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PARTIAL);
+    zkp_op_free(&op);
+    /* Fence-advance: POST only, headers parsed. */
+    zkp_request_in_t adv = {.method = "POST",
+                            .target = "/_zkfence/fence-advance",
+                            .fencing_lock = "/locks/r",
+                            .fencing_token = "9"};
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&adv, &op), 0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_ADMIN_FENCE_ADVANCE);
+    CU_ASSERT_STRING_EQUAL(zkp_op_name(op.kind), "FenceAdvance");
+    CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PRESENT);
+    CU_ASSERT_EQUAL(op.token, 9);
+    zkp_op_free(&op);
+    adv.method = "GET";
+    CU_ASSERT_EQUAL(zkp_request_classify(&adv, &op), -1);
+    CU_ASSERT_EQUAL(op.status, 404);
+    zkp_op_free(&op);
+    /* Other requests ignore them entirely. */
+    zkp_request_in_t mb = {.method = "PUT", .target = "/b1b", .fencing_token = "junk"};
+    CU_ASSERT_EQUAL(zkp_request_classify(&mb, &op), 0);
+    CU_ASSERT_FALSE(op.mutating || op.reading);
+    CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_ABSENT);
     zkp_op_free(&op);
 }
 
