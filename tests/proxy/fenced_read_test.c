@@ -82,19 +82,6 @@ static void mkbucket(const pt_proxy_t *p, const char *name)
     CU_ASSERT_EQUAL(pt_status(p, "PUT", path), 200);
 }
 
-/* The lock's mark as /_zkfence/marks lists it, or -1 if it has none. */
-static long long mark_of(const pt_proxy_t *p, const char *lock)
-{
-    pt_resp_t r;
-    pt_http(p, "GET", "/_zkfence/marks", NULL, NULL, 0, &r);
-    char needle[300];
-    snprintf(needle, sizeof(needle), "{\"lock\":\"%s\",\"mark\":\"", lock);
-    const char *at = r.body ? strstr(r.body, needle) : NULL;
-    long long m = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
-    pt_resp_free(&r);
-    return m;
-}
-
 static int metrics_has(const pt_proxy_t *p, const char *line)
 {
     pt_resp_t r;
@@ -141,21 +128,21 @@ static void test_get_rules(void)
     CU_ASSERT_TRUE(pt_body_has(&r, "<Lock>/locks/rd</Lock>"));
     CU_ASSERT_FALSE(pt_body_has(&r, "secret-bytes"));
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 10);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 10);
     /* Equal: served, nothing to raise. */
     long st;
     char *b = fenced_get(&p, "/rds/k", L, 10, &st);
     CU_ASSERT_EQUAL(st, 200);
     CU_ASSERT_STRING_EQUAL(b ? b : "", "secret-bytes");
     free(b);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 10);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 10);
     /* Higher: served, and the token is now the mark: a write with the old
      * token is refused. */
     b = fenced_get(&p, "/rds/k", L, 15, &st);
     CU_ASSERT_EQUAL(st, 200);
     CU_ASSERT_STRING_EQUAL(b ? b : "", "secret-bytes");
     free(b);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 15);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 15);
     CU_ASSERT_EQUAL(tok(&p, "PUT", "/rds/k", L, 10, "late", NULL), 412);
     /* The user-metadata spelling works on reads too. */
     const char *meta[] = {"x-amz-meta-fencing-lock: /locks/rd", "x-amz-meta-fencing-token: 16",
@@ -163,11 +150,11 @@ static void test_get_rules(void)
     pt_http(&p, "GET", "/rds/k", meta, NULL, 0, &r);
     CU_ASSERT_EQUAL(r.status, 200);
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 16);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 16);
     /* A fenced read of a key that does not exist still fences: 404, and the
      * mark is raised (the reader learnt that the key is absent). */
     CU_ASSERT_EQUAL(tok(&p, "GET", "/rds/nokey", L, 17, NULL, NULL), 404);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 17);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 17);
     /* Every decision is audited under the read's operation name. */
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"lock\":\"/locks/rd\",\"token\":\"9\",\"mark\":\"10\","
                                        "\"verdict\":\"rejected_stale\",\"bucket\":\"rds\","
@@ -213,7 +200,7 @@ static void test_head_and_list_rules(void)
     CU_ASSERT_PTR_NOT_NULL(pt_header(&r, "ETag", v, sizeof(v)));
     pt_resp_free(&r);
     CU_ASSERT_EQUAL(tok(&p, "HEAD", "/hls/a", L, 21, NULL, NULL), 200);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 21);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 21);
     /* ListObjectsV2. */
     tok(&p, "GET", "/hls?list-type=2", L, 20, NULL, &r);
     expect_stale(&r, "20", "21");
@@ -225,7 +212,7 @@ static void test_head_and_list_rules(void)
     CU_ASSERT_EQUAL(tok(&p, "GET", "/hls?list-type=2&prefix=b", L, 22, NULL, &r), 200);
     CU_ASSERT_TRUE(pt_body_has(&r, "<Key>b</Key>") && !pt_body_has(&r, "<Key>a</Key>"));
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 22);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 22);
     /* ListObjects (v1). */
     tok(&p, "GET", "/hls", L, 21, NULL, &r);
     expect_stale(&r, "21", "22");
@@ -233,7 +220,7 @@ static void test_head_and_list_rules(void)
     CU_ASSERT_EQUAL(tok(&p, "GET", "/hls?marker=a", L, 23, NULL, &r), 200);
     CU_ASSERT_TRUE(pt_body_has(&r, "<Key>b</Key>") && !pt_body_has(&r, "<Key>a</Key>"));
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 23);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 23);
     /* Audited with the operation's name; a listing names no key. */
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"verdict\":\"rejected_stale\",\"bucket\":\"hls\","
                                        "\"key\":\"a\",\"op\":\"HeadObject\""),
@@ -304,7 +291,7 @@ static void test_bad_input(void)
         pt_resp_free(&r);
     }
     /* Nothing was raised by any of them. */
-    CU_ASSERT_EQUAL(mark_of(&p, L), 5);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 5);
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"verdict\":\"accepted"), 1); /* the PUT */
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"lock\":\"/locks/bad\",\"token\":null,\"mark\":null,"
                                        "\"verdict\":\"rejected_missing\",\"bucket\":\"bad\","
@@ -495,7 +482,7 @@ static void test_store_down(void)
     CU_ASSERT_FALSE(pt_body_has(&r, "object-data"));
     pt_resp_free(&r);
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 503, 5000));
-    CU_ASSERT_EQUAL(mark_of(&p, L), 5);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 5);
     /* While unhealthy every fenced read is refused, like a write (its write
      * would be refused anyway); a stale one is still 412; listings too. */
     CU_ASSERT_EQUAL(tok(&p, "GET", "/down/k", L, 5, NULL, NULL), 503);
@@ -522,7 +509,7 @@ static void test_store_down(void)
     b = fenced_get(&p, "/down/k", L, 6, &st);
     CU_ASSERT_EQUAL(st, 200);
     free(b);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 6);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 6);
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 }
@@ -539,8 +526,8 @@ static void test_read_raise_durable(void)
     CU_ASSERT_EQUAL(tok(&p, "GET", "/dur?list-type=2", "/locks/dur2", 41, NULL, NULL), 200);
     pt_proxy_kill9(&p);
     CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
-    CU_ASSERT_EQUAL(mark_of(&p, "/locks/dur"), 40);
-    CU_ASSERT_EQUAL(mark_of(&p, "/locks/dur2"), 41);
+    CU_ASSERT_EQUAL(pt_mark(&p, "/locks/dur"), 40);
+    CU_ASSERT_EQUAL(pt_mark(&p, "/locks/dur2"), 41);
     CU_ASSERT_EQUAL(tok(&p, "PUT", "/dur/k", "/locks/dur", 39, "stale", NULL), 412);
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
@@ -576,7 +563,7 @@ static void test_fence_advance(void)
     expect_stale(&r, "110", "120");
     CU_ASSERT_TRUE(pt_body_has(&r, "<Lock>/locks/adv</Lock>"));
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 120);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 120);
     /* The advance fenced every older holder without touching data. */
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/adv"), 0);
     CU_ASSERT_EQUAL(tok(&p, "PUT", "/adv/k", L, 119, "old holder", NULL), 412);
@@ -598,18 +585,18 @@ static void test_fence_advance(void)
     CU_ASSERT_EQUAL(r.status, 404);
     CU_ASSERT_TRUE(pt_body_has(&r, "<Code>NoSuchAdminEndpoint</Code>"));
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 120);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 120);
     /* Mark store down: 503, nothing raised; recovery. */
     CU_ASSERT_EQUAL(post(&p, "/_zkfence/debug/marks-fail?on=1"), 204);
     tok(&p, "POST", A, L, 140, NULL, &r);
     CU_ASSERT_EQUAL(r.status, 503);
     CU_ASSERT_TRUE(pt_body_has(&r, "<Code>ServiceUnavailable</Code>"));
     pt_resp_free(&r);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 120);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 120);
     CU_ASSERT_EQUAL(post(&p, "/_zkfence/debug/marks-fail?on=0"), 204);
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 200, 10000));
     CU_ASSERT_EQUAL(tok(&p, "POST", A, L, 140, NULL, NULL), 200);
-    CU_ASSERT_EQUAL(mark_of(&p, L), 140);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 140);
     /* Audit lines: op FenceAdvance, no bucket, no key. */
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"lock\":\"/locks/adv\",\"token\":\"100\",\"mark\":null,"
                                        "\"verdict\":\"accepted_higher\",\"bucket\":null,\"key\":"

@@ -258,6 +258,18 @@ long pt_status(const pt_proxy_t *p, const char *method, const char *path)
     return st;
 }
 
+long long pt_mark(const pt_proxy_t *p, const char *lock)
+{
+    pt_resp_t r;
+    pt_http(p, "GET", "/_zkfence/marks", NULL, NULL, 0, &r);
+    char needle[1100];
+    snprintf(needle, sizeof(needle), "{\"lock\":\"%s\",\"mark\":\"", lock);
+    const char *at = r.body ? strstr(r.body, needle) : NULL;
+    long long m = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    pt_resp_free(&r);
+    return m;
+}
+
 void pt_resp_free(pt_resp_t *r)
 {
     free(r->body);
