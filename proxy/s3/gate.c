@@ -165,7 +165,10 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
+/* record_accept: count and audit an acceptance here (zkp_gate_enter), or
+ * leave it to the caller (zkp_gate_enter_decide). */
+static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept,
+                 enum MHD_Result *res)
 {
     zkp_op_t *op = &r->op;
     g->txn = NULL;
@@ -203,10 +206,30 @@ int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result
     /* Counted and logged once the decision is durable: a 503 is not an
      * acceptance. DeleteObjects logs one line per key instead, each with
      * what happened to that key (zkp_gate_audit_as). */
+    if (!record_accept)
+        return 0;
     zkp_metrics_verdict(&r->svc->metrics, op->kind, g->verdict);
     if (op->kind != ZKP_OP_DELETE_OBJECTS)
         zkp_gate_audit(r, g, key);
     return 0;
+}
+
+int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
+{
+    return enter(r, g, key, 1, res);
+}
+
+int zkp_gate_enter_decide(zkp_req_t *r, zkp_gate_t *g, enum MHD_Result *res)
+{
+    return enter(r, g, NULL, 0, res);
+}
+
+void zkp_gate_record(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v)
+{
+    if (r->op.fence != ZKP_FENCE_PRESENT)
+        return;
+    zkp_metrics_verdict(&r->svc->metrics, r->op.kind, v);
+    zkp_gate_audit_as(r, g, key, v);
 }
 
 void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v)

@@ -35,6 +35,14 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res);
  * fencing headers (optional bucket, ordinary read) passes with no
  * section. */
 int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res);
+/* Like zkp_gate_enter(), but an acceptance is neither counted nor audited:
+ * the caller, still inside the section, records what became of it with
+ * zkp_gate_record() once its commit has answered (a write that its own
+ * precondition refused was not applied). Refusals are recorded here. */
+int zkp_gate_enter_decide(zkp_req_t *r, zkp_gate_t *g, enum MHD_Result *res);
+/* Counts and audits verdict v (the gate's, or what it became) for `key`
+ * (NULL: the request's). No-op for a request without fencing headers. */
+void zkp_gate_record(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v);
 /* Logs the gate's verdict for one key under the same decision. */
 void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key);
 /* Logs verdict v for one key (DeleteObjects: ZKP_VERDICT_REJECT_INVALID for a

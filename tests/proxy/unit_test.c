@@ -521,7 +521,7 @@ static int put(zkp_backend_t *be, const char *bucket, const char *key, const cha
         be->ops->put_abort(p);
         return -1;
     }
-    return be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL);
+    return be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL);
 }
 
 static int get(zkp_backend_t *be, const char *bucket, const char *key, char *out, size_t cap)
@@ -763,7 +763,7 @@ static void test_data_dir_lock(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, pid));
     CU_ASSERT_EQUAL(access(staged, F_OK), 0); /* tmp/ was not emptied */
 
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL), 0);
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL), 0);
     be->ops->destroy(be); /* releases the lock */
     be = zkp_backend_fs_open(data, 1, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(be);
