@@ -118,13 +118,15 @@ static enum MHD_Result refuse_incomplete(zkp_req_t *r)
     if (r->op.fence == ZKP_FENCE_ABSENT)
         return zkp_respond_error(r, 400, "FencingTokenRequired",
                                  "Fence-advance must carry X-Fencing-Lock and X-Fencing-Token");
-    if (partial_lock(r) != NULL)
-        return zkp_respond_error(r, 400, "InvalidFencingToken",
-                                 "X-Fencing-Lock was sent without X-Fencing-Token: a fenced read "
-                                 "carries both, an ordinary read neither");
-    return zkp_respond_error(r, 400, "InvalidFencingLock",
-                             "X-Fencing-Token was sent without X-Fencing-Lock: a fenced read "
-                             "carries both, an ordinary read neither");
+    const char *rule = r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE
+                           ? "fence-advance carries both"
+                           : "a fenced read carries both, an ordinary read neither";
+    int has_lock = partial_lock(r) != NULL;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s was sent without %s: %s",
+             has_lock ? "X-Fencing-Lock" : "X-Fencing-Token",
+             has_lock ? "X-Fencing-Token" : "X-Fencing-Lock", rule);
+    return zkp_respond_error(r, 400, has_lock ? "InvalidFencingToken" : "InvalidFencingLock", msg);
 }
 
 int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
