@@ -1,5 +1,5 @@
 /* Conditional requests on the S3 side (s3/precond.c): which request
- * headers make a precondition (backend/cond.h), which values S3 refuses
+ * headers make a precondition (backend/cond.h), which values are refused
  * outright, and the answers of a failed one.
  *
  *   GetObject, HeadObject   If-Match, If-None-Match, If-Modified-Since,
@@ -26,8 +26,8 @@ void zkp_precond_write(const zkp_req_t *r, zkp_cond_t *c);
 void zkp_precond_copy_source(const zkp_req_t *r, zkp_cond_t *c);
 
 /* At the start of a write, before its body: If-None-Match with anything
- * but "*" is refused as S3 refuses it, 501 NotImplemented (a write can only
- * ask for "no object"). Returns 0 to go on, or -1 with the error queued
+ * but "*" (the only value S3 documents for a write: a write can only ask
+ * for "no object") is refused, 501 NotImplemented. Returns 0 to go on, or -1 with the error queued
  * and the result of queueing it in *res. */
 int zkp_precond_write_start(zkp_req_t *r, enum MHD_Result *res);
 
