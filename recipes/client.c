@@ -261,6 +261,7 @@ static void on_connected(zkf_client_t *c, zhandle_t *zh)
     c->hb_sent_ns = 0;
     set_state(c, ZKF_CLIENT_CONNECTED);
     zkf__locks_on_connected(c);
+    zkf__attempts_on_connected(c);
     zkf__pending_kick(c);
 }
 
@@ -276,6 +277,7 @@ static void on_expired(zkf_client_t *c, zkf_client_state_t st, int status)
 {
     set_state(c, st);
     zkf__locks_on_lost(c, status, 0);
+    zkf__attempts_on_lost(c, status, 0);
     pending_drop_all(c);
     if (st == ZKF_CLIENT_EXPIRED)
         c->renew = 1;
@@ -475,6 +477,7 @@ static void local_expiry(zkf_client_t *c)
      * can reach it. */
     set_state(c, ZKF_CLIENT_EXPIRED);
     zkf__locks_on_lost(c, ZKF_ECONNLOSS, 1);
+    zkf__attempts_on_lost(c, ZKF_ECONNLOSS, 1);
 }
 
 static void *event_thread(void *arg)
@@ -714,7 +717,7 @@ int zkf_client_destroy(zkf_client_t *c)
      * last writes cause such notifications on this very session: a release
      * just before destroy fires the watch the server still keeps for an
      * earlier timed-out or cancelled wait (3.8.0 sends checkWatches where
-     * removeWatches is meant; see watch_disarm in lock.c). One round trip
+     * removeWatches is meant; see watch_disarm in attempt.c). One round trip
      * first, bounded, lets them arrive and be delivered before the close;
      * `d` outlives zookeeper_close, which runs the completion if we stop
      * waiting. */

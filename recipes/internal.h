@@ -38,7 +38,7 @@
 #define ZKF__PARENT_RETRIES 3   /* create-parents-then-retry rounds */
 
 /* ---- allocation ----
- * client.c and lock.c allocate through these. The shipped library maps them
+ * The library's files allocate through these. The shipped library maps them
  * to libc; the white-box archive the tests link (zkfence_internal) is built
  * with ZKF_FAULT_INJECTION, where a test can make an allocation of its own
  * thread fail (SQLite-style fault injection): the other threads of the
@@ -114,7 +114,7 @@ struct zkf__pending {
     int in_flight;
     uint64_t session_gen;
     /* A holder's release: the release mark and the delete in one multi
-     * (lock.c explains why); the multi's ops and results live here. */
+     * (attempt.c explains why); the multi's ops and results live here. */
     int release;
     zoo_op_t ops[2];
     zoo_op_result_t results[2];
@@ -189,6 +189,13 @@ struct zkf_client {
     zkf_lock_t *delivering;
 };
 
+/* A thread blocked in zkf_lock_acquire, woken directly by the outcome. */
+typedef struct zkf__lock_waiter {
+    int done;
+    int status;
+    uint64_t token;
+} zkf__lock_waiter_t;
+
 /* A lock object. All fields under c->mu. */
 struct zkf_lock {
     zkf_lock_t *next, *prev; /* c->locks */
@@ -197,10 +204,15 @@ struct zkf_lock {
     zkf_lock_options_t opts;
     zkf_lock_state_t state;
     zkf__attempt_t *att;   /* the attempt acquiring, or holding */
-    zkf__attempt_t *spare; /* this lock's reusable attempt block (lock.c) */
+    zkf__attempt_t *spare; /* this lock's reusable attempt block (attempt.c) */
     uint64_t token;        /* valid while HELD or SUSPENDED */
-    int depth;             /* reentrant depth of a blocking holding */
-    int thread_owned;      /* held through zkf_lock_acquire by `owner` */
+    /* The acquisition in progress reports to a blocked thread, or else to
+     * the application's callback. */
+    zkf__lock_waiter_t *sync;
+    zkf_acquire_cb cb;
+    void *arg;
+    int depth;        /* reentrant depth of a blocking holding */
+    int thread_owned; /* held through zkf_lock_acquire by `owner` */
     pthread_t owner;
     uint64_t cancel_gen; /* bumped by zkf_lock_cancel: wakes local waiters */
     int local_waiters;   /* zkf_lock_acquire calls queued locally behind the holder */
@@ -228,8 +240,12 @@ void zkf__pending_kick(zkf_client_t *c);
 void zkf__locks_on_suspended(zkf_client_t *c);
 void zkf__locks_on_connected(zkf_client_t *c);
 void zkf__locks_on_lost(zkf_client_t *c, int status, int local);
-void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due);
 void zkf__lock_delivered(zkf_lock_t *lock); /* an event for lock was delivered */
+
+/* ---- attempts (attempt.c), called by client.c with c->mu held ---- */
+void zkf__attempts_on_connected(zkf_client_t *c);
+void zkf__attempts_on_lost(zkf_client_t *c, int status, int local);
+void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due);
 /* The session's handle closed with w armed: w is about to be freed, and
  * its attempt must forget it (c->mu held). */
 void zkf__watch_orphaned(zkf__watch_t *w);

@@ -1,125 +1,26 @@
-/* The exclusive lock recipe.
+/* The exclusive lock: a recipe on the attempt core (attempt.c), whose
+ * rule is "I hold it when my node is first, else I wait for the node just
+ * before mine", and its API, blocking and asynchronous.
  *
- * An attempt creates <path>/lock-<guid>-<seq> (ephemeral, sequential) with
- * zoo_acreate2, whose Stat carries the czxid: the fencing token. The list of
- * children is requested in the same breath: ZooKeeper answers a session's
- * requests in order, so the listing already contains our node and an
- * uncontended acquire costs one round trip. If ours is the lowest recipe
- * node, we hold the lock. Otherwise we watch only the node right before
- * ours, and list again when it goes away: it may have been a waiter that
- * gave up rather than the holder.
- *
- * Two facts save that listing on a handoff, which then costs the
- * successor no round trip at all:
- *
- *   - The release mark. A holder releases with one multi: setData of
- *     ZKF__RELEASE_MARK on its node, then delete. The successor's
- *     exists-watch fires on the first change, so it sees "data changed",
- *     which only a releasing holder causes (a waiter that gives up, a
- *     crashed or expired contender, the local-loss cleanup: all plain
- *     deletes). The predecessor was the holder, so nothing below it is
- *     left: we hold the lock, at the zxid of that multi.
- *   - The head. If the predecessor was the lowest node when we listed, its
- *     deletion, however it came, leaves nothing below us: ZooKeeper hands
- *     out sequence numbers in increasing order from the parent's counter,
- *     so no node created after our listing can sort below ours.
- *
- * Either shortcut would make a waiter whose own node was deleted by hand
- * believe it holds the lock (relisting would have noticed). So a waiter
- * also watches its own node, armed in the same round trip as the
- * predecessor's watch: ZooKeeper delivers a session's watch events in zxid
- * order, so the deletion of our node reaches us before any later release,
- * and the attempt ends with ZKF_ELOCKLOST instead. The watch stays armed
- * while we hold, so a holder that waited also learns of such a deletion at
- * once. Our own release or cleanup fires it, which costs nothing more.
- *
- * Attempt phases:
- *
- *   CREATE   create2 + getChildren in flight
- *   PARENTS  creating the lock path's ancestors, then CREATE again
- *   LIST     getChildren in flight
- *   STAT     exists on our own node (after recovering it by GUID)
- *   WATCH    exists-watch armed on the predecessor
- *   RECOVER  an operation lost its connection: wait for the session to come
- *            back, then sync + list and find our node by GUID
- *   CLEANUP  given up (timeout, try-lock, cancel, error): deleting our node
- *   HELD     the lock is ours (the attempt stays attached to its lock)
- *   DONE     finished, not holding
+ * A lock object has at most one attempt at a time (l->att): acquiring
+ * (WAITING) or holding (HELD, SUSPENDED, LOST). The core reports the
+ * attempt's outcome through the recipe table below; the object turns it
+ * into its state, and into a callback for the application (through the
+ * client's event thread) or a wake-up of the thread blocked in
+ * zkf_lock_acquire.
  *
  * Invariants:
- *   - a->lock->att == a from start until completion, and until release if
- *     the attempt succeeded.
- *   - An attempt in c->active has not reported its outcome yet.
- *   - A create whose reply we never saw may have made a node: such a node
- *     is found by its GUID and deleted, never left to block others.
+ *   - l->att is the attempt from start until completion, and until release
+ *     if it succeeded; l->state is WAITING exactly while it is in progress.
+ *   - l->sync, l->cb, l->arg describe the acquisition in progress.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "attempt.h"
 
 #define DEFAULT_MAX_DEPTH 64
-
-enum phase {
-    PH_CREATE,
-    PH_PARENTS,
-    PH_LIST,
-    PH_STAT,
-    PH_WATCH,
-    PH_RECOVER,
-    PH_CLEANUP,
-    PH_HELD,
-    PH_DONE
-};
-
-typedef struct sync_wait {
-    int done;
-    int status;
-    uint64_t token;
-} sync_wait_t;
-
-struct zkf__attempt {
-    zkf__attempt_t *next, *prev; /* c->active */
-    zkf_client_t *c;
-    zkf_lock_t *lock;
-    int refs; /* the lock's, plus one per ZooKeeper call in flight */
-    uint64_t gen;
-    enum phase phase;
-    char guid[ZKF__GUID_LEN + 1];
-    char *create_path; /* "<path>/lock-<guid>-", in this block */
-    char *node;        /* our node's full path once known (in node_buf), or NULL */
-    char *node_buf;    /* in this block, node_cap bytes */
-    size_t node_cap;
-    zkf_lock_t *spare_of; /* this block is that lock's spare (see attempt_get) */
-    uint64_t czxid;
-    int parent_rounds;
-    int64_t deadline_ns;   /* async attempts only; 0: none */
-    int64_t recover_at_ns; /* in RECOVER: when the event thread retries */
-    int try_once;
-    int status;              /* the outcome to report, in CLEANUP */
-    int create_in_flight;    /* a create has not been answered */
-    int create_lost;         /* a create's answer was lost: a node may exist unseen */
-    int pred_is_head;        /* in WATCH: the predecessor was the lowest node listed */
-    zkf__watch_t *watch;     /* on the predecessor */
-    zkf__watch_t *own_watch; /* on our own node, once we had to wait */
-    zkf_acquire_cb cb;
-    void *arg;
-    sync_wait_t *sync;
-};
-
-typedef struct zkf__op {
-    zkf__attempt_t *a;
-    uint64_t gen;
-    int last;          /* for parent creation: the final component */
-    zkf__watch_t *own; /* for the exists that arms our own node's watch */
-} zkf__op_t;
-
-static void relist(zkf__attempt_t *a, int with_sync);
-static void send_create(zkf__attempt_t *a);
-static void abort_attempt(zkf__attempt_t *a, int status);
-static void own_watch_forget(zkf__attempt_t *a);
-static void own_watch_arm(zkf__attempt_t *a);
 
 const char *zkf_lock_state_name(zkf_lock_state_t state)
 {
@@ -145,104 +46,7 @@ void zkf_lock_options_init(zkf_lock_options_t *opts)
     opts->max_depth = DEFAULT_MAX_DEPTH;
 }
 
-/* ---- attempt lifetime ---- */
-
-/* An attempt is one block: the struct, its create path and room for its
- * node's full path (the create path plus the sequence suffix, with room to
- * spare). Each lock object allocates one such block when it is created and
- * reuses it for every acquisition whose predecessor is finished: a held
- * lock then costs no allocation of its own, and the memory of many held
- * locks lies together instead of between the transient buffers of their
- * requests (which had made RSS four times the heap in bench/lock's
- * many-locks case). An attempt still referenced by calls in flight when
- * the next acquisition starts gets a block of its own. */
-static size_t attempt_create_len(const zkf_lock_t *l)
-{
-    return strlen(l->path) + sizeof("/" ZKF__LOCK_PREFIX "--") + ZKF__GUID_LEN;
-}
-
-static size_t attempt_block_size(const zkf_lock_t *l)
-{
-    return sizeof(zkf__attempt_t) + 2 * attempt_create_len(l) + 24;
-}
-
-/* A zeroed attempt for l: its spare block if free, else a new block. */
-static zkf__attempt_t *attempt_get(zkf_lock_t *l)
-{
-    zkf__attempt_t *a = l->spare;
-    if (a != NULL && a->refs == 0)
-        memset(a, 0, sizeof(*a));
-    else if ((a = zkf__calloc(1, attempt_block_size(l))) == NULL)
-        return NULL;
-    size_t len = attempt_create_len(l);
-    a->spare_of = a == l->spare ? l : NULL;
-    a->create_path = (char *)(a + 1);
-    a->node_buf = a->create_path + len;
-    a->node_cap = len + 24;
-    return a;
-}
-
-static void attempt_unref(zkf__attempt_t *a)
-{
-    if (--a->refs > 0)
-        return;
-    if (a->spare_of == NULL)
-        free(a); /* a spare stays with its lock, free for the next attempt */
-}
-
-/* Records our node's full path: dir "/" name, or the full path when name
- * is NULL. Returns 0, or -1 if it cannot be ours (too long). */
-static int node_set(zkf__attempt_t *a, const char *dir, const char *name)
-{
-    int n = name ? snprintf(a->node_buf, a->node_cap, "%s/%s", dir, name)
-                 : snprintf(a->node_buf, a->node_cap, "%s", dir);
-    if (n < 0 || (size_t)n >= a->node_cap) {
-        a->node = NULL;
-        return -1;
-    }
-    a->node = a->node_buf;
-    return 0;
-}
-
-static zkf__op_t *op_new(zkf__attempt_t *a)
-{
-    zkf__op_t *op = zkf__calloc(1, sizeof(*op));
-    if (op == NULL)
-        return NULL;
-    op->a = a;
-    op->gen = a->gen;
-    a->refs++;
-    return op;
-}
-
-/* Takes c->mu and resolves a completion's op. *stale: the attempt moved on
- * since the call was issued. The caller unrefs the attempt and unlocks. */
-static zkf__attempt_t *op_take(const void *data, int *stale)
-{
-    zkf__op_t *op = (zkf__op_t *)data;
-    zkf__attempt_t *a = op->a;
-    pthread_mutex_lock(&a->c->mu);
-    *stale = op->gen != a->gen;
-    free(op);
-    return a;
-}
-
-static void op_done(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    attempt_unref(a);
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* A call that could not even be issued never calls back. */
-static int op_issued(zkf__attempt_t *a, zkf__op_t *op, int rc)
-{
-    if (rc != ZOK) {
-        free(op);
-        a->refs--;
-    }
-    return rc;
-}
+/* ---- events for the application ---- */
 
 static void post_lock_state(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token)
 {
@@ -265,73 +69,6 @@ void zkf__lock_delivered(zkf_lock_t *l)
     pthread_cond_broadcast(&l->c->cv);
 }
 
-/* Reports an attempt's outcome exactly once. */
-static void complete(zkf__attempt_t *a, int status)
-{
-    zkf_client_t *c = a->c;
-    zkf_lock_t *l = a->lock;
-    if (a->phase == PH_DONE || a->phase == PH_HELD)
-        return;
-    a->gen++; /* whatever is still in flight is history */
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        c->active = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
-    a->next = a->prev = NULL;
-
-    uint64_t token = 0;
-    if (status == 0) {
-        a->phase = PH_HELD;
-        l->state = ZKF_LOCK_HELD;
-        l->token = token = a->czxid;
-    } else {
-        a->phase = PH_DONE;
-        l->state = ZKF_LOCK_UNLOCKED;
-        l->att = NULL;
-        own_watch_forget(a);
-    }
-    if (a->sync) {
-        a->sync->done = 1;
-        a->sync->status = status;
-        a->sync->token = token;
-        a->sync = NULL;
-    } else {
-        zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
-        if (ev != NULL) {
-            ev->kind = ZKF__EV_ACQUIRED;
-            ev->lock = l;
-            ev->status = status;
-            ev->token = token;
-            ev->acquire_cb = a->cb;
-            ev->arg = a->arg;
-            l->pending_events++;
-            zkf__post(c, ev);
-        }
-        /* Without memory for the event the callback cannot run; the state
-         * stays pollable. This is the one breach of the exactly-once rule,
-         * and only under allocation failure. */
-    }
-    if (status != 0)
-        attempt_unref(a); /* the lock's reference */
-    pthread_cond_broadcast(&c->cv);
-}
-
-/* ---- watches ---- */
-
-static void watch_free(zkf_client_t *c, zkf__watch_t *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        c->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    free(w->path);
-    free(w);
-}
-
 /* Ends a holding that can no longer be trusted (c->mu held). */
 static void holding_lost(zkf_lock_t *l)
 {
@@ -342,667 +79,75 @@ static void holding_lost(zkf_lock_t *l)
     l->token = 0;
 }
 
-/* Our own node changed while we still care: only a hand deletion (or a
- * foreign setData) does that, since our own release and cleanup forget the
- * watch first. Deleted: the attempt, or the holding, is lost. Changed:
- * still ours; watch again. */
-static void own_node_changed(zkf__attempt_t *a, int type)
-{
-    if (type != ZOO_DELETED_EVENT) {
-        own_watch_arm(a);
-        return;
-    }
-    if (a->phase == PH_HELD) {
-        holding_lost(a->lock);
-    } else if (a->phase != PH_DONE && a->phase != PH_CLEANUP) {
-        a->node = NULL; /* gone: nothing to clean up */
-        abort_attempt(a, ZKF_ELOCKLOST);
-    }
-}
-
-/* libzookeeper calls a watcher for every session event while it is armed,
- * and once more, with the node event, when it fires; that last call is
- * when the watch ends. */
-static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void *ctx)
-{
-    if (type == ZOO_SESSION_EVENT)
-        return;
-    zkf__watch_t *w = ctx;
-    zkf_client_t *c = w->c;
-    pthread_mutex_lock(&c->mu);
-    zkf__attempt_t *a = w->a;
-    int own = w->own;
-    int ours = a != NULL && (own ? a->own_watch == w : a->watch == w);
-    if (ours && own)
-        a->own_watch = NULL;
-    else if (ours)
-        a->watch = NULL;
-    if (w->removing)
-        w->fired = 1;
-    else
-        watch_free(c, w); /* w is not touched below */
-    if (ours && own) {
-        own_node_changed(a, type);
-    } else if (ours) {
-        /* A release mark, or the head gone: we hold it (see the top). */
-        if (a->phase == PH_WATCH &&
-            (type == ZOO_CHANGED_EVENT || (type == ZOO_DELETED_EVENT && a->pred_is_head)))
-            complete(a, 0);
-        else if (a->phase == PH_WATCH)
-            relist(a, 0);
-    }
-    pthread_mutex_unlock(&c->mu);
-}
-
-static void watch_removed(int rc, const void *data)
-{
-    zkf__watch_t *w = (zkf__watch_t *)data;
-    zkf_client_t *c = w->c;
-    pthread_mutex_lock(&c->mu);
-    /* ZOK: the watch is gone and its watcher will not be called again. If
-     * it fired meanwhile, watch_fn left the freeing to us. Otherwise the
-     * removal failed (connection loss): the watch stays armed until it fires
-     * or the session's handle closes, and watch_fn frees it then. */
-    w->removing = 0;
-    if (rc == ZOK || w->fired)
-        watch_free(c, w);
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* Nobody wants the armed watch w any more: remove it from ZooKeeper too,
- * so that no wake-up comes later and the server keeps no state for us. */
-static void watch_remove(zkf_client_t *c, zkf__watch_t *w)
-{
-    w->a = NULL;
-    zhandle_t *zh = zkf__zh(c);
-    /* The header declares the completion as a pointer to a function
-     * pointer; the library calls it as a plain function pointer. local=1
-     * crashes libzookeeper 3.8.0 (seen here), and local=0 is what we want
-     * anyway: the server must forget the watch too. */
-    if (zh && zoo_aremove_watches(zh, w->path, ZWATCHTYPE_DATA, watch_fn, w, 0,
-                                  (void_completion_t *)watch_removed, w) == ZOK)
-        w->removing = 1;
-}
-
-/* The attempt no longer wants its predecessor's watch. */
-static void watch_disarm(zkf__attempt_t *a)
-{
-    zkf__watch_t *w = a->watch;
-    if (w == NULL)
-        return;
-    a->watch = NULL;
-    watch_remove(a->c, w);
-}
-
-/* The attempt no longer cares about its own node's watch. No removal is
- * sent: the deletion of our node, by our release or cleanup, fires it (or
- * the session's end drops it), and watch_fn then frees it. */
-static void own_watch_forget(zkf__attempt_t *a)
-{
-    zkf__watch_t *w = a->own_watch;
-    if (w == NULL)
-        return;
-    a->own_watch = NULL;
-    w->a = NULL;
-}
-
-void zkf__watch_orphaned(zkf__watch_t *w)
-{
-    zkf__attempt_t *a = w->a;
-    if (a->watch == w)
-        a->watch = NULL;
-    if (a->own_watch == w)
-        a->own_watch = NULL;
-    w->a = NULL;
-}
-
-static zkf__watch_t *watch_new(zkf__attempt_t *a, const char *path, int own)
-{
-    zkf_client_t *c = a->c;
-    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
-    if (w == NULL || (w->path = zkf__strdup(path)) == NULL) {
-        free(w);
-        return NULL;
-    }
-    w->c = c;
-    w->a = a;
-    w->own = own;
-    w->session_gen = c->session_gen;
-    w->next = c->watches;
-    if (c->watches)
-        c->watches->prev = w;
-    c->watches = w;
-    return w;
-}
-
-static void own_exists_done(int rc, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__watch_t *w = ((const zkf__op_t *)data)->own;
-    zkf__attempt_t *a = op_take(data, &stale);
-    int cared = w->a == a && a->own_watch == w;
-    if (rc == ZOK) {
-        /* armed */
-    } else if (rc == ZNONODE) {
-        /* Our node is gone, and libzookeeper armed a creation watch on it:
-         * remove that, then end what the node stood for. */
-        if (cared)
-            a->own_watch = NULL;
-        watch_remove(a->c, w);
-        if (cared)
-            own_node_changed(a, ZOO_DELETED_EVENT);
-    } else {
-        /* Nothing was armed (the connection went: the attempt's other calls
-         * fail too and it recovers, watching again when it waits again). */
-        if (cared)
-            a->own_watch = NULL;
-        watch_free(a->c, w);
-    }
-    op_done(a);
-}
-
-/* Watches our own node (see the top), in the same round trip as the
- * predecessor's watch. Best effort: without memory, we go without. */
-static void own_watch_arm(zkf__attempt_t *a)
-{
-    zhandle_t *zh = zkf__zh(a->c);
-    if (a->own_watch != NULL || a->node == NULL || zh == NULL)
-        return;
-    zkf__watch_t *w = watch_new(a, a->node, 1);
-    zkf__op_t *op = w ? op_new(a) : NULL;
-    if (op == NULL) {
-        if (w)
-            watch_free(a->c, w);
-        return;
-    }
-    op->own = w;
-    a->own_watch = w;
-    if (op_issued(a, op, zoo_awexists(zh, a->node, watch_fn, w, own_exists_done, op)) != ZOK) {
-        a->own_watch = NULL;
-        watch_free(a->c, w);
-    }
-}
-
-/* ---- failure routing ---- */
-
-#define RECOVER_RETRY_NS (1000LL * 1000 * 1000)
-
-static void enter_recover(zkf__attempt_t *a)
-{
-    a->phase = PH_RECOVER;
-    a->recover_at_ns = zkf__now_ns() + RECOVER_RETRY_NS;
-    pthread_cond_broadcast(&a->c->cv); /* the event thread owns the retry */
-}
-
-/* An operation of a live attempt failed with ZooKeeper code rc. */
-static void op_failed(zkf__attempt_t *a, int rc)
-{
-    switch (rc) {
-    case ZCONNECTIONLOSS:
-    case ZOPERATIONTIMEOUT:
-    case ZSESSIONMOVED:
-        /* Our requests may or may not have been applied: recover by GUID
-         * once the session is back. libzookeeper queues these completions
-         * before the reconnect's CONNECTED event, so that event (see
-         * zkf__locks_on_connected) starts the recovery; the event thread
-         * retries too, as a safety net, and no call recurses from here. */
-        a->gen++;
-        enter_recover(a);
-        return;
-    case ZSESSIONEXPIRED:
-    case ZINVALIDSTATE:
-    case ZCLOSING:
-        /* The session is gone and took our node with it. The session event
-         * that follows reports it too. */
-        watch_disarm(a);
-        complete(a, zkf__from_zk(rc));
-        return;
-    default:
-        a->lock->zk_err = rc;
-        abort_attempt(a, zkf__from_zk(rc));
-        return;
-    }
-}
-
-/* ---- cleanup of a given-up attempt ---- */
-
-static void cleanup_deleted(int rc, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (rc != ZOK && rc != ZNONODE && rc != ZSESSIONEXPIRED && rc != ZCLOSING &&
-        rc != ZINVALIDSTATE)
-        zkf__delete_later(a->c, a->node, NULL);
-    complete(a, a->status);
-    op_done(a);
-}
-
-static void cleanup_delete(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    zhandle_t *zh = zkf__zh(c);
-    if (zh != NULL && c->state == ZKF_CLIENT_CONNECTED) {
-        zkf__op_t *op = op_new(a);
-        if (op && op_issued(a, op, zoo_adelete(zh, a->node, -1, cleanup_deleted, op)) == ZOK)
-            return;
-    }
-    zkf__delete_later(c, a->node, NULL);
-    complete(a, a->status);
-}
-
-/* Gives up an attempt: removes our watch and our node, then reports
- * `status`. Idempotent. */
-static void abort_attempt(zkf__attempt_t *a, int status)
-{
-    if (a->phase == PH_CLEANUP || a->phase == PH_HELD || a->phase == PH_DONE)
-        return;
-    a->gen++;
-    a->status = status;
-    watch_disarm(a);
-    if (a->node) {
-        a->phase = PH_CLEANUP;
-        cleanup_delete(a);
-    } else if (a->create_in_flight) {
-        a->phase = PH_CLEANUP; /* create_done finishes the job */
-    } else {
-        if (a->create_lost)
-            zkf__delete_later(a->c, a->lock->path, a->guid);
-        complete(a, status);
-    }
-}
-
 /* ---- the recipe ---- */
 
-static void exists_done(int rc, const struct Stat *stat, const void *data)
+/* The attempt's outcome (see zkf__recipe_t). */
+static void lock_done(void *owner, zkf__attempt_t *a, int status, uint64_t token)
 {
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && a->phase == PH_WATCH) {
-        if (rc == ZOK) {
-            /* armed: wait for the predecessor to go */
-        } else if (rc == ZNONODE) {
-            /* Gone already. libzookeeper armed a creation watch anyway;
-             * remove it, and look again unless it was the lowest. */
-            watch_disarm(a);
-            if (a->pred_is_head)
-                complete(a, 0);
-            else
-                relist(a, 0);
-        } else {
-            /* A failed exists registers no watch: forget ours. */
-            zkf__watch_t *w = a->watch;
-            a->watch = NULL;
-            if (w)
-                watch_free(a->c, w);
-            op_failed(a, rc);
-        }
-    }
-    op_done(a);
-}
-
-static void watch_predecessor(zkf__attempt_t *a, const char *name, int is_head)
-{
-    zkf_client_t *c = a->c;
-    size_t len = strlen(a->lock->path) + 1 + strlen(name) + 1;
-    char *path = zkf__malloc(len);
-    zkf__watch_t *w = NULL;
-    zkf__op_t *op = NULL;
-    if (path != NULL) {
-        snprintf(path, len, "%s/%s", a->lock->path, name);
-        w = watch_new(a, path, 0);
-        free(path);
-    }
-    if (w == NULL || (op = op_new(a)) == NULL) {
-        if (w)
-            watch_free(c, w);
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    a->watch = w;
-    a->phase = PH_WATCH;
-    a->pred_is_head = is_head;
-    int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
-    if (rc != ZOK) {
-        a->watch = NULL;
-        watch_free(c, w);
-        op_failed(a, rc);
-        return;
-    }
-    own_watch_arm(a); /* pipelined: no extra round trip */
-}
-
-static void stat_done(int rc, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && a->phase == PH_STAT) {
-        if (rc == ZOK && stat->ephemeralOwner == a->c->session_id) {
-            a->czxid = (uint64_t)stat->czxid;
-            relist(a, 0);
-        } else if (rc == ZOK) {
-            /* A node with our GUID that another session owns (a GUID
-             * collision, or someone copying names): not ours to delete.
-             * Forget it before giving up, or the cleanup would delete it. */
-            a->node = NULL;
-            abort_attempt(a, ZKF_EZK);
-        } else if (rc == ZNONODE) {
-            send_create(a); /* vanished before we could read it: start over */
-        } else {
-            op_failed(a, rc);
-        }
-    }
-    op_done(a);
-}
-
-/* A create's reply was lost; the listing shows whether it was applied. */
-static void adopt_by_guid(zkf__attempt_t *a, const zkf__node_t *nodes, size_t n)
-{
-    const zkf__node_t *mine = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) != 0)
-            continue;
-        if (mine == NULL)
-            mine = &nodes[i];
-    }
-    if (mine == NULL) {
-        /* Not applied (the listing follows a sync, so it is current). */
-        a->create_lost = 0;
-        send_create(a);
-        return;
-    }
-    if (node_set(a, a->lock->path, mine->name) != 0) {
-        abort_attempt(a, ZKF_EZK); /* not a name our create could have made */
-        return;
-    }
-    a->create_lost = 0;
-    /* Read its Stat: the token, and proof that it belongs to our session. */
-    a->gen++;
-    a->phase = PH_STAT;
-    zkf__op_t *op = op_new(a);
-    if (op == NULL) {
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    int rc = op_issued(a, op, zoo_aexists(zkf__zh(a->c), a->node, 0, stat_done, op));
-    if (rc != ZOK)
-        op_failed(a, rc);
-}
-
-static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
-{
-    zkf__node_t *nodes;
-    size_t n;
-    if (zkf__nodes_sorted(sv, &nodes, &n) != 0) {
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    if (a->node == NULL) {
-        adopt_by_guid(a, nodes, n);
-        free(nodes);
-        return;
-    }
-
-    const char *me = strrchr(a->node, '/') + 1;
-    size_t idx = n;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(nodes[i].name, me) == 0) {
-            idx = i;
-        } else if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) == 0) {
-            /* A duplicate from a create retried after a lost reply. */
-            size_t len = strlen(a->lock->path) + 1 + strlen(nodes[i].name) + 1;
-            char *dup = zkf__malloc(len);
-            if (dup) {
-                snprintf(dup, len, "%s/%s", a->lock->path, nodes[i].name);
-                zkf__delete_later(a->c, dup, NULL);
-                free(dup);
-            }
-        }
-    }
-    if (idx == n) {
-        /* Our node is gone although our session lives: someone deleted it. */
-        a->node = NULL;
-        abort_attempt(a, ZKF_ELOCKLOST);
-    } else if (idx == 0) {
-        complete(a, 0);
-    } else if (a->try_once) {
-        abort_attempt(a, ZKF_EBUSY);
+    zkf_lock_t *l = owner;
+    if (status == 0) {
+        l->state = ZKF_LOCK_HELD;
+        l->token = token;
     } else {
-        watch_predecessor(a, nodes[idx - 1].name, idx == 1);
+        l->state = ZKF_LOCK_UNLOCKED;
+        l->att = NULL;
     }
-    free(nodes);
-}
-
-/* The listing found no lock path. Before our node is known (an acquire
- * that started while disconnected, or a create whose reply was lost), that
- * means our create was never applied: our node, had it been made, would
- * keep the path alive while our session lives. So create it, parents
- * first. Once our node is known, it is gone along with the path: someone
- * deleted them under our live session. */
-static void lock_path_missing(zkf__attempt_t *a)
-{
-    if (a->node == NULL) {
-        a->create_lost = 0;
-        send_create(a);
+    if (l->sync) {
+        l->sync->done = 1;
+        l->sync->status = status;
+        l->sync->token = token;
+        l->sync = NULL;
         return;
     }
-    a->node = NULL;
-    abort_attempt(a, ZKF_ELOCKLOST);
+    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
+    if (ev != NULL) {
+        ev->kind = ZKF__EV_ACQUIRED;
+        ev->lock = l;
+        ev->status = status;
+        ev->token = token;
+        ev->acquire_cb = l->cb;
+        ev->arg = l->arg;
+        l->pending_events++;
+        zkf__post(l->c, ev);
+    }
+    /* Without memory for the event the callback cannot run; the state
+     * stays pollable. This is the one breach of the exactly-once rule, and
+     * only under allocation failure. */
 }
 
-static void children_done(int rc, const struct String_vector *sv, const void *data)
+static void lock_holding_lost(void *owner, zkf__attempt_t *a)
 {
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE)) {
-        if (rc == ZOK)
-            evaluate(a, sv);
-        else if (rc == ZNONODE)
-            lock_path_missing(a);
-        else
-            op_failed(a, rc);
-    }
-    op_done(a);
+    holding_lost(owner);
 }
 
-static void sync_done(int rc, const char *value, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    op_done(a); /* the listing that follows carries the outcome */
-}
-
-static void relist(zkf__attempt_t *a, int with_sync)
-{
-    zhandle_t *zh = zkf__zh(a->c);
-    a->gen++;
-    a->phase = PH_LIST;
-    if (zh == NULL) {
-        enter_recover(a);
-        return;
-    }
-    if (with_sync) {
-        /* After a reconnect the server we now talk to may lag behind the
-         * one that took our create: catch it up before we look. */
-        zkf__op_t *sop = op_new(a);
-        if (sop)
-            op_issued(a, sop, zoo_async(zh, a->lock->path, sync_done, sop));
-    }
-    zkf__op_t *op = op_new(a);
-    if (op == NULL) {
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    int rc = op_issued(a, op, zoo_aget_children(zh, a->lock->path, 0, children_done, op));
-    if (rc != ZOK)
-        op_failed(a, rc);
-}
-
-static void parent_done(int rc, const char *value, const void *data)
-{
-    int stale;
-    zkf__op_t *op = (zkf__op_t *)data;
-    int last = op->last;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (last && !stale && a->phase == PH_PARENTS) {
-        if (rc == ZOK || rc == ZNODEEXISTS)
-            send_create(a);
-        else
-            op_failed(a, rc);
-    }
-    op_done(a);
-}
-
-/* Creates every missing ancestor of the lock path, in one pipelined burst:
- * ZooKeeper applies them in order, so only the last reply matters. The
- * lock path itself is a container node, which the server removes once its
- * last contender is gone. */
-static void create_parents(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    zhandle_t *zh = zkf__zh(c);
-    const char *path = a->lock->path;
-    if (++a->parent_rounds > ZKF__PARENT_RETRIES) {
-        a->lock->zk_err = ZNONODE;
-        abort_attempt(a, ZKF_EZK);
-        return;
-    }
-    a->gen++;
-    a->phase = PH_PARENTS;
-    char buf[ZKF__MAX_PATH + 1];
-    for (const char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
-        int last = p == NULL;
-        size_t len = last ? strlen(path) : (size_t)(p - path);
-        memcpy(buf, path, len);
-        buf[len] = '\0';
-        zkf__op_t *op = op_new(a);
-        if (op == NULL) {
-            abort_attempt(a, ZKF_ENOMEM);
-            return;
-        }
-        op->last = last;
-        int rc = op_issued(
-            a, op, zoo_acreate(zh, buf, "", 0, &c->acl, last ? ZOO_CONTAINER : 0, parent_done, op));
-        if (rc != ZOK) {
-            op_failed(a, rc);
-            return;
-        }
-        if (last)
-            break;
-    }
-}
-
-static void create_done(int rc, const char *value, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    a->create_in_flight = 0;
-    if (rc == ZOK) {
-        if (!stale && a->phase == PH_CREATE) {
-            a->czxid = (uint64_t)stat->czxid;
-            if (node_set(a, value, NULL) != 0) {
-                zkf__delete_later(a->c, value, NULL);
-                abort_attempt(a, ZKF_EZK);
-            } else if (stat->ephemeralOwner != a->c->session_id)
-                abort_attempt(a, ZKF_EZK);
-            /* else: the pipelined listing comes next */
-        } else if (a->phase == PH_CLEANUP && a->node == NULL) {
-            if (node_set(a, value, NULL) == 0) {
-                cleanup_delete(a);
-            } else {
-                zkf__delete_later(a->c, value, NULL);
-                complete(a, a->status);
-            }
-        } else {
-            zkf__delete_later(a->c, value, NULL); /* an orphan nobody waits for */
-        }
-    } else if (a->phase == PH_CLEANUP && a->node == NULL) {
-        if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT)
-            zkf__delete_later(a->c, a->lock->path, a->guid);
-        complete(a, a->status);
-    } else if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) {
-        if (a->node == NULL)
-            a->create_lost = 1;
-        if (!stale)
-            op_failed(a, rc);
-    } else if (!stale) {
-        if (rc == ZNONODE)
-            create_parents(a);
-        else
-            op_failed(a, rc);
-    }
-    op_done(a);
-}
-
-static void send_create(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    zhandle_t *zh = zkf__zh(c);
-    a->gen++;
-    if (zh == NULL || c->state != ZKF_CLIENT_CONNECTED) {
-        enter_recover(a); /* resumes when the session is up */
-        return;
-    }
-    a->phase = PH_CREATE;
-    zkf__op_t *cop = op_new(a), *lop = cop ? op_new(a) : NULL;
-    if (lop == NULL) {
-        if (cop) {
-            free(cop);
-            a->refs--;
-        }
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    a->create_in_flight = 1;
-    int rc = op_issued(a, cop,
-                       zoo_acreate2(zh, a->create_path, "", 0, &c->acl, ZOO_EPHEMERAL_SEQUENTIAL,
-                                    create_done, cop));
-    if (rc != ZOK) {
-        a->create_in_flight = 0;
-        free(lop);
-        a->refs--;
-        op_failed(a, rc);
-        return;
-    }
-    rc = op_issued(a, lop, zoo_aget_children(zh, a->lock->path, 0, children_done, lop));
-    if (rc != ZOK)
-        op_failed(a, rc);
-}
+static const zkf__recipe_t lock_recipe = {
+    .prefix = ZKF__LOCK_PREFIX,
+    .done = lock_done,
+    .holding_lost = lock_holding_lost,
+};
 
 static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
-                         sync_wait_t *sync)
+                         zkf__lock_waiter_t *sync)
 {
-    zkf_client_t *c = l->c;
-    if (c->state == ZKF_CLIENT_AUTH_FAILED)
-        return ZKF_ENOAUTH; /* final: no session will ever come */
-    zkf__attempt_t *a = attempt_get(l);
-    if (a == NULL)
-        return ZKF_ENOMEM;
-    if (zkf__guid(a->guid) != 0) {
-        if (a->spare_of == NULL)
-            free(a);
-        return ZKF_ESYS;
-    }
-    snprintf(a->create_path, attempt_create_len(l), "%s/%s-%s-", l->path, ZKF__LOCK_PREFIX,
-             a->guid);
-    a->c = c;
-    a->lock = l;
-    a->refs = 1;
-    a->try_once = timeout_ms == 0;
+    zkf__attempt_args_t args = {
+        .owner = l,
+        .dir = l->path,
+        .try_once = timeout_ms == 0,
+        .zk_err = &l->zk_err,
+    };
     if (sync == NULL && timeout_ms > 0)
-        a->deadline_ns = zkf__now_ns() + (int64_t)timeout_ms * 1000000LL;
-    a->cb = cb;
-    a->arg = arg;
-    a->sync = sync;
-    a->next = c->active;
-    if (c->active)
-        c->active->prev = a;
-    c->active = a;
+        args.deadline_ns = zkf__now_ns() + (int64_t)timeout_ms * 1000000LL;
+    zkf__attempt_t *a;
+    int rc = zkf__attempt_new(l->c, &lock_recipe, &args, l->spare, &a);
+    if (rc != 0)
+        return rc;
+    l->cb = cb;
+    l->arg = arg;
+    l->sync = sync;
     l->att = a;
     l->state = ZKF_LOCK_WAITING;
     l->zk_err = 0;
-    send_create(a);
-    if (a->deadline_ns)
-        pthread_cond_broadcast(&c->cv); /* the event thread owns async deadlines */
+    zkf__attempt_run(a);
     return 0;
 }
 
@@ -1026,13 +171,6 @@ void zkf__locks_on_connected(zkf_client_t *c)
         l->state = ZKF_LOCK_HELD;
         post_lock_state(l, ZKF_LOCK_HELD, l->token);
     }
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->phase == PH_RECOVER)
-            relist(a, 1);
-        a = next;
-    }
 }
 
 void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
@@ -1042,59 +180,8 @@ void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
             continue;
         holding_lost(l);
         /* A local verdict: the server may still have our node. */
-        if (local && l->att && l->att->node)
-            zkf__delete_later(c, l->att->node, NULL);
-    }
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->phase == PH_RECOVER && a->node == NULL && !a->create_in_flight && !a->create_lost) {
-            /* Nothing of this attempt is on the server yet: it simply waits
-             * for the next session and queues then. */
-        } else if (local) {
-            abort_attempt(a, status);
-        } else {
-            /* The server removed our nodes. An attempt already giving up
-             * reports why it gave up; the others report the expiry. */
-            watch_disarm(a);
-            complete(a, a->phase == PH_CLEANUP ? a->status : status);
-        }
-        a = next;
-    }
-}
-
-/* What an attempt reports when its deadline passes: a plain timeout if
- * ZooKeeper was there to answer, connection loss if it was not (the
- * attempt is recovering from a lost connection, or the session is not
- * connected right now), so that callers can tell "busy" from "unreachable". */
-static int deadline_status(const zkf__attempt_t *a)
-{
-    if (a->phase == PH_RECOVER || a->c->state != ZKF_CLIENT_CONNECTED)
-        return ZKF_ECONNLOSS;
-    return ZKF_ETIMEDOUT;
-}
-
-void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
-{
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->deadline_ns && a->phase != PH_CLEANUP) {
-            if (now >= a->deadline_ns) {
-                abort_attempt(a, deadline_status(a));
-                a = next;
-                continue;
-            }
-            if (a->deadline_ns < *next_due)
-                *next_due = a->deadline_ns;
-        }
-        if (a->phase == PH_RECOVER && c->state == ZKF_CLIENT_CONNECTED) {
-            if (now >= a->recover_at_ns)
-                relist(a, 1);
-            else if (a->recover_at_ns < *next_due)
-                *next_due = a->recover_at_ns;
-        }
-        a = next;
+        if (local && l->att)
+            zkf__attempt_lost_locally(l->att);
     }
 }
 
@@ -1114,7 +201,7 @@ int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t 
         return ZKF_ENOMEM;
     l->path = (char *)(l + 1);
     memcpy(l->path, path, plen);
-    if ((l->spare = zkf__calloc(1, attempt_block_size(l))) == NULL) {
+    if ((l->spare = zkf__attempt_spare(&lock_recipe, l->path)) == NULL) {
         free(l);
         return ZKF_ENOMEM;
     }
@@ -1197,7 +284,7 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
         return rc;
     }
 
-    sync_wait_t sw = {0};
+    zkf__lock_waiter_t sw = {0};
     rc = start_attempt(l, timeout_ms, NULL, NULL, &sw);
     if (rc != 0) {
         pthread_mutex_unlock(&c->mu);
@@ -1206,7 +293,8 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
     zkf__attempt_t *a = l->att; /* alive until sw.done: the lock's reference */
     while (!sw.done) {
         if (deadline && zkf__now_ns() >= deadline) {
-            abort_attempt(a, deadline_status(a)); /* idempotent; completes after cleanup */
+            /* idempotent; completes after cleanup */
+            zkf__attempt_abort(a, zkf__attempt_deadline_status(a));
             deadline = 0;
             continue;
         }
@@ -1250,7 +338,7 @@ int zkf_lock_cancel(zkf_lock_t *l)
     pthread_mutex_lock(&c->mu);
     int rc = ZKF_ENOTHELD;
     if (l->state == ZKF_LOCK_WAITING && l->att) {
-        abort_attempt(l->att, ZKF_ECANCELED);
+        zkf__attempt_abort(l->att, ZKF_ECANCELED);
         rc = 0;
     }
     /* Every local waiter took its cancel_gen before this bump: all of them
@@ -1274,25 +362,8 @@ static zkf__attempt_t *detach_holding(zkf_lock_t *l)
     l->token = 0;
     l->depth = 0;
     l->thread_owned = 0;
-    a->phase = PH_DONE;
-    own_watch_forget(a); /* our own delete fires it next */
     pthread_cond_broadcast(&l->c->cv);
     return a;
-}
-
-/* Deletes a released node, with the release mark that lets the successor
- * take over without listing (see the top), c->mu held. The multi is sent
- * now when connected, and we do not wait for its answer: the successor cannot get
- * the lock before the delete is applied anyway, and not waiting lets
- * ZooKeeper commit our delete and our next create in one sync. If the
- * answer is a lost connection, the deletion is retried after reconnecting
- * until the node is gone or the session has ended. */
-static int delete_released(zkf_lock_t *l, zkf__attempt_t *a)
-{
-    int rc = zkf__release_later(l->c, a->node);
-    if (rc < 0)
-        return rc; /* ZKF_ENOMEM: nothing queued; the session's end removes the node */
-    return rc ? 0 : ZKF_EPENDING;
 }
 
 int zkf_lock_release(zkf_lock_t *l)
@@ -1312,15 +383,15 @@ int zkf_lock_release(zkf_lock_t *l)
         if (l->depth > 1)
             l->depth--;
         else
-            attempt_unref(detach_holding(l));
+            zkf__attempt_drop(detach_holding(l));
         rc = ZKF_ELOCKLOST;
     } else if (l->depth > 1) {
         l->depth--;
         rc = 0;
     } else {
-        zkf__attempt_t *a = detach_holding(l);
-        rc = delete_released(l, a);
-        attempt_unref(a);
+        /* One multi, the release mark and the delete, which lets the
+         * successor take over without listing (see attempt.c). */
+        rc = zkf__attempt_release(detach_holding(l));
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
@@ -1355,7 +426,7 @@ void zkf_lock_destroy(zkf_lock_t *l)
     zkf_client_t *c = l->c;
     pthread_mutex_lock(&c->mu);
     if (l->state == ZKF_LOCK_WAITING && l->att)
-        abort_attempt(l->att, ZKF_ECANCELED);
+        zkf__attempt_abort(l->att, ZKF_ECANCELED);
     l->cancel_gen++;
     pthread_cond_broadcast(&c->cv);
     /* Wait for the attempt's cleanup: the completion thread finishes it.
@@ -1369,9 +440,10 @@ void zkf_lock_destroy(zkf_lock_t *l)
     if (l->att) {
         int lost = l->state == ZKF_LOCK_LOST;
         zkf__attempt_t *a = detach_holding(l);
-        if (!lost)
-            zkf__release_later(c, a->node); /* issued at once when connected */
-        attempt_unref(a);
+        if (lost)
+            zkf__attempt_drop(a);
+        else
+            zkf__attempt_release(a); /* issued at once when connected */
     }
     if (l->prev)
         l->prev->next = l->next;
@@ -1388,10 +460,7 @@ void zkf_lock_destroy(zkf_lock_t *l)
     }
     /* The spare block goes with the lock, unless calls still in flight
      * hold it (a finished attempt): its last reference frees it then. */
-    if (l->spare->refs == 0)
-        free(l->spare);
-    else
-        l->spare->spare_of = NULL;
+    zkf__attempt_spare_free(l->spare);
     pthread_mutex_unlock(&c->mu);
 
     /* Exactly once: a completion still queued runs now, reporting what the
@@ -1454,8 +523,9 @@ int zkf_lock_node(const zkf_lock_t *cl, char *buf, size_t len)
         return ZKF_EINVAL;
     pthread_mutex_lock(&l->c->mu);
     int rc = ZKF_ENOTHELD;
-    if (l->att && l->att->node) {
-        const char *name = strrchr(l->att->node, '/') + 1;
+    const char *node = l->att ? zkf__attempt_node(l->att) : NULL;
+    if (node) {
+        const char *name = strrchr(node, '/') + 1;
         rc = strlen(name) < len ? 0 : ZKF_EINVAL;
         if (rc == 0)
             memcpy(buf, name, strlen(name) + 1);
