@@ -5,13 +5,16 @@
  * with zoo_acreate2, whose Stat carries the czxid: the fencing token. The
  * list of children is requested in the same breath: ZooKeeper answers a
  * session's requests in order, so the listing already contains our node
- * and an uncontended acquire costs one round trip. If ours is the lowest
- * recipe node, we hold. Otherwise we watch only the node right before
- * ours, and list again when it goes away: it may have been a waiter that
- * gave up rather than the holder.
+ * and an uncontended acquire costs one round trip. The recipe's rule
+ * (attempt.h) reads the listing: either our node holds, or it names the
+ * one lower node we wait for (for the exclusive lock: hold when first,
+ * else wait for the node right before ours). We watch only that node, and
+ * list again when it goes away: it may have been a waiter that gave up
+ * rather than the holder.
  *
  * Two facts save that listing on a handoff, which then costs the
- * successor no round trip at all:
+ * successor no round trip at all. They are the exclusive lock's; the rule
+ * says for each wait whether they hold for its recipe (zkf__wait_t):
  *
  *   - The release mark. A holder releases with one multi: setData of
  *     ZKF__RELEASE_MARK on its node, then delete. The successor's
@@ -93,10 +96,11 @@ struct zkf__attempt {
     int64_t deadline_ns;   /* kept by the core (event thread); 0: none */
     int64_t recover_at_ns; /* in RECOVER: when the event thread retries */
     int try_once;
-    int status;              /* the outcome to report, in CLEANUP */
-    int create_in_flight;    /* a create has not been answered */
-    int create_lost;         /* a create's answer was lost: a node may exist unseen */
-    int pred_is_head;        /* in WATCH: the predecessor was the lowest node listed */
+    int status;           /* the outcome to report, in CLEANUP */
+    int create_in_flight; /* a create has not been answered */
+    int create_lost;      /* a create's answer was lost: a node may exist unseen */
+    int gone_holds;       /* in WATCH: the rule's shortcuts for the watched node */
+    int mark_holds;
     zkf__watch_t *watch;     /* on the predecessor */
     zkf__watch_t *own_watch; /* on our own node, once we had to wait */
 };
@@ -125,9 +129,14 @@ static void own_watch_arm(zkf__attempt_t *a);
  * requests (which had made RSS four times the heap in bench/lock's
  * many-locks case). An attempt still referenced by calls in flight when
  * the next acquisition starts gets a block of its own. */
+/* The longest create path of any kind of the recipe's nodes under dir. */
 static size_t attempt_create_len(const zkf__recipe_t *r, const char *dir)
 {
-    return strlen(dir) + 1 + strlen(r->prefix) + sizeof("--") + ZKF__GUID_LEN;
+    size_t prefix = 0;
+    for (const char *const *p = r->prefixes; *p; p++)
+        if (strlen(*p) > prefix)
+            prefix = strlen(*p);
+    return strlen(dir) + 1 + prefix + sizeof("--") + ZKF__GUID_LEN;
 }
 
 static size_t attempt_block_size(const zkf__recipe_t *r, const char *dir)
@@ -162,6 +171,13 @@ static zkf__attempt_t *attempt_get(const zkf__recipe_t *r, const char *dir, zkf_
     a->node_buf = a->create_path + len;
     a->node_cap = len + 24;
     return a;
+}
+
+/* Our node's name before ZooKeeper appends the sequence (see
+ * zkf__delete_later). */
+static const char *stem(const zkf__attempt_t *a)
+{
+    return a->create_path + strlen(a->dir) + 1;
 }
 
 static void attempt_unref(zkf__attempt_t *a)
@@ -311,9 +327,10 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
     if (ours && own) {
         own_node_changed(a, type);
     } else if (ours) {
-        /* A release mark, or the head gone: we hold it (see the top). */
-        if (a->phase == PH_WATCH &&
-            (type == ZOO_CHANGED_EVENT || (type == ZOO_DELETED_EVENT && a->pred_is_head)))
+        /* A release mark, or the head gone, where the rule says that
+         * means we hold (see the top); else look again. */
+        if (a->phase == PH_WATCH && ((type == ZOO_CHANGED_EVENT && a->mark_holds) ||
+                                     (type == ZOO_DELETED_EVENT && a->gone_holds)))
             complete(a, 0);
         else if (a->phase == PH_WATCH)
             relist(a, 0);
@@ -533,7 +550,7 @@ static void abort_attempt(zkf__attempt_t *a, int status)
         a->phase = PH_CLEANUP; /* create_done finishes the job */
     } else {
         if (a->create_lost)
-            zkf__delete_later(a->c, a->dir, a->guid);
+            zkf__delete_later(a->c, a->dir, stem(a));
         complete(a, status);
     }
 }
@@ -549,9 +566,9 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
             /* armed: wait for the predecessor to go */
         } else if (rc == ZNONODE) {
             /* Gone already. libzookeeper armed a creation watch anyway;
-             * remove it, and look again unless it was the lowest. */
+             * remove it, and look again unless its going means we hold. */
             watch_disarm(a);
-            if (a->pred_is_head)
+            if (a->gone_holds)
                 complete(a, 0);
             else
                 relist(a, 0);
@@ -567,7 +584,7 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
     op_done(a);
 }
 
-static void watch_predecessor(zkf__attempt_t *a, const char *name, int is_head)
+static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wait_t *wait)
 {
     zkf_client_t *c = a->c;
     size_t len = strlen(a->dir) + 1 + strlen(name) + 1;
@@ -587,7 +604,8 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, int is_head)
     }
     a->watch = w;
     a->phase = PH_WATCH;
-    a->pred_is_head = is_head;
+    a->gone_holds = wait->gone_holds;
+    a->mark_holds = wait->mark_holds;
     int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
@@ -659,7 +677,7 @@ static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
 {
     zkf__node_t *nodes;
     size_t n;
-    if (zkf__nodes_sorted(sv, &nodes, &n) != 0) {
+    if (zkf__nodes_sorted_as(a->recipe->prefixes, sv, &nodes, &n) != 0) {
         abort_attempt(a, ZKF_ENOMEM);
         return;
     }
@@ -685,16 +703,17 @@ static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
             }
         }
     }
+    zkf__wait_t wait = {0};
     if (idx == n) {
         /* Our node is gone although our session lives: someone deleted it. */
         a->node = NULL;
         abort_attempt(a, ZKF_ELOCKLOST);
-    } else if (idx == 0) {
+    } else if (a->recipe->rule(a->owner, nodes, n, idx, &wait)) {
         complete(a, 0);
     } else if (a->try_once) {
         abort_attempt(a, ZKF_EBUSY);
     } else {
-        watch_predecessor(a, nodes[idx - 1].name, idx == 1);
+        watch_predecessor(a, nodes[wait.node].name, &wait);
     }
     free(nodes);
 }
@@ -844,7 +863,7 @@ static void create_done(int rc, const char *value, const struct Stat *stat, cons
         }
     } else if (a->phase == PH_CLEANUP && a->node == NULL) {
         if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT)
-            zkf__delete_later(a->c, a->dir, a->guid);
+            zkf__delete_later(a->c, a->dir, stem(a));
         complete(a, a->status);
     } else if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) {
         if (a->node == NULL)
@@ -897,11 +916,22 @@ static void send_create(zkf__attempt_t *a)
 
 /* ---- the owner's calls ---- */
 
+static const char *kind_prefix(const zkf__recipe_t *r, int kind)
+{
+    for (int k = 0; r->prefixes[k] != NULL; k++)
+        if (k == kind)
+            return r->prefixes[k];
+    return NULL;
+}
+
 int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt_args_t *args,
                      zkf__attempt_t *spare, zkf__attempt_t **out)
 {
     if (c->state == ZKF_CLIENT_AUTH_FAILED)
         return ZKF_ENOAUTH; /* final: no session will ever come */
+    const char *prefix = kind_prefix(r, args->kind);
+    if (prefix == NULL || strlen(prefix) > ZKF__PREFIX_MAX)
+        return ZKF_EINVAL;
     zkf__attempt_t *a = attempt_get(r, args->dir, spare);
     if (a == NULL)
         return ZKF_ENOMEM;
@@ -910,7 +940,7 @@ int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt
             free(a);
         return ZKF_ESYS;
     }
-    snprintf(a->create_path, attempt_create_len(r, args->dir), "%s/%s-%s-", args->dir, r->prefix,
+    snprintf(a->create_path, attempt_create_len(r, args->dir), "%s/%s-%s-", args->dir, prefix,
              a->guid);
     a->c = c;
     a->recipe = r;

@@ -10,9 +10,45 @@
 
 #include "internal.h"
 
-/* A recipe: what the core needs to know of it. */
+/* Where a node that does not hold waits, as its recipe's rule says: the
+ * node it watches, and which of the two handoff shortcuts (attempt.c) are
+ * sound for it. A shortcut that does not apply costs a listing when the
+ * watched node goes; one that applies wrongly breaks the recipe. */
+typedef struct zkf__wait {
+    size_t node; /* index, in the sorted nodes, of the node to watch: below ours */
+    /* Its deletion, however it comes (a holder's release, a waiter giving
+     * up, a crash), means that ours holds. True when nothing that could
+     * keep us waiting lies below it; no node can ever appear below it. */
+    int gone_holds;
+    /* Its release mark, which only a holder that releases writes, means
+     * that ours holds: true when its having held implies that nothing
+     * below it can keep us waiting once it is gone. */
+    int mark_holds;
+} zkf__wait_t;
+
+/* A recipe is a table: its node names, its rule, and how its objects hear
+ * from their attempts. The core knows nothing else of it. */
 typedef struct zkf__recipe {
-    const char *prefix; /* node name prefix */
+    /* Its node name prefixes, NULL-terminated, each at most
+     * ZKF__PREFIX_MAX characters; an attempt's kind (zkf__attempt_args_t)
+     * indexes them. Children of the path with other names are ignored. */
+    const char *const *prefixes;
+    /* The rule. `nodes` are the recipe's children sorted by sequence (each
+     * with its kind), nodes[me] is ours. Returns 1 if ours holds; else
+     * returns 0 and fills *w, with w->node < me. c->mu held; must not block
+     * nor call the core. Examples:
+     *   exclusive lock, election: hold when me == 0; else wait for me - 1,
+     *     gone_holds = (me == 1), mark_holds = 1.
+     *   write lock (kinds read, write): the same, but mark_holds only when
+     *     nodes[me - 1] is a write node: a reader's release may leave other
+     *     readers holding below it.
+     *   read lock: hold when no write node lies below me; else wait for the
+     *     nearest write node below, gone_holds when no write node lies below
+     *     it, mark_holds = 1 (it held, so only readers lie below us).
+     *   semaphore of N: hold when me < N; a waiter's watched node leaving
+     *     does not free a place in general: gone_holds only when that is
+     *     provable (e.g. it is nodes[0] and me == N), mark_holds = 0. */
+    int (*rule)(void *owner, const zkf__node_t *nodes, size_t n, size_t me, zkf__wait_t *w);
     /* The outcome of an attempt of `owner`: status 0 and the token (the
      * node's czxid) when it holds, else why it ended. Called exactly once,
      * from any thread, c->mu held. When status != 0 the attempt is finished
@@ -25,15 +61,16 @@ typedef struct zkf__recipe {
 
 /* How an attempt is to run. */
 typedef struct zkf__attempt_args {
-    void *owner;         /* handed back to the recipe's callbacks */
+    void *owner;         /* handed back to the recipe's rule and callbacks */
     const char *dir;     /* the recipe's path; borrowed: it outlives the attempt's progress */
+    int kind;            /* our node's prefix: recipe->prefixes[kind] */
     int try_once;        /* give up with ZKF_EBUSY rather than wait */
     int64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none kept by the core (the caller may
                           * keep one and call zkf__attempt_abort) */
     int *zk_err;         /* the owner's: where a failing ZooKeeper code is written */
 } zkf__attempt_args_t;
 
-/* A block for the attempts of one owner at `dir`, allocated once and
+/* A block for the attempts of one owner at `dir` (of any kind), allocated once and
  * reused by every attempt that finds it free (attempt.c explains why).
  * NULL without memory. */
 zkf__attempt_t *zkf__attempt_spare(const zkf__recipe_t *r, const char *dir);
@@ -45,7 +82,7 @@ void zkf__attempt_spare_free(zkf__attempt_t *spare);
  * anything: the owner records *out before zkf__attempt_run, whose outcome
  * may be reported at once. Returns 0, ZKF_ENOAUTH (the client's
  * authentication failed: no session will ever come), ZKF_ENOMEM, ZKF_ESYS
- * (no random GUID). */
+ * (no random GUID), ZKF_EINVAL (no such kind, or its prefix is too long). */
 int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt_args_t *args,
                      zkf__attempt_t *spare, zkf__attempt_t **out);
 /* Sends the create (or waits for the session to be up). */

@@ -148,12 +148,13 @@ static void pending_listed(int rc, const struct String_vector *sv, const void *d
     zkf_client_t *c = *(zkf_client_t **)(p + 1);
     pthread_mutex_lock(&c->mu);
     if (rc == ZOK && p->session_gen == c->session_gen) {
-        /* Every node bearing the GUID is ours: hand each to an exact deletion. */
-        size_t plen = strlen(p->path);
+        /* Every node named by the stem (it carries the attempt's GUID) is
+         * ours: hand each to an exact deletion. */
+        size_t plen = strlen(p->path), slen = strlen(p->stem);
         for (int i = 0; sv && i < sv->count; i++) {
-            zkf__node_t n;
-            if (zkf__node_parse(sv->data[i], &n) != 0 ||
-                memcmp(n.guid, p->guid, ZKF__GUID_LEN) != 0)
+            uint32_t seq;
+            if (strncmp(sv->data[i], p->stem, slen) != 0 ||
+                zkf__seq_parse(sv->data[i] + slen, &seq) != 0)
                 continue;
             size_t len = plen + 1 + strlen(sv->data[i]) + 1;
             char *full = zkf__malloc(len);
@@ -182,7 +183,7 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
                         &p->mark_stat);
         zoo_delete_op_init(&p->ops[1], p->path, -1);
         rc = zoo_amulti(zh, 2, p->ops, p->results, pending_deleted, p);
-    } else if (p->guid[0] == '\0')
+    } else if (p->stem[0] == '\0')
         rc = zoo_adelete(zh, p->path, -1, pending_deleted, p);
     else
         rc = zoo_aget_children(zh, p->path, 0, pending_listed, p);
@@ -191,7 +192,7 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
     return rc == ZOK;
 }
 
-static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid, int release)
+static int schedule_deletion(zkf_client_t *c, const char *path, const char *stem, int release)
 {
     /* The completion gets the entry alone; the client pointer rides right
      * behind it in the same allocation. Without memory nothing is queued:
@@ -205,8 +206,8 @@ static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid
         free(p);
         return ZKF_ENOMEM;
     }
-    if (guid)
-        memcpy(p->guid, guid, ZKF__GUID_LEN + 1);
+    if (stem)
+        snprintf(p->stem, sizeof(p->stem), "%s", stem); /* fits: the core checks prefixes */
     p->release = release;
     *(zkf_client_t **)(p + 1) = c;
     p->session_gen = c->session_gen;
@@ -217,9 +218,9 @@ static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid
     return pending_issue(c, p);
 }
 
-int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
+int zkf__delete_later(zkf_client_t *c, const char *path, const char *stem)
 {
-    return schedule_deletion(c, path, guid, 0);
+    return schedule_deletion(c, path, stem, 0);
 }
 
 int zkf__release_later(zkf_client_t *c, const char *path)

@@ -31,11 +31,11 @@
 
 #include "zkfence/zkfence.h"
 
-#define ZKF__GUID_LEN 32        /* hex characters of the per-attempt GUID */
-#define ZKF__SEQ_LEN 10         /* ZooKeeper's sequence suffix, %010d */
-#define ZKF__MAX_PATH 1024      /* bound on lock paths we accept */
-#define ZKF__LOCK_PREFIX "lock" /* node name prefix of the exclusive lock */
-#define ZKF__PARENT_RETRIES 3   /* create-parents-then-retry rounds */
+#define ZKF__GUID_LEN 32      /* hex characters of the per-attempt GUID */
+#define ZKF__SEQ_LEN 10       /* ZooKeeper's sequence suffix, %010d */
+#define ZKF__MAX_PATH 1024    /* bound on lock paths we accept */
+#define ZKF__PREFIX_MAX 16    /* bound on a recipe's node name prefixes */
+#define ZKF__PARENT_RETRIES 3 /* create-parents-then-retry rounds */
 
 /* ---- allocation ----
  * The library's files allocate through these. The shipped library maps them
@@ -65,16 +65,21 @@ typedef struct zkf__node {
     const char *name; /* borrowed from the children vector */
     const char *guid; /* points into name; ZKF__GUID_LEN chars */
     uint32_t seq;
+    int kind; /* index of its prefix in the recipe's list */
 } zkf__node_t;
 
 /* Parses "<prefix>-<32 lowercase hex>-<10 digits>" where prefix is one of
- * the recipe's prefixes. Returns 0 and fills *out, or -1 for a foreign
- * child. */
-int zkf__node_parse(const char *name, zkf__node_t *out);
-/* Parses and sorts the recipe's children by sequence; foreign children are
+ * `prefixes` (NULL-terminated: the recipe's). Returns 0 and fills *out, or
+ * -1 for a foreign child. */
+int zkf__node_parse_as(const char *const *prefixes, const char *name, zkf__node_t *out);
+/* Parses and sorts a recipe's children by sequence; foreign children are
  * dropped. *out is malloc'ed (free it), *n its length. Returns 0 or
  * ZKF_ENOMEM. */
-int zkf__nodes_sorted(const struct String_vector *children, zkf__node_t **out, size_t *n);
+int zkf__nodes_sorted_as(const char *const *prefixes, const struct String_vector *children,
+                         zkf__node_t **out, size_t *n);
+/* Parses ZooKeeper's sequence suffix: exactly ZKF__SEQ_LEN digits, then the
+ * end of the string. 0 and *out, or -1. */
+int zkf__seq_parse(const char *s, uint32_t *out);
 /* Fills buf (ZKF__GUID_LEN + 1 bytes) with a fresh random GUID. 0 or ZKF_ESYS. */
 int zkf__guid(char *buf);
 /* 0 if path is an absolute, normalised ZooKeeper path other than "/". */
@@ -103,14 +108,18 @@ struct zkf__watch {
     int own;      /* on the attempt's own node (a->own_watch), not its predecessor */
 };
 
+/* The name of an attempt's node before ZooKeeper appends the sequence:
+ * "<prefix>-<guid>-". */
+#define ZKF__STEM_MAX (ZKF__PREFIX_MAX + ZKF__GUID_LEN + 2)
+
 /* A node the library must delete as soon as ZooKeeper is reachable: a
  * released node whose delete was cut off, or the nodes of an abandoned
- * attempt (by exact path, or by GUID under a parent when the create's reply
- * was lost). Dropped when the session ends: the server removed them. */
+ * attempt (by exact path, or by name stem under a parent when the create's
+ * reply was lost). Dropped when the session ends: the server removed them. */
 struct zkf__pending {
     zkf__pending_t *next, *prev;
-    char *path; /* exact node, or the lock path when guid is set */
-    char guid[ZKF__GUID_LEN + 1];
+    char *path; /* exact node, or the recipe's path when stem is set */
+    char stem[ZKF__STEM_MAX + 1];
     int in_flight;
     uint64_t session_gen;
     /* A holder's release: the release mark and the delete in one multi
@@ -224,12 +233,13 @@ struct zkf_lock {
 void zkf__post(zkf_client_t *c, zkf__event_t *ev);
 /* The zhandle to issue calls on, or NULL (c->mu held). */
 zhandle_t *zkf__zh(zkf_client_t *c);
-/* Schedule deletion of a node, or of every node with `guid` under `path`
- * (guid NULL for an exact node), retried until gone or the session ends
- * (c->mu held). Returns 1 if the request went out now, 0 if it waits for
+/* Schedule deletion of a node, or of every child of `path` named `stem`
+ * followed by a sequence suffix (the nodes a create with that stem may
+ * have made; stem NULL for an exact node), retried until gone or the
+ * session ends (c->mu held). Returns 1 if the request went out now, 0 if it waits for
  * the session to be connected, ZKF_ENOMEM if nothing could be scheduled
  * (the node then stays until the session ends). */
-int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid);
+int zkf__delete_later(zkf_client_t *c, const char *path, const char *stem);
 /* The same for a node whose holding is being released: deleted together
  * with the release mark (ZKF__RELEASE_MARK). Same returns. */
 int zkf__release_later(zkf_client_t *c, const char *path);
@@ -241,6 +251,10 @@ void zkf__locks_on_suspended(zkf_client_t *c);
 void zkf__locks_on_connected(zkf_client_t *c);
 void zkf__locks_on_lost(zkf_client_t *c, int status, int local);
 void zkf__lock_delivered(zkf_lock_t *lock); /* an event for lock was delivered */
+/* The exclusive lock's node names ("lock-<guid>-<seq>"): what
+ * zkf_lock_contenders lists. As zkf__node_parse_as and zkf__nodes_sorted_as. */
+int zkf__node_parse(const char *name, zkf__node_t *out);
+int zkf__nodes_sorted(const struct String_vector *children, zkf__node_t **out, size_t *n);
 
 /* ---- attempts (attempt.c), called by client.c with c->mu held ---- */
 void zkf__attempts_on_connected(zkf_client_t *c);

@@ -81,6 +81,31 @@ static void holding_lost(zkf_lock_t *l)
 
 /* ---- the recipe ---- */
 
+static const char *const lock_prefixes[] = {"lock", NULL};
+
+/* First holds; every other node waits for the one just before it. Both
+ * shortcuts are sound: the predecessor that was first leaves nothing
+ * below us however it goes, and one that released was the holder. */
+static int lock_rule(void *owner, const zkf__node_t *nodes, size_t n, size_t me, zkf__wait_t *w)
+{
+    if (me == 0)
+        return 1;
+    w->node = me - 1;
+    w->gone_holds = me == 1;
+    w->mark_holds = 1;
+    return 0;
+}
+
+int zkf__node_parse(const char *name, zkf__node_t *out)
+{
+    return zkf__node_parse_as(lock_prefixes, name, out);
+}
+
+int zkf__nodes_sorted(const struct String_vector *children, zkf__node_t **out, size_t *n)
+{
+    return zkf__nodes_sorted_as(lock_prefixes, children, out, n);
+}
+
 /* The attempt's outcome (see zkf__recipe_t). */
 static void lock_done(void *owner, zkf__attempt_t *a, int status, uint64_t token)
 {
@@ -121,7 +146,8 @@ static void lock_holding_lost(void *owner, zkf__attempt_t *a)
 }
 
 static const zkf__recipe_t lock_recipe = {
-    .prefix = ZKF__LOCK_PREFIX,
+    .prefixes = lock_prefixes,
+    .rule = lock_rule,
     .done = lock_done,
     .holding_lost = lock_holding_lost,
 };
