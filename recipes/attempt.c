@@ -53,7 +53,8 @@
  * Invariants:
  *   - The owner keeps its reference from zkf__attempt_new until the outcome
  *     is reported, and until it releases or drops a holding.
- *   - An attempt in c->active has not reported its outcome yet.
+ *   - An attempt is in the client's active list (a->reg) until it reports
+ *     its outcome; a->reg also owns its watches, while it cares about them.
  *   - A create whose reply we never saw may have made a node: such a node
  *     is found by its GUID and deleted, never left to block others.
  */
@@ -76,7 +77,7 @@ enum phase {
 };
 
 struct zkf__attempt {
-    zkf__attempt_t *next, *prev; /* c->active */
+    zkf__recipe_obj_t reg; /* in c->active while in progress; owner of its watches */
     zkf_client_t *c;
     const zkf__recipe_t *recipe;
     void *owner;
@@ -117,6 +118,7 @@ static void send_create(zkf__attempt_t *a);
 static void abort_attempt(zkf__attempt_t *a, int status);
 static void own_watch_forget(zkf__attempt_t *a);
 static void own_watch_arm(zkf__attempt_t *a);
+static const zkf__recipe_ops_t attempt_ops;
 
 /* ---- attempt lifetime ---- */
 
@@ -249,13 +251,7 @@ static void complete(zkf__attempt_t *a, int status)
     if (a->phase == PH_DONE || a->phase == PH_HELD)
         return;
     a->gen++; /* whatever is still in flight is history */
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        c->active = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
-    a->next = a->prev = NULL;
+    zkf__active_remove(c, &a->reg);
 
     uint64_t token = 0;
     if (status == 0) {
@@ -273,16 +269,10 @@ static void complete(zkf__attempt_t *a, int status)
 
 /* ---- watches ---- */
 
-static void watch_free(zkf_client_t *c, zkf__watch_t *w)
+/* The attempt that cares about w, or NULL. */
+static zkf__attempt_t *watch_attempt(const zkf__watch_t *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        c->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    free(w->path);
-    free(w);
+    return w->owner ? ZKF__CONTAINER_OF(w->owner, zkf__attempt_t, reg) : NULL;
 }
 
 /* Our own node changed while we still care: only a hand deletion (or a
@@ -313,7 +303,7 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
     zkf__watch_t *w = ctx;
     zkf_client_t *c = w->c;
     pthread_mutex_lock(&c->mu);
-    zkf__attempt_t *a = w->a;
+    zkf__attempt_t *a = watch_attempt(w);
     int own = w->own;
     int ours = a != NULL && (own ? a->own_watch == w : a->watch == w);
     if (ours && own)
@@ -323,7 +313,7 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
     if (w->removing)
         w->fired = 1;
     else
-        watch_free(c, w); /* w is not touched below */
+        zkf__watch_free(c, w); /* w is not touched below */
     if (ours && own) {
         own_node_changed(a, type);
     } else if (ours) {
@@ -349,7 +339,7 @@ static void watch_removed(int rc, const void *data)
      * or the session's handle closes, and watch_fn frees it then. */
     w->removing = 0;
     if (rc == ZOK || w->fired)
-        watch_free(c, w);
+        zkf__watch_free(c, w);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -357,7 +347,7 @@ static void watch_removed(int rc, const void *data)
  * so that no wake-up comes later and the server keeps no state for us. */
 static void watch_remove(zkf_client_t *c, zkf__watch_t *w)
 {
-    w->a = NULL;
+    w->owner = NULL;
     zhandle_t *zh = zkf__zh(c);
     /* The header declares the completion as a pointer to a function
      * pointer; the library calls it as a plain function pointer. local=1
@@ -387,35 +377,14 @@ static void own_watch_forget(zkf__attempt_t *a)
     if (w == NULL)
         return;
     a->own_watch = NULL;
-    w->a = NULL;
-}
-
-void zkf__watch_orphaned(zkf__watch_t *w)
-{
-    zkf__attempt_t *a = w->a;
-    if (a->watch == w)
-        a->watch = NULL;
-    if (a->own_watch == w)
-        a->own_watch = NULL;
-    w->a = NULL;
+    w->owner = NULL;
 }
 
 static zkf__watch_t *watch_new(zkf__attempt_t *a, const char *path, int own)
 {
-    zkf_client_t *c = a->c;
-    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
-    if (w == NULL || (w->path = zkf__strdup(path)) == NULL) {
-        free(w);
-        return NULL;
-    }
-    w->c = c;
-    w->a = a;
-    w->own = own;
-    w->session_gen = c->session_gen;
-    w->next = c->watches;
-    if (c->watches)
-        c->watches->prev = w;
-    c->watches = w;
+    zkf__watch_t *w = zkf__watch_new(a->c, path, &a->reg);
+    if (w)
+        w->own = own;
     return w;
 }
 
@@ -424,7 +393,7 @@ static void own_exists_done(int rc, const struct Stat *stat, const void *data)
     int stale;
     zkf__watch_t *w = ((const zkf__op_t *)data)->own;
     zkf__attempt_t *a = op_take(data, &stale);
-    int cared = w->a == a && a->own_watch == w;
+    int cared = watch_attempt(w) == a && a->own_watch == w;
     if (rc == ZOK) {
         /* armed */
     } else if (rc == ZNONODE) {
@@ -440,7 +409,7 @@ static void own_exists_done(int rc, const struct Stat *stat, const void *data)
          * fail too and it recovers, watching again when it waits again). */
         if (cared)
             a->own_watch = NULL;
-        watch_free(a->c, w);
+        zkf__watch_free(a->c, w);
     }
     op_done(a);
 }
@@ -456,14 +425,14 @@ static void own_watch_arm(zkf__attempt_t *a)
     zkf__op_t *op = w ? op_new(a) : NULL;
     if (op == NULL) {
         if (w)
-            watch_free(a->c, w);
+            zkf__watch_free(a->c, w);
         return;
     }
     op->own = w;
     a->own_watch = w;
     if (op_issued(a, op, zoo_awexists(zh, a->node, watch_fn, w, own_exists_done, op)) != ZOK) {
         a->own_watch = NULL;
-        watch_free(a->c, w);
+        zkf__watch_free(a->c, w);
     }
 }
 
@@ -488,7 +457,7 @@ static void op_failed(zkf__attempt_t *a, int rc)
         /* Our requests may or may not have been applied: recover by GUID
          * once the session is back. libzookeeper queues these completions
          * before the reconnect's CONNECTED event, so that event (see
-         * zkf__attempts_on_connected) starts the recovery; the event thread
+         * attempt_reconnected) starts the recovery; the event thread
          * retries too, as a safety net, and no call recurses from here. */
         a->gen++;
         enter_recover(a);
@@ -577,7 +546,7 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
             zkf__watch_t *w = a->watch;
             a->watch = NULL;
             if (w)
-                watch_free(a->c, w);
+                zkf__watch_free(a->c, w);
             op_failed(a, rc);
         }
     }
@@ -598,7 +567,7 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
     }
     if (w == NULL || (op = op_new(a)) == NULL) {
         if (w)
-            watch_free(c, w);
+            zkf__watch_free(c, w);
         abort_attempt(a, ZKF_ENOMEM);
         return;
     }
@@ -609,7 +578,7 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
     int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
-        watch_free(c, w);
+        zkf__watch_free(c, w);
         op_failed(a, rc);
         return;
     }
@@ -950,10 +919,7 @@ int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt
     a->refs = 1;
     a->try_once = args->try_once;
     a->deadline_ns = args->deadline_ns;
-    a->next = c->active;
-    if (c->active)
-        c->active->prev = a;
-    c->active = a;
+    zkf__active_add(c, &a->reg, &attempt_ops);
     *out = a;
     return 0;
 }
@@ -1018,59 +984,69 @@ const char *zkf__attempt_node(const zkf__attempt_t *a)
     return a->node;
 }
 
-/* ---- session changes, called by the client (c->mu held) ---- */
+/* ---- what the client tells an attempt in progress (c->mu held) ---- */
 
-void zkf__attempts_on_connected(zkf_client_t *c)
+static zkf__attempt_t *reg_attempt(zkf__recipe_obj_t *o)
 {
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->phase == PH_RECOVER)
+    return ZKF__CONTAINER_OF(o, zkf__attempt_t, reg);
+}
+
+static void attempt_reconnected(zkf__recipe_obj_t *o)
+{
+    zkf__attempt_t *a = reg_attempt(o);
+    if (a->phase == PH_RECOVER)
+        relist(a, 1);
+}
+
+static void attempt_lost(zkf__recipe_obj_t *o, int status, int local)
+{
+    zkf__attempt_t *a = reg_attempt(o);
+    if (a->phase == PH_RECOVER && a->node == NULL && !a->create_in_flight && !a->create_lost) {
+        /* Nothing of this attempt is on the server yet: it simply waits
+         * for the next session and queues then. */
+    } else if (local) {
+        abort_attempt(a, status);
+    } else {
+        /* The server removed our nodes. An attempt already giving up
+         * reports why it gave up; the others report the expiry. */
+        watch_disarm(a);
+        complete(a, a->phase == PH_CLEANUP ? a->status : status);
+    }
+}
+
+static void attempt_timer(zkf__recipe_obj_t *o, int64_t now, int64_t *next_due)
+{
+    zkf__attempt_t *a = reg_attempt(o);
+    if (a->deadline_ns && a->phase != PH_CLEANUP) {
+        if (now >= a->deadline_ns) {
+            abort_attempt(a, zkf__attempt_deadline_status(a));
+            return;
+        }
+        if (a->deadline_ns < *next_due)
+            *next_due = a->deadline_ns;
+    }
+    if (a->phase == PH_RECOVER && a->c->state == ZKF_CLIENT_CONNECTED) {
+        if (now >= a->recover_at_ns)
             relist(a, 1);
-        a = next;
+        else if (a->recover_at_ns < *next_due)
+            *next_due = a->recover_at_ns;
     }
 }
 
-void zkf__attempts_on_lost(zkf_client_t *c, int status, int local)
+/* Also for attempts that hold (their own node's watch stays armed). */
+static void attempt_watch_orphaned(zkf__recipe_obj_t *o, zkf__watch_t *w)
 {
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->phase == PH_RECOVER && a->node == NULL && !a->create_in_flight && !a->create_lost) {
-            /* Nothing of this attempt is on the server yet: it simply waits
-             * for the next session and queues then. */
-        } else if (local) {
-            abort_attempt(a, status);
-        } else {
-            /* The server removed our nodes. An attempt already giving up
-             * reports why it gave up; the others report the expiry. */
-            watch_disarm(a);
-            complete(a, a->phase == PH_CLEANUP ? a->status : status);
-        }
-        a = next;
-    }
+    zkf__attempt_t *a = reg_attempt(o);
+    if (a->watch == w)
+        a->watch = NULL;
+    if (a->own_watch == w)
+        a->own_watch = NULL;
+    w->owner = NULL;
 }
 
-void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
-{
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->deadline_ns && a->phase != PH_CLEANUP) {
-            if (now >= a->deadline_ns) {
-                abort_attempt(a, zkf__attempt_deadline_status(a));
-                a = next;
-                continue;
-            }
-            if (a->deadline_ns < *next_due)
-                *next_due = a->deadline_ns;
-        }
-        if (a->phase == PH_RECOVER && c->state == ZKF_CLIENT_CONNECTED) {
-            if (now >= a->recover_at_ns)
-                relist(a, 1);
-            else if (a->recover_at_ns < *next_due)
-                *next_due = a->recover_at_ns;
-        }
-        a = next;
-    }
-}
+static const zkf__recipe_ops_t attempt_ops = {
+    .reconnected = attempt_reconnected,
+    .lost = attempt_lost,
+    .timer = attempt_timer,
+    .watch_orphaned = attempt_watch_orphaned,
+};

@@ -8,7 +8,9 @@
 #ifndef ZKFENCE_ATTEMPT_H
 #define ZKFENCE_ATTEMPT_H
 
-#include "internal.h"
+#include "client.h"
+
+typedef struct zkf__attempt zkf__attempt_t;
 
 /* Where a node that does not hold waits, as its recipe's rule says: the
  * node it watches, and which of the two handoff shortcuts (attempt.c) are

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attempt.h"
+#include "lock.h"
 
 #define DEFAULT_MAX_DEPTH 64
 
@@ -48,23 +48,56 @@ void zkf_lock_options_init(zkf_lock_options_t *opts)
 
 /* ---- events for the application ---- */
 
+/* An acquire's outcome for its callback, or a state change for event_cb. */
+typedef struct lock_event {
+    zkf__event_t ev; /* first: the client frees the block through it */
+    int acquired;
+    int status;
+    uint64_t token;
+    zkf_lock_state_t state;
+    zkf_acquire_cb cb;
+    void *arg;
+} lock_event_t;
+
+static zkf_lock_t *obj_lock(zkf__recipe_obj_t *o)
+{
+    return ZKF__CONTAINER_OF(o, zkf_lock_t, obj);
+}
+
+/* Queues ev for the event thread; the lock waits for it before it goes. */
+static void post(zkf_lock_t *l, lock_event_t *ev)
+{
+    ev->ev.obj = &l->obj;
+    l->pending_events++;
+    zkf__post(l->c, &ev->ev);
+}
+
 static void post_lock_state(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token)
 {
     if (l->opts.event_cb == NULL)
         return;
-    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
+    lock_event_t *ev = zkf__calloc(1, sizeof(*ev));
     if (ev == NULL)
         return; /* the state stays pollable */
-    ev->kind = ZKF__EV_LOCK_STATE;
-    ev->lock = l;
-    ev->lock_state = st;
+    ev->state = st;
     ev->token = token;
-    l->pending_events++;
-    zkf__post(l->c, ev);
+    post(l, ev);
 }
 
-void zkf__lock_delivered(zkf_lock_t *l)
+/* Event thread, without c->mu (zkf__recipe_ops_t). */
+static void lock_deliver(zkf__recipe_obj_t *o, zkf__event_t *e)
 {
+    zkf_lock_t *l = obj_lock(o);
+    lock_event_t *ev = (lock_event_t *)e;
+    if (ev->acquired)
+        ev->cb(l, ev->status, ev->token, ev->arg);
+    else
+        l->opts.event_cb(l, ev->state, ev->token, l->opts.event_arg);
+}
+
+static void lock_delivered(zkf__recipe_obj_t *o)
+{
+    zkf_lock_t *l = obj_lock(o);
     l->pending_events--;
     pthread_cond_broadcast(&l->c->cv);
 }
@@ -124,16 +157,14 @@ static void lock_done(void *owner, zkf__attempt_t *a, int status, uint64_t token
         l->sync = NULL;
         return;
     }
-    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
+    lock_event_t *ev = zkf__calloc(1, sizeof(*ev));
     if (ev != NULL) {
-        ev->kind = ZKF__EV_ACQUIRED;
-        ev->lock = l;
+        ev->acquired = 1;
         ev->status = status;
         ev->token = token;
-        ev->acquire_cb = l->cb;
+        ev->cb = l->cb;
         ev->arg = l->arg;
-        l->pending_events++;
-        zkf__post(l->c, ev);
+        post(l, ev);
     }
     /* Without memory for the event the callback cannot run; the state
      * stays pollable. This is the one breach of the exactly-once rule, and
@@ -177,39 +208,46 @@ static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void 
     return 0;
 }
 
-/* ---- hooks called by the client (c->mu held) ---- */
+/* ---- what the client tells the lock (c->mu held) ----
+ * Only the holding: an attempt in progress hears from the client itself,
+ * after every object (attempt.c). */
 
-void zkf__locks_on_suspended(zkf_client_t *c)
+static void lock_suspended(zkf__recipe_obj_t *o)
 {
-    for (zkf_lock_t *l = c->locks; l; l = l->next) {
-        if (l->state != ZKF_LOCK_HELD)
-            continue;
-        l->state = ZKF_LOCK_SUSPENDED;
-        post_lock_state(l, ZKF_LOCK_SUSPENDED, l->token);
-    }
+    zkf_lock_t *l = obj_lock(o);
+    if (l->state != ZKF_LOCK_HELD)
+        return;
+    l->state = ZKF_LOCK_SUSPENDED;
+    post_lock_state(l, ZKF_LOCK_SUSPENDED, l->token);
 }
 
-void zkf__locks_on_connected(zkf_client_t *c)
+static void lock_reconnected(zkf__recipe_obj_t *o)
 {
-    for (zkf_lock_t *l = c->locks; l; l = l->next) {
-        if (l->state != ZKF_LOCK_SUSPENDED)
-            continue;
-        l->state = ZKF_LOCK_HELD;
-        post_lock_state(l, ZKF_LOCK_HELD, l->token);
-    }
+    zkf_lock_t *l = obj_lock(o);
+    if (l->state != ZKF_LOCK_SUSPENDED)
+        return;
+    l->state = ZKF_LOCK_HELD;
+    post_lock_state(l, ZKF_LOCK_HELD, l->token);
 }
 
-void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
+static void lock_lost(zkf__recipe_obj_t *o, int status, int local)
 {
-    for (zkf_lock_t *l = c->locks; l; l = l->next) {
-        if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
-            continue;
-        holding_lost(l);
-        /* A local verdict: the server may still have our node. */
-        if (local && l->att)
-            zkf__attempt_lost_locally(l->att);
-    }
+    zkf_lock_t *l = obj_lock(o);
+    if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
+        return;
+    holding_lost(l);
+    /* A local verdict: the server may still have our node. */
+    if (local && l->att)
+        zkf__attempt_lost_locally(l->att);
 }
+
+static const zkf__recipe_ops_t lock_ops = {
+    .suspended = lock_suspended,
+    .reconnected = lock_reconnected,
+    .lost = lock_lost,
+    .deliver = lock_deliver,
+    .delivered = lock_delivered,
+};
 
 /* ---- public API ---- */
 
@@ -239,10 +277,7 @@ int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t 
         l->opts.max_depth = DEFAULT_MAX_DEPTH;
     l->c = c;
     pthread_mutex_lock(&c->mu);
-    l->next = c->locks;
-    if (c->locks)
-        c->locks->prev = l;
-    c->locks = l;
+    zkf__recipe_register(c, &l->obj, &lock_ops);
     pthread_mutex_unlock(&c->mu);
     *out = l;
     return 0;
@@ -423,28 +458,6 @@ int zkf_lock_release(zkf_lock_t *l)
     return rc;
 }
 
-/* Unlinks every queued event naming `l` from the client's queue and
- * returns them as a list (c->mu held). */
-static zkf__event_t *take_queued_events(zkf_client_t *c, zkf_lock_t *l)
-{
-    zkf__event_t *mine = NULL, **tail = &mine, **pp = &c->ev_head;
-    c->ev_tail = NULL;
-    while (*pp) {
-        zkf__event_t *ev = *pp;
-        if (ev->lock == l) {
-            *pp = ev->next;
-            ev->next = NULL;
-            *tail = ev;
-            tail = &ev->next;
-            l->pending_events--;
-        } else {
-            c->ev_tail = ev;
-            pp = &ev->next;
-        }
-    }
-    return mine;
-}
-
 void zkf_lock_destroy(zkf_lock_t *l)
 {
     if (l == NULL)
@@ -471,18 +484,14 @@ void zkf_lock_destroy(zkf_lock_t *l)
         else
             zkf__attempt_release(a); /* issued at once when connected */
     }
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        c->locks = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
-    /* Unlinked and detached: no event can name this lock from here on. */
+    /* Unregistered and detached: no event can name this lock from here
+     * on, and the event thread will not touch it after this callback. */
+    zkf__recipe_unregister(c, &l->obj);
     zkf__event_t *queued = NULL;
     if (on_event_thread) {
-        queued = take_queued_events(c, l);
-        if (c->delivering == l)
-            c->delivering = NULL; /* the event thread must not touch l after we return */
+        queued = zkf__events_take(c, &l->obj);
+        for (zkf__event_t *ev = queued; ev; ev = ev->next)
+            l->pending_events--;
     }
     /* The spare block goes with the lock, unless calls still in flight
      * hold it (a finished attempt): its last reference frees it then. */
@@ -493,10 +502,10 @@ void zkf_lock_destroy(zkf_lock_t *l)
      * destroy did to its acquire (a holding it won is released above).
      * Lock state events are moot once the object is gone: dropped. */
     while (queued) {
-        zkf__event_t *ev = queued;
-        queued = ev->next;
-        if (ev->kind == ZKF__EV_ACQUIRED)
-            ev->acquire_cb(l, ZKF_ECANCELED, 0, ev->arg);
+        lock_event_t *ev = (lock_event_t *)queued;
+        queued = queued->next;
+        if (ev->acquired)
+            ev->cb(l, ZKF_ECANCELED, 0, ev->arg);
         free(ev);
     }
     free(l); /* and its path, in the same block */

@@ -11,7 +11,7 @@
 
 #include <openssl/rand.h>
 
-#include "internal.h"
+#include "common.h"
 
 static int is_lower_hex(char ch)
 {
