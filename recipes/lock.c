@@ -1,6 +1,7 @@
 /* The exclusive lock: a recipe on the attempt core (attempt.c), whose
  * rule is "I hold it when my node is first, else I wait for the node just
- * before mine", and its API, blocking and asynchronous.
+ * before mine", and its asynchronous API. The blocking API (lock_sync.c)
+ * is a thin wrapper over it.
  *
  * A lock object has at most one attempt at a time (l->att): acquiring
  * (WAITING) or holding (HELD, SUSPENDED, LOST). The core reports the
@@ -183,8 +184,8 @@ static const zkf__recipe_t lock_recipe = {
     .holding_lost = lock_holding_lost,
 };
 
-static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
-                         zkf__lock_waiter_t *sync)
+int zkf__lock_start(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
+                    zkf__lock_waiter_t *sync)
 {
     zkf__attempt_args_t args = {
         .owner = l,
@@ -206,6 +207,12 @@ static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void 
     l->zk_err = 0;
     zkf__attempt_run(a);
     return 0;
+}
+
+void zkf__lock_deadline_passed(zkf_lock_t *l)
+{
+    if (l->state == ZKF_LOCK_WAITING && l->att) /* idempotent; completes after cleanup */
+        zkf__attempt_abort(l->att, zkf__attempt_deadline_status(l->att));
 }
 
 /* ---- what the client tells the lock (c->mu held) ----
@@ -283,95 +290,6 @@ int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t 
     return 0;
 }
 
-static int wait_until(zkf_client_t *c, int64_t deadline)
-{
-    if (deadline == 0)
-        return pthread_cond_wait(&c->cv, &c->mu);
-    struct timespec ts;
-    zkf__abs_deadline(&ts, deadline);
-    return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-}
-
-static int acquire_reentrant(zkf_lock_t *l, uint64_t *token)
-{
-    if (l->state == ZKF_LOCK_LOST)
-        return ZKF_ELOCKLOST;
-    if (l->state == ZKF_LOCK_SUSPENDED)
-        return ZKF_ECONNLOSS;
-    if (l->depth >= l->opts.max_depth)
-        return ZKF_EDEPTH;
-    l->depth++;
-    if (token)
-        *token = l->token;
-    return 0;
-}
-
-int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
-{
-    if (l == NULL)
-        return ZKF_EINVAL;
-    zkf_client_t *c = l->c;
-    int64_t deadline = timeout_ms > 0 ? zkf__now_ns() + (int64_t)timeout_ms * 1000000LL : 0;
-    int rc;
-    pthread_mutex_lock(&c->mu);
-    if (l->thread_owned && pthread_equal(l->owner, pthread_self())) {
-        rc = acquire_reentrant(l, token);
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    /* Another thread of ours, or an async holding, has this object: queue
-     * locally behind it. Counted in local_waiters, so that zkf_lock_cancel
-     * knows it has someone to cancel. */
-    uint64_t cancel_gen = l->cancel_gen;
-    rc = 0;
-    l->local_waiters++;
-    while (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED) {
-        if (c->stopping) {
-            rc = ZKF_ECLOSED;
-            break;
-        }
-        if (timeout_ms == 0 || l->cancel_gen != cancel_gen ||
-            (deadline && zkf__now_ns() >= deadline)) {
-            rc = timeout_ms == 0               ? ZKF_EBUSY
-                 : l->cancel_gen != cancel_gen ? ZKF_ECANCELED
-                                               : ZKF_ETIMEDOUT;
-            break;
-        }
-        wait_until(c, deadline);
-    }
-    l->local_waiters--;
-    if (rc != 0) {
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-
-    zkf__lock_waiter_t sw = {0};
-    rc = start_attempt(l, timeout_ms, NULL, NULL, &sw);
-    if (rc != 0) {
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    zkf__attempt_t *a = l->att; /* alive until sw.done: the lock's reference */
-    while (!sw.done) {
-        if (deadline && zkf__now_ns() >= deadline) {
-            /* idempotent; completes after cleanup */
-            zkf__attempt_abort(a, zkf__attempt_deadline_status(a));
-            deadline = 0;
-            continue;
-        }
-        wait_until(c, deadline);
-    }
-    if (sw.status == 0) {
-        l->thread_owned = 1;
-        l->owner = pthread_self();
-        l->depth = 1;
-        if (token)
-            *token = sw.token;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return sw.status;
-}
-
 int zkf_lock_acquire_async(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg)
 {
     if (l == NULL || cb == NULL)
@@ -386,7 +304,7 @@ int zkf_lock_acquire_async(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, voi
     else if (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED)
         rc = ZKF_EBUSY;
     else
-        rc = start_attempt(l, timeout_ms, cb, arg, NULL);
+        rc = zkf__lock_start(l, timeout_ms, cb, arg, NULL);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }

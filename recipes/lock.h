@@ -38,6 +38,17 @@ struct zkf_lock {
     int zk_err;
 };
 
+/* Starts acquiring l (UNLOCKED, no attempt) for the async API (cb, arg)
+ * or a blocked thread (sync), c->mu held. timeout_ms as for the public
+ * calls; the core keeps the deadline only for the async API. Returns 0 or
+ * what zkf__attempt_new returns; the outcome may be in before it returns. */
+int zkf__lock_start(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
+                    zkf__lock_waiter_t *sync);
+/* A blocked caller's deadline passed: give up the acquisition in progress
+ * (ZKF_ETIMEDOUT, or ZKF_ECONNLOSS if ZooKeeper was unreachable), which
+ * completes once its node and watch are removed. Idempotent (c->mu held). */
+void zkf__lock_deadline_passed(zkf_lock_t *l);
+
 /* The exclusive lock's node names ("lock-<guid>-<seq>"): what
  * zkf_lock_contenders lists. As zkf__node_parse_as and zkf__nodes_sorted_as. */
 int zkf__node_parse(const char *name, zkf__node_t *out);
