@@ -926,10 +926,13 @@ int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt
 
 void zkf__attempt_run(zkf__attempt_t *a)
 {
+    /* send_create may report the outcome at once, and a failed attempt
+     * may be freed then: nothing of `a` is read after it. */
+    zkf_client_t *c = a->c;
     int timed = a->deadline_ns != 0;
-    send_create(a); /* may report the outcome at once */
+    send_create(a);
     if (timed)
-        pthread_cond_broadcast(&a->c->cv); /* the event thread owns the deadline */
+        pthread_cond_broadcast(&c->cv); /* the event thread owns the deadline */
 }
 
 void zkf__attempt_abort(zkf__attempt_t *a, int status)
