@@ -47,9 +47,18 @@ typedef struct zkf__recipe {
      *   read lock: hold when no write node lies below me; else wait for the
      *     nearest write node below, gone_holds when no write node lies below
      *     it, mark_holds = 1 (it held, so only readers lie below us).
-     *   semaphore of N: hold when me < N; a waiter's watched node leaving
-     *     does not free a place in general: gone_holds only when that is
-     *     provable (e.g. it is nodes[0] and me == N), mark_holds = 0. */
+     *   a gate among other kinds (a queue of "gate" nodes beside others):
+     *     hold when no gate node lies below me; else wait for the nearest
+     *     gate node below, gone_holds when no gate node lies below it,
+     *     mark_holds = 1.
+     *   always (a node that holds once made, e.g. a semaphore's lease
+     *     created by the gate's holder): return 1.
+     * A semaphore of N is not one rule "hold when me < N": holders leave
+     * in any order, and no single watched node tells the first waiter that
+     * one of the N below it left (watching the node N places before ours
+     * can wait forever beside a free place). Curator's semaphore, and this
+     * table, do it with a gate: its holder counts the leases (a children
+     * watch of its own) until fewer than N remain, then creates its lease. */
     int (*rule)(void *owner, const zkf__node_t *nodes, size_t n, size_t me, zkf__wait_t *w);
     /* The outcome of an attempt of `owner`: status 0 and the token (the
      * node's czxid) when it holds, else why it ended. Called exactly once,

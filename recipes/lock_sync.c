@@ -6,7 +6,6 @@
  * and keeps the deadline itself. A thread that holds the object through
  * it may take it again (reentrancy, up to max_depth); zkf_lock_release
  * counts the levels off. */
-
 #include "lock.h"
 
 static int wait_until(zkf_client_t *c, int64_t deadline)
