@@ -135,20 +135,23 @@ static const zkf__recipe_ops_t attempt_ops;
 static size_t attempt_create_len(const zkf__recipe_t *r, const char *dir)
 {
     size_t prefix = 0;
-    for (const char *const *p = r->prefixes; *p; p++)
-        if (strlen(*p) > prefix)
-            prefix = strlen(*p);
+    for (const char *const *p = r->prefixes; *p; p++) {
+        size_t l = strlen(*p);
+        if (l > prefix)
+            prefix = l;
+    }
     return strlen(dir) + 1 + prefix + sizeof("--") + ZKF__GUID_LEN;
 }
 
-static size_t attempt_block_size(const zkf__recipe_t *r, const char *dir)
+/* The block of an attempt whose create path takes create_len bytes. */
+static size_t attempt_block_size(size_t create_len)
 {
-    return sizeof(zkf__attempt_t) + 2 * attempt_create_len(r, dir) + 24;
+    return sizeof(zkf__attempt_t) + 2 * create_len + 24;
 }
 
 zkf__attempt_t *zkf__attempt_spare(const zkf__recipe_t *r, const char *dir)
 {
-    return zkf__calloc(1, attempt_block_size(r, dir));
+    return zkf__calloc(1, attempt_block_size(attempt_create_len(r, dir)));
 }
 
 void zkf__attempt_spare_free(zkf__attempt_t *spare)
@@ -159,15 +162,15 @@ void zkf__attempt_spare_free(zkf__attempt_t *spare)
         spare->spare = 0; /* calls in flight hold it: the last reference frees it */
 }
 
-/* A zeroed attempt: the owner's spare block if free, else a new block. */
-static zkf__attempt_t *attempt_get(const zkf__recipe_t *r, const char *dir, zkf__attempt_t *spare)
+/* A zeroed attempt: the owner's spare block (made for the same recipe and
+ * path, so for the same len) if free, else a new block. */
+static zkf__attempt_t *attempt_get(size_t len, zkf__attempt_t *spare)
 {
     zkf__attempt_t *a = spare;
     if (a != NULL && a->refs == 0)
         memset(a, 0, sizeof(*a));
-    else if ((a = zkf__calloc(1, attempt_block_size(r, dir))) == NULL)
+    else if ((a = zkf__calloc(1, attempt_block_size(len))) == NULL)
         return NULL;
-    size_t len = attempt_create_len(r, dir);
     a->spare = a == spare;
     a->create_path = (char *)(a + 1);
     a->node_buf = a->create_path + len;
@@ -901,7 +904,8 @@ int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt
     const char *prefix = kind_prefix(r, args->kind);
     if (prefix == NULL || strlen(prefix) > ZKF__PREFIX_MAX)
         return ZKF_EINVAL;
-    zkf__attempt_t *a = attempt_get(r, args->dir, spare);
+    size_t len = attempt_create_len(r, args->dir);
+    zkf__attempt_t *a = attempt_get(len, spare);
     if (a == NULL)
         return ZKF_ENOMEM;
     if (zkf__guid(a->guid) != 0) {
@@ -909,8 +913,7 @@ int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt
             free(a);
         return ZKF_ESYS;
     }
-    snprintf(a->create_path, attempt_create_len(r, args->dir), "%s/%s-%s-", args->dir, prefix,
-             a->guid);
+    snprintf(a->create_path, len, "%s/%s-%s-", args->dir, prefix, a->guid);
     a->c = c;
     a->recipe = r;
     a->owner = args->owner;
