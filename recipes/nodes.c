@@ -34,11 +34,16 @@ int zkf__seq_parse(const char *seq, uint32_t *out)
 
 int zkf__node_parse_as(const char *const *prefixes, const char *name, zkf__node_t *out)
 {
+    /* Compared in place, without strlen and strncmp: every child of every
+     * listing passes here. */
     size_t plen = 0;
     int kind = 0;
     for (; prefixes[kind] != NULL; kind++) {
-        size_t l = strlen(prefixes[kind]);
-        if (strncmp(name, prefixes[kind], l) == 0 && name[l] == '-') {
+        const char *p = prefixes[kind];
+        size_t l = 0;
+        while (p[l] != '\0' && name[l] == p[l])
+            l++;
+        if (p[l] == '\0' && l > 0 && name[l] == '-') {
             plen = l;
             break;
         }
