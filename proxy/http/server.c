@@ -209,7 +209,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->job_state == ZKP_JOB_DONE)
         return deliver(r);
-    if (r->job_state == ZKP_JOB_NONE && zkp_s3_blocks(r->op.kind)) {
+    if (r->job_state == ZKP_JOB_NONE && zkp_s3_blocks(&r->op)) {
         r->job_state = ZKP_JOB_RUNNING;
         r->job.fn = run_job;
         MHD_suspend_connection(conn);

@@ -2,11 +2,14 @@
 
 #include "s3/gate.h"
 #include "s3/ops_admin.h"
+#include "s3/ops_advance.h"
 #include "s3/ops_bucket.h"
 #include "s3/ops_object.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
+    if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
+        return -1;
     if (zkp_gate_precheck(r, res) != 0)
         return -1;
     if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, res) != 0)
@@ -16,15 +19,20 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-int zkp_s3_blocks(zkp_op_kind_t kind)
+int zkp_s3_blocks(const zkp_op_t *op)
 {
-    switch (kind) {
+    /* A fenced read waits for the lock's section and the mark's group
+     * commit, like a write; an ordinary read never waits. */
+    if (op->reading)
+        return op->fence == ZKP_FENCE_PRESENT;
+    switch (op->kind) {
     case ZKP_OP_PUT_OBJECT:
     case ZKP_OP_COPY_OBJECT:
     case ZKP_OP_DELETE_OBJECT:
     case ZKP_OP_DELETE_OBJECTS:
     case ZKP_OP_CREATE_BUCKET:
     case ZKP_OP_DELETE_BUCKET:
+    case ZKP_OP_ADMIN_FENCE_ADVANCE:
         return 1;
     default:
         return 0;
@@ -59,6 +67,8 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
         return zkp_op_delete_object(r);
     case ZKP_OP_DELETE_OBJECTS:
         return zkp_op_delete_objects(r);
+    case ZKP_OP_ADMIN_FENCE_ADVANCE:
+        return zkp_op_fence_advance(r);
     default:
         return zkp_op_admin(r);
     }

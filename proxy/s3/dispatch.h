@@ -15,9 +15,10 @@
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res);
 
 /* Whether the operation's execution blocks on storage (fsyncs, the
- * fencing section, copies): writes and bucket changes. The server runs
- * those on a worker, the rest on its event loop. */
-int zkp_s3_blocks(zkp_op_kind_t kind);
+ * fencing section, copies): writes, bucket changes, fenced reads and
+ * fence-advance. The server runs those on a worker, the rest (ordinary
+ * reads among them) on its event loop. */
+int zkp_s3_blocks(const zkp_op_t *op);
 
 /* Executes the operation (body complete) and queues its response; returns
  * the result of queueing it. */

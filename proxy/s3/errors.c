@@ -17,6 +17,9 @@ enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc)
     case ZKP_BE_NOT_EMPTY:
         return zkp_respond_error(r, 409, "BucketNotEmpty",
                                  "The bucket you tried to delete is not empty");
+    case ZKP_BE_PRECONDITION:
+        return zkp_respond_error(r, 412, "PreconditionFailed",
+                                 "At least one of the pre-conditions you specified did not hold");
     case ZKP_BE_NOMEM:
         return zkp_respond_error(r, 503, "SlowDown", "Out of memory, please retry");
     default:
