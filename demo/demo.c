@@ -234,6 +234,29 @@ static int parse_options(int argc, char **argv, options_t *o)
     return 0;
 }
 
+/* The demo's two buckets (409: there already). 0, or -1 after saying why
+ * not: the transport's reason and the URL when there was no answer at all
+ * (a stopped proxy), else the status. */
+static int create_buckets(demo_http_t *http, const char *proxy)
+{
+    const char *names[] = {"demo-open", "demo-fenced"};
+    for (size_t i = 0; i < 2; i++) {
+        int st = demo_http_create_bucket(http, names[i]);
+        if (st == 200 || st == 409)
+            continue;
+        if (st < 0)
+            fprintf(stderr,
+                    "zkfence-demo: no answer from the proxy at %s: %s\n"
+                    "(is zkfence-proxy running there? --proxy URL names it)\n",
+                    proxy, demo_http_error(http));
+        else
+            fprintf(stderr, "zkfence-demo: proxy at %s: creating bucket %s: HTTP %d\n", proxy,
+                    names[i], st);
+        return -1;
+    }
+    return 0;
+}
+
 /* The worker binary sits next to this one unless given. */
 static void find_worker(options_t *o, char *buf, size_t len)
 {
@@ -285,13 +308,13 @@ static void make_run_id(char *buf, size_t len)
 }
 
 typedef struct worker_args {
-    char ids[16], sess[16], proc[16];
+    char ids[16], sess[16], proc[16], give_up[24];
     const char *argv[32];
 } worker_args_t;
 
 /* Returns the child's pid, or -1 (errno set) if it could not be forked. */
 static pid_t spawn_worker(const options_t *o, int mode, int id, const char *bucket, const char *key,
-                          const char *lock, const char *log, const char *claim,
+                          const char *lock, const char *log, const char *claim, int64_t budget_ms,
                           const sigset_t *child_mask)
 {
     /* Everything the child needs is built before fork: between fork and
@@ -300,13 +323,22 @@ static pid_t spawn_worker(const options_t *o, int mode, int id, const char *buck
     snprintf(a.ids, sizeof(a.ids), "%d", id);
     snprintf(a.sess, sizeof(a.sess), "%d", o->session_ms);
     snprintf(a.proc, sizeof(a.proc), "%d", o->process_ms);
+    /* A worker keeps queueing for the lock (with a new session if its own
+     * expired) until the mode's deadline, when the supervisor stops it. */
+    snprintf(a.give_up, sizeof(a.give_up), "%lld", (long long)budget_ms);
     int k = 0;
     a.argv[k++] = o->worker_bin;
-    const char *pairs[][2] = {{"--id", a.ids},          {"--mode", mode_names[mode]},
-                              {"--zk", o->zk},          {"--proxy", o->proxy},
-                              {"--bucket", bucket},     {"--key", key},
-                              {"--lock", lock},         {"--log", log},
-                              {"--session-ms", a.sess}, {"--process-ms", a.proc}};
+    const char *pairs[][2] = {{"--id", a.ids},
+                              {"--mode", mode_names[mode]},
+                              {"--zk", o->zk},
+                              {"--proxy", o->proxy},
+                              {"--bucket", bucket},
+                              {"--key", key},
+                              {"--lock", lock},
+                              {"--log", log},
+                              {"--session-ms", a.sess},
+                              {"--process-ms", a.proc},
+                              {"--give-up-ms", a.give_up}};
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         a.argv[k++] = pairs[i][0];
         a.argv[k++] = pairs[i][1];
@@ -472,6 +504,11 @@ static void run_mode(const options_t *o, int mode, int pause_ms, const char *run
      * every real token is higher. */
     int st = demo_http_put(http, bucket, key, text, res->fenced ? lock : NULL, 0, &err);
     free(text);
+    if (st < 0) {
+        report_fail(res, "writing the initial seat map: %.150s", demo_http_error(http));
+        res->end_ms = now_ms();
+        return;
+    }
     if (st < 200 || st > 299) {
         report_fail(res, "writing the initial seat map: HTTP %d %.120s", st, err ? err : "");
         free(err);
@@ -480,9 +517,10 @@ static void run_mode(const options_t *o, int mode, int pause_ms, const char *run
     }
 
     pid_t pids[MAX_WORKERS] = {0};
+    int64_t budget_ms = o->mode_timeout_ms + (res->paused ? pause_ms : 0);
     for (int i = 0; i < o->workers; i++) {
         pids[i] = spawn_worker(o, mode, i + 1, bucket, key, lock, log, res->paused ? claim : NULL,
-                               child_mask);
+                               budget_ms, child_mask);
         if (pids[i] < 0) {
             report_fail(res, "cannot start worker %d: %s", i + 1, strerror(errno));
             pids[i] = 0;
@@ -491,13 +529,14 @@ static void run_mode(const options_t *o, int mode, int pause_ms, const char *run
         }
     }
     if (!res->failed)
-        supervise(pids, o->workers, pause_ms, o->mode_timeout_ms + (res->paused ? pause_ms : 0),
-                  res);
+        supervise(pids, o->workers, pause_ms, budget_ms, res);
     unlink(claim); /* the events name the victim */
 
     char *final = NULL;
     st = demo_http_get(http, bucket, key, &final);
-    if (st != 200 || seatmap_parse(final, &res->final_map) != 0)
+    if (st < 0)
+        report_fail(res, "reading the final seat map: %.150s", demo_http_error(http));
+    else if (st != 200 || seatmap_parse(final, &res->final_map) != 0)
         report_fail(res, "reading the final seat map: HTTP %d", st);
     else if (save_text(mapfile, final) != 0)
         report_fail(res, "%s: %s", mapfile, strerror(errno));
@@ -582,11 +621,7 @@ int main(int argc, char **argv)
             curl_global_cleanup();
             return 1;
         }
-        int st1 = demo_http_create_bucket(http, "demo-open");
-        int st2 = demo_http_create_bucket(http, "demo-fenced");
-        if ((st1 != 200 && st1 != 409) || (st2 != 200 && st2 != 409)) {
-            fprintf(stderr, "zkfence-demo: proxy at %s: cannot create buckets (HTTP %d, %d)\n",
-                    o.proxy, st1, st2);
+        if (create_buckets(http, o.proxy) != 0) {
             demo_http_free(http);
             curl_global_cleanup();
             return EXIT_UNAVAILABLE;

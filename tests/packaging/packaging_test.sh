@@ -9,6 +9,8 @@
 set -euo pipefail
 build=${ZKFENCE_BUILD_DIR:?}
 src=${ZKFENCE_SOURCE_DIR:?}
+# shellcheck source=../support/proxy.sh
+. "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-pkg-test.XXXXXX)
 pid=
@@ -129,12 +131,7 @@ check "[ -x '$tmp/ma-cm/example_worker' ]" "multiarch find_package(zkfence) buil
 port=$("$src/scripts/free-port")
 "$prefix/bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1 # polling interval
-done
-check "curl -fs 'http://127.0.0.1:$port/_zkfence/health' >/dev/null" "installed proxy is up" "$tmp/proxy.log"
+check "zkp_wait_healthy 'http://127.0.0.1:$port' $pid" "installed proxy is up" "$tmp/proxy.log"
 curl -fs -X PUT "http://127.0.0.1:$port/examples" >/dev/null || true
 url="http://127.0.0.1:$port/examples/report.txt"
 check "LD_LIBRARY_PATH='$libdir' '$tmp/cm/example_worker' '$zk' /zkf-test/pkg '$url'" "CMake-built worker runs"
