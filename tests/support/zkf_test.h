@@ -86,7 +86,9 @@ static inline int zt_expiry_ms(int session_ms)
 /* Scheduling lateness: a thread that asks for 5 ms naps and records how
  * much later than asked it woke up, the worst case kept. Started before a
  * timed phase and stopped after it, it tells how late any thread of this
- * process (the library's timers, the test's polling) could have run then. */
+ * process (the library's timers, the test's polling) could have run then.
+ * On the heap, not the caller's stack: a fatal assertion leaves the
+ * function with the probe still running (it is then never stopped). */
 typedef struct zt_lateness {
     pthread_t th;
     atomic_int stop;
@@ -106,22 +108,27 @@ static inline void *zt_lateness_main(void *arg)
     return NULL;
 }
 
-static inline void zt_lateness_start(zt_lateness_t *l)
+/* NULL if out of memory or threads: then no allowance is made. */
+static inline zt_lateness_t *zt_lateness_start(void)
 {
-    atomic_init(&l->stop, 0);
-    atomic_init(&l->worst_ms, 0);
-    if (pthread_create(&l->th, NULL, zt_lateness_main, l) != 0)
-        atomic_store(&l->stop, -1); /* no probe: no allowance */
+    zt_lateness_t *l = calloc(1, sizeof(*l));
+    if (l != NULL && pthread_create(&l->th, NULL, zt_lateness_main, l) != 0) {
+        free(l);
+        l = NULL;
+    }
+    return l;
 }
 
-/* Stops the probe; returns the worst lateness seen, in ms. */
+/* Stops the probe and frees it; returns the worst lateness seen, in ms. */
 static inline int64_t zt_lateness_stop(zt_lateness_t *l)
 {
-    if (atomic_load(&l->stop) == 0) {
-        atomic_store(&l->stop, 1);
-        pthread_join(l->th, NULL);
-    }
-    return (int64_t)atomic_load(&l->worst_ms);
+    if (l == NULL)
+        return 0;
+    atomic_store(&l->stop, 1);
+    pthread_join(l->th, NULL);
+    int64_t worst = (int64_t)atomic_load(&l->worst_ms);
+    free(l);
+    return worst;
 }
 
 static inline const char *zt_hosts(void)
