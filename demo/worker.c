@@ -48,7 +48,8 @@ typedef struct config {
     const char *lock;
     int session_ms;
     int process_ms;
-    int64_t give_up_at; /* CLOCK_MONOTONIC ms; 0: keep trying */
+    int64_t give_up_at;    /* CLOCK_MONOTONIC ms; 0: keep trying */
+    int ready_fd, gate_fd; /* the demo's start line, -1 if none */
     int log_fd;
 } config_t;
 
@@ -97,12 +98,15 @@ static int usage(void)
             "usage: zkfence-demo-worker --mode nolock|fenced|paused-nofence|paused-fenced\n"
             "           --zk HOSTS --proxy URL --bucket B --key K --lock PATH --log FILE|-\n"
             "           [--id N] [--session-ms MS] [--process-ms MS] [--pause-claim FILE]\n"
-            "           [--give-up-ms MS]\n"
+            "           [--give-up-ms MS] [--ready-fd FD --gate-fd FD]\n"
             "--id defaults to a number derived from the host name and the process id, so\n"
             "that workers in separate containers differ. --log - writes to stdout.\n"
             "--pause-claim: the first worker to create FILE stops itself while holding.\n"
             "--give-up-ms: stop trying to get the lock MS after start (default: never; a\n"
-            "lost session is replaced and the acquisition retried until then).\n");
+            "lost session is replaced and the acquisition retried until then).\n"
+            "--ready-fd/--gate-fd: once connected, write a byte to the first, then wait\n"
+            "for end-of-file on the second before booking (zkfence-demo starts its\n"
+            "workers together this way).\n");
     return 64;
 }
 
@@ -146,12 +150,15 @@ static int parse_args(int argc, char **argv, config_t *cf)
                                          {"process-ms", required_argument, NULL, 't'},
                                          {"pause-claim", required_argument, NULL, 'v'},
                                          {"give-up-ms", required_argument, NULL, 'g'},
+                                         {"ready-fd", required_argument, NULL, 'R'},
+                                         {"gate-fd", required_argument, NULL, 'G'},
                                          {0, 0, 0, 0}};
     const char *mode = NULL, *log = NULL;
     int o;
     cf->session_ms = 2000;
     cf->process_ms = 30;
     cf->id = -1;
+    cf->ready_fd = cf->gate_fd = -1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'i':
@@ -197,11 +204,20 @@ static int parse_args(int argc, char **argv, config_t *cf)
             cf->give_up_at = mono_ms() + ms;
             break;
         }
+        case 'R':
+            if (parse_int(optarg, 0, INT_MAX, &cf->ready_fd) != 0)
+                return -1;
+            break;
+        case 'G':
+            if (parse_int(optarg, 0, INT_MAX, &cf->gate_fd) != 0)
+                return -1;
+            break;
         default:
             return -1;
         }
     }
-    if (optind != argc || !mode || !cf->proxy || !cf->bucket || !cf->key || !log)
+    if (optind != argc || !mode || !cf->proxy || !cf->bucket || !cf->key || !log ||
+        (cf->ready_fd < 0) != (cf->gate_fd < 0))
         return -1;
     if (cf->id < 0)
         cf->id = default_id();
@@ -352,6 +368,22 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
     return go_on;
 }
 
+/* Connected and ready: say so, then wait for the gate to open (EOF),
+ * which it does for every worker of the mode at once. */
+static void wait_at_start_line(config_t *cf)
+{
+    if (cf->ready_fd < 0)
+        return;
+    if (write(cf->ready_fd, "r", 1) != 1)
+        perror("demo-worker: start line");
+    close(cf->ready_fd);
+    char b;
+    ssize_t n;
+    while ((n = read(cf->gate_fd, &b, 1)) != 0 && (n > 0 || errno == EINTR))
+        ;
+    close(cf->gate_fd);
+}
+
 int main(int argc, char **argv)
 {
     config_t cf = {0};
@@ -380,6 +412,7 @@ int main(int argc, char **argv)
             return 69;
         }
     }
+    wait_at_start_line(&cf);
     int paused = 0, seq = 0, r;
     while ((r = book_once(&cf, http, lock, &paused, &seq)) > 0)
         ;
