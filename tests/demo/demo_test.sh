@@ -14,9 +14,8 @@ src=${ZKFENCE_SOURCE_DIR:?}
 . "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-demo-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   # A hung fake worker the demo failed to kill would show up here.
   if [ -s "$tmp/hang/pids" ]; then
     while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$tmp/hang/pids"
@@ -27,13 +26,9 @@ trap cleanup EXIT
 fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; }
 
-port=$("$src/scripts/free-port")
 echo "bucket.demo-open.fencing = optional" >"$tmp/proxy.conf"
-"$bin/zkfence-proxy" --config "$tmp/proxy.conf" --listen "127.0.0.1:$port" \
-  --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-proxy=http://127.0.0.1:$port
-zkp_wait_healthy "$proxy" "$pid" || { cat "$tmp/proxy.log"; exit 1; }
+zkp_start "$bin/zkfence-proxy" "$tmp" --config "$tmp/proxy.conf" || exit 1
+proxy=$zkp_url
 
 # The demo's own session timeout (2 s, its default), as a user runs it. A
 # busy machine may still expire a waiting worker's session now and then:

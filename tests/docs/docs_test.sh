@@ -22,9 +22,8 @@ zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 # shellcheck source=../support/proxy.sh
 . "$src/tests/support/proxy.sh"
 tmp=$(mktemp -d /tmp/zkfence-docs-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -93,10 +92,8 @@ for f in README.md proxy/README.md docs/fencing.md; do
 done
 
 # ---- the servers the examples talk to
-port=$("$src/scripts/free-port")
-"$bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-zkp_wait_healthy "http://127.0.0.1:$port" "$pid" || { cat "$tmp/proxy.log"; exit 1; }
+zkp_start "$bin/zkfence-proxy" "$tmp" || exit 1
+port=${zkp_url##*:}
 mkdir -p "$tmp/home" "$tmp/work"
 
 illustrative=()

@@ -252,44 +252,44 @@ static void test_release_during_connection_loss(void)
     zkrelay_stop(r);
 }
 
-/* Exists requests the relay saw answered: the client's heartbeats (the
- * recipe's own exists calls watch predecessors, and there are none here). */
-static int heartbeats_answered(zkrelay_t *r)
+/* The client's heartbeats (exists requests; the recipe's own exists calls
+ * watch predecessors, and there are none in these tests) that the relay
+ * saw answered: how many, and, in *last_sent, when it forwarded the latest
+ * of them (0 if none). That send is the moment the library counts its
+ * local verdict from ("the send time of the last answered request"), give
+ * or take how late the relay's thread ran. Under load heartbeats come
+ * late, so this, not the cut, is where a whole session timeout starts. */
+static int heartbeats(zkrelay_t *r, int64_t *last_sent)
 {
     static zkrelay_frame_t f[4096];
     size_t n = zkrelay_trace(r, f, 4096);
     int k = 0;
+    int64_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         if (f[i].dir != ZKRELAY_UP || f[i].type != 3 /* ZOO_EXISTS_OP */)
             continue;
         for (size_t j = i + 1; j < n; j++)
             if (f[j].dir == ZKRELAY_DOWN && f[j].xid == f[i].xid) {
                 k++;
+                if (f[i].ms > sent)
+                    sent = f[i].ms;
                 break;
             }
     }
+    if (last_sent)
+        *last_sent = sent;
     return k;
 }
 
-/* When the relay forwarded the latest heartbeat (an exists) that was
- * answered, 0 if none: the moment the library counts its local verdict
- * from ("the send time of the last answered request"), give or take how
- * late the relay's thread ran. Under load heartbeats come late, so this,
- * not the cut, is where a whole session timeout starts. */
+static int heartbeats_answered(zkrelay_t *r)
+{
+    return heartbeats(r, NULL);
+}
+
 static int64_t last_heartbeat_sent(zkrelay_t *r)
 {
-    static zkrelay_frame_t f[4096];
-    size_t n = zkrelay_trace(r, f, 4096);
-    int64_t sent = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (f[i].dir != ZKRELAY_UP || f[i].type != 3 /* ZOO_EXISTS_OP */)
-            continue;
-        for (size_t j = i + 1; j < n; j++)
-            if (f[j].dir == ZKRELAY_DOWN && f[j].xid == f[i].xid && f[i].ms > sent) {
-                sent = f[i].ms;
-                break;
-            }
-    }
+    int64_t sent;
+    heartbeats(r, &sent);
     return sent;
 }
 

@@ -13,9 +13,8 @@ src=${ZKFENCE_SOURCE_DIR:?}
 . "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-compose-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -23,11 +22,8 @@ fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; }
 command -v docker-compose >/dev/null || { echo "FAILED: docker-compose missing (scripts/setup installs it)"; exit 1; }
 
-port=$("$src/scripts/free-port")
-"$bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-proxy=http://127.0.0.1:$port
-zkp_wait_healthy "$proxy" "$pid" || { cat "$tmp/proxy.log"; exit 1; }
+zkp_start "$bin/zkfence-proxy" "$tmp" || exit 1
+proxy=$zkp_url
 lock=/zkf-test/compose-$$-$RANDOM
 
 # The commands as compose would run them ($$ is compose's escape for $).

@@ -15,9 +15,8 @@ src=${ZKFENCE_SOURCE_DIR:?}
 . "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-pkg-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -171,12 +170,11 @@ check "cc '$src/examples/worker.c' \$(pcm --cflags --libs zkfence-static) \$(pkg
 check "[ -x '$tmp/ma-cm/example_worker' ]" "multiarch find_package(zkfence) build" "$tmp/ma-cm.log"
 
 # Run them: through an installed proxy, against the test ZooKeeper.
-port=$("$src/scripts/free-port")
-"$prefix/bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-check "zkp_wait_healthy 'http://127.0.0.1:$port' $pid" "installed proxy is up" "$tmp/proxy.log"
-curl -fs -X PUT "http://127.0.0.1:$port/examples" >/dev/null || true
-url="http://127.0.0.1:$port/examples/report.txt"
+up=0
+zkp_start "$prefix/bin/zkfence-proxy" "$tmp" >"$tmp/start.log" && up=1
+check "[ $up = 1 ]" "installed proxy is up" "$tmp/start.log"
+curl -fs -X PUT "$zkp_url/examples" >/dev/null || true
+url="$zkp_url/examples/report.txt"
 check "LD_LIBRARY_PATH='$libdir' '$tmp/cm/example_worker' '$zk' /zkf-test/pkg '$url'" "CMake-built worker runs"
 check "'$tmp/pc-shared' '$zk' /zkf-test/pkg '$url'" "pkg-config shared worker runs"
 check "'$tmp/pc-static' '$zk' /zkf-test/pkg '$url'" "pkg-config static worker runs"
