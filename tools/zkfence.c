@@ -6,12 +6,11 @@
  *
  * Exit codes follow sysexits(3) where one fits: 64 usage, 69 ZooKeeper
  * unreachable (or the chroot in HOSTS missing: EX_UNAVAILABLE covers a
- * resource that does not exist), 75 not acquired in time; 76 means the lock was lost while
- * COMMAND ran (COMMAND was terminated). Otherwise `lock` exits with
+ * resource that does not exist), 75 not acquired in time; 76 means the
+ * lock was lost while COMMAND ran (COMMAND was terminated). Otherwise `lock` exits with
  * COMMAND's status (128+N if it died of signal N). SIGTERM, SIGINT, SIGHUP
  * or SIGQUIT while `lock` still waits cancels the wait (our queued node is
  * removed at once, not left for a session timeout) and exits 128+N. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
