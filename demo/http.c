@@ -10,6 +10,8 @@
 struct demo_http {
     CURL *curl;
     char *base;
+    char curl_err[CURL_ERROR_SIZE];
+    char error[CURL_ERROR_SIZE + 1100]; /* curl_err and the request */
 };
 
 typedef struct sink {
@@ -55,6 +57,18 @@ void demo_http_free(demo_http_t *h)
     free(h);
 }
 
+/* libcurl's message, the system's reason for a failed connect (libcurl
+ * says only "Couldn't connect to server"; errno says "Connection
+ * refused"), and the request. */
+static void describe_failure(demo_http_t *h, CURLcode rc, const char *method, const char *url)
+{
+    long os_errno = 0;
+    curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
+    snprintf(h->error, sizeof(h->error), "%s%s%s (%s %s)",
+             h->curl_err[0] ? h->curl_err : curl_easy_strerror(rc), os_errno ? ": " : "",
+             os_errno ? strerror((int)os_errno) : "", method, url);
+}
+
 static int perform(demo_http_t *h, const char *method, const char *path, const char *body,
                    struct curl_slist *hdrs, char **out)
 {
@@ -63,6 +77,8 @@ static int perform(demo_http_t *h, const char *method, const char *path, const c
     sink_t s = {NULL, 0};
     CURL *c = h->curl;
     curl_easy_reset(c);
+    h->curl_err[0] = h->error[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -76,8 +92,11 @@ static int perform(demo_http_t *h, const char *method, const char *path, const c
     if (hdrs)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     long status = -1;
-    if (curl_easy_perform(c) == CURLE_OK)
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else
+        describe_failure(h, rc, method, url);
     if (out) {
         *out = s.buf ? s.buf : strdup("");
     } else {
@@ -114,6 +133,11 @@ int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const cha
     else
         free(resp);
     return st;
+}
+
+const char *demo_http_error(const demo_http_t *h)
+{
+    return h->error;
 }
 
 int demo_http_create_bucket(demo_http_t *h, const char *bucket)

@@ -21,7 +21,14 @@ int demo_http_get(demo_http_t *h, const char *bucket, const char *key, char **bo
 int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
                   const char *lock, uint64_t token, char **err);
 
-/* PUT /bucket (CreateBucket). Returns the HTTP status. */
+/* PUT /bucket (CreateBucket). Returns the HTTP status, or -1 on a
+ * transport error. */
 int demo_http_create_bucket(demo_http_t *h, const char *bucket);
+
+/* Why the last call got no HTTP answer (-1): libcurl's explanation and the
+ * URL, e.g. "Failed to connect to 127.0.0.1 port 9 after 0 ms: Connection
+ * refused (PUT http://127.0.0.1:9/demo-open)". "" after an answered call.
+ * Owned by h; valid until its next call. */
+const char *demo_http_error(const demo_http_t *h);
 
 #endif

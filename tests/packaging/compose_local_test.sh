@@ -9,11 +9,12 @@
 set -euo pipefail
 bin=${ZKFENCE_BIN_DIR:?}
 src=${ZKFENCE_SOURCE_DIR:?}
+# shellcheck source=../support/proxy.sh
+. "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-compose-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -21,16 +22,8 @@ fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; }
 command -v docker-compose >/dev/null || { echo "FAILED: docker-compose missing (scripts/setup installs it)"; exit 1; }
 
-port=$("$src/scripts/free-port")
-"$bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1 # polling interval
-done
-curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null || { cat "$tmp/proxy.log"; exit 1; }
-proxy=http://127.0.0.1:$port
+zkp_start "$bin/zkfence-proxy" "$tmp" || exit 1
+proxy=$zkp_url
 lock=/zkf-test/compose-$$-$RANDOM
 
 # The commands as compose would run them ($$ is compose's escape for $).

@@ -89,7 +89,7 @@ static int finish_upload(int fd, size_t rest, char *out, size_t cap)
     memset(body, 'A', rest);
     int rc = pt_conn_send(fd, body, rest);
     free(body);
-    if (rc != 0 || pt_conn_read_response(fd, out, cap, 20000) < 0)
+    if (rc != 0 || pt_conn_read_response(fd, out, cap, pt_soon_ms()) < 0)
         return 0;
     return pt_raw_status(out);
 }
@@ -204,7 +204,7 @@ static void test_stale_during_upload(void)
     int fd = start_upload(&p, "/upl/k", L, 5, 2000, 1000);
     CU_ASSERT_FATAL(fd >= 0);
     /* The body is being staged: A is past the early check. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/upl/k", L, 6, "from B", 6, NULL), 200);
     char out[8192];
     CU_ASSERT_EQUAL(finish_upload(fd, 1000, out, sizeof(out)), 412);
@@ -219,7 +219,7 @@ static void test_stale_during_upload(void)
     CU_ASSERT_STRING_EQUAL(b, "from B");
     CU_ASSERT_EQUAL(tok, 6);
     free(b);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/upl"), 1);
     CU_ASSERT_EQUAL(
         count_lines(&p, "\"token\":\"5\",\"mark\":\"6\",\"verdict\":\"rejected_stale\""), 1);
@@ -240,13 +240,13 @@ static void test_second_proxy_refused(void)
     mkbucket(&p, "two");
     int fd = start_upload(&p, "/two/k", "/locks/two", 1, 4000, 2000);
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, 10000));
+    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, pt_soon_ms()));
 
     char out_b[400], conf_b[400], marks_b[400], audit_b[400], pid[32];
     snprintf(out_b, sizeof(out_b), "%s/proxy-b.log", p.dir);
     snprintf(pid, sizeof(pid), "pid %ld", (long)p.pid);
     const char *same[] = {"--config", p.conf, "--listen", "127.0.0.1:0", NULL};
-    CU_ASSERT_EQUAL(pt_proxy_run(same, out_b, 20000), 1);
+    CU_ASSERT_EQUAL(pt_proxy_run(same, out_b, pt_soon_ms()), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, "marks.db: the marks database is in use by another "
                                          "process"),
                     1);
@@ -260,7 +260,7 @@ static void test_second_proxy_refused(void)
     fprintf(f, "data_dir = %s\nmarks_db = %s\naudit_log = %s\n", p.data_dir, marks_b, audit_b);
     fclose(f);
     const char *own_marks[] = {"--config", conf_b, "--listen", "127.0.0.1:0", NULL};
-    CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, 20000), 1);
+    CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, pt_soon_ms()), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, "is in use by another zkfence-proxy"), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, pid), 1); /* names the holder */
     CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 1);
@@ -292,7 +292,7 @@ static void test_sighup_reopens_audit_log(void)
     CU_ASSERT_EQUAL_FATAL(rename(log, rotated), 0);
     CU_ASSERT_EQUAL(kill(p.pid, SIGHUP), 0);
     /* The reopen creates the new file: wait for it, not for a while. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(access(log, F_OK) == 0, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(access(log, F_OK) == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/rot/after", "/locks/rot", 2, "a", 1, NULL), 200);
     CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"after\""), 1);
     CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"before\""), 0);
@@ -717,7 +717,7 @@ static void test_store_failure(void)
     CU_ASSERT_EQUAL(st, 503);
     CU_ASSERT_TRUE(pt_body_has(&r, "ServiceUnavailable"));
     pt_resp_free(&r);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 503, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 503, pt_soon_ms()));
     /* While unhealthy, every accepting write is refused, stale ones still 412. */
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k2", "/locks/o2", 1, "x", 1, NULL), 503);
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k", "/locks/o", 4, "x", 1, NULL), 412);
@@ -746,7 +746,7 @@ static void test_store_failure(void)
     CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
     /* Recovery. */
     CU_ASSERT_EQUAL(post(&p, "/_zkfence/debug/marks-fail?on=0"), 204);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 200, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 200, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k", "/locks/o", 6, "after", 5, NULL), 200);
     b = get(&p, "/outage/k", &st, NULL);
     CU_ASSERT_STRING_EQUAL(b, "after");

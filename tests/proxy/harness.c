@@ -27,6 +27,12 @@ int64_t pt_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int pt_soon_ms(void)
+{
+    const char *v = getenv("ZKFENCE_UNDER_VALGRIND");
+    return v != NULL && *v == '1' ? 120000 : 30000;
+}
+
 void pt_poll_interval(void)
 {
     struct timespec ts = {0, 5 * 1000 * 1000};
@@ -104,7 +110,7 @@ static int spawn(pt_proxy_t *p)
         _exit(127);
     }
     p->pid = pid;
-    int ok = PT_WAIT_UNTIL(healthy(p) || exited(p), 20000) && p->pid > 0 && healthy(p);
+    int ok = PT_WAIT_UNTIL(healthy(p) || exited(p), pt_soon_ms()) && p->pid > 0 && healthy(p);
     if (!ok) {
         fprintf(stderr, "zkfence-proxy did not become healthy\n");
         pt_proxy_dump_log(p);
@@ -125,7 +131,11 @@ int pt_proxy_start(pt_proxy_t *p, const char *conf_extra)
     FILE *f = fopen(p->conf, "w");
     if (f == NULL)
         return -1;
-    fprintf(f, "listen = 127.0.0.1:%u\ndata_dir = %s\nconnection_timeout_s = 3\n%s\n", p->port,
+    /* Idle connections are closed after a minute: tests that stall an
+     * upload on purpose, and do other things meanwhile, must not lose it
+     * to a busy machine. A suite that tests the idle timeout sets its own
+     * (a later line wins). */
+    fprintf(f, "listen = 127.0.0.1:%u\ndata_dir = %s\nconnection_timeout_s = 60\n%s\n", p->port,
             p->data_dir, conf_extra ? conf_extra : "");
     fclose(f);
     return spawn(p);
@@ -143,7 +153,7 @@ int pt_proxy_stop(pt_proxy_t *p)
     kill(p->pid, SIGTERM);
     int st = 0;
     pid_t pid = p->pid;
-    int done = PT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 20000);
+    int done = PT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, pt_soon_ms());
     p->pid = 0;
     if (!done) {
         kill(pid, SIGKILL);

@@ -102,6 +102,10 @@ int pt_proxy_run(const char *const *args, const char *out_path, int timeout_ms);
 int pt_count_files(const pt_proxy_t *p, const char *sub);
 
 int64_t pt_now_ms(void);
+/* Deadline for what should come within a request's round trip: generous
+ * (30 s; 120 s when the suite runs under valgrind), since only a failing
+ * test waits that long, and a busy machine can stall a proxy for seconds. */
+int pt_soon_ms(void);
 /* Polls cond every 5 ms until true or ms pass (a polling interval, not a
  * synchronisation sleep). */
 #define PT_WAIT_UNTIL(cond, ms)                                                                    \

@@ -224,7 +224,7 @@ static void test_content_md5(void)
     CU_ASSERT_EQUAL(req_status("GET", "/obj-md5/bad", NULL, NULL), 404);
     CU_ASSERT_EQUAL(req_status("GET", "/obj-md5/inv", NULL, NULL), 404);
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-md5"), 1);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, pt_soon_ms()));
 }
 
 static void test_range(void)
@@ -597,10 +597,10 @@ static void test_expect_continue(void)
     int fd = pt_conn_open(&px);
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
-    CU_ASSERT(pt_conn_read_headers(fd, out, sizeof(out), 5000) > 0);
+    CU_ASSERT(pt_conn_read_headers(fd, out, sizeof(out), pt_soon_ms()) > 0);
     CU_ASSERT_STRING_EQUAL(out, "HTTP/1.1 100 Continue\r\n\r\n");
     CU_ASSERT_EQUAL(pt_conn_send(fd, big, sizeof(big)), 0); /* only now */
-    CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), 10000) > 0);
+    CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), pt_soon_ms()) > 0);
     CU_ASSERT_EQUAL(pt_raw_status(out), 200);
     pt_conn_close(fd);
     long st;
@@ -615,7 +615,7 @@ static void test_expect_continue(void)
     fd = pt_conn_open(&px);
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(pt_conn_send(fd, nofence, strlen(nofence)), 0);
-    CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), 5000) > 0);
+    CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), pt_soon_ms()) > 0);
     CU_ASSERT_EQUAL(pt_raw_status(out), 428);
     CU_ASSERT_PTR_NULL(strstr(out, "100 Continue"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "<Code>FencingTokenRequired</Code>"));
@@ -752,7 +752,7 @@ static void test_oversized_headers(void)
     memset(raw + off, 'h', huge);
     strcpy(raw + off + huge, "\r\n\r\n");
     char out[4096];
-    long got = pt_raw(&px, raw, strlen(raw), 1, out, sizeof(out), 5000);
+    long got = pt_raw(&px, raw, strlen(raw), 1, out, sizeof(out), pt_soon_ms());
     CU_ASSERT(got > 0);
     CU_ASSERT_EQUAL(pt_raw_status(out), 431);
     free(raw);
@@ -767,10 +767,22 @@ static void test_body_too_large(void)
     char *body = malloc(n);
     memset(body, 'L', n);
     pt_resp_t r;
-    const char *h[] = {FENCE, NULL};
-    CU_ASSERT_EQUAL(req("PUT", "/obj-large/x", h, body, n, &r), 413);
-    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>EntityTooLarge</Code>"));
-    pt_resp_free(&r);
+    /* Refused on its Content-Length alone: the 413 comes on the headers,
+     * before any byte of the body. (A client that sends the body at once
+     * races the close that follows the refusal: under valgrind on a busy
+     * machine curl got a reset instead of the 413, 1 run in 3.) */
+    char head[256], out[4096];
+    snprintf(head, sizeof(head),
+             "PUT /obj-large/x HTTP/1.1\r\nHost: x\r\nX-Fencing-Lock: /locks/http\r\n"
+             "X-Fencing-Token: 100\r\nContent-Length: %zu\r\n\r\n",
+             n);
+    int fd = pt_conn_open(&px);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
+    CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), pt_soon_ms()) > 0);
+    CU_ASSERT_EQUAL(pt_raw_status(out), 413);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<Code>EntityTooLarge</Code>"));
+    pt_conn_close(fd);
     /* Chunked transfer (no Content-Length): refused while streaming. */
     const char *hc[] = {FENCE, "Transfer-Encoding: chunked", NULL};
     /* One byte over: the rest is drained (far less than the proxy drops
@@ -781,7 +793,7 @@ static void test_body_too_large(void)
     free(body);
     CU_ASSERT_EQUAL(req_status("GET", "/obj-large/x", NULL, NULL), 404);
     CU_ASSERT_EQUAL(req_status("GET", "/obj-large/y", NULL, NULL), 404);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-large"), 0);
 }
 
@@ -799,10 +811,10 @@ static void test_truncated_body(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body, sizeof(body)), 0);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 1, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 1, pt_soon_ms()));
     /* ...then the client goes away, and the staged bytes go with it. */
     pt_conn_close(fd);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(req_status("GET", "/obj-trunc/t", NULL, NULL), 404);
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-trunc"), 0);
     CU_ASSERT_TRUE(still_serving());
@@ -846,7 +858,10 @@ static void test_clean_shutdown(void)
 
 static void add_tests(void *suite)
 {
-    const char *conf = "max_body_bytes = 1M\nbucket.open-bkt.fencing = optional\n";
+    /* A 3 s idle timeout: test_slow_client waits for it, and
+     * test_malformed tells a close at once from one after it. */
+    const char *conf = "max_body_bytes = 1M\nbucket.open-bkt.fencing = optional\n"
+                       "connection_timeout_s = 3\n";
     if (pt_proxy_start(&px, conf) != 0) {
         fprintf(stderr, "cannot start the proxy\n");
         exit(1);
