@@ -46,7 +46,10 @@
  *
  * Every mode also reports ZooKeeper requests per cycle (or handoff), from
  * the server's `mntr` packet counter (zk_packets_received: every request a
- * client sends, pings included) right before and after the window.
+ * client sends, pings included) right before and after the window, the
+ * fsyncs of its transaction log (zk_cnt_fsynctime), and, where the clients
+ * run in this process (not --procs), its CPU time and voluntary context
+ * switches (getrusage), all per cycle or handoff.
  * --windows prints each window's wall-clock bounds to stderr ("window MODE
  * T0 T1 UNITS"), for bench/op-breakdown to count requests by type.
  *
@@ -70,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,32 +162,47 @@ static void die(const char *what)
 
 /* ---- server counters ---- */
 
-/* zk_packets_received from `mntr` on the first server of HOSTS. */
-static long long mntr_packets(const char *hosts)
+/* Counters of the server: every request a client sent (zk_packets_received,
+ * pings included), and every fsync of its transaction log
+ * (zk_cnt_fsynctime), -1 where unknown; and of this process (every thread):
+ * CPU time and voluntary context switches (each a wait for a wake-up). */
+typedef struct counters {
+    long long packets, fsyncs;
+    double cpu_s;
+    long ctxsw;
+} counters_t;
+
+static long long mntr_value(const char *text, const char *key)
 {
+    const char *p = strstr(text, key);
+    return p ? atoll(p + strlen(key)) : -1;
+}
+
+/* The counters, from `mntr` on the first server of HOSTS. */
+static counters_t mntr_read(const char *hosts)
+{
+    counters_t v = {.packets = -1, .fsyncs = -1, .ctxsw = -1};
     char host[256];
     snprintf(host, sizeof(host), "%s", hosts);
     host[strcspn(host, ",/")] = '\0';
     char *colon = strrchr(host, ':');
     if (!colon)
-        return -1;
+        return v;
     *colon = '\0';
     struct addrinfo hints = {0}, *ai;
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-        return -1;
+        return v;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    long long v = -1;
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 && write(fd, "mntr", 4) == 4) {
-        char buf[16384];
+        char buf[32768];
         size_t len = 0;
         ssize_t n;
         while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
             len += (size_t)n;
         buf[len] = '\0';
-        char *p = strstr(buf, "zk_packets_received");
-        if (p)
-            v = atoll(p + strlen("zk_packets_received"));
+        v.packets = mntr_value(buf, "zk_packets_received");
+        v.fsyncs = mntr_value(buf, "zk_cnt_fsynctime");
     }
     if (fd >= 0)
         close(fd);
@@ -191,10 +210,19 @@ static long long mntr_packets(const char *hosts)
     return v;
 }
 
-/* ZooKeeper requests between two counter readings, per unit of work. */
-static double ops_per(long long p0, long long p1, double units)
+/* The server's counters and this process's, at one moment. */
+static counters_t counters_read(const char *hosts)
 {
-    return p0 < 0 || p1 < 0 || units <= 0 ? -1 : (double)(p1 - p0) / units;
+    counters_t v = mntr_read(hosts);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        v.cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        v.ctxsw = ru.ru_nvcsw;
+    } else {
+        v.ctxsw = -1;
+    }
+    return v;
 }
 
 static int show_windows; /* --windows */
@@ -305,21 +333,43 @@ typedef struct result {
     double rate;     /* per second */
     double p50, p99; /* ms */
     double ops;      /* ZooKeeper requests per cycle or handoff */
+    double fsyncs;   /* fsyncs of ZooKeeper's log per cycle or handoff */
+    double cpu_us;   /* CPU of the clients' process per cycle or handoff, -1: not ours */
+    double ctxsw;    /* its voluntary context switches per cycle or handoff */
 } result_t;
+
+/* Counter differences per unit of work, minus `own` requests the benchmark
+ * sent itself (reads: no fsync). `ours`: the clients ran in this process. */
+static void per_unit(result_t *r, counters_t a, counters_t b, double units, long long own, int ours)
+{
+    int ok = units > 0;
+    r->ops =
+        ok && a.packets >= 0 && b.packets >= 0 ? (double)(b.packets - a.packets - own) / units : -1;
+    r->fsyncs = ok && a.fsyncs >= 0 && b.fsyncs >= 0 ? (double)(b.fsyncs - a.fsyncs) / units : -1;
+    ok = ok && ours && a.ctxsw >= 0 && b.ctxsw >= 0;
+    r->cpu_us = ok ? (b.cpu_s - a.cpu_s) * 1e6 / units : -1;
+    r->ctxsw = ok ? (double)(b.ctxsw - a.ctxsw) / units : -1;
+}
 
 static void report(const char *name, const char *unit, const result_t *r, int rounds,
                    const char *extra)
 {
-    double rates[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS], ops[MAX_ROUNDS];
+    double rates[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS], ops[MAX_ROUNDS], fsyncs[MAX_ROUNDS],
+        cpu[MAX_ROUNDS], cs[MAX_ROUNDS];
     for (int i = 0; i < rounds; i++) {
         rates[i] = r[i].rate;
         p50[i] = r[i].p50;
         p99[i] = r[i].p99;
         ops[i] = r[i].ops;
+        fsyncs[i] = r[i].fsyncs;
+        cpu[i] = r[i].cpu_us;
+        cs[i] = r[i].ctxsw;
     }
-    printf("%s %.1f %s p50_ms=%.3f p99_ms=%.3f zk_ops=%.2f rounds=%d%s%s\n", name,
-           median(rates, rounds), unit, median(p50, rounds), median(p99, rounds),
-           median(ops, rounds), rounds, extra ? " " : "", extra ? extra : "");
+    printf("%s %.1f %s p50_ms=%.3f p99_ms=%.3f zk_ops=%.2f zk_fsyncs=%.2f client_cpu_us=%.0f "
+           "client_ctxsw=%.2f rounds=%d%s%s\n",
+           name, median(rates, rounds), unit, median(p50, rounds), median(p99, rounds),
+           median(ops, rounds), median(fsyncs, rounds), median(cpu, rounds), median(cs, rounds),
+           rounds, extra ? " " : "", extra ? extra : "");
     fflush(stdout);
 }
 
@@ -403,13 +453,13 @@ static void peer_stop(peer_t *p)
     free(p);
 }
 
-/* "uncontended PATH CYCLES" -> RATE P50 P99 OPS UNITS W0 W1 */
+/* "uncontended PATH CYCLES" -> RATE P50 P99 OPS FSYNCS CPU_US CTXSW UNITS W0 W1 */
 static result_t peer_uncontended(const opts_t *o, peer_t *p, const char *path)
 {
-    double v[7];
-    peer_call(p, v, 7, "uncontended %s %d", path, o->cycles);
-    window_note("peer-uncontended", v[5], v[6], v[4]);
-    result_t r = {v[0], v[1], v[2], v[3]};
+    double v[10];
+    peer_call(p, v, 10, "uncontended %s %d", path, o->cycles);
+    window_note("peer-uncontended", v[8], v[9], v[7]);
+    result_t r = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
     return r;
 }
 
@@ -421,7 +471,7 @@ static result_t floor_sync_round(const opts_t *o, zhandle_t *zh, const char *dir
     char prefix[512], made[512];
     PATHF(prefix, "%s/n-", dir);
     struct String_vector sv;
-    long long p0 = mntr_packets(o->zk);
+    counters_t k0 = counters_read(o->zk);
     double w0 = wall_s(), t0 = now_s();
     for (int i = 0; i < o->cycles; i++) {
         double a = now_s();
@@ -436,9 +486,11 @@ static result_t floor_sync_round(const opts_t *o, zhandle_t *zh, const char *dir
     }
     double t = now_s() - t0;
     window_note("floor-sync", w0, wall_s(), o->cycles);
-    long long p1 = mntr_packets(o->zk);
-    result_t r = {o->cycles / t, pct(lat, (size_t)o->cycles, 50), pct(lat, (size_t)o->cycles, 99),
-                  ops_per(p0, p1, o->cycles)};
+    counters_t k1 = counters_read(o->zk);
+    result_t r = {.rate = o->cycles / t,
+                  .p50 = pct(lat, (size_t)o->cycles, 50),
+                  .p99 = pct(lat, (size_t)o->cycles, 99)};
+    per_unit(&r, k0, k1, o->cycles, 0, 1);
     free(lat);
     return r;
 }
@@ -461,7 +513,7 @@ static result_t uncontended_round(const opts_t *o, zkf_client_t *c, const char *
     /* The first acquire creates the lock's path: not part of the cycle. */
     if (zkf_lock_acquire(l, -1, NULL) != 0 || zkf_lock_release(l) != 0)
         die("uncontended: warm-up cycle failed");
-    long long p0 = mntr_packets(o->zk);
+    counters_t k0 = counters_read(o->zk);
     double w0 = wall_s(), t0 = now_s();
     for (int i = 0; i < o->cycles; i++) {
         double a = now_s();
@@ -481,11 +533,13 @@ static result_t uncontended_round(const opts_t *o, zkf_client_t *c, const char *
         die("uncontended: exists failed");
     double t = now_s() - t0;
     window_note(acked ? "uncontended-acked" : "uncontended", w0, wall_s(), o->cycles);
-    long long p1 = mntr_packets(o->zk);
+    counters_t k1 = counters_read(o->zk);
     zkf_lock_destroy(l);
     /* minus the closing exists, and the acknowledging ones */
-    result_t r = {o->cycles / t, pct(lat, (size_t)o->cycles, 50), pct(lat, (size_t)o->cycles, 99),
-                  ops_per(p0, p1 - 1 - (acked ? o->cycles : 0), o->cycles)};
+    result_t r = {.rate = o->cycles / t,
+                  .p50 = pct(lat, (size_t)o->cycles, 50),
+                  .p99 = pct(lat, (size_t)o->cycles, 99)};
+    per_unit(&r, k0, k1, o->cycles, 1 + (acked ? o->cycles : 0), 1);
     free(lat);
     return r;
 }
@@ -544,7 +598,7 @@ static result_t floor_pipe_round(const opts_t *o, zhandle_t *zh, const char *dir
                       .zh = zh,
                       .prefix = prefix,
                       .target = o->locks * MANY_CYCLES};
-    long long p0 = mntr_packets(o->zk);
+    counters_t k0 = counters_read(o->zk);
     double w0 = wall_s(), t0 = now_s();
     pthread_mutex_lock(&s.mu);
     for (int i = 0; i < o->locks; i++)
@@ -554,10 +608,11 @@ static result_t floor_pipe_round(const opts_t *o, zhandle_t *zh, const char *dir
     pthread_mutex_unlock(&s.mu);
     double t = now_s() - t0;
     window_note("floor-pipe", w0, wall_s(), s.target);
-    long long p1 = mntr_packets(o->zk);
+    counters_t k1 = counters_read(o->zk);
     if (s.failed)
         die("floor-pipe: operations failed");
-    result_t r = {s.target / t, 0, 0, ops_per(p0, p1, s.target)};
+    result_t r = {.rate = s.target / t};
+    per_unit(&r, k0, k1, s.target, 0, 1);
     return r;
 }
 
@@ -693,18 +748,19 @@ static result_t many_round(const opts_t *o, zhandle_t *zh, zkf_client_t *c, cons
     *rss_per = (double)(rss1 - rss0) / o->locks;
     *heap_per = (double)(heap1 - heap0) / o->locks;
     const int cycles = MANY_CYCLES;
-    long long p0 = mntr_packets(o->zk);
+    counters_t k0 = counters_read(o->zk);
     double w0 = wall_s(), t0 = now_s();
     for (int k = 0; k < cycles; k++)
         many_cycle(o, c, locks, base, NULL, NULL);
     double t = now_s() - t0;
     window_note("many-locks", w0, wall_s(), (double)o->locks * cycles);
-    long long p1 = mntr_packets(o->zk);
+    counters_t k1 = counters_read(o->zk);
     for (int i = 0; i < o->locks; i++)
         zkf_lock_destroy(locks[i]);
     free(locks);
     double n = (double)o->locks * cycles;
-    result_t r = {n / t, 0, 0, ops_per(p0, p1 - cycles, n)};
+    result_t r = {.rate = n / t};
+    per_unit(&r, k0, k1, n, cycles, 1); /* minus the exists that closes each cycle */
     return r;
 }
 
@@ -916,7 +972,7 @@ static result_t contended_round(const opts_t *o, const char *name, const char *p
         die("contenders did not connect within 30 s");
     atomic_store(&sh->go, 1);
     pause_ms(ramp_ms(o->seconds));
-    long long p0 = mntr_packets(o->zk);
+    counters_t k0 = counters_read(o->zk);
     double w0 = wall_s(), t0 = now_s();
     atomic_store(&sh->counting, 1);
     pause_ms((int)(o->seconds * 1000)); /* the measurement window */
@@ -924,7 +980,7 @@ static result_t contended_round(const opts_t *o, const char *name, const char *p
     double t = now_s() - t0;
     long total = atomic_load(&sh->handoffs);
     window_note(name, w0, wall_s(), (double)total);
-    long long p1 = mntr_packets(o->zk);
+    counters_t k1 = counters_read(o->zk);
     for (int i = 0; i < o->clients; i++) {
         if (o->procs) {
             int st;
@@ -948,7 +1004,8 @@ static result_t contended_round(const opts_t *o, const char *name, const char *p
     }
     *fairness = sq > 0 ? sum * sum / (o->clients * sq) : 0;
     *out = sh;
-    result_t r = {total / t, pct(all, nall, 50), pct(all, nall, 99), ops_per(p0, p1, total)};
+    result_t r = {.rate = total / t, .p50 = pct(all, nall, 50), .p99 = pct(all, nall, 99)};
+    per_unit(&r, k0, k1, (double)total, 0, !o->procs);
     return r;
 }
 
@@ -1021,22 +1078,23 @@ static void run_pipe(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char
     report("many-locks", "cycles/s", r, o->rounds, extra);
 }
 
-/* "contended PATH CLIENTS SECONDS threads|procs" -> RATE P50 P99 OPS
- * FAIRNESS VIOLATIONS LOST FAILURES UNITS W0 W1. Returns whether it broke. */
+/* "contended PATH CLIENTS SECONDS threads|procs" -> RATE P50 P99 OPS FSYNCS
+ * CPU_US CTXSW FAIRNESS VIOLATIONS LOST FAILURES UNITS W0 W1. Returns whether
+ * it broke. */
 static int peer_contended(const opts_t *o, peer_t *p, const char *path, result_t *r,
                           double *fairness)
 {
-    double v[11];
+    double v[14];
     const char *name = o->procs ? "peer-contended-procs" : "peer-contended";
-    peer_call(p, v, 11, "contended %s %d %g %s", path, o->clients, o->seconds,
+    peer_call(p, v, 14, "contended %s %d %g %s", path, o->clients, o->seconds,
               o->procs ? "procs" : "threads");
-    window_note(name, v[9], v[10], v[8]);
-    *r = (result_t){v[0], v[1], v[2], v[3]};
-    *fairness = v[4];
-    if (v[5] != 0 || v[6] != 0 || v[7] != 0) {
+    window_note(name, v[12], v[13], v[11]);
+    *r = (result_t){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    *fairness = v[7];
+    if (v[8] != 0 || v[9] != 0 || v[10] != 0) {
         fprintf(stderr,
                 "lock_bench: %s: %.0f exclusion violations, %.0f lost updates, %.0f failures\n",
-                name, v[5], v[6], v[7]);
+                name, v[8], v[9], v[10]);
         return 1;
     }
     return 0;

@@ -9,20 +9,25 @@
  * answers one line on stdout:
  *
  *   uncontended PATH CYCLES
- *     -> ok RATE P50_MS P99_MS ZK_OPS UNITS W0 W1
+ *     -> ok RATE P50_MS P99_MS ZK_OPS ZK_FSYNCS CPU_US CTXSW UNITS W0 W1
  *   contended PATH CLIENTS SECONDS threads|procs
- *     -> ok RATE P50_MS P99_MS ZK_OPS FAIRNESS VIOLATIONS LOST FAILURES UNITS W0 W1
+ *     -> ok RATE P50_MS P99_MS ZK_OPS ZK_FSYNCS CPU_US CTXSW
+ *           FAIRNESS VIOLATIONS LOST FAILURES UNITS W0 W1
  *
- * UNITS is the number of cycles or handoffs measured, W0 and W1 the
- * window's wall-clock bounds (seconds since the epoch, for
- * bench/op-breakdown).
- * or "error MESSAGE". It exits at the end of its input. Everything mirrors
- * lock_bench's C side: one session per contender (a CuratorFramework of its
- * own, same session timeout), the same critical section (an exclusion flag
- * and a non-atomic counter, shared memory across processes), the wait from
- * acquire() to its return as the latency, the window opened after the same
- * ramp (a quarter of it, 1 s at most) and handoffs counted in it only, Jain's fairness index, and ZooKeeper requests per cycle or handoff
- * from the server's zk_packets_received (`mntr`) read right before and
+ * or "error MESSAGE". CPU_US and CTXSW are this JVM's CPU time and its
+ * threads' voluntary context switches per unit (-1 for "procs", whose
+ * contenders are other processes), UNITS the number of cycles or handoffs
+ * measured, W0 and W1 the window's wall-clock bounds (seconds since the
+ * epoch, for bench/op-breakdown). It exits at the end of its input.
+ *
+ * Everything mirrors lock_bench's C side: one session per contender (a
+ * CuratorFramework of its own, same session timeout), the same critical
+ * section (an exclusion flag and a non-atomic counter, shared memory across
+ * processes), the wait from acquire() to its return as the latency, the
+ * window opened after the same ramp (a quarter of it, 1 s at most) and
+ * handoffs counted in it only, Jain's fairness index, and ZooKeeper
+ * requests and log fsyncs per cycle or handoff from the server's
+ * zk_packets_received and zk_cnt_fsynctime (`mntr`) read right before and
  * after the window.
  *
  * The JVM compiles hot code only after it ran for a while: before its
@@ -132,15 +137,18 @@ public final class CuratorBench {
         return c;
     }
 
-    /* zk_packets_received from `mntr` on the first server of the hosts. */
-    static long mntrPackets() {
+    /* zk_packets_received and zk_cnt_fsynctime (every request a client sent,
+     * and every fsync of the log) from `mntr` on the first server of the
+     * hosts; -1 where unknown. */
+    static long[] mntr() {
+        long[] v = {-1, -1};
         String first = hosts.split(",")[0];
         int slash = first.indexOf('/');
         if (slash >= 0)
             first = first.substring(0, slash);
         int colon = first.lastIndexOf(':');
         if (colon < 0)
-            return -1;
+            return v;
         try (Socket s = new Socket(first.substring(0, colon),
                                    Integer.parseInt(first.substring(colon + 1)))) {
             OutputStream out = s.getOutputStream();
@@ -151,16 +159,57 @@ public final class CuratorBench {
             for (String line : text.split("\n")) {
                 String[] kv = line.trim().split("\\s+");
                 if (kv.length == 2 && kv[0].equals("zk_packets_received"))
-                    return Long.parseLong(kv[1]);
+                    v[0] = Long.parseLong(kv[1]);
+                else if (kv.length == 2 && kv[0].equals("zk_cnt_fsynctime"))
+                    v[1] = Long.parseLong(kv[1]);
             }
         } catch (Exception e) {
-            return -1;
+            return v;
         }
-        return -1;
+        return v;
     }
 
-    static double opsPer(long p0, long p1, double units) {
-        return p0 < 0 || p1 < 0 || units <= 0 ? -1 : (p1 - p0) / units;
+    /* This JVM's CPU time (ns) and its live threads' voluntary context
+     * switches; -1 where unknown. */
+    static long[] self() {
+        long[] v = {-1, 0};
+        java.lang.management.OperatingSystemMXBean os =
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean)
+            v[0] = ((com.sun.management.OperatingSystemMXBean)os).getProcessCpuTime();
+        File[] tasks = new File("/proc/self/task").listFiles();
+        if (tasks == null)
+            return new long[] {v[0], -1};
+        for (File t : tasks) {
+            try {
+                for (String line :
+                     java.nio.file.Files.readAllLines(new File(t, "status").toPath())) {
+                    if (line.startsWith("voluntary_ctxt_switches:"))
+                        v[1] += Long.parseLong(line.substring(24).trim());
+                }
+            } catch (Exception e) {
+                /* the thread ended meanwhile */
+            }
+        }
+        return v;
+    }
+
+    /* Counters of the server (mntr) and of this JVM (self), at one moment. */
+    static long[] counters() {
+        long[] m = mntr(), p = self();
+        return new long[] {m[0], m[1], p[0], p[1]};
+    }
+
+    /* Requests, fsyncs, CPU (us) and context switches between two readings,
+     * per unit of work; the last two only where the contenders are ours. */
+    static String perUnit(long[] a, long[] b, double units, boolean ours) {
+        boolean ok = units > 0;
+        double ops = ok && a[0] >= 0 && b[0] >= 0 ? (b[0] - a[0]) / units : -1;
+        double fsyncs = ok && a[1] >= 0 && b[1] >= 0 ? (b[1] - a[1]) / units : -1;
+        ok = ok && ours && a[2] >= 0 && b[2] >= 0 && a[3] >= 0 && b[3] >= 0;
+        double cpu = ok ? (b[2] - a[2]) / 1e3 / units : -1;
+        double cs = ok ? (b[3] - a[3]) / units : -1;
+        return String.format("%.2f %.2f %.0f %.2f", ops, fsyncs, cpu, cs);
     }
 
     /* Sorts v in place; the same rank as lock_bench's pct(). */
@@ -188,7 +237,7 @@ public final class CuratorBench {
         m.acquire(); /* the first acquire creates the lock's path: not timed */
         m.release();
         double[] lat = new double[cycles];
-        long p0 = mntrPackets();
+        long[] k0 = counters();
         double w0 = wall();
         long t0 = System.nanoTime();
         for (int i = 0; i < cycles; i++) {
@@ -199,9 +248,10 @@ public final class CuratorBench {
         }
         double t = (System.nanoTime() - t0) / 1e9;
         double w1 = wall();
-        long p1 = mntrPackets();
-        return String.format("ok %.1f %.3f %.3f %.2f %d %.6f %.6f", cycles / t,
-                             pct(lat, cycles, 50), pct(lat, cycles, 99), opsPer(p0, p1, cycles),
+        long[] k1 = counters();
+        return String.format("ok %.1f %.3f %.3f %s %d %.6f %.6f", cycles / t,
+                             pct(lat, cycles, 50), pct(lat, cycles, 99),
+                             perUnit(k0, k1, cycles, true),
                              cycles, w0, w1);
     }
 
@@ -297,7 +347,7 @@ public final class CuratorBench {
             /* The window opens after the same ramp as lock_bench's. */
             sh.seti(Shared.GO, 1);
             Thread.sleep(seconds >= 4 ? 1000 : (long)(seconds * 250));
-            long p0 = mntrPackets();
+            long[] k0 = counters();
             double w0 = wall();
             long t0 = System.nanoTime();
             sh.seti(Shared.COUNTING, 1);
@@ -306,7 +356,7 @@ public final class CuratorBench {
             double t = (System.nanoTime() - t0) / 1e9;
             long total = sh.getl(Shared.HANDOFFS);
             double w1 = wall();
-            long p1 = mntrPackets();
+            long[] k1 = counters();
             for (Thread th : threads)
                 th.join();
             for (Process p : children)
@@ -328,8 +378,9 @@ public final class CuratorBench {
             }
             double fairness = sq > 0 ? sum * sum / (clients * sq) : 0;
             long lost = sh.getl(Shared.ENTRIES) - sh.b.getLong(Shared.COUNTER);
-            return String.format("ok %.1f %.3f %.3f %.2f %.3f %d %d %d %d %.6f %.6f", total / t,
-                                 pct(all, nall, 50), pct(all, nall, 99), opsPer(p0, p1, total),
+            return String.format("ok %.1f %.3f %.3f %s %.3f %d %d %d %d %.6f %.6f", total / t,
+                                 pct(all, nall, 50), pct(all, nall, 99),
+                                 perUnit(k0, k1, total, !procs),
                                  fairness, sh.geti(Shared.VIOLATIONS), lost,
                                  sh.geti(Shared.FAILURES), total, w0, w1);
         } finally {
