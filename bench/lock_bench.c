@@ -256,13 +256,19 @@ static void flag_raise(flag_t *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void flag_wait(flag_t *f)
+/* Waits for the flag and lowers it; -1 if it was not raised by `deadline`
+ * (on the now_s() clock). */
+static int flag_wait_until(flag_t *f, double deadline)
 {
+    struct timespec ts = {(time_t)deadline, (long)((deadline - (double)(time_t)deadline) * 1e9)};
+    int rc = 0;
     pthread_mutex_lock(&f->mu);
-    while (!f->set)
-        pthread_cond_wait(&f->cv, &f->mu);
+    while (!f->set && rc == 0)
+        rc = pthread_cond_clockwait(&f->cv, &f->mu, CLOCK_MONOTONIC, &ts);
+    int raised = f->set;
     f->set = 0;
     pthread_mutex_unlock(&f->mu);
+    return raised ? 0 : -1;
 }
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
@@ -289,11 +295,13 @@ static zhandle_t *raw_connect(const char *hosts)
     zhandle_t *zh = zookeeper_init(hosts, session_watcher, SESSION_MS, NULL, &connected, 0);
     if (zh && zoo_set_servers_resolution_delay(zh, -1) != ZOK)
         die("zoo_set_servers_resolution_delay failed");
-    if (zh)
-        flag_wait(&connected);
-    pthread_mutex_unlock(&one);
     if (!zh)
         die("zookeeper_init failed");
+    if (flag_wait_until(&connected, now_s() + 30) != 0) {
+        fprintf(stderr, "lock_bench: no session with %s within 30 s\n", hosts);
+        exit(69);
+    }
+    pthread_mutex_unlock(&one);
     return zh;
 }
 
@@ -858,10 +866,11 @@ static void sync_recipe_loop(contender_t *ct)
             }
             PATHF(pp, "%s/%s", ct->path, pred);
             deallocate_String_vector(&sv);
+            /* As long as a zkfence contender waits (zkf_loop): 30 s. */
             int rc = zoo_wexists(zh, pp, node_watcher, &fired, NULL);
-            if (rc == ZOK)
-                flag_wait(&fired);
-            else if (rc != ZNONODE)
+            if (rc == ZOK && flag_wait_until(&fired, now_s() + 30) != 0)
+                break;
+            if (rc != ZOK && rc != ZNONODE)
                 break;
         }
         if (!held) {

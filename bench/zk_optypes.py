@@ -3,18 +3,27 @@
 
     bench/zk_optypes.py PCAP PORT WINDOWS
 
-PCAP: a capture (tcpdump -w) of the client-to-server side of TCP port PORT
-on loopback. WINDOWS: lines "window MODE T0 T1 UNITS" (lock_bench
---windows): the wall-clock bounds of a measurement window and the cycles
-or handoffs done in it. For each window, prints the requests whose frame
-ended inside it, by type, per unit: what every client sent, counted the
-same way for any client library (C, Java), without touching the server.
+PCAP: a capture (tcpdump -w) of TCP port PORT on loopback, both ways.
+WINDOWS: lines "window MODE T0 T1 UNITS" (lock_bench --windows): the
+wall-clock bounds of a measurement window and the cycles or handoffs done
+in it. For each window, prints the requests whose frame ended inside it,
+by type, per unit: what every client sent, counted the same way for any
+client library (C, Java), without touching the server.
+
+It also pairs each request with its reply (by xid), prints each type's
+mean time from request to reply (what the server took: its queues, the
+requests of the session before it, fsyncs), and, per unit,
+how long the server had at least one request of the window's clients
+outstanding ("server") and how long it had none ("client"): in a cycle of
+one client, the second is the time spent in the client and on the way
+(its threads, the loopback), the first the server's (its queues, fsyncs).
 
 A request frame is length (4 bytes), xid, type, body. Labels add what the
 type alone does not say: "+w" when a read sets a watch, exists on "/"
 apart (libzkfence's heartbeat), and a multi's sub-operations. The first
 frame of each connection is its session handshake; four-letter-word
-connections (mntr) are skipped. A gap in a stream (packets the capture
+connections (mntr) are skipped. Segments the capture recorded out of
+order are put back in order; a gap that stays open (packets the capture
 dropped) is reported, and that stream is not counted past it.
 """
 import struct
@@ -147,32 +156,45 @@ def label(t, body):
 
 
 def frames(pcap, port):
-    """Yields (timestamp, label) of every request sent to port; returns gaps."""
+    """Yields (timestamp, label, conn, xid, reply) of every request sent to
+    port (reply False) and every reply it sent (reply True, label None);
+    sets frames.gaps."""
     streams = {}
     gaps = 0
     for ts, link, data in packets(pcap):
         seg = tcp_segment(link, data)
-        if seg is None or seg[1] != port:
+        if seg is None or port not in (seg[0], seg[1]):
             continue
-        sport, _dport, seq, flags, payload = seg
-        st = streams.get(sport)
-        if flags & 0x02:  # SYN: a new connection from this port
-            streams[sport] = st = {"next": (seq + 1) & 0xFFFFFFFF, "buf": b"", "first": True,
-                                   "dead": False}
+        sport, dport, seq, flags, payload = seg
+        reply = sport == port
+        key = (dport, True) if reply else (sport, False)
+        st = streams.get(key)
+        if flags & 0x02:  # SYN (or SYN-ACK): a new connection from this port
+            streams[key] = st = {"next": (seq + 1) & 0xFFFFFFFF, "buf": b"", "first": True,
+                                 "dead": False}
             continue
         if st is None or st["dead"] or not payload:
             continue
+        # In order, or early (kept until the gap before it fills), or a
+        # retransmission of what we have.
+        st.setdefault("early", {})
         delta = (seq - st["next"]) & 0xFFFFFFFF
-        if delta >= 0x80000000:  # starts before what we have: a retransmission
+        if delta >= 0x80000000:
             skip = (st["next"] - seq) & 0xFFFFFFFF
             if skip >= len(payload):
                 continue
             payload, seq = payload[skip:], st["next"]
         elif delta:
-            gaps += 1  # the capture lost a segment: this stream is unreadable
-            st["dead"] = True
+            st["early"][seq] = payload
+            if len(st["early"]) > 256:
+                gaps += 1  # the capture lost a segment: this stream is unreadable
+                st["dead"] = True
             continue
         st["next"] = (seq + len(payload)) & 0xFFFFFFFF
+        while st["next"] in st["early"]:
+            more = st["early"].pop(st["next"])
+            payload += more
+            st["next"] = (st["next"] + len(more)) & 0xFFFFFFFF
         buf = st["buf"] + payload
         while len(buf) >= 4:
             n = struct.unpack("!i", buf[:4])[0]
@@ -185,10 +207,13 @@ def frames(pcap, port):
             frame, buf = buf[4:4 + n], buf[4 + n:]
             if st["first"]:
                 st["first"] = False
-                yield ts, "connect"
+                if not reply:
+                    yield ts, "connect", key[0], None, False
+            elif reply and len(frame) >= 4:
+                yield ts, None, key[0], struct.unpack("!i", frame[:4])[0], True
             elif len(frame) >= 8:
-                _xid, t = struct.unpack("!ii", frame[:8])
-                yield ts, label(t, frame[8:])
+                xid, t = struct.unpack("!ii", frame[:8])
+                yield ts, label(t, frame[8:]), key[0], xid, False
         st["buf"] = buf
     frames.gaps = gaps
 
@@ -203,20 +228,58 @@ def main():
             w = line.split()
             if len(w) == 5 and w[0] == "window":
                 windows.append((w[1], float(w[2]), float(w[3]), float(w[4]), {}))
-    for ts, lab in frames(pcap, port):
-        for _mode, t0, t1, _units, counts in windows:
-            if t0 <= ts <= t1:
-                counts[lab] = counts.get(lab, 0) + 1
+    # Each answered request is an interval, from its sending to its reply
+    # (watch events, xid -1, and pings answer nothing of ours); a window's
+    # "server" time is the union of those intervals within it.
+    sent = {}  # (conn, xid) -> (time, label, windows it was sent in)
+    latency = [dict() for _ in windows]  # label -> [count, seconds]
+    intervals = []
+
+    for ts, lab, conn, xid, reply in frames(pcap, port):
+        if not reply:
+            inside = []
+            for i, (_mode, t0, t1, _units, counts) in enumerate(windows):
+                if t0 <= ts <= t1:
+                    counts[lab] = counts.get(lab, 0) + 1
+                    inside.append(i)
+            if xid is None or xid < 0:
+                continue
+            sent[(conn, xid)] = (ts, lab, inside)
+        elif (conn, xid) in sent:
+            t_sent, lab, inside = sent.pop((conn, xid))
+            intervals.append((t_sent, ts))
+            for i in inside:
+                acc = latency[i].setdefault(lab, [0, 0.0])
+                acc[0] += 1
+                acc[1] += ts - t_sent
+    busy = [0.0] * len(windows)
+    merged = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    for a, b in merged:
+        for i, (_m, t0, t1, _u, _c) in enumerate(windows):
+            lo, hi = max(a, t0), min(b, t1)
+            if hi > lo:
+                busy[i] += hi - lo
     if getattr(frames, "gaps", 0):
         print("zk_optypes: %d connection(s) lost segments in the capture: "
               "their requests after the gap are not counted" % frames.gaps)
-    for mode, t0, t1, units, counts in windows:
+    for i, (mode, t0, t1, units, counts) in enumerate(windows):
         total = sum(counts.values())
         per = total / units if units else float("nan")
         print("%s: %.0f units in %.2f s, %d requests, %.2f per unit" %
               (mode, units, t1 - t0, total, per))
+        if units:
+            print("  time per unit: %.3f ms, server %.3f ms, client %.3f ms" %
+                  ((t1 - t0) * 1e3 / units, busy[i] * 1e3 / units,
+                   (t1 - t0 - busy[i]) * 1e3 / units))
         for lab, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            print("  %-34s %8d %7.3f" % (lab, n, n / units if units else float("nan")))
+            acc = latency[i].get(lab)
+            mean = "%9.3f ms" % (acc[1] * 1e3 / acc[0]) if acc and acc[0] else ""
+            print("  %-34s %8d %7.3f%s" % (lab, n, n / units if units else float("nan"), mean))
 
 
 if __name__ == "__main__":
