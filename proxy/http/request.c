@@ -22,6 +22,11 @@ const char *zkp_op_name(zkp_op_kind_t k)
     return op_names[k];
 }
 
+int zkp_op_stores_metadata(zkp_op_kind_t k)
+{
+    return k == ZKP_OP_PUT_OBJECT || k == ZKP_OP_COPY_OBJECT;
+}
+
 /* Sub-resources of the S3 API that this proxy does not implement. A request
  * naming one gets 501 instead of being mistaken for a plain object or
  * bucket operation (a PUT ?acl must not overwrite the object). */

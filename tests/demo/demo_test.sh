@@ -26,7 +26,11 @@ fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; }
 
 port=$("$src/scripts/free-port")
-echo "bucket.demo-open.fencing = optional" >"$tmp/proxy.conf"
+. "$src/tests/proxy/lib.sh"
+make_credentials "$tmp/credentials"
+export AWS_ACCESS_KEY_ID=$ZKP_AK AWS_SECRET_ACCESS_KEY=$ZKP_SK AWS_DEFAULT_REGION=us-east-1
+printf 'bucket.demo-open.fencing = optional\ncredentials = %s\n' "$tmp/credentials" \
+  >"$tmp/proxy.conf"
 "$bin/zkfence-proxy" --config "$tmp/proxy.conf" --listen "127.0.0.1:$port" \
   --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
 pid=$!

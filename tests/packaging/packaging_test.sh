@@ -127,7 +127,12 @@ check "[ -x '$tmp/ma-cm/example_worker' ]" "multiarch find_package(zkfence) buil
 
 # Run them: through an installed proxy, against the test ZooKeeper.
 port=$("$src/scripts/free-port")
-"$prefix/bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
+. "$src/tests/proxy/lib.sh"
+make_credentials "$tmp/credentials"
+export AWS_ACCESS_KEY_ID=$ZKP_AK AWS_SECRET_ACCESS_KEY=$ZKP_SK
+printf 'credentials = %s\n' "$tmp/credentials" >"$tmp/proxy.conf"
+"$prefix/bin/zkfence-proxy" --config "$tmp/proxy.conf" --listen "127.0.0.1:$port" \
+  --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null 2>&1 && break
@@ -135,13 +140,13 @@ for _ in $(seq 1 100); do
   sleep 0.1 # polling interval
 done
 check "curl -fs 'http://127.0.0.1:$port/_zkfence/health' >/dev/null" "installed proxy is up" "$tmp/proxy.log"
-curl -fs -X PUT "http://127.0.0.1:$port/examples" >/dev/null || true
+scurl -fs -X PUT "http://127.0.0.1:$port/examples" >/dev/null || true
 url="http://127.0.0.1:$port/examples/report.txt"
 check "LD_LIBRARY_PATH='$libdir' '$tmp/cm/example_worker' '$zk' /zkf-test/pkg '$url'" "CMake-built worker runs"
 check "'$tmp/pc-shared' '$zk' /zkf-test/pkg '$url'" "pkg-config shared worker runs"
 check "'$tmp/pc-static' '$zk' /zkf-test/pkg '$url'" "pkg-config static worker runs"
 check "'$tmp/ma-shared' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config shared worker runs"
 check "'$tmp/ma-static' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config static worker runs"
-check "curl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
+check "scurl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
 
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
