@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_lines.h"
 #include "http/awschunked.h"
 #include "http/checksum.h"
 #include "http/headcheck.h"
@@ -63,21 +64,6 @@ static void decode(const char *body, size_t blen, int signed_body)
     zkp_sigv4_chunks_clear(&sig);
 }
 
-static char *next_line(char **p)
-{
-    char *s = *p;
-    if (s == NULL)
-        return NULL;
-    char *nl = strchr(s, '\n');
-    if (nl != NULL) {
-        *nl = '\0';
-        *p = nl + 1;
-    } else {
-        *p = NULL;
-    }
-    return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -89,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t tlen = strlen(text); /* headers stop at a NUL; the body may not */
     char *p = text;
     zkp_request_in_t in = {.method = "GET", .target = "/", .max_key_bytes = 0};
-    char *m = next_line(&p), *t = next_line(&p), *line;
+    char *m = pt_next_line(&p), *t = pt_next_line(&p), *line;
     if (m != NULL)
         in.method = m;
     if (t != NULL)
@@ -97,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *range = NULL;
     zkp_sigv4_header_t hdrs[64] = {{0}};
     size_t nh = 0;
-    while ((line = next_line(&p)) != NULL && *line != '\0') {
+    while ((line = pt_next_line(&p)) != NULL && *line != '\0') {
         char *colon = strchr(line, ':');
         if (colon == NULL)
             continue;
