@@ -54,7 +54,12 @@ static const char *need_sentence(zkp_rule_kind_t kind, zkp_right_t r, int source
 int zkp_rights_allow(const zkp_cred_key_t *k, const zkp_op_t *op, int peer_loopback,
                      const char **needed)
 {
-    zkp_rule_t rule = zkp_rule_of(op->kind);
+    return zkp_rights_allow_rule(zkp_rule_of(op->kind), k, op, peer_loopback, needed);
+}
+
+int zkp_rights_allow_rule(zkp_rule_t rule, const zkp_cred_key_t *k, const zkp_op_t *op,
+                          int peer_loopback, const char **needed)
+{
     *needed = need_sentence(rule.kind, rule.right, 0);
     switch (rule.kind) {
     case ZKP_RULE_ANYONE:

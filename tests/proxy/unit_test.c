@@ -755,6 +755,18 @@ static void test_credentials(void)
         CU_ASSERT(got || (needed != NULL && *needed != '\0'));
         zkp_op_free(&op);
     }
+    /* fence-advance's rule (its endpoint comes with another change): admin
+     * on '*', or write on some bucket (until buckets are bound to locks). */
+    zkp_rule_t fence = {ZKP_RULE_FENCE, ZKP_RIGHT_NONE, ZKP_RIGHT_NONE};
+    zkp_op_t none;
+    memset(&none, 0, sizeof(none));
+    const char *needed;
+    CU_ASSERT_EQUAL(zkp_rights_allow_rule(fence, o, &none, 0, &needed), 1);
+    CU_ASSERT_EQUAL(zkp_rights_allow_rule(fence, w, &none, 0, &needed), 1);
+    CU_ASSERT_EQUAL(zkp_rights_allow_rule(fence, r, &none, 0, &needed), 1); /* write on seats */
+    CU_ASSERT_EQUAL(zkp_rights_allow_rule(fence, n, &none, 1, &needed), 0);
+    CU_ASSERT_EQUAL(zkp_rights_allow_rule(fence, NULL, &none, 1, &needed), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(needed, "admin rights on every bucket"));
     zkp_creds_free(c);
 
     /* Refused files, each with the line named and no secret quoted. */
@@ -812,6 +824,62 @@ static void test_credentials(void)
     rmdir(dir);
 }
 
+/* The samples in conf/ say what the code does: the configuration parses,
+ * and the credentials example refuses to load until its secrets are
+ * replaced, then grants what its comments say. */
+static char *read_sample(const char *name)
+{
+    const char *src = getenv("ZKFENCE_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/conf/%s", src && *src ? src : ".", name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *text = calloc(1, 65536);
+    if (text != NULL)
+        text[fread(text, 1, 65535, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
+static void test_samples(void)
+{
+    char err[512];
+    char *conf = read_sample("zkfence-proxy.conf");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(conf);
+    zkp_config_t c;
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "zkfence-proxy.conf", conf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.auth, 1);
+    CU_ASSERT_PTR_NOT_NULL(c.credentials);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0);
+    zkp_config_free(&c);
+    free(conf);
+
+    char *text = read_sample("credentials.example");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    zkp_creds_t *creds;
+    CU_ASSERT_EQUAL(zkp_creds_parse(text, strlen(text), "example", &creds, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "secret of key AKIAWORKERS0001"));
+    char *p;
+    while ((p = strstr(text, "REPLACE-ME")) != NULL) {
+        /* "REPLACE-ME" (10) -> a 40-character secret */
+        memmove(p + 40, p + 10, strlen(p + 10) + 1);
+        memcpy(p, "0123456789abcdef0123456789abcdef01234567", 40);
+    }
+    CU_ASSERT_EQUAL_FATAL(zkp_creds_parse(text, strlen(text), "example", &creds, err, sizeof(err)),
+                          0);
+    CU_ASSERT_EQUAL(zkp_creds_count(creds), 3);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(zkp_creds_find(creds, "AKIAWORKERS0001"), "seats"),
+                    ZKP_RIGHT_WRITE);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(zkp_creds_find(creds, "AKIAREPORTS0001"), "seats"),
+                    ZKP_RIGHT_READ);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(zkp_creds_find(creds, "AKIAOPS00000001"), NULL),
+                    ZKP_RIGHT_ADMIN);
+    zkp_creds_free(creds);
+    free(text);
+}
+
 /* --- config ---------------------------------------------------------------------------------- */
 
 static void test_config(void)
@@ -838,6 +906,55 @@ static void test_config(void)
     CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "max_key_bytes = 5000\n", err, sizeof(err)), -1);
     CU_ASSERT_EQUAL(
         zkp_config_parse(&c, "t.conf", "bucket.X.fencing = optional\n", err, sizeof(err)), -1);
+    zkp_config_free(&c);
+
+    /* Authentication, TLS and the connection limits. */
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(c.auth, 1);
+    CU_ASSERT_STRING_EQUAL(c.region, "us-east-1");
+    CU_ASSERT_EQUAL(c.request_head_timeout_s, 10);
+    CU_ASSERT_EQUAL(c.max_connections_per_ip, 256);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0); /* loopback plain HTTP */
+    const char *tls = "listen = off\ntls_listen = 0.0.0.0:9443\ntls_cert = c.pem\n"
+                      "tls_key = k.pem\ncredentials = /etc/creds\nregion = eu-west-1\nauth = off\n"
+                      "max_connections_per_ip = 0\nrequest_head_timeout_s = 4\n";
+    CU_ASSERT_EQUAL_FATAL(zkp_config_parse(&c, "t.conf", tls, err, sizeof(err)), 0);
+    CU_ASSERT_STRING_EQUAL(c.listen_host, "");
+    CU_ASSERT_STRING_EQUAL(c.tls_listen_host, "0.0.0.0");
+    CU_ASSERT_EQUAL(c.tls_listen_port, 9443);
+    CU_ASSERT_STRING_EQUAL(c.tls_cert, "c.pem");
+    CU_ASSERT_STRING_EQUAL(c.credentials, "/etc/creds");
+    CU_ASSERT_STRING_EQUAL(c.region, "eu-west-1");
+    CU_ASSERT_EQUAL(c.auth, 0);
+    CU_ASSERT_EQUAL(c.max_connections_per_ip, 0);
+    CU_ASSERT_EQUAL(c.request_head_timeout_s, 4);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0);
+    zkp_config_free(&c);
+    struct {
+        const char *text, *msg;
+    } refused[] = {
+        {"listen = 0.0.0.0:9000\n", "plain HTTP on a non-loopback address"},
+        {"tls_listen = 127.0.0.1:9443\n", "needs both tls_cert and tls_key"},
+        {"tls_cert = c.pem\ntls_key = k.pem\n", "need tls_listen"},
+        {"listen = off\n", "nothing to listen on"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        zkp_config_defaults(&c);
+        CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", refused[i].text, err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, refused[i].msg));
+        zkp_config_free(&c);
+    }
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf",
+                                     "listen = 10.0.0.1:9000\nallow_insecure_http = on\n", err,
+                                     sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "region = EU_West\n", err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "credentials =\n", err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(zkp_addr_is_loopback("127.1.2.3"), 1);
+    CU_ASSERT_EQUAL(zkp_addr_is_loopback("128.0.0.1"), 0);
     zkp_config_free(&c);
 }
 
@@ -1244,6 +1361,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "checksums", test_checksums);
     CU_add_test(suite, "head_checks", test_head_checks);
     CU_add_test(suite, "credentials", test_credentials);
+    CU_add_test(suite, "samples", test_samples);
     CU_add_test(suite, "config", test_config);
     CU_add_test(suite, "listing", test_listing);
     CU_add_test(suite, "key_mapping", test_key_mapping);
