@@ -86,11 +86,11 @@ static void test_smuggling(void)
                     200);
     /* The request to be smuggled: valid and signed on its own, so that only
      * the framing check can stop it. */
-    size_t slen, len;
+    size_t slen, dlen, len;
     const char *sh[] = {FENCE, NULL};
     char *smuggled =
         raw_request("PUT", "/hard/smuggled", sh, "Content-Length: 4", "evil", 4, &slen);
-    char *del = raw_request("DELETE", "/hard/victim", sh, "Content-Length: 0", "", 0, &slen);
+    char *del = raw_request("DELETE", "/hard/victim", sh, "Content-Length: 0", "", 0, &dlen);
     char cl[64];
     int closed, answers;
 
@@ -98,8 +98,8 @@ static void test_smuggling(void)
      * the rest of the body would be the next request. */
     char *body = malloc(5 + slen + 1);
     memcpy(body, "hello", 5);
-    memcpy(body + 5, smuggled, strlen(smuggled));
-    size_t blen = 5 + strlen(smuggled);
+    memcpy(body + 5, smuggled, slen);
+    size_t blen = 5 + slen;
     snprintf(cl, sizeof(cl), "Content-Length: 5\r\nContent-Length: %zu", blen);
     char *req = raw_request("PUT", "/hard/front", sh, cl, body, blen, &len);
     CU_ASSERT_EQUAL(send_raw(req, len, &closed, &answers), 400);
@@ -116,9 +116,9 @@ static void test_smuggling(void)
     snprintf(cl, sizeof(cl), "Content-Length: 5\r\nTransfer-Encoding: chunked");
     char chunked[64];
     int cn = snprintf(chunked, sizeof(chunked), "5\r\nhello\r\n0\r\n\r\n");
-    char *both = malloc((size_t)cn + strlen(smuggled) + 1);
+    char *both = malloc((size_t)cn + slen + 1);
     memcpy(both, chunked, (size_t)cn);
-    memcpy(both + cn, smuggled, strlen(smuggled) + 1);
+    memcpy(both + cn, smuggled, slen + 1);
     req = raw_request("PUT", "/hard/front3", sh, cl, both, strlen(both), &len);
     CU_ASSERT_EQUAL(send_raw(req, len, &closed, &answers), 400);
     CU_ASSERT_TRUE(closed);
@@ -127,8 +127,8 @@ static void test_smuggling(void)
     free(both);
     /* A GET whose first Content-Length is 0: what follows is a DELETE of
      * another object, if anyone reads it. */
-    snprintf(cl, sizeof(cl), "Content-Length: 0\r\nContent-Length: %zu", strlen(del));
-    req = raw_request("GET", "/hard/victim", NULL, cl, del, strlen(del), &len);
+    snprintf(cl, sizeof(cl), "Content-Length: 0\r\nContent-Length: %zu", dlen);
+    req = raw_request("GET", "/hard/victim", NULL, cl, del, dlen, &len);
     CU_ASSERT_EQUAL(send_raw(req, len, &closed, &answers), 400);
     CU_ASSERT_TRUE(closed);
     CU_ASSERT_EQUAL(answers, 1);
@@ -147,7 +147,7 @@ static void test_smuggling(void)
     CU_ASSERT_EQUAL(pt_audit_count(&px, "/hard/smuggled"), 0);
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
     /* The smuggled request alone is fine: the refusals were the framing. */
-    CU_ASSERT_EQUAL(send_raw(smuggled, strlen(smuggled), &closed, &answers), 200);
+    CU_ASSERT_EQUAL(send_raw(smuggled, slen, &closed, &answers), 200);
     CU_ASSERT_TRUE(exists("/hard/smuggled"));
     free(body);
     free(smuggled);
