@@ -24,6 +24,7 @@ static void usage(FILE *f)
                "conf/zkfence-proxy.conf)\n"
                "  --listen ADDR:PORT       listen address (default " ZKP_DEFAULT_LISTEN ")\n"
                "  --data-dir DIR           objects, marks.db and audit.log live here\n"
+               "  --credentials FILE       the credentials file (keys and rights; mode 0600)\n"
                "  --debug-fault-endpoint   TEST ONLY: enable POST "
                "/_zkfence/debug/marks-fail?on=1\n"
                "  -h, --help               this help\n"
@@ -34,12 +35,13 @@ static void usage(FILE *f)
                "Exit: 64 bad flag or value, 78 configuration refused, 1 cannot start.\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_DATA_DIR, OPT_FAULT, OPT_VERSION };
+enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_DATA_DIR, OPT_CREDENTIALS, OPT_FAULT, OPT_VERSION };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"credentials", required_argument, NULL, OPT_CREDENTIALS},
     {"debug-fault-endpoint", no_argument, NULL, OPT_FAULT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -76,11 +78,18 @@ static int parse_args(int argc, char **argv, zkp_config_t *cfg)
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        const char *key = c == OPT_LISTEN ? "listen" : c == OPT_DATA_DIR ? "data_dir" : NULL;
+        /* A flag that sets a key of the file: its key, and its own name. */
+        const char *key = c == OPT_LISTEN        ? "listen"
+                          : c == OPT_DATA_DIR    ? "data_dir"
+                          : c == OPT_CREDENTIALS ? "credentials"
+                                                 : NULL;
         if (c == OPT_FAULT)
             cfg->debug_fault_endpoint = 1;
         if (key != NULL && zkp_config_set(cfg, key, optarg, err, sizeof(err)) != 0) {
-            fprintf(stderr, "zkfence-proxy: --%s: %s\n", c == OPT_LISTEN ? "listen" : "data-dir",
+            fprintf(stderr, "zkfence-proxy: --%s: %s\n",
+                    c == OPT_LISTEN     ? "listen"
+                    : c == OPT_DATA_DIR ? "data-dir"
+                                        : "credentials",
                     err);
             return -1;
         }

@@ -56,8 +56,8 @@ zkp_rule_t zkp_rule_of(zkp_op_kind_t kind);
 int zkp_rights_allow(const zkp_cred_key_t *k, const zkp_op_t *op, int peer_loopback,
                      const char **needed);
 
-/* zkp_rights_allow() under a given rule (the table's, or one an operation
- * still to come will get: the unit suite checks ZKP_RULE_FENCE so). */
+/* zkp_rights_allow() under a given rule (the table's, or another one a test
+ * wants to check). */
 int zkp_rights_allow_rule(zkp_rule_t rule, const zkp_cred_key_t *k, const zkp_op_t *op,
                           int peer_loopback, const char **needed);
 

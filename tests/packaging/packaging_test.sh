@@ -76,8 +76,10 @@ check "ZKFENCE_SOURCE_DIR='$src' bash '$src/tests/packaging/completion_test.sh' 
   "the installed completion completes" "$tmp/comp.log"
 unit=$prefix/lib/systemd/system/zkfence-proxy.service
 check "[ -e '$unit' ]" "installed lib/systemd/system/zkfence-proxy.service"
-check "grep -qx 'ExecStart=$prefix/bin/zkfence-proxy --data-dir /var/lib/zkfence-proxy \$ZKFENCE_PROXY_ARGS' '$unit'" \
-  "the unit runs the installed proxy (the install prefix, not the configured one)"
+check "grep -qx 'ExecStart=$prefix/bin/zkfence-proxy --data-dir /var/lib/zkfence-proxy --credentials \\\${CREDENTIALS_DIRECTORY}/credentials \$ZKFENCE_PROXY_ARGS' '$unit'" \
+  "the unit runs the installed proxy (the install prefix, not the configured one), with its credentials"
+check "grep -qx 'LoadCredential=credentials:/etc/zkfence/credentials' '$unit'" \
+  "the unit hands the credentials file to its dynamic user (LoadCredential)"
 for d in DynamicUser=yes StateDirectory=zkfence-proxy ProtectSystem=strict ProtectHome=yes \
   NoNewPrivileges=yes PrivateTmp=yes CapabilityBoundingSet= 'SystemCallFilter=@system-service'; do
   check "grep -qx '$d' '$unit'" "the unit is hardened: $d"

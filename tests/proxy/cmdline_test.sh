@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # zkfence-proxy's command line: --help, flags overriding the configuration
-# file (wherever --config appears), exit 64 with a clear message for an
+# file (wherever --config appears), --credentials instead of a file, exit 64 with a clear message for an
 # unknown flag or a bad value, the debug fault endpoint off unless
 # --debug-fault-endpoint is given, and exit 78 for a configuration it
 # refuses to run with (credentials or TLS key readable by others, no
@@ -77,7 +77,7 @@ wait_status() {
 "$bin" --help >"$dir/out" 2>&1
 st=$?
 expect "--help exits 0" test $st -eq 0
-for flag in --config --listen --data-dir --debug-fault-endpoint; do
+for flag in --config --listen --data-dir --credentials --debug-fault-endpoint; do
   expect "--help mentions $flag" grep -q -- "$flag" "$dir/out"
 done
 
@@ -89,7 +89,6 @@ listen = 127.0.0.1:$conf_port
 data_dir = $dir/conf-data
 credentials = $dir/credentials
 CONF
-printf 'credentials = %s\n' "$dir/credentials" >"$dir/creds.conf"
 # The flags come first: they still win over the file read after them.
 if start_proxy "$dir/out" --listen "127.0.0.1:$port" --data-dir "$dir/flag-data" \
   --config "$dir/proxy.conf"; then
@@ -120,10 +119,10 @@ if start_proxy "$dir/out" --listen "127.0.0.1:$port" --data-dir "$dir/flag-data"
   expect "clean shutdown (exit 0)" test $? -eq 0
 fi
 
-# --- and on with it ------------------------------------------------------------
+# --- and on with it (the credentials file given by --credentials: no --config) --
 port=$(free_port)
 url=http://127.0.0.1:$port
-if start_proxy "$dir/out" --config "$dir/creds.conf" --listen "127.0.0.1:$port" \
+if start_proxy "$dir/out" --credentials "$dir/credentials" --listen "127.0.0.1:$port" \
   --data-dir "$dir/fault-data" --debug-fault-endpoint; then
   expect "fault endpoint on: refused to anonymous (403)" \
     test "$(ustatus "$url/_zkfence/debug/marks-fail?on=1" -X POST)" = 403
