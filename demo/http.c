@@ -83,7 +83,7 @@ static int perform(demo_http_t *h, const char *method, const char *path, const c
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)DEMO_HTTP_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -105,11 +105,26 @@ static int perform(demo_http_t *h, const char *method, const char *path, const c
     return (int)status;
 }
 
-int demo_http_get(demo_http_t *h, const char *bucket, const char *key, char **body)
+/* The fencing headers, appended to hdrs when lock is not NULL. */
+static struct curl_slist *fencing_headers(struct curl_slist *hdrs, const char *lock, uint64_t token)
+{
+    if (lock == NULL)
+        return hdrs;
+    char l[600], t[64];
+    snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
+    snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
+    return curl_slist_append(curl_slist_append(hdrs, l), t);
+}
+
+int demo_http_get(demo_http_t *h, const char *bucket, const char *key, const char *lock,
+                  uint64_t token, char **body)
 {
     char path[512];
     snprintf(path, sizeof(path), "/%s/%s", bucket, key);
-    return perform(h, "GET", path, NULL, NULL, body);
+    struct curl_slist *hdrs = fencing_headers(NULL, lock, token);
+    int st = perform(h, "GET", path, NULL, hdrs, body);
+    curl_slist_free_all(hdrs);
+    return st;
 }
 
 int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
