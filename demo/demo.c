@@ -1,4 +1,4 @@
-/* zkfence-demo: the double-booking scenario, in six modes.
+/* zkfence-demo: the double-booking scenario, in seven modes.
  *
  * A concert has S seats; W worker processes (zkfence-demo-worker) take
  * bookings as read-modify-writes of a seat map stored through zkfence-proxy.
@@ -18,22 +18,26 @@
  *                             successor: an acknowledged booking lost
  *   6 early wake, reads and   the same timing; the successor's fenced read
  *     writes fenced           raised the mark, so the stale write is refused
+ *   7 early wake, fence-      the same timing; reads are not fenced, but
+ *     advance                 each holder advanced the fence (raised the
+ *                             mark to its token) right after acquiring, so
+ *                             the stale write is refused too
  *
- * In modes 3 to 6 the victim is the first worker to hold the lock (it
+ * In modes 3 to 7 the victim is the first worker to hold the lock (it
  * claims the role through a file, see worker.c), so there always is one.
  * Modes 3 and 4 wake it after a fixed pause, well past its session (late:
- * its successor has written by then); modes 5 and 6 wake it the moment a
+ * its successor has written by then); modes 5 to 7 wake it the moment a
  * successor has read the seat map, and that successor waits until the
  * stale write is answered (the handshake in worker.c): every run has the
  * interleaving of issue 9's lost write, whatever the machine's load.
  *
  * The demo checks its own outcome: every mode that ran must show what it
- * exists to show (1: seats double-booked or oversold; 2, 4 and 6: exactly
- * S bookings, none double, no acknowledged booking lost; 3: the paused
- * holder's write double-books; 4 and 6: that write refused as stale, with
- * a token below its successor's; 5 and 6: the stale write made between the
- * successor's read and its write; 5: the stale write accepted and its
- * booking then lost); otherwise it exits 1. It prints a table and writes
+ * exists to show (1: seats double-booked or oversold; 2, 4, 6 and 7:
+ * exactly S bookings, none double, no acknowledged booking lost; 3: the
+ * paused holder's write double-books; 4, 6 and 7: that write refused as
+ * stale, with a token below its successor's; 5 to 7: the stale write made
+ * between the successor's read and its write; 5: the stale write accepted
+ * and its booking then lost); otherwise it exits 1. It prints a table and writes
  * report.txt, report.tsv and report.html (with an SVG timeline per mode)
  * into the output directory.
  *
@@ -69,21 +73,23 @@
 #define EXIT_USAGE 64
 #define EXIT_UNAVAILABLE 69
 
-#define MODES 6
+#define MODES 7
 static const char *const mode_names[MODES + 1] = {"",
                                                   "nolock",
                                                   "fenced",
                                                   "paused-nofence",
                                                   "paused-fenced",
                                                   "early-writes-fenced",
-                                                  "early-fenced"};
+                                                  "early-fenced",
+                                                  "early-advance"};
 static const char *const mode_titles[MODES + 1] = {"",
                                                    "no lock",
                                                    "lock + fencing",
                                                    "lock, holder paused, no fencing",
                                                    "lock, holder paused, fencing on",
                                                    "early wake, writes fenced, reads not",
-                                                   "early wake, reads and writes fenced"};
+                                                   "early wake, reads and writes fenced",
+                                                   "early wake, fence-advance, reads not"};
 
 typedef struct options {
     const char *zk, *proxy, *out, *worker_bin, *replay;
@@ -111,21 +117,23 @@ static int usage(int code)
 {
     fprintf(code ? stderr : stdout,
             "usage: zkfence-demo --zk HOSTS --proxy URL [--workers W] [--seats S]\n"
-            "                    [--session-ms MS] [--process-ms MS] [--modes 1,2,3,4,5,6]\n"
+            "                    [--session-ms MS] [--process-ms MS] [--modes 1,...,7]\n"
             "                    [--mode-timeout-ms MS] [--out DIR] [--worker PATH]\n"
             "       zkfence-demo --replay DIR [--workers W] [--seats S] [--modes ...] [--out DIR]\n"
             "Runs the double-booking scenario against a ZooKeeper and a zkfence-proxy whose\n"
             "bucket 'demo-open' has fencing optional and 'demo-fenced' required.\n"
             "  --workers W          worker processes, 1-%d (default 6; at least 2 for\n"
-            "                       modes 1 and 3-6: a race, or a successor, needs two)\n"
+            "                       modes 1 and 3-7: a race, or a successor, needs two)\n"
             "  --seats S            seats on sale, 1-%d (default 10)\n"
             "  --session-ms MS      requested ZooKeeper session timeout (default 2000)\n"
             "  --process-ms MS      \"processing\" time per booking (default 30)\n"
-            "  --modes LIST         comma-separated modes to run, of 1-6 (default all):\n"
+            "  --modes LIST         comma-separated modes to run, of 1-7 (default all):\n"
             "                       1 no lock; 2 lock + fencing; 3 lock, holder paused,\n"
             "                       no fencing; 4 the same pause, fencing on; 5 the holder\n"
             "                       woken early (right after its successor's read), writes\n"
-            "                       fenced, reads not; 6 the same, reads and writes fenced\n"
+            "                       fenced, reads not; 6 the same, reads and writes fenced;\n"
+            "                       7 the same early wake, writes fenced, reads not, and\n"
+            "                       each holder advances the fence right after acquiring\n"
             "  --mode-timeout-ms MS a mode's workers are killed, and the mode fails, after\n"
             "                       this long plus the pause (default 120000)\n"
             "  --out DIR            report directory (default demo-report)\n"
@@ -199,7 +207,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     o->process_ms = 30;
     o->mode_timeout_ms = 120000;
     o->out = "demo-report";
-    parse_modes("1,2,3,4,5,6", o->modes);
+    parse_modes("1,2,3,4,5,6,7", o->modes);
     int c;
     opterr = 0; /* our messages name the option */
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -230,8 +238,8 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'm':
             if (parse_modes(optarg, o->modes) != 0)
-                return usage_error("--modes takes a comma-separated list of modes 1 to 6, "
-                                   "such as 1,2,3,4,5,6 or 5,6, not '%s'",
+                return usage_error("--modes takes a comma-separated list of modes 1 to 7, "
+                                   "such as 1,2,3,4,5,6,7 or 5,6,7, not '%s'",
                                    optarg);
             break;
         case 'T':
@@ -258,8 +266,11 @@ static int parse_options(int argc, char **argv, options_t *o)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (!o->replay && (!o->zk || !o->proxy))
         return usage_error("%s", "--zk HOSTS and --proxy URL are required");
-    if (o->workers < 2 && (o->modes[1] || o->modes[3] || o->modes[4] || o->modes[5] || o->modes[6]))
-        return usage_error("modes 1 and 3-6 need --workers 2 or more (a race needs two "
+    int needs_two = o->modes[1];
+    for (int m = 3; m <= MODES; m++)
+        needs_two |= o->modes[m];
+    if (o->workers < 2 && needs_two)
+        return usage_error("modes 1 and 3-7 need --workers 2 or more (a race needs two "
                            "workers, a paused holder a successor); got %d",
                            o->workers);
     return 0;
@@ -645,6 +656,7 @@ static void init_result(const options_t *o, int mode, mode_result_t *res)
     res->workers = o->workers;
     res->fenced = mode == 2 || mode >= 4;
     res->fenced_reads = mode == 2 || mode == 4 || mode == 6;
+    res->fence_advance = mode == 7;
     res->paused = mode >= 3;
     res->early = mode >= 5;
 }

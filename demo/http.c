@@ -130,16 +130,11 @@ int demo_http_get(demo_http_t *h, const char *bucket, const char *key, const cha
 int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
                   const char *lock, uint64_t token, char **err)
 {
-    char path[512], l[600], t[64];
+    char path[512];
     snprintf(path, sizeof(path), "/%s/%s", bucket, key);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: text/plain");
     hdrs = curl_slist_append(hdrs, "Expect:"); /* small bodies: no 100-continue round trip */
-    if (lock) {
-        snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
-        snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
-        hdrs = curl_slist_append(hdrs, l);
-        hdrs = curl_slist_append(hdrs, t);
-    }
+    hdrs = fencing_headers(hdrs, lock, token);
     char *resp = NULL;
     int st = perform(h, "PUT", path, body, hdrs, &resp);
     curl_slist_free_all(hdrs);
@@ -147,6 +142,14 @@ int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const cha
         *err = resp;
     else
         free(resp);
+    return st;
+}
+
+int demo_http_fence_advance(demo_http_t *h, const char *lock, uint64_t token)
+{
+    struct curl_slist *hdrs = fencing_headers(NULL, lock, token);
+    int st = perform(h, "POST", "/_zkfence/fence-advance", "", hdrs, NULL);
+    curl_slist_free_all(hdrs);
     return st;
 }
 

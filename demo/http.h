@@ -27,6 +27,12 @@ int demo_http_get(demo_http_t *h, const char *bucket, const char *key, const cha
 int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
                   const char *lock, uint64_t token, char **err);
 
+/* POST /_zkfence/fence-advance: raises the lock's mark to token without
+ * touching data (200), or answers 412 if the token is below the mark
+ * (proxy/README.md, "Fence-advance"). Returns the HTTP status, or -1 on a
+ * transport error. */
+int demo_http_fence_advance(demo_http_t *h, const char *lock, uint64_t token);
+
 /* PUT /bucket (CreateBucket). Returns the HTTP status, or -1 on a
  * transport error. */
 int demo_http_create_bucket(demo_http_t *h, const char *bucket);

@@ -143,6 +143,10 @@ void report_analyse(mode_result_t *r)
             r->failed_writes++;
         } else if (strcmp(e->ev, "read_stale") == 0) {
             r->stale_reads++;
+        } else if (strcmp(e->ev, "advanced") == 0) {
+            r->advances++;
+        } else if (strcmp(e->ev, "advance_stale") == 0) {
+            r->stale_advances++;
         } else if (strcmp(e->ev, "acquired") == 0) {
             r->acquisitions++;
             if (w)
@@ -193,8 +197,9 @@ void report_analyse(mode_result_t *r)
         r->duration_ms = r->events[r->nevents - 1].ms - r->events[0].ms;
 }
 
-/* Modes 2, 4 and 6: the lock with fenced reads and writes must give
- * exactly S bookings, none double, and lose no acknowledged booking. */
+/* Modes 2, 4, 6 and 7: the lock with fenced reads and writes (or fenced
+ * writes and fence-advance) must give exactly S bookings, none double,
+ * and lose no acknowledged booking. */
 static const char *exact_problem(const mode_result_t *m, char *buf, size_t len)
 {
     if (m->double_booked > 0)
@@ -261,6 +266,7 @@ const char *report_problem(const mode_result_t *m, char *buf, size_t len)
         return buf;
     case 4:
     case 6:
+    case 7:
         if (exact_problem(m, buf, len) || pause_problem(m, buf, len))
             return buf;
         if (m->stale_rejected < 1 || !m->victim_write_stale)
@@ -373,6 +379,10 @@ const char *report_story(const mode_result_t *m, char *buf, size_t len)
             SAY("with its token: a fenced read, so the proxy first made %" PRIu64 " the lock's "
                 "mark.",
                 m->successor_token);
+        else if (m->fence_advance)
+            SAY("without its token; but right after acquiring it had advanced the fence: the "
+                "proxy had made %" PRIu64 " the lock's mark before that read.",
+                m->successor_token);
         else
             SAY("without its token: the lock's mark stayed where the last write had left it, "
                 "below %" PRIu64 ".",
@@ -394,7 +404,7 @@ const char *report_story(const mode_result_t *m, char *buf, size_t len)
         SAY(" %d acknowledged booking%s lost and %d seat%s sold twice (the table's "
             "\"acknowledged but lost\" and \"double\" columns): a fence on writes alone cannot "
             "refuse a stale write that comes before the successor's first write; a fenced read "
-            "can (mode 6).",
+            "can (mode 6), and so can a fence-advance at acquisition (mode 7).",
             m->acked_lost, plural(m->acked_lost), m->double_booked, plural(m->double_booked));
     } else if (m->victim_write_ok) {
         SAY(" When worker %d woke, it still believed it held the lock and wrote back the seat map "
@@ -407,8 +417,8 @@ const char *report_story(const mode_result_t *m, char *buf, size_t len)
             "%" PRIu64 ".",
             v, m->victim_token);
         if (m->early)
-            SAY(" Its successor's fenced read had already raised the lock's mark to %" PRIu64 ",",
-                m->successor_token);
+            SAY(" Its successor's %s had already raised the lock's mark to %" PRIu64 ",",
+                m->fence_advance ? "fence-advance" : "fenced read", m->successor_token);
         else
             SAY(" The proxy had already accepted token %" PRIu64 " for this lock,",
                 m->successor_token);
@@ -508,7 +518,10 @@ void report_print(FILE *f, const mode_result_t *r, int n)
             fprintf(f,
                     "mode %d: early wake: worker %d read (%s), worker %d's write answered "
                     "%lld ms later, worker %d wrote %lld ms after that\n",
-                    m->mode, m->successor_worker, m->fenced_reads ? "fenced" : "not fenced",
+                    m->mode, m->successor_worker,
+                    m->fenced_reads    ? "fenced"
+                    : m->fence_advance ? "not fenced, after its fence-advance"
+                                       : "not fenced",
                     m->victim_worker, (long long)(m->victim_write_ms - m->successor_read_ms),
                     m->successor_worker, (long long)(m->successor_write_ms - m->victim_write_ms));
     }
@@ -538,13 +551,13 @@ static int write_tsv(const char *path, const mode_result_t *r, int n)
                "acknowledged_lost\tseats_sold\twrites_accepted\tstale_rejected\tfailed_writes\t"
                "acquisitions\tduration_ms\tvictim_worker\tvictim_token\tsuccessor_worker\t"
                "successor_token\tpause_ms\tvictim_write\tstale_reads\tvictim_booking\t"
-               "victim_booking_lost\tearly_timing\n");
+               "victim_booking_lost\tearly_timing\tadvances\tstale_advances\n");
     char buf[256];
     for (int i = 0; i < n; i++) {
         const mode_result_t *m = &r[i];
         fprintf(f,
                 "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%lld\t%d\t%" PRIu64
-                "\t%d\t%" PRIu64 "\t%lld\t%s\t%d\t%s\t%s\t%s\n",
+                "\t%d\t%" PRIu64 "\t%lld\t%s\t%d\t%s\t%s\t%s\t%d\t%d\n",
                 m->mode, m->name, m->failed ? "failed" : "ok",
                 report_problem(m, buf, sizeof(buf)) ? "no" : "yes", m->seats, m->workers,
                 m->confirmed, m->double_booked, m->oversold, m->acked_lost, m->seats_sold,
@@ -560,7 +573,8 @@ static int write_tsv(const char *path, const mode_result_t *r, int n)
                                          : "no",
                 !m->early         ? "-"
                 : m->early_timing ? "yes"
-                                  : "no");
+                                  : "no",
+                m->advances, m->stale_advances);
     }
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -873,6 +887,10 @@ static void place_successor(layout_t *lay, const mode_result_t *m, int lane)
         if (m->fenced_reads)
             snprintf(cap, sizeof(cap), "fenced read: mark raised to %" PRIu64 "; worker %d woken",
                      m->successor_token, m->victim_worker);
+        else if (m->fence_advance)
+            snprintf(cap, sizeof(cap),
+                     "read after fence-advance (mark %" PRIu64 "); worker %d woken",
+                     m->successor_token, m->victim_worker);
         else
             snprintf(cap, sizeof(cap), "read, not fenced (mark unchanged); worker %d woken",
                      m->victim_worker);
@@ -964,7 +982,11 @@ static void svg_reads(FILE *f, const mode_result_t *m, int lanes, int vic, int s
             "stroke-dasharray='3,3'><title>worker %d read the seat map with token %" PRIu64
             " (%s); the demo woke worker %d right after</title></line>\n",
             xpos(m, m->successor_read_ms), y0, xpos(m, m->pause_end_ms), lane_y(vic) + 20, suc,
-            m->successor_token, m->fenced_reads ? "a fenced read" : "not fenced", vic);
+            m->successor_token,
+            m->fenced_reads    ? "a fenced read"
+            : m->fence_advance ? "not fenced; its fence-advance had raised the mark"
+                               : "not fenced",
+            vic);
 }
 
 static void print_labels(FILE *f, const layout_t *lay, int dy)
@@ -1047,6 +1069,10 @@ static void svg_zoom(FILE *f, const mode_result_t *m, int top)
     if (m->fenced_reads)
         snprintf(cap, sizeof(cap), "0 ms: fenced read, token %" PRIu64 ": the mark is now %" PRIu64,
                  m->successor_token, m->successor_token);
+    else if (m->fence_advance)
+        snprintf(cap, sizeof(cap),
+                 "0 ms: read, no token sent: the mark is %" PRIu64 " since its fence-advance",
+                 m->successor_token);
     else
         snprintf(cap, sizeof(cap), "0 ms: read, no token sent: the mark is unchanged");
     place_beside(&lay, 2, in_above, xr, cap, "#1d3557");
@@ -1171,11 +1197,13 @@ static int write_html(const char *path, const mode_result_t *r, int n, int sessi
                "<body>\n<h1>zkfence: the double-booking demo</h1>\n");
     fprintf(f,
             "<p>%d workers book %d seats through zkfence-proxy. Session timeout %d ms. In "
-            "modes 3 to 6 the first worker to hold the lock is stopped (SIGSTOP) while it "
+            "modes 3 to 7 the first worker to hold the lock is stopped (SIGSTOP) while it "
             "holds it, right before it writes: in modes 3 and 4 for %d ms (it wakes late, "
-            "after its successor wrote), in modes 5 and 6 until its successor has read the "
+            "after its successor wrote), in modes 5 to 7 until its successor has read the "
             "seat map (it wakes early: its write lands between its successor's read and "
-            "its successor's write).</p>\n",
+            "its successor's write). In mode 7 every holder advances the fence (raises the "
+            "lock's mark to its token) right after acquiring, and reads without the "
+            "token.</p>\n",
             n ? r[0].workers : 0, n ? r[0].seats : 0, session_ms, pause_ms);
     fprintf(f,
             "<table><tr><th>mode</th><th>seats</th><th>confirmed</th><th>double-booked</th>"
@@ -1203,7 +1231,7 @@ static int write_html(const char *path, const mode_result_t *r, int n, int sessi
                "<span class='good'>&#9679;</span> accepted writes, "
                "<span class='bad'>&#9679;</span> rejected writes, "
                "<span class='bad'>&#9632;</span> refused fenced reads; grey: the pause. In "
-               "modes 5 and 6 a dashed line goes from the successor's read to the wake it "
+               "modes 5 to 7 a dashed line goes from the successor's read to the wake it "
                "caused, and a zoomed-in strip below the timeline shows, in ms, the successor's "
                "read (&#9670;), the stale write and the successor's write.</p>\n");
     for (int i = 0; i < n; i++) {

@@ -30,10 +30,11 @@ typedef struct mode_result {
     const char *name;  /* "nolock", ...: report.tsv */
     const char *title; /* "no lock", ...: table and page */
     int seats, workers;
-    int fenced;       /* writes carry the token (modes 2, 4, 5, 6) */
-    int fenced_reads; /* ... and reads too (2, 4, 6) */
-    int paused;       /* a holder is paused (3 to 6) */
-    int early;        /* ... and woken right after its successor's read (5, 6) */
+    int fenced;        /* writes carry the token (modes 2, 4 to 7) */
+    int fenced_reads;  /* ... and reads too (2, 4, 6) */
+    int fence_advance; /* ... and each holder advances the fence first (7) */
+    int paused;        /* a holder is paused (3 to 7) */
+    int early;         /* ... and woken right after its successor's read (5 to 7) */
     /* The mode did not run to its end (worker error, timeout, proxy
      * error): the verdict fails whatever the numbers say. */
     int failed;
@@ -49,6 +50,8 @@ typedef struct mode_result {
     int stale_rejected;  /* writes refused with 412 StaleFencingToken */
     int failed_writes;   /* other refused writes */
     int stale_reads;     /* fenced reads refused with 412 StaleFencingToken */
+    int advances;        /* fence-advances answered 200 */
+    int stale_advances;  /* ... refused with 412 StaleFencingToken */
     int double_booked;   /* seats confirmed to two or more customers */
     int oversold;        /* confirmations beyond capacity */
     /* Acknowledged but lost: bookings whose write the proxy acknowledged
@@ -68,7 +71,7 @@ typedef struct mode_result {
     int victim_seat_double;  /* the victim's seat ended up confirmed twice */
     char victim_booking[32]; /* the booking of that write, "" if none */
     int victim_booking_lost; /* ... acknowledged, and not in the final map */
-    /* The early wake (modes 5 and 6): the successor's read, the victim's
+    /* The early wake (modes 5 to 7): the successor's read, the victim's
      * woken write, the successor's write after it; 0 when not seen. */
     int64_t successor_read_ms, victim_write_ms, successor_write_ms;
     int successor_write_ok, successor_write_status;

@@ -6,7 +6,10 @@
  * worker does this with no lock, or under a zkfence lock, sending its
  * fencing token with the write or not, and with the read or not (a fenced
  * read: the proxy raises the lock's mark to the token before answering, or
- * refuses a token below it with 412). In the paused modes every worker is
+ * refuses a token below it with 412), and advancing the fence right after
+ * it acquires or not (fence-advance: the proxy raises the lock's mark to
+ * the token before the worker reads anything). In the paused modes every
+ * worker is
  * given the same claim file, and the first one that holds the lock and has
  * a seat to write claims it (O_EXCL) and becomes the pause victim: it stops
  * itself (SIGSTOP, as a GC pause would) right before that write, after
@@ -28,8 +31,9 @@
  *
  * Every step is appended to the events log ("-": stdout), one line per event:
  *   <unix ms> <worker> <event> <token> <seat> <booking> <http status>
- * Events: acquiring, acquired, read (status 200), read_stale (412: a
- * fenced read refused), pause, resume, hold, unhold (status 0: let go on,
+ * Events: acquiring, acquired, advanced (fence-advance answered 200),
+ * advance_stale (412: the mark is above our token already), read (status
+ * 200), read_stale (412: a fenced read refused), pause, resume, hold, unhold (status 0: let go on,
  * 1: given up waiting), write_ok, write_stale, write_failed, then the end
  * of the holding: "released" (deletion sent), "lost" (the library knew
  * the holding was gone), "release_pending" (ZooKeeper unreachable:
@@ -60,6 +64,7 @@ typedef struct config {
     int use_lock;
     int send_token;           /* the token on writes */
     int fence_read;           /* ... and on reads */
+    int advance;              /* fence-advance right after each acquisition */
     int early;                /* an early-wake mode: the handshake above */
     const char *pause_claim;  /* NULL: never the pause victim */
     char hold_path[PATH_MAX]; /* "<claim>.hold" */
@@ -121,11 +126,14 @@ static int usage(void)
             "usage: zkfence-demo-worker --mode MODE --zk HOSTS --proxy URL --bucket B --key K\n"
             "           --lock PATH --log FILE|- [--id N] [--session-ms MS] [--process-ms MS]\n"
             "           [--pause-claim FILE] [--give-up-ms MS] [--ready-fd FD --gate-fd FD]\n"
-            "           [--note-fd FD --go-fd FD]\n"
+            "           [--note-fd FD --go-fd FD] [--fence-advance]\n"
             "MODE: nolock; fenced (the token on reads and writes); paused-nofence (a lock,\n"
             "no token); paused-fenced (as fenced); early-writes-fenced (the token on writes\n"
-            "only); early-fenced (as fenced). The early-* modes take part in the early\n"
-            "wake's handshake when --note-fd and --go-fd are given.\n"
+            "only); early-fenced (as fenced); early-advance (the token on writes, and a\n"
+            "fence-advance at each acquisition, before the read). The early-* modes take\n"
+            "part in the early wake's handshake when --note-fd and --go-fd are given.\n"
+            "--fence-advance: in any mode with a lock, raise the lock's mark to the token\n"
+            "(POST /_zkfence/fence-advance) right after each acquisition, before reading.\n"
             "--id defaults to a number derived from the host name and the process id, so\n"
             "that workers in separate containers differ. --log - writes to stdout.\n"
             "--pause-claim: the first worker to create FILE stops itself while holding.\n"
@@ -168,23 +176,16 @@ static int default_id(void)
 
 static int parse_args(int argc, char **argv, config_t *cf)
 {
-    static const struct option opts[] = {{"id", required_argument, NULL, 'i'},
-                                         {"mode", required_argument, NULL, 'm'},
-                                         {"zk", required_argument, NULL, 'z'},
-                                         {"proxy", required_argument, NULL, 'p'},
-                                         {"bucket", required_argument, NULL, 'b'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"lock", required_argument, NULL, 'l'},
-                                         {"log", required_argument, NULL, 'L'},
-                                         {"session-ms", required_argument, NULL, 's'},
-                                         {"process-ms", required_argument, NULL, 't'},
-                                         {"pause-claim", required_argument, NULL, 'v'},
-                                         {"give-up-ms", required_argument, NULL, 'g'},
-                                         {"ready-fd", required_argument, NULL, 'R'},
-                                         {"gate-fd", required_argument, NULL, 'G'},
-                                         {"note-fd", required_argument, NULL, 'N'},
-                                         {"go-fd", required_argument, NULL, 'O'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"id", required_argument, NULL, 'i'},          {"mode", required_argument, NULL, 'm'},
+        {"zk", required_argument, NULL, 'z'},          {"proxy", required_argument, NULL, 'p'},
+        {"bucket", required_argument, NULL, 'b'},      {"key", required_argument, NULL, 'k'},
+        {"lock", required_argument, NULL, 'l'},        {"log", required_argument, NULL, 'L'},
+        {"session-ms", required_argument, NULL, 's'},  {"process-ms", required_argument, NULL, 't'},
+        {"pause-claim", required_argument, NULL, 'v'}, {"give-up-ms", required_argument, NULL, 'g'},
+        {"ready-fd", required_argument, NULL, 'R'},    {"gate-fd", required_argument, NULL, 'G'},
+        {"note-fd", required_argument, NULL, 'N'},     {"go-fd", required_argument, NULL, 'O'},
+        {"fence-advance", no_argument, NULL, 'A'},     {0, 0, 0, 0}};
     const char *mode = NULL, *log = NULL;
     int o;
     cf->session_ms = 2000;
@@ -252,6 +253,9 @@ static int parse_args(int argc, char **argv, config_t *cf)
             if (parse_int(optarg, 0, INT_MAX, &cf->go_fd) != 0)
                 return -1;
             break;
+        case 'A':
+            cf->advance = 1;
+            break;
         default:
             return -1;
         }
@@ -261,16 +265,17 @@ static int parse_args(int argc, char **argv, config_t *cf)
         return -1;
     if (cf->id < 0)
         cf->id = default_id();
-    /* use_lock, send_token, fence_read, early */
+    /* use_lock, send_token, fence_read, early, advance */
     static const struct {
         const char *name;
-        int flags[4];
-    } modes[] = {{"nolock", {0, 0, 0, 0}},
-                 {"fenced", {1, 1, 1, 0}},
-                 {"paused-nofence", {1, 0, 0, 0}},
-                 {"paused-fenced", {1, 1, 1, 0}},
-                 {"early-writes-fenced", {1, 1, 0, 1}},
-                 {"early-fenced", {1, 1, 1, 1}}};
+        int flags[5];
+    } modes[] = {{"nolock", {0, 0, 0, 0, 0}},
+                 {"fenced", {1, 1, 1, 0, 0}},
+                 {"paused-nofence", {1, 0, 0, 0, 0}},
+                 {"paused-fenced", {1, 1, 1, 0, 0}},
+                 {"early-writes-fenced", {1, 1, 0, 1, 0}},
+                 {"early-fenced", {1, 1, 1, 1, 0}},
+                 {"early-advance", {1, 1, 0, 1, 1}}};
     size_t m = 0;
     while (m < sizeof(modes) / sizeof(modes[0]) && strcmp(mode, modes[m].name) != 0)
         m++;
@@ -280,10 +285,11 @@ static int parse_args(int argc, char **argv, config_t *cf)
     cf->send_token = modes[m].flags[1];
     cf->fence_read = modes[m].flags[2];
     cf->early = modes[m].flags[3] && cf->note_fd >= 0 && cf->pause_claim != NULL;
+    cf->advance |= modes[m].flags[4];
     if (cf->pause_claim)
         snprintf(cf->hold_path, sizeof(cf->hold_path), "%s.hold", cf->pause_claim);
-    if (cf->use_lock && (!cf->zk || !cf->lock))
-        return -1;
+    if ((cf->use_lock && (!cf->zk || !cf->lock)) || (cf->advance && !cf->use_lock))
+        return -1; /* a fence-advance needs a lock's token */
     /* "-" is our stdout as it is: reopening /dev/stdout fails when it is a
      * socket, or a pipe the (non-root) user may not open. */
     if (strcmp(log, "-") == 0) {
@@ -507,6 +513,27 @@ static int read_modify_write(const config_t *cf, demo_http_t *http, zkf_lock_t *
     return go_on;
 }
 
+/* Fence-advance, right after acquiring: every older holder is fenced
+ * before we read. Returns 1 (advanced), 0 (412: a newer holder has raised
+ * the mark already, the holding is over) or -1 on an error. */
+static int advance_fence(const config_t *cf, demo_http_t *http, uint64_t token)
+{
+    int st = demo_http_fence_advance(http, cf->lock, token);
+    if (st == 200) {
+        log_event(cf, "advanced", token, -1, NULL, st);
+        return 1;
+    }
+    if (st == 412) {
+        log_event(cf, "advance_stale", token, -1, NULL, st);
+        return 0;
+    }
+    if (st < 0)
+        fprintf(stderr, "worker %d: fence-advance: %s\n", cf->id, demo_http_error(http));
+    else
+        fprintf(stderr, "worker %d: fence-advance: HTTP %d\n", cf->id, st);
+    return -1;
+}
+
 /* One booking attempt, under the lock if there is one. Returns 1 to go on,
  * 0 when the house is full, -1 on an error. */
 static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, int *paused, int *seq)
@@ -521,7 +548,11 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
         }
         log_event(cf, "acquired", token, -1, NULL, 0);
     }
-    int go_on = read_modify_write(cf, http, lock, token, paused, seq);
+    int go_on = lock && cf->advance ? advance_fence(cf, http, token) : 1;
+    if (go_on == 1)
+        go_on = read_modify_write(cf, http, lock, token, paused, seq);
+    else if (go_on == 0)
+        go_on = 1; /* refused: not ours any more; queue again */
     if (lock) {
         /* Stamped with the time the release began: the successor cannot
          * get the lock before that, so a successor's acquisition inside a

@@ -30,13 +30,14 @@ check "[ \$(status '$demo' ${z[*]} --modes ,) = 64 ]" "--modes , is a usage erro
 check "grep -q -- '--modes' '$tmp/last.out'" "... and the message names --modes"
 check "[ \$(status '$demo' ${z[*]} --modes '') = 64 ]" "--modes '' is a usage error"
 check "[ \$(status '$demo' ${z[*]} --modes 1,,2) = 64 ]" "--modes 1,,2 is a usage error"
-check "[ \$(status '$demo' ${z[*]} --modes 7) = 64 ]" "--modes 7 is a usage error"
-check "grep -q 'modes 1 to 6' '$tmp/last.out'" "... and the message names the modes"
+check "[ \$(status '$demo' ${z[*]} --modes 8) = 64 ]" "--modes 8 is a usage error"
+check "grep -q 'modes 1 to 7' '$tmp/last.out'" "... and the message names the modes"
 check "[ \$(status '$demo' ${z[*]} --modes 0) = 64 ]" "--modes 0 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --modes 5,) = 64 ]" "--modes 5, is a usage error"
-for m in 5 6; do
+for m in 5 6 7; do
   check "'$demo' --help | grep -q -- '$m the'" "zkfence-demo --help describes mode $m"
 done
+check "'$demo' --help | grep -q -- 'advances the fence'" "zkfence-demo --help names the fence-advance"
 check "'$demo' --help | grep -q -- 'early'" "zkfence-demo --help names the early wake"
 check "[ \$(status '$demo' ${z[*]} --seats 0) = 64 ]" "--seats 0 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --seats ten) = 64 ]" "--seats ten is a usage error"
@@ -45,6 +46,7 @@ check "grep -q 'need --workers 2' '$tmp/last.out'" "... and says why"
 check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 3) = 64 ]" "--workers 1 --modes 3 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 5) = 64 ]" "--workers 1 --modes 5 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 2,6) = 64 ]" "--workers 1 --modes 2,6 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 7) = 64 ]" "--workers 1 --modes 7 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --workers 65) = 64 ]" "--workers 65 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --bogus) = 64 ]" "an unknown option is a usage error"
 check "[ \$(status '$demo' --proxy http://127.0.0.1:1) = 64 ]" "--zk is required"
@@ -124,8 +126,12 @@ write_mode "$good" 5 "seat-0 w2-1" "seat-1 w1-2" <<'EOF'
 EOF
 sed 's/^2005 1 write_ok 40 0 w1-1 200$/2005 1 write_stale 40 0 w1-1 412/' "$good/mode5.events" |
   write_mode "$good" 6 "seat-0 w2-1" "seat-1 w1-2"
+# Mode 7: mode 6's events, with each holder's fence-advance right after
+# its acquisition (its reads are not fenced; the advance refuses the same).
+awk '{ print } $3 == "acquired" { print $1, $2, "advanced", $4, -1, "-", 200 }' "$good/mode6.events" |
+  write_mode "$good" 7 "seat-0 w2-1" "seat-1 w1-2"
 replay() { # replay DIR [MODES]: the exit status of a replay of DIR
-  status "$demo" --replay "$1" --workers 2 --seats 2 --modes "${2:-1,2,3,4,5,6}" --out "$1/out"
+  status "$demo" --replay "$1" --workers 2 --seats 2 --modes "${2:-1,2,3,4,5,6,7}" --out "$1/out"
 }
 col_of() { # col_of DIR MODE NAME: column NAME of mode MODE in DIR's replayed report.tsv
   awk -F'\t' -v m="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
@@ -133,10 +139,10 @@ col_of() { # col_of DIR MODE NAME: column NAME of mode MODE in DIR's replayed re
 }
 expected_col() { awk -F'\t' -v m="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "expected") k = i; next }
   $1 == m { print $k }' "$1/out/report.tsv"; }
-check "[ \$(replay '$good') = 0 ]" "replay: all six modes as expected -> exit 0"
+check "[ \$(replay '$good') = 0 ]" "replay: all seven modes as expected -> exit 0"
 check "grep -q 'verdict: as expected' '$tmp/last.out'" "replay: ... and the verdict says so"
 check "[ \$(replay '$good' 2,4) = 0 ]" "replay: modes 2 and 4 alone as expected -> exit 0"
-check "[ \$(replay '$good' 5,6) = 0 ]" "replay: modes 5 and 6 alone as expected -> exit 0"
+check "[ \$(replay '$good' 5,6,7) = 0 ]" "replay: modes 5, 6 and 7 alone as expected -> exit 0"
 # The lost column, from the events and the final seat map: mode 5 loses
 # w1-1 (acknowledged, then overwritten); 1 loses one, 3 two (the stale map
 # erased both of worker 2's bookings); the fenced modes none.
@@ -145,9 +151,10 @@ for m in 1:1 3:2 5:1; do
   check "[ \"\$(col_of '$good' ${m%:*} acknowledged_lost)\" = ${m#*:} ]" \
     "replay: mode ${m%:*}: ${m#*:} acknowledged booking(s) lost"
 done
-for m in 2 4 6; do
+for m in 2 4 6 7; do
   check "[ \"\$(col_of '$good' $m acknowledged_lost)\" = 0 ]" "replay: mode $m: none lost"
 done
+check "[ \"\$(col_of '$good' 7 advances)\" = 3 ]" "replay: mode 7: the fence-advances counted"
 check "[ \"\$(col_of '$good' 5 victim_booking)\" = w1-1 ] && [ \"\$(col_of '$good' 5 victim_booking_lost)\" = yes ]" \
   "replay: mode 5: the lost booking is the stale write's, w1-1"
 check "[ \"\$(col_of '$good' 5 early_timing)\" = yes ] && [ \"\$(col_of '$good' 6 early_timing)\" = yes ]" \
@@ -187,6 +194,8 @@ bad_case accepted6 6 's/^2005 1 write_stale 40 0 w1-1 412/2005 1 write_ok 40 0 w
   "mode 6 whose stale write was accepted (a booking acknowledged, then lost)"
 bad_case late6 6 's/^2020 2 write_ok/2002 2 write_ok/' "mode 6 refused outside the window (late)"
 bad_case noread6 6 '/^2001 2 read /d' "mode 6 whose successor never read during the pause"
+bad_case accepted7 7 's/^2005 1 write_stale 40 0 w1-1 412/2005 1 write_ok 40 0 w1-1 200/' \
+  "mode 7 whose stale write was accepted (a booking acknowledged, then lost)"
 # The lost column's rule alone: mode 2's events as they were, but seat 0's
 # acknowledged booking gone from the final seat map.
 lost2=$tmp/lost2
@@ -221,15 +230,16 @@ check "[ \"\$('$sd' --help | head -n 1)\" = \"\$(sed -n 2p '$sd' | sed 's/^# //'
 check "! '$sd' --help | grep -q 'set -euo\\|^#!'" "scripts/demo --help prints the comments only"
 check "[ \$(status '$sd' --bogus) = 64 ]" "scripts/demo: unknown option exits 64"
 check "[ \$(status '$sd' --modes ,) = 64 ]" "scripts/demo: --modes , exits 64"
-check "[ \$(status '$sd' --modes 7) = 64 ]" "scripts/demo: --modes 7 exits 64"
+check "[ \$(status '$sd' --modes 8) = 64 ]" "scripts/demo: --modes 8 exits 64"
 check "[ \$(status '$sd' --modes 5,6 --dry-run) = 0 ]" "scripts/demo: --modes 5,6 is accepted"
 check "grep -q 'modes=5,6 ' '$tmp/last.out'" "... and passed on"
-check "[ \$(status '$sd' --dry-run) = 0 ] && grep -q 'modes=1,2,3,4,5,6 ' '$tmp/last.out'" \
-  "scripts/demo: all six modes by default"
-for m in 5 6; do
+check "[ \$(status '$sd' --dry-run) = 0 ] && grep -q 'modes=1,2,3,4,5,6,7 ' '$tmp/last.out'" \
+  "scripts/demo: all seven modes by default"
+for m in 5 6 7; do
   check "'$sd' --help | grep -Eq '^ +$m (early|the same early) wake'" "scripts/demo --help describes mode $m"
 done
 check "[ \$(status '$sd' --workers 1 --modes 6 --dry-run) = 64 ]" "scripts/demo: --workers 1 --modes 6 exits 64"
+check "[ \$(status '$sd' --workers 1 --modes 7 --dry-run) = 64 ]" "scripts/demo: --workers 1 --modes 7 exits 64"
 check "[ \$(status '$sd' --seats) = 64 ]" "scripts/demo: a missing value exits 64"
 check "[ \$(status '$sd' --workers many) = 64 ]" "scripts/demo: a non-number exits 64"
 mkdir -p "$tmp/elsewhere"

@@ -44,6 +44,7 @@ static mode_result_t *make(int mode, int workers, int seats, const ev_t *evs, si
     r->early = mode >= 5;
     r->fenced = mode == 2 || mode >= 4;
     r->fenced_reads = mode == 2 || mode == 4 || mode == 6;
+    r->fence_advance = mode == 7;
     r->events = calloc(n + 1, sizeof(*r->events));
     for (size_t i = 0; i < n; i++) {
         demo_event_t *e = &r->events[i];
@@ -140,6 +141,23 @@ static const ev_t early_fenced[] = {
     {2020, 2, "write_ok", 11, 0, "w2-1", 200}, {2021, 2, "released", 11, -1, NULL, 0},
     {2030, 1, "acquired", 12, -1, NULL, 0},    {2031, 1, "read", 12, 1, NULL, 200},
     {2060, 1, "write_ok", 12, 1, "w1-2", 200}, {2061, 1, "released", 12, -1, NULL, 0},
+};
+
+/* Mode 7 done right: the same timing; reads are not fenced, but each
+ * holder advanced the fence right after acquiring, so worker 2's advance
+ * (token 11) refuses worker 1's woken write. */
+static const ev_t early_advance[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},     {101, 1, "advanced", 10, -1, NULL, 200},
+    {110, 1, "read", 10, 0, NULL, 200},        {120, 1, "pause", 10, 0, NULL, 0},
+    {2000, 2, "acquired", 11, -1, NULL, 0},    {2001, 2, "advanced", 11, -1, NULL, 200},
+    {2001, 2, "read", 11, 0, NULL, 200},       {2001, 2, "hold", 11, 0, NULL, 0},
+    {2003, 1, "resume", 10, 0, NULL, 0},       {2005, 1, "write_stale", 10, 0, "w1-1", 412},
+    {2006, 1, "lost", 10, -1, NULL, -7},       {2006, 2, "unhold", 11, 0, NULL, 0},
+    {2020, 2, "write_ok", 11, 0, "w2-1", 200}, {2021, 2, "released", 11, -1, NULL, 0},
+    {2030, 1, "acquired", 12, -1, NULL, 0},    {2031, 1, "advance_stale", 12, -1, NULL, 412},
+    {2032, 1, "released", 12, -1, NULL, 0},    {2040, 1, "acquired", 13, -1, NULL, 0},
+    {2041, 1, "advanced", 13, -1, NULL, 200},  {2042, 1, "read", 13, 1, NULL, 200},
+    {2060, 1, "write_ok", 13, 1, "w1-2", 200}, {2061, 1, "released", 13, -1, NULL, 0},
 };
 
 static void test_mode1_needs_the_race(void)
@@ -360,6 +378,31 @@ static void test_mode6_needs_the_refusal_in_the_window(void)
     CU_ASSERT_FALSE(expected(r));
     destroy(r);
     free(late);
+}
+
+static void test_mode7_needs_the_refusal_after_advance(void)
+{
+    mode_result_t *r = make(7, 2, 2, early_advance, N(early_advance), early_owners);
+    CU_ASSERT(r->early_timing);
+    CU_ASSERT(r->victim_write_stale);
+    CU_ASSERT_EQUAL(r->acked_lost, 0);
+    CU_ASSERT_EQUAL(r->confirmed, 2);
+    CU_ASSERT_EQUAL(r->advances, 3);
+    CU_ASSERT_EQUAL(r->stale_advances, 1);
+    CU_ASSERT_EQUAL(r->acquisitions, 4);
+    CU_ASSERT(expected(r));
+    char story[2048];
+    CU_ASSERT_PTR_NOT_NULL(strstr(report_story(r, story, sizeof(story)),
+                                  "Its successor's fence-advance had already raised"));
+    destroy(r);
+
+    /* The stale write accepted (as without the advance): a booking lost. */
+    ev_t *ok = edited(early_advance, N(early_advance), 9, "write_ok", 2005, 200);
+    r = make(7, 2, 2, ok, N(early_advance), early_owners);
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    free(ok);
 }
 
 /* "Acknowledged but lost" counts 2xx writes whose booking is not in the
@@ -791,6 +834,16 @@ static void test_svg_early_wake(void)
     free(svg);
     destroy(r);
 
+    r = make(7, 2, 2, early_advance, N(early_advance), early_owners);
+    svg = svg_of(r);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "read after fence-advance (mark 11); worker 1 woken"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(svg, "0 ms: read, no token sent: the mark is 11 since its fence-advance"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "+4 ms: write, token 10: 412 StaleFencingToken"));
+    free(svg);
+    destroy(r);
+
     /* Late modes have no zoom. */
     r = make(4, 2, 2, paused_fenced, N(paused_fenced), fenced_pause_owners);
     svg = svg_of(r);
@@ -970,6 +1023,8 @@ int main(void)
                 test_mode5_needs_the_acknowledged_loss);
     CU_add_test(s, "mode 6 must refuse inside the window",
                 test_mode6_needs_the_refusal_in_the_window);
+    CU_add_test(s, "mode 7 must refuse after the fence-advance",
+                test_mode7_needs_the_refusal_after_advance);
     CU_add_test(s, "acknowledged but lost", test_acknowledged_but_lost);
     CU_add_test(s, "events of one ms keep the log's order", test_same_ms_keeps_the_log_order);
     CU_add_test(s, "verdict needs every mode", test_verdict_needs_every_mode);
