@@ -173,13 +173,13 @@ check "[ -x '$tmp/ma-cm/example_worker' ]" "multiarch find_package(zkfence) buil
 up=0
 zkp_start "$prefix/bin/zkfence-proxy" "$tmp" >"$tmp/start.log" && up=1
 check "[ $up = 1 ]" "installed proxy is up" "$tmp/start.log"
-curl -fs -X PUT "$zkp_url/examples" >/dev/null || true
+scurl -fs -X PUT "$zkp_url/examples" >/dev/null || true
 url="$zkp_url/examples/report.txt"
 check "LD_LIBRARY_PATH='$libdir' '$tmp/cm/example_worker' '$zk' /zkf-test/pkg '$url'" "CMake-built worker runs"
 check "'$tmp/pc-shared' '$zk' /zkf-test/pkg '$url'" "pkg-config shared worker runs"
 check "'$tmp/pc-static' '$zk' /zkf-test/pkg '$url'" "pkg-config static worker runs"
 check "'$tmp/ma-shared' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config shared worker runs"
 check "'$tmp/ma-static' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config static worker runs"
-check "curl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
+check "scurl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
 
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
