@@ -110,7 +110,7 @@ static int perform(demo_http_t *h, const char *method, const char *path, const c
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)DEMO_HTTP_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
     if (body) {
@@ -146,17 +146,32 @@ static int perform(demo_http_t *h, const char *method, const char *path, const c
     return (int)status;
 }
 
-int demo_http_get(demo_http_t *h, const char *bucket, const char *key, char **body)
+/* The fencing headers, appended to hdrs when lock is not NULL. */
+static struct curl_slist *fencing_headers(struct curl_slist *hdrs, const char *lock, uint64_t token)
+{
+    if (lock == NULL)
+        return hdrs;
+    char l[600], t[64];
+    snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
+    snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
+    return curl_slist_append(curl_slist_append(hdrs, l), t);
+}
+
+int demo_http_get(demo_http_t *h, const char *bucket, const char *key, const char *lock,
+                  uint64_t token, char **body)
 {
     char path[512];
     snprintf(path, sizeof(path), "/%s/%s", bucket, key);
-    return perform(h, "GET", path, NULL, NULL, body);
+    struct curl_slist *hdrs = fencing_headers(NULL, lock, token);
+    int st = perform(h, "GET", path, NULL, hdrs, body);
+    curl_slist_free_all(hdrs);
+    return st;
 }
 
 int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
                   const char *lock, uint64_t token, char **err)
 {
-    char path[512], l[600], t[64];
+    char path[512];
     snprintf(path, sizeof(path), "/%s/%s", bucket, key);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: text/plain");
     /* Small bodies: no 100-continue round trip. Not by removing the header
@@ -165,12 +180,7 @@ int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const cha
      * instead libcurl does not wait for the interim answer. */
     if (h->userpwd[0] == '\0')
         hdrs = curl_slist_append(hdrs, "Expect:");
-    if (lock) {
-        snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
-        snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
-        hdrs = curl_slist_append(hdrs, l);
-        hdrs = curl_slist_append(hdrs, t);
-    }
+    hdrs = fencing_headers(hdrs, lock, token);
     char *resp = NULL;
     int st = perform(h, "PUT", path, body, hdrs, &resp);
     curl_slist_free_all(hdrs);
@@ -178,6 +188,14 @@ int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const cha
         *err = resp;
     else
         free(resp);
+    return st;
+}
+
+int demo_http_fence_advance(demo_http_t *h, const char *lock, uint64_t token)
+{
+    struct curl_slist *hdrs = fencing_headers(NULL, lock, token);
+    int st = perform(h, "POST", "/_zkfence/fence-advance", "", hdrs, NULL);
+    curl_slist_free_all(hdrs);
     return st;
 }
 

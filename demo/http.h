@@ -18,15 +18,27 @@ typedef struct demo_http demo_http_t;
 demo_http_t *demo_http_new(const char *base);
 void demo_http_free(demo_http_t *h);
 
+/* Every request gives up after this long (no answer: -1). */
+#define DEMO_HTTP_TIMEOUT_S 30
+
 /* GET /bucket/key into *body (malloc'ed, NUL-terminated; caller frees).
- * Returns the HTTP status, or -1 on a transport error. */
-int demo_http_get(demo_http_t *h, const char *bucket, const char *key, char **body);
+ * lock NULL: an ordinary read; else a fenced read, with the lock and token
+ * (the proxy raises the lock's mark to the token, or answers 412 if the
+ * token is below it). Returns the HTTP status, or -1 on a transport error. */
+int demo_http_get(demo_http_t *h, const char *bucket, const char *key, const char *lock,
+                  uint64_t token, char **body);
 
 /* PUT /bucket/key with `body`. lock NULL: no fencing headers. Returns the
  * HTTP status, or -1 on a transport error. On a non-2xx answer, *err (if
  * not NULL) gets the response body (malloc'ed). */
 int demo_http_put(demo_http_t *h, const char *bucket, const char *key, const char *body,
                   const char *lock, uint64_t token, char **err);
+
+/* POST /_zkfence/fence-advance: raises the lock's mark to token without
+ * touching data (200), or answers 412 if the token is below the mark
+ * (proxy/README.md, "Fence-advance"). Returns the HTTP status, or -1 on a
+ * transport error. */
+int demo_http_fence_advance(demo_http_t *h, const char *lock, uint64_t token);
 
 /* PUT /bucket (CreateBucket). Returns the HTTP status, or -1 on a
  * transport error. */

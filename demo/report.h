@@ -16,6 +16,7 @@
 
 typedef struct demo_event {
     int64_t ms;
+    size_t line; /* in the events file: the order of events of one ms */
     int worker;
     char ev[16];
     uint64_t token;
@@ -28,7 +29,12 @@ typedef struct mode_result {
     int mode;
     const char *name;  /* "nolock", ...: report.tsv */
     const char *title; /* "no lock", ...: table and page */
-    int seats, workers, fenced, paused;
+    int seats, workers;
+    int fenced;        /* writes carry the token (modes 2, 4 to 7) */
+    int fenced_reads;  /* ... and reads too (2, 4, 6) */
+    int fence_advance; /* ... and each holder advances the fence first (7) */
+    int paused;        /* a holder is paused (3 to 7) */
+    int early;         /* ... and woken right after its successor's read (5 to 7) */
     /* The mode did not run to its end (worker error, timeout, proxy
      * error): the verdict fails whatever the numbers say. */
     int failed;
@@ -43,20 +49,35 @@ typedef struct mode_result {
     int writes_accepted; /* seat-map writes the proxy answered 2xx */
     int stale_rejected;  /* writes refused with 412 StaleFencingToken */
     int failed_writes;   /* other refused writes */
+    int stale_reads;     /* fenced reads refused with 412 StaleFencingToken */
+    int advances;        /* fence-advances answered 200 */
+    int stale_advances;  /* ... refused with 412 StaleFencingToken */
     int double_booked;   /* seats confirmed to two or more customers */
     int oversold;        /* confirmations beyond capacity */
-    int lost_bookings;   /* confirmed, yet not in the final seat map */
-    int seats_sold;      /* seats taken in the final map */
+    /* Acknowledged but lost: bookings whose write the proxy acknowledged
+     * (2xx, the customer was told "confirmed") that are not in the final
+     * seat map: overwritten by a write built on an older read. */
+    int acked_lost;
+    int seats_sold; /* seats taken in the final map */
     int acquisitions;
     double hold_ms_mean;
     int64_t duration_ms;
     /* The pause: who was stopped holding which token, and who came next. */
     int victim_worker, victim_seat, successor_worker;
     uint64_t victim_token, successor_token;
-    int64_t successor_ms;   /* when the successor got the lock */
-    int victim_write_ok;    /* the victim's write after it woke was accepted */
-    int victim_write_stale; /* ... or refused as stale */
-    int victim_seat_double; /* the victim's seat ended up confirmed twice */
+    int64_t successor_ms;    /* when the successor got the lock */
+    int victim_write_ok;     /* the victim's write after it woke was accepted */
+    int victim_write_stale;  /* ... or refused as stale */
+    int victim_seat_double;  /* the victim's seat ended up confirmed twice */
+    char victim_booking[32]; /* the booking of that write, "" if none */
+    int victim_booking_lost; /* ... acknowledged, and not in the final map */
+    /* The early wake (modes 5 to 7): the successor's read, the victim's
+     * woken write, the successor's write after it; 0 when not seen. */
+    int64_t successor_read_ms, victim_write_ms, successor_write_ms;
+    int successor_write_ok, successor_write_status;
+    /* The successor read before the victim's write, and wrote after it:
+     * the stale write landed inside the successor's read-modify-write. */
+    int early_timing;
 } mode_result_t;
 
 /* Marks the mode failed with a reason (the first one given is kept). */

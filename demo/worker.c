@@ -4,25 +4,48 @@
  * zkfence-proxy: read the map, pick the first free seat, "process" for a
  * while, write the map back with the seat taken. Depending on the mode the
  * worker does this with no lock, or under a zkfence lock, sending its
- * fencing token with the write or not. In the paused modes every worker
- * is given the same claim file, and the first one that holds the lock and
- * has a seat to write claims it (O_EXCL) and becomes the pause victim: it
- * stops itself (SIGSTOP, as a GC pause would) right before that write,
- * after checking that it still holds the lock: the worst moment. Taking
- * the first holder, not a fixed worker, means the victim always exists,
+ * fencing token with the write or not, and with the read or not (a fenced
+ * read: the proxy raises the lock's mark to the token before answering, or
+ * refuses a token below it with 412), and advancing the fence right after
+ * it acquires or not (fence-advance: the proxy raises the lock's mark to
+ * the token before the worker reads anything). In the paused modes every
+ * worker is
+ * given the same claim file, and the first one that holds the lock and has
+ * a seat to write claims it (O_EXCL) and becomes the pause victim: it stops
+ * itself (SIGSTOP, as a GC pause would) right before that write, after
+ * checking that it still holds the lock: the worst moment. Taking the
+ * first holder, not a fixed worker, means the victim always exists,
  * however few seats there are for however many workers.
+ *
+ * The early-wake modes (early-*) add a handshake with zkfence-demo over two
+ * pipes (--note-fd, --go-fd), so that the victim's stale write lands
+ * exactly between its successor's read and its successor's write, every
+ * time (the lost-write sequence of issue 9):
+ *   - the victim publishes its token in "<claim>.hold" before it stops;
+ *   - a worker that has read the seat map with a higher token while that
+ *     file exists is the successor: it logs "hold", writes 'h' to the note
+ *     pipe, and waits for a byte (or end-of-file) on the go pipe;
+ *   - the demo, on 'h', resumes the victim (SIGCONT): the early wake;
+ *   - the victim writes, logs the answer, removes the file, writes 'a';
+ *   - the demo, on 'a', lets the successor go on ("unhold"): it writes.
  *
  * Every step is appended to the events log ("-": stdout), one line per event:
  *   <unix ms> <worker> <event> <token> <seat> <booking> <http status>
- * A holding ends with "released" (deletion sent), "lost" (the library knew
- * the holding was gone), "release_pending" (ZooKeeper unreachable: deletion
- * deferred) or "release_failed" (status: the zkf error code).
+ * Events: acquiring, acquired, advanced (fence-advance answered 200),
+ * advance_stale (412: the mark is above our token already), read (status
+ * 200), read_stale (412: a fenced read refused), pause, resume, hold, unhold (status 0: let go on,
+ * 1: given up waiting), write_ok, write_stale, write_failed, then the end
+ * of the holding: "released" (deletion sent), "lost" (the library knew
+ * the holding was gone), "release_pending" (ZooKeeper unreachable:
+ * deletion deferred) or "release_failed" (status: the zkf error code);
+ * and "done".
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +62,12 @@
 typedef struct config {
     int id;
     int use_lock;
-    int send_token;
-    const char *pause_claim; /* NULL: never the pause victim */
+    int send_token;           /* the token on writes */
+    int fence_read;           /* ... and on reads */
+    int advance;              /* fence-advance right after each acquisition */
+    int early;                /* an early-wake mode: the handshake above */
+    const char *pause_claim;  /* NULL: never the pause victim */
+    char hold_path[PATH_MAX]; /* "<claim>.hold" */
     const char *zk;
     const char *proxy;
     const char *bucket;
@@ -50,6 +77,7 @@ typedef struct config {
     int process_ms;
     int64_t give_up_at;    /* CLOCK_MONOTONIC ms; 0: keep trying */
     int ready_fd, gate_fd; /* the demo's start line, -1 if none */
+    int note_fd, go_fd;    /* the early wake's pipes, -1 if none */
     int log_fd;
 } config_t;
 
@@ -95,10 +123,17 @@ static void pause_ms(int ms)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: zkfence-demo-worker --mode nolock|fenced|paused-nofence|paused-fenced\n"
-            "           --zk HOSTS --proxy URL --bucket B --key K --lock PATH --log FILE|-\n"
-            "           [--id N] [--session-ms MS] [--process-ms MS] [--pause-claim FILE]\n"
-            "           [--give-up-ms MS] [--ready-fd FD --gate-fd FD]\n"
+            "usage: zkfence-demo-worker --mode MODE --zk HOSTS --proxy URL --bucket B --key K\n"
+            "           --lock PATH --log FILE|- [--id N] [--session-ms MS] [--process-ms MS]\n"
+            "           [--pause-claim FILE] [--give-up-ms MS] [--ready-fd FD --gate-fd FD]\n"
+            "           [--note-fd FD --go-fd FD] [--fence-advance]\n"
+            "MODE: nolock; fenced (the token on reads and writes); paused-nofence (a lock,\n"
+            "no token); paused-fenced (as fenced); early-writes-fenced (the token on writes\n"
+            "only); early-fenced (as fenced); early-advance (the token on writes, and a\n"
+            "fence-advance at each acquisition, before the read). The early-* modes take\n"
+            "part in the early wake's handshake when --note-fd and --go-fd are given.\n"
+            "--fence-advance: in any mode with a lock, raise the lock's mark to the token\n"
+            "(POST /_zkfence/fence-advance) right after each acquisition, before reading.\n"
             "--id defaults to a number derived from the host name and the process id, so\n"
             "that workers in separate containers differ. --log - writes to stdout.\n"
             "--pause-claim: the first worker to create FILE stops itself while holding.\n"
@@ -106,7 +141,10 @@ static int usage(void)
             "lost session is replaced and the acquisition retried until then).\n"
             "--ready-fd/--gate-fd: once connected, write a byte to the first, then wait\n"
             "for end-of-file on the second before booking (zkfence-demo starts its\n"
-            "workers together this way).\n");
+            "workers together this way).\n"
+            "--note-fd/--go-fd: the early wake (zkfence-demo's pipes): the successor of a\n"
+            "paused holder writes 'h' to the first once it has read, and waits for a\n"
+            "byte on the second; the woken holder writes 'a' once its write is answered.\n");
     return 64;
 }
 
@@ -138,27 +176,22 @@ static int default_id(void)
 
 static int parse_args(int argc, char **argv, config_t *cf)
 {
-    static const struct option opts[] = {{"id", required_argument, NULL, 'i'},
-                                         {"mode", required_argument, NULL, 'm'},
-                                         {"zk", required_argument, NULL, 'z'},
-                                         {"proxy", required_argument, NULL, 'p'},
-                                         {"bucket", required_argument, NULL, 'b'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"lock", required_argument, NULL, 'l'},
-                                         {"log", required_argument, NULL, 'L'},
-                                         {"session-ms", required_argument, NULL, 's'},
-                                         {"process-ms", required_argument, NULL, 't'},
-                                         {"pause-claim", required_argument, NULL, 'v'},
-                                         {"give-up-ms", required_argument, NULL, 'g'},
-                                         {"ready-fd", required_argument, NULL, 'R'},
-                                         {"gate-fd", required_argument, NULL, 'G'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"id", required_argument, NULL, 'i'},          {"mode", required_argument, NULL, 'm'},
+        {"zk", required_argument, NULL, 'z'},          {"proxy", required_argument, NULL, 'p'},
+        {"bucket", required_argument, NULL, 'b'},      {"key", required_argument, NULL, 'k'},
+        {"lock", required_argument, NULL, 'l'},        {"log", required_argument, NULL, 'L'},
+        {"session-ms", required_argument, NULL, 's'},  {"process-ms", required_argument, NULL, 't'},
+        {"pause-claim", required_argument, NULL, 'v'}, {"give-up-ms", required_argument, NULL, 'g'},
+        {"ready-fd", required_argument, NULL, 'R'},    {"gate-fd", required_argument, NULL, 'G'},
+        {"note-fd", required_argument, NULL, 'N'},     {"go-fd", required_argument, NULL, 'O'},
+        {"fence-advance", no_argument, NULL, 'A'},     {0, 0, 0, 0}};
     const char *mode = NULL, *log = NULL;
     int o;
     cf->session_ms = 2000;
     cf->process_ms = 30;
     cf->id = -1;
-    cf->ready_fd = cf->gate_fd = -1;
+    cf->ready_fd = cf->gate_fd = cf->note_fd = cf->go_fd = -1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'i':
@@ -212,26 +245,51 @@ static int parse_args(int argc, char **argv, config_t *cf)
             if (parse_int(optarg, 0, INT_MAX, &cf->gate_fd) != 0)
                 return -1;
             break;
+        case 'N':
+            if (parse_int(optarg, 0, INT_MAX, &cf->note_fd) != 0)
+                return -1;
+            break;
+        case 'O':
+            if (parse_int(optarg, 0, INT_MAX, &cf->go_fd) != 0)
+                return -1;
+            break;
+        case 'A':
+            cf->advance = 1;
+            break;
         default:
             return -1;
         }
     }
     if (optind != argc || !mode || !cf->proxy || !cf->bucket || !cf->key || !log ||
-        (cf->ready_fd < 0) != (cf->gate_fd < 0))
+        (cf->ready_fd < 0) != (cf->gate_fd < 0) || (cf->note_fd < 0) != (cf->go_fd < 0))
         return -1;
     if (cf->id < 0)
         cf->id = default_id();
-    if (strcmp(mode, "nolock") == 0) {
-        cf->use_lock = 0;
-    } else if (strcmp(mode, "fenced") == 0 || strcmp(mode, "paused-fenced") == 0) {
-        cf->use_lock = cf->send_token = 1;
-    } else if (strcmp(mode, "paused-nofence") == 0) {
-        cf->use_lock = 1;
-    } else {
+    /* use_lock, send_token, fence_read, early, advance */
+    static const struct {
+        const char *name;
+        int flags[5];
+    } modes[] = {{"nolock", {0, 0, 0, 0, 0}},
+                 {"fenced", {1, 1, 1, 0, 0}},
+                 {"paused-nofence", {1, 0, 0, 0, 0}},
+                 {"paused-fenced", {1, 1, 1, 0, 0}},
+                 {"early-writes-fenced", {1, 1, 0, 1, 0}},
+                 {"early-fenced", {1, 1, 1, 1, 0}},
+                 {"early-advance", {1, 1, 0, 1, 1}}};
+    size_t m = 0;
+    while (m < sizeof(modes) / sizeof(modes[0]) && strcmp(mode, modes[m].name) != 0)
+        m++;
+    if (m == sizeof(modes) / sizeof(modes[0]))
         return -1;
-    }
-    if (cf->use_lock && (!cf->zk || !cf->lock))
-        return -1;
+    cf->use_lock = modes[m].flags[0];
+    cf->send_token = modes[m].flags[1];
+    cf->fence_read = modes[m].flags[2];
+    cf->early = modes[m].flags[3] && cf->note_fd >= 0 && cf->pause_claim != NULL;
+    cf->advance |= modes[m].flags[4];
+    if (cf->pause_claim)
+        snprintf(cf->hold_path, sizeof(cf->hold_path), "%s.hold", cf->pause_claim);
+    if ((cf->use_lock && (!cf->zk || !cf->lock)) || (cf->advance && !cf->use_lock))
+        return -1; /* a fence-advance needs a lock's token */
     /* "-" is our stdout as it is: reopening /dev/stdout fails when it is a
      * socket, or a pipe the (non-root) user may not open. */
     if (strcmp(log, "-") == 0) {
@@ -253,6 +311,89 @@ static int claim_pause(const config_t *cf)
     dprintf(fd, "%d\n", cf->id);
     close(fd);
     return 1;
+}
+
+/* One byte to the demo on the note pipe: 'h' (the successor has read) or
+ * 'a' (the woken victim's write was answered). A byte is written whole. */
+static void note_demo(const config_t *cf, char what)
+{
+    if (write(cf->note_fd, &what, 1) != 1)
+        perror("demo-worker: early wake: note to the demo");
+}
+
+/* The victim of an early-wake mode, before it stops: its token in the hold
+ * file, written whole (a temporary file renamed) so that a reader sees
+ * either no file or the token. 0, or -1. */
+static int publish_hold(const config_t *cf, uint64_t token)
+{
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.%d", cf->hold_path, cf->id);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    int bad = fprintf(f, "%" PRIu64 "\n", token) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, cf->hold_path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The paused victim's token while its write is not answered yet, else 0
+ * (tokens are czxids, never 0). */
+static uint64_t hold_token(const config_t *cf)
+{
+    FILE *f = fopen(cf->hold_path, "r");
+    if (f == NULL)
+        return 0;
+    uint64_t t = 0;
+    if (fscanf(f, "%" SCNu64, &t) != 1)
+        t = 0;
+    fclose(f);
+    return t;
+}
+
+/* Waits for the demo's go (a byte) or for end-of-file (the demo is gone),
+ * at most ms. Returns 1 on the go, 0 otherwise. */
+static int wait_go(const config_t *cf, int ms)
+{
+    int64_t deadline = mono_ms() + ms;
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {cf->go_fd, POLLIN, 0};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;
+        char b;
+        ssize_t n = read(cf->go_fd, &b, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n == 1;
+    }
+}
+
+/* The early wake, on the successor's side: we have read the seat map with
+ * `token` while a paused holder with a lower token has not written yet.
+ * We tell the demo, which resumes that holder now, and wait until its
+ * write has been answered: it lands between our read and our write. The
+ * wait is bounded: the woken holder's PUT may take the HTTP timeout, and
+ * a busy machine a few session timeouts more to run it. */
+static void hold_for_stale_write(const config_t *cf, uint64_t token, int seat)
+{
+    if (!cf->early)
+        return;
+    uint64_t victim = hold_token(cf);
+    if (victim == 0 || victim >= token)
+        return;
+    log_event(cf, "hold", token, seat, NULL, 0);
+    note_demo(cf, 'h');
+    int go = wait_go(cf, DEMO_HTTP_TIMEOUT_S * 1000 + 10 * cf->session_ms);
+    log_event(cf, "unhold", token, seat, NULL, go ? 0 : 1);
 }
 
 /* How a release ended, for the events log: the application sees this
@@ -295,8 +436,106 @@ static int acquire_until_given_up(const config_t *cf, zkf_lock_t *lock, uint64_t
     }
 }
 
-/* One booking attempt. Returns 1 to go on, 0 when the house is full, -1 on
- * an error. */
+/* The victim's pause, right before its write, if it is the first to
+ * claim it while the library says the lock is still ours. 1 if paused. */
+static int pause_if_victim(const config_t *cf, zkf_lock_t *lock, uint64_t token, int seat)
+{
+    uint64_t t;
+    if (!cf->pause_claim || !lock || zkf_lock_token(lock, &t) != 0 || !claim_pause(cf))
+        return 0;
+    if (cf->early && publish_hold(cf, token) != 0)
+        fprintf(stderr, "worker %d: %s: %s\n", cf->id, cf->hold_path, strerror(errno));
+    log_event(cf, "pause", token, seat, NULL, 0);
+    raise(SIGSTOP); /* ...and here the world stops for us. */
+    log_event(cf, "resume", token, seat, NULL, 0);
+    return 1;
+}
+
+/* Writes the map back with `seat` taken; logs the answer. */
+static void write_booking(const config_t *cf, demo_http_t *http, seatmap_t *map, uint64_t token,
+                          int seat, int *seq)
+{
+    char booking[64];
+    snprintf(booking, sizeof(booking), "w%d-%d", cf->id, ++*seq);
+    seatmap_set(map, seat, booking);
+    char *text = seatmap_format(map);
+    char *err = NULL;
+    int st = text ? demo_http_put(http, cf->bucket, cf->key, text, cf->send_token ? cf->lock : NULL,
+                                  token, &err)
+                  : -1;
+    if (st >= 200 && st < 300)
+        log_event(cf, "write_ok", token, seat, booking, st);
+    else
+        log_event(cf, st == 412 ? "write_stale" : "write_failed", token, seat, booking, st);
+    free(err);
+    free(text);
+}
+
+/* Read, pick, process, write: the critical section. Returns 1 to go on, 0
+ * when the house is full, -1 on an error. A fenced read refused (412: our
+ * token is below the lock's mark, the holding is over) is no error: the
+ * worker queues again, as for a refused write. */
+static int read_modify_write(const config_t *cf, demo_http_t *http, zkf_lock_t *lock,
+                             uint64_t token, int *paused, int *seq)
+{
+    char *body = NULL;
+    int st =
+        demo_http_get(http, cf->bucket, cf->key, cf->fence_read ? cf->lock : NULL, token, &body);
+    seatmap_t map;
+    int go_on = 1;
+    if (st == 412 && cf->fence_read) {
+        log_event(cf, "read_stale", token, -1, NULL, st);
+    } else if (st < 0) {
+        fprintf(stderr, "worker %d: GET seat map: %s\n", cf->id, demo_http_error(http));
+        go_on = -1;
+    } else if (st != 200 || seatmap_parse(body, &map) != 0) {
+        fprintf(stderr, "worker %d: GET seat map: HTTP %d\n", cf->id, st);
+        go_on = -1;
+    } else {
+        int seat = seatmap_first_free(&map);
+        log_event(cf, "read", token, seat, NULL, st);
+        hold_for_stale_write(cf, token, seat);
+        if (seat < 0) {
+            go_on = 0;
+        } else {
+            pause_ms(cf->process_ms / 2 + rand() % (cf->process_ms + 1));
+            int victim = !*paused && pause_if_victim(cf, lock, token, seat);
+            *paused |= victim;
+            write_booking(cf, http, &map, token, seat, seq);
+            if (victim && cf->early) {
+                /* Answered: the successor may write now. */
+                unlink(cf->hold_path);
+                note_demo(cf, 'a');
+            }
+        }
+    }
+    free(body);
+    return go_on;
+}
+
+/* Fence-advance, right after acquiring: every older holder is fenced
+ * before we read. Returns 1 (advanced), 0 (412: a newer holder has raised
+ * the mark already, the holding is over) or -1 on an error. */
+static int advance_fence(const config_t *cf, demo_http_t *http, uint64_t token)
+{
+    int st = demo_http_fence_advance(http, cf->lock, token);
+    if (st == 200) {
+        log_event(cf, "advanced", token, -1, NULL, st);
+        return 1;
+    }
+    if (st == 412) {
+        log_event(cf, "advance_stale", token, -1, NULL, st);
+        return 0;
+    }
+    if (st < 0)
+        fprintf(stderr, "worker %d: fence-advance: %s\n", cf->id, demo_http_error(http));
+    else
+        fprintf(stderr, "worker %d: fence-advance: HTTP %d\n", cf->id, st);
+    return -1;
+}
+
+/* One booking attempt, under the lock if there is one. Returns 1 to go on,
+ * 0 when the house is full, -1 on an error. */
 static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, int *paused, int *seq)
 {
     uint64_t token = 0;
@@ -309,50 +548,11 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
         }
         log_event(cf, "acquired", token, -1, NULL, 0);
     }
-    char *body = NULL;
-    int st = demo_http_get(http, cf->bucket, cf->key, &body);
-    seatmap_t map;
-    int go_on = 1;
-    if (st < 0) {
-        fprintf(stderr, "worker %d: GET seat map: %s\n", cf->id, demo_http_error(http));
-        go_on = -1;
-    } else if (st != 200 || seatmap_parse(body, &map) != 0) {
-        fprintf(stderr, "worker %d: GET seat map: HTTP %d\n", cf->id, st);
-        go_on = -1;
-    } else {
-        int seat = seatmap_first_free(&map);
-        log_event(cf, "read", token, seat, NULL, st);
-        if (seat < 0) {
-            go_on = 0;
-        } else {
-            pause_ms(cf->process_ms / 2 + rand() % (cf->process_ms + 1));
-            if (cf->pause_claim && !*paused) {
-                /* Still ours, says the library... */
-                uint64_t t;
-                if (lock && zkf_lock_token(lock, &t) == 0 && claim_pause(cf)) {
-                    log_event(cf, "pause", token, seat, NULL, 0);
-                    *paused = 1;
-                    raise(SIGSTOP); /* ...and here the world stops for us. */
-                    log_event(cf, "resume", token, seat, NULL, 0);
-                }
-            }
-            char booking[64];
-            snprintf(booking, sizeof(booking), "w%d-%d", cf->id, ++*seq);
-            seatmap_set(&map, seat, booking);
-            char *text = seatmap_format(&map);
-            char *err = NULL;
-            st = text ? demo_http_put(http, cf->bucket, cf->key, text,
-                                      cf->send_token ? cf->lock : NULL, token, &err)
-                      : -1;
-            if (st >= 200 && st < 300)
-                log_event(cf, "write_ok", token, seat, booking, st);
-            else
-                log_event(cf, st == 412 ? "write_stale" : "write_failed", token, seat, booking, st);
-            free(err);
-            free(text);
-        }
-    }
-    free(body);
+    int go_on = lock && cf->advance ? advance_fence(cf, http, token) : 1;
+    if (go_on == 1)
+        go_on = read_modify_write(cf, http, lock, token, paused, seq);
+    else if (go_on == 0)
+        go_on = 1; /* refused: not ours any more; queue again */
     if (lock) {
         /* Stamped with the time the release began: the successor cannot
          * get the lock before that, so a successor's acquisition inside a

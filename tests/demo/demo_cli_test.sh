@@ -30,12 +30,23 @@ check "[ \$(status '$demo' ${z[*]} --modes ,) = 64 ]" "--modes , is a usage erro
 check "grep -q -- '--modes' '$tmp/last.out'" "... and the message names --modes"
 check "[ \$(status '$demo' ${z[*]} --modes '') = 64 ]" "--modes '' is a usage error"
 check "[ \$(status '$demo' ${z[*]} --modes 1,,2) = 64 ]" "--modes 1,,2 is a usage error"
-check "[ \$(status '$demo' ${z[*]} --modes 5) = 64 ]" "--modes 5 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --modes 8) = 64 ]" "--modes 8 is a usage error"
+check "grep -q 'modes 1 to 7' '$tmp/last.out'" "... and the message names the modes"
+check "[ \$(status '$demo' ${z[*]} --modes 0) = 64 ]" "--modes 0 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --modes 5,) = 64 ]" "--modes 5, is a usage error"
+for m in 5 6 7; do
+  check "'$demo' --help | grep -q -- '$m the'" "zkfence-demo --help describes mode $m"
+done
+check "'$demo' --help | grep -q -- 'advances the fence'" "zkfence-demo --help names the fence-advance"
+check "'$demo' --help | grep -q -- 'early'" "zkfence-demo --help names the early wake"
 check "[ \$(status '$demo' ${z[*]} --seats 0) = 64 ]" "--seats 0 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --seats ten) = 64 ]" "--seats ten is a usage error"
-check "[ \$(status '$demo' ${z[*]} --workers 1) = 64 ]" "--workers 1 with modes 1, 3, 4 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --workers 1) = 64 ]" "--workers 1 with modes 1, 3-6 is a usage error"
 check "grep -q 'need --workers 2' '$tmp/last.out'" "... and says why"
 check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 3) = 64 ]" "--workers 1 --modes 3 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 5) = 64 ]" "--workers 1 --modes 5 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 2,6) = 64 ]" "--workers 1 --modes 2,6 is a usage error"
+check "[ \$(status '$demo' ${z[*]} --workers 1 --modes 7) = 64 ]" "--workers 1 --modes 7 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --workers 65) = 64 ]" "--workers 65 is a usage error"
 check "[ \$(status '$demo' ${z[*]} --bogus) = 64 ]" "an unknown option is a usage error"
 check "[ \$(status '$demo' --proxy http://127.0.0.1:1) = 64 ]" "--zk is required"
@@ -90,14 +101,67 @@ write_mode "$good" 4 "seat-0 w2-1" "seat-1 w2-2" <<'EOF'
 6001 1 write_stale 30 0 w1-1 412
 6002 1 lost 30 -1 - -7
 EOF
+# The early wake: worker 1 pauses holding 40 with seat 0 read free; worker 2
+# takes over (41), reads (seat 0 still free) and holds; worker 1 is woken,
+# writes; worker 2 writes after it. Mode 5: the stale write is accepted
+# (200), then overwritten: w1-1 is acknowledged but lost. Mode 6: the
+# successor's read was fenced, the stale write refused (412).
+write_mode "$good" 5 "seat-0 w2-1" "seat-1 w1-2" <<'EOF'
+100 1 acquired 40 -1 - 0
+110 1 read 40 0 - 200
+120 1 pause 40 0 - 0
+2000 2 acquired 41 -1 - 0
+2001 2 read 41 0 - 200
+2001 2 hold 41 0 - 0
+2003 1 resume 40 0 - 0
+2005 1 write_ok 40 0 w1-1 200
+2006 1 lost 40 -1 - -7
+2006 2 unhold 41 0 - 0
+2020 2 write_ok 41 0 w2-1 200
+2021 2 released 41 -1 - 0
+2030 1 acquired 42 -1 - 0
+2031 1 read 42 1 - 200
+2060 1 write_ok 42 1 w1-2 200
+2061 1 released 42 -1 - 0
+EOF
+sed 's/^2005 1 write_ok 40 0 w1-1 200$/2005 1 write_stale 40 0 w1-1 412/' "$good/mode5.events" |
+  write_mode "$good" 6 "seat-0 w2-1" "seat-1 w1-2"
+# Mode 7: mode 6's events, with each holder's fence-advance right after
+# its acquisition (its reads are not fenced; the advance refuses the same).
+awk '{ print } $3 == "acquired" { print $1, $2, "advanced", $4, -1, "-", 200 }' "$good/mode6.events" |
+  write_mode "$good" 7 "seat-0 w2-1" "seat-1 w1-2"
 replay() { # replay DIR [MODES]: the exit status of a replay of DIR
-  status "$demo" --replay "$1" --workers 2 --seats 2 --modes "${2:-1,2,3,4}" --out "$1/out"
+  status "$demo" --replay "$1" --workers 2 --seats 2 --modes "${2:-1,2,3,4,5,6,7}" --out "$1/out"
+}
+col_of() { # col_of DIR MODE NAME: column NAME of mode MODE in DIR's replayed report.tsv
+  awk -F'\t' -v m="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+    $1 == m && k { print $k }' "$1/out/report.tsv"
 }
 expected_col() { awk -F'\t' -v m="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "expected") k = i; next }
   $1 == m { print $k }' "$1/out/report.tsv"; }
-check "[ \$(replay '$good') = 0 ]" "replay: all four modes as expected -> exit 0"
+check "[ \$(replay '$good') = 0 ]" "replay: all seven modes as expected -> exit 0"
 check "grep -q 'verdict: as expected' '$tmp/last.out'" "replay: ... and the verdict says so"
 check "[ \$(replay '$good' 2,4) = 0 ]" "replay: modes 2 and 4 alone as expected -> exit 0"
+check "[ \$(replay '$good' 5,6,7) = 0 ]" "replay: modes 5, 6 and 7 alone as expected -> exit 0"
+# The lost column, from the events and the final seat map: mode 5 loses
+# w1-1 (acknowledged, then overwritten); 1 loses one, 3 two (the stale map
+# erased both of worker 2's bookings); the fenced modes none.
+replay "$good" >/dev/null
+for m in 1:1 3:2 5:1; do
+  check "[ \"\$(col_of '$good' ${m%:*} acknowledged_lost)\" = ${m#*:} ]" \
+    "replay: mode ${m%:*}: ${m#*:} acknowledged booking(s) lost"
+done
+for m in 2 4 6 7; do
+  check "[ \"\$(col_of '$good' $m acknowledged_lost)\" = 0 ]" "replay: mode $m: none lost"
+done
+check "[ \"\$(col_of '$good' 7 advances)\" = 3 ]" "replay: mode 7: the fence-advances counted"
+check "[ \"\$(col_of '$good' 5 victim_booking)\" = w1-1 ] && [ \"\$(col_of '$good' 5 victim_booking_lost)\" = yes ]" \
+  "replay: mode 5: the lost booking is the stale write's, w1-1"
+check "[ \"\$(col_of '$good' 5 early_timing)\" = yes ] && [ \"\$(col_of '$good' 6 early_timing)\" = yes ]" \
+  "replay: modes 5 and 6: the early timing recognised"
+check "grep -q 'acknowledged' '$good/out/report.txt' && grep -q 'but lost' '$good/out/report.txt'" \
+  "replay: the table has the 'acknowledged but lost' column"
+check "grep -q '<th>acknowledged but lost</th>' '$good/out/report.html'" "replay: ... and so has the page"
 
 # Each variant below breaks one mode; the demo must exit 1 and name it.
 variant() { # variant NAME MODE SED-EXPR: a copy of the good run with one mode changed
@@ -123,6 +187,32 @@ bad_case accepted 4 's/^6001 1 write_stale 30 0 w1-1 412/6001 1 write_ok 30 0 w1
   "mode 4 whose stale write was accepted"
 bad_case no-stale 4 '/write_stale/d' "mode 4 without a rejected write"
 bad_case tokens 4 's/^2000 2 acquired 31/2000 2 acquired 29/' "mode 4 with the successor's token lower"
+bad_case late5 5 's/^2020 2 write_ok/2002 2 write_ok/' "mode 5 whose successor wrote before the stale write"
+bad_case refused5 5 's/^2005 1 write_ok 40 0 w1-1 200/2005 1 write_stale 40 0 w1-1 412/' \
+  "mode 5 whose stale write was refused"
+bad_case accepted6 6 's/^2005 1 write_stale 40 0 w1-1 412/2005 1 write_ok 40 0 w1-1 200/' \
+  "mode 6 whose stale write was accepted (a booking acknowledged, then lost)"
+bad_case late6 6 's/^2020 2 write_ok/2002 2 write_ok/' "mode 6 refused outside the window (late)"
+bad_case noread6 6 '/^2001 2 read /d' "mode 6 whose successor never read during the pause"
+bad_case accepted7 7 's/^2005 1 write_stale 40 0 w1-1 412/2005 1 write_ok 40 0 w1-1 200/' \
+  "mode 7 whose stale write was accepted (a booking acknowledged, then lost)"
+# The lost column's rule alone: mode 2's events as they were, but seat 0's
+# acknowledged booking gone from the final seat map.
+lost2=$tmp/lost2
+cp -r "$good" "$lost2"
+printf '%s\n' "seat-0 w2-1" "seat-1 w2-1" >"$lost2/mode2.seatmap"
+check "[ \$(replay '$lost2') = 1 ]" "replay: mode 2 with an acknowledged booking lost -> exit 1"
+check "grep -q 'mode 2: UNEXPECTED: 1 acknowledged booking(s) lost' '$lost2/out/report.txt'" \
+  "replay: ... and the report says which rule"
+check "[ \"\$(col_of '$lost2' 2 acknowledged_lost)\" = 1 ]" "replay: ... counted in the lost column"
+# Mode 5 needs the stale write's own booking lost: here the final map
+# still has w1-1 (and it was worker 2's booking that went).
+kept=$tmp/kept
+cp -r "$good" "$kept"
+printf '%s\n' "seat-0 w1-1" "seat-1 w1-2" >"$kept/mode5.seatmap"
+check "[ \$(replay '$kept') = 1 ]" "replay: mode 5 whose stale booking is in the final map -> exit 1"
+check "grep -q 'mode 5: UNEXPECTED: the paused holder.s acknowledged booking w1-1 was not lost' '$kept/out/report.txt'" \
+  "replay: ... and the report says so"
 missing=$tmp/missing
 cp -r "$good" "$missing"
 rm "$missing/mode2.events"
@@ -140,6 +230,16 @@ check "[ \"\$('$sd' --help | head -n 1)\" = \"\$(sed -n 2p '$sd' | sed 's/^# //'
 check "! '$sd' --help | grep -q 'set -euo\\|^#!'" "scripts/demo --help prints the comments only"
 check "[ \$(status '$sd' --bogus) = 64 ]" "scripts/demo: unknown option exits 64"
 check "[ \$(status '$sd' --modes ,) = 64 ]" "scripts/demo: --modes , exits 64"
+check "[ \$(status '$sd' --modes 8) = 64 ]" "scripts/demo: --modes 8 exits 64"
+check "[ \$(status '$sd' --modes 5,6 --dry-run) = 0 ]" "scripts/demo: --modes 5,6 is accepted"
+check "grep -q 'modes=5,6 ' '$tmp/last.out'" "... and passed on"
+check "[ \$(status '$sd' --dry-run) = 0 ] && grep -q 'modes=1,2,3,4,5,6,7 ' '$tmp/last.out'" \
+  "scripts/demo: all seven modes by default"
+for m in 5 6 7; do
+  check "'$sd' --help | grep -Eq '^ +$m (early|the same early) wake'" "scripts/demo --help describes mode $m"
+done
+check "[ \$(status '$sd' --workers 1 --modes 6 --dry-run) = 64 ]" "scripts/demo: --workers 1 --modes 6 exits 64"
+check "[ \$(status '$sd' --workers 1 --modes 7 --dry-run) = 64 ]" "scripts/demo: --workers 1 --modes 7 exits 64"
 check "[ \$(status '$sd' --seats) = 64 ]" "scripts/demo: a missing value exits 64"
 check "[ \$(status '$sd' --workers many) = 64 ]" "scripts/demo: a non-number exits 64"
 mkdir -p "$tmp/elsewhere"

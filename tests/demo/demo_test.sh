@@ -3,10 +3,14 @@
 # ZooKeeper ($ZKFENCE_TEST_ZK) and a zkfence-proxy started here, and checks
 # each mode's own numbers in report.tsv rather than the demo's verdict: the
 # race (1), exactly S bookings (2), the paused holder's double booking (3),
-# its refused write and the two tokens (4). Then the report files, and two
-# runs that must fail or succeed for a reason: more workers than seats (the
-# pause victim is whoever holds the lock first), and a hung worker (the mode
-# timeout kills it, the mode fails, nothing is left running).
+# its refused write and the two tokens (4), the early wake losing an
+# acknowledged booking when reads are not fenced (5) and refused when they
+# are (6) or when each holder advances the fence at acquisition (7);
+# "acknowledged but lost" is 0 in 2, 4, 6 and 7 and above 0 in 3 and 5;
+# the proxy's audit log agrees. Then the report files, and two runs
+# that must fail or succeed for a reason: more workers than seats (the
+# pause victim is whoever holds the lock first), and a hung worker (the
+# mode timeout kills it, the mode fails, nothing is left running).
 set -euo pipefail
 bin=${ZKFENCE_BIN_DIR:?}
 src=${ZKFENCE_SOURCE_DIR:?}
@@ -45,10 +49,25 @@ col() { # col MODE NAME: column NAME of mode MODE's row in report.tsv
   awk -F'\t' -v m="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
     $1 == m && k { print $k }' "$tsv"
 }
-check "[ -s '$tsv' ] && [ \$(wc -l <'$tsv') = 5 ]" "report.tsv: a header and four modes"
-for m in 1 2 3 4; do
+check "[ -s '$tsv' ] && [ \$(wc -l <'$tsv') = 8 ]" "report.tsv: a header and seven modes"
+for m in 1 2 3 4 5 6 7; do
   check "[ \"\$(col $m status)\" = ok ]" "mode $m ran to its end"
+  check "[ \"\$(col $m expected)\" = yes ]" "mode $m showed what it exists to show"
 done
+# Acknowledged but lost: none where reads and writes are fenced, always;
+# some where the fault is deterministic (3: the paused holder overwrites its
+# successor's bookings; 5: the early wake). Mode 1 is a race: whether it
+# loses a booking is up to the scheduler, so only the count's consistency
+# is checked there (each seat confirmed twice lost at least one booking).
+for m in 2 4 6 7; do
+  check "[ \"\$(col $m acknowledged_lost)\" = 0 ]" "mode $m: no acknowledged booking lost"
+done
+for m in 3 5; do
+  check "[ \"\$(col $m acknowledged_lost)\" -gt 0 ]" \
+    "mode $m: acknowledged bookings lost ($(col $m acknowledged_lost))"
+done
+check "[ \"\$(col 1 acknowledged_lost)\" -ge \"\$(col 1 double_booked)\" ]" \
+  "mode 1: at least one booking lost per seat sold twice ($(col 1 acknowledged_lost) lost, $(col 1 double_booked) double)"
 check "[ \$((\$(col 1 double_booked) + \$(col 1 oversold))) -gt 0 ]" \
   "mode 1: seats double-booked or oversold ($(col 1 double_booked) double, $(col 1 oversold) oversold)"
 check "[ \"\$(col 2 confirmed)\" = $seats ] && [ \"\$(col 2 double_booked)\" = 0 ]" \
@@ -71,37 +90,87 @@ check "[ '$vt' = \"\$(col 4 victim_token)\" ] && [ '$st' = \"\$(col 4 successor_
 check "grep -q '\"verdict\":\"rejected_stale\".*\"token\":\"$vt\"\\|\"token\":\"$vt\".*\"verdict\":\"rejected_stale\"' '$tmp/data/audit.log'" \
   "the proxy's audit log has the refusal of token $vt"
 
+# The early wake, every run: the stale write between the successor's read
+# and its write (the order of the events, and the demo's own lines).
+for m in 5 6 7; do
+  check "[ \"\$(col $m early_timing)\" = yes ]" \
+    "mode $m: the stale write landed between its successor's read and write"
+  check "grep -q '^mode $m: early wake: worker [0-9]* read' '$tmp/out/report.txt'" \
+    "mode $m: report.txt tells the early wake"
+  check "[ \"\$(col $m victim_token)\" -lt \"\$(col $m successor_token)\" ]" \
+    "mode $m: the victim's token below its successor's"
+done
+check "[ \"\$(col 5 victim_write)\" = accepted ] && [ \"\$(col 5 victim_booking_lost)\" = yes ]" \
+  "mode 5: the stale write accepted, its booking $(col 5 victim_booking) then lost"
+for m in 6 7; do
+  check "[ \"\$(col $m victim_write)\" = stale ] && [ \"\$(col $m confirmed)\" = $seats ]" \
+    "mode $m: the stale write refused, $seats bookings confirmed ($(col $m confirmed))"
+done
+check "[ \"\$(col 7 advances)\" -ge \"\$(col 7 confirmed)\" ] && [ \"\$(col 7 stale_reads)\" = 0 ]" \
+  "mode 7: a fence-advance before every booking ($(col 7 advances)), no read fenced"
+# The proxy saw it the same way. Audit lines of one lock and token.
+audit() { # audit MODE TOKEN OP VERDICT: the audit log has that decision
+  grep "/mode$1\"" "$tmp/data/audit.log" | grep "\"token\":\"$2\"" | grep "\"op\":\"$3\"" |
+    grep -q "\"verdict\":\"$4\""
+}
+v5=$(col 5 victim_token) v6=$(col 6 victim_token) s6=$(col 6 successor_token)
+check "audit 5 $v5 PutObject accepted_higher" "mode 5: the audit log has the stale write (token $v5) accepted"
+check "! grep '/mode5\"' '$tmp/data/audit.log' | grep -q '\"op\":\"GetObject\"'" \
+  "mode 5: no read was fenced (none audited)"
+check "audit 6 $s6 GetObject accepted_higher" "mode 6: the successor's fenced read (token $s6) raised the mark"
+check "grep '/mode6\"' '$tmp/data/audit.log' | grep '\"token\":\"$v6\"' | grep '\"op\":\"PutObject\"' | grep -q '\"mark\":\"$s6\",\"verdict\":\"rejected_stale\"'" \
+  "mode 6: the stale write (token $v6) refused against the mark $s6"
+v7=$(col 7 victim_token) s7=$(col 7 successor_token)
+check "grep '\"op\":\"FenceAdvance\"' '$tmp/data/audit.log' | grep '/mode7\"' | grep -q '\"token\":\"$s7\"'" \
+  "mode 7: the successor's fence-advance (token $s7) audited"
+check "! grep '/mode7\"' '$tmp/data/audit.log' | grep -q '\"op\":\"GetObject\"'" \
+  "mode 7: no read was fenced (none audited)"
+check "grep '/mode7\"' '$tmp/data/audit.log' | grep '\"token\":\"$v7\"' | grep '\"op\":\"PutObject\"' | grep -q '\"mark\":\"$s7\",\"verdict\":\"rejected_stale\"'" \
+  "mode 7: the stale write (token $v7) refused against the mark $s7"
+check "audit 2 \"\$(awk '\$3 == \"read\" { print \$4; exit }' '$tmp/out/mode2.events')\" GetObject accepted_higher" \
+  "mode 2: the workers' reads are fenced"
+
 # The page: self-contained, one timeline per mode, one lane per worker.
 html=$tmp/out/report.html
 check "[ -s '$html' ]" "report.html written"
 # Nothing in the page can fetch anything: no src/href at all, no CSS url().
 ext_re='(src|href)[[:space:]]*=|url\(|@import|<link|<script|<img|<iframe'
 check "! grep -Eiq \"\$ext_re\" '$html'" "report.html is self-contained (no external references)"
-check "[ \$(grep -c '<svg' '$html') = 4 ]" "report.html has four timelines"
-for m in 1 2 3 4; do
+check "[ \$(grep -c '<svg' '$html') = 7 ]" "report.html has seven timelines"
+for m in 1 2 3 4 5 6 7; do
   svg=$tmp/out/timeline-mode$m.svg
   check "[ \$(grep -c \"<g class='lane' id='m$m-lane-\" '$html') = $workers ]" \
     "report.html, mode $m: one lane per worker"
   check "[ \$(grep -c \"<g class='lane'\" '$svg') = $workers ]" "timeline-mode$m.svg: one lane per worker"
 done
-for m in 3 4; do
+for m in 3 4 5 6 7; do
   svg=$tmp/out/timeline-mode$m.svg
   v=$(col $m victim_token) s=$(col $m successor_token)
   check "grep -q \"<text class='token'[^>]*>$v</text>\" '$svg'" "mode $m: the victim's token $v is labelled"
   check "grep -q \"<text class='token'[^>]*>$s</text>\" '$svg'" "mode $m: the successor's token $s is labelled"
 done
 check "grep -q '412 StaleFencingToken' '$tmp/out/timeline-mode4.svg'" "mode 4 timeline shows the 412"
+for m in 5 6 7; do
+  check "grep -q \"<g class='zoom'>\" '$tmp/out/timeline-mode$m.svg'" "mode $m timeline zooms in on the early wake"
+done
+check "grep -q \"write, token $v5: 200 accepted\" '$tmp/out/timeline-mode5.svg'" "mode 5 timeline shows the stale write's 200"
+check "grep -q \"booking $(col 5 victim_booking) gone\" '$tmp/out/timeline-mode5.svg'" \
+  "mode 5 timeline shows the successor's overwrite"
+check "grep -q \"write, token $v6: 412 StaleFencingToken\" '$tmp/out/timeline-mode6.svg'" "mode 6 timeline shows the stale write's 412"
 
 # More workers than seats: a fixed victim (worker 1) might never hold the
-# lock; the first holder always does.
+# lock; the first holder always does. The early wake too: the successor
+# reads the one seat still free.
 rc=0
 "$bin/zkfence-demo" --zk "$zk" --proxy "$proxy" --workers 6 --seats 1 \
-  --modes 4 --out "$tmp/few" >"$tmp/few.out" 2>&1 || rc=$?
+  --modes 4,5,6,7 --out "$tmp/few" >"$tmp/few.out" 2>&1 || rc=$?
 tsv=$tmp/few/report.tsv
-check "[ $rc = 0 ]" "6 workers, 1 seat: mode 4 as expected"
+check "[ $rc = 0 ]" "6 workers, 1 seat: modes 4 to 7 as expected"
 [ $rc = 0 ] || cat "$tmp/few.out"
 check "[ \"\$(col 4 victim_worker)\" -ge 1 ] && [ \"\$(col 4 stale_rejected)\" -ge 1 ]" \
   "6 workers, 1 seat: a victim (worker $(col 4 victim_worker)) paused, its write refused"
+check "[ \"\$(col 5 acknowledged_lost)\" = 1 ] && [ \"\$(col 6 acknowledged_lost)\" = 0 ] && [ \"\$(col 7 acknowledged_lost)\" = 0 ]" \
+  "6 workers, 1 seat: the early wake loses the booking in mode 5, not in 6 or 7"
 
 # A stopped proxy: the demo names the cause and the URL, not "HTTP -1".
 down=http://127.0.0.1:$("$src/scripts/free-port")

@@ -20,7 +20,17 @@ typedef struct ev {
     int status;
 } ev_t;
 
-/* A mode result from an event list and the final owners of its seats. */
+/* As report_load_events() orders events: by time, then by their line. */
+static int by_time_then_line(const void *a, const void *b)
+{
+    const demo_event_t *x = a, *y = b;
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* A mode result from an event list (in the order a log would have them)
+ * and the final owners of its seats. */
 static mode_result_t *make(int mode, int workers, int seats, const ev_t *evs, size_t n,
                            const char *const *owners)
 {
@@ -31,7 +41,10 @@ static mode_result_t *make(int mode, int workers, int seats, const ev_t *evs, si
     r->workers = workers;
     r->seats = seats;
     r->paused = mode >= 3;
-    r->fenced = mode == 2 || mode == 4;
+    r->early = mode >= 5;
+    r->fenced = mode == 2 || mode >= 4;
+    r->fenced_reads = mode == 2 || mode == 4 || mode == 6;
+    r->fence_advance = mode == 7;
     r->events = calloc(n + 1, sizeof(*r->events));
     for (size_t i = 0; i < n; i++) {
         demo_event_t *e = &r->events[i];
@@ -42,8 +55,10 @@ static mode_result_t *make(int mode, int workers, int seats, const ev_t *evs, si
         e->seat = evs[i].seat;
         snprintf(e->booking, sizeof(e->booking), "%s", evs[i].booking ? evs[i].booking : "-");
         e->status = evs[i].status;
+        e->line = i; /* as report_load_events() numbers them */
     }
     r->nevents = n;
+    qsort(r->events, n, sizeof(*r->events), by_time_then_line);
     seatmap_init(&r->final_map, seats);
     for (int s = 0; s < seats && owners && owners[s]; s++)
         seatmap_set(&r->final_map, s, owners[s]);
@@ -99,6 +114,52 @@ static const ev_t paused_fenced[] = {
 };
 static const char *const fenced_pause_owners[] = {"w2-1", "w2-2"};
 
+/* Mode 5 done right: worker 1 pauses holding token 10 with seat 0 read
+ * free; worker 2 takes over (11) and reads (not fenced: seat 0 still
+ * free), and holds; worker 1 is woken, writes seat 0: accepted; worker 2
+ * then writes seat 0 too: worker 1's acknowledged booking is gone. */
+static const ev_t early_writes_fenced[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},     {110, 1, "read", 10, 0, NULL, 200},
+    {120, 1, "pause", 10, 0, NULL, 0},         {2000, 2, "acquired", 11, -1, NULL, 0},
+    {2001, 2, "read", 11, 0, NULL, 200},       {2001, 2, "hold", 11, 0, NULL, 0},
+    {2003, 1, "resume", 10, 0, NULL, 0},       {2005, 1, "write_ok", 10, 0, "w1-1", 200},
+    {2006, 1, "lost", 10, -1, NULL, -7},       {2006, 2, "unhold", 11, 0, NULL, 0},
+    {2020, 2, "write_ok", 11, 0, "w2-1", 200}, {2021, 2, "released", 11, -1, NULL, 0},
+    {2030, 1, "acquired", 12, -1, NULL, 0},    {2031, 1, "read", 12, 1, NULL, 200},
+    {2060, 1, "write_ok", 12, 1, "w1-2", 200}, {2061, 1, "released", 12, -1, NULL, 0},
+};
+static const char *const early_owners[] = {"w2-1", "w1-2"};
+
+/* Mode 6 done right: the same timing; the successor's read was fenced,
+ * so the woken write is refused. */
+static const ev_t early_fenced[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},     {110, 1, "read", 10, 0, NULL, 200},
+    {120, 1, "pause", 10, 0, NULL, 0},         {2000, 2, "acquired", 11, -1, NULL, 0},
+    {2001, 2, "read", 11, 0, NULL, 200},       {2001, 2, "hold", 11, 0, NULL, 0},
+    {2003, 1, "resume", 10, 0, NULL, 0},       {2005, 1, "write_stale", 10, 0, "w1-1", 412},
+    {2006, 1, "lost", 10, -1, NULL, -7},       {2006, 2, "unhold", 11, 0, NULL, 0},
+    {2020, 2, "write_ok", 11, 0, "w2-1", 200}, {2021, 2, "released", 11, -1, NULL, 0},
+    {2030, 1, "acquired", 12, -1, NULL, 0},    {2031, 1, "read", 12, 1, NULL, 200},
+    {2060, 1, "write_ok", 12, 1, "w1-2", 200}, {2061, 1, "released", 12, -1, NULL, 0},
+};
+
+/* Mode 7 done right: the same timing; reads are not fenced, but each
+ * holder advanced the fence right after acquiring, so worker 2's advance
+ * (token 11) refuses worker 1's woken write. */
+static const ev_t early_advance[] = {
+    {100, 1, "acquired", 10, -1, NULL, 0},     {101, 1, "advanced", 10, -1, NULL, 200},
+    {110, 1, "read", 10, 0, NULL, 200},        {120, 1, "pause", 10, 0, NULL, 0},
+    {2000, 2, "acquired", 11, -1, NULL, 0},    {2001, 2, "advanced", 11, -1, NULL, 200},
+    {2001, 2, "read", 11, 0, NULL, 200},       {2001, 2, "hold", 11, 0, NULL, 0},
+    {2003, 1, "resume", 10, 0, NULL, 0},       {2005, 1, "write_stale", 10, 0, "w1-1", 412},
+    {2006, 1, "lost", 10, -1, NULL, -7},       {2006, 2, "unhold", 11, 0, NULL, 0},
+    {2020, 2, "write_ok", 11, 0, "w2-1", 200}, {2021, 2, "released", 11, -1, NULL, 0},
+    {2030, 1, "acquired", 12, -1, NULL, 0},    {2031, 1, "advance_stale", 12, -1, NULL, 412},
+    {2032, 1, "released", 12, -1, NULL, 0},    {2040, 1, "acquired", 13, -1, NULL, 0},
+    {2041, 1, "advanced", 13, -1, NULL, 200},  {2042, 1, "read", 13, 1, NULL, 200},
+    {2060, 1, "write_ok", 13, 1, "w1-2", 200}, {2061, 1, "released", 13, -1, NULL, 0},
+};
+
 static void test_mode1_needs_the_race(void)
 {
     const ev_t race[] = {{100, 1, "write_ok", 0, 0, "w1-1", 200},
@@ -106,7 +167,7 @@ static void test_mode1_needs_the_race(void)
     const char *const owners[] = {"w2-1", "-"};
     mode_result_t *r = make(1, 2, 2, race, N(race), owners);
     CU_ASSERT_EQUAL(r->double_booked, 1);
-    CU_ASSERT_EQUAL(r->lost_bookings, 1);
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
     CU_ASSERT(expected(r));
     destroy(r);
 
@@ -224,20 +285,199 @@ static void test_mode4_needs_the_refusal(void)
     destroy(r);
 }
 
+/* An event list with one event changed (or removed: ev NULL). */
+static ev_t *edited(const ev_t *src, size_t n, size_t at, const char *ev, int64_t ms, int status)
+{
+    ev_t *e = calloc(n, sizeof(*e));
+    memcpy(e, src, n * sizeof(*e));
+    if (ev == NULL) {
+        memmove(&e[at], &e[at + 1], (n - at - 1) * sizeof(*e));
+        return e;
+    }
+    e[at].ev = ev;
+    e[at].ms = ms;
+    e[at].status = status;
+    return e;
+}
+
+static void test_mode5_needs_the_acknowledged_loss(void)
+{
+    mode_result_t *r = make(5, 2, 2, early_writes_fenced, N(early_writes_fenced), early_owners);
+    CU_ASSERT_EQUAL(r->victim_worker, 1);
+    CU_ASSERT_EQUAL(r->successor_worker, 2);
+    CU_ASSERT_EQUAL(r->successor_token, 11);
+    CU_ASSERT(r->early_timing);
+    CU_ASSERT(r->victim_write_ok);
+    CU_ASSERT_STRING_EQUAL(r->victim_booking, "w1-1");
+    CU_ASSERT(r->victim_booking_lost);
+    CU_ASSERT_EQUAL(r->acked_lost, 1); /* w1-1: 200, then overwritten */
+    CU_ASSERT_EQUAL(r->double_booked, 1);
+    CU_ASSERT_EQUAL(r->confirmed, 3);
+    CU_ASSERT_EQUAL(r->oversold, 1);
+    CU_ASSERT_EQUAL(r->successor_read_ms, 2001);
+    CU_ASSERT_EQUAL(r->victim_write_ms, 2005);
+    CU_ASSERT_EQUAL(r->successor_write_ms, 2020);
+    CU_ASSERT(expected(r));
+    destroy(r);
+
+    /* The victim's booking survived (the successor's write did not
+     * overwrite it): nothing acknowledged was lost; mode 5 did not show
+     * what it exists to show. */
+    const char *const kept[] = {"w1-1", "w1-2"};
+    r = make(5, 2, 2, early_writes_fenced, N(early_writes_fenced), kept);
+    CU_ASSERT_FALSE(r->victim_booking_lost);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* The late timing: the successor wrote before the victim woke. */
+    ev_t *late = edited(early_writes_fenced, N(early_writes_fenced), 10, "write_ok", 2002, 200);
+    r = make(5, 2, 2, late, N(early_writes_fenced), early_owners);
+    CU_ASSERT_FALSE(r->early_timing);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    free(late);
+
+    /* The stale write refused: that is mode 6's outcome, not mode 5's. */
+    r = make(5, 2, 2, early_fenced, N(early_fenced), early_owners);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+
+    /* The successor never read during the pause. */
+    ev_t *noread = edited(early_writes_fenced, N(early_writes_fenced), 4, NULL, 0, 0);
+    r = make(5, 2, 2, noread, N(early_writes_fenced) - 1, early_owners);
+    CU_ASSERT_EQUAL(r->successor_read_ms, 0);
+    CU_ASSERT_FALSE(r->early_timing);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    free(noread);
+}
+
+static void test_mode6_needs_the_refusal_in_the_window(void)
+{
+    mode_result_t *r = make(6, 2, 2, early_fenced, N(early_fenced), early_owners);
+    CU_ASSERT(r->early_timing);
+    CU_ASSERT(r->victim_write_stale);
+    CU_ASSERT_EQUAL(r->acked_lost, 0);
+    CU_ASSERT_EQUAL(r->confirmed, 2);
+    CU_ASSERT(expected(r));
+    destroy(r);
+
+    /* The stale write accepted: its booking acknowledged, then lost. */
+    r = make(6, 2, 2, early_writes_fenced, N(early_writes_fenced), early_owners);
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
+    CU_ASSERT_FALSE(expected(r));
+    char buf[256];
+    CU_ASSERT_PTR_NOT_NULL(strstr(report_problem(r, buf, sizeof(buf)), "double-booked"));
+    destroy(r);
+
+    /* Refused, but outside the window (the successor had written first):
+     * that is mode 4's timing, not the early wake. */
+    ev_t *late = edited(early_fenced, N(early_fenced), 10, "write_ok", 2002, 200);
+    r = make(6, 2, 2, late, N(early_fenced), early_owners);
+    CU_ASSERT_FALSE(r->early_timing);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    free(late);
+}
+
+static void test_mode7_needs_the_refusal_after_advance(void)
+{
+    mode_result_t *r = make(7, 2, 2, early_advance, N(early_advance), early_owners);
+    CU_ASSERT(r->early_timing);
+    CU_ASSERT(r->victim_write_stale);
+    CU_ASSERT_EQUAL(r->acked_lost, 0);
+    CU_ASSERT_EQUAL(r->confirmed, 2);
+    CU_ASSERT_EQUAL(r->advances, 3);
+    CU_ASSERT_EQUAL(r->stale_advances, 1);
+    CU_ASSERT_EQUAL(r->acquisitions, 4);
+    CU_ASSERT(expected(r));
+    char story[2048];
+    CU_ASSERT_PTR_NOT_NULL(strstr(report_story(r, story, sizeof(story)),
+                                  "Its successor's fence-advance had already raised"));
+    destroy(r);
+
+    /* The stale write accepted (as without the advance): a booking lost. */
+    ev_t *ok = edited(early_advance, N(early_advance), 9, "write_ok", 2005, 200);
+    r = make(7, 2, 2, ok, N(early_advance), early_owners);
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    free(ok);
+}
+
+/* "Acknowledged but lost" counts 2xx writes whose booking is not in the
+ * final seat map, and must be 0 in every mode whose reads and writes are
+ * fenced (2, 4, 6). */
+static void test_acknowledged_but_lost(void)
+{
+    /* Mode 2's events, but seat 0's acknowledged booking gone from the map
+     * (overwritten by a write built on an older read). */
+    const char *const gone[] = {"w2-1", "w2-1"};
+    mode_result_t *r = make(2, 2, 2, fenced_ok, N(fenced_ok), gone);
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
+    CU_ASSERT_EQUAL(r->double_booked, 0);
+    char buf[256];
+    const char *p = report_problem(r, buf, sizeof(buf));
+    CU_ASSERT_PTR_NOT_NULL(p);
+    CU_ASSERT_PTR_NOT_NULL(p ? strstr(p, "1 acknowledged booking(s) lost") : NULL);
+    destroy(r);
+    r = make(4, 2, 2, paused_fenced, N(paused_fenced), (const char *const[]){"w2-1", "-"});
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    r = make(6, 2, 2, early_fenced, N(early_fenced), (const char *const[]){"w2-1", "-"});
+    CU_ASSERT_EQUAL(r->acked_lost, 1);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+    /* Refused and failed writes are not acknowledged: never counted. */
+    r = make(6, 2, 2, early_fenced, N(early_fenced), early_owners);
+    CU_ASSERT_EQUAL(r->stale_rejected, 1);
+    CU_ASSERT_EQUAL(r->acked_lost, 0);
+    destroy(r);
+}
+
+/* Events of one ms keep the order they were logged in: the early timing
+ * is decided by that order, not by a sort that may swap them. */
+static void test_same_ms_keeps_the_log_order(void)
+{
+    ev_t e[N(early_fenced)];
+    memcpy(e, early_fenced, sizeof(e));
+    for (size_t i = 4; i <= 10; i++)
+        e[i].ms = 2001; /* read, hold, resume, stale write, lost, unhold, write */
+    mode_result_t *r = make(6, 2, 2, e, N(e), early_owners);
+    CU_ASSERT(r->early_timing);
+    CU_ASSERT(expected(r));
+    destroy(r);
+    /* The same ms, the successor's write logged before the stale one. */
+    ev_t swapped = e[10];
+    memmove(&e[8], &e[7], 3 * sizeof(e[0]));
+    e[7] = swapped;
+    r = make(6, 2, 2, e, N(e), early_owners);
+    CU_ASSERT_FALSE(r->early_timing);
+    CU_ASSERT_FALSE(expected(r));
+    destroy(r);
+}
+
 static void test_verdict_needs_every_mode(void)
 {
-    mode_result_t *m[4] = {
+    mode_result_t *m[6] = {
         make(1, 2, 2,
              (const ev_t[]){{1, 1, "write_ok", 0, 0, "a", 200}, {2, 2, "write_ok", 0, 0, "b", 200}},
              2, (const char *const[]){"b", "-"}),
         make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners),
         make(3, 2, 2, paused_nofence, N(paused_nofence), paused_owners),
         make(4, 2, 2, paused_fenced, N(paused_fenced), fenced_pause_owners),
+        make(5, 2, 2, early_writes_fenced, N(early_writes_fenced), early_owners),
+        make(6, 2, 2, early_fenced, N(early_fenced), early_owners),
     };
-    mode_result_t all[4];
-    for (int i = 0; i < 4; i++)
+    mode_result_t all[6];
+    for (int i = 0; i < 6; i++)
         all[i] = *m[i];
-    CU_ASSERT_EQUAL(report_verdict(all, 4), 0);
+    CU_ASSERT_EQUAL(report_verdict(all, 6), 0);
+    /* Mode 5 losing a booking does not cover for mode 6 losing one. */
+    all[5].acked_lost = 1;
+    CU_ASSERT_EQUAL(report_verdict(all, 6), 1);
+    all[5] = *m[5];
     /* Mode 1 showing its failure no longer covers for mode 3 not showing
      * its own, nor the other way round. */
     all[2].victim_write_ok = 0;
@@ -248,7 +488,7 @@ static void test_verdict_needs_every_mode(void)
     CU_ASSERT_EQUAL(report_verdict(all, 4), 1);
     /* Nothing ran: not "as expected". */
     CU_ASSERT_EQUAL(report_verdict(all, 0), 1);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         destroy(m[i]);
 }
 
@@ -556,6 +796,113 @@ static void test_svg_labels_never_overlap(void)
     }
 }
 
+/* Modes 5 and 6: the wake on the timeline, and the zoom below it with
+ * the successor's read, the stale write's answer and the successor's
+ * write, in ms after the read; no label overlaps another. */
+static void test_svg_early_wake(void)
+{
+    mode_result_t *r = make(5, 2, 2, early_writes_fenced, N(early_writes_fenced), early_owners);
+    char *svg = svg_of(r);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "<line class='wake'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "<g class='zoom'>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "read, not fenced (mark unchanged); worker 1 woken"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "0 ms: read, no token sent: the mark is unchanged"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "+4 ms: write, token 10: 200 accepted"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "+19 ms: write, token 11: 200, booking w1-1 gone"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "writes what it read: booking w1-1 overwritten"));
+    /* The zoom's axis is in ms and ends past the successor's write. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, ">0 ms</text>"));
+    const char *z = strstr(svg, "<g class='zoom'>");
+    const char *end = z ? strstr(z, "text-anchor='end'>") : NULL;
+    CU_ASSERT(end != NULL && atof(end + strlen("text-anchor='end'>")) > 19);
+    /* Two lanes, an axis, and the zoom: the picture is that tall. */
+    int h = 0;
+    CU_ASSERT(sscanf(strstr(svg, "height='"), "height='%d'", &h) == 1);
+    CU_ASSERT_EQUAL(h, 6 + 2 * 42 + 16 + 18 + 2 * 42 + 16);
+    free(svg);
+    destroy(r);
+
+    r = make(6, 2, 2, early_fenced, N(early_fenced), early_owners);
+    svg = svg_of(r);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "fenced read: mark raised to 11; worker 1 woken"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "0 ms: fenced read, token 11: the mark is now 11"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "+4 ms: write, token 10: 412 StaleFencingToken"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "write with token 10 refused: 412 StaleFencingToken"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "writes what it read: nothing lost"));
+    free(svg);
+    destroy(r);
+
+    r = make(7, 2, 2, early_advance, N(early_advance), early_owners);
+    svg = svg_of(r);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "read after fence-advance (mark 11); worker 1 woken"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(svg, "0 ms: read, no token sent: the mark is 11 since its fence-advance"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "+4 ms: write, token 10: 412 StaleFencingToken"));
+    free(svg);
+    destroy(r);
+
+    /* Late modes have no zoom. */
+    r = make(4, 2, 2, paused_fenced, N(paused_fenced), fenced_pause_owners);
+    svg = svg_of(r);
+    CU_ASSERT_PTR_NULL(strstr(svg, "<g class='zoom'>"));
+    free(svg);
+    destroy(r);
+
+    /* Random early wakes, seeded: any number of workers and holdings
+     * around it, the three events 0 to 60 ms apart (the same ms too), the
+     * victim and successor in any two lanes. Generated in time order, and
+     * events of one ms in the order a log would have them. */
+    unsigned seed = 777;
+    for (int round = 0; round < 200; round++) {
+        ev_t ev[300];
+        size_t k = 0;
+        seed = seed * 1103515245u + 12345u;
+        int workers = 2 + (int)(seed >> 16) % 10;
+        int vic = 1 + (int)(seed >> 8) % workers, suc = 1 + (int)(seed >> 4) % workers;
+        if (suc == vic)
+            suc = vic % workers + 1;
+        uint64_t tok = (seed & 1) ? 7 : 4294967296ull * 1000 + 1;
+        int64_t gap1 = (seed >> 3) % 30, gap2 = (seed >> 6) % 60;
+        ev[k++] = (ev_t){0, vic, "acquired", tok, -1, NULL, 0};
+        ev[k++] = (ev_t){5, vic, "pause", tok, 0, NULL, 0};
+        int64_t t = 2000;
+        ev[k++] = (ev_t){t, suc, "acquired", tok + 1, -1, NULL, 0};
+        ev[k++] = (ev_t){t + 1, suc, "read", tok + 1, 0, NULL, 200};
+        ev[k++] = (ev_t){t + 1, vic, "resume", tok, 0, NULL, 0};
+        ev[k++] =
+            (ev_t){t + 1 + gap1,         vic, round % 2 ? "write_ok" : "write_stale", tok, 0, "w-v",
+                   round % 2 ? 200 : 412};
+        ev[k++] = (ev_t){t + 1 + gap1, vic, "lost", tok, -1, NULL, -7};
+        ev[k++] = (ev_t){t + 1 + gap1 + gap2, suc, "write_ok", tok + 1, 0, "w-s", 200};
+        ev[k++] = (ev_t){t + 2 + gap1 + gap2, suc, "released", tok + 1, -1, NULL, 0};
+        uint64_t next = tok + 2;
+        t += 3 + gap1 + gap2; /* the others after the wake: every list in time order */
+        int holds = (int)(seed >> 20) % 60;
+        for (int i = 0; i < holds; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int w = 1 + (int)(seed >> 16) % workers;
+            t += 3 + (seed >> 4) % 100;
+            ev[k++] = (ev_t){t, w, "acquired", next, -1, NULL, 0};
+            ev[k++] = (ev_t){t + 2, w, "write_ok", next, 1 + i % 3, "b", 200};
+            ev[k++] = (ev_t){t + 3, w, "released", next++, -1, NULL, 0};
+        }
+        r = make(round % 2 ? 5 : 6, workers, 4, ev, k, (const char *const[]){"w-s", "-", "-", "-"});
+        CU_ASSERT(r->early_timing); /* the log's order decides within one ms */
+        svg = svg_of(r);
+        int bad = overlaps(svg);
+        if (bad)
+            fprintf(stderr, "  (early round %d: %d workers, victim %d, successor %d)\n", round,
+                    workers, vic, suc);
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(svg, "<g class='zoom'>"));
+        free(svg);
+        destroy(r);
+    }
+}
+
 /* The axis spans the whole mode, as the demo ran it: its end label is the
  * table's duration, even when the workers' events end well before. */
 static void test_svg_axis_covers_the_mode(void)
@@ -584,15 +931,15 @@ static void test_svg_axis_covers_the_mode(void)
 static void test_notes_count_what_the_table_counts(void)
 {
     mode_result_t *r = woken_burst(10, 300);
-    CU_ASSERT_EQUAL(r->lost_bookings, 10);
+    CU_ASSERT_EQUAL(r->acked_lost, 10);
     CU_ASSERT_EQUAL(r->double_booked, 10);
     char *svg = svg_of(r);
     CU_ASSERT_PTR_NOT_NULL(
-        strstr(svg, "unfenced write accepted: 10 bookings lost, 10 seats sold twice"));
+        strstr(svg, "unfenced write accepted: 10 acknowledged bookings lost, 10 seats sold twice"));
     CU_ASSERT_PTR_NULL(strstr(svg, "seat 0 booked twice"));
     char story[2048];
     report_story(r, story, sizeof(story));
-    CU_ASSERT_PTR_NOT_NULL(strstr(story, "10 confirmed bookings lost and 10 seats sold twice"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "10 acknowledged bookings lost and 10 seats sold twice"));
     CU_ASSERT_PTR_NOT_NULL(strstr(story, "wrote back the seat map it had read before the pause"));
     CU_ASSERT_PTR_NOT_NULL(strstr(story, "Its 9 later writes (tokens 5011 to 5019)"));
     free(svg);
@@ -603,7 +950,46 @@ static void test_notes_count_what_the_table_counts(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(story, "with its old token 10"));
     CU_ASSERT_PTR_NOT_NULL(strstr(story, "already accepted token 11"));
     CU_ASSERT_PTR_NOT_NULL(strstr(story, "412 StaleFencingToken"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(story, "0 bookings lost, 0 seats sold twice"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "0 acknowledged bookings lost, 0 seats sold twice"));
+    destroy(r);
+    /* Mode 5: the caption, the story, the terminal's lines and its table
+     * row say the same numbers. */
+    r = make(5, 2, 2, early_writes_fenced, N(early_writes_fenced), early_owners);
+    svg = svg_of(r);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(svg, "stale write accepted: 1 acknowledged booking lost, 1 seat sold twice"));
+    free(svg);
+    report_story(r, story, sizeof(story));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "read the seat map, without its token"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "Right after that read the demo woke worker 1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "so the proxy accepted it (200) and booking w1-1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "15 ms later worker 2 wrote the seat map"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "1 acknowledged booking lost and 1 seat sold twice"));
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    report_print(f, r, 1);
+    fclose(f);
+    const char *row = strstr(out, "\n5 test");
+    int seats = -1, confirmed = -1, dbl = -1, over = -1, lost = -1;
+    CU_ASSERT(row &&
+              sscanf(row, "\n5 test %d %d %d %d %d", &seats, &confirmed, &dbl, &over, &lost) == 5);
+    CU_ASSERT_EQUAL(lost, r->acked_lost);
+    CU_ASSERT_EQUAL(dbl, r->double_booked);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "acknowledged"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "but lost"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, "its write accepted, then overwritten: booking w1-1 acknowledged but lost"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "early wake: worker 2 read (not fenced), worker 1's "
+                                       "write answered 4 ms later, worker 2 wrote 15 ms after"));
+    free(out);
+    destroy(r);
+    r = make(6, 2, 2, early_fenced, N(early_fenced), early_owners);
+    report_story(r, story, sizeof(story));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "with its token: a fenced read, so the proxy first made "
+                                         "11 the lock's mark"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "fenced read had already raised the lock's mark to 11"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "0 acknowledged bookings lost, 0 seats sold twice"));
     destroy(r);
     r = make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
     CU_ASSERT_STRING_EQUAL(report_story(r, story, sizeof(story)), ""); /* nobody paused */
@@ -633,12 +1019,21 @@ int main(void)
     CU_add_test(s, "mode 2 must give exactly S bookings", test_mode2_exactly_s);
     CU_add_test(s, "mode 3 must show the overwrite", test_mode3_needs_the_overwrite);
     CU_add_test(s, "mode 4 must show the refusal", test_mode4_needs_the_refusal);
+    CU_add_test(s, "mode 5 must lose an acknowledged booking",
+                test_mode5_needs_the_acknowledged_loss);
+    CU_add_test(s, "mode 6 must refuse inside the window",
+                test_mode6_needs_the_refusal_in_the_window);
+    CU_add_test(s, "mode 7 must refuse after the fence-advance",
+                test_mode7_needs_the_refusal_after_advance);
+    CU_add_test(s, "acknowledged but lost", test_acknowledged_but_lost);
+    CU_add_test(s, "events of one ms keep the log's order", test_same_ms_keeps_the_log_order);
     CU_add_test(s, "verdict needs every mode", test_verdict_needs_every_mode);
     CU_add_test(s, "svg: every holding labelled", test_svg_labels_every_holding);
     CU_add_test(s, "svg: crowded lane", test_svg_crowded_lane);
     CU_add_test(s, "svg: release outcomes", test_svg_release_outcomes);
     CU_add_test(s, "svg: labels never overlap", test_svg_labels_never_overlap);
     CU_add_test(s, "svg: the axis covers the whole mode", test_svg_axis_covers_the_mode);
+    CU_add_test(s, "svg: the early wake and its zoom", test_svg_early_wake);
     CU_add_test(s, "notes count what the table counts", test_notes_count_what_the_table_counts);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
