@@ -254,6 +254,7 @@ class Proxy:
 
     def __init__(self, workdir, open_buckets=()):
         self.dir = str(workdir)
+        os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         conf = os.path.join(self.dir, "proxy.conf")
