@@ -132,22 +132,33 @@ def test_reentrant_in_the_holding_thread(client, path):
 def test_other_threads_wait_their_turn_locally(client, path):
     lock = client.lock(path)
     first = lock.acquire()
-    got = []
-    t = threading.Thread(target=lambda: got.append(lock.acquire(timeout=SOON)))
+    got, release_now = [], threading.Event()
+
+    def other():
+        got.append(lock.acquire(timeout=SOON))
+        assert release_now.wait(SOON)
+        got.append(lock.release())
+
+    t = threading.Thread(target=other)
     t.start()
-    # The other thread waits for this one (locally: it creates no node yet).
+    # The other thread waits for this one locally: it has no node yet.
+    assert wait_until(lambda: lock._core.local_waiters == 1)
+    assert len(client.contenders(path)) == 1
     with pytest.raises(zkfence.NotOwner):
         threading_call(lock.release)
-    assert len(client.contenders(path)) == 1
     lock.release()
-    t.join(SOON)
-    assert got and got[0] > first
-    # Held by that thread now: a try-lock here says so at once.
+    assert wait_until(lambda: len(got) == 1)
+    assert got[0] > first
+    # Held by that thread now: a try-lock here says so at once, and only
+    # that thread may release it.
     with pytest.raises(zkfence.LockBusy):
         lock.acquire(timeout=0)
     with pytest.raises(zkfence.NotOwner):
         lock.release()
-    threading_call(lock.release)
+    release_now.set()
+    t.join(SOON)
+    assert got[1] is True
+    assert client.contenders(path) == []
 
 
 def threading_call(fn):
