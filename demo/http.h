@@ -1,4 +1,11 @@
-/* Minimal S3-style HTTP calls for the demo, over libcurl. */
+/* Minimal S3-style HTTP calls for the demo, over libcurl.
+ *
+ * Requests are signed with AWS Signature Version 4 (libcurl's
+ * CURLOPT_AWS_SIGV4) when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are
+ * set, for the region in AWS_REGION or AWS_DEFAULT_REGION (default
+ * us-east-1), as a proxy with authentication on requires; bodies are
+ * covered by their SHA-256 (x-amz-content-sha256). AWS_CA_BUNDLE names the
+ * CA certificate of an https:// proxy. */
 #ifndef ZKF_DEMO_HTTP_H
 #define ZKF_DEMO_HTTP_H
 

@@ -11,7 +11,9 @@
 # in order, each with `bash -eo pipefail` in a scratch directory, with a
 # scratch HOME (the aws cli's files stay here), this build's binaries first
 # on PATH, the test ZooKeeper as $ZKFENCE_ZOOKEEPER (zkfence's default
-# server), and a zkfence-proxy started here: the one thing changed in the
+# server), and a zkfence-proxy started here, authenticating as by default,
+# whose admin key is in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the
+# examples say to set them; tests/support/proxy.sh): the one thing changed in the
 # text is the proxy's documented address, 127.0.0.1:9000, which becomes
 # this proxy's free port. Also: every relative link of the two files points
 # into the repository, at something that exists.
@@ -118,9 +120,9 @@ done <"$tmp/blocks/index"
 # What the examples left in storage: the last write of seat 12 came through
 # the lock (a fenced write: the bucket requires a token), and the mark is
 # the token of a real ZooKeeper node.
-check "curl -fs 'http://127.0.0.1:$port/seats/seat-12' | grep -q '\"seat\": 12'" \
+check "scurl -fs 'http://127.0.0.1:$port/seats/seat-12' | grep -q '\"seat\": 12'" \
   "the examples' booking is stored"
-check "curl -fs 'http://127.0.0.1:$port/_zkfence/marks' | grep -q '\"lock\":\"/locks/seat-12\"'" \
+check "scurl -fs 'http://127.0.0.1:$port/_zkfence/marks' | grep -q '\"lock\":\"/locks/seat-12\"'" \
   "... under a mark of lock /locks/seat-12"
 
 echo "illustrative blocks (shown, not run):"

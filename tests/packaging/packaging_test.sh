@@ -76,8 +76,10 @@ check "ZKFENCE_SOURCE_DIR='$src' bash '$src/tests/packaging/completion_test.sh' 
   "the installed completion completes" "$tmp/comp.log"
 unit=$prefix/lib/systemd/system/zkfence-proxy.service
 check "[ -e '$unit' ]" "installed lib/systemd/system/zkfence-proxy.service"
-check "grep -qx 'ExecStart=$prefix/bin/zkfence-proxy --data-dir /var/lib/zkfence-proxy \$ZKFENCE_PROXY_ARGS' '$unit'" \
-  "the unit runs the installed proxy (the install prefix, not the configured one)"
+check "grep -qx 'ExecStart=$prefix/bin/zkfence-proxy --data-dir /var/lib/zkfence-proxy --credentials \\\${CREDENTIALS_DIRECTORY}/credentials \$ZKFENCE_PROXY_ARGS' '$unit'" \
+  "the unit runs the installed proxy (the install prefix, not the configured one), with its credentials"
+check "grep -qx 'LoadCredential=credentials:/etc/zkfence/credentials' '$unit'" \
+  "the unit hands the credentials file to its dynamic user (LoadCredential)"
 for d in DynamicUser=yes StateDirectory=zkfence-proxy ProtectSystem=strict ProtectHome=yes \
   NoNewPrivileges=yes PrivateTmp=yes CapabilityBoundingSet= 'SystemCallFilter=@system-service'; do
   check "grep -qx '$d' '$unit'" "the unit is hardened: $d"
@@ -173,13 +175,13 @@ check "[ -x '$tmp/ma-cm/example_worker' ]" "multiarch find_package(zkfence) buil
 up=0
 zkp_start "$prefix/bin/zkfence-proxy" "$tmp" >"$tmp/start.log" && up=1
 check "[ $up = 1 ]" "installed proxy is up" "$tmp/start.log"
-curl -fs -X PUT "$zkp_url/examples" >/dev/null || true
+scurl -fs -X PUT "$zkp_url/examples" >/dev/null || true
 url="$zkp_url/examples/report.txt"
 check "LD_LIBRARY_PATH='$libdir' '$tmp/cm/example_worker' '$zk' /zkf-test/pkg '$url'" "CMake-built worker runs"
 check "'$tmp/pc-shared' '$zk' /zkf-test/pkg '$url'" "pkg-config shared worker runs"
 check "'$tmp/pc-static' '$zk' /zkf-test/pkg '$url'" "pkg-config static worker runs"
 check "'$tmp/ma-shared' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config shared worker runs"
 check "'$tmp/ma-static' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config static worker runs"
-check "curl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
+check "scurl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
 
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

@@ -66,18 +66,21 @@ static int count_lines(const pt_proxy_t *p, const char *needle)
 static int start_upload(const pt_proxy_t *p, const char *path, const char *lock, uint64_t token,
                         size_t total, size_t first)
 {
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "PUT %s HTTP/1.1\r\nHost: x\r\nX-Fencing-Lock: %s\r\n"
-                     "X-Fencing-Token: %" PRIu64 "\r\nContent-Length: %zu\r\n\r\n",
-                     path, lock, token, total);
+    char l[300], t[64], cl[64];
+    snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
+    snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", total);
+    const char *h[] = {l, t, cl, NULL};
+    char *body = malloc(total + 1);
+    memset(body, 'A', total);
+    char *head = pt_signed_head(p, NULL, "PUT", path, h, body, total); /* signs the whole body */
     int fd = pt_conn_open(p);
-    char *body = malloc(first + 1);
-    memset(body, 'A', first);
-    if (fd >= 0 && (pt_conn_send(fd, head, (size_t)n) != 0 || pt_conn_send(fd, body, first) != 0)) {
+    if (fd >= 0 &&
+        (pt_conn_send(fd, head, strlen(head)) != 0 || pt_conn_send(fd, body, first) != 0)) {
         pt_conn_close(fd);
         fd = -1;
     }
+    free(head);
     free(body);
     return fd;
 }
@@ -257,7 +260,8 @@ static void test_second_proxy_refused(void)
     snprintf(audit_b, sizeof(audit_b), "%s/audit-b.log", p.dir);
     FILE *f = fopen(conf_b, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f, "data_dir = %s\nmarks_db = %s\naudit_log = %s\n", p.data_dir, marks_b, audit_b);
+    fprintf(f, "data_dir = %s\nmarks_db = %s\naudit_log = %s\ncredentials = %s\n", p.data_dir,
+            marks_b, audit_b, p.creds);
     fclose(f);
     const char *own_marks[] = {"--config", conf_b, "--listen", "127.0.0.1:0", NULL};
     CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, pt_soon_ms()), 1);
@@ -615,15 +619,17 @@ static void *keepalive_writer(void *arg)
 {
     kload_t *k = arg;
     CURL *c = curl_easy_init();
-    char url[128], lock[96], tok[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/shut/r%d-w%d", k->p->port, k->round, k->id);
+    char url[128], path[64], lock[96], tok[64];
+    snprintf(path, sizeof(path), "/shut/r%d-w%d", k->round, k->id);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", k->p->port, path);
     snprintf(lock, sizeof(lock), "X-Fencing-Lock: /locks/shut-%d-%d", k->round, k->id);
     char *body = malloc(BODY_LEN);
     for (uint64_t token = 1; c != NULL && body != NULL; token++) {
         make_body(body, token, k->id, k->round);
         snprintf(tok, sizeof(tok), "X-Fencing-Token: %" PRIu64, token);
-        struct curl_slist *h = curl_slist_append(NULL, lock);
-        h = curl_slist_append(h, tok);
+        const char *given[] = {lock, tok, NULL};
+        struct curl_slist *h =
+            pt_signed_headers(k->p, NULL, "PUT", path, given, body, BODY_LEN, NULL);
         h = curl_slist_append(h, "Expect:");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");

@@ -249,17 +249,26 @@ def free_port():
 
 class Proxy:
     """A zkfence-proxy on a free loopback port with its own data directory,
-    stopped by its PID. Buckets need fencing (the default policy) except
-    those named in ``open_buckets``."""
+    stopped by its PID. Authentication is on, as by default: a fresh key
+    with admin rights (``key``, ``secret``) in a credentials file only this
+    user may read, which every client of the tests signs with. Buckets need
+    fencing (the default policy) except those named in ``open_buckets``."""
 
     def __init__(self, workdir, open_buckets=()):
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
+        self.key = "AKPY" + os.urandom(6).hex().upper()
+        self.secret = os.urandom(20).hex()
+        creds = os.path.join(self.dir, "credentials")
+        fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, ("key %s %s\ngrant %s * admin\n" % (self.key, self.secret, self.key)).encode())
+        os.close(fd)
         conf = os.path.join(self.dir, "proxy.conf")
         with open(conf, "w") as f:
             f.write("listen = 127.0.0.1:%d\ndata_dir = %s/data\n" % (self.port, self.dir))
+            f.write("credentials = %s\n" % creds)
             for b in open_buckets:
                 f.write("bucket.%s.fencing = optional\n" % b)
         self.log = os.path.join(self.dir, "proxy.log")
@@ -281,8 +290,17 @@ class Proxy:
             return False
 
     def marks(self):
-        """{lock: mark} as the proxy keeps them (GET /_zkfence/marks)."""
-        with urllib.request.urlopen(self.url + "/_zkfence/marks", timeout=SOON) as r:
+        """{lock: mark} as the proxy keeps them (GET /_zkfence/marks, admin
+        only: signed with the admin key by botocore's SigV4 signer)."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        req = AWSRequest(method="GET", url=self.url + "/_zkfence/marks",
+                         headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        SigV4Auth(Credentials(self.key, self.secret), "s3", "us-east-1").add_auth(req)
+        get = urllib.request.Request(req.url, headers=dict(req.headers))
+        with urllib.request.urlopen(get, timeout=SOON) as r:
             return {m["lock"]: int(m["mark"]) for m in json.load(r)["marks"]}
 
     def s3(self, **config):
@@ -293,7 +311,7 @@ class Proxy:
 
         return boto3.client(
             "s3", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id="AKIDZKFENCEPYTEST", aws_secret_access_key="not-checked-yet",
+            aws_access_key_id=self.key, aws_secret_access_key=self.secret,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
                           **config))
 

@@ -1,5 +1,6 @@
 """zkfence.boto3: every request of a fenced S3 client carries the lock and the
-current holding's token, signed, against a real zkfence-proxy; a request
+current holding's token, signed, against a real zkfence-proxy with
+authentication on (which takes fencing headers only signed); a request
 whose token went stale in flight is refused by the proxy; and with no
 current holding nothing is sent at all."""
 import io
@@ -259,11 +260,52 @@ def test_presigned_urls_and_resources(client, proxy, buckets, path):
     import boto3
 
     res = boto3.resource("s3", endpoint_url=proxy.url, region_name="us-east-1",
-                         aws_access_key_id="AKIDZKFENCEPYTEST",
-                         aws_secret_access_key="not-checked-yet",
+                         aws_access_key_id=proxy.key, aws_secret_access_key=proxy.secret,
                          config=s3.meta.config)
     sent = Sent(res.meta.client)
     with zkfence.boto3.fence(res.meta.client, lock), lock as token:
         res.Object(FENCED, "via-resource").put(Body=b"r")
         assert res.Object(FENCED, "via-resource").get()["Body"].read() == b"r"
     assert_fenced(sent, path, token)
+
+
+def test_the_proxy_takes_the_headers_only_signed(client, proxy, buckets, path):
+    """Authentication is on: the proxy accepts fencing headers only among the
+    signed ones. The helper's are (200); the same headers added after
+    signing are refused (403 AccessDenied), and a token changed after
+    signing breaks the signature (403 SignatureDoesNotMatch); nothing of
+    either is written."""
+    lock = client.lock(path, timeout=SOON)
+    with lock as token:
+        fenced = proxy.s3()
+        with zkfence.boto3.fence(fenced, lock):
+            fenced.put_object(Bucket=FENCED, Key="signed", Body=b"through the helper")
+
+        late = proxy.s3()
+
+        def add_after_signing(request, **kwargs):
+            request.headers["X-Fencing-Lock"] = path
+            request.headers["X-Fencing-Token"] = str(token)
+
+        late.meta.events.register("before-send.s3", add_after_signing)
+        with pytest.raises(ClientError) as e:
+            late.put_object(Bucket=FENCED, Key="unsigned", Body=b"headers added after signing")
+        assert error_code(e.value) == ("AccessDenied", 403)
+
+        tampered = proxy.s3()
+
+        def change_token(request, **kwargs):
+            request.headers["X-Fencing-Token"] = str(token + 1)  # a case-insensitive dict here
+
+        tampered.meta.events.register("before-send.s3", change_token)
+        with zkfence.boto3.fence(tampered, lock):
+            with pytest.raises(ClientError) as e:
+                tampered.put_object(Bucket=FENCED, Key="unsigned", Body=b"token changed")
+        assert error_code(e.value) == ("SignatureDoesNotMatch", 403)
+
+    s3 = proxy.s3()
+    assert s3.get_object(Bucket=FENCED, Key="signed")["Body"].read() == b"through the helper"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=FENCED, Key="unsigned")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert proxy.marks()[path] == token

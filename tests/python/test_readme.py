@@ -10,9 +10,10 @@ marker, as tests/docs/docs_test.sh asks of the READMEs:
 The runnable ones run in order in a scratch directory holding a copy of
 python/ (the pip install block installs it from there), with this
 interpreter first on PATH, a scratch HOME, the test ZooKeeper as
-$ZKFENCE_ZOOKEEPER, AWS credentials in the environment, and a zkfence-proxy
-started here: the one thing changed in the text is the proxy's documented
-address, 127.0.0.1:9000, which becomes this proxy's. A worker block (one
+$ZKFENCE_ZOOKEEPER, and a zkfence-proxy started here (authentication on),
+whose key is in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the one thing
+changed in the text is the proxy's documented address, 127.0.0.1:9000,
+which becomes this proxy's. A worker block (one
 that fences a client) runs in three processes at once; afterwards the seat
 holds every booking, in token order, and the proxy's mark is the last one.
 """
@@ -97,8 +98,8 @@ def test_examples_run_as_written(zk_hosts, docs_proxy, tmp_path):
         "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         "HOME": str(tmp_path / "home"),
         "ZKFENCE_ZOOKEEPER": zk_hosts,
-        "AWS_ACCESS_KEY_ID": "AKIDZKFENCEPYDOCS",
-        "AWS_SECRET_ACCESS_KEY": "not-checked-yet",
+        "AWS_ACCESS_KEY_ID": docs_proxy.key,
+        "AWS_SECRET_ACCESS_KEY": docs_proxy.secret,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONDONTWRITEBYTECODE": "1",
