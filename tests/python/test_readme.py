@@ -13,9 +13,10 @@ interpreter first on PATH, a scratch HOME, the test ZooKeeper as
 $ZKFENCE_ZOOKEEPER, and a zkfence-proxy started here (authentication on),
 whose key is in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the one thing
 changed in the text is the proxy's documented address, 127.0.0.1:9000,
-which becomes this proxy's. A worker block (one
-that fences a client) runs in three processes at once; afterwards the seat
-holds every booking, in token order, and the proxy's mark is the last one.
+which becomes this proxy's. A worker block (one that fences a client) runs
+in three processes at once; afterwards the seat holds every booking, in
+token order, and the proxy's mark is the last one. Blocks are read with
+tests/docs/blocks.py, as docs_test.sh reads them.
 """
 import json
 import os
@@ -28,35 +29,19 @@ import pytest
 
 from conftest import SOON, SOURCE_DIR, Proxy
 
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "docs"))
+from blocks import blocks as md_blocks  # noqa: E402 (tests/docs/blocks.py)
+
 PY_README = os.path.join(SOURCE_DIR, "python", "README.md")
 MAIN_README = os.path.join(SOURCE_DIR, "README.md")
-MARKER = re.compile(r"^<!-- docs-test: (run|illustrative: .+) -->$")
 WORKERS = 3
 
 
 def blocks(path, langs):
-    """(lang, body, 'file:line', marker or None) of each fenced block."""
-    lines = open(path).read().split("\n")
-    out = []
-    i = 0
-    while i < len(lines):
-        m = re.match(r"^```(\w*)\s*$", lines[i])
-        if not m:
-            i += 1
-            continue
-        j = i + 1
-        while j < len(lines) and lines[j].strip() != "```":
-            j += 1
-        k = i - 1
-        while k >= 0 and not lines[k].strip():
-            k -= 1
-        marker = MARKER.match(lines[k].strip()) if k >= 0 else None
-        if m.group(1) in langs:
-            out.append((m.group(1), "\n".join(lines[i + 1:j]) + "\n",
-                        "%s:%d" % (os.path.relpath(path, SOURCE_DIR), i + 1),
-                        marker.group(1) if marker else None))
-        i = j + 1
-    return out
+    """(lang, body, 'file:line', marker or None) of each block in langs."""
+    name = os.path.relpath(path, SOURCE_DIR)
+    return [(lang, body, "%s:%d" % (name, line), marker)
+            for lang, body, line, marker in md_blocks(path) if lang in langs]
 
 
 def all_blocks():
@@ -67,7 +52,7 @@ def test_every_block_is_marked():
     found = all_blocks()
     assert any(lang == "python" and "README.md:" in where and not where.startswith("python/")
                for lang, _, where, _ in found), "README.md shows no Python worker"
-    unmarked = [where for _, _, where, marker in found if marker is None]
+    unmarked = [where for _, _, where, marker in found if marker in (None, "compile")]
     assert unmarked == [], "precede each with <!-- docs-test: run --> or illustrative: WHY"
 
 
