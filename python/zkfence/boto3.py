@@ -38,13 +38,22 @@ _fenced = weakref.WeakKeyDictionary()  # client -> its Fence
 
 class Fence:
     """The registration made by fence(); remove() (or the end of ``with``)
-    takes it off the client."""
+    takes it off the client.
+
+    It refers to its S3 client weakly: the client holds the Fence (through
+    its handler) and _fenced holds it by the client, so a strong reference
+    back would keep every fenced client alive for good."""
 
     def __init__(self, s3_client, lock, lock_name):
-        self.client = s3_client
+        self._client = weakref.ref(s3_client)
         self.lock = lock
         self.lock_name = lock_name
         self.active = True
+
+    @property
+    def client(self):
+        """The S3 client, or None once it is gone."""
+        return self._client()
 
     def _before_sign(self, request, signature_version=None, **kwargs):
         if isinstance(signature_version, str) and (
@@ -57,11 +66,14 @@ class Fence:
             request.headers[name] = value
 
     def remove(self):
-        if self.active:
-            self.client.meta.events.unregister(EVENT, self._before_sign)
-            self.active = False
-            if _fenced.get(self.client) is self:
-                del _fenced[self.client]
+        """Takes the handler off the client: its requests go out without the
+        fencing headers. A no-op when removed (or the client is gone)."""
+        client = self._client()
+        if self.active and client is not None:
+            client.meta.events.unregister(EVENT, self._before_sign)
+            if _fenced.get(client) is self:
+                del _fenced[client]
+        self.active = False
 
     def __enter__(self):
         return self

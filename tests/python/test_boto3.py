@@ -309,3 +309,23 @@ def test_the_proxy_takes_the_headers_only_signed(client, proxy, buckets, path):
         s3.head_object(Bucket=FENCED, Key="unsigned")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert proxy.marks()[path] == token
+
+
+def test_a_fenced_client_can_be_garbage_collected(client, proxy, path):
+    """fence() keeps no strong reference to the S3 client: dropped, it is
+    collected, registration and all (a long-lived worker making clients
+    would otherwise keep every one)."""
+    import gc
+    import weakref
+
+    lock = client.lock(path)
+    s3 = proxy.s3()
+    f = zkfence.boto3.fence(s3, lock)
+    assert f.client is s3
+    gone = weakref.ref(s3)
+    del s3
+    gc.collect()
+    assert gone() is None, gc.get_referrers(gone()) if gone() else None
+    assert f.client is None
+    f.remove()  # a no-op now
+    assert not f.active
