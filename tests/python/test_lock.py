@@ -321,3 +321,21 @@ def test_repr_and_json_friendly(client, path):
         assert repr(lock).endswith("unlocked>")
     assert "connected" in repr(client)
     json.dumps({"token": token})  # a plain int
+
+
+def test_dropped_objects_are_closed_in_the_background(client, zk_hosts, path):
+    """A Client and Lock nobody refers to any more are collected and closed
+    by the package's reaper thread: the holding is released, the session
+    closed, no node left behind."""
+    import gc
+    import weakref
+
+    other = zkfence.Client(zk_hosts, session_timeout=SESSION)
+    lock = other.lock(path)
+    token = lock.acquire()
+    assert [c.token for c in client.contenders(path)] == [token]
+    refs = weakref.ref(other), weakref.ref(lock)
+    del other, lock
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+    assert wait_until(lambda: client.contenders(path) == [])
