@@ -35,44 +35,30 @@ check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; 
 # ---- extract: one file per block, and the markers' verdicts
 marked=0
 python3 - "$src" "$tmp/blocks" README.md proxy/README.md <<'EOF' || marked=$?
-import os, re, sys
+import os, sys
 src, out, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.dont_write_bytecode = True  # nothing written into the sources
+sys.path.insert(0, os.path.join(src, "tests", "docs"))
+from blocks import blocks  # noqa: E402
 os.makedirs(out)
 n = 0
 bad = []
 with open(os.path.join(out, "index"), "w") as index:
     for name in files:
-        lines = open(os.path.join(src, name)).read().split("\n")
-        i = 0
-        while i < len(lines):
-            m = re.match(r"^```(\w*)\s*$", lines[i])
-            if not m:
-                i += 1
+        for lang, body, line, marker in blocks(os.path.join(src, name)):
+            where = "%s:%d" % (name, line)
+            if lang not in ("sh", "c"):
                 continue
-            lang, start = m.group(1), i
-            j = i + 1
-            while j < len(lines) and lines[j].strip() != "```":
-                j += 1
-            body = "\n".join(lines[start + 1:j]) + "\n"
-            k = start - 1
-            while k >= 0 and lines[k].strip() == "":
-                k -= 1
-            marker = re.match(r"^<!-- docs-test: (run|compile|illustrative: .+) -->$",
-                              lines[k].strip()) if k >= 0 else None
-            where = "%s:%d" % (name, start + 1)
-            if lang in ("sh", "c"):
-                want = "run" if lang == "sh" else "compile"
-                if marker is None or not (marker.group(1) == want or
-                                          marker.group(1).startswith("illustrative: ")):
-                    bad.append(where)
-                else:
-                    n += 1
-                    kind = marker.group(1).split(":")[0]
-                    path = os.path.join(out, "%02d.%s" % (n, "c" if lang == "c" else "sh"))
-                    open(path, "w").write(body)
-                    why = marker.group(1)[len("illustrative: "):] if kind == "illustrative" else ""
-                    index.write("%s\t%s\t%s\t%s\n" % (kind, path, where, why))
-            i = j + 1
+            want = "run" if lang == "sh" else "compile"
+            if marker is None or not (marker == want or marker.startswith("illustrative: ")):
+                bad.append(where)
+                continue
+            n += 1
+            kind = marker.split(":")[0]
+            path = os.path.join(out, "%02d.%s" % (n, lang))
+            open(path, "w").write(body)
+            why = marker[len("illustrative: "):] if kind == "illustrative" else ""
+            index.write("%s\t%s\t%s\t%s\n" % (kind, path, where, why))
 for b in bad:
     print("unmarked or mismarked code block at %s: precede it with <!-- docs-test: run -->"
           " (compile, for C) or <!-- docs-test: illustrative: WHY -->" % b)

@@ -1,0 +1,85 @@
+"""The cffi declarations of zkfence/_ffi.py against include/zkfence/zkfence.h.
+
+ABI mode checks nothing when the package is built, so this does: a C file
+that includes the header and then repeats _ffi.FUNCTIONS (a prototype that
+differs from the header's is a compile error, const included), and prints
+the size and offset of every field of every struct and the value of every
+enum constant that _ffi.TYPES declares, as the C compiler lays them out;
+cffi's own layout must agree with each.
+"""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import SOURCE_DIR
+from zkfence import _ffi
+
+ffi = _ffi.ffi
+
+
+def declared_types():
+    """(structs, enums) that TYPES declares, as cffi types."""
+    structs, enums = [], []
+    for name in ("zkf_client_options_t", "zkf_lock_options_t", "zkf_contender_t"):
+        structs.append((name, ffi.typeof(name)))
+    for name in ("zkf_client_state_t", "zkf_lock_state_t"):
+        enums.append((name, ffi.typeof(name)))
+    return structs, enums
+
+
+def c_program():
+    structs, enums = declared_types()
+    out = ["#include <stddef.h>", "#include <stdio.h>", "#include <zkfence/zkfence.h>",
+           "/* _ffi.FUNCTIONS, which must match the header's prototypes */", _ffi.FUNCTIONS,
+           "int main(void) {"]
+    for name, t in structs:
+        out.append('printf("sizeof %s %%zu\\n", sizeof(%s));' % (name, name))
+        for field, _ in t.fields:
+            out.append('printf("offsetof %s.%s %%zu\\n", offsetof(%s, %s));'
+                       % (name, field, name, field))
+    for _, t in enums:
+        for const in t.relements:
+            out.append('printf("enum %s %%d\\n", (int)%s);' % (const, const))
+    out += ["return 0;", "}"]
+    return "\n".join(out) + "\n"
+
+
+def expected():
+    structs, enums = declared_types()
+    lines = []
+    for name, t in structs:
+        lines.append("sizeof %s %d" % (name, ffi.sizeof(t)))
+        for field, f in t.fields:
+            lines.append("offsetof %s.%s %d" % (name, field, f.offset))
+    for _, t in enums:
+        for const, value in t.relements.items():
+            lines.append("enum %s %d" % (const, value))
+    return lines
+
+
+def test_declarations_match_the_header(tmp_path):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.fail("no C compiler (cc): scripts/setup installs build-essential")
+    src = tmp_path / "abi.c"
+    src.write_text(c_program())
+    exe = tmp_path / "abi"
+    r = subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-I", os.path.join(SOURCE_DIR, "include"),
+                        str(src), "-o", str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0, "zkfence/_ffi.py disagrees with zkfence.h:\n" + r.stderr
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert got[:-1] == expected()
+
+
+def test_every_public_function_is_declared_or_left_out_on_purpose():
+    """A function added to the header shows up here: bind it, or say why not."""
+    header = open(os.path.join(SOURCE_DIR, "include", "zkfence", "zkfence.h")).read()
+    import re
+
+    public = set(re.findall(r"ZKF_API[^;(]*?\b(zkf_\w+)\s*\(", header))
+    declared = set(re.findall(r"\b(zkf_\w+)\s*\(", _ffi.FUNCTIONS))
+    on_purpose = {"zkf_lock_acquire"}  # blocking, not interruptible: see _ffi.py
+    assert public - declared == on_purpose
+    assert declared <= public
