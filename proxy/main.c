@@ -103,8 +103,11 @@ int main(int argc, char **argv)
     zkp_config_defaults(&cfg);
     int rc = parse_args(argc, argv, &cfg);
     if (rc != 0) {
+        /* The message above names the cause (file:line for a setting); one
+         * hint, not the whole usage, so that the cause stays visible. */
         if (rc < 0)
-            usage(stderr);
+            fprintf(stderr, "zkfence-proxy: the settings are described in zkfence-proxy(1) and "
+                            "conf/zkfence-proxy.conf; flags: zkfence-proxy --help\n");
         zkp_config_free(&cfg);
         return rc < 0 ? 64 : 0;
     }

@@ -71,6 +71,7 @@ typedef struct listener {
     struct zkp_server *srv;
     struct MHD_Daemon *daemon;
     int tls;
+    int fd; /* the bound socket, until the daemon owns it; -1 if none */
     unsigned port;
 } listener_t;
 
@@ -333,14 +334,57 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
     return dst->audit_log && dst->marks_db ? 0 : -1;
 }
 
-static int start_daemon(zkp_server_t *s, listener_t *l, const char *host, unsigned port, char *err,
-                        size_t errlen)
+/* Binds and listens on host:port, before anything else is created: a port
+ * in use, an address that is not this machine's or a privileged port stops
+ * the start-up with a message that names the address and what to do, and
+ * the data directory stays untouched. SO_REUSEADDR as libmicrohttpd sets
+ * it (a restart does not wait out TIME_WAIT), and no SO_REUSEPORT: a second
+ * proxy on the same port would then silently share the traffic while
+ * serving other data. Binding must fail instead. */
+static int bind_listener(listener_t *l, const char *host, unsigned port, char *err, size_t errlen)
 {
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, host, &sin.sin_addr);
+    const char *what = l->tls ? "tls_listen" : "listen";
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0) {
+        snprintf(err, errlen, "%s %s:%u: cannot create a socket: %s", what, host, port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        const char *hint = e == EADDRINUSE      ? "another process listens there: stop it, or "
+                                                  "choose another port"
+                           : e == EADDRNOTAVAIL ? "not an address of this machine: choose one "
+                                                  "of its own (ip -4 addr)"
+                           : e == EACCES        ? "ports below 1024 need privileges: choose a "
+                                                  "port above 1023"
+                                                : "choose another address";
+        snprintf(err, errlen, "cannot listen on %s:%u (%s = %s:%u): %s; %s", host, port, what, host,
+                 port, strerror(e), hint);
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof(bound);
+    l->port = port;
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
+        l->port = ntohs(bound.sin_port);
+    l->fd = fd;
+    return 0;
+}
+
+/* Starts libmicrohttpd on the socket bind_listener bound; the daemon owns
+ * the socket from here on (it closes it when it stops). */
+static int start_daemon(zkp_server_t *s, listener_t *l, char *err, size_t errlen)
+{
     l->srv = s;
     /* Headers beyond max_header_bytes get our own 431 (S3 XML); MHD's pool
      * must be larger than that, and leaves the rest as body read buffer.
@@ -348,9 +392,6 @@ static int start_daemon(zkp_server_t *s, listener_t *l, const char *host, unsign
      * connection, which at 128 KiB of read buffer cost 6% of a 4 KiB GET's
      * CPU (perf); 32 KiB still takes a 1 MiB body in 32 reads. */
     size_t pool = s->cfg.max_header_bytes * 2 + 32 * 1024;
-    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a
-     * second proxy on the same port would then silently share the traffic
-     * while serving other data. Binding must fail instead. */
     unsigned loops = s->cfg.io_threads;
     if (loops == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -368,7 +409,7 @@ static int start_daemon(zkp_server_t *s, listener_t *l, const char *host, unsign
         {MHD_OPTION_END, 0, NULL},
     };
     l->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
@@ -376,22 +417,26 @@ static int start_daemon(zkp_server_t *s, listener_t *l, const char *host, unsign
         (unsigned int)s->cfg.max_connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE,
         loops > 1 ? loops : 0, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
+    /* The daemon owns the socket now; if it did not start, whether
+     * libmicrohttpd closed it depends on where it failed, so the socket is
+     * left to the process's exit rather than risk closing it twice. */
+    l->fd = -1;
     if (l->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on %s:%u%s (in use, or not a local address?)", host,
-                 port, l->tls ? " with TLS" : "");
+        snprintf(err, errlen,
+                 "cannot start the HTTP%s server on port %u (libmicrohttpd said why "
+                 "above)",
+                 l->tls ? "S" : "", l->port);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_in bound;
-    socklen_t blen = sizeof(bound);
-    l->port = port;
-    if (info != NULL && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
-        l->port = ntohs(bound.sin_port);
     return 0;
 }
 
 static void destroy(zkp_server_t *s)
 {
+    if (s->plain.fd >= 0)
+        close(s->plain.fd);
+    if (s->tls.fd >= 0)
+        close(s->tls.fd);
     zkp_workers_free(s->workers);
     zkp_headwatch_stop(s->headwatch);
     zkp_service_close(&s->svc);
@@ -421,15 +466,23 @@ static int open_config_files(zkp_server_t *s, char *err, size_t errlen)
     return 0;
 }
 
-static int start_listeners(zkp_server_t *s, char *err, size_t errlen)
+static int bind_listeners(zkp_server_t *s, char *err, size_t errlen)
 {
     s->tls.tls = 1;
     if (s->cfg.listen_host[0] != '\0' &&
-        start_daemon(s, &s->plain, s->cfg.listen_host, s->cfg.listen_port, err, errlen) != 0)
+        bind_listener(&s->plain, s->cfg.listen_host, s->cfg.listen_port, err, errlen) != 0)
         return -1;
     if (s->cfg.tls_listen_host[0] != '\0' &&
-        start_daemon(s, &s->tls, s->cfg.tls_listen_host, s->cfg.tls_listen_port, err, errlen) !=
-            0) {
+        bind_listener(&s->tls, s->cfg.tls_listen_host, s->cfg.tls_listen_port, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+static int start_listeners(zkp_server_t *s, char *err, size_t errlen)
+{
+    if (s->plain.fd >= 0 && start_daemon(s, &s->plain, err, errlen) != 0)
+        return -1;
+    if (s->tls.fd >= 0 && start_daemon(s, &s->tls, err, errlen) != 0) {
         if (s->plain.daemon != NULL)
             MHD_stop_daemon(s->plain.daemon);
         s->plain.daemon = NULL;
@@ -445,6 +498,7 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    s->plain.fd = s->tls.fd = -1;
     pthread_mutex_init(&s->idle_mu, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
     atomic_store(&s->next_request_id, ((uint64_t)time(NULL) << 24));
@@ -457,6 +511,10 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
         destroy(s);
         return ZKP_SERVER_ECONFIG;
     }
+    /* The ports first: nothing is created in the data directory by a proxy
+     * that cannot serve (a port in use, a wrong address). */
+    if (bind_listeners(s, err, errlen) != 0)
+        goto fail;
     if (zkp_service_open(&s->svc, &s->cfg, err, errlen) != 0)
         goto fail;
     if (zkp_workers_start(s->cfg.threads, &s->workers) != 0) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/registry.h"
 #include "util/fsutil.h"
@@ -13,7 +14,16 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
     svc->cfg = cfg;
     zkp_metrics_init(&svc->metrics);
     if (zkp_mkdir_p(cfg->data_dir) != 0) {
-        snprintf(err, errlen, "%s: cannot create: %s", cfg->data_dir, strerror(errno));
+        snprintf(err, errlen, "data directory %s: cannot create it: %s", cfg->data_dir,
+                 strerror(errno));
+        return -1;
+    }
+    /* Said before SQLite's "unable to open database file" could. */
+    if (access(cfg->data_dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen,
+                 "data directory %s: not writable by this process (uid %u): %s; give it to the "
+                 "proxy's user (chown) or choose another with --data-dir",
+                 cfg->data_dir, (unsigned)geteuid(), strerror(errno));
         return -1;
     }
     zkp_marks_options_t mo;

@@ -209,6 +209,67 @@ config_refused "TLS without a listener" "tls_cert and tls_key need tls_listen" \
 tls_cert = $dir/cert.pem
 tls_key = $dir/key.pem"
 
+# --- start-up failures name their cause, and touch nothing (exit 1) --------------
+port=$(free_port)
+if start_proxy "$dir/out" --credentials "$dir/credentials" --listen "127.0.0.1:$port" \
+  --data-dir "$dir/first-data"; then
+  "$bin" --credentials "$dir/credentials" --listen "127.0.0.1:$port" --data-dir "$dir/second-data" \
+    >"$dir/out" 2>&1
+  st=$?
+  expect "port in use: exit 1" test $st -eq 1
+  expect "port in use: names the address and the cause" \
+    grep -q "cannot listen on 127.0.0.1:$port (listen = 127.0.0.1:$port): Address already in use; another process listens there" "$dir/out"
+  expect "port in use: not libmicrohttpd's 'port 0'" test "$(grep -c 'port 0' "$dir/out")" = 0
+  expect "port in use: the data directory was not created" test ! -e "$dir/second-data"
+  stop_proxy
+fi
+printf 'credentials = %s\nallow_insecure_http = on\n' "$dir/credentials" >"$dir/far.conf"
+"$bin" --config "$dir/far.conf" --listen 192.0.2.1:9000 --data-dir "$dir/far-data" >"$dir/out" 2>&1
+st=$?
+expect "an address not of this machine: exit 1" test $st -eq 1
+expect "an address not of this machine: says so" \
+  grep -q "cannot listen on 192.0.2.1:9000 .*not an address of this machine" "$dir/out"
+expect "an address not of this machine: data directory untouched" test ! -e "$dir/far-data"
+touch "$dir/plainfile"
+"$bin" --credentials "$dir/credentials" --listen "127.0.0.1:$(free_port)" \
+  --data-dir "$dir/plainfile/sub" >"$dir/out" 2>&1
+st=$?
+expect "data directory under a file: exit 1" test $st -eq 1
+expect "data directory under a file: names the path and the cause" \
+  grep -q "data directory $dir/plainfile/sub: cannot create it: Not a directory" "$dir/out"
+# An unwritable data directory, seen by an unprivileged user (root writes
+# anywhere): only where the test runs as root and setpriv exists.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  nob=$(mktemp -d /tmp/zkfence-cmdline-nobody.XXXXXX)
+  chmod 755 "$nob"
+  cp "$bin" "$nob/zkfence-proxy"
+  mkdir "$nob/ro"
+  chmod 555 "$nob/ro"
+  printf 'auth = off\n' >"$nob/off.conf"
+  chmod 644 "$nob/off.conf"
+  setpriv --reuid=nobody --regid=nogroup --clear-groups "$nob/zkfence-proxy" \
+    --config "$nob/off.conf" --listen "127.0.0.1:$(free_port)" --data-dir "$nob/ro" >"$dir/out" 2>&1
+  st=$?
+  expect "unwritable data directory: exit 1" test $st -eq 1
+  expect "unwritable data directory: names the path, the user and what to do" \
+    grep -q "data directory $nob/ro: not writable by this process (uid [0-9]*): Permission denied; give it to the proxy's user" "$dir/out"
+  expect "unwritable data directory: not SQLite's words" \
+    test "$(grep -c 'unable to open database file' "$dir/out")" = 0
+  rm -rf "$nob"
+else
+  echo "skip unwritable data directory (needs root and setpriv)"
+fi
+# A configuration error: its file:line message and one hint line, no usage.
+printf 'listen = 127.0.0.1:9\nbogus = 1\n' >"$dir/unknown.conf"
+"$bin" --config "$dir/unknown.conf" >"$dir/out" 2>&1
+st=$?
+expect "unknown setting: exit 64" test $st -eq 64
+expect "unknown setting: file:line" grep -q "unknown.conf:2: unknown key 'bogus'" "$dir/out"
+expect "unknown setting: one hint line, not the usage" \
+  test "$(wc -l <"$dir/out")" = 2 -a "$(grep -c 'Usage:' "$dir/out")" = 0
+expect "unknown setting: the hint names the manual and --help" \
+  grep -q "zkfence-proxy(1) and conf/zkfence-proxy.conf; flags: zkfence-proxy --help" "$dir/out"
+
 # --- auth = off: a warning at start, and health says so ---------------------------
 port=$(free_port)
 url=http://127.0.0.1:$port
