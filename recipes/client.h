@@ -99,7 +99,7 @@ void zkf__post(zkf_client_t *c, zkf__event_t *ev);
 zkf__event_t *zkf__events_take(zkf_client_t *c, zkf__recipe_obj_t *o);
 
 /* ---- watches ----
- * An armed exists-watch. Owned by the client's list until libzookeeper
+ * An armed exists-watch, or children watch. Owned by the client's list until libzookeeper
  * tells us it is gone (it fired, or its removal succeeded), or until the
  * session's handle is closed. `owner` is cleared when nobody cares any
  * more. */
@@ -112,6 +112,7 @@ struct zkf__watch {
     int removing; /* a removal request is in flight: its completion frees */
     int fired;    /* the watcher ran while the removal was in flight */
     int own;      /* on the owner's own node, not another's */
+    int children; /* a children watch (getChildren), not an exists-watch */
 };
 
 /* A watch on `path` for `owner` in the current session, linked into the
@@ -119,6 +120,15 @@ struct zkf__watch {
 zkf__watch_t *zkf__watch_new(zkf_client_t *c, const char *path, zkf__recipe_obj_t *owner);
 /* Unlinks and frees w (c->mu held). */
 void zkf__watch_free(zkf_client_t *c, zkf__watch_t *w);
+/* Nobody wants the armed watch w (armed with watcher fn and context w) any
+ * more: clears its owner and asks ZooKeeper to remove it too, so that no
+ * wake-up comes later and the server keeps no state for us. w is freed by
+ * the removal's completion, or by the watcher through zkf__watch_fired
+ * (c->mu held). */
+void zkf__watch_remove(zkf_client_t *c, zkf__watch_t *w, watcher_fn fn);
+/* A watcher's last call for w: frees it, unless a removal is in flight
+ * (whose completion then frees it). c->mu held. */
+void zkf__watch_fired(zkf_client_t *c, zkf__watch_t *w);
 
 /* ---- background deletions ---- */
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "lock.h"
+#include "rules.h"
 
 #define DEFAULT_MAX_DEPTH 64
 
@@ -117,19 +118,6 @@ static void holding_lost(zkf_lock_t *l)
 
 static const char *const lock_prefixes[] = {"lock", NULL};
 
-/* First holds; every other node waits for the one just before it. Both
- * shortcuts are sound: the predecessor that was first leaves nothing
- * below us however it goes, and one that released was the holder. */
-static int lock_rule(void *owner, const zkf__node_t *nodes, size_t n, size_t me, zkf__wait_t *w)
-{
-    if (me == 0)
-        return 1;
-    w->node = me - 1;
-    w->gone_holds = me == 1;
-    w->mark_holds = 1;
-    return 0;
-}
-
 int zkf__node_parse(const char *name, zkf__node_t *out)
 {
     return zkf__node_parse_as(lock_prefixes, name, out);
@@ -179,7 +167,7 @@ static void lock_holding_lost(void *owner, zkf__attempt_t *a)
 
 static const zkf__recipe_t lock_recipe = {
     .prefixes = lock_prefixes,
-    .rule = lock_rule,
+    .rule = zkf__rule_first, /* first holds; the others wait for the node before theirs */
     .done = lock_done,
     .holding_lost = lock_holding_lost,
 };

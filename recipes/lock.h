@@ -8,11 +8,7 @@
 #include "client.h"
 
 /* A thread blocked in zkf_lock_acquire, woken directly by the outcome. */
-typedef struct zkf__lock_waiter {
-    int done;
-    int status;
-    uint64_t token;
-} zkf__lock_waiter_t;
+typedef zkf__waiter_t zkf__lock_waiter_t;
 
 /* A lock object. All fields under c->mu. */
 struct zkf_lock {

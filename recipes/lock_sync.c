@@ -17,6 +17,11 @@ static int wait_until(zkf_client_t *c, int64_t deadline)
     return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 }
 
+static void deadline_passed(void *l)
+{
+    zkf__lock_deadline_passed(l); /* completes after cleanup */
+}
+
 static int acquire_reentrant(zkf_lock_t *l, uint64_t *token)
 {
     if (l->state == ZKF_LOCK_LOST)
@@ -76,14 +81,7 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
         pthread_mutex_unlock(&c->mu);
         return rc;
     }
-    while (!sw.done) {
-        if (deadline && zkf__now_ns() >= deadline) {
-            zkf__lock_deadline_passed(l); /* completes after cleanup */
-            deadline = 0;
-            continue;
-        }
-        wait_until(c, deadline);
-    }
+    zkf__waiter_wait(c, &sw, deadline, deadline_passed, l);
     if (sw.status == 0) {
         l->thread_owned = 1;
         l->owner = pthread_self();
