@@ -1,5 +1,5 @@
 /* The exclusive lock's blocking API: zkf_lock_acquire, a thin wrapper
- * over the asynchronous core (lock.c). It waits locally while another
+ * over the asynchronous core (lock.c, holder.c). It waits locally while another
  * thread of ours, or an async holding, has the object; then starts an
  * acquisition with a waiter instead of a callback, which the outcome wakes
  * directly on the completion thread (no trip through the event thread);
@@ -19,7 +19,7 @@ static int wait_until(zkf_client_t *c, int64_t deadline)
 
 static void deadline_passed(void *l)
 {
-    zkf__lock_deadline_passed(l); /* completes after cleanup */
+    zkf__holder_deadline_passed(l); /* completes after cleanup */
 }
 
 static int acquire_reentrant(zkf_lock_t *l, uint64_t *token)
@@ -76,7 +76,7 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
     }
 
     zkf__lock_waiter_t sw = {0};
-    rc = zkf__lock_start(l, timeout_ms, NULL, NULL, &sw);
+    rc = zkf__holder_start(l, 0, timeout_ms, NULL, NULL, &sw);
     if (rc != 0) {
         pthread_mutex_unlock(&c->mu);
         return rc;
