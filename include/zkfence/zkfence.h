@@ -436,6 +436,172 @@ ZKF_API void zkf_contenders_free(zkf_contender_t *list, size_t count);
  * returned ZKF_EZK or another ZooKeeper-caused code; 0 if none. */
 ZKF_API int zkf_lock_zk_error(const zkf_lock_t *lock);
 
+/* ------------------------------------------------------------------------
+ * Read/write lock
+ *
+ * Recipe: each acquisition creates an ephemeral-sequential node,
+ * <path>/read-<guid>-<seq> or <path>/write-<guid>-<seq>, in one queue. A
+ * write node holds when it is the lowest, and waits for the node just
+ * before it, of either kind; a read node holds when no write node lies
+ * below it, and waits for the nearest write node below. So readers
+ * overlap, a writer excludes readers and writers alike, and the queue is
+ * FIFO across both kinds: a reader arriving behind a waiting writer queues
+ * behind it, and writers do not starve. Each waiter watches one node (and
+ * its own). The readers queued behind one writer all wake when it goes,
+ * which is when all of them may read. Releases, GUIDs, ownership, lost and
+ * suspended holdings, cancel and timeout: as for the exclusive lock.
+ *
+ * Tokens: every holding's token is its node's czxid. A write holding's
+ * token is greater than that of every holding, read or write, granted
+ * before it; a read holding's is greater than every earlier write
+ * holding's. Fence a writer's writes with its token exactly as with the
+ * exclusive lock. Readers that overlap hold different tokens: do not send
+ * them where a read raises a mark (zkfence-proxy's fenced reads), or the
+ * older reader would be refused.
+ *
+ * No upgrade: a read holding never becomes a write holding. Two readers
+ * that both asked to upgrade would each wait for the other's read to end,
+ * forever (a deadlock that no timeout can tell from contention). Release
+ * the read holding, acquire a write holding (a writer may come between:
+ * read again what the read saw), or take the write holding from the start.
+ *
+ * A zkf_rwlock_t has at most one holding at a time, read or write: use one
+ * object per concurrent holding (per thread). Not reentrant.
+ * ------------------------------------------------------------------------ */
+typedef struct zkf_rwlock zkf_rwlock_t;
+
+typedef enum zkf_rwlock_mode {
+    ZKF_RWLOCK_READ = 0, /* shared with other readers */
+    ZKF_RWLOCK_WRITE = 1 /* exclusive */
+} zkf_rwlock_mode_t;
+
+/** Event callback: on the client's event thread when a holding becomes
+ * SUSPENDED, HELD again or LOST, as zkf_lock_event_cb. */
+typedef void (*zkf_rwlock_event_cb)(zkf_rwlock_t *rw, zkf_lock_state_t state, uint64_t token,
+                                    void *arg);
+
+/** Completion of zkf_rwlock_acquire_async(): as zkf_acquire_cb. */
+typedef void (*zkf_rwlock_acquire_cb)(zkf_rwlock_t *rw, int status, uint64_t token, void *arg);
+
+typedef struct zkf_rwlock_options {
+    /** sizeof(zkf_rwlock_options_t), set by zkf_rwlock_options_init(). */
+    size_t size;
+    /** Event callback for lost/suspended holdings, and its argument. */
+    zkf_rwlock_event_cb event_cb;
+    void *event_arg;
+} zkf_rwlock_options_t;
+
+/** Fills `opts` with defaults. Thread-safe. */
+ZKF_API void zkf_rwlock_options_init(zkf_rwlock_options_t *opts);
+
+/**
+ * Creates a read/write lock object for `path` (absolute; parents are
+ * created on first use). No ZooKeeper call is made here.
+ *
+ * Ownership: *out is owned by the caller, freed with zkf_rwlock_destroy(),
+ * and must not outlive its client. `opts` may be NULL (defaults).
+ *
+ * Returns 0, ZKF_EINVAL (bad path, as zkf_lock_create(); bad options),
+ * ZKF_ENOMEM. Thread-safe.
+ */
+ZKF_API int zkf_rwlock_create(zkf_client_t *client, const char *path,
+                              const zkf_rwlock_options_t *opts, zkf_rwlock_t **out);
+
+/**
+ * Frees the object: cancels an acquisition in progress (its async
+ * callback runs with ZKF_ECANCELED), releases a holding, and handles queued
+ * callbacks exactly as zkf_lock_destroy() does, from any thread or from a
+ * callback of this client. No thread may be inside, or later enter, a
+ * zkf_rwlock_ function on it. NULL is a no-op. Blocking (cleanup of an
+ * acquisition in progress).
+ */
+ZKF_API void zkf_rwlock_destroy(zkf_rwlock_t *rw);
+
+/**
+ * Acquires a read or write holding, blocking. timeout_ms: > 0 waits at
+ * most that long; 0 tries once (ZKF_EBUSY at once if the mode cannot hold
+ * now); < 0 waits forever. On success *token (may be NULL) is the token.
+ * On timeout, try failure or cancellation our node and our watches are
+ * removed before the call returns (in the background while ZooKeeper is
+ * unreachable).
+ *
+ * Returns 0, ZKF_EINVAL (rw NULL, mode not READ or WRITE), ZKF_EBUSY (try
+ * failed; or this object already holds: release first), ZKF_EINPROGRESS
+ * (this object is already acquiring), ZKF_ETIMEDOUT, ZKF_ECANCELED,
+ * ZKF_ECONNLOSS (the deadline passed while ZooKeeper was unreachable, or
+ * the session was lost by the local verdict), ZKF_ESESSIONEXPIRED,
+ * ZKF_ELOCKLOST (our node was deleted while we waited), ZKF_ENOAUTH,
+ * ZKF_EZK (see zkf_rwlock_zk_error()), ZKF_ENOMEM, ZKF_ESYS, ZKF_ECLOSED.
+ * Thread-safe; blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_rwlock_acquire(zkf_rwlock_t *rw, zkf_rwlock_mode_t mode, int timeout_ms,
+                               uint64_t *token);
+
+/**
+ * Starts acquiring without blocking; `cb` reports the outcome on the
+ * client's event thread (create and listing in one round trip). The
+ * holding belongs to no thread: any thread may release it.
+ *
+ * Returns 0 (cb will be called exactly once), ZKF_EINVAL (cb NULL, bad
+ * mode), ZKF_EINPROGRESS, ZKF_EBUSY (already held), ZKF_ECLOSED,
+ * ZKF_ENOMEM, ZKF_ESYS, ZKF_ENOAUTH (the client's credentials were
+ * refused). Thread-safe.
+ */
+ZKF_API int zkf_rwlock_acquire_async(zkf_rwlock_t *rw, zkf_rwlock_mode_t mode, int timeout_ms,
+                                     zkf_rwlock_acquire_cb cb, void *arg);
+
+/**
+ * Cancels an acquisition in progress, from any thread: the blocked
+ * zkf_rwlock_acquire() returns, or the callback runs, with ZKF_ECANCELED
+ * once our node and watches are removed. Returns 0, ZKF_ENOTHELD (nothing
+ * in progress), ZKF_EINVAL. Thread-safe; non-blocking.
+ */
+ZKF_API int zkf_rwlock_cancel(zkf_rwlock_t *rw);
+
+/**
+ * Ends the holding, from any thread: its token is invalid at once, and the
+ * deletion of exactly our node is sent (one multi with the release mark),
+ * retried in the background until it is gone or the session has ended.
+ * Returns 0, ZKF_EPENDING (ZooKeeper unreachable: sent once it is back),
+ * ZKF_ELOCKLOST (the holding had been lost; the object is reset),
+ * ZKF_ENOMEM (ended locally; the node stays until the session ends),
+ * ZKF_ENOTHELD, ZKF_EINVAL. Thread-safe; non-blocking.
+ */
+ZKF_API int zkf_rwlock_release(zkf_rwlock_t *rw);
+
+/** The token of the current holding: 0 and *token only while HELD;
+ * ZKF_ECONNLOSS while SUSPENDED, ZKF_ELOCKLOST once LOST, ZKF_ENOTHELD
+ * otherwise, ZKF_EINVAL. Thread-safe; non-blocking. */
+ZKF_API int zkf_rwlock_token(const zkf_rwlock_t *rw, uint64_t *token);
+
+/** The object's state (the lock's states). Thread-safe; non-blocking. */
+ZKF_API zkf_lock_state_t zkf_rwlock_state(const zkf_rwlock_t *rw);
+
+/** The mode (ZKF_RWLOCK_READ or ZKF_RWLOCK_WRITE) of the acquisition in
+ * progress or of the holding; -1 when UNLOCKED. Thread-safe. */
+ZKF_API int zkf_rwlock_mode(const zkf_rwlock_t *rw);
+
+/** The object's path. Owned by the object; lives as long as it. */
+ZKF_API const char *zkf_rwlock_path(const zkf_rwlock_t *rw);
+
+/** Copies our node's name ("read-<guid>-<seq>" or "write-...") into buf.
+ * Returns 0, ZKF_ENOTHELD (no node known), ZKF_EINVAL (buf too small). */
+ZKF_API int zkf_rwlock_node(const zkf_rwlock_t *rw, char *buf, size_t len);
+
+/** The last ZooKeeper code of the object's most recent failed operation
+ * (see zkf_lock_zk_error()); 0 if none. Thread-safe. */
+ZKF_API int zkf_rwlock_zk_error(const zkf_rwlock_t *rw);
+
+/**
+ * Lists the read and write nodes of `path` in queue order: the mode is the
+ * node name's prefix ("read-" or "write-"); the holders are the first
+ * write node if it is first, else the read nodes before the first write
+ * node. Ownership and returns as zkf_lock_contenders(). Thread-safe;
+ * blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_rwlock_contenders(zkf_client_t *client, const char *path, zkf_contender_t **out,
+                                  size_t *count);
+
 #ifdef __cplusplus
 }
 #endif
