@@ -74,7 +74,8 @@ ZKF_API const char *zkf_version(void);
     XX(ECLOSED, -15, "client is closing")                                                          \
     XX(EZK, -16, "ZooKeeper error")                                                                \
     XX(ESYS, -17, "system error")                                                                  \
-    XX(EPENDING, -18, "released locally; node deletion pending until ZooKeeper is reachable")
+    XX(EPENDING, -18, "released locally; node deletion pending until ZooKeeper is reachable")      \
+    XX(ELIMIT, -19, "the semaphore's stored limit differs from this object's")
 
 typedef enum zkf_errno {
 #define ZKF_ERRNO_ENUM(name, value, text) ZKF_##name = (value),
@@ -601,6 +602,140 @@ ZKF_API int zkf_rwlock_zk_error(const zkf_rwlock_t *rw);
  */
 ZKF_API int zkf_rwlock_contenders(zkf_client_t *client, const char *path, zkf_contender_t **out,
                                   size_t *count);
+
+/* ------------------------------------------------------------------------
+ * Semaphore: at most N leases at a time
+ *
+ * Recipe (Apache Curator's InterProcessSemaphoreV2): <path>/leases has one
+ * ephemeral-sequential node per lease, lease-<guid>-<seq>; a lease holds
+ * while its node is among the first N there. In front of it, <path>/gate
+ * is an exclusive lock's queue (gate-<guid>-<seq>): only its holder makes
+ * a lease node; if N leases are out, it alone waits (a children watch on
+ * <path>/leases) until one is released; then it leaves the gate to the
+ * next in line. Why a gate: leases are released in any order, so no one
+ * node tells a waiter that a place before it came free; every waiter would
+ * have to watch all the leases, and each release would wake them all (a
+ * herd). Behind the gate one client waits for the leases, a release wakes
+ * only it, and leases are granted in the order of arrival (FIFO).
+ *
+ * N is stored with the semaphore, as the decimal data of <path>, written
+ * by the first acquisition that finds it empty (a versioned write: two
+ * first comers cannot both write it). An object created with another N
+ * fails its acquisitions with ZKF_ELIMIT instead of silently counting to
+ * its own. To change N, delete <path> and its children while nobody uses
+ * the semaphore.
+ *
+ * Tokens: each lease's token is its lease node's czxid: leases held at the
+ * same time have different tokens, and each is greater than those of all
+ * leases granted before it. Releases, GUIDs, ownership, lost and suspended
+ * holdings, cancel and timeout: as for the exclusive lock; a lease given
+ * up while the object held the gate leaves the gate with a release, like a
+ * holder.
+ *
+ * A zkf_semaphore_t holds at most one lease at a time: use one object per
+ * concurrent lease. Not reentrant.
+ * ------------------------------------------------------------------------ */
+typedef struct zkf_semaphore zkf_semaphore_t;
+
+/** Event callback: as zkf_lock_event_cb, for a lease. */
+typedef void (*zkf_semaphore_event_cb)(zkf_semaphore_t *sem, zkf_lock_state_t state, uint64_t token,
+                                       void *arg);
+
+/** Completion of zkf_semaphore_acquire_async(): as zkf_acquire_cb, plus
+ * ZKF_ELIMIT. */
+typedef void (*zkf_semaphore_acquire_cb)(zkf_semaphore_t *sem, int status, uint64_t token,
+                                         void *arg);
+
+typedef struct zkf_semaphore_options {
+    /** sizeof(zkf_semaphore_options_t), set by zkf_semaphore_options_init(). */
+    size_t size;
+    /** Event callback for lost/suspended leases, and its argument. */
+    zkf_semaphore_event_cb event_cb;
+    void *event_arg;
+} zkf_semaphore_options_t;
+
+/** Fills `opts` with defaults. Thread-safe. */
+ZKF_API void zkf_semaphore_options_init(zkf_semaphore_options_t *opts);
+
+/**
+ * Creates a semaphore object for `path` with at most `max_leases` leases
+ * (1 to 1000000). No ZooKeeper call is made here: the stored limit is
+ * checked by each acquisition.
+ *
+ * Ownership: *out is owned by the caller, freed with
+ * zkf_semaphore_destroy(), and must not outlive its client. `opts` may be
+ * NULL (defaults).
+ *
+ * Returns 0, ZKF_EINVAL (bad path, as zkf_lock_create(), or too long for
+ * its two children; max_leases out of range; bad options), ZKF_ENOMEM.
+ * Thread-safe.
+ */
+ZKF_API int zkf_semaphore_create(zkf_client_t *client, const char *path, int max_leases,
+                                 const zkf_semaphore_options_t *opts, zkf_semaphore_t **out);
+
+/** Frees the object: as zkf_rwlock_destroy(). NULL is a no-op. Blocking. */
+ZKF_API void zkf_semaphore_destroy(zkf_semaphore_t *sem);
+
+/**
+ * Acquires a lease, blocking. timeout_ms as zkf_rwlock_acquire(); with 0
+ * it fails with ZKF_EBUSY when another contender is at the gate or all N
+ * leases are out. On success *token (may be NULL) is the lease's token.
+ * Given up (timeout, try, cancel), it leaves no node and no watch: its
+ * gate node is released and its lease node, if made, deleted.
+ *
+ * Returns 0, ZKF_ELIMIT (the semaphore's stored N is not this object's:
+ * nothing was taken), and the codes of zkf_rwlock_acquire() (ZKF_EINVAL
+ * for sem NULL). Thread-safe; blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_semaphore_acquire(zkf_semaphore_t *sem, int timeout_ms, uint64_t *token);
+
+/**
+ * Starts acquiring a lease without blocking; `cb` reports the outcome on
+ * the client's event thread. Returns as zkf_rwlock_acquire_async()
+ * (ZKF_EINVAL for cb NULL). Thread-safe.
+ */
+ZKF_API int zkf_semaphore_acquire_async(zkf_semaphore_t *sem, int timeout_ms,
+                                        zkf_semaphore_acquire_cb cb, void *arg);
+
+/** Cancels an acquisition in progress, as zkf_rwlock_cancel(). Returns 0,
+ * ZKF_ENOTHELD, ZKF_EINVAL. Thread-safe; non-blocking. */
+ZKF_API int zkf_semaphore_cancel(zkf_semaphore_t *sem);
+
+/** Returns the lease, as zkf_rwlock_release(): 0, ZKF_EPENDING,
+ * ZKF_ELOCKLOST, ZKF_ENOMEM, ZKF_ENOTHELD, ZKF_EINVAL. Thread-safe;
+ * non-blocking. */
+ZKF_API int zkf_semaphore_release(zkf_semaphore_t *sem);
+
+/** The lease's token, as zkf_rwlock_token(). Thread-safe; non-blocking. */
+ZKF_API int zkf_semaphore_token(const zkf_semaphore_t *sem, uint64_t *token);
+
+/** The object's state (the lock's states). Thread-safe; non-blocking. */
+ZKF_API zkf_lock_state_t zkf_semaphore_state(const zkf_semaphore_t *sem);
+
+/** The object's path. Owned by the object; lives as long as it. */
+ZKF_API const char *zkf_semaphore_path(const zkf_semaphore_t *sem);
+
+/** The object's N, as created. */
+ZKF_API int zkf_semaphore_max_leases(const zkf_semaphore_t *sem);
+
+/** Copies the lease node's name ("lease-<guid>-<seq>", under <path>/leases)
+ * into buf. Returns 0, ZKF_ENOTHELD (no lease), ZKF_EINVAL (buf too
+ * small). Thread-safe. */
+ZKF_API int zkf_semaphore_node(const zkf_semaphore_t *sem, char *buf, size_t len);
+
+/** The last ZooKeeper code of the object's most recent failed operation;
+ * 0 if none. Thread-safe. */
+ZKF_API int zkf_semaphore_zk_error(const zkf_semaphore_t *sem);
+
+/**
+ * Lists the lease nodes of the semaphore at `path` (children of
+ * <path>/leases) in order of creation: the first N hold, a node after them
+ * is the gate holder's, waiting. Ownership and returns as
+ * zkf_lock_contenders(). Thread-safe; blocking; not from a callback of
+ * this client.
+ */
+ZKF_API int zkf_semaphore_leases(zkf_client_t *client, const char *path, zkf_contender_t **out,
+                                 size_t *count);
 
 #ifdef __cplusplus
 }
