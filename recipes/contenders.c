@@ -96,6 +96,17 @@ void zkf_contenders_free(zkf_contender_t *list, size_t count)
     free(list);
 }
 
+void zkf_participants_free(zkf_participant_t *list, size_t count)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        free(list[i].node);
+        free(list[i].id);
+    }
+    free(list);
+}
+
 /* Runs list_nodes and hands each node to fill(out, i, node), which
  * returns 0 or ZKF_ENOMEM; free_fn(out, filled) undoes a partial list. */
 static int listing(zkf_client_t *c, const char *path, const char *const *prefixes, int with_data,
@@ -150,4 +161,28 @@ int zkf__contenders_as(zkf_client_t *c, const char *path, const char *const *pre
 {
     return listing(c, path, prefixes, 0, sizeof(zkf_contender_t), (void **)out, count,
                    fill_contender, free_contenders);
+}
+
+static int fill_participant(void *list, size_t i, const listed_t *l)
+{
+    zkf_participant_t *e = &((zkf_participant_t *)list)[i];
+    if ((e->node = strdup(l->name)) == NULL || (e->id = strdup(l->data ? l->data : "")) == NULL)
+        return ZKF_ENOMEM;
+    e->owner = l->st.ephemeralOwner;
+    e->token = (uint64_t)l->st.czxid;
+    e->created_ms = l->st.ctime;
+    e->sequence = l->seq;
+    return 0;
+}
+
+static void free_participants(void *list, size_t n)
+{
+    zkf_participants_free(list, n);
+}
+
+int zkf__participants_as(zkf_client_t *c, const char *path, const char *const *prefixes,
+                         zkf_participant_t **out, size_t *count)
+{
+    return listing(c, path, prefixes, 1, sizeof(zkf_participant_t), (void **)out, count,
+                   fill_participant, free_participants);
 }

@@ -11,5 +11,8 @@
  * zkf_lock_contenders(). */
 int zkf__contenders_as(zkf_client_t *c, const char *path, const char *const *prefixes,
                        zkf_contender_t **out, size_t *count);
+/* The same with each node's data (an election's participants). */
+int zkf__participants_as(zkf_client_t *c, const char *path, const char *const *prefixes,
+                         zkf_participant_t **out, size_t *count);
 
 #endif /* ZKFENCE_LISTING_H */

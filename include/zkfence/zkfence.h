@@ -14,9 +14,10 @@
  *     callbacks of the same client but never ZooKeeper's I/O. A callback may
  *     call any zkf_ function except zkf_client_destroy() of its own client
  *     and the blocking calls (zkf_lock_acquire, zkf_lock_release,
- *     zkf_client_connect) on that client, which would wait for the thread
- *     they are running on. zkf_lock_destroy() is allowed: it knows not to
- *     wait for that thread (see there).
+ *     zkf_rwlock_acquire, zkf_semaphore_acquire, zkf_election_lead, the
+ *     listings, zkf_client_connect) on that client, which would wait for
+ *     the thread they are running on. The zkf_*_destroy() functions are
+ *     allowed: they know not to wait for that thread (see there).
  *   - Strings passed in are copied unless stated otherwise; strings returned
  *     are owned by the library and live as long as stated in each block.
  *   - zkf_x_destroy(NULL) is a no-op.
@@ -736,6 +737,184 @@ ZKF_API int zkf_semaphore_zk_error(const zkf_semaphore_t *sem);
  */
 ZKF_API int zkf_semaphore_leases(zkf_client_t *client, const char *path, zkf_contender_t **out,
                                  size_t *count);
+
+/* ------------------------------------------------------------------------
+ * Leader election
+ *
+ * Recipe: each participant creates <path>/candidate-<guid>-<seq>, whose data
+ * is its id; the participant of the lowest node is the leader, and every
+ * other one watches the node just before its own (no herd, FIFO), as with
+ * the exclusive lock: being leader is holding that lock. The leader's token
+ * is its node's czxid, and every later leader's is greater, across
+ * sessions and ZooKeeper's own leader changes: a leader sends it with
+ * every write it makes as leader, so that a leader paused past its session
+ * is refused once its successor has written (or fenced). Releases, GUIDs,
+ * ownership, lost and suspended leadership, cancel and timeout: as for the
+ * exclusive lock.
+ *
+ * The participant learns its state through the calls below and an event
+ * callback of the lock's shape: becoming leader (the completion of
+ * zkf_election_lead_async(), the return of zkf_election_lead()), then
+ * SUSPENDED, LEADER again, LOST, as events; after a step-down with
+ * rejoin, FOLLOWER at once and LEADER when elected again, as events.
+ * ------------------------------------------------------------------------ */
+typedef struct zkf_election zkf_election_t;
+
+/* The values are the lock's states (zkf_lock_state_t) under their names
+ * for an election. */
+typedef enum zkf_election_state {
+    ZKF_ELECTION_IDLE = 0,      /* not taking part */
+    ZKF_ELECTION_FOLLOWER = 1,  /* taking part, not leader */
+    ZKF_ELECTION_LEADER = 2,    /* leader; the token is valid */
+    ZKF_ELECTION_SUSPENDED = 3, /* was leader; connection lost: may or may not still be */
+    ZKF_ELECTION_LOST = 4       /* was leader; session expired or suspended for a whole
+                                   session timeout, or our node was deleted: another may
+                                   lead now. The token must not be used again.
+                                   zkf_election_step_down() resets it. */
+} zkf_election_state_t;
+
+/** Name of an election state ("leader", ...). Static storage. */
+ZKF_API const char *zkf_election_state_name(zkf_election_state_t state);
+
+/** Event callback, on the client's event thread: SUSPENDED, LEADER (again,
+ * or after a rejoin), LOST, FOLLOWER (a rejoin has queued), IDLE (a
+ * rejoin's wait ended without leadership: the session ended). `token` is
+ * the leadership's concerned, 0 for FOLLOWER and IDLE. */
+typedef void (*zkf_election_event_cb)(zkf_election_t *e, zkf_election_state_t state, uint64_t token,
+                                      void *arg);
+
+/** Completion of zkf_election_lead_async(): status 0 with the token when
+ * this participant became leader, else as zkf_acquire_cb (ZKF_ETIMEDOUT,
+ * ZKF_ECANCELED, ...), and it no longer takes part. */
+typedef void (*zkf_election_lead_cb)(zkf_election_t *e, int status, uint64_t token, void *arg);
+
+typedef struct zkf_election_options {
+    /** sizeof(zkf_election_options_t), set by zkf_election_options_init(). */
+    size_t size;
+    /** Event callback and its argument. */
+    zkf_election_event_cb event_cb;
+    void *event_arg;
+    /** Optional id of this participant (host name, address...), stored as
+     * its node's data and shown by zkf_election_participants(): at most
+     * 1024 bytes; copied. NULL: empty. */
+    const char *id;
+} zkf_election_options_t;
+
+/** Fills `opts` with defaults. Thread-safe. */
+ZKF_API void zkf_election_options_init(zkf_election_options_t *opts);
+
+/**
+ * Creates a participant of the election at `path` (absolute; parents are
+ * created on first use). It takes part once zkf_election_lead() or
+ * zkf_election_lead_async() is called. No ZooKeeper call is made here.
+ *
+ * Ownership: *out is owned by the caller, freed with
+ * zkf_election_destroy(), and must not outlive its client. `opts` may be
+ * NULL (defaults); its id is copied.
+ *
+ * Returns 0, ZKF_EINVAL (bad path, as zkf_lock_create(); id longer than
+ * 1024 bytes; bad options), ZKF_ENOMEM. Thread-safe.
+ */
+ZKF_API int zkf_election_create(zkf_client_t *client, const char *path,
+                                const zkf_election_options_t *opts, zkf_election_t **out);
+
+/** Leaves the election (steps down if leader) and frees the participant:
+ * as zkf_rwlock_destroy(). NULL is a no-op. Blocking. */
+ZKF_API void zkf_election_destroy(zkf_election_t *e);
+
+/**
+ * Takes part and waits to become leader, blocking. timeout_ms as
+ * zkf_rwlock_acquire() (0: leader at once or ZKF_EBUSY). On success
+ * *token (may be NULL) is the leadership's token. When the wait ends
+ * otherwise, the participant has left: no node, no watch.
+ *
+ * Returns 0 and the codes of zkf_rwlock_acquire() (ZKF_EINVAL for e NULL;
+ * ZKF_EBUSY: tried once and another leads, or already leader;
+ * ZKF_EINPROGRESS: already taking part). Thread-safe; blocking; not from a
+ * callback of this client.
+ */
+ZKF_API int zkf_election_lead(zkf_election_t *e, int timeout_ms, uint64_t *token);
+
+/**
+ * Takes part without blocking; `cb` reports, on the client's event thread,
+ * when this participant becomes leader, or why it stopped waiting.
+ * Returns as zkf_rwlock_acquire_async() (ZKF_EINVAL for cb NULL).
+ * Thread-safe.
+ */
+ZKF_API int zkf_election_lead_async(zkf_election_t *e, int timeout_ms, zkf_election_lead_cb cb,
+                                    void *arg);
+
+/** Stops waiting to lead, from any thread: as zkf_rwlock_cancel() (the
+ * wait ends with ZKF_ECANCELED, and the participant has left). Returns 0,
+ * ZKF_ENOTHELD (not waiting), ZKF_EINVAL. Thread-safe; non-blocking. */
+ZKF_API int zkf_election_cancel(zkf_election_t *e);
+
+/**
+ * Steps down: deletes our node (as zkf_rwlock_release(): at once, retried
+ * in the background), so that the next participant leads; the token is
+ * invalid from here on. With `rejoin`, takes part again at once at the
+ * back of the queue (a new node): the event callback says FOLLOWER, then
+ * LEADER with a new token when elected again. From LOST it resets the
+ * participant (and rejoins if asked); from FOLLOWER after a rejoin it
+ * leaves (and queues again at the back if asked).
+ *
+ * Returns 0 (our node's deletion sent, or nothing to delete); ZKF_EPENDING
+ * (ZooKeeper unreachable: sent once back); ZKF_ELOCKLOST (leadership had
+ * been lost; the participant is reset); ZKF_ENOMEM; ZKF_ENOTHELD (not
+ * leader nor lost nor rejoined: to stop a wait of zkf_election_lead, use
+ * zkf_election_cancel); ZKF_EINVAL. With `rejoin` the rejoin's own failure
+ * to start (ZKF_ECLOSED, ZKF_ENOMEM, ZKF_ESYS, ZKF_ENOAUTH) is returned
+ * if the step-down itself succeeded. Thread-safe; non-blocking.
+ */
+ZKF_API int zkf_election_step_down(zkf_election_t *e, int rejoin);
+
+/** The token of the current leadership: 0 and *token only while LEADER;
+ * ZKF_ECONNLOSS while SUSPENDED, ZKF_ELOCKLOST once LOST, ZKF_ENOTHELD
+ * otherwise, ZKF_EINVAL. Thread-safe; non-blocking. */
+ZKF_API int zkf_election_token(const zkf_election_t *e, uint64_t *token);
+
+/** The participant's state. Thread-safe; non-blocking. */
+ZKF_API zkf_election_state_t zkf_election_state(const zkf_election_t *e);
+
+/** The election's path. Owned by the participant; lives as long as it. */
+ZKF_API const char *zkf_election_path(const zkf_election_t *e);
+
+/** Copies our node's name ("candidate-<guid>-<seq>") into buf. Returns 0,
+ * ZKF_ENOTHELD (no node known), ZKF_EINVAL (buf too small). */
+ZKF_API int zkf_election_node(const zkf_election_t *e, char *buf, size_t len);
+
+/** The last ZooKeeper code of the participant's most recent failed
+ * operation; 0 if none. Thread-safe. */
+ZKF_API int zkf_election_zk_error(const zkf_election_t *e);
+
+/** A participant, as zkf_election_participants() lists it. */
+typedef struct zkf_participant {
+    char *node;         /* node name, "candidate-<guid>-<seq>" */
+    char *id;           /* its id (the node's data, NUL-terminated; "" if none) */
+    int64_t owner;      /* ephemeralOwner: its session id */
+    uint64_t token;     /* czxid of its node: its token while it leads */
+    int64_t created_ms; /* ctime, ms since the epoch (server clock) */
+    uint32_t sequence;  /* the sequence suffix */
+} zkf_participant_t;
+
+/**
+ * Lists the participants of the election at `path`, the leader first, then
+ * the others in the order in which they would lead. Children not named as
+ * the recipe names them are ignored; participants that leave during the
+ * listing are left out (so the first listed may have left already).
+ *
+ * Ownership: on success *out (NULL when *count is 0) is owned by the caller
+ * and freed with zkf_participants_free().
+ *
+ * Returns 0 (also when the path does not exist), ZKF_EINVAL, ZKF_ECONNLOSS,
+ * ZKF_ESESSIONEXPIRED, ZKF_ENOAUTH, ZKF_EZK, ZKF_ENOMEM. Thread-safe;
+ * blocking; not from a callback of this client.
+ */
+ZKF_API int zkf_election_participants(zkf_client_t *client, const char *path,
+                                      zkf_participant_t **out, size_t *count);
+
+/** Frees a listing from zkf_election_participants(). NULL is a no-op. */
+ZKF_API void zkf_participants_free(zkf_participant_t *list, size_t count);
 
 #ifdef __cplusplus
 }
