@@ -113,8 +113,8 @@ struct zkf__attempt {
 typedef struct zkf__op {
     zkf__attempt_t *a;
     uint64_t gen;
-    int last;          /* for parent creation: the final component */
-    zkf__watch_t *own; /* for the exists that arms our own node's watch */
+    int last;        /* for parent creation: the final component */
+    zkf__watch_t *w; /* the watch this call arms, or NULL */
 } zkf__op_t;
 
 static void relist(zkf__attempt_t *a, int with_sync);
@@ -376,8 +376,13 @@ static zkf__watch_t *watch_new(zkf__attempt_t *a, const char *path, int own)
 static void own_exists_done(int rc, const struct Stat *stat, const void *data)
 {
     int stale;
-    zkf__watch_t *w = ((const zkf__op_t *)data)->own;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->w;
     zkf__attempt_t *a = op_take(data, &stale);
+    /* Forgotten meanwhile: removed (or freed) here, nothing else to do. */
+    if (zkf__watch_armed(a->c, w, rc == ZOK || rc == ZNONODE, watch_fn)) {
+        op_done(a);
+        return;
+    }
     int cared = watch_attempt(w) == a && a->own_watch == w;
     if (rc == ZOK) {
         /* armed */
@@ -413,12 +418,14 @@ static void own_watch_arm(zkf__attempt_t *a)
             zkf__watch_free(a->c, w);
         return;
     }
-    op->own = w;
+    op->w = w;
     a->own_watch = w;
     if (op_issued(a, op, zoo_awexists(zh, a->node, watch_fn, w, own_exists_done, op)) != ZOK) {
         a->own_watch = NULL;
         zkf__watch_free(a->c, w);
+        return;
     }
+    w->arming = 1;
 }
 
 /* ---- failure routing ---- */
@@ -514,8 +521,11 @@ static void abort_attempt(zkf__attempt_t *a, int status)
 static void exists_done(int rc, const struct Stat *stat, const void *data)
 {
     int stale;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->w;
     zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && a->phase == PH_WATCH) {
+    /* Disarmed while the exists was in flight: removed (or freed) now. */
+    int settled = zkf__watch_armed(a->c, w, rc == ZOK || rc == ZNONODE, watch_fn);
+    if (!settled && !stale && a->phase == PH_WATCH) {
         if (rc == ZOK) {
             /* armed: wait for the predecessor to go */
         } else if (rc == ZNONODE) {
@@ -528,10 +538,10 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
                 relist(a, 0);
         } else {
             /* A failed exists registers no watch: forget ours. */
-            zkf__watch_t *w = a->watch;
-            a->watch = NULL;
-            if (w)
+            if (a->watch == w) {
+                a->watch = NULL;
                 zkf__watch_free(a->c, w);
+            }
             op_failed(a, rc);
         }
     }
@@ -561,6 +571,7 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
     a->children_wait = 0;
     a->gone_holds = wait->gone_holds;
     a->mark_holds = wait->mark_holds;
+    op->w = w;
     int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
@@ -568,6 +579,7 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
         op_failed(a, rc);
         return;
     }
+    w->arming = 1;
     own_watch_arm(a); /* pipelined: no extra round trip */
 }
 
@@ -592,6 +604,7 @@ static void watch_children(zkf__attempt_t *a)
     a->watch = w;
     a->phase = PH_WATCH;
     a->children_wait = 1;
+    op->w = w;
     int rc =
         op_issued(a, op, zoo_awget_children(zkf__zh(c), a->dir, watch_fn, w, children_done, op));
     if (rc != ZOK) {
@@ -600,6 +613,7 @@ static void watch_children(zkf__attempt_t *a)
         op_failed(a, rc);
         return;
     }
+    w->arming = 1;
     own_watch_arm(a);
 }
 
@@ -730,11 +744,15 @@ static void path_missing(zkf__attempt_t *a)
 static void children_done(int rc, const struct String_vector *sv, const void *data)
 {
     int stale;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->w; /* NULL: a listing without a watch */
     zkf__attempt_t *a = op_take(data, &stale);
+    /* Disarmed while the listing was in flight: removed (or freed) now. */
+    if (w && zkf__watch_armed(a->c, w, rc == ZOK, watch_fn))
+        w = NULL;
     int waiting = a->phase == PH_WATCH && a->children_wait;
-    if (!stale && waiting && rc != ZOK && a->watch) {
+    if (!stale && waiting && rc != ZOK && w && a->watch == w) {
         /* A failed listing armed no watch: forget ours. */
-        zkf__watch_free(a->c, a->watch);
+        zkf__watch_free(a->c, w);
         a->watch = NULL;
     }
     if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE || waiting)) {

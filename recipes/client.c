@@ -526,6 +526,8 @@ static void watch_removed(int rc, const void *data)
 void zkf__watch_remove(zkf_client_t *c, zkf__watch_t *w, watcher_fn fn)
 {
     w->owner = NULL;
+    if (w->arming)
+        return; /* zkf__watch_armed sends it */
     zhandle_t *zh = zkf__zh(c);
     /* The header declares the completion as a pointer to a function
      * pointer; the library calls it as a plain function pointer. local=1
@@ -535,6 +537,18 @@ void zkf__watch_remove(zkf_client_t *c, zkf__watch_t *w, watcher_fn fn)
     if (zh && zoo_aremove_watches(zh, w->path, type, fn, w, 0, (void_completion_t *)watch_removed,
                                   w) == ZOK)
         w->removing = 1;
+}
+
+int zkf__watch_armed(zkf_client_t *c, zkf__watch_t *w, int armed, watcher_fn fn)
+{
+    w->arming = 0;
+    if (w->owner != NULL || w->removing)
+        return 0;
+    if (armed)
+        zkf__watch_remove(c, w, fn);
+    else
+        zkf__watch_free(c, w); /* libzookeeper never calls a watcher it did not register */
+    return 1;
 }
 
 void zkf__watch_fired(zkf_client_t *c, zkf__watch_t *w)

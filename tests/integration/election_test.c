@@ -277,6 +277,41 @@ static void test_give_up_leaves_nothing(void)
     zkf_client_destroy(d);
 }
 
+/* A cancel that comes while the watches are being armed (their entries
+ * are in the client's table as soon as the calls go, before ZooKeeper
+ * answers): every watch is still removed. libzookeeper knows a watcher
+ * only once the arming call is answered, so a removal sent earlier would
+ * be refused and leave the watch on the server. Many rounds, since the
+ * window is one round trip wide. */
+static void test_cancel_while_arming(void)
+{
+    enum { ROUNDS = 100 };
+    char path[128];
+    zt_path(path, sizeof(path), "el-cancel-arming");
+    zkf_client_t *c = zt_client(RT_SESSION_MS), *d = zt_client(RT_SESSION_MS);
+    CU_ASSERT_FATAL(c && d);
+    zkf_election_t *leader = el_new(c, path, NULL, NULL), *f = el_new(d, path, NULL, NULL);
+    CU_ASSERT_FATAL(leader && f);
+    CU_ASSERT_EQUAL_FATAL(zkf_election_lead(leader, rt_deadline(c), NULL), 0);
+    int dl = rt_deadline(d), left = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        rt_result_t r = RT_RESULT_INIT;
+        CU_ASSERT_EQUAL_FATAL(zkf_election_lead_async(f, -1, on_lead, &r), 0);
+        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(rt_watches(d) == 2, dl));
+        CU_ASSERT_EQUAL(zkf_election_cancel(f), 0);
+        CU_ASSERT_FATAL(rt_result_wait(&r, dl) == 1);
+        CU_ASSERT_EQUAL(r.status, ZKF_ECANCELED);
+        if (!ZT_WAIT_UNTIL(rt_watches(d) == 0, dl))
+            left++;
+    }
+    CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT_EQUAL(rt_children(c, path, NULL), 1);
+    zkf_election_destroy(leader);
+    zkf_election_destroy(f);
+    zkf_client_destroy(c);
+    zkf_client_destroy(d);
+}
+
 /* ---------------------------------------------------------------- */
 /* A leader paused past its session, and a leader killed             */
 
@@ -530,6 +565,7 @@ int main(void)
     CU_add_test(s, "order of arrival, participants leader first", test_order_and_participants);
     CU_add_test(s, "step down and rejoin: events", test_step_down_rejoin);
     CU_add_test(s, "timeout and cancel leave no node, no watch", test_give_up_leaves_nothing);
+    CU_add_test(s, "cancel while the watches are being armed", test_cancel_while_arming);
     CU_add_test(s, "leader paused past its session", test_leader_paused);
     CU_add_test(s, "leader killed", test_leader_killed);
     CU_add_test(s, "lost reply to create", test_lost_create_reply);
