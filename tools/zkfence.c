@@ -1,10 +1,14 @@
-/* zkfence: run a command under a ZooKeeper lock, like flock(1), and show
- * who holds and who waits.
+/* zkfence: run a command under a ZooKeeper lock, like flock(1), or while
+ * this process is an election's leader, and show who holds and who waits.
  *
  *   zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] [--fence-advance URL]
  *                LOCKPATH -- COMMAND [ARG...]
+ *   zkfence elect [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] [--id ID]
+ *                 ELECTIONPATH -- COMMAND [ARG...]
  *   zkfence holders [-z HOSTS] LOCKPATH
  *
+ * `elect` has the exit codes of `lock`, leadership for the lock: 75 not
+ * leader in time, 76 leadership lost while COMMAND ran.
  * Exit codes follow sysexits(3) where one fits: 64 usage, 69 ZooKeeper
  * unreachable, 75 not acquired in time; 76 means the lock was lost while
  * COMMAND ran (COMMAND was terminated); 79 means --fence-advance failed
@@ -48,6 +52,8 @@
 static const char usage_text[] =
     "usage: zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S]\n"
     "                    [--fence-advance URL] LOCKPATH -- COMMAND [ARG...]\n"
+    "       zkfence elect [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] [--id ID]\n"
+    "                     ELECTIONPATH -- COMMAND [ARG...]\n"
     "       zkfence holders [-z HOSTS] LOCKPATH\n"
     "       zkfence --help | --version\n"
     "\n"
@@ -57,8 +63,16 @@ static const char usage_text[] =
     "         while COMMAND runs (session expired, or disconnected for a whole session\n"
     "         timeout), COMMAND gets SIGTERM, then SIGKILL after GRACE_S seconds, and\n"
     "         zkfence exits with 76.\n"
+    "elect    Take part in the leader election ELECTIONPATH; once this process leads, run\n"
+    "         COMMAND with ZKFENCE_ELECTION and ZKFENCE_LOCK (both ELECTIONPATH) and\n"
+    "         ZKFENCE_TOKEN (the leader's fencing token) in its environment, step down when\n"
+    "         it exits, and exit with its status. If leadership is lost while COMMAND runs,\n"
+    "         COMMAND gets SIGTERM, then SIGKILL after GRACE_S seconds, and zkfence exits\n"
+    "         with 76. --id ID names this participant in listings (default host:pid).\n"
     "holders  Print one line per contender for LOCKPATH in queue order (the holder first):\n"
-    "         position, node name, owner session id, token, age.\n"
+    "         position, node name, owner session id, token, age. LOCKPATH may also be a\n"
+    "         read/write lock, an election (participants, leader first) or a semaphore\n"
+    "         (its leases); the node names say which.\n"
     "\n"
     "  -z HOSTS       ZooKeeper connection string (default: $ZKFENCE_ZOOKEEPER, else " DEFAULT_HOSTS
     ")\n"
@@ -76,9 +90,9 @@ static const char usage_text[] =
     "                 If it fails, the lock is released and zkfence exits 79\n"
     "\n"
     "exit codes: COMMAND's status; 64 usage error; 69 ZooKeeper unreachable; 75 lock not\n"
-    "acquired in time; 76 lock lost while COMMAND ran; 79 --fence-advance failed;\n"
-    "70 internal error; 128+N when signal N (TERM, INT, HUP, QUIT) stopped the wait\n"
-    "for the lock.\n";
+    "acquired (elect: not leader) in time; 76 lock (leadership) lost while COMMAND ran;\n"
+    "79 --fence-advance failed; 70 internal error; 128+N when signal N (TERM, INT, HUP,\n"
+    "QUIT) stopped the wait for the lock or leadership.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -141,6 +155,38 @@ static int connect_client(const char *hosts, int session_ms, int connect_ms, zkf
 
 /* ---- holders ---- */
 
+/* The participants of an election, as contenders (their ids left out). */
+static int participants(zkf_client_t *c, const char *path, zkf_contender_t **out, size_t *n)
+{
+    zkf_participant_t *p;
+    int rc = zkf_election_participants(c, path, &p, n);
+    if (rc != 0 || *n == 0)
+        return rc;
+    zkf_contender_t *list = calloc(*n, sizeof(*list));
+    for (size_t i = 0; list && i < *n; i++) {
+        list[i] =
+            (zkf_contender_t){p[i].node, p[i].owner, p[i].token, p[i].created_ms, p[i].sequence};
+        p[i].node = NULL; /* moved */
+    }
+    zkf_participants_free(p, *n);
+    *out = list;
+    if (list == NULL)
+        *n = 0;
+    return list ? 0 : ZKF_ENOMEM;
+}
+
+/* LOCKPATH holds no exclusive lock's nodes: it may be another recipe's
+ * path. The first that has nodes there is listed. */
+static int other_recipes(zkf_client_t *c, const char *path, zkf_contender_t **out, size_t *n)
+{
+    int (*const listings[])(zkf_client_t *, const char *, zkf_contender_t **,
+                            size_t *) = {zkf_rwlock_contenders, participants, zkf_semaphore_leases};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && *n == 0 && i < sizeof(listings) / sizeof(listings[0]); i++)
+        rc = listings[i](c, path, out, n);
+    return rc;
+}
+
 static int cmd_holders(int argc, char **argv)
 {
     const char *hosts = default_hosts();
@@ -170,6 +216,8 @@ static int cmd_holders(int argc, char **argv)
     zkf_contender_t *list;
     size_t n;
     rc = zkf_lock_contenders(c, path, &list, &n);
+    if (rc == 0 && n == 0)
+        rc = other_recipes(c, path, &list, &n);
     if (rc != 0) {
         fprintf(stderr, "zkfence: listing %s: %s\n", path, zkf_strerror(rc));
         zkf_client_destroy(c);
@@ -243,9 +291,8 @@ typedef struct acquiring {
     uint64_t token;
 } acquiring_t;
 
-static void on_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
+static void acquired(acquiring_t *a, int status, uint64_t token)
 {
-    acquiring_t *a = arg;
     a->status = status;
     a->token = token;
     atomic_store(&a->done, 1);
@@ -255,22 +302,25 @@ static void on_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
     }
 }
 
+static void on_acquired(zkf_lock_t *l, int status, uint64_t token, void *arg)
+{
+    acquired(arg, status, token);
+}
+
 static int is_stop_signal(unsigned char b)
 {
     return b == SIGTERM || b == SIGINT || b == SIGHUP || b == SIGQUIT;
 }
 
-/* Acquires like zkf_lock_acquire, but a stop signal cancels the wait:
- * *stopped_by is then the signal (and the result ZKF_ECANCELED, or 0 if the
- * lock was granted in the same instant: the caller releases it). */
-static int acquire_or_stop(zkf_lock_t *l, int timeout_ms, uint64_t *token, int *stopped_by)
+/* Waits for the acquisition `a` started, but a stop signal cancels it
+ * (cancel(obj)): *stopped_by is then the signal (and the result
+ * ZKF_ECANCELED, or 0 if it was granted in the same instant: the caller
+ * gives it back). */
+static int wait_or_stop(acquiring_t *a, int (*cancel)(void *), void *obj, uint64_t *token,
+                        int *stopped_by)
 {
-    acquiring_t a = {0};
     *stopped_by = 0;
-    int rc = zkf_lock_acquire_async(l, timeout_ms, on_acquired, &a);
-    if (rc != 0)
-        return rc;
-    while (!atomic_load(&a.done)) {
+    while (!atomic_load(&a->done)) {
         struct pollfd p = {wake_fd[0], POLLIN, 0};
         if (poll(&p, 1, -1) <= 0)
             continue;
@@ -279,12 +329,29 @@ static int acquire_or_stop(zkf_lock_t *l, int timeout_ms, uint64_t *token, int *
         for (ssize_t i = 0; i < n; i++) {
             if (is_stop_signal(buf[i]) && *stopped_by == 0) {
                 *stopped_by = buf[i];
-                zkf_lock_cancel(l); /* the callback follows with ZKF_ECANCELED */
+                cancel(obj); /* the callback follows with ZKF_ECANCELED */
             }
         }
     }
-    *token = a.token;
-    return a.status;
+    *token = a->token;
+    return a->status;
+}
+
+static int cancel_lock(void *l)
+{
+    return zkf_lock_cancel(l);
+}
+
+/* Acquires like zkf_lock_acquire, but a stop signal cancels the wait (see
+ * wait_or_stop). */
+static int acquire_or_stop(zkf_lock_t *l, int timeout_ms, uint64_t *token, int *stopped_by)
+{
+    acquiring_t a = {0};
+    *stopped_by = 0;
+    int rc = zkf_lock_acquire_async(l, timeout_ms, on_acquired, &a);
+    if (rc != 0)
+        return rc;
+    return wait_or_stop(&a, cancel_lock, l, token, stopped_by);
 }
 
 static pid_t spawn(char **cmd, const char *path, uint64_t token)
@@ -349,6 +416,32 @@ static int reap(pid_t pid, int ms, int *status, int *lost, pid_t fwd_to)
                 return 0; /* let the caller react to the loss */
         }
     }
+}
+
+/* Runs COMMAND while we hold `what` (a lock, a leadership) with `token`:
+ * COMMAND's exit status; EXIT_LOST if the holding was lost meanwhile
+ * (COMMAND got SIGTERM, then SIGKILL after grace_s); -1 if it could not
+ * be started. */
+static int supervise(char **cmd, const char *path, uint64_t token, int grace_s, const char *what)
+{
+    pid_t pid = spawn(cmd, path, token);
+    if (pid < 0) {
+        perror("zkfence: fork");
+        return -1;
+    }
+    int status = 0, lost = 0;
+    if (reap(pid, -1, &status, &lost, pid))
+        return exit_status_of(status);
+    /* The holding is gone while COMMAND runs: stop it before it acts as
+     * if it still held it. */
+    fprintf(stderr, "zkfence: %s %s lost (token %" ZKF_TOKEN_FMT "); stopping %s\n", what, path,
+            token, cmd[0]);
+    kill(pid, SIGTERM);
+    if (!reap(pid, grace_s * 1000, &status, &lost, 0)) {
+        kill(pid, SIGKILL);
+        reap(pid, -1, &status, &lost, 0);
+    }
+    return EXIT_LOST;
 }
 
 static int cmd_lock(int argc, char **argv)
@@ -471,28 +564,12 @@ static int cmd_lock(int argc, char **argv)
         return EXIT_FENCE;
     }
 
-    pid_t pid = spawn(cmd, path, token);
-    if (pid < 0) {
-        perror("zkfence: fork");
+    int code = supervise(cmd, path, token, grace_s, "lock");
+    if (code < 0) {
         zkf_lock_release(l);
         zkf_lock_destroy(l);
         zkf_client_destroy(c);
         return EXIT_SOFTWARE;
-    }
-    int status = 0, lost = 0, code;
-    if (reap(pid, -1, &status, &lost, pid)) {
-        code = exit_status_of(status);
-    } else {
-        /* The lock is gone while COMMAND runs: stop it before it acts
-         * as if it still held the lock. */
-        fprintf(stderr, "zkfence: lock %s lost (token %" ZKF_TOKEN_FMT "); stopping %s\n", path,
-                token, cmd[0]);
-        kill(pid, SIGTERM);
-        if (!reap(pid, grace_s * 1000, &status, &lost, 0)) {
-            kill(pid, SIGKILL);
-            reap(pid, -1, &status, &lost, 0);
-        }
-        code = EXIT_LOST;
     }
     rc = zkf_lock_release(l);
     if (rc == ZKF_ELOCKLOST && code != EXIT_LOST) {
@@ -504,6 +581,148 @@ static int cmd_lock(int argc, char **argv)
     zkf_lock_destroy(l);
     zkf_client_destroy(c);
     return code;
+}
+
+/* ---- elect ---- */
+
+static void on_election_event(zkf_election_t *e, zkf_election_state_t st, uint64_t token, void *arg)
+{
+    if (st == ZKF_ELECTION_LOST) {
+        unsigned char b = 'l';
+        if (write(wake_fd[1], &b, 1) < 0) {
+            /* the pipe is full: the main loop is awake already */
+        }
+    } else if (st == ZKF_ELECTION_SUSPENDED) {
+        fprintf(stderr, "zkfence: connection to ZooKeeper lost; leadership of %s may be lost\n",
+                zkf_election_path(e));
+    } else if (st == ZKF_ELECTION_LEADER) {
+        fprintf(stderr, "zkfence: connection back; still leader of %s\n", zkf_election_path(e));
+    }
+}
+
+static void on_led(zkf_election_t *e, int status, uint64_t token, void *arg)
+{
+    acquired(arg, status, token);
+}
+
+static int cancel_election(void *e)
+{
+    return zkf_election_cancel(e);
+}
+
+static int ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (int)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Runs COMMAND while this process leads the election at PATH: `lock` with
+ * leadership for the lock (the header has the exit codes). */
+static int cmd_elect(int argc, char **argv)
+{
+    const char *hosts = default_hosts(), *id = NULL;
+    double wait_s = -1;
+    int session_ms = DEFAULT_SESSION_MS, grace_s = DEFAULT_GRACE_S;
+    int opt;
+    optind = 1;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"id", required_argument, NULL, 'I'}, {0, 0, 0, 0}};
+    while ((opt = getopt_long(argc, argv, "+z:w:s:g:h", longopts, NULL)) != -1) {
+        if (opt == 'z') {
+            hosts = optarg;
+        } else if (opt == 'I') {
+            id = optarg;
+        } else if (opt == 'w' && (wait_s = parse_seconds(optarg)) < 0) {
+            return usage_error("bad -w value '%s'", optarg);
+        } else if (opt == 's' && (session_ms = parse_int(optarg, 1, 3600 * 1000)) < 0) {
+            return usage_error("bad -s value '%s'", optarg);
+        } else if (opt == 'g' && (grace_s = parse_int(optarg, 0, 3600)) < 0) {
+            return usage_error("bad -g value '%s'", optarg);
+        } else if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (opt == '?') {
+            return usage_error("%s", "bad option");
+        }
+    }
+    if (optind >= argc)
+        return usage_error("%s", "missing ELECTIONPATH");
+    const char *path = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+        optind++;
+    if (optind >= argc)
+        return usage_error("%s", "missing COMMAND");
+    char **cmd = &argv[optind];
+    if (path[0] != '/')
+        return usage_error("ELECTIONPATH must be an absolute ZooKeeper path, not '%s'", path);
+    char host_pid[300];
+    if (id == NULL) {
+        char host[256] = "unknown";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(host_pid, sizeof(host_pid), "%s:%d", host, (int)getpid());
+        id = host_pid;
+    }
+    if (strlen(id) > 1024)
+        return usage_error("%s", "--id takes at most 1024 bytes");
+    if (setup_signals() != 0) {
+        perror("zkfence: signals");
+        return EXIT_SOFTWARE;
+    }
+
+    /* -w bounds connecting and waiting to lead together. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int timeout_ms = wait_s < 0 ? -1 : (int)(wait_s * 1000.0 + 0.5);
+    zkf_client_t *c;
+    int rc =
+        connect_client(hosts, session_ms, timeout_ms > 0 ? timeout_ms : DEFAULT_CONNECT_MS, &c);
+    if (rc != 0)
+        return rc;
+    zkf_election_options_t eo;
+    zkf_election_options_init(&eo);
+    eo.event_cb = on_election_event;
+    eo.id = id;
+    zkf_election_t *e;
+    if (zkf_election_create(c, path, &eo, &e) != 0) {
+        zkf_client_destroy(c);
+        return usage_error("bad ELECTIONPATH '%s'", path);
+    }
+    if (timeout_ms > 0)
+        timeout_ms = timeout_ms > ms_since(&t0) ? timeout_ms - ms_since(&t0) : 0;
+    acquiring_t a = {0};
+    uint64_t token = 0;
+    int stopped_by = 0;
+    rc = zkf_election_lead_async(e, timeout_ms, on_led, &a);
+    if (rc == 0)
+        rc = wait_or_stop(&a, cancel_election, e, &token, &stopped_by);
+    if (stopped_by != 0 || rc != 0) {
+        int code = stopped_by                               ? 128 + stopped_by
+                   : rc == ZKF_ETIMEDOUT || rc == ZKF_EBUSY ? EXIT_TEMPFAIL
+                                                            : EXIT_UNAVAILABLE;
+        if (stopped_by)
+            fprintf(stderr, "zkfence: %s while waiting to lead %s; not running %s\n",
+                    strsignal(stopped_by), path, cmd[0]);
+        else
+            fprintf(stderr, "zkfence: not leader of %s: %s\n", path, zkf_strerror(rc));
+        zkf_election_destroy(e); /* steps down if it led in the same instant */
+        zkf_client_destroy(c);
+        return code;
+    }
+
+    int code = EXIT_SOFTWARE;
+    if (setenv("ZKFENCE_ELECTION", path, 1) == 0)
+        code = supervise(cmd, path, token, grace_s, "leadership of");
+    rc = zkf_election_step_down(e, 0);
+    if (rc == ZKF_ELOCKLOST && code != EXIT_LOST) {
+        /* Lost right as COMMAND finished: another leader may have acted
+         * meanwhile. Say so. */
+        fprintf(stderr, "zkfence: leadership of %s was lost before stepping down\n", path);
+        code = EXIT_LOST;
+    }
+    zkf_election_destroy(e);
+    zkf_client_destroy(c);
+    return code < 0 ? EXIT_SOFTWARE : code;
 }
 
 int main(int argc, char **argv)
@@ -523,5 +742,7 @@ int main(int argc, char **argv)
         return cmd_lock(argc - 1, argv + 1);
     if (strcmp(sub, "holders") == 0)
         return cmd_holders(argc - 1, argv + 1);
+    if (strcmp(sub, "elect") == 0)
+        return cmd_elect(argc - 1, argv + 1);
     return usage_error("unknown subcommand '%s'", sub);
 }
