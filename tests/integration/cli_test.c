@@ -487,6 +487,130 @@ static void test_elect_signal_while_waiting(void)
     zkf_client_destroy(c);
 }
 
+/* ---- rwlock and semaphore ---- */
+
+static int rw_nodes(zkf_client_t *c, const char *path)
+{
+    zkf_contender_t *list;
+    size_t n;
+    if (zkf_rwlock_contenders(c, path, &list, &n) != 0)
+        return -1;
+    zkf_contenders_free(list, n);
+    return (int)n;
+}
+
+static int leases(zkf_client_t *c, const char *path)
+{
+    zkf_contender_t *list;
+    size_t n;
+    if (zkf_semaphore_leases(c, path, &list, &n) != 0)
+        return -1;
+    zkf_contenders_free(list, n);
+    return (int)n;
+}
+
+/* Reads "WORD TOKEN" that COMMAND wrote into word[256]; returns the
+ * token, 0 on error. */
+static unsigned long long word_and_token(const char *file, char *word)
+{
+    char *text = slurp(file);
+    unsigned long long token = 0;
+    if (text == NULL || sscanf(text, "%255s %llu", word, &token) != 2)
+        token = 0;
+    return token; /* text is slurp's static buffer */
+}
+
+/* A reader held by the library: `rwlock --read` shares it (COMMAND runs,
+ * with a higher token, and its status is ours), `rwlock --write` cannot
+ * have it (-w 0: 75), and has it once the reader is gone. No node is left. */
+static void test_rwlock_read_and_write(void)
+{
+    char path[128], file[512], script[1024];
+    zt_path(path, sizeof(path), "cli-rwlock");
+    snprintf(file, sizeof(file), "%s/rw-token", tmpdir);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_rwlock_t *rw;
+    uint64_t held = 0;
+    CU_ASSERT_FATAL(zkf_rwlock_create(c, path, NULL, &rw) == 0);
+    CU_ASSERT_FATAL(zkf_rwlock_acquire(rw, ZKF_RWLOCK_READ, deadline_ms(c), &held) == 0);
+
+    snprintf(script, sizeof(script), "echo \"$ZKFENCE_LOCK $ZKFENCE_TOKEN\" > %s; exit 6", file);
+    const char *reader[] = {"rwlock", "--read", "-z", zt_hosts(), "-w",   "0",
+                            path,     "--",     "sh", "-c",       script, NULL};
+    CU_ASSERT_EQUAL(run_cli(reader, NULL, 0), 6);
+    char word[256] = "";
+    CU_ASSERT(word_and_token(file, word) > held);
+    CU_ASSERT_STRING_EQUAL(word, path);
+    const char *writer[] = {"rwlock", "--write", "-z", zt_hosts(), "-w",
+                            "0",      path,      "--", "true",     NULL};
+    CU_ASSERT_EQUAL(run_cli(writer, NULL, 0), 75);
+    CU_ASSERT_EQUAL(rw_nodes(c, path), 1); /* only the library's reader */
+    CU_ASSERT_EQUAL(zkf_rwlock_release(rw), 0);
+    CU_ASSERT_EQUAL(run_cli(writer, NULL, 0), 0);
+    CU_ASSERT_EQUAL(rw_nodes(c, path), 0);
+
+    const char *nomode[] = {"rwlock", "-z", zt_hosts(), path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(nomode, NULL, 0), 64);
+    const char *both[] = {"rwlock", "--read", "--write", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(both, NULL, 0), 64);
+    const char *readadv[] = {
+        "rwlock", "--read", "--fence-advance", "http://127.0.0.1:1", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(readadv, NULL, 0), 64);
+    const char *leaseopt[] = {"lock", "-n", "2", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(leaseopt, NULL, 0), 64);
+    zkf_rwlock_destroy(rw);
+    zkf_client_destroy(c);
+}
+
+/* A semaphore of 2 with one lease held by the library: `semaphore -n 2`
+ * runs COMMAND with the other lease (its own, higher token); with both
+ * leases out it cannot (-w 0: 75); another N is refused (64). */
+static void test_semaphore_leases(void)
+{
+    char path[128], file[512], script[1024];
+    zt_path(path, sizeof(path), "cli-semaphore");
+    snprintf(file, sizeof(file), "%s/sem-token", tmpdir);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_semaphore_t *s1, *s2;
+    uint64_t t1 = 0, t2 = 0;
+    CU_ASSERT_FATAL(zkf_semaphore_create(c, path, 2, NULL, &s1) == 0);
+    CU_ASSERT_FATAL(zkf_semaphore_create(c, path, 2, NULL, &s2) == 0);
+    CU_ASSERT_FATAL(zkf_semaphore_acquire(s1, deadline_ms(c), &t1) == 0);
+
+    snprintf(script, sizeof(script), "echo \"$ZKFENCE_SEMAPHORE $ZKFENCE_TOKEN\" > %s; exit 4",
+             file);
+    const char *run[] = {"semaphore", "-n", "2",  "-z", zt_hosts(), "-w", "0",
+                         path,        "--", "sh", "-c", script,     NULL};
+    CU_ASSERT_EQUAL(run_cli(run, NULL, 0), 4);
+    char word[256] = "";
+    CU_ASSERT(word_and_token(file, word) > t1);
+    CU_ASSERT_STRING_EQUAL(word, path);
+    CU_ASSERT_EQUAL(leases(c, path), 1);
+
+    CU_ASSERT_FATAL(zkf_semaphore_acquire(s2, deadline_ms(c), &t2) == 0);
+    const char *full[] = {"semaphore", "-n", "2",  "-z",   zt_hosts(), "-w",
+                          "0",         path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(full, NULL, 0), 75);
+    const char *other_n[] = {"semaphore", "-n", "3",  "-z",   zt_hosts(), "-w",
+                             "5",         path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(other_n, NULL, 0), 64);
+    CU_ASSERT_EQUAL(leases(c, path), 2); /* only the library's */
+    CU_ASSERT_EQUAL(zkf_semaphore_release(s2), 0);
+    CU_ASSERT_EQUAL(zkf_semaphore_release(s1), 0);
+    CU_ASSERT_EQUAL(run_cli(full, NULL, 0), 0);
+    CU_ASSERT_EQUAL(leases(c, path), 0);
+
+    const char *non[] = {"semaphore", "-z", zt_hosts(), path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(non, NULL, 0), 64);
+    const char *zero[] = {"semaphore", "-n", "0", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(zero, NULL, 0), 64);
+    zkf_semaphore_destroy(s1);
+    zkf_semaphore_destroy(s2);
+    zkf_client_destroy(c);
+}
+
 int main(void)
 {
     zt_hosts();
@@ -509,6 +633,8 @@ int main(void)
     CU_add_test(s, "elect: COMMAND stopped when leadership is lost", test_elect_loss_stops_command);
     CU_add_test(s, "elect: a signal while waiting cancels the wait",
                 test_elect_signal_while_waiting);
+    CU_add_test(s, "rwlock: readers share, a writer waits", test_rwlock_read_and_write);
+    CU_add_test(s, "semaphore: N leases, another N refused", test_semaphore_leases);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
