@@ -10,7 +10,10 @@
 #define RECIPES_SUPPORT_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
 #include "internal.h"
@@ -201,6 +204,95 @@ static inline void rt_linger(void)
 {
     for (int i = 0; i < 3; i++)
         sched_yield();
+}
+
+/* ---- a holder crashed or paused past its session ----
+ * The same check for every recipe whose holdings are the lock's states
+ * (the read/write lock, the semaphore), through a table of its calls. */
+
+typedef struct rt_recipe {
+    /* A new object at `path`; ev (may be NULL) records its events. */
+    void *(*create)(zkf_client_t *c, const char *path, rt_events_t *ev);
+    /* The holding of the child (first) or of its successor. */
+    int (*acquire)(void *obj, int first, int timeout_ms, uint64_t *token);
+    int (*release)(void *obj);
+    zkf_lock_state_t (*state)(const void *obj);
+    int (*token)(const void *obj, uint64_t *token);
+    void (*destroy)(void *obj);
+} rt_recipe_t;
+
+/* The child: holds, reports its token on fd; then it is killed, or stopped
+ * past its 1 s session and woken, and reports what it saw: LOST by state
+ * and by event (with its token), and its old token refused. */
+static inline void rt_child_holder(const rt_recipe_t *r, const char *path, int fd)
+{
+    zkf_client_t *c = zt_client(1000);
+    if (c == NULL)
+        _exit(3);
+    rt_events_t ev = RT_EVENTS_INIT;
+    void *obj = r->create(c, path, &ev);
+    uint64_t token;
+    if (obj == NULL || r->acquire(obj, 1, 10000, &token) != 0)
+        _exit(4);
+    if (write(fd, &token, sizeof(token)) != sizeof(token))
+        _exit(5);
+    /* Stopped here, or killed. After SIGCONT: lost, by state and event. */
+    ZT_WAIT_UNTIL(r->state(obj) == ZKF_LOCK_LOST && rt_last_is(&ev, ZKF_LOCK_LOST, token),
+                  rt_deadline(c));
+    uint64_t t2;
+    int32_t report[3] = {r->state(obj) == ZKF_LOCK_LOST, rt_last_is(&ev, ZKF_LOCK_LOST, token),
+                         r->token(obj, &t2)};
+    if (write(fd, report, sizeof(report)) != sizeof(report))
+        _exit(6);
+    r->destroy(obj);
+    zkf_client_destroy(c);
+    _exit(0);
+}
+
+/* A holder process killed (pause 0) or stopped past its session (pause
+ * 1): the successor holds once that session expires, with a higher
+ * token; a paused holder, woken, learns that it lost. */
+static inline void rt_holder_fault(const rt_recipe_t *r, const char *name, int pause)
+{
+    char path[128];
+    zt_path(path, sizeof(path), name);
+    int p[2];
+    CU_ASSERT_FATAL(pipe(p) == 0);
+    pid_t pid = fork(); /* first: the child must not inherit a client */
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        rt_child_holder(r, path, p[1]);
+    }
+    close(p[1]);
+    uint64_t t1 = 0;
+    CU_ASSERT_FATAL(read(p[0], &t1, sizeof(t1)) == sizeof(t1));
+    kill(pid, pause ? SIGSTOP : SIGKILL); /* the fault */
+    zkf_client_t *c = zt_client(RT_SESSION_MS);
+    CU_ASSERT_FATAL(c != NULL);
+    void *obj = r->create(c, path, NULL);
+    CU_ASSERT_FATAL(obj != NULL);
+    uint64_t t2 = 0;
+    /* The child's session expires after its timeout: we hold. */
+    CU_ASSERT_EQUAL(r->acquire(obj, 0, rt_deadline(c), &t2), 0);
+    CU_ASSERT(t2 > t1);
+    if (pause) {
+        kill(pid, SIGCONT);
+        int32_t report[3] = {0, 0, 0};
+        CU_ASSERT_EQUAL(read(p[0], report, sizeof(report)), (ssize_t)sizeof(report));
+        CU_ASSERT_EQUAL(report[0], 1);             /* state says lost */
+        CU_ASSERT_EQUAL(report[1], 1);             /* the event said lost, with its token */
+        CU_ASSERT_EQUAL(report[2], ZKF_ELOCKLOST); /* the old token is not reported */
+    }
+    int st;
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    if (pause)
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_EQUAL(r->state(obj), ZKF_LOCK_HELD);
+    CU_ASSERT_EQUAL(r->release(obj), 0);
+    r->destroy(obj);
+    zkf_client_destroy(c);
+    close(p[0]);
 }
 
 #endif /* RECIPES_SUPPORT_H */

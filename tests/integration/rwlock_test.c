@@ -462,73 +462,44 @@ static void test_session_expiry(void)
     zkrelay_stop(r);
 }
 
-/* A child process takes a write holding and reports its token; then it is
- * killed, or stopped past its session and woken, and reports what it saw. */
-static void child_writer(const char *path, int fd)
+/* A holder crashed or paused: the child holds for writing, its successor
+ * reads (rt_holder_fault). */
+static void *rt_create(zkf_client_t *c, const char *path, rt_events_t *ev)
 {
-    zkf_client_t *c = zt_client(1000);
-    if (c == NULL)
-        _exit(3);
-    rt_events_t ev = RT_EVENTS_INIT;
-    zkf_rwlock_t *w = rw_new(c, path, &ev);
-    uint64_t token;
-    if (w == NULL || zkf_rwlock_acquire(w, WRITE, 10000, &token) != 0)
-        _exit(4);
-    if (write(fd, &token, sizeof(token)) != sizeof(token))
-        _exit(5);
-    /* Stopped here, or killed. After SIGCONT: lost, by state and event. */
-    ZT_WAIT_UNTIL(zkf_rwlock_state(w) == ZKF_LOCK_LOST && rt_last_is(&ev, ZKF_LOCK_LOST, token),
-                  rt_deadline(c));
-    uint64_t t2;
-    int32_t report[3] = {zkf_rwlock_state(w) == ZKF_LOCK_LOST,
-                         rt_last_is(&ev, ZKF_LOCK_LOST, token), zkf_rwlock_token(w, &t2)};
-    if (write(fd, report, sizeof(report)) != sizeof(report))
-        _exit(6);
-    zkf_rwlock_destroy(w);
-    zkf_client_destroy(c);
-    _exit(0);
+    return rw_new(c, path, ev);
 }
+
+static int rt_acquire(void *rw, int first, int timeout_ms, uint64_t *token)
+{
+    return zkf_rwlock_acquire(rw, first ? WRITE : READ, timeout_ms, token);
+}
+
+static int rt_release(void *rw)
+{
+    return zkf_rwlock_release(rw);
+}
+
+static zkf_lock_state_t rt_state(const void *rw)
+{
+    return zkf_rwlock_state(rw);
+}
+
+static int rt_token(const void *rw, uint64_t *token)
+{
+    return zkf_rwlock_token(rw, token);
+}
+
+static void rt_destroy(void *rw)
+{
+    zkf_rwlock_destroy(rw);
+}
+
+static const rt_recipe_t rw_recipe = {rt_create, rt_acquire, rt_release,
+                                      rt_state,  rt_token,   rt_destroy};
 
 static void run_holder_fault(int pause)
 {
-    char path[128];
-    zt_path(path, sizeof(path), pause ? "rw-paused" : "rw-killed");
-    int p[2];
-    CU_ASSERT_FATAL(pipe(p) == 0);
-    pid_t pid = fork();
-    CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        child_writer(path, p[1]);
-    }
-    close(p[1]);
-    uint64_t t1 = 0;
-    CU_ASSERT_FATAL(read(p[0], &t1, sizeof(t1)) == sizeof(t1));
-    kill(pid, pause ? SIGSTOP : SIGKILL);
-    zkf_client_t *c = zt_client(RT_SESSION_MS);
-    CU_ASSERT_FATAL(c != NULL);
-    zkf_rwlock_t *rd = rw_new(c, path, NULL);
-    uint64_t t2 = 0;
-    /* The child's session expires after its timeout: we read. */
-    CU_ASSERT_EQUAL(zkf_rwlock_acquire(rd, READ, rt_deadline(c), &t2), 0);
-    CU_ASSERT(t2 > t1);
-    if (pause) {
-        kill(pid, SIGCONT);
-        int32_t report[3] = {0, 0, 0};
-        CU_ASSERT_EQUAL(read(p[0], report, sizeof(report)), (ssize_t)sizeof(report));
-        CU_ASSERT_EQUAL(report[0], 1);             /* state says lost */
-        CU_ASSERT_EQUAL(report[1], 1);             /* the event said lost, with its token */
-        CU_ASSERT_EQUAL(report[2], ZKF_ELOCKLOST); /* the old token is not reported */
-    }
-    int st;
-    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
-    if (pause)
-        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CU_ASSERT_EQUAL(zkf_rwlock_state(rd), ZKF_LOCK_HELD);
-    CU_ASSERT_EQUAL(zkf_rwlock_release(rd), 0);
-    zkf_rwlock_destroy(rd);
-    zkf_client_destroy(c);
-    close(p[0]);
+    rt_holder_fault(&rw_recipe, pause ? "rw-paused" : "rw-killed", pause);
 }
 
 static void test_holder_killed(void)

@@ -420,71 +420,44 @@ static void test_session_expiry(void)
     zkrelay_stop(r);
 }
 
-/* A child takes the only lease and reports its token; it is killed, or
- * stopped past its session and woken, and reports what it saw. */
-static void child_holder(const char *path, int fd)
+/* A holder crashed or paused: the only lease of a semaphore of 1, then
+ * its successor's (rt_holder_fault). */
+static void *rt_create(zkf_client_t *c, const char *path, rt_events_t *ev)
 {
-    zkf_client_t *c = zt_client(1000);
-    if (c == NULL)
-        _exit(3);
-    rt_events_t ev = RT_EVENTS_INIT;
-    zkf_semaphore_t *s = sem_new(c, path, 1, &ev);
-    uint64_t token;
-    if (s == NULL || zkf_semaphore_acquire(s, 10000, &token) != 0)
-        _exit(4);
-    if (write(fd, &token, sizeof(token)) != sizeof(token))
-        _exit(5);
-    ZT_WAIT_UNTIL(zkf_semaphore_state(s) == ZKF_LOCK_LOST && rt_last_is(&ev, ZKF_LOCK_LOST, token),
-                  rt_deadline(c));
-    uint64_t t2;
-    int32_t report[3] = {zkf_semaphore_state(s) == ZKF_LOCK_LOST,
-                         rt_last_is(&ev, ZKF_LOCK_LOST, token), zkf_semaphore_token(s, &t2)};
-    if (write(fd, report, sizeof(report)) != sizeof(report))
-        _exit(6);
-    zkf_semaphore_destroy(s);
-    zkf_client_destroy(c);
-    _exit(0);
+    return sem_new(c, path, 1, ev);
 }
+
+static int rt_acquire(void *s, int first, int timeout_ms, uint64_t *token)
+{
+    return zkf_semaphore_acquire(s, timeout_ms, token);
+}
+
+static int rt_release(void *s)
+{
+    return zkf_semaphore_release(s);
+}
+
+static zkf_lock_state_t rt_state(const void *s)
+{
+    return zkf_semaphore_state(s);
+}
+
+static int rt_token(const void *s, uint64_t *token)
+{
+    return zkf_semaphore_token(s, token);
+}
+
+static void rt_destroy(void *s)
+{
+    zkf_semaphore_destroy(s);
+}
+
+static const rt_recipe_t sem_recipe = {rt_create, rt_acquire, rt_release,
+                                       rt_state,  rt_token,   rt_destroy};
 
 static void run_holder_fault(int pause)
 {
-    char path[128];
-    zt_path(path, sizeof(path), pause ? "sem-paused" : "sem-killed");
-    int p[2];
-    CU_ASSERT_FATAL(pipe(p) == 0);
-    pid_t pid = fork();
-    CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        child_holder(path, p[1]);
-    }
-    close(p[1]);
-    uint64_t t1 = 0;
-    CU_ASSERT_FATAL(read(p[0], &t1, sizeof(t1)) == sizeof(t1));
-    kill(pid, pause ? SIGSTOP : SIGKILL);
-    zkf_client_t *c = zt_client(RT_SESSION_MS);
-    CU_ASSERT_FATAL(c != NULL);
-    zkf_semaphore_t *s = sem_new(c, path, 1, NULL);
-    uint64_t t2 = 0;
-    CU_ASSERT_EQUAL(zkf_semaphore_acquire(s, rt_deadline(c), &t2), 0);
-    CU_ASSERT(t2 > t1);
-    if (pause) {
-        kill(pid, SIGCONT);
-        int32_t report[3] = {0, 0, 0};
-        CU_ASSERT_EQUAL(read(p[0], report, sizeof(report)), (ssize_t)sizeof(report));
-        CU_ASSERT_EQUAL(report[0], 1);
-        CU_ASSERT_EQUAL(report[1], 1);
-        CU_ASSERT_EQUAL(report[2], ZKF_ELOCKLOST);
-    }
-    int st;
-    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
-    if (pause)
-        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CU_ASSERT_EQUAL(zkf_semaphore_state(s), ZKF_LOCK_HELD);
-    CU_ASSERT_EQUAL(zkf_semaphore_release(s), 0);
-    zkf_semaphore_destroy(s);
-    zkf_client_destroy(c);
-    close(p[0]);
+    rt_holder_fault(&sem_recipe, pause ? "sem-paused" : "sem-killed", pause);
 }
 
 static void test_holder_killed(void)
