@@ -8,8 +8,6 @@
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
-        return -1;
     if (zkp_gate_precheck(r, res) != 0)
         return -1;
     if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, res) != 0)
