@@ -855,8 +855,9 @@ ZKF_API int zkf_election_cancel(zkf_election_t *e);
  * invalid from here on. With `rejoin`, takes part again at once at the
  * back of the queue (a new node): the event callback says FOLLOWER, then
  * LEADER with a new token when elected again. From LOST it resets the
- * participant (and rejoins if asked); from FOLLOWER after a rejoin it
- * leaves (and queues again at the back if asked).
+ * participant (and rejoins if asked). From FOLLOWER after a rejoin, it
+ * leaves (the event callback says IDLE once our node is gone); with
+ * `rejoin` it keeps its place in the queue instead.
  *
  * Returns 0 (our node's deletion sent, or nothing to delete); ZKF_EPENDING
  * (ZooKeeper unreachable: sent once back); ZKF_ELOCKLOST (leadership had
