@@ -17,7 +17,11 @@
 #include "http/respond.h"
 #include "s3/service.h"
 
-#define DROP_MAX (1u << 20) /* after a failure, read at most this much before hanging up */
+/* After a failure, read at most this much before hanging up: a refusal
+ * sent while the client still sends is lost to the reset that closing
+ * with unread bytes causes (zkp_body_refuse_unread), so small leftovers
+ * are read first. */
+#define DROP_MAX (4u << 20)
 
 static void fail_body(zkp_req_t *r, int status, const char *code, const char *msg)
 {
@@ -175,6 +179,18 @@ void zkp_body_cleanup(zkp_req_t *r)
     r->has_cks = 0;
     zkp_buf_free(&r->buffer);
     zkp_obj_meta_free(&r->meta);
+}
+
+int zkp_body_refuse_unread(zkp_req_t *r, uint64_t announced, int status, const char *code,
+                           const char *msg)
+{
+    /* Also with 100-continue: a client that waited for it past its own
+     * timeout (libcurl: 1 s) sends the body anyway, and meets the same
+     * reset; libmicrohttpd sends the 100 Continue, and the body comes. */
+    if (announced > DROP_MAX)
+        return -1; /* too much to read for nothing: answered now, and cut off */
+    fail_body(r, status, code, msg);
+    return 0;
 }
 
 enum MHD_Result zkp_body_respond_failed(zkp_req_t *r)

@@ -7,6 +7,7 @@
 #define ZKP_BODY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/reqctx.h"
 
@@ -25,6 +26,20 @@ int zkp_body_should_hang_up(const zkp_req_t *r);
 /* Frees what a request holds on the body side (staged put, digests). A put
  * still staged is aborted: nothing of a body cut short is stored. */
 void zkp_body_cleanup(zkp_req_t *r);
+/* A refusal decided at request start, from the head alone (a body
+ * announced too large), of a request whose body is still to come. If the
+ * proxy answered and closed while the client is sending (without
+ * 100-continue, or after waiting for it longer than its own timeout), the
+ * client's next bytes would hit a closed socket, the kernel would reset the
+ * connection, and the reset can destroy the answer before the client reads
+ * it: curl reported "connection reset" instead of the 413 under valgrind.
+ * So a body of at most a few MiB is read and dropped first (with
+ * 100-continue, libmicrohttpd invites it): returns 0 with the refusal in
+ * r->failed, answered when the body ends (the operation's
+ * zkp_body_finish() fails). Returns -1 when the body is larger: the caller
+ * answers at once, and the rest is cut off. msg: a static string. */
+int zkp_body_refuse_unread(zkp_req_t *r, uint64_t announced, int status, const char *code,
+                           const char *msg);
 /* Queues the error remembered in r->failed. */
 enum MHD_Result zkp_body_respond_failed(zkp_req_t *r);
 

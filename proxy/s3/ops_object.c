@@ -225,8 +225,14 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
     if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
         announced = cl;
     if (announced != UINT64_MAX && announced > max) {
-        *res = zkp_respond_error(r, 413, "EntityTooLarge",
-                                 "Your proposed upload exceeds the maximum allowed object size.");
+        static const char too_large[] =
+            "Your proposed upload exceeds the maximum allowed object size.";
+        /* Refused on the head; answered after a small body is drained (see
+         * zkp_body_refuse_unread), else now. Nothing is staged either way. */
+        if (!r->chunked &&
+            zkp_body_refuse_unread(r, announced, 413, "EntityTooLarge", too_large) == 0)
+            return 0;
+        *res = zkp_respond_error(r, 413, "EntityTooLarge", too_large);
         return -1;
     }
     r->body_limit = max;

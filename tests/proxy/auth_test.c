@@ -264,6 +264,29 @@ static void test_rights(void)
     CU_ASSERT_TRUE(
         expect(&w, "POST", "/_zkfence/debug/marks-fail?on=1", NULL, NULL, 403, "AccessDenied"));
 
+    /* Fence-advance: admin, or write rights on some bucket (the writer
+     * could raise the lock's mark with a fenced write as well); the reader,
+     * a key without grants and an unsigned request are refused before the
+     * mark store is consulted: the mark stays as it was, and the refusal
+     * does not name it. */
+    const char *adv[] = {"X-Fencing-Lock: /locks/auth-adv", "X-Fencing-Token: 30", NULL};
+    const char *adv_hi[] = {"X-Fencing-Lock: /locks/auth-adv", "X-Fencing-Token: 40", NULL};
+    const char *adv_sent[] = {"X-Fencing-Lock: /locks/auth-adv", "X-Fencing-Token: 50", NULL};
+    CU_ASSERT_TRUE(expect(&w, "POST", "/_zkfence/fence-advance", adv, NULL, 200, NULL));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-adv"), 30);
+    CU_ASSERT_TRUE(expect(NULL, "POST", "/_zkfence/fence-advance", adv_hi, NULL, 200, NULL));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-adv"), 40);
+    CU_ASSERT_EQUAL(send_as(&rd, "POST", "/_zkfence/fence-advance", adv_sent, NULL, &r), 403);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>AccessDenied</Code>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "write rights on a bucket"));
+    CU_ASSERT_FALSE(pt_body_has(&r, "HighWaterMark")); /* nothing learnt of the mark */
+    pt_resp_free(&r);
+    CU_ASSERT_TRUE(
+        expect(&no, "POST", "/_zkfence/fence-advance", adv_sent, NULL, 403, "AccessDenied"));
+    CU_ASSERT_TRUE(
+        expect(&anon, "POST", "/_zkfence/fence-advance", adv_sent, NULL, 403, "AccessDenied"));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-adv"), 40);
+
     /* DeleteBucket: admin's, and of a fenced (required) bucket too. */
     CU_ASSERT_TRUE(expect(NULL, "PUT", "/auth-empty", NULL, NULL, 200, NULL));
     CU_ASSERT_TRUE(expect(&w, "DELETE", "/auth-empty", NULL, NULL, 403, "AccessDenied"));
