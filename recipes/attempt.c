@@ -43,7 +43,8 @@
  *   PARENTS  creating the recipe path's ancestors, then CREATE again
  *   LIST     getChildren in flight
  *   STAT     exists on our own node (after recovering it by GUID)
- *   WATCH    exists-watch armed on the predecessor
+ *   WATCH    exists-watch armed on the predecessor, or (a rule that waits for
+ *            the children to change) a children watch on the recipe path
  *   RECOVER  an operation lost its connection: wait for the session to come
  *            back, then sync + list and find our node by GUID
  *   CLEANUP  given up (timeout, try-lock, cancel, error): deleting our node
@@ -102,15 +103,18 @@ struct zkf__attempt {
     int create_lost;      /* a create's answer was lost: a node may exist unseen */
     int gone_holds;       /* in WATCH: the rule's shortcuts for the watched node */
     int mark_holds;
-    zkf__watch_t *watch;     /* on the predecessor */
+    int children_wait; /* in WATCH: a->watch is on the recipe path's children */
+    const char *data;  /* our node's data (the owner's), or NULL */
+    int data_len;
+    zkf__watch_t *watch;     /* on the predecessor, or on the children */
     zkf__watch_t *own_watch; /* on our own node, once we had to wait */
 };
 
 typedef struct zkf__op {
     zkf__attempt_t *a;
     uint64_t gen;
-    int last;          /* for parent creation: the final component */
-    zkf__watch_t *own; /* for the exists that arms our own node's watch */
+    int last;        /* for parent creation: the final component */
+    zkf__watch_t *w; /* the watch this call arms, or NULL */
 } zkf__op_t;
 
 static void relist(zkf__attempt_t *a, int with_sync);
@@ -118,6 +122,7 @@ static void send_create(zkf__attempt_t *a);
 static void abort_attempt(zkf__attempt_t *a, int status);
 static void own_watch_forget(zkf__attempt_t *a);
 static void own_watch_arm(zkf__attempt_t *a);
+static void watch_children(zkf__attempt_t *a);
 static const zkf__recipe_ops_t attempt_ops;
 
 /* ---- attempt lifetime ---- */
@@ -313,17 +318,17 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
         a->own_watch = NULL;
     else if (ours)
         a->watch = NULL;
-    if (w->removing)
-        w->fired = 1;
-    else
-        zkf__watch_free(c, w); /* w is not touched below */
+    zkf__watch_fired(c, w); /* w is not touched below */
     if (ours && own) {
         own_node_changed(a, type);
     } else if (ours) {
         /* A release mark, or the head gone, where the rule says that
-         * means we hold (see the top); else look again. */
-        if (a->phase == PH_WATCH && ((type == ZOO_CHANGED_EVENT && a->mark_holds) ||
-                                     (type == ZOO_DELETED_EVENT && a->gone_holds)))
+         * means we hold (see the top); else look again (for a children
+         * wait, with the listing that watches them again). */
+        if (a->phase == PH_WATCH && a->children_wait)
+            watch_children(a);
+        else if (a->phase == PH_WATCH && ((type == ZOO_CHANGED_EVENT && a->mark_holds) ||
+                                          (type == ZOO_DELETED_EVENT && a->gone_holds)))
             complete(a, 0);
         else if (a->phase == PH_WATCH)
             relist(a, 0);
@@ -331,34 +336,11 @@ static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void 
     pthread_mutex_unlock(&c->mu);
 }
 
-static void watch_removed(int rc, const void *data)
-{
-    zkf__watch_t *w = (zkf__watch_t *)data;
-    zkf_client_t *c = w->c;
-    pthread_mutex_lock(&c->mu);
-    /* ZOK: the watch is gone and its watcher will not be called again. If
-     * it fired meanwhile, watch_fn left the freeing to us. Otherwise the
-     * removal failed (connection loss): the watch stays armed until it fires
-     * or the session's handle closes, and watch_fn frees it then. */
-    w->removing = 0;
-    if (rc == ZOK || w->fired)
-        zkf__watch_free(c, w);
-    pthread_mutex_unlock(&c->mu);
-}
-
 /* Nobody wants the armed watch w any more: remove it from ZooKeeper too,
  * so that no wake-up comes later and the server keeps no state for us. */
 static void watch_remove(zkf_client_t *c, zkf__watch_t *w)
 {
-    w->owner = NULL;
-    zhandle_t *zh = zkf__zh(c);
-    /* The header declares the completion as a pointer to a function
-     * pointer; the library calls it as a plain function pointer. local=1
-     * crashes libzookeeper 3.8.0 (seen here), and local=0 is what we want
-     * anyway: the server must forget the watch too. */
-    if (zh && zoo_aremove_watches(zh, w->path, ZWATCHTYPE_DATA, watch_fn, w, 0,
-                                  (void_completion_t *)watch_removed, w) == ZOK)
-        w->removing = 1;
+    zkf__watch_remove(c, w, watch_fn);
 }
 
 /* The attempt no longer wants its predecessor's watch. */
@@ -394,8 +376,13 @@ static zkf__watch_t *watch_new(zkf__attempt_t *a, const char *path, int own)
 static void own_exists_done(int rc, const struct Stat *stat, const void *data)
 {
     int stale;
-    zkf__watch_t *w = ((const zkf__op_t *)data)->own;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->w;
     zkf__attempt_t *a = op_take(data, &stale);
+    /* Forgotten meanwhile: removed (or freed) here, nothing else to do. */
+    if (zkf__watch_armed(a->c, w, rc == ZOK || rc == ZNONODE, watch_fn)) {
+        op_done(a);
+        return;
+    }
     int cared = watch_attempt(w) == a && a->own_watch == w;
     if (rc == ZOK) {
         /* armed */
@@ -431,12 +418,14 @@ static void own_watch_arm(zkf__attempt_t *a)
             zkf__watch_free(a->c, w);
         return;
     }
-    op->own = w;
+    op->w = w;
     a->own_watch = w;
     if (op_issued(a, op, zoo_awexists(zh, a->node, watch_fn, w, own_exists_done, op)) != ZOK) {
         a->own_watch = NULL;
         zkf__watch_free(a->c, w);
+        return;
     }
+    w->arming = 1;
 }
 
 /* ---- failure routing ---- */
@@ -532,8 +521,11 @@ static void abort_attempt(zkf__attempt_t *a, int status)
 static void exists_done(int rc, const struct Stat *stat, const void *data)
 {
     int stale;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->w;
     zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && a->phase == PH_WATCH) {
+    /* Disarmed while the exists was in flight: removed (or freed) now. */
+    int settled = zkf__watch_armed(a->c, w, rc == ZOK || rc == ZNONODE, watch_fn);
+    if (!settled && !stale && a->phase == PH_WATCH) {
         if (rc == ZOK) {
             /* armed: wait for the predecessor to go */
         } else if (rc == ZNONODE) {
@@ -546,10 +538,10 @@ static void exists_done(int rc, const struct Stat *stat, const void *data)
                 relist(a, 0);
         } else {
             /* A failed exists registers no watch: forget ours. */
-            zkf__watch_t *w = a->watch;
-            a->watch = NULL;
-            if (w)
+            if (a->watch == w) {
+                a->watch = NULL;
                 zkf__watch_free(a->c, w);
+            }
             op_failed(a, rc);
         }
     }
@@ -576,8 +568,10 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
     }
     a->watch = w;
     a->phase = PH_WATCH;
+    a->children_wait = 0;
     a->gone_holds = wait->gone_holds;
     a->mark_holds = wait->mark_holds;
+    op->w = w;
     int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
@@ -585,7 +579,42 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
         op_failed(a, rc);
         return;
     }
+    w->arming = 1;
     own_watch_arm(a); /* pipelined: no extra round trip */
+}
+
+static void children_done(int rc, const struct String_vector *sv, const void *data);
+
+/* The rule waits for the recipe path's children to change: list them with
+ * a watch, which the next change fires (then we list again the same way).
+ * Each answer goes to the rule (children_done). Our own node's watch too,
+ * in the same round trip, as for a predecessor. */
+static void watch_children(zkf__attempt_t *a)
+{
+    zkf_client_t *c = a->c;
+    zkf__watch_t *w = watch_new(a, a->dir, 0);
+    zkf__op_t *op = w ? op_new(a) : NULL;
+    if (op == NULL) {
+        if (w)
+            zkf__watch_free(c, w);
+        abort_attempt(a, ZKF_ENOMEM);
+        return;
+    }
+    w->children = 1;
+    a->watch = w;
+    a->phase = PH_WATCH;
+    a->children_wait = 1;
+    op->w = w;
+    int rc =
+        op_issued(a, op, zoo_awget_children(zkf__zh(c), a->dir, watch_fn, w, children_done, op));
+    if (rc != ZOK) {
+        a->watch = NULL;
+        zkf__watch_free(c, w);
+        op_failed(a, rc);
+        return;
+    }
+    w->arming = 1;
+    own_watch_arm(a);
 }
 
 static void stat_done(int rc, const struct Stat *stat, const void *data)
@@ -681,10 +710,15 @@ static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
         a->node = NULL;
         abort_attempt(a, ZKF_ELOCKLOST);
     } else if (a->recipe->rule(a->owner, nodes, n, idx, &wait)) {
+        watch_disarm(a); /* a children watch this listing armed; else none */
         complete(a, 0);
     } else if (a->try_once) {
         abort_attempt(a, ZKF_EBUSY);
+    } else if (wait.children) {
+        if (a->watch == NULL) /* else this very listing armed it: wait */
+            watch_children(a);
     } else {
+        watch_disarm(a);
         watch_predecessor(a, nodes[wait.node].name, &wait);
     }
     free(nodes);
@@ -710,8 +744,18 @@ static void path_missing(zkf__attempt_t *a)
 static void children_done(int rc, const struct String_vector *sv, const void *data)
 {
     int stale;
+    zkf__watch_t *w = ((const zkf__op_t *)data)->w; /* NULL: a listing without a watch */
     zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE)) {
+    /* Disarmed while the listing was in flight: removed (or freed) now. */
+    if (w && zkf__watch_armed(a->c, w, rc == ZOK, watch_fn))
+        w = NULL;
+    int waiting = a->phase == PH_WATCH && a->children_wait;
+    if (!stale && waiting && rc != ZOK && w && a->watch == w) {
+        /* A failed listing armed no watch: forget ours. */
+        zkf__watch_free(a->c, w);
+        a->watch = NULL;
+    }
+    if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE || waiting)) {
         if (rc == ZOK)
             evaluate(a, sv);
         else if (rc == ZNONODE)
@@ -872,7 +916,8 @@ static void send_create(zkf__attempt_t *a)
     }
     a->create_in_flight = 1;
     int rc = op_issued(a, cop,
-                       zoo_acreate2(zh, a->create_path, "", 0, &c->acl, ZOO_EPHEMERAL_SEQUENTIAL,
+                       zoo_acreate2(zh, a->create_path, a->data ? a->data : "",
+                                    a->data ? a->data_len : 0, &c->acl, ZOO_EPHEMERAL_SEQUENTIAL,
                                     create_done, cop));
     if (rc != ZOK) {
         a->create_in_flight = 0;
@@ -922,6 +967,8 @@ int zkf__attempt_new(zkf_client_t *c, const zkf__recipe_t *r, const zkf__attempt
     a->refs = 1;
     a->try_once = args->try_once;
     a->deadline_ns = args->deadline_ns;
+    a->data = args->data;
+    a->data_len = args->data_len;
     zkf__active_add(c, &a->reg, &attempt_ops);
     *out = a;
     return 0;
@@ -988,6 +1035,25 @@ void zkf__attempt_lost_locally(zkf__attempt_t *a)
 const char *zkf__attempt_node(const zkf__attempt_t *a)
 {
     return a->node;
+}
+
+void zkf__waiter_wait(zkf_client_t *c, zkf__waiter_t *w, int64_t deadline, void (*expire)(void *),
+                      void *obj)
+{
+    while (!w->done) {
+        if (deadline && zkf__now_ns() >= deadline) {
+            expire(obj); /* completes after cleanup */
+            deadline = 0;
+            continue;
+        }
+        if (deadline == 0) {
+            pthread_cond_wait(&c->cv, &c->mu);
+        } else {
+            struct timespec ts;
+            zkf__abs_deadline(&ts, deadline);
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+    }
 }
 
 /* ---- what the client tells an attempt in progress (c->mu held) ---- */

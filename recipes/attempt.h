@@ -26,6 +26,14 @@ typedef struct zkf__wait {
      * that ours holds: true when its having held implies that nothing
      * below it can keep us waiting once it is gone. */
     int mark_holds;
+    /* Wait instead for any change among the recipe path's children (node
+     * and the shortcuts ignored): the rule is asked again at each change,
+     * with the listing that re-arms the watch. For a rule that no single
+     * lower node can answer (a semaphore's lease: hold among the first N,
+     * any of which may leave first). Every node waiting so wakes at every
+     * change: a recipe lets one contender at a time wait so (the
+     * semaphore's gate), or it has a herd. */
+    int children;
 } zkf__wait_t;
 
 /* A recipe is a table: its node names, its rule, and how its objects hear
@@ -38,27 +46,25 @@ typedef struct zkf__recipe {
     /* The rule. `nodes` are the recipe's children sorted by sequence (each
      * with its kind), nodes[me] is ours. Returns 1 if ours holds; else
      * returns 0 and fills *w, with w->node < me. c->mu held; must not block
-     * nor call the core. Examples:
-     *   exclusive lock, election: hold when me == 0; else wait for me - 1,
-     *     gone_holds = (me == 1), mark_holds = 1.
+     * nor call the core. The rules:
+     *   exclusive lock, election, a semaphore's gate: hold when me == 0;
+     *     else wait for me - 1, gone_holds = (me == 1), mark_holds = 1.
      *   write lock (kinds read, write): the same, but mark_holds only when
      *     nodes[me - 1] is a write node: a reader's release may leave other
      *     readers holding below it.
      *   read lock: hold when no write node lies below me; else wait for the
      *     nearest write node below, gone_holds when no write node lies below
      *     it, mark_holds = 1 (it held, so only readers lie below us).
-     *   a gate among other kinds (a queue of "gate" nodes beside others):
-     *     hold when no gate node lies below me; else wait for the nearest
-     *     gate node below, gone_holds when no gate node lies below it,
-     *     mark_holds = 1.
-     *   always (a node that holds once made, e.g. a semaphore's lease
-     *     created by the gate's holder): return 1.
-     * A semaphore of N is not one rule "hold when me < N": holders leave
-     * in any order, and no single watched node tells the first waiter that
-     * one of the N below it left (watching the node N places before ours
-     * can wait forever beside a free place). Curator's semaphore, and this
-     * table, do it with a gate: its holder counts the leases (a children
-     * watch of its own) until fewer than N remain, then creates its lease. */
+     *   a semaphore's lease: hold when me < N; else wait for any change
+     *     among the leases (w->children).
+     * rules.c has them all. A semaphore of N cannot be "hold when me < N"
+     * with a single watched node: holders leave in any order, and no one
+     * node tells the first waiter that one of the N below it left
+     * (watching the node N places before ours can wait forever beside a
+     * free place). Watching all the leases is a herd if every waiter does
+     * it; Curator's semaphore, and this library's, put a gate in front: a
+     * queue with the first rule, whose holder alone makes its lease and
+     * waits for the leases to change, then leaves the gate. */
     int (*rule)(void *owner, const zkf__node_t *nodes, size_t n, size_t me, zkf__wait_t *w);
     /* The outcome of an attempt of `owner`: status 0 and the token (the
      * node's czxid) when it holds, else why it ended. Called exactly once,
@@ -79,7 +85,23 @@ typedef struct zkf__attempt_args {
     int64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none kept by the core (the caller may
                           * keep one and call zkf__attempt_abort) */
     int *zk_err;         /* the owner's: where a failing ZooKeeper code is written */
+    const char *data;    /* our node's data, data_len bytes (borrowed, as dir); NULL: empty */
+    int data_len;
 } zkf__attempt_args_t;
+
+/* A thread blocked on an acquisition, woken directly by its outcome on the
+ * completion thread (the blocking APIs: lock_sync.c, holder_sync.c). */
+typedef struct zkf__waiter {
+    int done;
+    int status;
+    uint64_t token;
+} zkf__waiter_t;
+
+/* Waits on c->cv, c->mu held, until w->done. Once `deadline`
+ * (CLOCK_MONOTONIC ns; 0: none) has passed, calls expire(obj) once, which
+ * gives up the acquisition: it completes after its cleanup. */
+void zkf__waiter_wait(zkf_client_t *c, zkf__waiter_t *w, int64_t deadline, void (*expire)(void *),
+                      void *obj);
 
 /* A block for the attempts of one owner at `dir` (of any kind), allocated once and
  * reused by every attempt that finds it free (attempt.c explains why).

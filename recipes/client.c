@@ -508,6 +508,57 @@ void zkf__watch_free(zkf_client_t *c, zkf__watch_t *w)
     free(w);
 }
 
+static void watch_removed(int rc, const void *data)
+{
+    zkf__watch_t *w = (zkf__watch_t *)data;
+    zkf_client_t *c = w->c;
+    pthread_mutex_lock(&c->mu);
+    /* ZOK: the watch is gone and its watcher will not be called again. If
+     * it fired meanwhile, the watcher left the freeing to us. Otherwise the
+     * removal failed (connection loss): the watch stays armed until it fires
+     * or the session's handle closes, and the watcher frees it then. */
+    w->removing = 0;
+    if (rc == ZOK || w->fired)
+        zkf__watch_free(c, w);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void zkf__watch_remove(zkf_client_t *c, zkf__watch_t *w, watcher_fn fn)
+{
+    w->owner = NULL;
+    if (w->arming)
+        return; /* zkf__watch_armed sends it */
+    zhandle_t *zh = zkf__zh(c);
+    /* The header declares the completion as a pointer to a function
+     * pointer; the library calls it as a plain function pointer. local=1
+     * crashes libzookeeper 3.8.0 (seen here), and local=0 is what we want
+     * anyway: the server must forget the watch too. */
+    int type = w->children ? ZWATCHTYPE_CHILD : ZWATCHTYPE_DATA;
+    if (zh && zoo_aremove_watches(zh, w->path, type, fn, w, 0, (void_completion_t *)watch_removed,
+                                  w) == ZOK)
+        w->removing = 1;
+}
+
+int zkf__watch_armed(zkf_client_t *c, zkf__watch_t *w, int armed, watcher_fn fn)
+{
+    w->arming = 0;
+    if (w->owner != NULL || w->removing)
+        return 0;
+    if (armed)
+        zkf__watch_remove(c, w, fn);
+    else
+        zkf__watch_free(c, w); /* libzookeeper never calls a watcher it did not register */
+    return 1;
+}
+
+void zkf__watch_fired(zkf_client_t *c, zkf__watch_t *w)
+{
+    if (w->removing)
+        w->fired = 1;
+    else
+        zkf__watch_free(c, w);
+}
+
 static void free_watches(zkf_client_t *c, int all, uint64_t gen)
 {
     zkf__watch_t *w = c->watches;

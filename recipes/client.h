@@ -99,7 +99,7 @@ void zkf__post(zkf_client_t *c, zkf__event_t *ev);
 zkf__event_t *zkf__events_take(zkf_client_t *c, zkf__recipe_obj_t *o);
 
 /* ---- watches ----
- * An armed exists-watch. Owned by the client's list until libzookeeper
+ * An armed exists-watch, or children watch. Owned by the client's list until libzookeeper
  * tells us it is gone (it fired, or its removal succeeded), or until the
  * session's handle is closed. `owner` is cleared when nobody cares any
  * more. */
@@ -111,7 +111,9 @@ struct zkf__watch {
     uint64_t session_gen;
     int removing; /* a removal request is in flight: its completion frees */
     int fired;    /* the watcher ran while the removal was in flight */
+    int arming;   /* the call that arms it is unanswered (see zkf__watch_armed) */
     int own;      /* on the owner's own node, not another's */
+    int children; /* a children watch (getChildren), not an exists-watch */
 };
 
 /* A watch on `path` for `owner` in the current session, linked into the
@@ -119,6 +121,26 @@ struct zkf__watch {
 zkf__watch_t *zkf__watch_new(zkf_client_t *c, const char *path, zkf__recipe_obj_t *owner);
 /* Unlinks and frees w (c->mu held). */
 void zkf__watch_free(zkf_client_t *c, zkf__watch_t *w);
+/* Nobody wants the armed watch w (armed with watcher fn and context w) any
+ * more: clears its owner and asks ZooKeeper to remove it too, so that no
+ * wake-up comes later and the server keeps no state for us. w is freed by
+ * the removal's completion, or by the watcher through zkf__watch_fired
+ * (c->mu held). While the call that arms w is unanswered, the removal
+ * waits for its answer (zkf__watch_armed). */
+void zkf__watch_remove(zkf_client_t *c, zkf__watch_t *w, watcher_fn fn);
+/* The call that arms w (issued with w->arming set) is answered: `armed`
+ * says whether libzookeeper now holds the watcher (an exists answered ZOK
+ * or ZNONODE, a listing ZOK). If nobody wants w any more (its owner
+ * cleared meanwhile), removes it from ZooKeeper when armed, else frees
+ * it, and returns 1: the caller must not touch w again. Else returns 0.
+ * Why the wait: libzookeeper registers a watcher only when the arming
+ * call's answer arrives, and refuses to remove one it does not know
+ * (ZNOWATCHER, locally): a removal sent before that answer leaves the
+ * watch armed on the server for as long as the node lives. c->mu held. */
+int zkf__watch_armed(zkf_client_t *c, zkf__watch_t *w, int armed, watcher_fn fn);
+/* A watcher's last call for w: frees it, unless a removal is in flight
+ * (whose completion then frees it). c->mu held. */
+void zkf__watch_fired(zkf_client_t *c, zkf__watch_t *w);
 
 /* ---- background deletions ---- */
 

@@ -1,5 +1,5 @@
 /* The exclusive lock's blocking API: zkf_lock_acquire, a thin wrapper
- * over the asynchronous core (lock.c). It waits locally while another
+ * over the asynchronous core (lock.c, holder.c). It waits locally while another
  * thread of ours, or an async holding, has the object; then starts an
  * acquisition with a waiter instead of a callback, which the outcome wakes
  * directly on the completion thread (no trip through the event thread);
@@ -15,6 +15,11 @@ static int wait_until(zkf_client_t *c, int64_t deadline)
     struct timespec ts;
     zkf__abs_deadline(&ts, deadline);
     return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+static void deadline_passed(void *l)
+{
+    zkf__holder_deadline_passed(l); /* completes after cleanup */
 }
 
 static int acquire_reentrant(zkf_lock_t *l, uint64_t *token)
@@ -71,19 +76,12 @@ int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
     }
 
     zkf__lock_waiter_t sw = {0};
-    rc = zkf__lock_start(l, timeout_ms, NULL, NULL, &sw);
+    rc = zkf__holder_start(l, 0, timeout_ms, NULL, NULL, &sw);
     if (rc != 0) {
         pthread_mutex_unlock(&c->mu);
         return rc;
     }
-    while (!sw.done) {
-        if (deadline && zkf__now_ns() >= deadline) {
-            zkf__lock_deadline_passed(l); /* completes after cleanup */
-            deadline = 0;
-            continue;
-        }
-        wait_until(c, deadline);
-    }
+    zkf__waiter_wait(c, &sw, deadline, deadline_passed, l);
     if (sw.status == 0) {
         l->thread_owned = 1;
         l->owner = pthread_self();

@@ -1,5 +1,5 @@
 /* The zkfence command: exit codes, environment, holders, and killing the
- * child when the lock is lost. */
+ * child when the lock, or an election's leadership, is lost. */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -285,6 +285,333 @@ static void test_signal_while_waiting(void)
     zkf_client_destroy(c);
 }
 
+/* ---------------------------------------------------------------- */
+/* zkfence elect                                                     */
+
+/* A relay in front of the server, for the loss cases. */
+static zkrelay_t *relay(char *hosts, size_t len)
+{
+    char host[256];
+    snprintf(host, sizeof(host), "%s", zt_hosts());
+    host[strcspn(host, ",/")] = '\0';
+    char *colon = strrchr(host, ':');
+    *colon = '\0';
+    zkrelay_t *r = zkrelay_start(host, atoi(colon + 1));
+    if (r)
+        snprintf(hosts, len, "127.0.0.1:%d", zkrelay_port(r));
+    return r;
+}
+
+/* A bound for waits on the server and on a session's end: eight session
+ * timeouts of c (or of a default 4 s one), at least 20 s. */
+static int deadline_ms(zkf_client_t *c)
+{
+    int t = c ? zkf_client_session_timeout(c) : 0;
+    int ms = 8 * (t > 0 ? t : 4000);
+    return ms < 20000 ? 20000 : ms;
+}
+
+static int candidates(zkf_client_t *c, const char *path)
+{
+    zkf_participant_t *list;
+    size_t n;
+    if (zkf_election_participants(c, path, &list, &n) != 0)
+        return -1;
+    zkf_participants_free(list, n);
+    return (int)n;
+}
+
+/* The leader runs COMMAND with the election, the lock name and the token
+ * in its environment; COMMAND lists the holders (the participants, its
+ * own node first with its token and id) and its status is ours; then the
+ * participant is gone. */
+static void test_elect_env_and_status(void)
+{
+    char path[128], file[512], script[4096];
+    zt_path(path, sizeof(path), "cli-elect");
+    snprintf(file, sizeof(file), "%s/elect-env", tmpdir);
+    snprintf(
+        script, sizeof(script),
+        "printf '%%s %%s %%s ' \"$ZKFENCE_ELECTION\" \"$ZKFENCE_LOCK\" \"$ZKFENCE_TOKEN\" > %s; "
+        "%s holders -z %s %s >> %s; exit 5",
+        file, zkfence_bin, zt_hosts(), path, file);
+    const char *args[] = {"elect", "-z", zt_hosts(), "--id", "cli-test", path,
+                          "--",    "sh", "-c",       script, NULL};
+    CU_ASSERT_EQUAL(run_cli(args, NULL, 0), 5);
+    char *env = slurp(file);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    char election[256], lock[256], node[128], sid[64];
+    unsigned long long token = 0, listed = 0;
+    unsigned pos = 0;
+    CU_ASSERT_EQUAL(sscanf(env, "%255s %255s %llu %u %127s %63s %llu", election, lock, &token, &pos,
+                           node, sid, &listed),
+                    7);
+    CU_ASSERT_STRING_EQUAL(election, path);
+    CU_ASSERT_STRING_EQUAL(lock, path);
+    CU_ASSERT(token > 0);
+    CU_ASSERT_EQUAL(pos, 1);
+    CU_ASSERT_EQUAL(strncmp(node, "candidate-", 10), 0);
+    CU_ASSERT_EQUAL(listed, token);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT_EQUAL(candidates(c, path), 0); /* stepped down after COMMAND */
+    zkf_client_destroy(c);
+
+    const char *nopath[] = {"elect", "-z", zt_hosts(), NULL};
+    CU_ASSERT_EQUAL(run_cli(nopath, NULL, 0), 64);
+    const char *nocmd[] = {"elect", "-z", zt_hosts(), path, NULL};
+    CU_ASSERT_EQUAL(run_cli(nocmd, NULL, 0), 64);
+    const char *relative[] = {"elect", "-z", zt_hosts(), "relative", "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(relative, NULL, 0), 64);
+    const char *badg[] = {"elect", "-g", "-1", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(badg, NULL, 0), 64);
+    const char *down[] = {"elect", "-z", "127.0.0.1:1", "-w", "1", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(down, NULL, 0), 69);
+}
+
+/* Another participant leads: -w 0 and a short -w give up with 75 and
+ * leave no node; a follower's turn comes when the leader steps down. */
+static void test_elect_waits_for_leader(void)
+{
+    char path[128], marker[512], script[1024];
+    zt_path(path, sizeof(path), "cli-elect-wait");
+    snprintf(marker, sizeof(marker), "%s/elected", tmpdir);
+    unlink(marker);
+    snprintf(script, sizeof(script), "touch %s", marker);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_election_t *e;
+    CU_ASSERT_FATAL(zkf_election_create(c, path, NULL, &e) == 0);
+    CU_ASSERT_FATAL(zkf_election_lead(e, deadline_ms(c), NULL) == 0);
+    const char *try_once[] = {"elect", "-z", zt_hosts(), "-w", "0", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(try_once, NULL, 0), 75);
+    const char *short_wait[] = {"elect", "-z", zt_hosts(), "-w", "0.5", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(short_wait, NULL, 0), 75);
+    CU_ASSERT_EQUAL(candidates(c, path), 1);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(zkfence_bin, zkfence_bin, "elect", "-z", zt_hosts(), path, "--", "sh", "-c", script,
+              (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(candidates(c, path) == 2, deadline_ms(c)));
+    CU_ASSERT_EQUAL(access(marker, F_OK), -1); /* a follower runs nothing */
+    CU_ASSERT_EQUAL(zkf_election_step_down(e, 0), 0);
+    int st = 0;
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, deadline_ms(c)));
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_EQUAL(access(marker, F_OK), 0);
+    zkf_election_destroy(e);
+    zkf_client_destroy(c);
+}
+
+/* Leadership lost while COMMAND runs (a partition longer than the
+ * session): COMMAND is stopped and zkfence exits 76; a participant of
+ * another session leads meanwhile with a higher token. */
+static void test_elect_loss_stops_command(void)
+{
+    char path[128], pidfile[512], script[2048], hosts[64];
+    zt_path(path, sizeof(path), "cli-elect-loss");
+    snprintf(pidfile, sizeof(pidfile), "%s/leader.pid", tmpdir);
+    unlink(pidfile);
+    snprintf(script, sizeof(script),
+             "echo $$ $ZKFENCE_TOKEN > %s.tmp && mv %s.tmp %s && exec sleep 60", pidfile, pidfile,
+             pidfile);
+    zkrelay_t *r = relay(hosts, sizeof(hosts));
+    CU_ASSERT_FATAL(r != NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(zkfence_bin, zkfence_bin, "elect", "-z", hosts, "-s", "1500", "-g", "1", path, "--",
+              "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(access(pidfile, F_OK) == 0, deadline_ms(NULL)));
+    int child = 0;
+    unsigned long long t1 = 0;
+    CU_ASSERT_FATAL(sscanf(slurp(pidfile), "%d %llu", &child, &t1) == 2);
+    CU_ASSERT_EQUAL(kill(child, 0), 0);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_election_t *e;
+    CU_ASSERT_FATAL(zkf_election_create(c, path, NULL, &e) == 0);
+
+    zkrelay_set_blackhole(r, 1); /* partition */
+    uint64_t t2 = 0;
+    CU_ASSERT_EQUAL(zkf_election_lead(e, deadline_ms(c), &t2), 0);
+    CU_ASSERT(t2 > t1);
+    int st = 0;
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, deadline_ms(c)));
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 76);
+    CU_ASSERT_EQUAL(kill(child, 0), -1); /* COMMAND is gone */
+    CU_ASSERT_EQUAL(zkf_election_step_down(e, 0), 0);
+    zkf_election_destroy(e);
+    zkf_client_destroy(c);
+    zkrelay_stop(r);
+}
+
+/* SIGTERM while waiting to lead: the wait is cancelled, the node removed
+ * at once, COMMAND never runs, exit 128+15. */
+static void test_elect_signal_while_waiting(void)
+{
+    char path[128], marker[512], script[1024];
+    zt_path(path, sizeof(path), "cli-elect-signal");
+    snprintf(marker, sizeof(marker), "%s/ran-elect", tmpdir);
+    unlink(marker);
+    snprintf(script, sizeof(script), "touch %s", marker);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_election_t *e;
+    CU_ASSERT_FATAL(zkf_election_create(c, path, NULL, &e) == 0);
+    CU_ASSERT_FATAL(zkf_election_lead(e, deadline_ms(c), NULL) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(zkfence_bin, zkfence_bin, "elect", "-z", zt_hosts(), "-s", "30000", path, "--", "sh",
+              "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(candidates(c, path) == 2, deadline_ms(c)));
+    CU_ASSERT_EQUAL(kill(pid, SIGTERM), 0);
+    int st = 0;
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, deadline_ms(c)));
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM);
+    CU_ASSERT_EQUAL(candidates(c, path), 1);
+    CU_ASSERT_EQUAL(access(marker, F_OK), -1);
+    CU_ASSERT_EQUAL(zkf_election_step_down(e, 0), 0);
+    zkf_election_destroy(e);
+    zkf_client_destroy(c);
+}
+
+/* ---- rwlock and semaphore ---- */
+
+static int rw_nodes(zkf_client_t *c, const char *path)
+{
+    zkf_contender_t *list;
+    size_t n;
+    if (zkf_rwlock_contenders(c, path, &list, &n) != 0)
+        return -1;
+    zkf_contenders_free(list, n);
+    return (int)n;
+}
+
+static int leases(zkf_client_t *c, const char *path)
+{
+    zkf_contender_t *list;
+    size_t n;
+    if (zkf_semaphore_leases(c, path, &list, &n) != 0)
+        return -1;
+    zkf_contenders_free(list, n);
+    return (int)n;
+}
+
+/* Reads "WORD TOKEN" that COMMAND wrote into word[256]; returns the
+ * token, 0 on error. */
+static unsigned long long word_and_token(const char *file, char *word)
+{
+    char *text = slurp(file);
+    unsigned long long token = 0;
+    if (text == NULL || sscanf(text, "%255s %llu", word, &token) != 2)
+        token = 0;
+    return token; /* text is slurp's static buffer */
+}
+
+/* A reader held by the library: `rwlock --read` shares it (COMMAND runs,
+ * with a higher token, and its status is ours), `rwlock --write` cannot
+ * have it (-w 0: 75), and has it once the reader is gone. No node is left. */
+static void test_rwlock_read_and_write(void)
+{
+    char path[128], file[512], script[1024];
+    zt_path(path, sizeof(path), "cli-rwlock");
+    snprintf(file, sizeof(file), "%s/rw-token", tmpdir);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_rwlock_t *rw;
+    uint64_t held = 0;
+    CU_ASSERT_FATAL(zkf_rwlock_create(c, path, NULL, &rw) == 0);
+    CU_ASSERT_FATAL(zkf_rwlock_acquire(rw, ZKF_RWLOCK_READ, deadline_ms(c), &held) == 0);
+
+    snprintf(script, sizeof(script), "echo \"$ZKFENCE_LOCK $ZKFENCE_TOKEN\" > %s; exit 6", file);
+    const char *reader[] = {"rwlock", "--read", "-z", zt_hosts(), "-w",   "0",
+                            path,     "--",     "sh", "-c",       script, NULL};
+    CU_ASSERT_EQUAL(run_cli(reader, NULL, 0), 6);
+    char word[256] = "";
+    CU_ASSERT(word_and_token(file, word) > held);
+    CU_ASSERT_STRING_EQUAL(word, path);
+    const char *writer[] = {"rwlock", "--write", "-z", zt_hosts(), "-w",
+                            "0",      path,      "--", "true",     NULL};
+    CU_ASSERT_EQUAL(run_cli(writer, NULL, 0), 75);
+    CU_ASSERT_EQUAL(rw_nodes(c, path), 1); /* only the library's reader */
+    CU_ASSERT_EQUAL(zkf_rwlock_release(rw), 0);
+    CU_ASSERT_EQUAL(run_cli(writer, NULL, 0), 0);
+    CU_ASSERT_EQUAL(rw_nodes(c, path), 0);
+
+    const char *nomode[] = {"rwlock", "-z", zt_hosts(), path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(nomode, NULL, 0), 64);
+    const char *both[] = {"rwlock", "--read", "--write", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(both, NULL, 0), 64);
+    const char *readadv[] = {
+        "rwlock", "--read", "--fence-advance", "http://127.0.0.1:1", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(readadv, NULL, 0), 64);
+    const char *leaseopt[] = {"lock", "-n", "2", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(leaseopt, NULL, 0), 64);
+    zkf_rwlock_destroy(rw);
+    zkf_client_destroy(c);
+}
+
+/* A semaphore of 2 with one lease held by the library: `semaphore -n 2`
+ * runs COMMAND with the other lease (its own, higher token); with both
+ * leases out it cannot (-w 0: 75); another N is refused (64). */
+static void test_semaphore_leases(void)
+{
+    char path[128], file[512], script[1024];
+    zt_path(path, sizeof(path), "cli-semaphore");
+    snprintf(file, sizeof(file), "%s/sem-token", tmpdir);
+    zkf_client_t *c = zt_client(4000);
+    CU_ASSERT_FATAL(c != NULL);
+    zkf_semaphore_t *s1, *s2;
+    uint64_t t1 = 0, t2 = 0;
+    CU_ASSERT_FATAL(zkf_semaphore_create(c, path, 2, NULL, &s1) == 0);
+    CU_ASSERT_FATAL(zkf_semaphore_create(c, path, 2, NULL, &s2) == 0);
+    CU_ASSERT_FATAL(zkf_semaphore_acquire(s1, deadline_ms(c), &t1) == 0);
+
+    snprintf(script, sizeof(script), "echo \"$ZKFENCE_SEMAPHORE $ZKFENCE_TOKEN\" > %s; exit 4",
+             file);
+    const char *run[] = {"semaphore", "-n", "2",  "-z", zt_hosts(), "-w", "0",
+                         path,        "--", "sh", "-c", script,     NULL};
+    CU_ASSERT_EQUAL(run_cli(run, NULL, 0), 4);
+    char word[256] = "";
+    CU_ASSERT(word_and_token(file, word) > t1);
+    CU_ASSERT_STRING_EQUAL(word, path);
+    CU_ASSERT_EQUAL(leases(c, path), 1);
+
+    CU_ASSERT_FATAL(zkf_semaphore_acquire(s2, deadline_ms(c), &t2) == 0);
+    const char *full[] = {"semaphore", "-n", "2",  "-z",   zt_hosts(), "-w",
+                          "0",         path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(full, NULL, 0), 75);
+    const char *other_n[] = {"semaphore", "-n", "3",  "-z",   zt_hosts(), "-w",
+                             "5",         path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(other_n, NULL, 0), 64);
+    CU_ASSERT_EQUAL(leases(c, path), 2); /* only the library's */
+    CU_ASSERT_EQUAL(zkf_semaphore_release(s2), 0);
+    CU_ASSERT_EQUAL(zkf_semaphore_release(s1), 0);
+    CU_ASSERT_EQUAL(run_cli(full, NULL, 0), 0);
+    CU_ASSERT_EQUAL(leases(c, path), 0);
+
+    const char *non[] = {"semaphore", "-z", zt_hosts(), path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(non, NULL, 0), 64);
+    const char *zero[] = {"semaphore", "-n", "0", path, "--", "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(zero, NULL, 0), 64);
+    zkf_semaphore_destroy(s1);
+    zkf_semaphore_destroy(s2);
+    zkf_client_destroy(c);
+}
+
 int main(void)
 {
     zt_hosts();
@@ -302,6 +629,13 @@ int main(void)
     CU_add_test(s, "child killed when the lock is lost", test_child_killed_on_loss);
     CU_add_test(s, "SIGKILL after the grace period", test_sigkill_after_grace);
     CU_add_test(s, "a signal while waiting cancels the wait", test_signal_while_waiting);
+    CU_add_test(s, "elect: environment and exit status", test_elect_env_and_status);
+    CU_add_test(s, "elect: waits for the leader, -w", test_elect_waits_for_leader);
+    CU_add_test(s, "elect: COMMAND stopped when leadership is lost", test_elect_loss_stops_command);
+    CU_add_test(s, "elect: a signal while waiting cancels the wait",
+                test_elect_signal_while_waiting);
+    CU_add_test(s, "rwlock: readers share, a writer waits", test_rwlock_read_and_write);
+    CU_add_test(s, "semaphore: N leases, another N refused", test_semaphore_leases);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

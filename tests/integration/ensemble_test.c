@@ -1,5 +1,8 @@
 /* Tokens across a leader change, on a 3-node loopback ensemble that this
- * suite starts itself (scripts/zk ensemble) and stops by PID. */
+ * suite starts itself (scripts/zk ensemble) and stops by PID: the lock,
+ * then the read/write lock, the semaphore and the election, each across a
+ * leader change of its own (its holding survives; its successor's token is
+ * higher). */
 #include <sys/wait.h>
 #include <pthread.h>
 
@@ -130,6 +133,190 @@ static void test_tokens_across_leader_change(void)
     zkf_client_destroy(b);
 }
 
+/* ---- the other recipes ---- */
+
+/* A bound for waits that span an election among the servers and the
+ * clients' moving to the survivors: eight session timeouts, at least 20 s. */
+static int deadline_ms(zkf_client_t *c)
+{
+    int ms = 8 * zkf_client_session_timeout(c);
+    return ms < 20000 ? 20000 : ms;
+}
+
+/* Stops the ensemble's leader and waits for a new one and for both
+ * clients to be connected again; returns the stopped node (restart it
+ * with restart_node), or -1. */
+static int change_leader(zkf_client_t *a, zkf_client_t *b)
+{
+    int leader = leader_node();
+    if (leader <= 0 || sh("%s node stop %d --data-dir %s/zk", scripts_zk, leader, datadir) != 0)
+        return -1;
+    int dl = deadline_ms(a);
+    if (!ZT_WAIT_UNTIL(leader_node() > 0 && leader_node() != leader, dl) ||
+        !ZT_WAIT_UNTIL(zkf_client_state(a) == ZKF_CLIENT_CONNECTED &&
+                           zkf_client_state(b) == ZKF_CLIENT_CONNECTED,
+                       dl))
+        return -1;
+    return leader;
+}
+
+static void restart_node(int node)
+{
+    if (node > 0)
+        CU_ASSERT_EQUAL(sh("%s node start %d --data-dir %s/zk", scripts_zk, node, datadir), 0);
+}
+
+typedef struct result {
+    pthread_mutex_t mu;
+    int calls, status;
+    uint64_t token;
+} result_t;
+
+#define RESULT_INIT                                                                                \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, 0, 1, 0                                                         \
+    }
+
+static void result_set(result_t *r, int status, uint64_t token)
+{
+    pthread_mutex_lock(&r->mu);
+    r->calls++;
+    r->status = status;
+    r->token = token;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int result_calls(result_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->calls;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static void on_rw(zkf_rwlock_t *rw, int status, uint64_t token, void *arg)
+{
+    result_set(arg, status, token);
+}
+
+static void on_sem(zkf_semaphore_t *s, int status, uint64_t token, void *arg)
+{
+    result_set(arg, status, token);
+}
+
+static void on_lead(zkf_election_t *e, int status, uint64_t token, void *arg)
+{
+    result_set(arg, status, token);
+}
+
+/* A writer holds, a reader of another session waits for it. */
+static void test_rwlock_across_leader_change(void)
+{
+    zkf_client_t *a = zt_client_at(hosts, 4000), *b = zt_client_at(hosts, 4000);
+    CU_ASSERT_FATAL(a && b);
+    zkf_rwlock_t *w, *r;
+    zkf_rwlock_create(a, "/zkf-test/ensemble-rw", NULL, &w);
+    zkf_rwlock_create(b, "/zkf-test/ensemble-rw", NULL, &r);
+    uint64_t t1, t3;
+    CU_ASSERT_FATAL(zkf_rwlock_acquire(w, ZKF_RWLOCK_WRITE, deadline_ms(a), &t1) == 0);
+    result_t rr = RESULT_INIT;
+    CU_ASSERT_FATAL(zkf_rwlock_acquire_async(r, ZKF_RWLOCK_READ, -1, on_rw, &rr) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zkf_rwlock_node(r, (char[128]){0}, 128) == 0, deadline_ms(b)));
+    int stopped = change_leader(a, b);
+    CU_ASSERT_FATAL(stopped > 0);
+    CU_ASSERT_EQUAL(zkf_rwlock_state(w), ZKF_LOCK_HELD); /* the session survived */
+    CU_ASSERT_EQUAL(result_calls(&rr), 0);
+    CU_ASSERT_EQUAL(zkf_rwlock_release(w), 0);
+    CU_ASSERT(ZT_WAIT_UNTIL(result_calls(&rr) == 1, deadline_ms(b)));
+    CU_ASSERT_EQUAL(rr.status, 0);
+    CU_ASSERT(rr.token > t1);
+    CU_ASSERT_EQUAL(zkf_rwlock_release(r), 0);
+    CU_ASSERT_EQUAL(zkf_rwlock_acquire(w, ZKF_RWLOCK_WRITE, deadline_ms(a), &t3), 0);
+    CU_ASSERT(t3 > rr.token);
+    CU_ASSERT_EQUAL(zkf_rwlock_release(w), 0);
+    restart_node(stopped);
+    zkf_rwlock_destroy(w);
+    zkf_rwlock_destroy(r);
+    zkf_client_destroy(a);
+    zkf_client_destroy(b);
+}
+
+/* Lease nodes of the semaphore at path: held, and the gate holder's. */
+static size_t lease_nodes(zkf_client_t *c, const char *path)
+{
+    zkf_contender_t *list;
+    size_t n;
+    if (zkf_semaphore_leases(c, path, &list, &n) != 0)
+        return (size_t)-1;
+    zkf_contenders_free(list, n);
+    return n;
+}
+
+/* The only lease is held; a contender of another session waits for it
+ * (holding the gate, its lease node made, a children watch armed). */
+static void test_semaphore_across_leader_change(void)
+{
+    zkf_client_t *a = zt_client_at(hosts, 4000), *b = zt_client_at(hosts, 4000);
+    CU_ASSERT_FATAL(a && b);
+    zkf_semaphore_t *h, *w;
+    zkf_semaphore_create(a, "/zkf-test/ensemble-sem", 1, NULL, &h);
+    zkf_semaphore_create(b, "/zkf-test/ensemble-sem", 1, NULL, &w);
+    uint64_t t1, t3;
+    CU_ASSERT_FATAL(zkf_semaphore_acquire(h, deadline_ms(a), &t1) == 0);
+    result_t rw = RESULT_INIT;
+    CU_ASSERT_FATAL(zkf_semaphore_acquire_async(w, -1, on_sem, &rw) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(lease_nodes(a, "/zkf-test/ensemble-sem") == 2, deadline_ms(b)));
+    int stopped = change_leader(a, b);
+    CU_ASSERT_FATAL(stopped > 0);
+    CU_ASSERT_EQUAL(zkf_semaphore_state(h), ZKF_LOCK_HELD);
+    CU_ASSERT_EQUAL(result_calls(&rw), 0);
+    CU_ASSERT_EQUAL(zkf_semaphore_release(h), 0);
+    CU_ASSERT(ZT_WAIT_UNTIL(result_calls(&rw) == 1, deadline_ms(b)));
+    CU_ASSERT_EQUAL(rw.status, 0);
+    CU_ASSERT(rw.token > t1);
+    CU_ASSERT_EQUAL(zkf_semaphore_release(w), 0);
+    CU_ASSERT_EQUAL(zkf_semaphore_acquire(h, deadline_ms(a), &t3), 0);
+    CU_ASSERT(t3 > rw.token);
+    CU_ASSERT_EQUAL(zkf_semaphore_release(h), 0);
+    restart_node(stopped);
+    zkf_semaphore_destroy(h);
+    zkf_semaphore_destroy(w);
+    zkf_client_destroy(a);
+    zkf_client_destroy(b);
+}
+
+/* A leader leads on across the change; its follower leads after it. */
+static void test_election_across_leader_change(void)
+{
+    zkf_client_t *a = zt_client_at(hosts, 4000), *b = zt_client_at(hosts, 4000);
+    CU_ASSERT_FATAL(a && b);
+    zkf_election_t *l, *f;
+    zkf_election_create(a, "/zkf-test/ensemble-el", NULL, &l);
+    zkf_election_create(b, "/zkf-test/ensemble-el", NULL, &f);
+    uint64_t t1, t3;
+    CU_ASSERT_FATAL(zkf_election_lead(l, deadline_ms(a), &t1) == 0);
+    result_t rf = RESULT_INIT;
+    CU_ASSERT_FATAL(zkf_election_lead_async(f, -1, on_lead, &rf) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zkf_election_node(f, (char[128]){0}, 128) == 0, deadline_ms(b)));
+    int stopped = change_leader(a, b);
+    CU_ASSERT_FATAL(stopped > 0);
+    CU_ASSERT_EQUAL(zkf_election_state(l), ZKF_ELECTION_LEADER);
+    CU_ASSERT_EQUAL(zkf_election_state(f), ZKF_ELECTION_FOLLOWER);
+    CU_ASSERT_EQUAL(zkf_election_step_down(l, 0), 0);
+    CU_ASSERT(ZT_WAIT_UNTIL(result_calls(&rf) == 1, deadline_ms(b)));
+    CU_ASSERT_EQUAL(rf.status, 0);
+    CU_ASSERT(rf.token > t1);
+    CU_ASSERT_EQUAL(zkf_election_step_down(f, 0), 0);
+    CU_ASSERT_EQUAL(zkf_election_lead(l, deadline_ms(a), &t3), 0);
+    CU_ASSERT(t3 > rf.token);
+    CU_ASSERT_EQUAL(zkf_election_step_down(l, 0), 0);
+    restart_node(stopped);
+    zkf_election_destroy(l);
+    zkf_election_destroy(f);
+    zkf_client_destroy(a);
+    zkf_client_destroy(b);
+}
+
 int main(void)
 {
     const char *src = getenv("ZKFENCE_SOURCE_DIR");
@@ -144,6 +331,9 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("ensemble", NULL, NULL);
     CU_add_test(s, "tokens rise across a leader change", test_tokens_across_leader_change);
+    CU_add_test(s, "read/write lock across a leader change", test_rwlock_across_leader_change);
+    CU_add_test(s, "semaphore across a leader change", test_semaphore_across_leader_change);
+    CU_add_test(s, "election across a leader change", test_election_across_leader_change);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -38,9 +38,14 @@ expect_has() { # expect_has LINE WORD: WORD is among the completions
 
 check_complete=$(complete -p zkfence 2>/dev/null)
 if [[ $check_complete == *"-F _zkfence"* ]]; then echo "ok: complete -F _zkfence zkfence"; else echo "FAILED: not registered: '$check_complete'"; fail=1; fi
-expect "zkfence " "--help --version holders lock"
+expect "zkfence " "--help --version elect holders lock rwlock semaphore"
 expect "zkfence ho" "holders"
 expect "zkfence l" "lock"
+expect "zkfence rwlock -" "--fence-advance --help --read --wait --write -g -s -w -z"
+expect "zkfence semaphore -" "--help --wait -g -n -s -w -z"
+expect "zkfence elect -" "--help --id --wait -g -s -w -z"
+expect "zkfence semaphore -n 4 /sem/x " "--"
+expect_has "zkfence elect /e/x -- ech" "echo"
 expect "zkfence holders --j" "--json"
 expect "zkfence holders -" "--help --json --wait -w -z"
 expect "zkfence lock -" "--fence-advance --help --wait -g -s -w -z"
