@@ -80,10 +80,31 @@ const char *zkp_fence_strerror(int rc);
  * Returns 0 and sets *out; -1 if the text is not a token (*out untouched). */
 int zkp_token_parse(const char *s, size_t len, uint64_t *out);
 
-/* 1 if the `len` bytes at `s` are usable as a lock name: 1..1024 bytes, each
- * printable ASCII 0x21..0x7e (a ZooKeeper path like /locks/seat-12 is
- * typical); 0 otherwise (also for s == NULL). Pure function, thread-safe. */
+/* Lock names are canonical ZooKeeper paths, so that two spellings can never
+ * name one lock (each spelling would have a mark of its own, and a writer
+ * could step around a lock's mark by naming it differently):
+ *   - 2..1024 bytes, each printable ASCII 0x21..0x7e (ZooKeeper forbids
+ *     NUL, control characters and DEL in paths; spaces, and every byte
+ *     outside ASCII, are refused too: header values cannot carry them
+ *     unambiguously);
+ *   - absolute: starts with '/', and is not "/" itself (ZooKeeper's root);
+ *   - no empty component ("//"), no trailing '/';
+ *   - no "." or ".." component (ZooKeeper reserves both).
+ * zkp_lock_name_problem() says which rule the `len` bytes at `s` break, as
+ * a sentence for an error message ("The fencing lock must not end with
+ * '/'", static storage), or returns NULL for a canonical name (also the
+ * answer for nothing: s == NULL breaks the first rule). `s` need not be
+ * NUL-terminated. Pure functions, thread-safe. */
+const char *zkp_lock_name_problem(const char *s, size_t len);
+
+/* 1 if the `len` bytes at `s` are a canonical lock name (above), else 0. */
 int zkp_lock_name_valid(const char *s, size_t len);
+
+/* 1 if the bytes are a lock name as versions before canonical names took
+ * them (1..1024 printable ASCII, any shape): what marks.db may hold from
+ * then. Such marks load, but stay inert (zkp_marks_open() counts them,
+ * zkp_fence_begin() refuses their names), until a repair clears them. */
+int zkp_lock_name_legacy(const char *s, size_t len);
 
 /* ------------------------------------------------------------- the rule */
 
@@ -149,7 +170,8 @@ void zkp_marks_options_init(zkp_marks_options_t *o);
  * Returns 0 and sets *out (free with zkp_marks_close()); or
  *   ZKP_FENCE_EINVAL   bad argument or option (negative values, bad size),
  *   ZKP_FENCE_EBUSY    another process holds the database,
- *   ZKP_FENCE_ECORRUPT a stored row is not a valid lock name and token,
+ *   ZKP_FENCE_ECORRUPT a stored row is not a lock name (zkp_lock_name_legacy)
+ *                      and a mark,
  *   ZKP_FENCE_ESTORE   SQLite could not open, configure or read the file,
  *   ZKP_FENCE_ENOMEM.
  * *out is untouched on failure. */
@@ -169,6 +191,16 @@ int zkp_marks_get(zkp_marks_t *m, const char *lock, uint64_t *mark);
 
 /* Number of locks that have a mark. Thread-safe; 0 for NULL. */
 size_t zkp_marks_count(zkp_marks_t *m);
+
+/* How many of them are inert: loaded from a store written before lock names
+ * were canonical, under a name no request can use any more ("/locks/a/",
+ * "//locks/a": see zkp_lock_name_legacy). They are listed by foreach and
+ * counted here, never decided against, and a repair can clear them. Why
+ * keep them rather than refuse to start: the store is the record of what
+ * was accepted, and starting must not depend on what a client once sent;
+ * the canonical spelling's own mark is what fences from now on. 0 for
+ * NULL. Thread-safe. */
+size_t zkp_marks_inert(zkp_marks_t *m);
 
 /* Calls cb(lock, mark, arg) for each lock with a mark, sorted by lock name
  * (strcmp order), over a snapshot taken at the call: marks raised during the

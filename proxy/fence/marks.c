@@ -95,6 +95,7 @@ struct zkp_marks {
     stripe_t stripes[STRIPES];
     uint64_t seed; /* per-store hash seed: names are chosen by clients */
     atomic_size_t count;
+    atomic_size_t inert; /* marks under names that are not canonical (loaded, never matched) */
     atomic_int healthy;
     atomic_int inject;
     zkp_marks_options_t opt;
@@ -414,10 +415,14 @@ static int load_row(zkp_marks_t *m, sqlite3_stmt *st, char *err, size_t errlen)
     }
     const char *name = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
-    if (!zkp_lock_name_valid(name, len)) {
+    /* A name of the older, looser rule is kept, inert: no request can name
+     * it any more (see zkp_lock_name_legacy), and it is counted. */
+    if (!zkp_lock_name_legacy(name, len)) {
         set_err(err, errlen, "invalid lock name in the marks table");
         return ZKP_FENCE_ECORRUPT;
     }
+    if (!zkp_lock_name_valid(name, len))
+        atomic_fetch_add(&m->inert, 1);
     uint64_t mark;
     if (column_mark(st, 1, &mark) != 0) {
         set_err(err, errlen, "invalid mark for lock %.200s", name);
@@ -762,6 +767,7 @@ int zkp_marks_open(const char *db_path, const zkp_marks_options_t *o, zkp_marks_
     m->opt = opt;
     m->seed = random_seed(m);
     atomic_init(&m->count, 0);
+    atomic_init(&m->inert, 0);
     atomic_init(&m->healthy, 1);
     atomic_init(&m->inject, 0);
     marks_init_sync(m);
@@ -813,6 +819,11 @@ int zkp_marks_get(zkp_marks_t *m, const char *lock, uint64_t *mark)
 size_t zkp_marks_count(zkp_marks_t *m)
 {
     return m ? atomic_load(&m->count) : 0;
+}
+
+size_t zkp_marks_inert(zkp_marks_t *m)
+{
+    return m ? atomic_load(&m->inert) : 0;
 }
 
 typedef struct snap_item {

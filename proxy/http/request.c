@@ -244,9 +244,9 @@ static int parse_fencing(const zkp_request_in_t *in, zkp_op_t *op)
     if (token != NULL && zkp_token_parse(token, strlen(token), &op->token) != 0)
         return fail(op, 400, "InvalidFencingToken",
                     "The fencing token must be the decimal text of an unsigned 64-bit number");
-    if (lock != NULL && !zkp_lock_name_valid(lock, strlen(lock)))
-        return fail(op, 400, "InvalidFencingLock",
-                    "The fencing lock must be 1 to 1024 printable ASCII characters");
+    const char *problem = lock != NULL ? zkp_lock_name_problem(lock, strlen(lock)) : NULL;
+    if (problem != NULL)
+        return fail(op, 400, "InvalidFencingLock", problem);
     if (lock == NULL || token == NULL) {
         op->fence = ZKP_FENCE_PARTIAL;
         return 0;

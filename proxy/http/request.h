@@ -8,7 +8,7 @@
  * (tests/proxy/fuzz_request.c). Everything it returns is validated: bucket
  * names follow the S3 rules, keys are valid UTF-8 without NUL and within the
  * length limit, fencing tokens are canonical decimal u64 and lock names are
- * printable ASCII. */
+ * canonical ZooKeeper paths (fence/fence.h, zkp_lock_name_problem). */
 #ifndef ZKP_REQUEST_H
 #define ZKP_REQUEST_H
 

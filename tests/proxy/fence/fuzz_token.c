@@ -34,6 +34,47 @@ static int is_canonical(const uint8_t *d, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
+/* The canonical rule, decided here independently of token.c: split on '/'
+ * and look at each component. */
+static int is_canonical_lock(const char *s, size_t n)
+{
+    if (n < 2 || n > ZKP_LOCK_NAME_MAX || s[0] != '/')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    size_t start = 1;
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && s[i] != '/')
+            continue;
+        size_t len = i - start;
+        if (len == 0 || (len == 1 && s[start] == '.') ||
+            (len == 2 && s[start] == '.' && s[start + 1] == '.'))
+            return 0;
+        start = i + 1;
+    }
+    return 1;
+}
+
+static void check_lock_name(const char *s, size_t n)
+{
+    int valid = zkp_lock_name_valid(s, n);
+    const char *problem = zkp_lock_name_problem(s, n);
+    int expect = is_canonical_lock(s, n);
+    if (valid != expect || (problem == NULL) != expect) {
+        fprintf(stderr, "zkp_lock_name_valid: %d (%s), expected %d\n", valid,
+                problem ? problem : "no problem", expect);
+        abort();
+    }
+    int legacy = n >= 1 && n <= ZKP_LOCK_NAME_MAX;
+    for (size_t i = 0; legacy && i < n; i++)
+        legacy = (unsigned char)s[i] >= 0x21 && (unsigned char)s[i] <= 0x7e;
+    if (zkp_lock_name_legacy(s, n) != legacy || (valid && !legacy)) {
+        fprintf(stderr, "zkp_lock_name_legacy: expected %d\n", legacy);
+        abort();
+    }
+}
+
 /* Checks every property on the n bytes at d. */
 static void check_one(const uint8_t *d, size_t n)
 {
@@ -62,14 +103,7 @@ static void check_one(const uint8_t *d, size_t n)
         abort();
     }
     /* Lock names arrive next to tokens: exercise the validator too. */
-    int valid = zkp_lock_name_valid(copy, n);
-    int expect = n >= 1 && n <= ZKP_LOCK_NAME_MAX;
-    for (size_t i = 0; expect && i < n; i++)
-        expect = d[i] >= 0x21 && d[i] <= 0x7e;
-    if (valid != expect) {
-        fprintf(stderr, "zkp_lock_name_valid: %d, expected %d\n", valid, expect);
-        abort();
-    }
+    check_lock_name(copy, n);
     free(copy);
 }
 
@@ -87,6 +121,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         if (n == 20 && d[0] % 3 == 0)
             memcpy(digits, "1844674407370955161", 19); /* near the limit: last digit varies */
         check_one(digits, n);
+    }
+    /* Random bytes are rarely lock-shaped: also check them mapped onto
+     * '/', '.', 'a' and a space, which makes every rule's edge common. */
+    if (n >= 1 && n <= 64) {
+        static const char alphabet[] = "/./a/.a /";
+        char shaped[64];
+        for (size_t i = 0; i < n; i++)
+            shaped[i] = alphabet[d[i] % (sizeof(alphabet) - 1)];
+        shaped[0] = d[0] % 7 ? '/' : shaped[0];
+        char *exact = malloc(n); /* exact size: an over-read is caught */
+        if (exact != NULL) {
+            memcpy(exact, shaped, n);
+            check_lock_name(exact, n);
+            free(exact);
+        }
     }
     return 0;
 }
