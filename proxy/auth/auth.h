@@ -32,12 +32,31 @@ int zkp_auth_check(const zkp_req_t *r, zkp_auth_refusal_t *why);
  * touching data: may the (authenticated) sender of r do that? The rule, once
  * identities and per-bucket rights exist: admin rights, or write rights on a
  * bucket bound to that lock (a caller who may write under the lock may as
- * well raise its mark by a write). Called by the endpoint (s3/ops_admin.c)
+ * well raise its mark by a write). "Bound to that lock": the configuration's
+ * bindings (fence/bind.h, r->svc->binds) answer it; zkp_binds_owner(binds,
+ * lock, B, NULL) != NULL says whether bucket B's bindings give that lock to
+ * some key of B. An unbound lock (no binding gives it) is fenced by writes
+ * to unbound keys of any bucket: write rights on any bucket then. Called by
+ * the endpoint (s3/ops_advance.c)
  * after zkp_auth_check() accepted the request and before the mark store is
  * consulted, so a refused caller learns nothing of the mark.
  * Today it allows every request, like zkp_auth_check(): there are no
  * identities yet. Returns 0 if allowed, or -1 with *why filled (e.g. 403
  * AccessDenied). Thread-safe. */
 int zkp_auth_may_fence_advance(const zkp_req_t *r, const char *lock, zkp_auth_refusal_t *why);
+
+/* The rights hooks below are where the credentials and per-bucket rights
+ * (read, write, admin) of authentication plug in: each is named for the
+ * decision it makes, so that the operation asks one question and the rule
+ * lives here. Today there are no identities: each allows every request.
+ * Each returns 0 if allowed, or -1 with *why filled (e.g. 403
+ * AccessDenied). Thread-safe. */
+
+/* DeleteBucket of a bucket whose keys the configuration binds to locks
+ * (fence/bind.h): the rule, once rights exist, is admin rights on that
+ * bucket. Called by the operation (s3/ops_bucket.c) before the backend is
+ * asked anything. */
+int zkp_auth_may_delete_bound_bucket(const zkp_req_t *r, const char *bucket,
+                                     zkp_auth_refusal_t *why);
 
 #endif

@@ -120,6 +120,9 @@ typedef enum {
     /* accepted token (the mark was raised), but the request's own
      * precondition (If-Match, If-None-Match) failed: not applied (412) */
     ZKP_VERDICT_REJECT_PRECONDITION,
+    /* the request named another lock than the one its key is bound to, or
+     * a lock bound to other keys (403); no mark was looked at */
+    ZKP_VERDICT_REJECT_LOCK,
     ZKP_VERDICT_COUNT_ /* number of verdicts, for tables indexed by verdict */
 } zkp_verdict_t;
 
@@ -129,7 +132,8 @@ typedef enum {
 zkp_verdict_t zkp_fence_decide(int has_mark, uint64_t mark, uint64_t token);
 
 /* "accepted_higher", "accepted_equal", "rejected_stale", "rejected_missing",
- * "rejected_unavailable", "rejected_invalid", "rejected_precondition";
+ * "rejected_unavailable", "rejected_invalid", "rejected_precondition",
+ * "rejected_lock_mismatch";
  * "unknown" for any other value.
  * Static strings, thread-safe. */
 const char *zkp_verdict_name(zkp_verdict_t v);

@@ -247,14 +247,9 @@ static int parse_fencing(const zkp_request_in_t *in, zkp_op_t *op)
     const char *problem = lock != NULL ? zkp_lock_name_problem(lock, strlen(lock)) : NULL;
     if (problem != NULL)
         return fail(op, 400, "InvalidFencingLock", problem);
-    if (lock == NULL || token == NULL) {
-        op->fence = ZKP_FENCE_PARTIAL;
-        return 0;
-    }
-    op->lock = strdup(lock);
-    if (op->lock == NULL)
+    if (lock != NULL && (op->lock = strdup(lock)) == NULL)
         return fail(op, 500, "InternalError", "Out of memory");
-    op->fence = ZKP_FENCE_PRESENT;
+    op->fence = lock == NULL || token == NULL ? ZKP_FENCE_PARTIAL : ZKP_FENCE_PRESENT;
     return 0;
 }
 

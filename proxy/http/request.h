@@ -98,10 +98,18 @@ typedef struct zkp_op {
     int encoding_url;         /* encoding-type=url */
     int fetch_owner;
 
-    /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. */
+    /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. lock
+     * is the lock sent (PRESENT, or PARTIAL without a token), token the
+     * token sent (PRESENT, or PARTIAL without a lock). */
     zkp_fence_presence_t fence;
     char *lock;
     uint64_t token;
+    /* Set by the fencing gate (s3/gate.c) for a key bound to a lock by the
+     * configuration: lock_bound, the lock was taken from the binding (the
+     * request sent a token alone); lock_pending, DeleteObjects with a token
+     * alone, whose lock comes from its keys once the body is read. */
+    int lock_bound;
+    int lock_pending;
 
     int fault_on; /* ADMIN_FAULT: ?on=1 or ?on=0 */
 

@@ -1,5 +1,6 @@
 #include "s3/dispatch.h"
 
+#include "s3/binding.h"
 #include "s3/gate.h"
 #include "s3/ops_admin.h"
 #include "s3/ops_advance.h"
@@ -9,6 +10,8 @@
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
     if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
+        return -1;
+    if (zkp_binding_request(r, res) != 0)
         return -1;
     if (zkp_gate_precheck(r, res) != 0)
         return -1;

@@ -83,22 +83,14 @@ static enum MHD_Result refuse_unavailable(zkp_req_t *r, const char *key, int had
                              "until it recovers (reads without fencing headers still work)");
 }
 
-/* The lock named by a request that lacks its token (PARTIAL), for the
- * audit line; request classification has already validated it. */
-static const char *partial_lock(zkp_req_t *r)
-{
-    const char *lock = zkp_req_header(r, "X-Fencing-Lock");
-    return lock ? lock : zkp_req_header(r, "x-amz-meta-fencing-lock");
-}
-
 /* Counts and audits a refusal made before a token could be compared. */
 static void record_missing(zkp_req_t *r)
 {
     zkp_op_t *op = &r->op;
     zkp_metrics_verdict(&r->svc->metrics, op->kind, ZKP_VERDICT_REJECT_MISSING);
-    zkp_audit_log_no_token(r->svc->audit, op->fence == ZKP_FENCE_PARTIAL ? partial_lock(r) : NULL,
-                           ZKP_VERDICT_REJECT_MISSING, audit_bucket(r), audit_key(r, NULL),
-                           zkp_op_name(op->kind));
+    /* The lock, if one was sent (request classification validated it). */
+    zkp_audit_log_no_token(r->svc->audit, op->lock, ZKP_VERDICT_REJECT_MISSING, audit_bucket(r),
+                           audit_key(r, NULL), zkp_op_name(op->kind));
 }
 
 static enum MHD_Result refuse_missing(zkp_req_t *r)
@@ -121,7 +113,7 @@ static enum MHD_Result refuse_incomplete(zkp_req_t *r)
     const char *rule = r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE
                            ? "fence-advance carries both"
                            : "a fenced read carries both, an ordinary read neither";
-    int has_lock = partial_lock(r) != NULL;
+    int has_lock = r->op.lock != NULL;
     char msg[160];
     snprintf(msg, sizeof(msg), "%s was sent without %s: %s",
              has_lock ? "X-Fencing-Lock" : "X-Fencing-Token",
@@ -147,7 +139,9 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
             return -1;
         }
     }
-    if (op->fence != ZKP_FENCE_PRESENT)
+    /* lock_pending: DeleteObjects bound by its keys, unknown before the
+     * body; the early check is an optimisation only. */
+    if (op->fence != ZKP_FENCE_PRESENT || op->lock_pending)
         return 0;
     uint64_t mark = 0;
     int rc = zkp_marks_get(r->svc->marks, op->lock, &mark);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "http/respond.h"
 #include "http/xml.h"
 #include "s3/errors.h"
@@ -68,6 +69,13 @@ enum MHD_Result zkp_op_head_bucket(zkp_req_t *r)
 
 enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
 {
+    /* A bucket whose keys the configuration binds to locks is fenced data's
+     * home: deleting it (and letting anyone create it again) is an admin's
+     * act, not a writer's. */
+    zkp_auth_refusal_t why;
+    if (zkp_binds_has_bucket(r->svc->binds, r->op.bucket) &&
+        zkp_auth_may_delete_bound_bucket(r, r->op.bucket, &why) != 0)
+        return zkp_respond_error(r, why.status, why.code, why.msg);
     int rc = r->svc->be->ops->bucket_delete(r->svc->be, r->op.bucket);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);

@@ -7,11 +7,32 @@
 #include "backend/registry.h"
 #include "util/fsutil.h"
 
+int zkp_service_binds(const zkp_config_t *cfg, zkp_binds_t **out, char *err, size_t errlen)
+{
+    zkp_binds_t *b = zkp_binds_new();
+    if (b == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        char why[700];
+        if (zkp_binds_add(b, cfg->binds[i].spec, cfg->binds[i].value, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s: %s", cfg->binds[i].origin, why);
+            zkp_binds_free(b);
+            return -1;
+        }
+    }
+    *out = b;
+    return 0;
+}
+
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
 {
     memset(svc, 0, sizeof(*svc));
     svc->cfg = cfg;
     zkp_metrics_init(&svc->metrics);
+    if (zkp_service_binds(cfg, &svc->binds, err, errlen) != 0)
+        return -1;
     if (zkp_mkdir_p(cfg->data_dir) != 0) {
         snprintf(err, errlen, "%s: cannot create: %s", cfg->data_dir, strerror(errno));
         return -1;
@@ -44,6 +65,8 @@ void zkp_service_close(zkp_service_t *svc)
     zkp_marks_close(svc->marks);
     if (svc->be != NULL)
         svc->be->ops->destroy(svc->be);
+    zkp_binds_free(svc->binds);
+    svc->binds = NULL;
     svc->audit = NULL;
     svc->marks = NULL;
     svc->be = NULL;

@@ -35,6 +35,11 @@ void zkp_config_free(zkp_config_t *c)
     free(c->audit_log);
     free(c->marks_db);
     free(c->buckets);
+    for (size_t i = 0; i < c->nbinds; i++) {
+        free(c->binds[i].spec);
+        free(c->binds[i].value);
+    }
+    free(c->binds);
     memset(c, 0, sizeof(*c));
 }
 
@@ -155,6 +160,38 @@ static int set_bucket(zkp_config_t *c, const char *key, const char *v, char *err
     return 0;
 }
 
+/* bind.<bucket>[/<key prefix>] = <lock or template>: kept as written, with
+ * where it was written; the bucket is checked here so that a typo in it is
+ * reported with the line (fence/bind.c checks the rest when the proxy
+ * builds its table). */
+static int set_bind(zkp_config_t *c, const char *key, const char *v, const char *origin, char *err,
+                    size_t errlen)
+{
+    const char *spec = key + strlen("bind.");
+    size_t blen = strcspn(spec, "/");
+    if (!zkp_bucket_name_valid(spec, blen))
+        return errf(err, errlen, "'%s': '%.*s' is not a valid S3 bucket name", key, (int)blen,
+                    spec);
+    if (*v == '\0')
+        return errf(err, errlen, "%s: empty lock", key);
+    zkp_bind_line_t *b = realloc(c->binds, (c->nbinds + 1) * sizeof(*b));
+    if (b == NULL)
+        return errf(err, errlen, "%s: out of memory", key);
+    c->binds = b;
+    b = &c->binds[c->nbinds];
+    memset(b, 0, sizeof(*b));
+    b->spec = strdup(spec);
+    b->value = strdup(v);
+    snprintf(b->origin, sizeof(b->origin), "%s", origin ? origin : key);
+    if (b->spec == NULL || b->value == NULL) {
+        free(b->spec);
+        free(b->value);
+        return errf(err, errlen, "%s: out of memory", key);
+    }
+    c->nbinds++;
+    return 0;
+}
+
 typedef enum { T_SIZE, T_UINT, T_BOOL } kind_t;
 
 /* The numeric and boolean keys, with their bounds. */
@@ -249,8 +286,18 @@ static int set_backend(zkp_config_t *c, const char *v, char *err, size_t errlen)
     return errf(err, errlen, "backend: unknown backend '%s' (expected fs: local files)", v);
 }
 
+static int config_set_at(zkp_config_t *c, const char *key, const char *v, const char *origin,
+                         char *err, size_t errlen)
+{
+    if (strncmp(key, "bind.", 5) == 0)
+        return set_bind(c, key, v, origin, err, errlen);
+    return zkp_config_set(c, key, v, err, errlen);
+}
+
 int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
 {
+    if (strncmp(key, "bind.", 5) == 0)
+        return set_bind(c, key, v, NULL, err, errlen);
     if (strcmp(key, "listen") == 0)
         return parse_listen(c, v, err, errlen);
     if (strcmp(key, "data_dir") == 0 || strcmp(key, "audit_log") == 0 ||
@@ -284,7 +331,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int parse_line(zkp_config_t *c, char *line, char *err, size_t errlen)
+static int parse_line(zkp_config_t *c, char *line, const char *origin, char *err, size_t errlen)
 {
     /* '#' at the start or after whitespace begins a comment; a '#' inside a
      * value (a path "a#b") is kept. */
@@ -304,7 +351,7 @@ static int parse_line(zkp_config_t *c, char *line, char *err, size_t errlen)
     char *value = trim(eq + 1);
     if (*key == '\0')
         return errf(err, errlen, "%s", "missing key before '='");
-    return zkp_config_set(c, key, value, err, errlen);
+    return config_set_at(c, key, value, origin, err, errlen);
 }
 
 int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *err, size_t errlen)
@@ -317,13 +364,15 @@ int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         char line[4096];
         char msg[512];
+        char origin[320];
+        snprintf(origin, sizeof(origin), "%s:%d", name, lineno);
         if (len >= sizeof(line)) {
             snprintf(err, errlen, "%s:%d: line too long", name, lineno);
             return -1;
         }
         memcpy(line, p, len);
         line[len] = '\0';
-        if (parse_line(c, line, msg, sizeof(msg)) != 0) {
+        if (parse_line(c, line, origin, msg, sizeof(msg)) != 0) {
             snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
             return -1;
         }

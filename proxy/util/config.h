@@ -19,6 +19,15 @@ typedef struct zkp_bucket_policy {
     int fencing_required;
 } zkp_bucket_policy_t;
 
+/* A `bind.SPEC = VALUE` line, as written (fence/bind.h gives it meaning:
+ * the proxy builds its table of bindings from these at start, and main()
+ * refuses a bad one with exit 64 naming `origin`). */
+typedef struct zkp_bind_line {
+    char *spec;       /* owned; "seats" or "seats/rows/" (the bucket checked) */
+    char *value;      /* owned */
+    char origin[320]; /* "FILE:LINE" */
+} zkp_bind_line_t;
+
 /* The storage backend when the configuration names none (`backend = fs`:
  * local files in data_dir). backend/registry.c opens a backend by name. */
 #define ZKP_BACKEND_DEFAULT "fs"
@@ -45,6 +54,8 @@ typedef struct zkp_config {
     int shutdown_grace_s;         /* how long SIGTERM waits for in-flight requests */
     zkp_bucket_policy_t *buckets; /* owned */
     size_t nbuckets;
+    zkp_bind_line_t *binds; /* owned: `bind.*` lines, in file order */
+    size_t nbinds;
 } zkp_config_t;
 
 void zkp_config_defaults(zkp_config_t *c);
