@@ -59,4 +59,16 @@ int zkp_auth_may_fence_advance(const zkp_req_t *r, const char *lock, zkp_auth_re
 int zkp_auth_may_delete_bound_bucket(const zkp_req_t *r, const char *bucket,
                                      zkp_auth_refusal_t *why);
 
+/* Mark repair (POST /_zkfence/marks/repair), which lowers or clears the
+ * mark of `lock` (a lock name, canonical or a legacy one being cleared):
+ * the rule is admin rights on every bucket ('*'), as for the other admin
+ * endpoints. Called by the endpoint (s3/ops_repair.c) before the mark
+ * store is consulted, so a refused caller learns nothing of the mark. */
+int zkp_auth_may_repair_marks(const zkp_req_t *r, const char *lock, zkp_auth_refusal_t *why);
+
+/* Who sent r, for the audit log: the verified access key, or NULL for an
+ * anonymous request (today, every request). The string lives as long as
+ * the request. */
+const char *zkp_auth_identity(const zkp_req_t *r);
+
 #endif

@@ -24,7 +24,12 @@
  *  - a mark is durable (committed and fsync'd) before zkp_fence_persist()
  *    returns 0, so before the object is visible and before the client hears
  *    of it; a kill -9 never lowers a mark;
- *  - marks never go down, in memory or on disk;
+ *  - marks never go down, in memory or on disk, with ONE exception: a mark
+ *    repair (zkp_marks_repair), an operator's explicit, audited act that
+ *    lowers or clears one lock's mark to undo a mistake (a forged token
+ *    accepted while verification was off). It runs inside that lock's
+ *    section, so it is ordered with the lock's writes: each one is decided
+ *    wholly before it or wholly after it;
  *  - when the store cannot write, writes fail closed (ZKP_FENCE_ESTORE) while
  *    reads (get, count, foreach) keep answering from memory.
  *
@@ -52,7 +57,8 @@ extern "C" {
     X(EBUSY, -4, "mark store is in use by another process")                                        \
     X(ECORRUPT, -5, "mark store holds invalid data")                                               \
     X(EIO, -6, "I/O error")                                                                        \
-    X(ESTALE, -7, "the token is lower than the durable mark found when persisting")
+    X(ESTALE, -7, "the token is lower than the durable mark found when persisting")                \
+    X(ERANGE, -8, "a repair lowers or clears a mark; it never raises one")
 
 typedef enum {
     ZKP_FENCE_OK = 0,
@@ -251,6 +257,39 @@ uint64_t zkp_marks_commits(zkp_marks_t *m);
  * again shortly after (asynchronously; poll it). Thread-safe. */
 void zkp_marks_inject_failure(zkp_marks_t *m, int on);
 
+/* Mark repair: the one way a mark goes down. Enters the section of `lock`
+ * (a canonical name, or a legacy one: zkp_lock_name_legacy, so that inert
+ * marks can be cleared), waiting for whoever is inside as a request would,
+ * then makes the new state durable (its own update in the committer's
+ * group commit: the row set to new_mark, or deleted when clear != 0), then
+ * applies it to memory and leaves. Requests of that lock waiting for the
+ * section decide against the repaired mark; none is between its decision
+ * and its commit meanwhile. *had_mark and *old_mark (either may be NULL)
+ * get the mark the repair found (had 0: none; clearing nothing is a
+ * success that changes nothing). `done`, if not NULL, is called once the
+ * outcome is known and before the section is left, with the return code
+ * and what the repair found: whatever it writes (the audit line) is then
+ * ordered with the lock's requests as the repair is. It must not call
+ * into the store for this lock.
+ * Returns 0, or
+ *   ZKP_FENCE_ERANGE  new_mark is above the mark, or the lock has no mark to
+ *                     lower (a raise is fence-advance's job, not a repair's);
+ *                     nothing changed;
+ *   ZKP_FENCE_ESTORE  the store cannot write: nothing changed in memory (a
+ *                     commit that reported failure may still have reached
+ *                     the disk: the repair then takes effect at the next
+ *                     open; repeat it to be sure);
+ *   ZKP_FENCE_EINVAL  NULL argument or an invalid name; ZKP_FENCE_ENOMEM.
+ * Thread-safe; blocks for the section and one group commit. The caller
+ * audits it (zkp_audit_log_repair). */
+typedef void (*zkp_repair_done_fn)(void *arg, int rc, int had_mark, uint64_t old_mark);
+int zkp_marks_repair(zkp_marks_t *m, const char *lock, int clear, uint64_t new_mark,
+                     zkp_repair_done_fn done, void *arg, int *had_mark, uint64_t *old_mark);
+
+/* Test hook: how many requests wait for the section of `lock` (0 if it has
+ * no entry). Thread-safe. */
+unsigned zkp_marks_section_waiters(zkp_marks_t *m, const char *lock);
+
 /* ------------------------------------------------ the per-lock section */
 
 /* One request's stay in the section of one lock. Owned by the caller from a
@@ -348,6 +387,16 @@ void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mar
  * Like zkp_audit_log(), with "token" and "mark" null; lock may be NULL. */
 void zkp_audit_log_no_token(zkp_audit_t *a, const char *lock, zkp_verdict_t v, const char *bucket,
                             const char *key, const char *op);
+
+/* The line of a mark repair (zkp_marks_repair, POST /_zkfence/marks/repair):
+ *   {"time":..,"lock":"/locks/a","token":null,"mark":"9","verdict":"repaired",
+ *    "bucket":null,"key":null,"op":"MarkRepair","new_mark":"3","reason":"...",
+ *    "admin":"AKID..."}
+ * mark is the mark before (null when had_mark is 0), new_mark the mark
+ * after (null when cleared); reason and admin (the access key of the
+ * repairer; NULL gives null) are escaped like every string. */
+void zkp_audit_log_repair(zkp_audit_t *a, const char *lock, int had_mark, uint64_t old_mark,
+                          int cleared, uint64_t new_mark, const char *reason, const char *admin);
 
 /* Number of lines that could not be written in full. Thread-safe. */
 uint64_t zkp_audit_errors(zkp_audit_t *a);

@@ -36,7 +36,8 @@
     X(ADMIN_METRICS, "AdminMetrics")                                                               \
     X(ADMIN_MARKS, "AdminMarks")                                                                   \
     X(ADMIN_FAULT, "AdminFault")                                                                   \
-    X(ADMIN_FENCE_ADVANCE, "FenceAdvance")
+    X(ADMIN_FENCE_ADVANCE, "FenceAdvance")                                                         \
+    X(ADMIN_REPAIR, "MarkRepair")
 
 typedef enum {
 #define ZKP_OP_ENUM_(name, str) ZKP_OP_##name,
@@ -112,6 +113,12 @@ typedef struct zkp_op {
     int lock_pending;
 
     int fault_on; /* ADMIN_FAULT: ?on=1 or ?on=0 */
+
+    /* ADMIN_REPAIR: ?lock=L (in `lock`), then ?mark=N or ?clear, and
+     * ?reason=TEXT (1..512 bytes of UTF-8 without control characters). */
+    int repair_clear;
+    uint64_t repair_mark;
+    char *reason;
 
     /* When classification fails: the HTTP status and S3 error code. */
     int status;

@@ -6,10 +6,13 @@
 #include "s3/ops_advance.h"
 #include "s3/ops_bucket.h"
 #include "s3/ops_object.h"
+#include "s3/ops_repair.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
     if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
+        return -1;
+    if (r->op.kind == ZKP_OP_ADMIN_REPAIR && zkp_repair_start(r, res) != 0)
         return -1;
     if (zkp_binding_request(r, res) != 0)
         return -1;
@@ -36,6 +39,7 @@ int zkp_s3_blocks(const zkp_op_t *op)
     case ZKP_OP_CREATE_BUCKET:
     case ZKP_OP_DELETE_BUCKET:
     case ZKP_OP_ADMIN_FENCE_ADVANCE:
+    case ZKP_OP_ADMIN_REPAIR:
         return 1;
     default:
         return 0;
@@ -72,6 +76,8 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
         return zkp_op_delete_objects(r);
     case ZKP_OP_ADMIN_FENCE_ADVANCE:
         return zkp_op_fence_advance(r);
+    case ZKP_OP_ADMIN_REPAIR:
+        return zkp_op_repair(r);
     default:
         return zkp_op_admin(r);
     }

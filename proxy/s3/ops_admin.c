@@ -3,7 +3,8 @@
  *   GET  metrics  Prometheus text
  *   GET  marks    read-only JSON list of lock -> high-water mark
  *   POST debug/marks-fail?on=1|0  test-only, when debug_fault_endpoint is on
- * (POST fence-advance changes a mark: s3/ops_advance.c.) */
+ * (POST fence-advance raises a mark: s3/ops_advance.c; POST marks/repair
+ * lowers or clears one: s3/ops_repair.c.) */
 #include "s3/ops_admin.h"
 
 #include <inttypes.h>
@@ -28,9 +29,9 @@ static enum MHD_Result health(zkp_req_t *r)
     zkp_buf_init(&b);
     zkp_buf_printf(&b,
                    "{\"status\":\"%s\",\"mark_store\":\"%s\",\"marks\":%zu,"
-                   "\"backend\":\"%s\",\"version\":\"%s\"}\n",
+                   "\"inert_marks\":%zu,\"backend\":\"%s\",\"version\":\"%s\"}\n",
                    ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->svc->marks),
-                   r->svc->be->ops->name, ZKP_VERSION);
+                   zkp_marks_inert(r->svc->marks), r->svc->be->ops->name, ZKP_VERSION);
     return respond_buf(r, ok ? 200 : 503, "application/json", &b);
 }
 
@@ -50,8 +51,10 @@ static enum MHD_Result metrics(zkp_req_t *r)
                    "# TYPE zkfence_mark_commits_total counter\nzkfence_mark_commits_total %" PRIu64
                    "\n# HELP zkfence_mark_largest_batch Most updates in one transaction.\n"
                    "# TYPE zkfence_mark_largest_batch gauge\nzkfence_mark_largest_batch %" PRIu64
-                   "\n",
-                   st.updates, st.commits, st.largest_batch);
+                   "\n# HELP zkfence_marks_inert Marks under names that are not canonical "
+                   "(loaded from an older store, never matched).\n"
+                   "# TYPE zkfence_marks_inert gauge\nzkfence_marks_inert %zu\n",
+                   st.updates, st.commits, st.largest_batch, zkp_marks_inert(r->svc->marks));
     return respond_buf(r, 200, "text/plain; version=0.0.4", &b);
 }
 

@@ -1,6 +1,7 @@
 #include "s3/service.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,16 @@ int zkp_service_binds(const zkp_config_t *cfg, zkp_binds_t **out, char *err, siz
     return 0;
 }
 
+static int name_inert(const char *lock, uint64_t mark, void *arg)
+{
+    if (!zkp_lock_name_valid(lock, strlen(lock)))
+        fprintf(stderr,
+                "zkfence-proxy: inert mark %" PRIu64 " under '%s', not a canonical lock name: no "
+                "request can use it (clear it with POST /_zkfence/marks/repair?clear)\n",
+                mark, lock);
+    return 0;
+}
+
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
 {
     memset(svc, 0, sizeof(*svc));
@@ -48,6 +59,8 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
         snprintf(err, errlen, "mark store %s: %s", cfg->marks_db, why);
         return -1;
     }
+    if (zkp_marks_inert(svc->marks) > 0)
+        zkp_marks_foreach(svc->marks, name_inert, NULL);
     svc->be = zkp_backend_open(cfg, err, errlen);
     if (svc->be == NULL)
         return -1;

@@ -1253,6 +1253,162 @@ static void test_many_locks(void)
     zkp_marks_close(m);
 }
 
+/* ------------------------------------------------------------ repair */
+
+typedef struct repair_seen {
+    int calls, rc, had;
+    uint64_t old;
+    zkp_marks_t *m;
+} repair_seen_t;
+
+static void repair_done(void *arg, int rc, int had, uint64_t old)
+{
+    repair_seen_t *s = arg;
+    s->calls++;
+    s->rc = rc;
+    s->had = had;
+    s->old = old;
+}
+
+static void test_repair(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 10, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/other", 7, &v), 0);
+    int had = -1;
+    uint64_t old = 0;
+    repair_seen_t seen = {.m = m};
+    /* lower */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 3, repair_done, &seen, &had, &old), 0);
+    CU_ASSERT_EQUAL(had, 1);
+    CU_ASSERT_EQUAL(old, 10);
+    CU_ASSERT_EQUAL(seen.calls, 1);
+    CU_ASSERT_EQUAL(seen.rc, 0);
+    CU_ASSERT_EQUAL(seen.old, 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 3);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 4, &v), 0); /* accepted again */
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    /* a raise is not a repair; nor is lowering a mark that is not there */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 5, NULL, NULL, &had, &old), ZKP_FENCE_ERANGE);
+    CU_ASSERT_EQUAL(old, 4);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 4);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/none", 0, 0, NULL, NULL, &had, NULL), ZKP_FENCE_ERANGE);
+    CU_ASSERT_EQUAL(had, 0);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/none", 1, 0, repair_done, &seen, &had, NULL), 0);
+    CU_ASSERT_EQUAL(had, 0);
+    CU_ASSERT_EQUAL(seen.calls, 2); /* reported too, in the section */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 4, NULL, NULL, NULL, NULL), 0); /* equal: fine */
+    /* clear */
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 2);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 1, 0, NULL, NULL, &had, &old), 0);
+    CU_ASSERT_EQUAL(old, 4);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 1);
+    uint64_t got;
+    CU_ASSERT_EQUAL(zkp_marks_get(m, "/R", &got), 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 1, &v), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 0, NULL, NULL, NULL, NULL), 0);
+    /* bad arguments */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "a b", 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_marks_repair(NULL, "/R", 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, NULL, 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    /* durable: after a reopen */
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "/other"), 7);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/other", 1, 0, NULL, NULL, NULL, NULL), 0);
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_EQUAL(zkp_marks_get(m, "/other", &got), 1);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 1);
+    /* the store cannot write: nothing changes */
+    zkp_marks_inject_failure(m, 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 9, &v), ZKP_FENCE_ESTORE); /* makes it unhealthy */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 0);
+    zkp_marks_inject_failure(m, 0);
+    zkp_marks_close(m);
+}
+
+static void test_repair_inert(void)
+{
+    fresh_db();
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db,
+                                 "CREATE TABLE marks (lock TEXT PRIMARY KEY NOT NULL, mark TEXT "
+                                 "NOT NULL) WITHOUT ROWID; CREATE TABLE meta (k TEXT PRIMARY KEY "
+                                 "NOT NULL, v) WITHOUT ROWID; INSERT INTO meta VALUES ('schema', "
+                                 "1); INSERT INTO marks VALUES ('/locks/a/', "
+                                 "'18446744073709551615');",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+    sqlite3_close(db);
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(zkp_marks_inert(m), 1);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/locks/a/", 1, 0, NULL, NULL, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(zkp_marks_inert(m), 0);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 0);
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 0);
+    zkp_marks_close(m);
+}
+
+typedef struct repair_arg {
+    zkp_marks_t *m;
+    repair_seen_t seen;
+    int rc;
+    atomic_int returned;
+} repair_arg_t;
+
+static void *repair_thread(void *p)
+{
+    repair_arg_t *a = p;
+    a->rc = zkp_marks_repair(a->m, "/R", 0, 2, repair_done, &a->seen, NULL, NULL);
+    atomic_store(&a->returned, 1);
+    return NULL;
+}
+
+/* A repair cannot land between a write's decision and its commit: it waits
+ * for the section, and then sees the write's mark. */
+static void test_repair_waits_for_section(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 10, &v), 0);
+    zkp_fence_txn_t *txn = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/R", 20, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    repair_arg_t a = {.m = m};
+    a.seen.m = m;
+    atomic_init(&a.returned, 0);
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, repair_thread, &a), 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/R") == 1, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&a.returned), 0); /* waiting, not repairing */
+    CU_ASSERT_EQUAL(a.seen.calls, 0);
+    CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0); /* the write's decision stands */
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 20);
+    /* a second write queues behind the repair */
+    zkp_fence_end(txn);
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(a.rc, 0);
+    CU_ASSERT_EQUAL(a.seen.old, 20); /* it saw the write's mark */
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 2);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 15, &v), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    zkp_marks_close(m);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1277,5 +1433,8 @@ int main(void)
                 test_kill9_keeps_acknowledged_marks);
     CU_add_test(s, "corrupt store refused", test_corrupt_store_refused);
     CU_add_test(s, "many locks", test_many_locks);
+    CU_add_test(s, "repair: lower, clear, never raise, durable", test_repair);
+    CU_add_test(s, "repair clears an inert mark", test_repair_inert);
+    CU_add_test(s, "repair waits for the section", test_repair_waits_for_section);
     return ft_run_suite();
 }

@@ -1,0 +1,17 @@
+/* Mark repair (s3/ops_repair.c): POST /_zkfence/marks/repair, the one way
+ * an operator lowers or clears a lock's mark. */
+#ifndef ZKP_OPS_REPAIR_H
+#define ZKP_OPS_REPAIR_H
+
+#include "http/reqctx.h"
+
+/* At request start: the rights check (auth/auth.h,
+ * zkp_auth_may_repair_marks), before anything of the mark is looked at.
+ * Returns 0, or -1 with the refusal queued and *res set. */
+int zkp_repair_start(zkp_req_t *r, enum MHD_Result *res);
+
+/* Runs the repair (on a worker: it waits for the lock's section and a
+ * commit) and answers it. */
+enum MHD_Result zkp_op_repair(zkp_req_t *r);
+
+#endif
