@@ -229,6 +229,8 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
     dst->audit_log = NULL;
     dst->marks_db = NULL;
     dst->buckets = NULL;
+    dst->binds = NULL; /* copied below: both copies are freed */
+    dst->nbinds = 0;
     if (dst->data_dir == NULL)
         return -1;
     if (asprintf(&dst->audit_log, "%s/audit.log", src->data_dir) < 0 ||
@@ -247,6 +249,20 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
         if (dst->buckets == NULL)
             return -1;
         memcpy(dst->buckets, src->buckets, src->nbuckets * sizeof(*dst->buckets));
+    }
+    if (src->nbinds > 0) {
+        dst->binds = calloc(src->nbinds, sizeof(*dst->binds));
+        if (dst->binds == NULL)
+            return -1;
+        for (size_t i = 0; i < src->nbinds; i++, dst->nbinds++) {
+            dst->binds[i] = src->binds[i];
+            dst->binds[i].spec = strdup(src->binds[i].spec);
+            dst->binds[i].value = strdup(src->binds[i].value);
+            if (dst->binds[i].spec == NULL || dst->binds[i].value == NULL) {
+                dst->nbinds++;
+                return -1;
+            }
+        }
     }
     return dst->audit_log && dst->marks_db ? 0 : -1;
 }

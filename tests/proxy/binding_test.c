@@ -289,6 +289,16 @@ static void test_bad_bindings_refused_at_start(void)
     rmdir(dir);
 }
 
+/* The server keeps its own copy of the configuration: the bindings were
+ * shared with main's, and freed twice at exit (a crash on SIGTERM). */
+static void test_clean_stop(void)
+{
+    if (!started)
+        return;
+    CU_ASSERT_EQUAL(pt_proxy_stop(&P), 0);
+    CU_ASSERT_EQUAL(pt_log_count(&P, "stopped"), 1);
+}
+
 static void add_tests(void *suite)
 {
     CU_pSuite s = suite;
@@ -300,6 +310,7 @@ static void add_tests(void *suite)
     CU_add_test(s, "DeleteObjects over several locks", test_delete_objects);
     CU_add_test(s, "CopyObject: destination bound, source free", test_copy);
     CU_add_test(s, "bad bindings refused at start (exit 64)", test_bad_bindings_refused_at_start);
+    CU_add_test(s, "a proxy with bindings stops cleanly", test_clean_stop);
 }
 
 int main(void)
