@@ -85,6 +85,10 @@ static int parse_args(int argc, char **argv, zkp_config_t *cfg)
         return -1;
     }
     zkp_binds_free(binds);
+    if (zkp_config_verify(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "zkfence-proxy: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 

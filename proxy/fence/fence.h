@@ -121,7 +121,8 @@ typedef enum {
     /* Refusals that zkp_fence_decide() never returns, so that the audit log
      * and the metrics can name every answer to a fenced request: */
     ZKP_VERDICT_REJECT_MISSING,     /* lock or token missing where fencing is required (428) */
-    ZKP_VERDICT_REJECT_UNAVAILABLE, /* the mark store cannot write: fail closed (503) */
+    ZKP_VERDICT_REJECT_UNAVAILABLE, /* the mark store cannot write, or ZooKeeper cannot
+                                       verify a token: fail closed (503) */
     ZKP_VERDICT_REJECT_INVALID,     /* accepted token, but the key named is invalid: not applied */
     /* accepted token (the mark was raised), but the request's own
      * precondition (If-Match, If-None-Match) failed: not applied (412) */
@@ -129,6 +130,9 @@ typedef enum {
     /* the request named another lock than the one its key is bound to, or
      * a lock bound to other keys (403); no mark was looked at */
     ZKP_VERDICT_REJECT_LOCK,
+    /* a token that would raise the mark, which ZooKeeper does not confirm
+     * as the lock's current holder's (zk/verify.h): 403, nothing raised */
+    ZKP_VERDICT_REJECT_UNVERIFIED,
     ZKP_VERDICT_COUNT_ /* number of verdicts, for tables indexed by verdict */
 } zkp_verdict_t;
 
@@ -139,7 +143,7 @@ zkp_verdict_t zkp_fence_decide(int has_mark, uint64_t mark, uint64_t token);
 
 /* "accepted_higher", "accepted_equal", "rejected_stale", "rejected_missing",
  * "rejected_unavailable", "rejected_invalid", "rejected_precondition",
- * "rejected_lock_mismatch";
+ * "rejected_lock_mismatch", "rejected_unverified";
  * "unknown" for any other value.
  * Static strings, thread-safe. */
 const char *zkp_verdict_name(zkp_verdict_t v);

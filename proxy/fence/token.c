@@ -120,6 +120,8 @@ const char *zkp_verdict_name(zkp_verdict_t v)
         return "rejected_precondition";
     case ZKP_VERDICT_REJECT_LOCK:
         return "rejected_lock_mismatch";
+    case ZKP_VERDICT_REJECT_UNVERIFIED:
+        return "rejected_unverified";
     case ZKP_VERDICT_COUNT_:
         break;
     }

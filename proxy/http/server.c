@@ -231,7 +231,9 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
     dst->buckets = NULL;
     dst->binds = NULL; /* copied below: both copies are freed */
     dst->nbinds = 0;
-    if (dst->data_dir == NULL)
+    dst->zk = src->zk ? strdup(src->zk) : NULL;
+    dst->zk_chroot = src->zk_chroot ? strdup(src->zk_chroot) : NULL;
+    if (dst->data_dir == NULL || (src->zk && !dst->zk) || (src->zk_chroot && !dst->zk_chroot))
         return -1;
     if (asprintf(&dst->audit_log, "%s/audit.log", src->data_dir) < 0 ||
         asprintf(&dst->marks_db, "%s/marks.db", src->data_dir) < 0)

@@ -161,6 +161,54 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
+/* verify = holder (zk/verify.h): a token that would raise the mark must be
+ * the czxid of the lock's current holder's node. Asked inside the
+ * section, so no other request of the lock is decided meanwhile; a token
+ * equal to the mark is not asked about (the mark is the cache: it was
+ * confirmed when it raised the mark). Returns 0 if confirmed, or -1 with
+ * the section left and the refusal counted, audited and queued: 403 when
+ * ZooKeeper says no, 503 with Retry-After when it cannot answer. */
+static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
+{
+    zkp_op_t *op = &r->op;
+    zkp_zk_found_t f;
+    zkp_zk_result_t zr = zkp_zk_check(r->svc->zk, op->lock, op->token, &f);
+    if (zr == ZKP_ZK_CONFIRMED)
+        return 0;
+    int had_mark = g->had_mark;
+    uint64_t mark = g->mark;
+    zkp_gate_leave(g); /* nothing was persisted: the mark is untouched */
+    char msg[512];
+    if (zr == ZKP_ZK_UNAVAILABLE) {
+        atomic_fetch_add(&r->svc->metrics.fence_unavailable, 1);
+        record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNAVAILABLE);
+        snprintf(msg, sizeof(msg),
+                 "The fencing token cannot be verified: %s. Tokens that would raise a mark are "
+                 "refused until ZooKeeper answers",
+                 f.why);
+        *res = zkp_respond_error_retry(r, 503, "ServiceUnavailable", msg, 1);
+        return -1;
+    }
+    record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNVERIFIED);
+    char tok[24], holder[24];
+    snprintf(tok, sizeof(tok), "%" PRIu64, op->token);
+    snprintf(holder, sizeof(holder), "%" PRIu64, f.holder);
+    if (!f.has_holder)
+        snprintf(msg, sizeof(msg),
+                 "ZooKeeper does not confirm the fencing token %s: the lock %s has no holder", tok,
+                 op->lock);
+    else
+        snprintf(msg, sizeof(msg),
+                 "ZooKeeper does not confirm the fencing token %s: the holder of %s has token "
+                 "%s%s",
+                 tok, op->lock, holder,
+                 f.waiter ? " (this token belongs to a waiter, which does not hold the lock yet)"
+                          : "");
+    zkp_xml_extra_t extra[] = {{"Lock", op->lock}, {"Token", tok}};
+    *res = zkp_respond_error_x(r, 403, "FencingTokenNotHolder", msg, extra, 2);
+    return -1;
+}
+
 /* record_accept: count and audit an acceptance here (zkp_gate_enter), or
  * leave it to the caller (zkp_gate_enter_decide). */
 static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept,
@@ -184,6 +232,9 @@ static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept
         *res = refuse_stale(r, key, g->mark);
         return -1;
     }
+    if (g->verdict == ZKP_VERDICT_ACCEPT_HIGHER && r->svc->zk != NULL &&
+        verify(r, g, key, res) != 0)
+        return -1;
     rc = zkp_fence_persist(g->txn);
     if (rc == ZKP_FENCE_ESTALE) {
         /* The disk held a higher mark than memory did: stale after all. */

@@ -25,13 +25,16 @@ static enum MHD_Result respond_buf(zkp_req_t *r, int status, const char *type, z
 static enum MHD_Result health(zkp_req_t *r)
 {
     int ok = zkp_marks_healthy(r->svc->marks);
+    const zkp_zk_t *zk = r->svc->zk;
     zkp_buf_t b;
     zkp_buf_init(&b);
     zkp_buf_printf(&b,
                    "{\"status\":\"%s\",\"mark_store\":\"%s\",\"marks\":%zu,"
-                   "\"inert_marks\":%zu,\"backend\":\"%s\",\"version\":\"%s\"}\n",
+                   "\"inert_marks\":%zu,\"verify\":\"%s\",\"zookeeper\":\"%s\","
+                   "\"backend\":\"%s\",\"version\":\"%s\"}\n",
                    ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->svc->marks),
-                   zkp_marks_inert(r->svc->marks), r->svc->be->ops->name, ZKP_VERSION);
+                   zkp_marks_inert(r->svc->marks), zk ? "holder" : "off",
+                   zk ? zkp_zk_state(zk) : "none", r->svc->be->ops->name, ZKP_VERSION);
     return respond_buf(r, ok ? 200 : 503, "application/json", &b);
 }
 

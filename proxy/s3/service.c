@@ -37,6 +37,24 @@ static int name_inert(const char *lock, uint64_t mark, void *arg)
     return 0;
 }
 
+/* verify = holder: the ZooKeeper session, opened last but the audit log,
+ * after the locks on the storage (a second proxy gives up before it
+ * connects). Without it, every token is believed: said at start. */
+static int open_zk(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
+{
+    int mode = zkp_config_verify(cfg, err, errlen);
+    if (mode < 0)
+        return -1;
+    if (mode == ZKP_VERIFY_OFF) {
+        fprintf(stderr, "zkfence-proxy: WARNING: verify = off: fencing tokens are not checked "
+                        "against ZooKeeper, so a forged token can raise a mark (set zk = "
+                        "host:port,... to verify them)\n");
+        return 0;
+    }
+    return zkp_zk_open(cfg->zk, cfg->zk_chroot, (int)cfg->zk_session_timeout_ms, 0, &svc->zk, err,
+                       errlen);
+}
+
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
 {
     memset(svc, 0, sizeof(*svc));
@@ -64,6 +82,8 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
     svc->be = zkp_backend_open(cfg, err, errlen);
     if (svc->be == NULL)
         return -1;
+    if (open_zk(svc, cfg, err, errlen) != 0)
+        return -1;
     return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen);
 }
 
@@ -79,6 +99,8 @@ void zkp_service_close(zkp_service_t *svc)
     if (svc->be != NULL)
         svc->be->ops->destroy(svc->be);
     zkp_binds_free(svc->binds);
+    zkp_zk_close(svc->zk);
+    svc->zk = NULL;
     svc->binds = NULL;
     svc->audit = NULL;
     svc->marks = NULL;

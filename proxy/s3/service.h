@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "fence/bind.h"
 #include "fence/fence.h"
+#include "zk/verify.h"
 #include "s3/metrics.h"
 #include "util/config.h"
 
@@ -22,6 +23,7 @@ typedef struct zkp_service {
     zkp_marks_t *marks;
     zkp_audit_t *audit;
     zkp_binds_t *binds; /* locks bound to keys (fence/bind.h); empty without `bind.*` */
+    zkp_zk_t *zk;       /* tokens verified against ZooKeeper (zk/verify.h); NULL: verify = off */
     zkp_metrics_t metrics;
 } zkp_service_t;
 

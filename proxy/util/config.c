@@ -27,6 +27,7 @@ void zkp_config_defaults(zkp_config_t *c)
     c->object_fsync = 1;
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
+    c->verify = ZKP_VERIFY_UNSET;
 }
 
 void zkp_config_free(zkp_config_t *c)
@@ -34,6 +35,8 @@ void zkp_config_free(zkp_config_t *c)
     free(c->data_dir);
     free(c->audit_log);
     free(c->marks_db);
+    free(c->zk);
+    free(c->zk_chroot);
     free(c->buckets);
     for (size_t i = 0; i < c->nbinds; i++) {
         free(c->binds[i].spec);
@@ -216,6 +219,7 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         {"debug_fault_endpoint", T_BOOL, 0, 1},
         {"io_threads", T_UINT, 0, 256},
         {"max_connections", T_UINT, 1, 65536},
+        {"zk_session_timeout_ms", T_UINT, 1000, 600000},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strcmp(key, keys[i].key) != 0)
@@ -263,6 +267,9 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         case 10:
             c->io_threads = (unsigned)n;
             break;
+        case 12:
+            c->zk_session_timeout_ms = (unsigned)n;
+            break;
         default:
             c->max_connections = (unsigned)n;
             break;
@@ -284,6 +291,54 @@ static int set_backend(zkp_config_t *c, const char *v, char *err, size_t errlen)
             return 0;
         }
     return errf(err, errlen, "backend: unknown backend '%s' (expected fs: local files)", v);
+}
+
+/* zk = host:port,host:port (no chroot in it: zk_chroot says it apart, so
+ * that the two cannot be confused), zk_chroot = /path, verify = holder|off. */
+static int set_zk(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(key, "verify") == 0) {
+        if (strcmp(v, "holder") == 0)
+            c->verify = ZKP_VERIFY_HOLDER;
+        else if (strcmp(v, "off") == 0)
+            c->verify = ZKP_VERIFY_OFF;
+        else
+            return errf(err, errlen, "verify: expected holder or off, got '%s'", v);
+        return 0;
+    }
+    int chroot = strcmp(key, "zk_chroot") == 0;
+    if (*v == '\0')
+        return errf(err, errlen, "%s: empty", key);
+    if (chroot && (v[0] != '/' || v[1] == '\0' || v[strlen(v) - 1] == '/'))
+        return errf(err, errlen,
+                    "zk_chroot: expected an absolute ZooKeeper path such as /apps/x, "
+                    "got '%s'",
+                    v);
+    if (!chroot && strchr(v, '/') != NULL)
+        return errf(err, errlen,
+                    "zk: expected host:port,host:port (the chroot goes in zk_chroot), "
+                    "got '%s'",
+                    v);
+    return set_string(chroot ? &c->zk_chroot : &c->zk, v) == 0
+               ? 0
+               : errf(err, errlen, "%s: out of memory", key);
+}
+
+int zkp_config_verify(const zkp_config_t *c, char *err, size_t errlen)
+{
+    if (c->zk_chroot != NULL && c->zk == NULL) {
+        snprintf(err, errlen, "zk_chroot is set but zk is not");
+        return -1;
+    }
+    if (c->verify == ZKP_VERIFY_HOLDER && c->zk == NULL) {
+        snprintf(err, errlen,
+                 "verify = holder needs zk = host:port,... (the ZooKeeper ensemble "
+                 "that hands out the tokens)");
+        return -1;
+    }
+    if (c->verify == ZKP_VERIFY_UNSET)
+        return c->zk != NULL ? ZKP_VERIFY_HOLDER : ZKP_VERIFY_OFF;
+    return c->verify;
 }
 
 static int config_set_at(zkp_config_t *c, const char *key, const char *v, const char *origin,
@@ -309,6 +364,8 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
     }
     if (strcmp(key, "backend") == 0)
         return set_backend(c, v, err, errlen);
+    if (strcmp(key, "zk") == 0 || strcmp(key, "zk_chroot") == 0 || strcmp(key, "verify") == 0)
+        return set_zk(c, key, v, err, errlen);
     if (strcmp(key, "fencing") == 0)
         return parse_fencing(v, &c->fencing_required_default) == 0
                    ? 0

@@ -219,6 +219,7 @@ static void test_names_and_errors(void)
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_PRECONDITION),
                            "rejected_precondition");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_LOCK), "rejected_lock_mismatch");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_UNVERIFIED), "rejected_unverified");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_COUNT_), "unknown");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name((zkp_verdict_t)42), "unknown");
     /* Every verdict has its own name (they are metric labels). */
