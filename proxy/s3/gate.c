@@ -161,11 +161,11 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-/* verify = holder (zk/verify.h): a token that would raise the mark must be
- * the czxid of the lock's current holder's node. Asked inside the
- * section, so no other request of the lock is decided meanwhile; a token
- * equal to the mark is not asked about (the mark is the cache: it was
- * confirmed when it raised the mark). Returns 0 if confirmed, or -1 with
+/* verify = holder (zk/verify.h): a token the fence accepts (equal to the
+ * mark or above it) must be the czxid of the lock's current holder's node;
+ * the holder cache answers without a round trip while the holder holds.
+ * Asked inside the section, so no other request of the lock is decided
+ * meanwhile. Returns 0 if confirmed, or -1 with
  * the section left and the refusal counted, audited and queued: 403 when
  * ZooKeeper says no, 503 with Retry-After when it cannot answer. */
 static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
@@ -232,8 +232,7 @@ static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept
         *res = refuse_stale(r, key, g->mark);
         return -1;
     }
-    if (g->verdict == ZKP_VERDICT_ACCEPT_HIGHER && r->svc->zk != NULL &&
-        verify(r, g, key, res) != 0)
+    if (r->svc->zk != NULL && verify(r, g, key, res) != 0)
         return -1;
     rc = zkp_fence_persist(g->txn);
     if (rc == ZKP_FENCE_ESTALE) {

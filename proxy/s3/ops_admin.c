@@ -58,6 +58,23 @@ static enum MHD_Result metrics(zkp_req_t *r)
                    "(loaded from an older store, never matched).\n"
                    "# TYPE zkfence_marks_inert gauge\nzkfence_marks_inert %zu\n",
                    st.updates, st.commits, st.largest_batch, zkp_marks_inert(r->svc->marks));
+    if (r->svc->zk != NULL) {
+        /* The holder cache at work: checks minus hits are round trips. */
+        uint64_t lookups, hits;
+        size_t cached;
+        zkp_zk_stats(r->svc->zk, &lookups, &hits, &cached);
+        zkp_buf_printf(&b,
+                       "# HELP zkfence_token_checks_total Tokens checked against ZooKeeper's "
+                       "holder.\n# TYPE zkfence_token_checks_total counter\n"
+                       "zkfence_token_checks_total %" PRIu64 "\n"
+                       "# HELP zkfence_token_check_cache_hits_total Checks answered by the "
+                       "holder cache, without a round trip.\n"
+                       "# TYPE zkfence_token_check_cache_hits_total counter\n"
+                       "zkfence_token_check_cache_hits_total %" PRIu64 "\n"
+                       "# HELP zkfence_holder_cache_locks Locks whose holder is cached (watched).\n"
+                       "# TYPE zkfence_holder_cache_locks gauge\nzkfence_holder_cache_locks %zu\n",
+                       lookups, hits, cached);
+    }
     return respond_buf(r, 200, "text/plain; version=0.0.4", &b);
 }
 

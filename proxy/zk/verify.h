@@ -13,13 +13,25 @@
  * above it can never be confirmed), a waiter's token, a token whose node is
  * gone (released or expired), a lock with no holder.
  *
- * When it is asked (fence layer callers, s3/gate.c): only for a token that
- * would RAISE the mark (zkp_fence_decide() says ACCEPT_HIGHER), inside the
- * lock's section. A token equal to the mark is accepted without a round
- * trip: it was confirmed when it raised the mark, and the fence itself
- * refuses it once a successor's token raised the mark. That is the cache:
- * the mark is it. So a holder pays one check (a sync and n+1 reads, n the
- * lock's contenders) for its first fenced request, and nothing after.
+ * When it is asked (s3/gate.c): for every fenced request whose token the
+ * fence would accept (equal to the mark, or above it), inside the lock's
+ * section, so that a holder whose node is gone is refused, even with a
+ * token equal to the mark, before its successor writes anything (as soon
+ * as the proxy's watch hears of the deletion: one notification after it
+ * commits).
+ *
+ * The holder cache makes that free in the steady state: a confirmed
+ * holder is remembered, with a ZooKeeper watch on its node, until the
+ * watch fires (the node deleted or changed, or any session event: then
+ * every entry goes). While the entry exists, its node exists, and no
+ * other contender can hold the lock, so the cache answers "confirmed"
+ * without a round trip; it never answers anything else (a refusal always
+ * comes from ZooKeeper, after a sync). A holder pays one check (a sync, the
+ * listing, one exists per contender, and the watch) for its first fenced
+ * request, and none after while it holds. At most 65536 locks are cached.
+ *
+ * ZooKeeper unreachable (not connected): ZKP_ZK_UNAVAILABLE at once, cache
+ * or not (a disconnect drops the cache anyway): fail closed.
  *
  * This layer knows nothing of HTTP: it returns a value. */
 #ifndef ZKP_ZK_VERIFY_H
@@ -29,6 +41,9 @@
 #include <stdint.h>
 
 typedef struct zkp_zk zkp_zk_t;
+
+/* Longest lock path the holder cache keys (longer: never cached). */
+#define ZKP_ZK_LOCK_MAX 1024
 
 typedef enum {
     ZKP_ZK_CONFIRMED = 0,    /* the token is the current holder's */
@@ -65,6 +80,10 @@ void zkp_zk_close(zkp_zk_t *z);
  * Thread-safe; call from a worker or connection thread, never from a
  * libzkfence callback. */
 zkp_zk_result_t zkp_zk_check(zkp_zk_t *z, const char *lock, uint64_t token, zkp_zk_found_t *found);
+
+/* Counters for /_zkfence/metrics: checks asked, checks answered by the
+ * holder cache (no round trip), entries in the cache. Thread-safe. */
+void zkp_zk_stats(zkp_zk_t *z, uint64_t *lookups, uint64_t *hits, size_t *cached);
 
 /* The client's state ("connected", "suspended", ... zkf_client_state_name):
  * for /_zkfence/health. Static storage. Thread-safe. */
