@@ -10,10 +10,6 @@
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
-        return -1;
-    if (r->op.kind == ZKP_OP_ADMIN_REPAIR && zkp_repair_start(r, res) != 0)
-        return -1;
     if (zkp_binding_request(r, res) != 0)
         return -1;
     if (zkp_gate_precheck(r, res) != 0)

@@ -135,6 +135,54 @@ static int read_content_md5(zkp_req_t *r)
     return 0;
 }
 
+static int refuse_why(const char **why, const char *msg)
+{
+    *why = msg;
+    return -1;
+}
+
+/* The x-amz-checksum-* to check: sent as a header, or announced by
+ * x-amz-trailer and sent after an aws-chunked body. Returns 0, or -1 with
+ * the refusal's message in *why. */
+static int setup_checksum(zkp_req_t *r, const char **why)
+{
+    zkp_cks_algo_t a = ZKP_CKS_NONE;
+    const char *value = NULL;
+    for (size_t i = 0; i < r->hdrs.n; i++) {
+        const zkp_sigv4_header_t *h = &r->hdrs.v[i];
+        if (h->name_len < 15 || strncasecmp(h->name, "x-amz-checksum-", 15) != 0)
+            continue;
+        zkp_cks_algo_t b = zkp_checksum_algo(h->name, h->name_len);
+        if (b == ZKP_CKS_NONE)
+            return refuse_why(why,
+                              "Unknown x-amz-checksum- algorithm (crc32, crc32c, crc64nvme, sha1, "
+                              "sha256)");
+        if (a != ZKP_CKS_NONE)
+            return refuse_why(why, "Expecting a single x-amz-checksum- header");
+        a = b;
+        value = h->value;
+    }
+    const char *trailer = zkp_req_header(r, "x-amz-trailer");
+    if (trailer != NULL) {
+        zkp_cks_algo_t b = zkp_checksum_algo(trailer, strlen(trailer));
+        if (b == ZKP_CKS_NONE)
+            return refuse_why(why, "x-amz-trailer names no known checksum");
+        if (a != ZKP_CKS_NONE || !r->chunked)
+            return refuse_why(why, "x-amz-trailer needs an aws-chunked body and no x-amz-checksum- "
+                                   "header");
+        a = b;
+    }
+    if (a == ZKP_CKS_NONE)
+        return 0;
+    if (zkp_checksum_init(&r->cks, a) != 0)
+        return refuse_why(why, "Out of memory");
+    r->has_cks = 1;
+    r->cks_trailer = trailer != NULL;
+    if (value != NULL && zkp_checksum_expect(&r->cks, value, strlen(value)) != 0)
+        return refuse_why(why, "The x-amz-checksum- header is not valid base64 of its size");
+    return 0;
+}
+
 static int body_is_aws_chunked(zkp_req_t *r)
 {
     const char *sha = zkp_req_header(r, "x-amz-content-sha256");
@@ -166,7 +214,13 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
             *res = MHD_NO;
             return -1;
         }
-        zkp_chunked_init(r->ch);
+        /* A signed stream: the decoder checks every chunk's signature. */
+        zkp_chunked_init(r->ch, r->auth.chunk_sig ? &r->auth.chunks : NULL);
+    }
+    const char *why = NULL;
+    if (setup_checksum(r, &why) != 0) {
+        *res = zkp_respond_error(r, 400, "InvalidRequest", why);
+        return -1;
     }
     uint64_t announced = r->chunked ? r->decoded_expected : UINT64_MAX;
     if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
@@ -193,15 +247,13 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-/* Checks the end of the body: complete framing, announced length, digest.
- * Fills etag (hex). Returns 0 or queues the error and returns -1. */
+/* Checks the end of the body: what body.c checks (framing, length,
+ * signatures, SHA-256, checksum), then Content-MD5. Fills etag (hex).
+ * Returns 0 or queues the error and returns -1. */
 static int finish_body(zkp_req_t *r, char etag[33], enum MHD_Result *res)
 {
-    if (r->chunked && (zkp_chunked_finish(r->ch) != 0 || (r->decoded_expected != UINT64_MAX &&
-                                                          r->decoded_expected != r->body_bytes))) {
-        *res = zkp_respond_error(r, 400, "IncompleteBody",
-                                 "You did not provide the number of bytes specified by the "
-                                 "x-amz-decoded-content-length header.");
+    if (zkp_body_finish(r) != 0) {
+        *res = zkp_body_respond_failed(r);
         return -1;
     }
     unsigned char md[16];
@@ -282,8 +334,6 @@ static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD
 
 enum MHD_Result zkp_op_put_object(zkp_req_t *r)
 {
-    if (r->failed.status != 0)
-        return zkp_body_respond_failed(r);
     char etag[33];
     enum MHD_Result res;
     if (finish_body(r, etag, &res) != 0)
@@ -642,7 +692,7 @@ static int bind_keys(zkp_req_t *r, const zkp_delete_req_t *d, enum MHD_Result *r
 
 enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
 {
-    if (r->failed.status != 0)
+    if (zkp_body_finish(r) != 0)
         return zkp_body_respond_failed(r);
     const char *body = r->buffer.data ? r->buffer.data : "";
     if (r->has_content_md5) {

@@ -5,11 +5,6 @@
 
 #include "http/reqctx.h"
 
-/* At request start: the rights check (auth/auth.h,
- * zkp_auth_may_repair_marks), before anything of the mark is looked at.
- * Returns 0, or -1 with the refusal queued and *res set. */
-int zkp_repair_start(zkp_req_t *r, enum MHD_Result *res);
-
 /* Runs the repair (on a worker: it waits for the lock's section and a
  * commit) and answers it. */
 enum MHD_Result zkp_op_repair(zkp_req_t *r);

@@ -16,6 +16,9 @@ typedef struct jp_body {
 } jp_body_t;
 
 /* base: "http://127.0.0.1:9000". timeout_ms bounds each whole request.
+ * Requests are signed (AWS SigV4, region us-east-1) with the key in
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when both are set, as the
+ * proxy requires unless it runs with auth = off.
  * Returns NULL when out of memory. One per process (or thread). */
 jp_http_t *jp_http_new(const char *base, int timeout_ms);
 void jp_http_free(jp_http_t *h);

@@ -460,7 +460,7 @@ static void test_zookeeper_down(void)
     snprintf(conf2, sizeof(conf2), "%s/nozk.conf", p.dir);
     FILE *f = fopen(conf2, "w");
     CU_ASSERT_FATAL(f != NULL);
-    fprintf(f, "listen = 127.0.0.1:0\ndata_dir = %s/nozk\nzk = %s\n", p.dir, zk_hosts);
+    fprintf(f, "listen = 127.0.0.1:0\ndata_dir = %s/nozk\nzk = %s\nauth = off\n", p.dir, zk_hosts);
     fclose(f);
     const char *args[] = {"--config", conf2, NULL};
     CU_ASSERT_EQUAL(pt_proxy_run(args, out, 60000), 1);
