@@ -238,7 +238,9 @@ static int parse_value(zkp_bind_t *bd, char *err, size_t errlen)
     if (len == 0 || v[0] != '/')
         return errf(err, errlen,
                     "'%.200s': a lock is an absolute ZooKeeper path (starting with '/')", v);
-    size_t max = len / 2 + 1;
+    /* One part per '/' after the first, plus the last: at most len (empty
+     * parts are counted here and refused below, "//" included). */
+    size_t max = len;
     bd->parts = calloc(max, sizeof(part_t));
     if (bd->parts == NULL)
         return errf(err, errlen, "out of memory");

@@ -68,6 +68,10 @@ static void test_add_refuses(void)
     CU_ASSERT(refused_says("seats", "/", "root"));
     CU_ASSERT(refused_says("seats", "/locks/{key}/", "end with '/'"));
     CU_ASSERT(refused_says("seats", "/locks//{key}", "empty path component"));
+    /* only slashes: more parts than half the length (fuzz_bind found the
+     * part array overflowing; ASan and valgrind catch it here too) */
+    CU_ASSERT(refused_says("seats", "///", "end with"));
+    CU_ASSERT(refused_says("seats", "//////////", "end with"));
     /* placeholders: whole components, known, once */
     CU_ASSERT(refused_says("seats", "/locks/{k}", "not a placeholder"));
     CU_ASSERT(refused_says("seats", "/locks/x{key}", "not a placeholder"));
