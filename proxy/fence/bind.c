@@ -434,9 +434,11 @@ static int split(const char *lock, comps_t *c)
 
 static int part_matches(const zkp_bind_t *bd, const part_t *p, const char *s, size_t n)
 {
-    const char *want = p->kind == P_LIT ? p->text : bd->bucket;
-    size_t wlen = p->kind == P_LIT ? p->len : strlen(bd->bucket);
-    return n == wlen && memcmp(s, want, n) == 0;
+    /* {bucket} stands in the lock escaped, as the forward direction writes
+     * it (a bucket of dots, or of bytes outside the unreserved set). */
+    if (p->kind != P_LIT)
+        return escapes_to(bd->bucket, strlen(bd->bucket), s, n);
+    return n == p->len && memcmp(s, p->text, n) == 0;
 }
 
 /* Whether bd gives the lock split in c to a key it governs: literal parts
@@ -465,7 +467,7 @@ static int gives(const zkp_binds_t *b, const zkp_bind_t *bd, const char *lock, c
     size_t span = (size_t)(c->p[last] + c->len[last] - from);
     char key[ZKP_LOCK_NAME_MAX + 1];
     int klen = zkp_bind_unescape(from, span, key, sizeof(key));
-    if (klen <= 0)
+    if (klen < 0) /* 0 is the empty key ("%"), which the forward way gives */
         return 0;
     return zkp_binds_lookup(b, bd->bucket, key, (size_t)klen) == bd;
 }

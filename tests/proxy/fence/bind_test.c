@@ -259,6 +259,22 @@ static void test_owner(void)
     CU_ASSERT_PTR_NULL(zkp_binds_owner(NULL, "/locks/seats", NULL, NULL));
     CU_ASSERT_PTR_NULL(zkp_binds_owner(b, NULL, NULL, NULL));
     zkp_binds_free(b);
+
+    /* Both ways agree where escaping shows (fuzz_bind found these): a
+     * bucket that escapes ("..": %2E%2E) under {bucket}, and the empty key
+     * ("%") under {key} */
+    static const char *const odd[] = {"..", "/{bucket}", "b", "/k/{key}", NULL};
+    b = table(odd);
+    char lock[64];
+    const zkp_bind_t *bd = NULL;
+    CU_ASSERT_EQUAL(zkp_binds_lock_for(b, "..", "x", 1, lock, sizeof(lock), &bd), 1);
+    CU_ASSERT_STRING_EQUAL(lock, "/%2E%2E");
+    CU_ASSERT(zkp_binds_owner(b, lock, NULL, bucket) == bd && strcmp(bucket, "..") == 0);
+    CU_ASSERT_PTR_NULL(zkp_binds_owner(b, "/..", NULL, NULL));
+    CU_ASSERT_EQUAL(zkp_binds_lock_for(b, "b", "", 0, lock, sizeof(lock), &bd), 1);
+    CU_ASSERT_STRING_EQUAL(lock, "/k/%");
+    CU_ASSERT(zkp_binds_owner(b, lock, NULL, NULL) == bd);
+    zkp_binds_free(b);
 }
 
 int main(void)
