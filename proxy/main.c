@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fence/bind.h"
 #include "http/server.h"
+#include "s3/service.h"
 #include "util/config.h"
 
 static void usage(FILE *f)
@@ -93,6 +95,17 @@ static int parse_args(int argc, char **argv, zkp_config_t *cfg)
                     err);
             return -1;
         }
+    }
+    /* The bindings are checked now, with the rest of the configuration. */
+    zkp_binds_t *binds;
+    if (zkp_service_binds(cfg, &binds, err, sizeof(err)) != 0) {
+        fprintf(stderr, "zkfence-proxy: %s\n", err);
+        return -1;
+    }
+    zkp_binds_free(binds);
+    if (zkp_config_verify(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "zkfence-proxy: %s\n", err);
+        return -1;
     }
     return 0;
 }

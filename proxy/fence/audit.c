@@ -148,11 +148,21 @@ static size_t str_budget(const char *s)
     return s ? strlen(s) * 6 + 2 : 4;
 }
 
-static size_t line_budget(const char *lock, const char *bucket, const char *key, const char *op)
+/* A field after the common ones (a repair's new mark, reason, admin). */
+typedef struct extra {
+    const char *name;
+    const char *value; /* NULL: null */
+} extra_t;
+
+static size_t line_budget(const char *lock, const char *bucket, const char *key, const char *op,
+                          const extra_t *extra, size_t nextra)
 {
     /* field names, punctuation, time (24), two numbers (20 each), verdict,
      * with room to spare */
-    return 256 + str_budget(lock) + str_budget(bucket) + str_budget(key) + str_budget(op);
+    size_t n = 256 + str_budget(lock) + str_budget(bucket) + str_budget(key) + str_budget(op);
+    for (size_t i = 0; i < nextra; i++)
+        n += 16 + str_budget(extra[i].name) + str_budget(extra[i].value);
+    return n;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -236,12 +246,13 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* One line; token and mark are decimal text, or NULL for JSON null. */
 static void emit(zkp_audit_t *a, const char *lock, const char *token, const char *mark,
-                 zkp_verdict_t v, const char *bucket, const char *key, const char *op)
+                 const char *verdict, const char *bucket, const char *key, const char *op,
+                 const extra_t *extra, size_t nextra)
 {
     if (a == NULL)
         return;
     char stack[2048];
-    line_t l = {.p = stack, .cap = line_budget(lock, bucket, key, op)};
+    line_t l = {.p = stack, .cap = line_budget(lock, bucket, key, op, extra, nextra)};
     if (l.cap > sizeof(stack) && (l.p = malloc(l.cap)) == NULL) {
         atomic_fetch_add(&a->errors, 1);
         return;
@@ -252,10 +263,12 @@ static void emit(zkp_audit_t *a, const char *lock, const char *token, const char
     put_field(&l, "lock", lock);
     put_field(&l, "token", token);
     put_field(&l, "mark", mark);
-    put_field(&l, "verdict", zkp_verdict_name(v));
+    put_field(&l, "verdict", verdict);
     put_field(&l, "bucket", bucket);
     put_field(&l, "key", key);
     put_field(&l, "op", op);
+    for (size_t i = 0; i < nextra; i++)
+        put_field(&l, extra[i].name, extra[i].value);
     put(&l, "}\n", 2);
 
     pthread_mutex_lock(&a->mu);
@@ -273,13 +286,24 @@ void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mar
     char tok[24], hw[24];
     snprintf(tok, sizeof(tok), "%" PRIu64, token);
     snprintf(hw, sizeof(hw), "%" PRIu64, mark);
-    emit(a, lock, tok, had_mark ? hw : NULL, v, bucket, key, op);
+    emit(a, lock, tok, had_mark ? hw : NULL, zkp_verdict_name(v), bucket, key, op, NULL, 0);
 }
 
 void zkp_audit_log_no_token(zkp_audit_t *a, const char *lock, zkp_verdict_t v, const char *bucket,
                             const char *key, const char *op)
 {
-    emit(a, lock, NULL, NULL, v, bucket, key, op);
+    emit(a, lock, NULL, NULL, zkp_verdict_name(v), bucket, key, op, NULL, 0);
+}
+
+void zkp_audit_log_repair(zkp_audit_t *a, const char *lock, int had_mark, uint64_t old_mark,
+                          int cleared, uint64_t new_mark, const char *reason, const char *admin)
+{
+    char old_text[24], new_text[24];
+    snprintf(old_text, sizeof(old_text), "%" PRIu64, old_mark);
+    snprintf(new_text, sizeof(new_text), "%" PRIu64, new_mark);
+    extra_t extra[] = {
+        {"new_mark", cleared ? NULL : new_text}, {"reason", reason}, {"admin", admin}};
+    emit(a, lock, NULL, had_mark ? old_text : NULL, "repaired", NULL, NULL, "MarkRepair", extra, 3);
 }
 
 uint64_t zkp_audit_errors(zkp_audit_t *a)

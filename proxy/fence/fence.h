@@ -24,7 +24,12 @@
  *  - a mark is durable (committed and fsync'd) before zkp_fence_persist()
  *    returns 0, so before the object is visible and before the client hears
  *    of it; a kill -9 never lowers a mark;
- *  - marks never go down, in memory or on disk;
+ *  - marks never go down, in memory or on disk, with ONE exception: a mark
+ *    repair (zkp_marks_repair), an operator's explicit, audited act that
+ *    lowers or clears one lock's mark to undo a mistake (a forged token
+ *    accepted while verification was off). It runs inside that lock's
+ *    section, so it is ordered with the lock's writes: each one is decided
+ *    wholly before it or wholly after it;
  *  - when the store cannot write, writes fail closed (ZKP_FENCE_ESTORE) while
  *    reads (get, count, foreach) keep answering from memory.
  *
@@ -52,7 +57,8 @@ extern "C" {
     X(EBUSY, -4, "mark store is in use by another process")                                        \
     X(ECORRUPT, -5, "mark store holds invalid data")                                               \
     X(EIO, -6, "I/O error")                                                                        \
-    X(ESTALE, -7, "the token is lower than the durable mark found when persisting")
+    X(ESTALE, -7, "the token is lower than the durable mark found when persisting")                \
+    X(ERANGE, -8, "a repair lowers or clears a mark; it never raises one")
 
 typedef enum {
     ZKP_FENCE_OK = 0,
@@ -80,10 +86,31 @@ const char *zkp_fence_strerror(int rc);
  * Returns 0 and sets *out; -1 if the text is not a token (*out untouched). */
 int zkp_token_parse(const char *s, size_t len, uint64_t *out);
 
-/* 1 if the `len` bytes at `s` are usable as a lock name: 1..1024 bytes, each
- * printable ASCII 0x21..0x7e (a ZooKeeper path like /locks/seat-12 is
- * typical); 0 otherwise (also for s == NULL). Pure function, thread-safe. */
+/* Lock names are canonical ZooKeeper paths, so that two spellings can never
+ * name one lock (each spelling would have a mark of its own, and a writer
+ * could step around a lock's mark by naming it differently):
+ *   - 2..1024 bytes, each printable ASCII 0x21..0x7e (ZooKeeper forbids
+ *     NUL, control characters and DEL in paths; spaces, and every byte
+ *     outside ASCII, are refused too: header values cannot carry them
+ *     unambiguously);
+ *   - absolute: starts with '/', and is not "/" itself (ZooKeeper's root);
+ *   - no empty component ("//"), no trailing '/';
+ *   - no "." or ".." component (ZooKeeper reserves both).
+ * zkp_lock_name_problem() says which rule the `len` bytes at `s` break, as
+ * a sentence for an error message ("The fencing lock must not end with
+ * '/'", static storage), or returns NULL for a canonical name (also the
+ * answer for nothing: s == NULL breaks the first rule). `s` need not be
+ * NUL-terminated. Pure functions, thread-safe. */
+const char *zkp_lock_name_problem(const char *s, size_t len);
+
+/* 1 if the `len` bytes at `s` are a canonical lock name (above), else 0. */
 int zkp_lock_name_valid(const char *s, size_t len);
+
+/* 1 if the bytes are a lock name as versions before canonical names took
+ * them (1..1024 printable ASCII, any shape): what marks.db may hold from
+ * then. Such marks load, but stay inert (zkp_marks_open() counts them,
+ * zkp_fence_begin() refuses their names), until a repair clears them. */
+int zkp_lock_name_legacy(const char *s, size_t len);
 
 /* ------------------------------------------------------------- the rule */
 
@@ -94,11 +121,18 @@ typedef enum {
     /* Refusals that zkp_fence_decide() never returns, so that the audit log
      * and the metrics can name every answer to a fenced request: */
     ZKP_VERDICT_REJECT_MISSING,     /* lock or token missing where fencing is required (428) */
-    ZKP_VERDICT_REJECT_UNAVAILABLE, /* the mark store cannot write: fail closed (503) */
+    ZKP_VERDICT_REJECT_UNAVAILABLE, /* the mark store cannot write, or ZooKeeper cannot
+                                       verify a token: fail closed (503) */
     ZKP_VERDICT_REJECT_INVALID,     /* accepted token, but the key named is invalid: not applied */
     /* accepted token (the mark was raised), but the request's own
      * precondition (If-Match, If-None-Match) failed: not applied (412) */
     ZKP_VERDICT_REJECT_PRECONDITION,
+    /* the request named another lock than the one its key is bound to, or
+     * a lock bound to other keys (403); no mark was looked at */
+    ZKP_VERDICT_REJECT_LOCK,
+    /* a token that would raise the mark, which ZooKeeper does not confirm
+     * as the lock's current holder's (zk/verify.h): 403, nothing raised */
+    ZKP_VERDICT_REJECT_UNVERIFIED,
     ZKP_VERDICT_COUNT_ /* number of verdicts, for tables indexed by verdict */
 } zkp_verdict_t;
 
@@ -108,7 +142,8 @@ typedef enum {
 zkp_verdict_t zkp_fence_decide(int has_mark, uint64_t mark, uint64_t token);
 
 /* "accepted_higher", "accepted_equal", "rejected_stale", "rejected_missing",
- * "rejected_unavailable", "rejected_invalid", "rejected_precondition";
+ * "rejected_unavailable", "rejected_invalid", "rejected_precondition",
+ * "rejected_lock_mismatch", "rejected_unverified";
  * "unknown" for any other value.
  * Static strings, thread-safe. */
 const char *zkp_verdict_name(zkp_verdict_t v);
@@ -149,7 +184,8 @@ void zkp_marks_options_init(zkp_marks_options_t *o);
  * Returns 0 and sets *out (free with zkp_marks_close()); or
  *   ZKP_FENCE_EINVAL   bad argument or option (negative values, bad size),
  *   ZKP_FENCE_EBUSY    another process holds the database,
- *   ZKP_FENCE_ECORRUPT a stored row is not a valid lock name and token,
+ *   ZKP_FENCE_ECORRUPT a stored row is not a lock name (zkp_lock_name_legacy)
+ *                      and a mark,
  *   ZKP_FENCE_ESTORE   SQLite could not open, configure or read the file,
  *   ZKP_FENCE_ENOMEM.
  * *out is untouched on failure. */
@@ -169,6 +205,16 @@ int zkp_marks_get(zkp_marks_t *m, const char *lock, uint64_t *mark);
 
 /* Number of locks that have a mark. Thread-safe; 0 for NULL. */
 size_t zkp_marks_count(zkp_marks_t *m);
+
+/* How many of them are inert: loaded from a store written before lock names
+ * were canonical, under a name no request can use any more ("/locks/a/",
+ * "//locks/a": see zkp_lock_name_legacy). They are listed by foreach and
+ * counted here, never decided against, and a repair can clear them. Why
+ * keep them rather than refuse to start: the store is the record of what
+ * was accepted, and starting must not depend on what a client once sent;
+ * the canonical spelling's own mark is what fences from now on. 0 for
+ * NULL. Thread-safe. */
+size_t zkp_marks_inert(zkp_marks_t *m);
 
 /* Calls cb(lock, mark, arg) for each lock with a mark, sorted by lock name
  * (strcmp order), over a snapshot taken at the call: marks raised during the
@@ -214,6 +260,39 @@ uint64_t zkp_marks_commits(zkp_marks_t *m);
  * off wakes the committer to probe at once: zkp_marks_healthy() returns 1
  * again shortly after (asynchronously; poll it). Thread-safe. */
 void zkp_marks_inject_failure(zkp_marks_t *m, int on);
+
+/* Mark repair: the one way a mark goes down. Enters the section of `lock`
+ * (a canonical name, or a legacy one: zkp_lock_name_legacy, so that inert
+ * marks can be cleared), waiting for whoever is inside as a request would,
+ * then makes the new state durable (its own update in the committer's
+ * group commit: the row set to new_mark, or deleted when clear != 0), then
+ * applies it to memory and leaves. Requests of that lock waiting for the
+ * section decide against the repaired mark; none is between its decision
+ * and its commit meanwhile. *had_mark and *old_mark (either may be NULL)
+ * get the mark the repair found (had 0: none; clearing nothing is a
+ * success that changes nothing). `done`, if not NULL, is called once the
+ * outcome is known and before the section is left, with the return code
+ * and what the repair found: whatever it writes (the audit line) is then
+ * ordered with the lock's requests as the repair is. It must not call
+ * into the store for this lock.
+ * Returns 0, or
+ *   ZKP_FENCE_ERANGE  new_mark is above the mark, or the lock has no mark to
+ *                     lower (a raise is fence-advance's job, not a repair's);
+ *                     nothing changed;
+ *   ZKP_FENCE_ESTORE  the store cannot write: nothing changed in memory (a
+ *                     commit that reported failure may still have reached
+ *                     the disk: the repair then takes effect at the next
+ *                     open; repeat it to be sure);
+ *   ZKP_FENCE_EINVAL  NULL argument or an invalid name; ZKP_FENCE_ENOMEM.
+ * Thread-safe; blocks for the section and one group commit. The caller
+ * audits it (zkp_audit_log_repair). */
+typedef void (*zkp_repair_done_fn)(void *arg, int rc, int had_mark, uint64_t old_mark);
+int zkp_marks_repair(zkp_marks_t *m, const char *lock, int clear, uint64_t new_mark,
+                     zkp_repair_done_fn done, void *arg, int *had_mark, uint64_t *old_mark);
+
+/* Test hook: how many requests wait for the section of `lock` (0 if it has
+ * no entry). Thread-safe. */
+unsigned zkp_marks_section_waiters(zkp_marks_t *m, const char *lock);
 
 /* ------------------------------------------------ the per-lock section */
 
@@ -312,6 +391,16 @@ void zkp_audit_log(zkp_audit_t *a, const char *lock, uint64_t token, int had_mar
  * Like zkp_audit_log(), with "token" and "mark" null; lock may be NULL. */
 void zkp_audit_log_no_token(zkp_audit_t *a, const char *lock, zkp_verdict_t v, const char *bucket,
                             const char *key, const char *op);
+
+/* The line of a mark repair (zkp_marks_repair, POST /_zkfence/marks/repair):
+ *   {"time":..,"lock":"/locks/a","token":null,"mark":"9","verdict":"repaired",
+ *    "bucket":null,"key":null,"op":"MarkRepair","new_mark":"3","reason":"...",
+ *    "admin":"AKID..."}
+ * mark is the mark before (null when had_mark is 0), new_mark the mark
+ * after (null when cleared); reason and admin (the access key of the
+ * repairer; NULL gives null) are escaped like every string. */
+void zkp_audit_log_repair(zkp_audit_t *a, const char *lock, int had_mark, uint64_t old_mark,
+                          int cleared, uint64_t new_mark, const char *reason, const char *admin);
 
 /* Number of lines that could not be written in full. Thread-safe. */
 uint64_t zkp_audit_errors(zkp_audit_t *a);

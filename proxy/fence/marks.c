@@ -21,9 +21,11 @@
  * Invariants:
  *  - e->mark only goes up, and only after the transaction carrying it has
  *    committed; it is written only by the thread inside e's section (or by
- *    open, before any thread exists), always under the stripe mutex.
- *  - an entry with a mark is never freed before close, so lock-name
- *    pointers handed out by foreach stay valid; entries without a mark
+ *    open, before any thread exists), always under the stripe mutex. The
+ *    one exception is a repair (zkp_marks_repair), which lowers or clears
+ *    it under the same rules: inside the section, after its commit.
+ *  - an entry that has had a mark is never freed before close (`pinned`),
+ *    so lock-name pointers handed out by foreach stay valid; other entries
  *    exist only while someone is in or waiting for their section.
  *  - no stripe mutex is held while waiting for the disk: a request in the
  *    section waits for the fsync with only its entry's busy flag set, so
@@ -64,7 +66,8 @@ typedef struct entry {
     struct entry *next; /* chain within the stripe bucket */
     uint64_t hash;
     uint64_t mark;    /* the durable mark, when has_mark */
-    int has_mark;     /* 0 until a first mark commits */
+    int has_mark;     /* 0 until a first mark commits (and after a repair clears it) */
+    int pinned;       /* had a mark: kept until close (foreach hands out its name) */
     int busy;         /* a request is inside this lock's section */
     unsigned waiters; /* requests blocked until busy clears */
     size_t len;
@@ -79,10 +82,18 @@ typedef struct stripe {
     size_t nentries;
 } stripe_t;
 
+/* What a commit request writes. */
+enum commit_kind {
+    C_RAISE, /* the mark becomes max(mark, token): a persist */
+    C_SET,   /* the mark becomes token: a repair that lowers */
+    C_CLEAR, /* the row goes: a repair that clears */
+};
+
 /* One mark update waiting for the committer; lives on the stack of the
- * zkp_fence_persist() that waits for it. */
+ * zkp_fence_persist() (or repair) that waits for it. */
 typedef struct commit_req {
     struct commit_req *next;
+    enum commit_kind kind;
     const char *lock;
     uint64_t token;
     uint64_t durable; /* the mark on disk after the commit (>= token) */
@@ -95,6 +106,7 @@ struct zkp_marks {
     stripe_t stripes[STRIPES];
     uint64_t seed; /* per-store hash seed: names are chosen by clients */
     atomic_size_t count;
+    atomic_size_t inert; /* marks under names that are not canonical (loaded, never matched) */
     atomic_int healthy;
     atomic_int inject;
     zkp_marks_options_t opt;
@@ -102,6 +114,8 @@ struct zkp_marks {
     /* The committer thread owns these after open. */
     sqlite3 *db;
     sqlite3_stmt *upsert;
+    sqlite3_stmt *set;
+    sqlite3_stmt *clear;
     sqlite3_stmt *probe;
     uint64_t probe_seq;
     pthread_t committer;
@@ -270,10 +284,10 @@ static void map_remove(stripe_t *s, entry_t *e)
     }
 }
 
-/* Frees an entry nobody needs: no mark, nobody inside or waiting. */
+/* Frees an entry nobody needs: never had a mark, nobody inside or waiting. */
 static void entry_release_locked(stripe_t *s, entry_t *e)
 {
-    if (!e->has_mark && !e->busy && e->waiters == 0)
+    if (!e->has_mark && !e->pinned && !e->busy && e->waiters == 0)
         map_remove(s, e);
 }
 
@@ -310,6 +324,10 @@ static const char *const UPSERT_SQL =
     "INSERT INTO marks (lock, mark) VALUES (?1, ?2)"
     " ON CONFLICT (lock) DO UPDATE SET mark = max(mark, excluded.mark)"
     " RETURNING mark";
+
+/* A repair: the one way down. */
+static const char *const SET_SQL = "UPDATE marks SET mark = ?2 WHERE lock = ?1";
+static const char *const CLEAR_SQL = "DELETE FROM marks WHERE lock = ?1";
 
 static const char *const PROBE_SQL =
     "INSERT INTO meta (k, v) VALUES ('probe', ?1) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
@@ -414,10 +432,14 @@ static int load_row(zkp_marks_t *m, sqlite3_stmt *st, char *err, size_t errlen)
     }
     const char *name = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
-    if (!zkp_lock_name_valid(name, len)) {
+    /* A name of the older, looser rule is kept, inert: no request can name
+     * it any more (see zkp_lock_name_legacy), and it is counted. */
+    if (!zkp_lock_name_legacy(name, len)) {
         set_err(err, errlen, "invalid lock name in the marks table");
         return ZKP_FENCE_ECORRUPT;
     }
+    if (!zkp_lock_name_valid(name, len))
+        atomic_fetch_add(&m->inert, 1);
     uint64_t mark;
     if (column_mark(st, 1, &mark) != 0) {
         set_err(err, errlen, "invalid mark for lock %.200s", name);
@@ -431,6 +453,7 @@ static int load_row(zkp_marks_t *m, sqlite3_stmt *st, char *err, size_t errlen)
     }
     e->mark = mark;
     e->has_mark = 1;
+    e->pinned = 1;
     atomic_fetch_add(&m->count, 1);
     return 0;
 }
@@ -453,6 +476,11 @@ static int db_load(zkp_marks_t *m, char *err, size_t errlen)
     return ret;
 }
 
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
 static int db_open(zkp_marks_t *m, const char *path, char *err, size_t errlen)
 {
     int flags =
@@ -467,10 +495,10 @@ static int db_open(zkp_marks_t *m, const char *path, char *err, size_t errlen)
         ret = db_check_schema(m->db, err, errlen);
     if (ret == 0)
         ret = db_load(m, err, errlen);
-    if (ret == 0 && (sqlite3_prepare_v3(m->db, UPSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
-                                        &m->upsert, NULL) != SQLITE_OK ||
-                     sqlite3_prepare_v3(m->db, PROBE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &m->probe,
-                                        NULL) != SQLITE_OK)) {
+    if (ret == 0 && (prepare(m->db, UPSERT_SQL, &m->upsert) != SQLITE_OK ||
+                     prepare(m->db, SET_SQL, &m->set) != SQLITE_OK ||
+                     prepare(m->db, CLEAR_SQL, &m->clear) != SQLITE_OK ||
+                     prepare(m->db, PROBE_SQL, &m->probe) != SQLITE_OK)) {
         set_err(err, errlen, "preparing statements: %s", sqlite3_errmsg(m->db));
         ret = ZKP_FENCE_ESTORE;
     }
@@ -480,9 +508,11 @@ static int db_open(zkp_marks_t *m, const char *path, char *err, size_t errlen)
 static void db_close(zkp_marks_t *m)
 {
     sqlite3_finalize(m->upsert);
+    sqlite3_finalize(m->set);
+    sqlite3_finalize(m->clear);
     sqlite3_finalize(m->probe);
     sqlite3_close(m->db); /* checkpoints the WAL into the database file */
-    m->upsert = m->probe = NULL;
+    m->upsert = m->set = m->clear = m->probe = NULL;
     m->db = NULL;
 }
 
@@ -492,18 +522,23 @@ static void db_rollback(zkp_marks_t *m)
         sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* One request's statement: a raise (upsert, which returns the mark now
+ * on disk), or a repair's update or delete (the disk then holds exactly
+ * what was asked: durable = token). */
 static int db_upsert(zkp_marks_t *m, commit_req_t *r)
 {
     char text[MARK_TEXT_LEN + 1];
     encode_mark(r->token, text);
-    sqlite3_stmt *st = m->upsert;
+    sqlite3_stmt *st = r->kind == C_RAISE ? m->upsert : r->kind == C_SET ? m->set : m->clear;
     int rc = sqlite3_bind_text(st, 1, r->lock, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && r->kind != C_CLEAR)
         rc = sqlite3_bind_text(st, 2, text, MARK_TEXT_LEN, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         rc = column_mark(st, 0, &r->durable) != 0 ? SQLITE_CORRUPT : sqlite3_step(st);
+    } else if (rc == SQLITE_DONE) {
+        r->durable = r->token;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -762,6 +797,7 @@ int zkp_marks_open(const char *db_path, const zkp_marks_options_t *o, zkp_marks_
     m->opt = opt;
     m->seed = random_seed(m);
     atomic_init(&m->count, 0);
+    atomic_init(&m->inert, 0);
     atomic_init(&m->healthy, 1);
     atomic_init(&m->inject, 0);
     marks_init_sync(m);
@@ -813,6 +849,11 @@ int zkp_marks_get(zkp_marks_t *m, const char *lock, uint64_t *mark)
 size_t zkp_marks_count(zkp_marks_t *m)
 {
     return m ? atomic_load(&m->count) : 0;
+}
+
+size_t zkp_marks_inert(zkp_marks_t *m)
+{
+    return m ? atomic_load(&m->inert) : 0;
 }
 
 typedef struct snap_item {
@@ -950,6 +991,24 @@ static void section_leave_locked(stripe_t *s, entry_t *e)
     entry_release_locked(s, e);
 }
 
+/* Finds (or makes) the entry of lock[0..len) and waits until nobody is in
+ * its section. Returns it with its stripe's mutex held (*sp), or NULL
+ * without memory (nothing held). The caller marks it busy, or releases. */
+static entry_t *section_enter(zkp_marks_t *m, const char *lock, size_t len, stripe_t **sp)
+{
+    uint64_t h = hash_name(m->seed, lock, len);
+    stripe_t *s = stripe_of(m, h);
+    pthread_mutex_lock(&s->mu);
+    entry_t *e = map_find(s, h, lock, len);
+    if (e == NULL && (e = map_insert(s, h, lock, len)) == NULL) {
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
+    section_wait_locked(s, e);
+    *sp = s;
+    return e;
+}
+
 int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_txn_t **txn,
                     zkp_verdict_t *verdict, uint64_t *mark_before, int *had_mark)
 {
@@ -965,16 +1024,12 @@ int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_
     if (t == NULL)
         return ZKP_FENCE_ENOMEM;
 
-    uint64_t h = hash_name(m->seed, lock, len);
-    stripe_t *s = stripe_of(m, h);
-    pthread_mutex_lock(&s->mu);
-    entry_t *e = map_find(s, h, lock, len);
-    if (e == NULL && (e = map_insert(s, h, lock, len)) == NULL) {
-        pthread_mutex_unlock(&s->mu);
+    stripe_t *s;
+    entry_t *e = section_enter(m, lock, len, &s);
+    if (e == NULL) {
         free(t);
         return ZKP_FENCE_ENOMEM;
     }
-    section_wait_locked(s, e);
     zkp_verdict_t v = zkp_fence_decide(e->has_mark, e->mark, token);
     *verdict = v;
     if (mark_before != NULL)
@@ -1048,6 +1103,7 @@ int zkp_fence_persist(zkp_fence_txn_t *txn)
     if (!e->has_mark || r.durable > e->mark)
         e->mark = r.durable;
     e->has_mark = 1;
+    e->pinned = 1;
     pthread_mutex_unlock(&s->mu);
     return r.durable > txn->token ? ZKP_FENCE_ESTALE : 0;
 }
@@ -1068,4 +1124,88 @@ void zkp_fence_end(zkp_fence_txn_t *txn)
     section_leave_locked(s, e);
     pthread_mutex_unlock(&s->mu);
     free(txn);
+}
+
+/* ------------------------------------------------------------- repair */
+
+int zkp_marks_repair(zkp_marks_t *m, const char *lock, int clear, uint64_t new_mark,
+                     zkp_repair_done_fn done, void *arg, int *had_mark, uint64_t *old_mark)
+{
+    if (m == NULL || lock == NULL)
+        return ZKP_FENCE_EINVAL;
+    size_t len = strnlen(lock, ZKP_LOCK_NAME_MAX + 1);
+    if (!zkp_lock_name_legacy(lock, len))
+        return ZKP_FENCE_EINVAL;
+    stripe_t *s;
+    entry_t *e = section_enter(m, lock, len, &s);
+    if (e == NULL)
+        return ZKP_FENCE_ENOMEM;
+    /* Alone in the section: decide, then write with only busy set, as a
+     * persist does (other locks of the stripe go on meanwhile). */
+    int had = e->has_mark;
+    uint64_t old = e->has_mark ? e->mark : 0;
+    if (had_mark != NULL)
+        *had_mark = had;
+    if (old_mark != NULL)
+        *old_mark = old;
+    int rc = 0;
+    if (!e->has_mark && clear)
+        rc = 1; /* nothing to clear */
+    else if (!e->has_mark || (!clear && new_mark > e->mark))
+        rc = ZKP_FENCE_ERANGE;
+    else if (!atomic_load(&m->healthy))
+        rc = ZKP_FENCE_ESTORE;
+    if (rc != 0) {
+        /* Still alone in the section (nobody else can enter while the
+         * stripe mutex is held): the outcome is reported in order too. */
+        rc = rc > 0 ? 0 : rc;
+        if (done != NULL) {
+            e->busy = 1;
+            pthread_mutex_unlock(&s->mu);
+            done(arg, rc, had, old);
+            pthread_mutex_lock(&s->mu);
+            section_leave_locked(s, e);
+        } else {
+            entry_release_locked(s, e);
+        }
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    e->busy = 1;
+    pthread_mutex_unlock(&s->mu);
+
+    commit_req_t r = {.kind = clear ? C_CLEAR : C_SET, .lock = e->name, .token = new_mark};
+    rc = persist_wait(m, &r);
+
+    pthread_mutex_lock(&s->mu);
+    if (rc == 0 && clear) {
+        e->has_mark = 0; /* pinned: the entry stays, foreach may hold its name */
+        e->mark = 0;
+        atomic_fetch_sub(&m->count, 1);
+        if (!zkp_lock_name_valid(e->name, e->len))
+            atomic_fetch_sub(&m->inert, 1);
+    } else if (rc == 0) {
+        e->mark = new_mark;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (done != NULL)
+        done(arg, rc, had, old);
+    pthread_mutex_lock(&s->mu);
+    section_leave_locked(s, e);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+unsigned zkp_marks_section_waiters(zkp_marks_t *m, const char *lock)
+{
+    if (m == NULL || lock == NULL)
+        return 0;
+    size_t len = strlen(lock);
+    uint64_t h = hash_name(m->seed, lock, len);
+    stripe_t *s = stripe_of(m, h);
+    pthread_mutex_lock(&s->mu);
+    entry_t *e = map_find(s, h, lock, len);
+    unsigned n = e != NULL ? e->waiters : 0;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }

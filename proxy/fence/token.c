@@ -39,7 +39,7 @@ int zkp_token_parse(const char *s, size_t len, uint64_t *out)
     return 0;
 }
 
-int zkp_lock_name_valid(const char *s, size_t len)
+int zkp_lock_name_legacy(const char *s, size_t len)
 {
     if (s == NULL || len == 0 || len > ZKP_LOCK_NAME_MAX)
         return 0;
@@ -49,6 +49,47 @@ int zkp_lock_name_valid(const char *s, size_t len)
             return 0;
     }
     return 1;
+}
+
+/* The component that starts at s[i] (just after a '/') is "." or "..". */
+static int dot_component(const char *s, size_t len, size_t i)
+{
+    size_t n = 0;
+    while (i + n < len && s[i + n] == '.')
+        n++;
+    return (n == 1 || n == 2) && (i + n == len || s[i + n] == '/');
+}
+
+const char *zkp_lock_name_problem(const char *s, size_t len)
+{
+    if (s == NULL || len == 0)
+        return "The fencing lock must not be empty: it is an absolute ZooKeeper path such as "
+               "/locks/seat-12";
+    if (len > ZKP_LOCK_NAME_MAX)
+        return "The fencing lock must be at most 1024 bytes long";
+    if (!zkp_lock_name_legacy(s, len))
+        return "The fencing lock must be printable ASCII without spaces (ZooKeeper forbids "
+               "control characters in paths)";
+    if (s[0] != '/')
+        return "The fencing lock must be an absolute ZooKeeper path: it starts with '/'";
+    if (len == 1)
+        return "The fencing lock must not be '/', ZooKeeper's root";
+    if (s[len - 1] == '/')
+        return "The fencing lock must not end with '/'";
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '/')
+            continue;
+        if (s[i + 1] == '/') /* i + 1 < len: the name does not end with '/' */
+            return "The fencing lock must not have an empty path component ('//')";
+        if (dot_component(s, len, i + 1))
+            return "The fencing lock must not have a '.' or '..' path component";
+    }
+    return NULL;
+}
+
+int zkp_lock_name_valid(const char *s, size_t len)
+{
+    return zkp_lock_name_problem(s, len) == NULL;
 }
 
 zkp_verdict_t zkp_fence_decide(int has_mark, uint64_t mark, uint64_t token)
@@ -77,6 +118,10 @@ const char *zkp_verdict_name(zkp_verdict_t v)
         return "rejected_invalid";
     case ZKP_VERDICT_REJECT_PRECONDITION:
         return "rejected_precondition";
+    case ZKP_VERDICT_REJECT_LOCK:
+        return "rejected_lock_mismatch";
+    case ZKP_VERDICT_REJECT_UNVERIFIED:
+        return "rejected_unverified";
     case ZKP_VERDICT_COUNT_:
         break;
     }

@@ -99,6 +99,8 @@ typedef struct query {
     unsigned seen; /* bit i: params[i] of query_param() (then list-type) was given */
     const char *unsupported;
     char *prefix, *delimiter, *start_after, *marker, *cont, *encoding, *max_keys, *fetch_owner, *on;
+    char *lock, *mark, *clear, *reason; /* marks/repair */
+    int has_clear;
 } query_t;
 
 static void query_free(query_t *q)
@@ -112,6 +114,10 @@ static void query_free(query_t *q)
     free(q->max_keys);
     free(q->fetch_owner);
     free(q->on);
+    free(q->lock);
+    free(q->mark);
+    free(q->clear);
+    free(q->reason);
 }
 
 /* Records one decoded parameter (value: owned, NULL without '='). A
@@ -132,6 +138,10 @@ static int query_param(query_t *q, const char *name, char *value)
         {"max-keys", &q->max_keys},
         {"fetch-owner", &q->fetch_owner},
         {"on", &q->on},
+        {"lock", &q->lock},
+        {"mark", &q->mark},
+        {"clear", &q->clear},
+        {"reason", &q->reason},
     };
     size_t np = sizeof(params) / sizeof(params[0]);
     for (size_t i = 0; i < np; i++) {
@@ -141,6 +151,7 @@ static int query_param(query_t *q, const char *name, char *value)
                 return -1;
             }
             q->seen |= 1u << i;
+            q->has_clear |= params[i].slot == &q->clear;
             *params[i].slot = value;
             return 0;
         }
@@ -281,17 +292,48 @@ static int parse_fencing(const zkp_request_in_t *in, zkp_op_t *op)
     if (token != NULL && zkp_token_parse(token, strlen(token), &op->token) != 0)
         return fail(op, 400, "InvalidFencingToken",
                     "The fencing token must be the decimal text of an unsigned 64-bit number");
-    if (lock != NULL && !zkp_lock_name_valid(lock, strlen(lock)))
-        return fail(op, 400, "InvalidFencingLock",
-                    "The fencing lock must be 1 to 1024 printable ASCII characters");
-    if (lock == NULL || token == NULL) {
-        op->fence = ZKP_FENCE_PARTIAL;
-        return 0;
-    }
-    op->lock = strdup(lock);
-    if (op->lock == NULL)
+    const char *problem = lock != NULL ? zkp_lock_name_problem(lock, strlen(lock)) : NULL;
+    if (problem != NULL)
+        return fail(op, 400, "InvalidFencingLock", problem);
+    if (lock != NULL && (op->lock = strdup(lock)) == NULL)
         return fail(op, 500, "InternalError", "Out of memory");
-    op->fence = ZKP_FENCE_PRESENT;
+    op->fence = lock == NULL || token == NULL ? ZKP_FENCE_PARTIAL : ZKP_FENCE_PRESENT;
+    return 0;
+}
+
+#define REPAIR_REASON_MAX 512
+
+/* POST /_zkfence/marks/repair?lock=L&mark=N|clear&reason=TEXT */
+static int parse_repair(const query_t *q, zkp_op_t *op)
+{
+    op->kind = ZKP_OP_ADMIN_REPAIR;
+    if (q->lock == NULL)
+        return fail(op, 400, "InvalidArgument", "A mark repair names its lock: ?lock=/locks/...");
+    if ((q->mark != NULL) == q->has_clear)
+        return fail(op, 400, "InvalidArgument",
+                    "A mark repair gives either mark=N (the mark becomes N, lower than it is) or "
+                    "clear (the mark is removed), not both");
+    if (q->has_clear && q->clear != NULL && strcmp(q->clear, "1") != 0 && q->clear[0] != '\0')
+        return fail(op, 400, "InvalidArgument", "clear takes no value (or 1)");
+    op->repair_clear = q->has_clear;
+    /* Clearing takes the names of the older rule too: the inert marks. */
+    size_t llen = strlen(q->lock);
+    const char *problem = zkp_lock_name_problem(q->lock, llen);
+    if (problem != NULL && !(op->repair_clear && zkp_lock_name_legacy(q->lock, llen)))
+        return fail(op, 400, "InvalidFencingLock", problem);
+    if (q->mark != NULL && zkp_token_parse(q->mark, strlen(q->mark), &op->repair_mark) != 0)
+        return fail(op, 400, "InvalidArgument",
+                    "mark must be the decimal text of an unsigned 64-bit number");
+    size_t rlen = q->reason ? strlen(q->reason) : 0;
+    int printable = rlen > 0 && rlen <= REPAIR_REASON_MAX && zkp_utf8_valid(q->reason, rlen);
+    for (size_t i = 0; printable && i < rlen; i++)
+        printable = (unsigned char)q->reason[i] >= 0x20 && q->reason[i] != 0x7f;
+    if (!printable)
+        return fail(op, 400, "InvalidArgument",
+                    "A mark repair needs a reason (?reason=, 1 to 512 bytes of text without "
+                    "control characters): it goes to the audit log");
+    if ((op->lock = strdup(q->lock)) == NULL || (op->reason = strdup(q->reason)) == NULL)
+        return fail(op, 500, "InternalError", "Out of memory");
     return 0;
 }
 
@@ -307,6 +349,8 @@ static int parse_admin(const char *what, const char *method, const query_t *q, z
         op->kind = ZKP_OP_ADMIN_MARKS;
     else if (strcmp(what, "fence-advance") == 0 && strcmp(method, "POST") == 0)
         op->kind = ZKP_OP_ADMIN_FENCE_ADVANCE;
+    else if (strcmp(what, "marks/repair") == 0 && strcmp(method, "POST") == 0)
+        return parse_repair(q, op);
     else if (strcmp(what, "debug/marks-fail") == 0 && strcmp(method, "POST") == 0) {
         if (q->on == NULL || (strcmp(q->on, "0") != 0 && strcmp(q->on, "1") != 0))
             return fail(op, 400, "InvalidArgument", "Use ?on=1 or ?on=0");
@@ -516,5 +560,6 @@ void zkp_op_free(zkp_op_t *op)
     free(op->marker);
     free(op->continuation_token);
     free(op->lock);
+    free(op->reason);
     memset(op, 0, sizeof(*op));
 }

@@ -8,7 +8,7 @@
  * (tests/proxy/fuzz_request.c). Everything it returns is validated: bucket
  * names follow the S3 rules, keys are valid UTF-8 without NUL and within the
  * length limit, fencing tokens are canonical decimal u64 and lock names are
- * printable ASCII. */
+ * canonical ZooKeeper paths (fence/fence.h, zkp_lock_name_problem). */
 #ifndef ZKP_REQUEST_H
 #define ZKP_REQUEST_H
 
@@ -36,7 +36,8 @@
     X(ADMIN_METRICS, "AdminMetrics")                                                               \
     X(ADMIN_MARKS, "AdminMarks")                                                                   \
     X(ADMIN_FAULT, "AdminFault")                                                                   \
-    X(ADMIN_FENCE_ADVANCE, "FenceAdvance")
+    X(ADMIN_FENCE_ADVANCE, "FenceAdvance")                                                         \
+    X(ADMIN_REPAIR, "MarkRepair")
 
 typedef enum {
 #define ZKP_OP_ENUM_(name, str) ZKP_OP_##name,
@@ -102,12 +103,26 @@ typedef struct zkp_op {
     int encoding_url;         /* encoding-type=url */
     int fetch_owner;
 
-    /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. */
+    /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. lock
+     * is the lock sent (PRESENT, or PARTIAL without a token), token the
+     * token sent (PRESENT, or PARTIAL without a lock). */
     zkp_fence_presence_t fence;
     char *lock;
     uint64_t token;
+    /* Set by the fencing gate (s3/gate.c) for a key bound to a lock by the
+     * configuration: lock_bound, the lock was taken from the binding (the
+     * request sent a token alone); lock_pending, DeleteObjects with a token
+     * alone, whose lock comes from its keys once the body is read. */
+    int lock_bound;
+    int lock_pending;
 
     int fault_on; /* ADMIN_FAULT: ?on=1 or ?on=0 */
+
+    /* ADMIN_REPAIR: ?lock=L (in `lock`), then ?mark=N or ?clear, and
+     * ?reason=TEXT (1..512 bytes of UTF-8 without control characters). */
+    int repair_clear;
+    uint64_t repair_mark;
+    char *reason;
 
     /* When classification fails: the HTTP status and S3 error code. */
     int status;

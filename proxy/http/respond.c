@@ -2,6 +2,7 @@
  * response carries. */
 #include "http/respond.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,17 +31,39 @@ enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
     return rc;
 }
 
-enum MHD_Result zkp_respond_body(zkp_req_t *r, int status, const char *content_type, char *body,
-                                 size_t len)
+/* A response owning body (freed on every path), or NULL. */
+static struct MHD_Response *body_response(const char *content_type, char *body, size_t len)
 {
     if (body == NULL)
-        return MHD_NO;
+        return NULL;
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
+    return resp;
+}
+
+enum MHD_Result zkp_respond_body(zkp_req_t *r, int status, const char *content_type, char *body,
+                                 size_t len)
+{
+    return zkp_respond(r, status, body_response(content_type, body, len));
+}
+
+enum MHD_Result zkp_respond_error_retry(zkp_req_t *r, int status, const char *code, const char *msg,
+                                        unsigned retry_after_s)
+{
+    char *res = zkp_req_resource(r);
+    size_t len;
+    char *body = zkp_xml_error(code, msg, res ? res : "/", r->request_id, NULL, 0, &len);
+    free(res);
+    struct MHD_Response *resp = body_response("application/xml", body, len);
+    if (resp != NULL) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%u", retry_after_s);
+        MHD_add_response_header(resp, "Retry-After", secs);
+    }
     return zkp_respond(r, status, resp);
 }
 

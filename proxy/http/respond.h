@@ -19,6 +19,10 @@ enum MHD_Result zkp_respond_error(zkp_req_t *r, int status, const char *code, co
 /* An S3 error with extra elements (the fencing details of a 412). */
 enum MHD_Result zkp_respond_error_x(zkp_req_t *r, int status, const char *code, const char *msg,
                                     const zkp_xml_extra_t *extra, size_t nextra);
+/* An S3 error with a Retry-After header (seconds): a 503 whose cause
+ * passes by itself (ZooKeeper unreachable). */
+enum MHD_Result zkp_respond_error_retry(zkp_req_t *r, int status, const char *code, const char *msg,
+                                        unsigned retry_after_s);
 /* Takes ownership of body (malloc'ed). */
 enum MHD_Result zkp_respond_body(zkp_req_t *r, int status, const char *content_type, char *body,
                                  size_t len);

@@ -308,11 +308,16 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
     dst->audit_log = NULL;
     dst->marks_db = NULL;
     dst->buckets = NULL;
+    dst->binds = NULL; /* copied below: both copies are freed */
+    dst->nbinds = 0;
+    dst->zk = src->zk ? strdup(src->zk) : NULL;
+    dst->zk_chroot = src->zk_chroot ? strdup(src->zk_chroot) : NULL;
     dst->tls_cert = src->tls_cert ? strdup(src->tls_cert) : NULL;
     dst->tls_key = src->tls_key ? strdup(src->tls_key) : NULL;
     dst->credentials = src->credentials ? strdup(src->credentials) : NULL;
-    if (dst->data_dir == NULL || (src->tls_cert && !dst->tls_cert) ||
-        (src->tls_key && !dst->tls_key) || (src->credentials && !dst->credentials))
+    if (dst->data_dir == NULL || (src->zk && !dst->zk) || (src->zk_chroot && !dst->zk_chroot) ||
+        (src->tls_cert && !dst->tls_cert) || (src->tls_key && !dst->tls_key) ||
+        (src->credentials && !dst->credentials))
         return -1;
     if (asprintf(&dst->audit_log, "%s/audit.log", src->data_dir) < 0 ||
         asprintf(&dst->marks_db, "%s/marks.db", src->data_dir) < 0)
@@ -330,6 +335,20 @@ static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
         if (dst->buckets == NULL)
             return -1;
         memcpy(dst->buckets, src->buckets, src->nbuckets * sizeof(*dst->buckets));
+    }
+    if (src->nbinds > 0) {
+        dst->binds = calloc(src->nbinds, sizeof(*dst->binds));
+        if (dst->binds == NULL)
+            return -1;
+        for (size_t i = 0; i < src->nbinds; i++, dst->nbinds++) {
+            dst->binds[i] = src->binds[i];
+            dst->binds[i].spec = strdup(src->binds[i].spec);
+            dst->binds[i].value = strdup(src->binds[i].value);
+            if (dst->binds[i].spec == NULL || dst->binds[i].value == NULL) {
+                dst->nbinds++;
+                return -1;
+            }
+        }
     }
     return dst->audit_log && dst->marks_db ? 0 : -1;
 }

@@ -1,13 +1,17 @@
 #include "s3/dispatch.h"
 
+#include "s3/binding.h"
 #include "s3/gate.h"
 #include "s3/ops_admin.h"
 #include "s3/ops_advance.h"
 #include "s3/ops_bucket.h"
 #include "s3/ops_object.h"
+#include "s3/ops_repair.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
+    if (zkp_binding_request(r, res) != 0)
+        return -1;
     if (zkp_gate_precheck(r, res) != 0)
         return -1;
     if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, res) != 0)
@@ -31,6 +35,7 @@ int zkp_s3_blocks(const zkp_op_t *op)
     case ZKP_OP_CREATE_BUCKET:
     case ZKP_OP_DELETE_BUCKET:
     case ZKP_OP_ADMIN_FENCE_ADVANCE:
+    case ZKP_OP_ADMIN_REPAIR:
         return 1;
     default:
         return 0;
@@ -67,6 +72,8 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
         return zkp_op_delete_objects(r);
     case ZKP_OP_ADMIN_FENCE_ADVANCE:
         return zkp_op_fence_advance(r);
+    case ZKP_OP_ADMIN_REPAIR:
+        return zkp_op_repair(r);
     default:
         return zkp_op_admin(r);
     }

@@ -83,22 +83,14 @@ static enum MHD_Result refuse_unavailable(zkp_req_t *r, const char *key, int had
                              "until it recovers (reads without fencing headers still work)");
 }
 
-/* The lock named by a request that lacks its token (PARTIAL), for the
- * audit line; request classification has already validated it. */
-static const char *partial_lock(zkp_req_t *r)
-{
-    const char *lock = zkp_req_header(r, "X-Fencing-Lock");
-    return lock ? lock : zkp_req_header(r, "x-amz-meta-fencing-lock");
-}
-
 /* Counts and audits a refusal made before a token could be compared. */
 static void record_missing(zkp_req_t *r)
 {
     zkp_op_t *op = &r->op;
     zkp_metrics_verdict(&r->svc->metrics, op->kind, ZKP_VERDICT_REJECT_MISSING);
-    zkp_audit_log_no_token(r->svc->audit, op->fence == ZKP_FENCE_PARTIAL ? partial_lock(r) : NULL,
-                           ZKP_VERDICT_REJECT_MISSING, audit_bucket(r), audit_key(r, NULL),
-                           zkp_op_name(op->kind));
+    /* The lock, if one was sent (request classification validated it). */
+    zkp_audit_log_no_token(r->svc->audit, op->lock, ZKP_VERDICT_REJECT_MISSING, audit_bucket(r),
+                           audit_key(r, NULL), zkp_op_name(op->kind));
 }
 
 static enum MHD_Result refuse_missing(zkp_req_t *r)
@@ -121,7 +113,7 @@ static enum MHD_Result refuse_incomplete(zkp_req_t *r)
     const char *rule = r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE
                            ? "fence-advance carries both"
                            : "a fenced read carries both, an ordinary read neither";
-    int has_lock = partial_lock(r) != NULL;
+    int has_lock = r->op.lock != NULL;
     char msg[160];
     snprintf(msg, sizeof(msg), "%s was sent without %s: %s",
              has_lock ? "X-Fencing-Lock" : "X-Fencing-Token",
@@ -147,7 +139,9 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
             return -1;
         }
     }
-    if (op->fence != ZKP_FENCE_PRESENT)
+    /* lock_pending: DeleteObjects bound by its keys, unknown before the
+     * body; the early check is an optimisation only. */
+    if (op->fence != ZKP_FENCE_PRESENT || op->lock_pending)
         return 0;
     uint64_t mark = 0;
     int rc = zkp_marks_get(r->svc->marks, op->lock, &mark);
@@ -165,6 +159,54 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
         return -1;
     }
     return 0;
+}
+
+/* verify = holder (zk/verify.h): a token the fence accepts (equal to the
+ * mark or above it) must be the czxid of the lock's current holder's node;
+ * the holder cache answers without a round trip while the holder holds.
+ * Asked inside the section, so no other request of the lock is decided
+ * meanwhile. Returns 0 if confirmed, or -1 with
+ * the section left and the refusal counted, audited and queued: 403 when
+ * ZooKeeper says no, 503 with Retry-After when it cannot answer. */
+static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
+{
+    zkp_op_t *op = &r->op;
+    zkp_zk_found_t f;
+    zkp_zk_result_t zr = zkp_zk_check(r->svc->zk, op->lock, op->token, &f);
+    if (zr == ZKP_ZK_CONFIRMED)
+        return 0;
+    int had_mark = g->had_mark;
+    uint64_t mark = g->mark;
+    zkp_gate_leave(g); /* nothing was persisted: the mark is untouched */
+    char msg[512];
+    if (zr == ZKP_ZK_UNAVAILABLE) {
+        atomic_fetch_add(&r->svc->metrics.fence_unavailable, 1);
+        record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNAVAILABLE);
+        snprintf(msg, sizeof(msg),
+                 "The fencing token cannot be verified: %s. Tokens that would raise a mark are "
+                 "refused until ZooKeeper answers",
+                 f.why);
+        *res = zkp_respond_error_retry(r, 503, "ServiceUnavailable", msg, 1);
+        return -1;
+    }
+    record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNVERIFIED);
+    char tok[24], holder[24];
+    snprintf(tok, sizeof(tok), "%" PRIu64, op->token);
+    snprintf(holder, sizeof(holder), "%" PRIu64, f.holder);
+    if (!f.has_holder)
+        snprintf(msg, sizeof(msg),
+                 "ZooKeeper does not confirm the fencing token %s: the lock %s has no holder", tok,
+                 op->lock);
+    else
+        snprintf(msg, sizeof(msg),
+                 "ZooKeeper does not confirm the fencing token %s: the holder of %s has token "
+                 "%s%s",
+                 tok, op->lock, holder,
+                 f.waiter ? " (this token belongs to a waiter, which does not hold the lock yet)"
+                          : "");
+    zkp_xml_extra_t extra[] = {{"Lock", op->lock}, {"Token", tok}};
+    *res = zkp_respond_error_x(r, 403, "FencingTokenNotHolder", msg, extra, 2);
+    return -1;
 }
 
 /* record_accept: count and audit an acceptance here (zkp_gate_enter), or
@@ -190,6 +232,8 @@ static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept
         *res = refuse_stale(r, key, g->mark);
         return -1;
     }
+    if (r->svc->zk != NULL && verify(r, g, key, res) != 0)
+        return -1;
     rc = zkp_fence_persist(g->txn);
     if (rc == ZKP_FENCE_ESTALE) {
         /* The disk held a higher mark than memory did: stale after all. */

@@ -3,7 +3,8 @@
  *   GET  metrics  Prometheus text
  *   GET  marks    read-only JSON list of lock -> high-water mark
  *   POST debug/marks-fail?on=1|0  test-only, when debug_fault_endpoint is on
- * (POST fence-advance changes a mark: s3/ops_advance.c.) */
+ * (POST fence-advance raises a mark: s3/ops_advance.c; POST marks/repair
+ * lowers or clears one: s3/ops_repair.c.) */
 #include "s3/ops_admin.h"
 
 #include <inttypes.h>
@@ -24,6 +25,7 @@ static enum MHD_Result respond_buf(zkp_req_t *r, int status, const char *type, z
 static enum MHD_Result health(zkp_req_t *r)
 {
     int ok = zkp_marks_healthy(r->svc->marks);
+    const zkp_zk_t *zk = r->svc->zk;
     zkp_buf_t b;
     zkp_buf_init(&b);
     /* "auth":"off" tells anyone who looks that this proxy checks no
@@ -31,9 +33,11 @@ static enum MHD_Result health(zkp_req_t *r)
     const zkp_config_t *c = r->svc->cfg;
     zkp_buf_printf(&b,
                    "{\"status\":\"%s\",\"mark_store\":\"%s\",\"marks\":%zu,"
+                   "\"inert_marks\":%zu,\"verify\":\"%s\",\"zookeeper\":\"%s\","
                    "\"backend\":\"%s\",\"auth\":\"%s\",\"tls\":\"%s\",\"version\":\"%s\"}\n",
                    ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->svc->marks),
-                   r->svc->be->ops->name, c->auth ? "on" : "off",
+                   zkp_marks_inert(r->svc->marks), zk ? "holder" : "off",
+                   zk ? zkp_zk_state(zk) : "none", r->svc->be->ops->name, c->auth ? "on" : "off",
                    c->tls_listen_host[0] ? "on" : "off", ZKP_VERSION);
     return respond_buf(r, ok ? 200 : 503, "application/json", &b);
 }
@@ -54,8 +58,27 @@ static enum MHD_Result metrics(zkp_req_t *r)
                    "# TYPE zkfence_mark_commits_total counter\nzkfence_mark_commits_total %" PRIu64
                    "\n# HELP zkfence_mark_largest_batch Most updates in one transaction.\n"
                    "# TYPE zkfence_mark_largest_batch gauge\nzkfence_mark_largest_batch %" PRIu64
-                   "\n",
-                   st.updates, st.commits, st.largest_batch);
+                   "\n# HELP zkfence_marks_inert Marks under names that are not canonical "
+                   "(loaded from an older store, never matched).\n"
+                   "# TYPE zkfence_marks_inert gauge\nzkfence_marks_inert %zu\n",
+                   st.updates, st.commits, st.largest_batch, zkp_marks_inert(r->svc->marks));
+    if (r->svc->zk != NULL) {
+        /* The holder cache at work: checks minus hits are round trips. */
+        uint64_t lookups, hits;
+        size_t cached;
+        zkp_zk_stats(r->svc->zk, &lookups, &hits, &cached);
+        zkp_buf_printf(&b,
+                       "# HELP zkfence_token_checks_total Tokens checked against ZooKeeper's "
+                       "holder.\n# TYPE zkfence_token_checks_total counter\n"
+                       "zkfence_token_checks_total %" PRIu64 "\n"
+                       "# HELP zkfence_token_check_cache_hits_total Checks answered by the "
+                       "holder cache, without a round trip.\n"
+                       "# TYPE zkfence_token_check_cache_hits_total counter\n"
+                       "zkfence_token_check_cache_hits_total %" PRIu64 "\n"
+                       "# HELP zkfence_holder_cache_locks Locks whose holder is cached (watched).\n"
+                       "# TYPE zkfence_holder_cache_locks gauge\nzkfence_holder_cache_locks %zu\n",
+                       lookups, hits, cached);
+    }
     return respond_buf(r, 200, "text/plain; version=0.0.4", &b);
 }
 

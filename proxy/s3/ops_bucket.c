@@ -70,6 +70,8 @@ enum MHD_Result zkp_op_head_bucket(zkp_req_t *r)
 
 enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
 {
+    /* Admin rights on the bucket, bound or not: the rights table
+     * (auth/rights.c) checked them before this runs. */
     int rc = r->svc->be->ops->bucket_delete(r->svc->be, r->op.bucket);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);

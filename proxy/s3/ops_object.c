@@ -14,6 +14,7 @@
 #include "http/range.h"
 #include "http/respond.h"
 #include "http/xml.h"
+#include "s3/binding.h"
 #include "s3/body.h"
 #include "s3/errors.h"
 #include "s3/gate.h"
@@ -679,6 +680,22 @@ static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_
     }
 }
 
+/* The locks of the keys (s3/binding.h); invalid keys are refused one by
+ * one later, and bind nothing. */
+static int bind_keys(zkp_req_t *r, const zkp_delete_req_t *d, enum MHD_Result *res)
+{
+    int *skip = calloc(d->nkeys ? d->nkeys : 1, sizeof(int));
+    if (skip == NULL) {
+        *res = zkp_respond_error(r, 503, "SlowDown", "Out of memory, please retry");
+        return -1;
+    }
+    for (size_t i = 0; i < d->nkeys; i++)
+        skip[i] = key_problem(d->keys[i], r->svc->cfg->max_key_bytes) != NULL;
+    int rc = zkp_binding_keys(r, d->keys, skip, d->nkeys, res);
+    free(skip);
+    return rc;
+}
+
 enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
 {
     if (zkp_body_finish(r) != 0)
@@ -703,10 +720,15 @@ enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
         zkp_delete_req_free(&d);
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     }
+    /* Keys bound to locks must share one; a token alone takes it. */
+    enum MHD_Result res;
+    if (bind_keys(r, &d, &res) != 0) {
+        zkp_delete_req_free(&d);
+        return res;
+    }
     /* One token covers every key of the request: one decision, one section.
      * A refusal is audited under the first key; an acceptance key by key. */
     zkp_gate_t g;
-    enum MHD_Result res;
     if (zkp_gate_enter(r, &g, d.keys[0], &res) != 0) {
         zkp_delete_req_free(&d);
         return res;

@@ -1,6 +1,7 @@
 #include "s3/service.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,11 +9,60 @@
 #include "backend/registry.h"
 #include "util/fsutil.h"
 
+int zkp_service_binds(const zkp_config_t *cfg, zkp_binds_t **out, char *err, size_t errlen)
+{
+    zkp_binds_t *b = zkp_binds_new();
+    if (b == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        char why[700];
+        if (zkp_binds_add(b, cfg->binds[i].spec, cfg->binds[i].value, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s: %s", cfg->binds[i].origin, why);
+            zkp_binds_free(b);
+            return -1;
+        }
+    }
+    *out = b;
+    return 0;
+}
+
+static int name_inert(const char *lock, uint64_t mark, void *arg)
+{
+    if (!zkp_lock_name_valid(lock, strlen(lock)))
+        fprintf(stderr,
+                "zkfence-proxy: inert mark %" PRIu64 " under '%s', not a canonical lock name: no "
+                "request can use it (clear it with POST /_zkfence/marks/repair?clear)\n",
+                mark, lock);
+    return 0;
+}
+
+/* verify = holder: the ZooKeeper session, opened last but the audit log,
+ * after the locks on the storage (a second proxy gives up before it
+ * connects). Without it, every token is believed: said at start. */
+static int open_zk(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
+{
+    int mode = zkp_config_verify(cfg, err, errlen);
+    if (mode < 0)
+        return -1;
+    if (mode == ZKP_VERIFY_OFF) {
+        fprintf(stderr, "zkfence-proxy: WARNING: verify = off: fencing tokens are not checked "
+                        "against ZooKeeper, so a forged token can raise a mark (set zk = "
+                        "host:port,... to verify them)\n");
+        return 0;
+    }
+    return zkp_zk_open(cfg->zk, cfg->zk_chroot, (int)cfg->zk_session_timeout_ms, 0, &svc->zk, err,
+                       errlen);
+}
+
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
 {
     memset(svc, 0, sizeof(*svc));
     svc->cfg = cfg;
     zkp_metrics_init(&svc->metrics);
+    if (zkp_service_binds(cfg, &svc->binds, err, errlen) != 0)
+        return -1;
     if (zkp_mkdir_p(cfg->data_dir) != 0) {
         snprintf(err, errlen, "data directory %s: cannot create it: %s", cfg->data_dir,
                  strerror(errno));
@@ -37,8 +87,12 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
         snprintf(err, errlen, "mark store %s: %s", cfg->marks_db, why);
         return -1;
     }
+    if (zkp_marks_inert(svc->marks) > 0)
+        zkp_marks_foreach(svc->marks, name_inert, NULL);
     svc->be = zkp_backend_open(cfg, err, errlen);
     if (svc->be == NULL)
+        return -1;
+    if (open_zk(svc, cfg, err, errlen) != 0)
         return -1;
     return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen);
 }
@@ -54,6 +108,10 @@ void zkp_service_close(zkp_service_t *svc)
     zkp_marks_close(svc->marks);
     if (svc->be != NULL)
         svc->be->ops->destroy(svc->be);
+    zkp_binds_free(svc->binds);
+    zkp_zk_close(svc->zk);
+    svc->zk = NULL;
+    svc->binds = NULL;
     svc->audit = NULL;
     svc->marks = NULL;
     svc->be = NULL;

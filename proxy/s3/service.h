@@ -11,7 +11,9 @@
 #include <stddef.h>
 
 #include "backend/backend.h"
+#include "fence/bind.h"
 #include "fence/fence.h"
+#include "zk/verify.h"
 #include "s3/metrics.h"
 #include "util/config.h"
 
@@ -20,8 +22,16 @@ typedef struct zkp_service {
     zkp_backend_t *be;
     zkp_marks_t *marks;
     zkp_audit_t *audit;
+    zkp_binds_t *binds; /* locks bound to keys (fence/bind.h); empty without `bind.*` */
+    zkp_zk_t *zk;       /* tokens verified against ZooKeeper (zk/verify.h); NULL: verify = off */
     zkp_metrics_t metrics;
 } zkp_service_t;
+
+/* Builds the table of locks bound to keys from the configuration's
+ * `bind.*` lines. Returns 0 with *out set (zkp_binds_free), or -1 with
+ * "FILE:LINE: bind.SPEC: why" in err. main() calls it first, to refuse a
+ * bad binding with the configuration's other errors (exit 64). */
+int zkp_service_binds(const zkp_config_t *cfg, zkp_binds_t **out, char *err, size_t errlen);
 
 /* Opens, in this order, the mark store, the backend and the audit log.
  * The mark store first: its exclusive lock is what makes a second proxy on

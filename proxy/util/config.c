@@ -31,6 +31,7 @@ void zkp_config_defaults(zkp_config_t *c)
     c->object_fsync = 1;
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
+    c->verify = ZKP_VERIFY_UNSET;
 }
 
 void zkp_config_free(zkp_config_t *c)
@@ -38,10 +39,17 @@ void zkp_config_free(zkp_config_t *c)
     free(c->data_dir);
     free(c->audit_log);
     free(c->marks_db);
+    free(c->zk);
+    free(c->zk_chroot);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->credentials);
     free(c->buckets);
+    for (size_t i = 0; i < c->nbinds; i++) {
+        free(c->binds[i].spec);
+        free(c->binds[i].value);
+    }
+    free(c->binds);
     memset(c, 0, sizeof(*c));
 }
 
@@ -174,6 +182,38 @@ static int set_bucket(zkp_config_t *c, const char *key, const char *v, char *err
     return 0;
 }
 
+/* bind.<bucket>[/<key prefix>] = <lock or template>: kept as written, with
+ * where it was written; the bucket is checked here so that a typo in it is
+ * reported with the line (fence/bind.c checks the rest when the proxy
+ * builds its table). */
+static int set_bind(zkp_config_t *c, const char *key, const char *v, const char *origin, char *err,
+                    size_t errlen)
+{
+    const char *spec = key + strlen("bind.");
+    size_t blen = strcspn(spec, "/");
+    if (!zkp_bucket_name_valid(spec, blen))
+        return errf(err, errlen, "'%s': '%.*s' is not a valid S3 bucket name", key, (int)blen,
+                    spec);
+    if (*v == '\0')
+        return errf(err, errlen, "%s: empty lock", key);
+    zkp_bind_line_t *b = realloc(c->binds, (c->nbinds + 1) * sizeof(*b));
+    if (b == NULL)
+        return errf(err, errlen, "%s: out of memory", key);
+    c->binds = b;
+    b = &c->binds[c->nbinds];
+    memset(b, 0, sizeof(*b));
+    b->spec = strdup(spec);
+    b->value = strdup(v);
+    snprintf(b->origin, sizeof(b->origin), "%s", origin ? origin : key);
+    if (b->spec == NULL || b->value == NULL) {
+        free(b->spec);
+        free(b->value);
+        return errf(err, errlen, "%s: out of memory", key);
+    }
+    c->nbinds++;
+    return 0;
+}
+
 typedef enum { T_SIZE, T_UINT, T_BOOL } kind_t;
 
 /* The numeric and boolean keys, with their bounds. */
@@ -202,6 +242,7 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         {"request_head_timeout_s", T_UINT, 1, 3600},
         {"auth", T_BOOL, 0, 1},
         {"allow_insecure_http", T_BOOL, 0, 1},
+        {"zk_session_timeout_ms", T_UINT, 1000, 600000},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strcmp(key, keys[i].key) != 0)
@@ -261,8 +302,11 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         case 14:
             c->auth = (int)n;
             break;
-        default:
+        case 15:
             c->allow_insecure_http = (int)n;
+            break;
+        default:
+            c->zk_session_timeout_ms = (unsigned)n;
             break;
         }
         return 0;
@@ -284,8 +328,66 @@ static int set_backend(zkp_config_t *c, const char *v, char *err, size_t errlen)
     return errf(err, errlen, "backend: unknown backend '%s' (expected fs: local files)", v);
 }
 
+/* zk = host:port,host:port (no chroot in it: zk_chroot says it apart, so
+ * that the two cannot be confused), zk_chroot = /path, verify = holder|off. */
+static int set_zk(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(key, "verify") == 0) {
+        if (strcmp(v, "holder") == 0)
+            c->verify = ZKP_VERIFY_HOLDER;
+        else if (strcmp(v, "off") == 0)
+            c->verify = ZKP_VERIFY_OFF;
+        else
+            return errf(err, errlen, "verify: expected holder or off, got '%s'", v);
+        return 0;
+    }
+    int chroot = strcmp(key, "zk_chroot") == 0;
+    if (*v == '\0')
+        return errf(err, errlen, "%s: empty", key);
+    if (chroot && (v[0] != '/' || v[1] == '\0' || v[strlen(v) - 1] == '/'))
+        return errf(err, errlen,
+                    "zk_chroot: expected an absolute ZooKeeper path such as /apps/x, "
+                    "got '%s'",
+                    v);
+    if (!chroot && strchr(v, '/') != NULL)
+        return errf(err, errlen,
+                    "zk: expected host:port,host:port (the chroot goes in zk_chroot), "
+                    "got '%s'",
+                    v);
+    return set_string(chroot ? &c->zk_chroot : &c->zk, v) == 0
+               ? 0
+               : errf(err, errlen, "%s: out of memory", key);
+}
+
+int zkp_config_verify(const zkp_config_t *c, char *err, size_t errlen)
+{
+    if (c->zk_chroot != NULL && c->zk == NULL) {
+        snprintf(err, errlen, "zk_chroot is set but zk is not");
+        return -1;
+    }
+    if (c->verify == ZKP_VERIFY_HOLDER && c->zk == NULL) {
+        snprintf(err, errlen,
+                 "verify = holder needs zk = host:port,... (the ZooKeeper ensemble "
+                 "that hands out the tokens)");
+        return -1;
+    }
+    if (c->verify == ZKP_VERIFY_UNSET)
+        return c->zk != NULL ? ZKP_VERIFY_HOLDER : ZKP_VERIFY_OFF;
+    return c->verify;
+}
+
+static int config_set_at(zkp_config_t *c, const char *key, const char *v, const char *origin,
+                         char *err, size_t errlen)
+{
+    if (strncmp(key, "bind.", 5) == 0)
+        return set_bind(c, key, v, origin, err, errlen);
+    return zkp_config_set(c, key, v, err, errlen);
+}
+
 int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
 {
+    if (strncmp(key, "bind.", 5) == 0)
+        return set_bind(c, key, v, NULL, err, errlen);
     if (strcmp(key, "listen") == 0)
         return parse_listen(c, v, err, errlen);
     if (strcmp(key, "tls_listen") == 0)
@@ -315,6 +417,8 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
     }
     if (strcmp(key, "backend") == 0)
         return set_backend(c, v, err, errlen);
+    if (strcmp(key, "zk") == 0 || strcmp(key, "zk_chroot") == 0 || strcmp(key, "verify") == 0)
+        return set_zk(c, key, v, err, errlen);
     if (strcmp(key, "fencing") == 0)
         return parse_fencing(v, &c->fencing_required_default) == 0
                    ? 0
@@ -337,7 +441,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int parse_line(zkp_config_t *c, char *line, char *err, size_t errlen)
+static int parse_line(zkp_config_t *c, char *line, const char *origin, char *err, size_t errlen)
 {
     /* '#' at the start or after whitespace begins a comment; a '#' inside a
      * value (a path "a#b") is kept. */
@@ -357,7 +461,7 @@ static int parse_line(zkp_config_t *c, char *line, char *err, size_t errlen)
     char *value = trim(eq + 1);
     if (*key == '\0')
         return errf(err, errlen, "%s", "missing key before '='");
-    return zkp_config_set(c, key, value, err, errlen);
+    return config_set_at(c, key, value, origin, err, errlen);
 }
 
 int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *err, size_t errlen)
@@ -370,13 +474,15 @@ int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         char line[4096];
         char msg[512];
+        char origin[320];
+        snprintf(origin, sizeof(origin), "%s:%d", name, lineno);
         if (len >= sizeof(line)) {
             snprintf(err, errlen, "%s:%d: line too long", name, lineno);
             return -1;
         }
         memcpy(line, p, len);
         line[len] = '\0';
-        if (parse_line(c, line, msg, sizeof(msg)) != 0) {
+        if (parse_line(c, line, origin, msg, sizeof(msg)) != 0) {
             snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
             return -1;
         }

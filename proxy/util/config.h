@@ -19,6 +19,15 @@ typedef struct zkp_bucket_policy {
     int fencing_required;
 } zkp_bucket_policy_t;
 
+/* A `bind.SPEC = VALUE` line, as written (fence/bind.h gives it meaning:
+ * the proxy builds its table of bindings from these at start, and main()
+ * refuses a bad one with exit 64 naming `origin`). */
+typedef struct zkp_bind_line {
+    char *spec;       /* owned; "seats" or "seats/rows/" (the bucket checked) */
+    char *value;      /* owned */
+    char origin[320]; /* "FILE:LINE" */
+} zkp_bind_line_t;
+
 /* The storage backend when the configuration names none (`backend = fs`:
  * local files in data_dir). backend/registry.c opens a backend by name. */
 #define ZKP_BACKEND_DEFAULT "fs"
@@ -58,7 +67,25 @@ typedef struct zkp_config {
     int shutdown_grace_s;         /* how long SIGTERM waits for in-flight requests */
     zkp_bucket_policy_t *buckets; /* owned */
     size_t nbuckets;
+    zkp_bind_line_t *binds; /* owned: `bind.*` lines, in file order */
+    size_t nbinds;
+    /* Tokens verified against ZooKeeper (zk/verify.h). */
+    char *zk;                       /* owned; `zk = host:port,...`; NULL: none */
+    char *zk_chroot;                /* owned; `zk_chroot = /path`; NULL: none */
+    int verify;                     /* ZKP_VERIFY_*; `verify = holder | off` */
+    unsigned zk_session_timeout_ms; /* 0: libzkfence's default */
 } zkp_config_t;
+
+/* `verify`: unset means holder when `zk` is set, off otherwise
+ * (zkp_config_verify() resolves it; holder without zk is an error). */
+#define ZKP_VERIFY_UNSET (-1)
+#define ZKP_VERIFY_OFF 0
+#define ZKP_VERIFY_HOLDER 1
+
+/* The verification mode in force: ZKP_VERIFY_HOLDER or ZKP_VERIFY_OFF.
+ * Returns -1 with err set when the settings contradict each other
+ * (`verify = holder` without `zk`, `zk_chroot` without `zk`). */
+int zkp_config_verify(const zkp_config_t *c, char *err, size_t errlen);
 
 void zkp_config_defaults(zkp_config_t *c);
 void zkp_config_free(zkp_config_t *c);

@@ -20,24 +20,7 @@
 static long fenced(const pt_proxy_t *p, const char *method, const char *path, const char *lock,
                    const char *token, const char *body, pt_resp_t *out)
 {
-    char l[256], t[64];
-    const char *h[3] = {NULL, NULL, NULL};
-    int n = 0;
-    if (lock != NULL) {
-        snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
-        h[n++] = l;
-    }
-    if (token != NULL) {
-        snprintf(t, sizeof(t), "X-Fencing-Token: %s", token);
-        h[n++] = t;
-    }
-    pt_resp_t tmp;
-    pt_resp_t *r = out ? out : &tmp;
-    pt_http(p, method, path, h, body, body ? strlen(body) : 0, r);
-    long st = r->status;
-    if (out == NULL)
-        pt_resp_free(&tmp);
-    return st;
+    return pt_fenced(p, method, path, lock, token, body, out);
 }
 
 static long tok(const pt_proxy_t *p, const char *method, const char *path, const char *lock,
@@ -51,13 +34,7 @@ static long tok(const pt_proxy_t *p, const char *method, const char *path, const
 /* The body of a plain GET (malloc'ed, "" if none); *st gets the status. */
 static char *plain_get(const pt_proxy_t *p, const char *path, long *st)
 {
-    pt_resp_t r;
-    pt_http(p, "GET", path, NULL, NULL, 0, &r);
-    *st = r.status;
-    char *b = r.body ? r.body : strdup("");
-    r.body = NULL;
-    pt_resp_free(&r);
-    return b;
+    return pt_get_body(p, path, st);
 }
 
 /* The body of a fenced GET, or NULL unless it answered 200. */

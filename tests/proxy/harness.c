@@ -612,6 +612,47 @@ int pt_body_has(const pt_resp_t *r, const char *s)
     return r->body != NULL && memmem(r->body, r->len, s, strlen(s)) != NULL;
 }
 
+long pt_fenced(const pt_proxy_t *p, const char *method, const char *path, const char *lock,
+               const char *token, const char *body, pt_resp_t *out)
+{
+    char l[1100], t[64];
+    const char *h[3] = {NULL, NULL, NULL};
+    int n = 0;
+    if (lock != NULL) {
+        snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
+        h[n++] = l;
+    }
+    if (token != NULL) {
+        snprintf(t, sizeof(t), "X-Fencing-Token: %s", token);
+        h[n++] = t;
+    }
+    pt_resp_t tmp;
+    pt_resp_t *r = out ? out : &tmp;
+    pt_http(p, method, path, h, body, body ? strlen(body) : 0, r);
+    long st = r->status;
+    if (out == NULL)
+        pt_resp_free(&tmp);
+    return st;
+}
+
+char *pt_get_body(const pt_proxy_t *p, const char *path, long *status)
+{
+    pt_resp_t r;
+    pt_http(p, "GET", path, NULL, NULL, 0, &r);
+    *status = r.status;
+    char *b = r.body ? r.body : strdup("");
+    r.body = NULL;
+    pt_resp_free(&r);
+    return b;
+}
+
+int pt_error_is(const pt_resp_t *r, const char *code)
+{
+    char needle[128];
+    snprintf(needle, sizeof(needle), "<Code>%s</Code>", code);
+    return pt_body_has(r, needle);
+}
+
 int pt_conn_open(const pt_proxy_t *p)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -145,6 +145,16 @@ const char *pt_header(const pt_resp_t *r, const char *name, char *buf, size_t ca
 /* 1 if the body contains s. */
 int pt_body_has(const pt_resp_t *r, const char *s);
 
+/* A request carrying X-Fencing-Lock and X-Fencing-Token (either NULL: not
+ * sent) and an optional text body; returns the status (0: no answer). out
+ * may be NULL; else the caller frees it. */
+long pt_fenced(const pt_proxy_t *p, const char *method, const char *path, const char *lock,
+               const char *token, const char *body, pt_resp_t *out);
+/* The body of a plain GET (malloc'ed, "" when none); *status gets the status. */
+char *pt_get_body(const pt_proxy_t *p, const char *path, long *status);
+/* 1 if the response is an S3 error with this <Code>. */
+int pt_error_is(const pt_resp_t *r, const char *code);
+
 /* Sends raw bytes on a new connection, optionally half-closes, reads the
  * answer until EOF or timeout_ms. Returns bytes read (NUL-terminated in
  * out), or -1 if the connection failed. */

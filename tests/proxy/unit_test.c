@@ -237,7 +237,7 @@ static void test_request_fencing(void)
 
     zkp_request_in_t meta = {.method = "DELETE",
                              .target = "/b1b/k",
-                             .meta_fencing_lock = "L",
+                             .meta_fencing_lock = "/L",
                              .meta_fencing_token = "0"};
     CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&meta, &op), 0);
     CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PRESENT);
@@ -257,6 +257,27 @@ static void test_request_fencing(void)
     CU_ASSERT_EQUAL(zkp_request_classify(&in, &op), -1);
     CU_ASSERT_STRING_EQUAL(op.err_code, "InvalidFencingLock");
     zkp_op_free(&op);
+
+    /* Lock names are canonical ZooKeeper paths: other spellings of
+     * /locks/a are refused, naming the rule, in either header. */
+    const char *bad_locks[][2] = {{"/locks/a/", "end with '/'"},
+                                  {"//locks/a", "empty path component"},
+                                  {"/locks//a", "empty path component"},
+                                  {"/locks/./a", "'.' or '..'"},
+                                  {"/locks/../a", "'.' or '..'"},
+                                  {"locks/a", "absolute"},
+                                  {"/", "root"}};
+    for (size_t i = 0; i < sizeof(bad_locks) / sizeof(bad_locks[0]); i++) {
+        for (int meta_form = 0; meta_form < 2; meta_form++) {
+            zkp_request_in_t b = {.method = "PUT", .target = "/b1b/k", .fencing_token = "5"};
+            *(meta_form ? &b.meta_fencing_lock : &b.fencing_lock) = bad_locks[i][0];
+            CU_ASSERT_EQUAL(zkp_request_classify(&b, &op), -1);
+            CU_ASSERT_EQUAL(op.status, 400);
+            CU_ASSERT_STRING_EQUAL(op.err_code, "InvalidFencingLock");
+            CU_ASSERT_PTR_NOT_NULL(op.err_msg ? strstr(op.err_msg, bad_locks[i][1]) : NULL);
+            zkp_op_free(&op);
+        }
+    }
 
     in.fencing_lock = NULL;
     CU_ASSERT_EQUAL(zkp_request_classify(&in, &op), 0);

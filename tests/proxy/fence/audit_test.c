@@ -292,6 +292,50 @@ static void test_no_token_lines(void)
     zkp_audit_log_no_token(NULL, "/l", ZKP_VERDICT_REJECT_MISSING, "b", "k", "op"); /* no-op */
 }
 
+/* A mark repair's line: the common fields (token null, verdict
+ * "repaired"), then the new mark (null when cleared), the reason and the
+ * admin, escaped like every string. */
+static void test_repair_lines(void)
+{
+    zkp_audit_t *a = open_fresh();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    zkp_audit_log_repair(a, "/locks/a", 1, UINT64_MAX, 0, 5, "forged \"token\"\n", "AKID1");
+    zkp_audit_log_repair(a, "/locks/a/", 1, 9, 1, 0, "inert", NULL);
+    zkp_audit_log_repair(a, "/locks/b", 0, 0, 1, 0, "x", "k");
+    zkp_audit_close(a);
+    char **lines;
+    size_t n = read_lines(logpath, &lines);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    fields_t f;
+    int present = 0;
+    CU_ASSERT_EQUAL_FATAL(parse_line(lines[0], &f), 0);
+    CU_ASSERT_EQUAL(f.n, 11);
+    static const char *const order[] = {"time", "lock", "token",    "mark",   "verdict", "bucket",
+                                        "key",  "op",   "new_mark", "reason", "admin"};
+    for (int i = 0; i < 11 && i < f.n; i++)
+        CU_ASSERT_STRING_EQUAL(f.name[i], order[i]);
+    CU_ASSERT_PTR_NULL(field(&f, "token", &present));
+    CU_ASSERT_STRING_EQUAL(field(&f, "mark", &present), "18446744073709551615");
+    CU_ASSERT_STRING_EQUAL(field(&f, "verdict", &present), "repaired");
+    CU_ASSERT_STRING_EQUAL(field(&f, "op", &present), "MarkRepair");
+    CU_ASSERT_STRING_EQUAL(field(&f, "new_mark", &present), "5");
+    CU_ASSERT_STRING_EQUAL(field(&f, "reason", &present), "forged \"token\"\n");
+    CU_ASSERT_STRING_EQUAL(field(&f, "admin", &present), "AKID1");
+    fields_free(&f);
+    CU_ASSERT_EQUAL_FATAL(parse_line(lines[1], &f), 0);
+    CU_ASSERT_STRING_EQUAL(field(&f, "lock", &present), "/locks/a/");
+    CU_ASSERT_PTR_NULL(field(&f, "new_mark", &present));
+    CU_ASSERT_EQUAL(present, 1);
+    CU_ASSERT_PTR_NULL(field(&f, "admin", &present));
+    CU_ASSERT_EQUAL(present, 1);
+    fields_free(&f);
+    CU_ASSERT_EQUAL_FATAL(parse_line(lines[2], &f), 0);
+    CU_ASSERT_PTR_NULL(field(&f, "mark", &present));
+    CU_ASSERT_EQUAL(present, 1);
+    fields_free(&f);
+    free_lines(lines, n);
+}
+
 static void test_time_format(void)
 {
     zkp_audit_t *a = open_fresh();
@@ -547,6 +591,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("fence_audit", setup, teardown);
     CU_add_test(s, "fields of a line", test_line_fields);
     CU_add_test(s, "refusals without a token", test_no_token_lines);
+    CU_add_test(s, "mark repairs", test_repair_lines);
     CU_add_test(s, "RFC 3339 UTC time with ms", test_time_format);
     CU_add_test(s, "JSON escaping round trip", test_escaping);
     CU_add_test(s, "invalid UTF-8 becomes U+FFFD", test_invalid_utf8);

@@ -9,7 +9,10 @@
  *    input bytes (one spelling per token);
  *  - on failure, the output is left untouched;
  *  - the parser reads only the given bytes (the input is copied into an
- *    exact-size heap buffer, so ASan/valgrind catch an over-read). */
+ *    exact-size heap buffer, so ASan/valgrind catch an over-read);
+ *  - lock names arrive beside tokens: the canonical-name check agrees with
+ *    an independent decision (lockname_oracle.h), on the raw input and on
+ *    the input mapped onto '/', '.', 'a' and a space. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "fence.h"
+#include "lockname_oracle.h"
 
 static int is_canonical(const uint8_t *d, size_t n)
 {
@@ -33,6 +37,25 @@ static int is_canonical(const uint8_t *d, size_t n)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+
+static void check_lock_name(const char *s, size_t n)
+{
+    int valid = zkp_lock_name_valid(s, n);
+    const char *problem = zkp_lock_name_problem(s, n);
+    int expect = oracle_canonical_lock(s, n);
+    if (valid != expect || (problem == NULL) != expect) {
+        fprintf(stderr, "zkp_lock_name_valid: %d (%s), expected %d\n", valid,
+                problem ? problem : "no problem", expect);
+        abort();
+    }
+    int legacy = n >= 1 && n <= ZKP_LOCK_NAME_MAX;
+    for (size_t i = 0; legacy && i < n; i++)
+        legacy = (unsigned char)s[i] >= 0x21 && (unsigned char)s[i] <= 0x7e;
+    if (zkp_lock_name_legacy(s, n) != legacy || (valid && !legacy)) {
+        fprintf(stderr, "zkp_lock_name_legacy: expected %d\n", legacy);
+        abort();
+    }
+}
 
 /* Checks every property on the n bytes at d. */
 static void check_one(const uint8_t *d, size_t n)
@@ -62,14 +85,7 @@ static void check_one(const uint8_t *d, size_t n)
         abort();
     }
     /* Lock names arrive next to tokens: exercise the validator too. */
-    int valid = zkp_lock_name_valid(copy, n);
-    int expect = n >= 1 && n <= ZKP_LOCK_NAME_MAX;
-    for (size_t i = 0; expect && i < n; i++)
-        expect = d[i] >= 0x21 && d[i] <= 0x7e;
-    if (valid != expect) {
-        fprintf(stderr, "zkp_lock_name_valid: %d, expected %d\n", valid, expect);
-        abort();
-    }
+    check_lock_name(copy, n);
     free(copy);
 }
 
@@ -87,6 +103,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         if (n == 20 && d[0] % 3 == 0)
             memcpy(digits, "1844674407370955161", 19); /* near the limit: last digit varies */
         check_one(digits, n);
+    }
+    /* Random bytes are rarely lock-shaped: also check them mapped onto
+     * '/', '.', 'a' and a space, which makes every rule's edge common. */
+    if (n >= 1 && n <= 64) {
+        static const char alphabet[] = "/./a/.a /";
+        char shaped[64];
+        for (size_t i = 0; i < n; i++)
+            shaped[i] = alphabet[d[i] % (sizeof(alphabet) - 1)];
+        shaped[0] = d[0] % 7 ? '/' : shaped[0];
+        char *exact = malloc(n); /* exact size: an over-read is caught */
+        if (exact != NULL) {
+            memcpy(exact, shaped, n);
+            check_lock_name(exact, n);
+            free(exact);
+        }
     }
     return 0;
 }

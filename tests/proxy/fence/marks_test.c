@@ -143,7 +143,7 @@ static const struct {
     {"/locks/int64max", UINT64_C(9223372036854775807)},
     {"/locks/above-int64", UINT64_C(9223372036854775813)},
     {"/locks/max", UINT64_MAX},
-    {"a", 7},
+    {"/a", 7},
 };
 #define NBASIC (sizeof(BASIC) / sizeof(BASIC[0]))
 
@@ -182,7 +182,7 @@ static void test_persist_close_reopen(void)
     CU_ASSERT_EQUAL(zkp_marks_get(m, "/locks/never", &got), 1);
     CU_ASSERT_EQUAL(got, 5);
     CU_ASSERT_EQUAL(zkp_marks_get(m, NULL, &got), ZKP_FENCE_EINVAL);
-    CU_ASSERT_EQUAL(zkp_marks_get(NULL, "a", &got), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_marks_get(NULL, "/a", &got), ZKP_FENCE_EINVAL);
 
     /* Ordering across 2^63 survives the disk (SQLite integers are signed). */
     zkp_verdict_t v;
@@ -205,7 +205,7 @@ static void test_marks_never_go_down(void)
     zkp_marks_t *m = open_store();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     zkp_verdict_t v;
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 10, &v), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
     uint64_t commits = zkp_marks_commits(m);
 
@@ -213,16 +213,16 @@ static void test_marks_never_go_down(void)
     zkp_fence_txn_t *txn = (zkp_fence_txn_t *)&v; /* must be overwritten */
     uint64_t before = 0;
     int had = 0;
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 5, &txn, &v, &before, &had), 0);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 5, &txn, &v, &before, &had), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
     CU_ASSERT_PTR_NULL(txn);
     CU_ASSERT_EQUAL(before, 10);
     CU_ASSERT_EQUAL(had, 1);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10);
     zkp_fence_end(txn); /* NULL: no-op */
 
     /* Equal: accepted, persist writes nothing. Twice, same section. */
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 10, &txn, &v, &before, &had), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/L", 10, &txn, &v, &before, &had), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0);
@@ -230,30 +230,30 @@ static void test_marks_never_go_down(void)
     CU_ASSERT_EQUAL(zkp_marks_commits(m), commits);
 
     /* A persist repeated after a higher one is a no-op too. */
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 11, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/L", 11, &txn, &v, NULL, NULL), 0);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0);
     zkp_fence_end(txn);
     CU_ASSERT_EQUAL(zkp_marks_commits(m), commits + 1);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 11);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 11);
 
     /* An accepted section left without persisting changes nothing, and a
      * lock that never got a mark leaves no trace. */
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 50, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/L", 50, &txn, &v, NULL, NULL), 0);
     zkp_fence_end(txn);
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "ghost", 1, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/ghost", 1, &txn, &v, NULL, NULL), 0);
     zkp_fence_end(txn);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 11);
-    CU_ASSERT_EQUAL(zkp_marks_get(m, "ghost", &before), 1);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 11);
+    CU_ASSERT_EQUAL(zkp_marks_get(m, "/ghost", &before), 1);
     CU_ASSERT_EQUAL(zkp_marks_count(m), 1);
     zkp_marks_close(m);
 
     m = open_store();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 11);
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 3, &v), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 11);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 3, &v), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 11);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 11);
     zkp_marks_close(m);
 }
 
@@ -265,13 +265,19 @@ static void test_begin_arguments(void)
     zkp_fence_txn_t *txn = NULL;
     zkp_verdict_t v;
     CU_ASSERT_EQUAL(zkp_fence_begin(m, "a b", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    /* Names that are not canonical are not locks: no mark of their own. */
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/locks/a/", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "//locks/a", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/locks/./a", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "a", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
     CU_ASSERT_EQUAL(zkp_fence_begin(m, "", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
     CU_ASSERT_EQUAL(zkp_fence_begin(m, NULL, 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
-    CU_ASSERT_EQUAL(zkp_fence_begin(NULL, "a", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "a", 1, NULL, &v, NULL, NULL), ZKP_FENCE_EINVAL);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "a", 1, &txn, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_begin(NULL, "/a", 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/a", 1, NULL, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/a", 1, &txn, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
     char big[ZKP_LOCK_NAME_MAX + 2];
     memset(big, 'x', sizeof(big));
+    big[0] = '/';
     big[ZKP_LOCK_NAME_MAX + 1] = '\0';
     CU_ASSERT_EQUAL(zkp_fence_begin(m, big, 1, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
     big[ZKP_LOCK_NAME_MAX] = '\0';
@@ -302,7 +308,7 @@ static int collect(const char *lock, uint64_t mark, void *arg)
         uint64_t v;
         if (zkp_marks_get(s->m, lock, &v) != 0 || v < mark)
             return -100;
-        fenced_write(s->m, "zz-written-during-foreach", 1, NULL);
+        fenced_write(s->m, "/zz-written-during-foreach", 1, NULL);
     }
     return s->n == s->stop_after ? 7 : 0;
 }
@@ -312,7 +318,7 @@ static void test_foreach_sorted_snapshot(void)
     fresh_db();
     zkp_marks_t *m = open_store();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    static const char *const names[] = {"m", "b", "/x/y", "a", "z", "/a", "B", "mm"};
+    static const char *const names[] = {"/m", "/b", "/x/y", "/a", "/z", "/a/b", "/B", "/mm"};
     for (size_t i = 0; i < 8; i++)
         CU_ASSERT_EQUAL(fenced_write(m, names[i], 100 + i, NULL), 0);
 
@@ -322,8 +328,8 @@ static void test_foreach_sorted_snapshot(void)
     CU_ASSERT_EQUAL(s->n, 8); /* the lock written during the run is not in it */
     for (int i = 1; i < s->n; i++)
         CU_ASSERT(strcmp(s->names[i - 1], s->names[i]) < 0);
-    CU_ASSERT_STRING_EQUAL(s->names[0], "/a");
-    CU_ASSERT_EQUAL(s->marks[0], 105);
+    CU_ASSERT_STRING_EQUAL(s->names[0], "/B"); /* strcmp order: 'B' < 'a' */
+    CU_ASSERT_EQUAL(s->marks[0], 106);
     CU_ASSERT_EQUAL(zkp_marks_count(m), 9);
 
     memset(s, 0, sizeof(*s));
@@ -709,18 +715,18 @@ static void test_inject_failure(void)
     zkp_marks_t *m = open_opts(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     zkp_verdict_t v;
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), 0);
-    CU_ASSERT_EQUAL(fenced_write(m, "other", 3, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 10, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/other", 3, &v), 0);
     char msg[256];
     zkp_marks_last_error(m, msg, sizeof(msg));
     CU_ASSERT_STRING_EQUAL(msg, "");
 
     zkp_marks_inject_failure(m, 1);
     zkp_fence_txn_t *txn = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 20, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/L", 20, &txn, &v, NULL, NULL), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTORE);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10); /* not raised */
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10); /* not raised */
     zkp_fence_end(txn);
     CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
     zkp_marks_last_error(m, msg, sizeof(msg));
@@ -733,17 +739,17 @@ static void test_inject_failure(void)
      * reads keep working. */
     uint64_t before = 0;
     int had = 0;
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 30, &txn, &v, &before, &had), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 30, &txn, &v, &before, &had), ZKP_FENCE_ESTORE);
     CU_ASSERT_PTR_NULL(txn);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
     CU_ASSERT_EQUAL(before, 10);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 10, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "new-lock", 1, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 5, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 10, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/new-lock", 1, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 5, &txn, &v, NULL, NULL), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
     CU_ASSERT_PTR_NULL(txn);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
-    CU_ASSERT_EQUAL(mark_of(m, "other"), 3);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/other"), 3);
     CU_ASSERT_EQUAL(zkp_marks_count(m), 2);
     seen_t *s = calloc(1, sizeof(*s));
     CU_ASSERT_EQUAL(zkp_marks_foreach(m, collect, s), 0);
@@ -761,16 +767,16 @@ static void test_inject_failure(void)
     /* ...and the store recovers by itself once it is back. */
     zkp_marks_inject_failure(m, 0);
     CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 30000));
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 20, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 20, &v), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 20);
-    CU_ASSERT_EQUAL(fenced_write(m, "new-lock", 1, &v), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 20);
+    CU_ASSERT_EQUAL(fenced_write(m, "/new-lock", 1, &v), 0);
     zkp_marks_close(m);
 
     m = open_store();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 20);
-    CU_ASSERT_EQUAL(mark_of(m, "new-lock"), 1);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 20);
+    CU_ASSERT_EQUAL(mark_of(m, "/new-lock"), 1);
     CU_ASSERT_EQUAL(zkp_marks_count(m), 3);
     zkp_marks_close(m);
 }
@@ -786,7 +792,7 @@ static void test_recovery_is_prompt(void)
     zkp_marks_t *m = open_opts(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     zkp_marks_inject_failure(m, 1);
-    CU_ASSERT_EQUAL(fenced_write(m, "P", 1, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(fenced_write(m, "/P", 1, NULL), ZKP_FENCE_ESTORE);
     CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
     /* The committer probes once right after the failure; the next periodic
      * probe is a minute away once that one has failed. */
@@ -799,8 +805,8 @@ static void test_recovery_is_prompt(void)
     CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
     zkp_marks_inject_failure(m, 0);
     CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 20000));
-    CU_ASSERT_EQUAL(fenced_write(m, "P", 1, NULL), 0);
-    CU_ASSERT_EQUAL(mark_of(m, "P"), 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "/P", 1, NULL), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "/P"), 1);
     zkp_marks_close(m);
 }
 
@@ -866,17 +872,17 @@ static void test_real_io_failure(void)
     zkp_marks_t *m = open_opts(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     zkp_verdict_t v;
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 10, &v), 0);
 
     unsigned long faults = fv_faults();
     fv_fail_writes(1);
     zkp_fence_txn_t *txn = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 15, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/L", 15, &txn, &v, NULL, NULL), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTORE);
     zkp_fence_end(txn);
     CU_ASSERT(fv_faults() > faults); /* the disk really refused */
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10);
     CU_ASSERT_EQUAL(zkp_marks_healthy(m), 0);
     char msg[256];
     zkp_marks_last_error(m, msg, sizeof(msg));
@@ -887,10 +893,10 @@ static void test_real_io_failure(void)
     CU_ASSERT_EQUAL(st.failed_commits, 1);
 
     /* Fail closed; stale is still stale; reads work. */
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 30, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 5, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 30, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 5, &txn, &v, NULL, NULL), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10);
     /* Probes meet the dead disk too... */
     CU_ASSERT(FT_WAIT_UNTIL(({
                                 zkp_marks_stats(m, &st);
@@ -902,12 +908,12 @@ static void test_real_io_failure(void)
     fv_fail_writes(0);
     CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 30000));
     /* 12 < 15 is accepted: the failed 15 never became the mark. */
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 12, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 12, &v), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
     zkp_marks_close(m);
     m = open_store();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 12);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 12);
     zkp_marks_close(m);
     fv_uninstall();
 }
@@ -926,36 +932,36 @@ static void test_commit_failed_but_durable(void)
     zkp_marks_t *m = open_opts(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     zkp_verdict_t v;
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 5, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 5, &v), 0);
 
     unsigned long faults = fv_faults();
     fv_fail_commit_after_disk(1);
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 10, &v), ZKP_FENCE_ESTORE);
     CU_ASSERT_EQUAL(fv_faults(), faults + 1);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 5); /* memory was not raised... */
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 5); /* memory was not raised... */
     CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_healthy(m), 30000));
 
     /* ...but the disk holds 10: token 7 passes begin, and persist says no. */
     zkp_fence_txn_t *txn = NULL;
     uint64_t before = 0;
-    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "L", 7, &txn, &v, &before, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/L", 7, &txn, &v, &before, NULL), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
     CU_ASSERT_EQUAL(before, 5);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTALE);
     CU_ASSERT_EQUAL(zkp_fence_txn_mark(txn), 10);
     CU_ASSERT_EQUAL(zkp_fence_persist(txn), ZKP_FENCE_ESTALE); /* and stays stale */
     zkp_fence_end(txn);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
-    CU_ASSERT_EQUAL(zkp_fence_begin(m, "L", 8, &txn, &v, &before, NULL), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10);
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/L", 8, &txn, &v, &before, NULL), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
     CU_ASSERT_EQUAL(before, 10);
-    CU_ASSERT_EQUAL(fenced_write(m, "L", 10, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/L", 10, &v), 0);
     CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
     CU_ASSERT_EQUAL(zkp_fence_txn_mark(NULL), 0);
     zkp_marks_close(m);
     m = open_store();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL(mark_of(m, "L"), 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/L"), 10);
     zkp_marks_close(m);
     fv_uninstall();
 }
@@ -1141,6 +1147,27 @@ static void test_corrupt_store_refused(void)
     write_raw_db(sql);
     CU_ASSERT_EQUAL(open_rc(err, sizeof(err)), ZKP_FENCE_ECORRUPT);
 
+    /* Names of the older rule load, inert: counted, listed, never decided
+     * against (no request can name them). */
+    snprintf(sql, sizeof(sql),
+             "%s INSERT INTO marks VALUES ('/locks/a/', '00000000000000000009'),"
+             " ('//locks/a', '00000000000000000008'), ('/locks/a', '00000000000000000005');",
+             TABLES);
+    write_raw_db(sql);
+    zkp_marks_t *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_marks_open(dbpath, NULL, &m, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 3);
+    CU_ASSERT_EQUAL(zkp_marks_inert(m), 2);
+    CU_ASSERT_EQUAL(mark_of(m, "/locks/a/"), 9);
+    CU_ASSERT_EQUAL(mark_of(m, "/locks/a"), 5);
+    zkp_fence_txn_t *txn = NULL;
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(zkp_fence_begin(m, "/locks/a/", 10, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(fenced_write(m, "/locks/a", 6, &v), 0); /* its own mark, 5, counts */
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    zkp_marks_close(m);
+    CU_ASSERT_EQUAL(zkp_marks_inert(NULL), 0);
+
     snprintf(sql, sizeof(sql), "%s UPDATE meta SET v = 2 WHERE k = 'schema';", TABLES);
     write_raw_db(sql);
     CU_ASSERT_EQUAL(open_rc(err, sizeof(err)), ZKP_FENCE_ECORRUPT);
@@ -1226,6 +1253,162 @@ static void test_many_locks(void)
     zkp_marks_close(m);
 }
 
+/* ------------------------------------------------------------ repair */
+
+typedef struct repair_seen {
+    int calls, rc, had;
+    uint64_t old;
+    zkp_marks_t *m;
+} repair_seen_t;
+
+static void repair_done(void *arg, int rc, int had, uint64_t old)
+{
+    repair_seen_t *s = arg;
+    s->calls++;
+    s->rc = rc;
+    s->had = had;
+    s->old = old;
+}
+
+static void test_repair(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 10, &v), 0);
+    CU_ASSERT_EQUAL(fenced_write(m, "/other", 7, &v), 0);
+    int had = -1;
+    uint64_t old = 0;
+    repair_seen_t seen = {.m = m};
+    /* lower */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 3, repair_done, &seen, &had, &old), 0);
+    CU_ASSERT_EQUAL(had, 1);
+    CU_ASSERT_EQUAL(old, 10);
+    CU_ASSERT_EQUAL(seen.calls, 1);
+    CU_ASSERT_EQUAL(seen.rc, 0);
+    CU_ASSERT_EQUAL(seen.old, 10);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 3);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 4, &v), 0); /* accepted again */
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    /* a raise is not a repair; nor is lowering a mark that is not there */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 5, NULL, NULL, &had, &old), ZKP_FENCE_ERANGE);
+    CU_ASSERT_EQUAL(old, 4);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 4);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/none", 0, 0, NULL, NULL, &had, NULL), ZKP_FENCE_ERANGE);
+    CU_ASSERT_EQUAL(had, 0);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/none", 1, 0, repair_done, &seen, &had, NULL), 0);
+    CU_ASSERT_EQUAL(had, 0);
+    CU_ASSERT_EQUAL(seen.calls, 2); /* reported too, in the section */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 4, NULL, NULL, NULL, NULL), 0); /* equal: fine */
+    /* clear */
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 2);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 1, 0, NULL, NULL, &had, &old), 0);
+    CU_ASSERT_EQUAL(old, 4);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 1);
+    uint64_t got;
+    CU_ASSERT_EQUAL(zkp_marks_get(m, "/R", &got), 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 1, &v), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 0, 0, NULL, NULL, NULL, NULL), 0);
+    /* bad arguments */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "a b", 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_marks_repair(NULL, "/R", 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, NULL, 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_EINVAL);
+    /* durable: after a reopen */
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 0);
+    CU_ASSERT_EQUAL(mark_of(m, "/other"), 7);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/other", 1, 0, NULL, NULL, NULL, NULL), 0);
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_EQUAL(zkp_marks_get(m, "/other", &got), 1);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 1);
+    /* the store cannot write: nothing changes */
+    zkp_marks_inject_failure(m, 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 9, &v), ZKP_FENCE_ESTORE); /* makes it unhealthy */
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/R", 1, 0, NULL, NULL, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 0);
+    zkp_marks_inject_failure(m, 0);
+    zkp_marks_close(m);
+}
+
+static void test_repair_inert(void)
+{
+    fresh_db();
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db,
+                                 "CREATE TABLE marks (lock TEXT PRIMARY KEY NOT NULL, mark TEXT "
+                                 "NOT NULL) WITHOUT ROWID; CREATE TABLE meta (k TEXT PRIMARY KEY "
+                                 "NOT NULL, v) WITHOUT ROWID; INSERT INTO meta VALUES ('schema', "
+                                 "1); INSERT INTO marks VALUES ('/locks/a/', "
+                                 "'18446744073709551615');",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+    sqlite3_close(db);
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(zkp_marks_inert(m), 1);
+    CU_ASSERT_EQUAL(zkp_marks_repair(m, "/locks/a/", 1, 0, NULL, NULL, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(zkp_marks_inert(m), 0);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 0);
+    zkp_marks_close(m);
+    m = open_store();
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 0);
+    zkp_marks_close(m);
+}
+
+typedef struct repair_arg {
+    zkp_marks_t *m;
+    repair_seen_t seen;
+    int rc;
+    atomic_int returned;
+} repair_arg_t;
+
+static void *repair_thread(void *p)
+{
+    repair_arg_t *a = p;
+    a->rc = zkp_marks_repair(a->m, "/R", 0, 2, repair_done, &a->seen, NULL, NULL);
+    atomic_store(&a->returned, 1);
+    return NULL;
+}
+
+/* A repair cannot land between a write's decision and its commit: it waits
+ * for the section, and then sees the write's mark. */
+static void test_repair_waits_for_section(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 10, &v), 0);
+    zkp_fence_txn_t *txn = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/R", 20, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    repair_arg_t a = {.m = m};
+    a.seen.m = m;
+    atomic_init(&a.returned, 0);
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, repair_thread, &a), 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/R") == 1, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&a.returned), 0); /* waiting, not repairing */
+    CU_ASSERT_EQUAL(a.seen.calls, 0);
+    CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0); /* the write's decision stands */
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 20);
+    /* a second write queues behind the repair */
+    zkp_fence_end(txn);
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(a.rc, 0);
+    CU_ASSERT_EQUAL(a.seen.old, 20); /* it saw the write's mark */
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 2);
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 15, &v), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_HIGHER);
+    zkp_marks_close(m);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1250,5 +1433,8 @@ int main(void)
                 test_kill9_keeps_acknowledged_marks);
     CU_add_test(s, "corrupt store refused", test_corrupt_store_refused);
     CU_add_test(s, "many locks", test_many_locks);
+    CU_add_test(s, "repair: lower, clear, never raise, durable", test_repair);
+    CU_add_test(s, "repair clears an inert mark", test_repair_inert);
+    CU_add_test(s, "repair waits for the section", test_repair_waits_for_section);
     return ft_run_suite();
 }

@@ -108,27 +108,71 @@ static void test_token_round_trip(void)
     }
 }
 
+static int valid(const char *s)
+{
+    return zkp_lock_name_valid(s, strlen(s));
+}
+
+/* The rule a refused name breaks, by a word of its message. */
+static int problem_says(const char *s, const char *word)
+{
+    const char *p = zkp_lock_name_problem(s, strlen(s));
+    return p != NULL && strstr(p, word) != NULL;
+}
+
 static void test_lock_names(void)
 {
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("/locks/seat-12", 14), 1);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("a", 1), 1);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("!~", 2), 1); /* 0x21 and 0x7e: the edges */
+    CU_ASSERT_EQUAL(valid("/locks/seat-12"), 1);
+    CU_ASSERT_EQUAL(valid("/a"), 1);
+    CU_ASSERT_EQUAL(valid("/!~"), 1); /* 0x21 and 0x7e: the edges */
+    CU_ASSERT_EQUAL(valid("/a/b/c"), 1);
+    CU_ASSERT_EQUAL(valid("/.a"), 1); /* dots inside a name are fine */
+    CU_ASSERT_EQUAL(valid("/a./..b/.../c.."), 1);
+    CU_ASSERT_PTR_NULL(zkp_lock_name_problem("/locks/a", 8));
     CU_ASSERT_EQUAL(zkp_lock_name_valid("", 0), 0);
     CU_ASSERT_EQUAL(zkp_lock_name_valid(NULL, 0), 0);
     CU_ASSERT_EQUAL(zkp_lock_name_valid(NULL, 3), 0);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("a b", 3), 0);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("a\tb", 3), 0);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("a\x7f", 2), 0);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("a\0b", 3), 0);
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("s\xc3\xa9", 3), 0); /* UTF-8 is not ASCII */
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("a\n", 2), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/a b", 4), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/a\tb", 4), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/a\x7f", 3), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/a\0b", 4), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/s\xc3\xa9", 4), 0); /* UTF-8 is not ASCII */
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/a\n", 3), 0);
+
+    /* The issue's spellings of /locks/a, and every other rule, each refused
+     * with a message naming the rule. */
+    CU_ASSERT(problem_says("/locks/a/", "end with '/'"));
+    CU_ASSERT(problem_says("//locks/a", "empty path component"));
+    CU_ASSERT(problem_says("/locks//a", "empty path component"));
+    CU_ASSERT(problem_says("/locks/./a", "'.' or '..'"));
+    CU_ASSERT(problem_says("/locks/../a", "'.' or '..'"));
+    CU_ASSERT(problem_says("/locks/a/.", "'.' or '..'"));
+    CU_ASSERT(problem_says("/..", "'.' or '..'"));
+    CU_ASSERT(problem_says("/.", "'.' or '..'"));
+    CU_ASSERT(problem_says("locks/a", "absolute"));
+    CU_ASSERT(problem_says("a", "absolute"));
+    CU_ASSERT(problem_says("/", "root"));
+    CU_ASSERT(problem_says("/a b", "printable"));
+    CU_ASSERT(problem_says("", "empty"));
+    CU_ASSERT_PTR_NOT_NULL(zkp_lock_name_problem(NULL, 0));
 
     char big[ZKP_LOCK_NAME_MAX + 2];
     memset(big, 'x', sizeof(big));
+    big[0] = '/';
     CU_ASSERT_EQUAL(zkp_lock_name_valid(big, ZKP_LOCK_NAME_MAX), 1);
     CU_ASSERT_EQUAL(zkp_lock_name_valid(big, ZKP_LOCK_NAME_MAX + 1), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(zkp_lock_name_problem(big, ZKP_LOCK_NAME_MAX + 1), "1024"));
     /* exactly len bytes are looked at */
-    CU_ASSERT_EQUAL(zkp_lock_name_valid("ab cd", 2), 1);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/ab cd", 3), 1);
+    CU_ASSERT_EQUAL(zkp_lock_name_valid("/a/", 2), 1);
+
+    /* The older rule, under which marks.db may hold names: any printable
+     * ASCII, any shape. */
+    CU_ASSERT_EQUAL(zkp_lock_name_legacy("/locks/a/", 9), 1);
+    CU_ASSERT_EQUAL(zkp_lock_name_legacy("a", 1), 1);
+    CU_ASSERT_EQUAL(zkp_lock_name_legacy("a b", 3), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_legacy(NULL, 1), 0);
+    CU_ASSERT_EQUAL(zkp_lock_name_legacy(big, ZKP_LOCK_NAME_MAX + 1), 0);
 }
 
 static void test_rules_table(void)
@@ -174,6 +218,8 @@ static void test_names_and_errors(void)
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_INVALID), "rejected_invalid");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_PRECONDITION),
                            "rejected_precondition");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_LOCK), "rejected_lock_mismatch");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_UNVERIFIED), "rejected_unverified");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_COUNT_), "unknown");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name((zkp_verdict_t)42), "unknown");
     /* Every verdict has its own name (they are metric labels). */
