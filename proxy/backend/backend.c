@@ -1,4 +1,5 @@
-/* Helpers shared by every backend: object metadata ownership. */
+/* Helpers shared by every backend: ownership of object metadata and of
+ * the results of listings. */
 #include "backend/backend.h"
 
 #include <stdlib.h>
@@ -60,5 +61,23 @@ void zkp_list_result_free(zkp_list_result_t *res)
         free(res->items[i].name);
     free(res->items);
     free(res->next);
+    memset(res, 0, sizeof(*res));
+}
+
+void zkp_part_list_free(zkp_part_list_t *l)
+{
+    free(l->parts);
+    memset(l, 0, sizeof(*l));
+}
+
+void zkp_upload_list_result_free(zkp_upload_list_result_t *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        free(res->items[i].key);
+        free(res->items[i].upload_id);
+    }
+    free(res->items);
+    free(res->next_key);
+    free(res->next_upload_id);
     memset(res, 0, sizeof(*res));
 }

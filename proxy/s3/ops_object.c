@@ -218,7 +218,7 @@ static enum MHD_Result respond_etag(zkp_req_t *r, int status, const char *etag)
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
-    char quoted[40];
+    char quoted[ZKP_ETAG_MAX + 3];
     snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
     MHD_add_response_header(resp, "ETag", quoted);
     return zkp_respond(r, status, resp);
@@ -282,7 +282,7 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
                                  "This copy request is illegal because it is trying to copy an "
                                  "object to itself without changing the object's metadata.");
     collect_meta(r);
-    char etag[33];
+    char etag[ZKP_ETAG_MAX + 1];
     int rc =
         r->svc->be->ops->copy_begin(r->svc->be, op->src_bucket, op->src_key, op->bucket, op->key,
                                     replace ? &r->meta : NULL, &r->meta, &r->put, etag);
@@ -372,7 +372,7 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
 
 static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *m)
 {
-    char v[64];
+    char v[ZKP_ETAG_MAX + 8];
     snprintf(v, sizeof(v), "\"%s\"", m->etag);
     MHD_add_response_header(resp, "ETag", v);
     zkp_http_date(m->mtime, v, sizeof(v));
