@@ -43,9 +43,11 @@
 
 #include "backend/fs/backend_fs.h"
 #include "backend/fs/listing.h"
+#include "backend/fs/multipart.h"
 #include "backend/fs/objfile.h"
 #include "backend/fs/staging.h"
 #include "backend/fs/store.h"
+#include "backend/fs/upload.h"
 #include "util/fsutil.h"
 #include "util/textutil.h"
 
@@ -410,6 +412,15 @@ static const zkp_backend_ops_t fs_ops = {
     .close = fs_close,
     .remove = fs_remove,
     .list = fs_list,
+    .mpu_create = zkp_fs_mpu_create,
+    .mpu_stat = zkp_fs_mpu_stat,
+    .mpu_part_begin = zkp_fs_mpu_part_begin,
+    .mpu_part_copy_begin = zkp_fs_mpu_part_copy_begin,
+    .mpu_list_parts = zkp_fs_mpu_list_parts,
+    .mpu_complete_begin = zkp_fs_mpu_complete_begin,
+    .mpu_abort = zkp_fs_mpu_abort,
+    .mpu_list = zkp_fs_mpu_list,
+    .mpu_sweep = zkp_fs_mpu_sweep,
 };
 
 /* Takes DATA_DIR/.lock for good, and writes our pid into it for the
@@ -489,5 +500,8 @@ zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char 
         fs_destroy(&be->base);
         return NULL;
     }
+    /* Uploads a crash left completed (their object in place) or unreadable.
+     * Unfinished ones stay: they can still be completed or aborted. */
+    zkp_fs_uploads_recover(be);
     return &be->base;
 }
