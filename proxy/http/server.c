@@ -123,6 +123,7 @@ static int classify(zkp_req_t *r)
         .method = r->method,
         .target = r->target,
         .copy_source = zkp_req_header(r, "x-amz-copy-source"),
+        .copy_source_range = zkp_req_header(r, "x-amz-copy-source-range"),
         .fencing_lock = zkp_req_header(r, "X-Fencing-Lock"),
         .fencing_token = zkp_req_header(r, "X-Fencing-Token"),
         .meta_fencing_lock = zkp_req_header(r, "x-amz-meta-fencing-lock"),

@@ -5,10 +5,13 @@
  * discarded at once. */
 #include "s3/body.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/respond.h"
 #include "s3/service.h"
+#include "util/textutil.h"
 
 #define DROP_MAX (1u << 20) /* after a failure, read at most this much before hanging up */
 
@@ -89,4 +92,98 @@ void zkp_body_cleanup(zkp_req_t *r)
 enum MHD_Result zkp_body_respond_failed(zkp_req_t *r)
 {
     return zkp_respond_error(r, r->failed.status, r->failed.code, r->failed.msg);
+}
+
+/* --- streamed bodies: start and finish ------------------------------------------- */
+
+static int parse_u64_header(const char *v, uint64_t *out)
+{
+    if (v == NULL || !isdigit((unsigned char)*v))
+        return -1;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+int zkp_body_content_md5(zkp_req_t *r, enum MHD_Result *res)
+{
+    const char *v = zkp_req_header(r, "Content-MD5");
+    if (v == NULL)
+        return 0;
+    if (zkp_base64_decode(v, strlen(v), r->content_md5, sizeof(r->content_md5)) != 16) {
+        *res = zkp_respond_error(r, 400, "InvalidDigest",
+                                 "The Content-MD5 you specified was invalid.");
+        return -1;
+    }
+    r->has_content_md5 = 1;
+    return 0;
+}
+
+static int body_is_aws_chunked(zkp_req_t *r)
+{
+    const char *sha = zkp_req_header(r, "x-amz-content-sha256");
+    const char *enc = zkp_req_header(r, "Content-Encoding");
+    return (sha != NULL && strncmp(sha, "STREAMING-", 10) == 0) ||
+           (enc != NULL && strcasestr(enc, "aws-chunked") != NULL);
+}
+
+int zkp_body_stream_start(zkp_req_t *r, uint64_t limit, enum MHD_Result *res)
+{
+    uint64_t cl;
+    if (zkp_body_content_md5(r, res) != 0)
+        return -1;
+    r->chunked = body_is_aws_chunked(r);
+    r->decoded_expected = UINT64_MAX;
+    if (r->chunked) {
+        const char *d = zkp_req_header(r, "x-amz-decoded-content-length");
+        if (d != NULL && parse_u64_header(d, &r->decoded_expected) != 0) {
+            *res = zkp_respond_error(r, 400, "InvalidArgument",
+                                     "x-amz-decoded-content-length is not a number");
+            return -1;
+        }
+        if ((r->ch = malloc(sizeof(*r->ch))) == NULL) {
+            *res = MHD_NO;
+            return -1;
+        }
+        zkp_chunked_init(r->ch);
+    }
+    uint64_t announced = r->chunked ? r->decoded_expected : UINT64_MAX;
+    if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
+        announced = cl;
+    if (announced != UINT64_MAX && announced > limit) {
+        *res = zkp_respond_error(r, 413, "EntityTooLarge",
+                                 "Your proposed upload exceeds the maximum allowed object size.");
+        return -1;
+    }
+    r->body_limit = limit;
+    r->md5 = EVP_MD_CTX_new();
+    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1) {
+        *res = MHD_NO;
+        return -1;
+    }
+    return 0;
+}
+
+int zkp_body_stream_finish(zkp_req_t *r, char etag[33], enum MHD_Result *res)
+{
+    if (r->chunked && (zkp_chunked_finish(r->ch) != 0 || (r->decoded_expected != UINT64_MAX &&
+                                                          r->decoded_expected != r->body_bytes))) {
+        *res = zkp_respond_error(r, 400, "IncompleteBody",
+                                 "You did not provide the number of bytes specified by the "
+                                 "x-amz-decoded-content-length header.");
+        return -1;
+    }
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(r->md5, md, &mdlen);
+    zkp_hex_encode(md, 16, etag);
+    if (r->has_content_md5 && memcmp(md, r->content_md5, 16) != 0) {
+        *res = zkp_respond_error(r, 400, "BadDigest",
+                                 "The Content-MD5 you specified did not match what we received.");
+        return -1;
+    }
+    return 0;
 }

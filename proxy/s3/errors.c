@@ -17,6 +17,28 @@ enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc)
     case ZKP_BE_NOT_EMPTY:
         return zkp_respond_error(r, 409, "BucketNotEmpty",
                                  "The bucket you tried to delete is not empty");
+    case ZKP_BE_NO_UPLOAD:
+        return zkp_respond_error(r, 404, "NoSuchUpload",
+                                 "The specified upload does not exist. The upload ID may be "
+                                 "invalid, or the upload may have been aborted or completed.");
+    case ZKP_BE_INVALID_PART:
+        return zkp_respond_error(r, 400, "InvalidPart",
+                                 "One or more of the specified parts could not be found. The part "
+                                 "may not have been uploaded, or the specified entity tag may not "
+                                 "match the part's entity tag.");
+    case ZKP_BE_PART_TOO_SMALL:
+        return zkp_respond_error(r, 400, "EntityTooSmall",
+                                 "Your proposed upload is smaller than the minimum allowed object "
+                                 "size.");
+    case ZKP_BE_BAD_RANGE:
+        return zkp_respond_error(r, 400, "InvalidArgument",
+                                 "Range specified is not valid for the source object's size");
+    case ZKP_BE_TOO_LARGE:
+        return zkp_respond_error(r, 413, "EntityTooLarge",
+                                 "Your proposed upload exceeds the maximum allowed object size.");
+    case ZKP_BE_PRECONDITION:
+        return zkp_respond_error(r, 412, "PreconditionFailed",
+                                 "At least one of the pre-conditions you specified did not hold");
     case ZKP_BE_NOMEM:
         return zkp_respond_error(r, 503, "SlowDown", "Out of memory, please retry");
     default:

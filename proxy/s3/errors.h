@@ -7,8 +7,10 @@
 
 /* Queues the S3 error for be_rc (a zkp_be_err_t): 404 NoSuchKey,
  * 404 NoSuchBucket, 409 BucketAlreadyOwnedByYou, 409 BucketNotEmpty,
- * 503 SlowDown (out of memory), else 500 InternalError. Returns the
- * result of queueing it. */
+ * 404 NoSuchUpload, 400 InvalidPart, 400 EntityTooSmall, 400
+ * InvalidArgument (a copy range outside its source), 413 EntityTooLarge,
+ * 412 PreconditionFailed, 503 SlowDown (out of memory), else 500
+ * InternalError. Returns the result of queueing it. */
 enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc);
 
 #endif

@@ -10,13 +10,15 @@
  * one lock commit in mark order. The early check is an optimisation only
  * (a token can become stale while the body streams): enter() decides.
  * Every answer to a fenced request (428, 412, 503, acceptance) is counted
- * in the metrics and written to the audit log. */
+ * in the metrics and written to the audit log. zkp_gate_commit() is that
+ * order for a staged write (PutObject, CopyObject, a part, a completion). */
 #include "s3/gate.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "http/respond.h"
+#include "s3/errors.h"
 #include "s3/service.h"
 
 static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
@@ -178,4 +180,31 @@ void zkp_gate_leave(zkp_gate_t *g)
     if (g->txn != NULL)
         zkp_fence_end(g->txn);
     g->txn = NULL;
+}
+
+int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, time_t *mtime,
+                    enum MHD_Result *res)
+{
+    /* The object's own fsync happens here, before the lock's section: many
+     * writers of one lock sync in parallel, and the section holds only the
+     * mark's commit and the publication. */
+    const zkp_backend_ops_t *ops = r->svc->be->ops;
+    int rc = ops->put_seal ? ops->put_seal(p, etag) : ZKP_BE_OK;
+    if (rc != ZKP_BE_OK) {
+        ops->put_abort(p);
+        *res = zkp_respond_be_error(r, rc);
+        return -1;
+    }
+    zkp_gate_t g;
+    if (zkp_gate_enter(r, &g, NULL, res) != 0) {
+        ops->put_abort(p);
+        return -1;
+    }
+    rc = ops->put_commit(p, etag, mtime);
+    zkp_gate_leave(&g);
+    if (rc != ZKP_BE_OK) {
+        *res = zkp_respond_be_error(r, rc);
+        return -1;
+    }
+    return 0;
 }

@@ -97,7 +97,11 @@ void zkp_metrics_render(zkp_metrics_t *m, zkp_buf_t *b, uint64_t marks, int heal
                    "# HELP zkfence_bytes_sent_total Object bytes sent.\n"
                    "# TYPE zkfence_bytes_sent_total counter\nzkfence_bytes_sent_total %llu\n"
                    "# HELP zkfence_inflight_requests Requests in progress.\n"
-                   "# TYPE zkfence_inflight_requests gauge\nzkfence_inflight_requests %d\n",
+                   "# TYPE zkfence_inflight_requests gauge\nzkfence_inflight_requests %d\n"
+                   "# HELP zkfence_multipart_uploads_swept_total Unfinished multipart uploads "
+                   "aborted for their age (multipart_max_age).\n"
+                   "# TYPE zkfence_multipart_uploads_swept_total counter\n"
+                   "zkfence_multipart_uploads_swept_total %llu\n",
                    (unsigned long long)marks, healthy, load(&m->bytes_in), load(&m->bytes_out),
-                   atomic_load(&m->inflight));
+                   atomic_load(&m->inflight), load(&m->uploads_swept));
 }

@@ -1,5 +1,6 @@
 /* Object operations: PutObject (streamed), GetObject/HeadObject (ranges),
- * DeleteObject, DeleteObjects and CopyObject. Mutations go through the
+ * DeleteObject, DeleteObjects (<VersionId>null</VersionId> is the object)
+ * and CopyObject. Mutations go through the
  * fencing gate (s3/gate.c) between staging and commit; body bytes arrive
  * through s3/body.c. */
 #include "s3/ops_object.h"
@@ -17,168 +18,26 @@
 #include "s3/body.h"
 #include "s3/errors.h"
 #include "s3/gate.h"
+#include "s3/objmeta.h"
 #include "s3/service.h"
 #include "util/buf.h"
 #include "util/textutil.h"
 
 #define DELETE_MAX_KEYS 1000 /* S3's limit per DeleteObjects request */
 /* Markup around one key: <Object><Key></Key></Object> is 28 bytes; the rest
- * leaves room for a <VersionId> (ignored: there are no versions) and
- * indentation. */
+ * leaves room for a <VersionId> ("null", or a 32-character id refused for
+ * its key, even spelled as character references) and indentation. */
 #define DELETE_OBJECT_MARKUP 512
 /* The XML declaration, <Delete xmlns="..."> and <Quiet>, with room. */
 #define DELETE_ENVELOPE 4096
 
-/* --- request headers kept with the object ------------------------------------ */
-
-static const char *const stored_headers[] = {
-    "content-type",     "cache-control", "content-disposition",
-    "content-language", "expires",       "content-encoding"};
-
-/* "aws-chunked, gzip" -> "gzip": the transfer framing is not the object's
- * encoding. Writes into out (cap >= strlen(v) + 1). */
-static void strip_aws_chunked(const char *v, char *out)
-{
-    out[0] = '\0';
-    const char *p = v;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        const char *s = p;
-        size_t len = n;
-        while (len > 0 && isspace((unsigned char)*s)) {
-            s++;
-            len--;
-        }
-        while (len > 0 && isspace((unsigned char)s[len - 1]))
-            len--;
-        if (len > 0 && !(len == 11 && strncasecmp(s, "aws-chunked", 11) == 0)) {
-            if (out[0] != '\0')
-                strcat(out, ",");
-            strncat(out, s, len);
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-}
-
-static int collect_header(void *arg, const char *key, const char *value)
-{
-    zkp_req_t *r = arg;
-    char name[256];
-    size_t n = strlen(key);
-    if (n >= sizeof(name) || value == NULL)
-        return 0;
-    for (size_t i = 0; i <= n; i++)
-        name[i] = (char)tolower((unsigned char)key[i]);
-    int keep = 0;
-    if (strncmp(name, "x-amz-meta-", 11) == 0)
-        /* The fencing credentials of one write are not object metadata:
-         * stored, they would be copied by CopyObject and echoed to readers
-         * as if they still meant something. Provenance is kept apart. */
-        keep = strcmp(name, "x-amz-meta-fencing-lock") != 0 &&
-               strcmp(name, "x-amz-meta-fencing-token") != 0;
-    for (size_t i = 0; i < sizeof(stored_headers) / sizeof(char *); i++)
-        if (strcmp(name, stored_headers[i]) == 0)
-            keep = 1;
-    if (!keep)
-        return 0;
-    if (strcmp(name, "content-encoding") == 0) {
-        char *v = malloc(strlen(value) + 1);
-        if (v == NULL)
-            return 0;
-        strip_aws_chunked(value, v);
-        if (v[0] != '\0')
-            zkp_obj_meta_add(&r->meta, name, v);
-        free(v);
-        return 0;
-    }
-    zkp_obj_meta_add(&r->meta, name, value);
-    return 0;
-}
-
-static void collect_meta(zkp_req_t *r)
-{
-    zkp_obj_meta_free(&r->meta);
-    zkp_req_headers(r, collect_header, r);
-    if (r->op.fence == ZKP_FENCE_PRESENT) {
-        r->meta.fence_lock = strdup(r->op.lock);
-        r->meta.fence_token = r->op.token;
-    }
-}
-
 /* --- PutObject ------------------------------------------------------------------- */
-
-static int parse_u64_header(const char *v, uint64_t *out)
-{
-    if (v == NULL || !isdigit((unsigned char)*v))
-        return -1;
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end != '\0')
-        return -1;
-    *out = n;
-    return 0;
-}
-
-/* Content-MD5 must be the base64 of 16 bytes. */
-static int read_content_md5(zkp_req_t *r)
-{
-    const char *v = zkp_req_header(r, "Content-MD5");
-    if (v == NULL)
-        return 0;
-    if (zkp_base64_decode(v, strlen(v), r->content_md5, sizeof(r->content_md5)) != 16)
-        return -1;
-    r->has_content_md5 = 1;
-    return 0;
-}
-
-static int body_is_aws_chunked(zkp_req_t *r)
-{
-    const char *sha = zkp_req_header(r, "x-amz-content-sha256");
-    const char *enc = zkp_req_header(r, "Content-Encoding");
-    return (sha != NULL && strncmp(sha, "STREAMING-", 10) == 0) ||
-           (enc != NULL && strcasestr(enc, "aws-chunked") != NULL);
-}
 
 int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    uint64_t max = r->svc->cfg->max_body_bytes, cl;
-    if (read_content_md5(r) != 0) {
-        *res = zkp_respond_error(r, 400, "InvalidDigest",
-                                 "The Content-MD5 you specified was invalid.");
+    if (zkp_body_stream_start(r, r->svc->cfg->max_body_bytes, res) != 0)
         return -1;
-    }
-    r->chunked = body_is_aws_chunked(r);
-    r->decoded_expected = UINT64_MAX;
-    if (r->chunked) {
-        const char *d = zkp_req_header(r, "x-amz-decoded-content-length");
-        if (d != NULL && parse_u64_header(d, &r->decoded_expected) != 0) {
-            *res = zkp_respond_error(r, 400, "InvalidArgument",
-                                     "x-amz-decoded-content-length is not a number");
-            return -1;
-        }
-        if ((r->ch = malloc(sizeof(*r->ch))) == NULL) {
-            *res = MHD_NO;
-            return -1;
-        }
-        zkp_chunked_init(r->ch);
-    }
-    uint64_t announced = r->chunked ? r->decoded_expected : UINT64_MAX;
-    if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
-        announced = cl;
-    if (announced != UINT64_MAX && announced > max) {
-        *res = zkp_respond_error(r, 413, "EntityTooLarge",
-                                 "Your proposed upload exceeds the maximum allowed object size.");
-        return -1;
-    }
-    r->body_limit = max;
-    collect_meta(r);
-    r->md5 = EVP_MD_CTX_new();
-    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1) {
-        *res = MHD_NO;
-        return -1;
-    }
+    zkp_objmeta_collect(r);
     int rc = r->svc->be->ops->put_begin(r->svc->be, r->op.bucket, r->op.key, &r->meta, &r->put);
     if (rc != ZKP_BE_OK) {
         r->put = NULL;
@@ -186,29 +45,6 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
         return -1;
     }
     r->body_mode = ZKP_BODY_STREAM;
-    return 0;
-}
-
-/* Checks the end of the body: complete framing, announced length, digest.
- * Fills etag (hex). Returns 0 or queues the error and returns -1. */
-static int finish_body(zkp_req_t *r, char etag[33], enum MHD_Result *res)
-{
-    if (r->chunked && (zkp_chunked_finish(r->ch) != 0 || (r->decoded_expected != UINT64_MAX &&
-                                                          r->decoded_expected != r->body_bytes))) {
-        *res = zkp_respond_error(r, 400, "IncompleteBody",
-                                 "You did not provide the number of bytes specified by the "
-                                 "x-amz-decoded-content-length header.");
-        return -1;
-    }
-    unsigned char md[16];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(r->md5, md, &mdlen);
-    zkp_hex_encode(md, 16, etag);
-    if (r->has_content_md5 && memcmp(md, r->content_md5, 16) != 0) {
-        *res = zkp_respond_error(r, 400, "BadDigest",
-                                 "The Content-MD5 you specified did not match what we received.");
-        return -1;
-    }
     return 0;
 }
 
@@ -224,44 +60,17 @@ static enum MHD_Result respond_etag(zkp_req_t *r, int status, const char *etag)
     return zkp_respond(r, status, resp);
 }
 
-/* Fences and commits a staged put (r->put, consumed). */
-static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD_Result *res)
-{
-    zkp_gate_t g;
-    zkp_put_t *p = r->put;
-    r->put = NULL;
-    /* The object's own fsync happens here, before the lock's section: many
-     * writers of one lock sync in parallel, and the section holds only the
-     * mark's commit and the publication. */
-    const zkp_backend_ops_t *ops = r->svc->be->ops;
-    int sealed = ops->put_seal ? ops->put_seal(p, etag) : ZKP_BE_OK;
-    if (sealed != ZKP_BE_OK) {
-        ops->put_abort(p);
-        *res = zkp_respond_be_error(r, sealed);
-        return -1;
-    }
-    if (zkp_gate_enter(r, &g, NULL, res) != 0) {
-        r->svc->be->ops->put_abort(p);
-        return -1;
-    }
-    int rc = r->svc->be->ops->put_commit(p, etag, mtime);
-    zkp_gate_leave(&g);
-    if (rc != ZKP_BE_OK) {
-        *res = zkp_respond_be_error(r, rc);
-        return -1;
-    }
-    return 0;
-}
-
 enum MHD_Result zkp_op_put_object(zkp_req_t *r)
 {
     if (r->failed.status != 0)
         return zkp_body_respond_failed(r);
     char etag[33];
     enum MHD_Result res;
-    if (finish_body(r, etag, &res) != 0)
+    if (zkp_body_stream_finish(r, etag, &res) != 0)
         return res;
-    if (commit_fenced(r, etag, NULL, &res) != 0)
+    zkp_put_t *p = r->put;
+    r->put = NULL;
+    if (zkp_gate_commit(r, p, etag, NULL, &res) != 0)
         return res;
     atomic_fetch_add(&r->svc->metrics.bytes_in, r->body_bytes);
     return respond_etag(r, 200, etag);
@@ -281,7 +90,7 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
         return zkp_respond_error(r, 400, "InvalidRequest",
                                  "This copy request is illegal because it is trying to copy an "
                                  "object to itself without changing the object's metadata.");
-    collect_meta(r);
+    zkp_objmeta_collect(r);
     char etag[ZKP_ETAG_MAX + 1];
     int rc =
         r->svc->be->ops->copy_begin(r->svc->be, op->src_bucket, op->src_key, op->bucket, op->key,
@@ -292,7 +101,9 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
     }
     time_t mtime = 0;
     enum MHD_Result res;
-    if (commit_fenced(r, etag, &mtime, &res) != 0)
+    zkp_put_t *p = r->put;
+    r->put = NULL;
+    if (zkp_gate_commit(r, p, etag, &mtime, &res) != 0)
         return res;
     char when[32];
     zkp_iso8601(mtime, when, sizeof(when));
@@ -505,27 +316,45 @@ static const char *key_problem(const char *key, size_t max)
     return NULL;
 }
 
+/* Why one key of DeleteObjects is refused, or NULL: an invalid key, or a
+ * version other than "null" (the only one there is). *code is its S3
+ * error code. */
+static const char *delete_problem(const zkp_req_t *r, const zkp_delete_req_t *d, size_t i,
+                                  const char **code)
+{
+    const char *problem = key_problem(d->keys[i], r->svc->cfg->max_key_bytes);
+    int status;
+    *code = "InvalidArgument";
+    if (problem == NULL && d->versions[i] != NULL)
+        zkp_version_id_check(d->versions[i], &status, code, &problem);
+    return problem;
+}
+
 /* One audit line per key, with what the decision meant for that key: the
  * gate's acceptance, or a refusal of a key that is not valid. */
 static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_t *g, zkp_buf_t *b)
 {
     zkp_backend_t *be = r->svc->be;
     for (size_t i = 0; i < d->nkeys; i++) {
-        const char *k = d->keys[i];
-        const char *problem = key_problem(k, r->svc->cfg->max_key_bytes);
+        const char *k = d->keys[i], *code;
+        const char *problem = delete_problem(r, d, i, &code);
         int rc = problem ? ZKP_BE_OK : be->ops->remove(be, r->op.bucket, k);
         zkp_gate_audit_as(r, g, k, problem ? ZKP_VERDICT_REJECT_INVALID : g->verdict);
         if (problem == NULL && (rc == ZKP_BE_OK || rc == ZKP_BE_NO_KEY)) {
             if (!d->quiet) {
                 zkp_buf_puts(b, "<Deleted>");
                 zkp_xml_elem(b, "Key", k);
+                if (d->versions[i] != NULL) /* "null", echoed as S3 does */
+                    zkp_xml_elem(b, "VersionId", d->versions[i]);
                 zkp_buf_puts(b, "</Deleted>");
             }
             continue;
         }
         zkp_buf_puts(b, "<Error>");
         zkp_xml_elem(b, "Key", k);
-        zkp_xml_elem(b, "Code", problem ? "InvalidArgument" : "InternalError");
+        if (d->versions[i] != NULL)
+            zkp_xml_elem(b, "VersionId", d->versions[i]);
+        zkp_xml_elem(b, "Code", problem ? code : "InternalError");
         zkp_xml_elem(b, "Message", problem ? problem : "Storage error");
         zkp_buf_puts(b, "</Error>");
     }
@@ -577,11 +406,8 @@ enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
 
 int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    if (read_content_md5(r) != 0) {
-        *res = zkp_respond_error(r, 400, "InvalidDigest",
-                                 "The Content-MD5 you specified was invalid.");
+    if (zkp_body_content_md5(r, res) != 0)
         return -1;
-    }
     /* The largest body a valid request can need: 1000 keys of the longest
      * allowed length, every byte in the longest spelling the parser accepts
      * (a character reference), plus markup. */

@@ -12,6 +12,8 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res);
 /* Prepares DeleteObjects' buffered body at request start; like put_start. */
 int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res);
 
+/* PutObject once its body is in; also UploadPart's (the staged put is
+ * then a part): the body's checks, the fenced commit, the ETag. */
 enum MHD_Result zkp_op_put_object(zkp_req_t *r);
 enum MHD_Result zkp_op_copy_object(zkp_req_t *r);
 /* GetObject, or HeadObject when head. */

@@ -14,6 +14,7 @@
 #include "fence/fence.h"
 #include "s3/metrics.h"
 #include "util/config.h"
+#include "util/ticker.h"
 
 typedef struct zkp_service {
     const zkp_config_t *cfg; /* borrowed from the server, outlives the service */
@@ -21,9 +22,13 @@ typedef struct zkp_service {
     zkp_marks_t *marks;
     zkp_audit_t *audit;
     zkp_metrics_t metrics;
+    zkp_ticker_t *sweeper; /* aborts unfinished multipart uploads past multipart_max_age */
 } zkp_service_t;
 
-/* Opens, in this order, the mark store, the backend and the audit log.
+/* Opens, in this order, the mark store, the backend and the audit log,
+ * then (with multipart_max_age > 0 and a backend with multipart uploads)
+ * sweeps the uploads past that age once and starts sweeping them
+ * periodically (every quarter of the age, between 1 s and 1 h).
  * The mark store first: its exclusive lock is what makes a second proxy on
  * the same marks give up before it touches anything. The backend then
  * takes its own lock on its storage (marks_db may live elsewhere, so that
@@ -39,8 +44,9 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
  * one. Safe while requests run. */
 int zkp_service_reopen_logs(zkp_service_t *svc);
 
-/* Closes the audit log, the mark store and the backend. No request may be
- * running. Safe on a service whose open failed part-way. */
+/* Stops the sweeps, closes the audit log, the mark store and the backend.
+ * No request may be running. Safe on a service whose open failed
+ * part-way. */
 void zkp_service_close(zkp_service_t *svc);
 
 #endif

@@ -27,6 +27,7 @@ void zkp_config_defaults(zkp_config_t *c)
     c->object_fsync = 1;
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
+    c->multipart_max_age_s = 7 * 86400; /* a week, as S3 lifecycle rules often say */
 }
 
 void zkp_config_free(zkp_config_t *c)
@@ -155,6 +156,30 @@ static int set_bucket(zkp_config_t *c, const char *key, const char *v, char *err
     return 0;
 }
 
+/* A duration: decimal seconds, or with a unit s, m, h or d; at most ten
+ * years. */
+static int parse_duration(const char *v, uint64_t *out)
+{
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    uint64_t unit = 1;
+    if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    if (*end == 's' || unit > 1)
+        end++;
+    if (errno != 0 || *end != '\0' || n > 3650ull * 86400 / unit)
+        return -1;
+    *out = n * unit;
+    return 0;
+}
+
 typedef enum { T_SIZE, T_UINT, T_BOOL } kind_t;
 
 /* The numeric and boolean keys, with their bounds. */
@@ -262,6 +287,13 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
     }
     if (strcmp(key, "backend") == 0)
         return set_backend(c, v, err, errlen);
+    if (strcmp(key, "multipart_max_age") == 0)
+        return parse_duration(v, &c->multipart_max_age_s) == 0
+                   ? 0
+                   : errf(err, errlen,
+                          "%s: expected a duration (a number of seconds, or with s, m, h or d: "
+                          "7d), 0 for never, got '%s'",
+                          key, v);
     if (strcmp(key, "fencing") == 0)
         return parse_fencing(v, &c->fencing_required_default) == 0
                    ? 0

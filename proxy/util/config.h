@@ -5,7 +5,7 @@
  * File format: one `key = value` per line; '#' starts a comment (whole line
  * or after whitespace); blank lines are ignored; values may not be quoted.
  * Errors name the file and line. Sizes take an optional K/M/G suffix
- * (powers of 1024). */
+ * (powers of 1024), durations an optional s/m/h/d one (seconds without). */
 #ifndef ZKP_CONFIG_H
 #define ZKP_CONFIG_H
 
@@ -43,6 +43,9 @@ typedef struct zkp_config {
     int group_commit_max_wait_us; /* 0: the fence store's default */
     int debug_fault_endpoint;     /* test-only: POST /_zkfence/debug/marks-fail */
     int shutdown_grace_s;         /* how long SIGTERM waits for in-flight requests */
+    /* Unfinished multipart uploads older than this are aborted (seconds;
+     * 0: never). The file takes a unit: s, m, h or d. */
+    uint64_t multipart_max_age_s;
     zkp_bucket_policy_t *buckets; /* owned */
     size_t nbuckets;
 } zkp_config_t;

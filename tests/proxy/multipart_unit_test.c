@@ -1,5 +1,8 @@
-/* Unit tests of multipart upload below HTTP: the local-files backend's
- * multipart operations called directly (the ETag, every refusal leaving everything
+/* Unit tests of multipart upload and of the versioning answers, below HTTP:
+ * the classification of their requests (every parameter and refusal), the
+ * CompleteMultipartUpload parser, <VersionId> in DeleteObjects, the
+ * multipart_max_age key, and the local-files backend's multipart
+ * operations called directly (the ETag, every refusal leaving everything
  * as it was, a retried completion, a precondition, paging of parts and of
  * uploads, copies of a range, the age sweep, and start-up recovery of the
  * states a crash can leave). */
@@ -14,7 +17,336 @@
 
 #include "backend/fs/backend_fs.h"
 #include "harness.h"
+#include "http/request.h"
+#include "http/xml.h"
 #include "util/buf.h"
+#include "util/config.h"
+
+/* --- classification ---------------------------------------------------------------- */
+
+static int classify_in(const char *method, const char *target, const char *copy, const char *range,
+                       zkp_op_t *op)
+{
+    zkp_request_in_t in = {.method = method,
+                           .target = target,
+                           .copy_source = copy,
+                           .copy_source_range = range,
+                           .fencing_lock = "/locks/m",
+                           .fencing_token = "9"};
+    return zkp_request_classify(&in, op);
+}
+
+static void expect_kind(const char *method, const char *target, zkp_op_kind_t kind, int mutating)
+{
+    zkp_op_t op;
+    int rc = classify_in(method, target, NULL, NULL, &op);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0 || op.kind != kind)
+        fprintf(stderr, "%s %s: kind %s, wanted %s (%s)\n", method, target, zkp_op_name(op.kind),
+                zkp_op_name(kind), op.err_code ? op.err_code : "-");
+    CU_ASSERT_EQUAL(op.kind, kind);
+    CU_ASSERT_EQUAL(op.mutating, mutating);
+    if (mutating)
+        CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PRESENT);
+    zkp_op_free(&op);
+}
+
+static void expect_refusal(const char *method, const char *target, const char *copy,
+                           const char *range, int status, const char *code)
+{
+    zkp_op_t op;
+    CU_ASSERT_EQUAL(classify_in(method, target, copy, range, &op), -1);
+    if (op.status != status || op.err_code == NULL || strcmp(op.err_code, code) != 0) {
+        fprintf(stderr, "%s %s: got %d %s, wanted %d %s\n", method, target, op.status,
+                op.err_code ? op.err_code : "-", status, code);
+        CU_FAIL("wrong refusal");
+    }
+    zkp_op_free(&op);
+}
+
+static void test_classify_ops(void)
+{
+    expect_kind("POST", "/bkt/k?uploads", ZKP_OP_CREATE_MULTIPART_UPLOAD, 1);
+    expect_kind("POST", "/bkt/k?uploads=", ZKP_OP_CREATE_MULTIPART_UPLOAD, 1);
+    expect_kind("PUT", "/bkt/k?partNumber=1&uploadId=abc", ZKP_OP_UPLOAD_PART, 1);
+    expect_kind("PUT", "/bkt/k?uploadId=abc&partNumber=10000", ZKP_OP_UPLOAD_PART, 1);
+    expect_kind("POST", "/bkt/k?uploadId=abc", ZKP_OP_COMPLETE_MULTIPART_UPLOAD, 1);
+    expect_kind("DELETE", "/bkt/k?uploadId=abc", ZKP_OP_ABORT_MULTIPART_UPLOAD, 0);
+    expect_kind("GET", "/bkt/k?uploadId=abc", ZKP_OP_LIST_PARTS, 0);
+    expect_kind("GET", "/bkt?uploads", ZKP_OP_LIST_MULTIPART_UPLOADS, 0);
+    expect_kind("GET", "/bkt?versioning", ZKP_OP_GET_BUCKET_VERSIONING, 0);
+    expect_kind("PUT", "/bkt?versioning", ZKP_OP_PUT_BUCKET_VERSIONING, 0);
+    expect_kind("GET", "/bkt?versions", ZKP_OP_LIST_OBJECT_VERSIONS, 0);
+    /* versionId=null is the object itself. */
+    expect_kind("GET", "/bkt/k?versionId=null", ZKP_OP_GET_OBJECT, 0);
+    expect_kind("HEAD", "/bkt/k?versionId=null", ZKP_OP_HEAD_OBJECT, 0);
+    expect_kind("DELETE", "/bkt/k?versionId=null", ZKP_OP_DELETE_OBJECT, 1);
+
+    zkp_op_t op;
+    CU_ASSERT_EQUAL_FATAL(classify_in("PUT", "/bkt/d/k?partNumber=7&uploadId=u%2B1",
+                                      "/src/a%20b?versionId=null", "bytes=5-9", &op),
+                          0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_UPLOAD_PART_COPY);
+    CU_ASSERT_EQUAL(op.part_number, 7);
+    CU_ASSERT_STRING_EQUAL(op.upload_id, "u+1");
+    CU_ASSERT_STRING_EQUAL(op.key, "d/k");
+    CU_ASSERT_STRING_EQUAL(op.src_bucket, "src");
+    CU_ASSERT_STRING_EQUAL(op.src_key, "a b");
+    CU_ASSERT_TRUE(op.has_copy_range);
+    CU_ASSERT(op.copy_first == 5 && op.copy_last == 9);
+    CU_ASSERT_TRUE(op.mutating);
+    zkp_op_free(&op);
+    CU_ASSERT_EQUAL_FATAL(classify_in("PUT", "/bkt/k?partNumber=2&uploadId=x", "src/k", NULL, &op),
+                          0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_UPLOAD_PART_COPY);
+    CU_ASSERT_FALSE(op.has_copy_range);
+    zkp_op_free(&op);
+    CU_ASSERT_EQUAL_FATAL(classify_in("PUT", "/bkt/k?partNumber=2&uploadId=x", "src/k",
+                                      "bytes=0-18446744073709551615", &op),
+                          0);
+    CU_ASSERT(op.copy_first == 0 && op.copy_last == UINT64_MAX);
+    zkp_op_free(&op);
+}
+
+static void test_classify_params(void)
+{
+    zkp_op_t op;
+    CU_ASSERT_EQUAL_FATAL(classify_in("GET",
+                                      "/bkt/k?uploadId=u1&max-parts=5000&part-number-marker=12",
+                                      NULL, NULL, &op),
+                          0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_LIST_PARTS);
+    CU_ASSERT_EQUAL(op.max_keys, 1000); /* clamped */
+    CU_ASSERT_EQUAL(op.part_marker, 12);
+    zkp_op_free(&op);
+
+    CU_ASSERT_EQUAL_FATAL(classify_in("GET",
+                                      "/bkt?uploads&prefix=a%2F&delimiter=%2F&key-marker=a%2Fb&"
+                                      "upload-id-marker=u9&max-uploads=3&encoding-type=url",
+                                      NULL, NULL, &op),
+                          0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_LIST_MULTIPART_UPLOADS);
+    CU_ASSERT_STRING_EQUAL(op.prefix, "a/");
+    CU_ASSERT_STRING_EQUAL(op.delimiter, "/");
+    CU_ASSERT_STRING_EQUAL(op.key_marker, "a/b");
+    CU_ASSERT_STRING_EQUAL(op.upload_id_marker, "u9");
+    CU_ASSERT_EQUAL(op.max_keys, 3);
+    CU_ASSERT_TRUE(op.encoding_url);
+    zkp_op_free(&op);
+    /* Without a key-marker, S3 ignores the upload-id-marker. */
+    CU_ASSERT_EQUAL_FATAL(classify_in("GET", "/bkt?uploads&upload-id-marker=u9", NULL, NULL, &op),
+                          0);
+    CU_ASSERT_PTR_NULL(op.upload_id_marker);
+    zkp_op_free(&op);
+
+    CU_ASSERT_EQUAL_FATAL(
+        classify_in("GET", "/bkt?versions&key-marker=k1&version-id-marker=null&max-keys=2", NULL,
+                    NULL, &op),
+        0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_LIST_OBJECT_VERSIONS);
+    CU_ASSERT_STRING_EQUAL(op.key_marker, "k1");
+    CU_ASSERT_STRING_EQUAL(op.resume_after, "k1");
+    CU_ASSERT_STRING_EQUAL(op.version_id_marker, "null");
+    CU_ASSERT_EQUAL(op.max_keys, 2);
+    zkp_op_free(&op);
+    CU_ASSERT_EQUAL_FATAL(
+        classify_in("GET", "/bkt?versions&key-marker=&version-id-marker=", NULL, NULL, &op), 0);
+    CU_ASSERT_PTR_NULL(op.key_marker);
+    CU_ASSERT_PTR_NULL(op.resume_after);
+    zkp_op_free(&op);
+}
+
+static void test_classify_refusals(void)
+{
+    const char *bad_parts[] = {"0", "10001", "-1", "1.5", "", "x", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad_parts) / sizeof(bad_parts[0]); i++) {
+        char t[128];
+        snprintf(t, sizeof(t), "/bkt/k?uploadId=u&partNumber=%s", bad_parts[i]);
+        expect_refusal("PUT", t, NULL, NULL, 400, "InvalidArgument");
+    }
+    expect_refusal("PUT", "/bkt/k?uploadId=u", NULL, NULL, 400, "InvalidArgument");
+    expect_refusal("PUT", "/bkt/k?partNumber=1", NULL, NULL, 400, "InvalidRequest");
+    expect_refusal("GET", "/bkt/k?partNumber=1", NULL, NULL, 501, "NotImplemented");
+    expect_refusal("HEAD", "/bkt/k?partNumber=1", NULL, NULL, 501, "NotImplemented");
+    expect_refusal("POST", "/bkt/k?uploadId=", NULL, NULL, 404, "NoSuchUpload");
+    expect_refusal("POST", "/bkt/k?uploadId", NULL, NULL, 404, "NoSuchUpload");
+    expect_refusal("POST", "/bkt/k?uploadId=a%20b", NULL, NULL, 404, "NoSuchUpload");
+    expect_refusal("POST", "/bkt/k?uploadId=a%0Ab", NULL, NULL, 404, "NoSuchUpload");
+    char longid[1200] = "/bkt/k?uploadId=";
+    memset(longid + strlen(longid), 'u', 1025);
+    expect_refusal("DELETE", longid, NULL, NULL, 404, "NoSuchUpload");
+    expect_refusal("HEAD", "/bkt/k?uploadId=u", NULL, NULL, 405, "MethodNotAllowed");
+    expect_refusal("PUT", "/bkt/k?uploads", NULL, NULL, 405, "MethodNotAllowed");
+    expect_refusal("GET", "/bkt/k?uploads", NULL, NULL, 405, "MethodNotAllowed");
+    expect_refusal("GET", "/bkt/k?uploadId=u&max-parts=x", NULL, NULL, 400, "InvalidArgument");
+    expect_refusal("GET", "/bkt/k?uploadId=u&part-number-marker=-1", NULL, NULL, 400,
+                   "InvalidArgument");
+    /* Never taken for a plain bucket operation. */
+    expect_refusal("DELETE", "/bkt?uploadId=u", NULL, NULL, 400, "InvalidRequest");
+    expect_refusal("PUT", "/bkt?partNumber=1", NULL, NULL, 400, "InvalidRequest");
+    expect_refusal("DELETE", "/bkt?versioning", NULL, NULL, 405, "MethodNotAllowed");
+    expect_refusal("PUT", "/bkt?uploads", NULL, NULL, 405, "MethodNotAllowed");
+    expect_refusal("DELETE", "/bkt?versions", NULL, NULL, 405, "MethodNotAllowed");
+    expect_refusal("GET", "/bkt?uploads&max-uploads=-2", NULL, NULL, 400, "InvalidArgument");
+    expect_refusal("GET", "/bkt?uploads&encoding-type=xml", NULL, NULL, 400, "InvalidArgument");
+    /* Copy sources and ranges. */
+    const char *bad_ranges[] = {
+        "bytes=9-5", "bytes=1-",      "bytes=-5",   "bytes=a-b",
+        "5-9",       "bytes=1-2,4-5", "bytes= 1-2", "bytes=0-18446744073709551616"};
+    for (size_t i = 0; i < sizeof(bad_ranges) / sizeof(bad_ranges[0]); i++)
+        expect_refusal("PUT", "/bkt/k?uploadId=u&partNumber=1", "/src/k", bad_ranges[i], 400,
+                       "InvalidArgument");
+    expect_refusal("PUT", "/bkt/k?uploadId=u&partNumber=1", "/src", NULL, 400, "InvalidArgument");
+    expect_refusal("PUT", "/bkt/k?uploadId=u&partNumber=1", "/src/k?versionId=3", NULL, 400,
+                   "InvalidArgument");
+    /* Versions: "null" is the object; a well-formed other id names no
+     * version; the rest is not an id. */
+    expect_refusal("GET", "/bkt/k?versionId=", NULL, NULL, 400, "InvalidArgument");
+    expect_refusal("GET", "/bkt/k?versionId", NULL, NULL, 400, "InvalidArgument");
+    expect_refusal("GET", "/bkt/k?versionId=abc", NULL, NULL, 400, "InvalidArgument");
+    expect_refusal("HEAD", "/bkt/k?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH", NULL, NULL, 404,
+                   "NoSuchVersion");
+    expect_refusal("DELETE", "/bkt/k?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH", NULL, NULL, 404,
+                   "NoSuchVersion");
+    expect_refusal("PUT", "/dst/k", "/src/k?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH", NULL, 404,
+                   "NoSuchVersion");
+    expect_refusal("GET", "/bkt?versions&version-id-marker=null", NULL, NULL, 400,
+                   "InvalidArgument");
+    expect_refusal("GET", "/bkt?versions&key-marker=k&version-id-marker=v2", NULL, NULL, 400,
+                   "InvalidArgument");
+
+    int status;
+    const char *code, *msg;
+    CU_ASSERT_EQUAL(zkp_version_id_check("null", &status, &code, &msg), 0);
+    CU_ASSERT_EQUAL(zkp_version_id_check("NULL", &status, &code, &msg), -1);
+    CU_ASSERT_EQUAL(status, 400);
+    CU_ASSERT_EQUAL(zkp_version_id_check("", &status, &code, &msg), -1);
+    CU_ASSERT_STRING_EQUAL(msg, "Version id cannot be the empty string");
+}
+
+/* --- the XML bodies ----------------------------------------------------------------------- */
+
+static int parse_complete(const char *body, zkp_complete_req_t *c)
+{
+    return zkp_xml_parse_complete(body, strlen(body), 10000, c);
+}
+
+static void test_xml_complete(void)
+{
+    zkp_complete_req_t c;
+    const char *body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n"
+        "  <Part>\n    <ETag>\"0123456789abcdef0123456789abcdef\"</ETag>\n"
+        "    <PartNumber> 1 </PartNumber>\n  </Part>\n"
+        "  <Part><PartNumber>3</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32>"
+        "<ETag>&quot;ABCDEF0123456789abcdef0123456789&quot;</ETag></Part>\n"
+        "  <Part><PartNumber>10001</PartNumber><ETag>plain</ETag></Part>\n"
+        "</CompleteMultipartUpload>";
+    CU_ASSERT_EQUAL_FATAL(parse_complete(body, &c), 0);
+    CU_ASSERT_EQUAL_FATAL(c.nparts, 3);
+    CU_ASSERT_EQUAL(c.parts[0].number, 1);
+    CU_ASSERT_STRING_EQUAL(c.parts[0].etag, "0123456789abcdef0123456789abcdef");
+    CU_ASSERT_EQUAL(c.parts[1].number, 3);
+    CU_ASSERT_STRING_EQUAL(c.parts[1].etag, "ABCDEF0123456789abcdef0123456789");
+    /* In range and uploaded is for the backend to say. */
+    CU_ASSERT_EQUAL(c.parts[2].number, 10001);
+    CU_ASSERT_STRING_EQUAL(c.parts[2].etag, "plain");
+    zkp_complete_req_free(&c);
+
+    const char *bad[] = {
+        "",
+        "<CompleteMultipartUpload></CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
+        "</CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><ETag>e</ETag></Part></CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag></Part>"
+        "</CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>-1</PartNumber><ETag>e</ETag></Part>"
+        "</CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>1234567890</PartNumber><ETag>e</ETag>"
+        "</Part></CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"\"</ETag></Part>"
+        "</CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&bogus;</ETag></Part>"
+        "</CompleteMultipartUpload>",
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag>",
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>",
+        "<Delete><Object><Key>k</Key></Object></Delete>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_complete(bad[i], &c) != -1) {
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+            CU_FAIL("malformed body accepted");
+            zkp_complete_req_free(&c);
+        }
+    }
+    /* An ETag longer than any there can be. */
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_buf_puts(&b, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>");
+    for (int i = 0; i < 65; i++)
+        zkp_buf_puts(&b, "e");
+    zkp_buf_puts(&b, "</ETag></Part></CompleteMultipartUpload>");
+    CU_ASSERT_EQUAL(parse_complete(b.data, &c), -1);
+    zkp_buf_free(&b);
+    /* At most max_parts. */
+    zkp_buf_init(&b);
+    zkp_buf_puts(&b, "<CompleteMultipartUpload>");
+    for (int i = 1; i <= 3; i++)
+        zkp_buf_printf(&b, "<Part><PartNumber>%d</PartNumber><ETag>e</ETag></Part>", i);
+    zkp_buf_puts(&b, "</CompleteMultipartUpload>");
+    CU_ASSERT_EQUAL(zkp_xml_parse_complete(b.data, b.len, 3, &c), 0);
+    zkp_complete_req_free(&c);
+    CU_ASSERT_EQUAL(zkp_xml_parse_complete(b.data, b.len, 2, &c), -1);
+    zkp_buf_free(&b);
+}
+
+static void test_xml_delete_versions(void)
+{
+    zkp_delete_req_t d;
+    const char *body = "<Delete><Object><Key>a</Key><VersionId>null</VersionId></Object>"
+                       "<Object><Key>b</Key></Object>"
+                       "<Object><VersionId>v&amp;2</VersionId><Key>c</Key></Object></Delete>";
+    CU_ASSERT_EQUAL_FATAL(zkp_xml_parse_delete(body, strlen(body), 1000, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(d.nkeys, 3);
+    CU_ASSERT_STRING_EQUAL(d.versions[0], "null");
+    CU_ASSERT_PTR_NULL(d.versions[1]);
+    CU_ASSERT_STRING_EQUAL(d.keys[2], "c");
+    CU_ASSERT_STRING_EQUAL(d.versions[2], "v&2");
+    zkp_delete_req_free(&d);
+    const char *bad = "<Delete><Object><Key>a</Key><VersionId>&x;</VersionId></Object></Delete>";
+    CU_ASSERT_EQUAL(zkp_xml_parse_delete(bad, strlen(bad), 1000, &d), -1);
+}
+
+/* --- configuration -------------------------------------------------------------------------- */
+
+static void test_config_max_age(void)
+{
+    zkp_config_t c;
+    char err[256];
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(c.multipart_max_age_s, 7 * 86400);
+    struct {
+        const char *text;
+        uint64_t s;
+    } ok[] = {{"0", 0}, {"90", 90}, {"90s", 90}, {"15m", 900}, {"2h", 7200}, {"3d", 259200}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        CU_ASSERT_EQUAL(zkp_config_set(&c, "multipart_max_age", ok[i].text, err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(c.multipart_max_age_s, ok[i].s);
+    }
+    const char *bad[] = {"", "x", "-1", "1w", "1dd", "d", "3651d", "1.5h", " 1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CU_ASSERT_EQUAL(zkp_config_set(&c, "multipart_max_age", bad[i], err, sizeof(err)), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "multipart_max_age: expected a duration"));
+    }
+    CU_ASSERT_EQUAL(c.multipart_max_age_s, 259200); /* unchanged by refusals */
+    CU_ASSERT_EQUAL(
+        zkp_config_parse(&c, "t.conf", "threads = 2\nmultipart_max_age = 7 d\n", err, sizeof(err)),
+        -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:2:"));
+    zkp_config_free(&c);
+}
 
 /* --- the local-files backend ------------------------------------------------------------------ */
 
@@ -541,6 +873,12 @@ static void test_fs_recovery(void)
 
 static void add_tests(void *suite)
 {
+    CU_add_test(suite, "classify_ops", test_classify_ops);
+    CU_add_test(suite, "classify_params", test_classify_params);
+    CU_add_test(suite, "classify_refusals", test_classify_refusals);
+    CU_add_test(suite, "xml_complete", test_xml_complete);
+    CU_add_test(suite, "xml_delete_versions", test_xml_delete_versions);
+    CU_add_test(suite, "config_max_age", test_config_max_age);
     CU_add_test(suite, "fs_complete", test_fs_complete);
     CU_add_test(suite, "fs_refusals", test_fs_refusals);
     CU_add_test(suite, "fs_parts", test_fs_parts);
