@@ -411,14 +411,19 @@ static void test_part_refusals(void)
     const char *md5h[] = {"Content-MD5: AAAAAAAAAAAAAAAAAAAAAA==", NULL};
     CU_ASSERT_EQUAL(part(&px, path, id, 2, "body", 4, md5h, NULL), 400);
     /* Larger than a part (max_body_bytes = 8M here) is refused before its
-     * body. */
-    char *nine = malloc(9 * MIB);
-    memset(nine, 'n', 9 * MIB);
-    snprintf(url, sizeof(url), "%s?partNumber=3&uploadId=%s", path, id);
-    CU_ASSERT_EQUAL(req(&px, "PUT", url, NULL, nine, 9 * MIB, &r), 413);
-    CU_ASSERT_TRUE(pt_body_has(&r, "<Code>EntityTooLarge</Code>"));
-    pt_resp_free(&r);
-    free(nine);
+     * body: the answer comes with none of it sent. */
+    char head[512], out[4096];
+    int hn = snprintf(head, sizeof(head),
+                      "PUT %s?partNumber=3&uploadId=%s HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: %d\r\n\r\n",
+                      path, id, 8 * MIB + 1);
+    int fd = pt_conn_open(&px);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pt_conn_send(fd, head, (size_t)hn), 0);
+    CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), 20000) > 0);
+    CU_ASSERT_EQUAL(pt_raw_status(out), 413);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<Code>EntityTooLarge</Code>"));
+    pt_conn_close(fd);
     CU_ASSERT_EQUAL(parts_listed(&px, path, id), 1);
     /* ListParts in pages. */
     for (int n = 1; n <= 3; n++)
@@ -925,7 +930,9 @@ static void test_kill9_during_complete(void)
     pt_proxy_kill9(&p);
     pt_conn_close(fd);
     CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
-    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
+    /* The staged object is gone at start-up; the parts of an upload found
+     * completed are deleted in the background. */
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 20000));
     long st = status_of(&p, "HEAD", "/crash/big", NULL, NULL, 0);
     CU_ASSERT(st == 200 || st == 404);
     if (st == 404) {

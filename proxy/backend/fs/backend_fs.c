@@ -45,6 +45,7 @@
 #include "backend/fs/listing.h"
 #include "backend/fs/multipart.h"
 #include "backend/fs/objfile.h"
+#include "backend/fs/reaper.h"
 #include "backend/fs/staging.h"
 #include "backend/fs/store.h"
 #include "backend/fs/upload.h"
@@ -137,7 +138,7 @@ static int fs_bucket_delete(zkp_backend_t *base, const char *name)
     if (rc == ZKP_BE_OK) {
         if (be->fsync)
             zkp_fs_fsync_dir(be->objdir);
-        zkp_fs_rmtree(dst);
+        zkp_fs_reaper_add(be->reaper, dst); /* its unfinished uploads may be large */
     }
     return rc;
 }
@@ -384,6 +385,7 @@ static void fs_destroy(zkp_backend_t *base)
     zkp_fs_t *be = (zkp_fs_t *)base;
     if (be == NULL)
         return;
+    zkp_fs_reaper_stop(be->reaper); /* deletes what it still has queued */
     zkp_fs_table_free(be);
     pthread_mutex_destroy(&be->mu);
     free(be->objdir);
@@ -497,6 +499,11 @@ zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char 
     zkp_fs_empty_dir(be->tmpdir);
     if (load_all(be) != 0) {
         snprintf(err, errlen, "%s: cannot read objects: %s", be->objdir, strerror(errno));
+        fs_destroy(&be->base);
+        return NULL;
+    }
+    if (zkp_fs_reaper_start(&be->reaper) != 0) {
+        snprintf(err, errlen, "cannot start the upload reaper thread");
         fs_destroy(&be->base);
         return NULL;
     }

@@ -49,7 +49,8 @@ typedef struct zkp_fs {
     pthread_mutex_t mu; /* guards the bucket table and bucket create/delete */
     zkp_fs_bucket_t **buckets;
     size_t nb;
-    atomic_ulong seq; /* unique names in tmp/ (zkp_fs_tmp_name) */
+    atomic_ulong seq;             /* unique names in tmp/ (zkp_fs_tmp_name) */
+    struct zkp_fs_reaper *reaper; /* deletes ended uploads' parts (reaper.h) */
 } zkp_fs_t;
 
 /* The table entry of a bucket, deleted ones included, or NULL. The caller

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend/fs/objfile.h"
+#include "backend/fs/reaper.h"
 #include "util/textutil.h"
 
 int zkp_fs_upload_id_valid(const char *id)
@@ -134,7 +135,7 @@ void zkp_fs_upload_remove(zkp_fs_t *fs, const char *dir)
         fprintf(stderr, "zkfence-proxy: cannot remove upload %s: %s\n", dir, strerror(errno));
         return;
     }
-    zkp_fs_rmtree(gone);
+    zkp_fs_reaper_add(fs->reaper, gone); /* its parts: off the request path */
 }
 
 /* --- start-up and the sweep ------------------------------------------------------------ */

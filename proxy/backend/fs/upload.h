@@ -67,9 +67,9 @@ int zkp_fs_upload_lock(zkp_fs_t *fs, const char *bucket, const char *key, const 
 /* Closes the manifest (releasing the lock) and frees the record. */
 void zkp_fs_upload_close(zkp_fs_upload_t *u);
 
-/* Removes an upload's directory and parts: moved into tmp/ at once (no
- * part can land in it afterwards), then deleted. The caller holds its
- * lock. */
+/* Ends an upload: its directory is moved into tmp/ at once (no part can
+ * land in it afterwards: the upload is gone), and deleted with its parts
+ * by the reaper (reaper.h). The caller holds its lock. */
 void zkp_fs_upload_remove(zkp_fs_t *fs, const char *dir);
 
 /* Start-up, before serving: removes, in every bucket, the uploads whose
