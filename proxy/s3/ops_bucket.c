@@ -73,27 +73,28 @@ enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
     return zkp_respond_empty(r, 204);
 }
 
-enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
+/* A bucket's configuration that is always the same: the empty element
+ * <name/>, or NoSuchBucket. */
+static enum MHD_Result empty_config(zkp_req_t *r, const char *name)
 {
     if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     zkp_buf_t b;
     zkp_buf_init(&b);
-    /* Empty means us-east-1, as S3 answers. */
-    zkp_buf_puts(&b, ZKP_XML_DECL "<LocationConstraint xmlns=\"" ZKP_S3_NS "\"/>\n");
+    zkp_buf_printf(&b, ZKP_XML_DECL "<%s xmlns=\"" ZKP_S3_NS "\"/>\n", name);
     return respond_xml(r, &b);
+}
+
+enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
+{
+    return empty_config(r, "LocationConstraint"); /* empty: us-east-1, as S3 answers */
 }
 
 /* --- versioning: none, and saying so ------------------------------------------ */
 
 enum MHD_Result zkp_op_get_bucket_versioning(zkp_req_t *r)
 {
-    if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
-        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
-    zkp_buf_t b;
-    zkp_buf_init(&b);
-    zkp_buf_puts(&b, ZKP_XML_DECL "<VersioningConfiguration xmlns=\"" ZKP_S3_NS "\"/>\n");
-    return respond_xml(r, &b);
+    return empty_config(r, "VersioningConfiguration"); /* never versioned */
 }
 
 enum MHD_Result zkp_op_put_bucket_versioning(zkp_req_t *r)

@@ -15,6 +15,7 @@
 #include "s3/errors.h"
 #include "s3/gate.h"
 #include "s3/objmeta.h"
+#include "s3/ops_object.h"
 #include "s3/service.h"
 #include "util/buf.h"
 #include "util/textutil.h"
@@ -182,19 +183,7 @@ enum MHD_Result zkp_op_upload_part_copy(zkp_req_t *r)
                                           op->copy_first, op->copy_last, &p, etag);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
-    time_t mtime = 0;
-    enum MHD_Result res;
-    if (zkp_gate_commit(r, p, etag, &mtime, &res) != 0)
-        return res;
-    char when[32];
-    zkp_iso8601(mtime, when, sizeof(when));
-    zkp_buf_t b;
-    zkp_buf_init(&b);
-    zkp_buf_printf(&b,
-                   ZKP_XML_DECL "<CopyPartResult xmlns=\"" ZKP_S3_NS "\"><LastModified>%s"
-                                "</LastModified><ETag>&quot;%s&quot;</ETag></CopyPartResult>\n",
-                   when, etag);
-    return respond_xml(r, &b);
+    return zkp_copy_finish(r, p, etag, "CopyPartResult");
 }
 
 /* --- CompleteMultipartUpload ------------------------------------------------------------------ */

@@ -99,10 +99,15 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
         r->put = NULL;
         return zkp_respond_be_error(r, rc);
     }
-    time_t mtime = 0;
-    enum MHD_Result res;
     zkp_put_t *p = r->put;
     r->put = NULL;
+    return zkp_copy_finish(r, p, etag, "CopyObjectResult");
+}
+
+enum MHD_Result zkp_copy_finish(zkp_req_t *r, zkp_put_t *p, const char *etag, const char *root)
+{
+    time_t mtime = 0;
+    enum MHD_Result res;
     if (zkp_gate_commit(r, p, etag, &mtime, &res) != 0)
         return res;
     char when[32];
@@ -110,9 +115,9 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
     zkp_buf_t b;
     zkp_buf_init(&b);
     zkp_buf_printf(&b,
-                   ZKP_XML_DECL "<CopyObjectResult xmlns=\"" ZKP_S3_NS "\"><LastModified>%s"
-                                "</LastModified><ETag>&quot;%s&quot;</ETag></CopyObjectResult>\n",
-                   when, etag);
+                   ZKP_XML_DECL "<%s xmlns=\"" ZKP_S3_NS "\"><LastModified>%s</LastModified>"
+                                "<ETag>&quot;%s&quot;</ETag></%s>\n",
+                   root, when, etag, root);
     size_t len;
     char *body = zkp_buf_steal(&b, &len);
     return zkp_respond_body(r, 200, "application/xml", body, len);

@@ -16,6 +16,10 @@ int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res);
  * then a part): the body's checks, the fenced commit, the ETag. */
 enum MHD_Result zkp_op_put_object(zkp_req_t *r);
 enum MHD_Result zkp_op_copy_object(zkp_req_t *r);
+/* The end of a copy (CopyObject, UploadPartCopy): the staged copy p
+ * (consumed) committed through the fencing gate, and the answer <root>
+ * with its LastModified and ETag. */
+enum MHD_Result zkp_copy_finish(zkp_req_t *r, zkp_put_t *p, const char *etag, const char *root);
 /* GetObject, or HeadObject when head. */
 enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head);
 enum MHD_Result zkp_op_delete_object(zkp_req_t *r);
