@@ -279,12 +279,22 @@ static void test_upload_complete(void)
     /* The upload is over: not listed, its parts gone; a retried completion
      * (its answer lost) gets the same answer. */
     CU_ASSERT_EQUAL(uploads_listed(&px, "mp-basic"), 0);
-    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/mp-basic"), 1);
+    CU_ASSERT_EQUAL(pt_count_files(&px, "objects/mp-basic"), 1); /* the object alone */
     CU_ASSERT_EQUAL(complete(&px, "/mp-basic/dir/obj", id, NULL, etags, 3, NULL, &r), 200);
     CU_ASSERT_TRUE(pt_body_has(&r, quoted));
     pt_resp_free(&r);
     CU_ASSERT_EQUAL(part(&px, "/mp-basic/dir/obj", id, 1, "x", 1, NULL, NULL), 404);
     CU_ASSERT_EQUAL(status_of(&px, "GET", url, NULL, NULL, 0), 404);
+    /* A copy is one object: its ETag is the MD5 of its bytes. */
+    const char *ch[] = {L1, "X-Fencing-Token: 10", "x-amz-copy-source: /mp-basic/dir/obj", NULL};
+    CU_ASSERT_EQUAL(req(&px, "PUT", "/mp-basic/copy", ch, NULL, 0, &r), 200);
+    char plain[33];
+    md5_hex(data, total, plain);
+    CU_ASSERT_TRUE(pt_body_has(&r, plain));
+    CU_ASSERT_FALSE(pt_body_has(&r, want));
+    pt_resp_free(&r);
+    CU_ASSERT_TRUE(object_is(&px, "/mp-basic/copy", data, total, got, sizeof(got)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, plain));
     CU_ASSERT_EQUAL(pt_audit_count(&px, "\"op\":\"UploadPart\""), 3);
     CU_ASSERT_EQUAL(pt_audit_count(&px, "\"verdict\":\"accepted_equal\",\"bucket\":\"mp-basic\","
                                         "\"key\":\"dir/obj\",\"op\":\"CompleteMultipartUpload\""),
