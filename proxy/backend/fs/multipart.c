@@ -266,7 +266,8 @@ static int part_numbers(const char *dir, int after, int **nums, size_t *n)
         *nums = NULL;
         return rc;
     }
-    qsort(*nums, *n, sizeof(int), int_cmp);
+    if (*n > 0) /* qsort's base must not be NULL, even for nothing */
+        qsort(*nums, *n, sizeof(int), int_cmp);
     return ZKP_BE_OK;
 }
 
