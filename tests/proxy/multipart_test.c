@@ -188,8 +188,15 @@ static int object_is(const pt_proxy_t *p, const char *path, const void *want, si
                      char *etag, size_t cap)
 {
     pt_resp_t r;
-    int same = req(p, "GET", path, NULL, NULL, 0, &r) == 200 && r.len == len &&
-               memcmp(r.body, want, len) == 0;
+    long st = req(p, "GET", path, NULL, NULL, 0, &r);
+    int same = st == 200 && r.len == len && memcmp(r.body, want, len) == 0;
+    if (!same) {
+        size_t at = 0;
+        while (st == 200 && at < len && at < r.len && r.body[at] == ((const char *)want)[at])
+            at++;
+        fprintf(stderr, "GET %s: status %ld, %zu bytes (want %zu), first difference at %zu\n", path,
+                st, r.len, len, at);
+    }
     char v[96];
     if (etag != NULL)
         snprintf(etag, cap, "%s", pt_header(&r, "ETag", v, sizeof(v)) ? v : "");
