@@ -16,7 +16,14 @@
  *  - listing is in UTF-8 binary order of keys, as S3 lists.
  *
  * Thread safety: every function may be called from many threads at once,
- * except that one zkp_put_t or zkp_reader_t is used by one thread at a time. */
+ * except that one zkp_put_t or zkp_reader_t is used by one thread at a time.
+ *
+ * Where calls run: a backend whose storage is local (`remote` = 0) is
+ * called from the HTTP event loops for reads and listings. A remote one
+ * (an upstream S3 endpoint: `remote` = 1) may wait for a network in any
+ * call except put_begin, put_write, put_abort, read and close, which the
+ * core still calls on its event loops: the core calls every other
+ * function of a remote backend from a worker thread. */
 #ifndef ZKP_BACKEND_H
 #define ZKP_BACKEND_H
 
@@ -35,12 +42,18 @@ typedef struct zkp_list_req {
     int max_keys;          /* 0..1000 */
 } zkp_list_req_t;
 
+/* An ETag as S3 shows it, without its quotes: the hex MD5 of the body, or
+ * for an object made by a multipart upload the hex MD5 of its parts' binary
+ * MD5s, '-' and the part count ("9b2c...e1-3"). Upstream stores may use
+ * other forms: room for them. */
+#define ZKP_ETAG_MAX 64
+
 typedef struct zkp_list_item {
     char *name;    /* key, or common prefix when is_prefix; owned */
     int is_prefix; /* a CommonPrefixes entry */
     uint64_t size;
     time_t mtime;
-    char etag[33];
+    char etag[ZKP_ETAG_MAX + 1];
 } zkp_list_item_t;
 
 typedef struct zkp_list_result {
@@ -61,7 +74,32 @@ typedef enum {
     ZKP_BE_NOT_EMPTY = -4, /* BucketNotEmpty */
     ZKP_BE_IO = -5,        /* storage failure: 500 */
     ZKP_BE_NOMEM = -6,
+    /* Remote backends (numbered apart from the local codes above): */
+    ZKP_BE_UNAVAILABLE = -20, /* the upstream cannot be reached, timed out or
+                                 answered 5xx: 503, retry later */
+    ZKP_BE_BAD_GATEWAY = -21, /* the upstream answered something that is not
+                                 S3: 502 */
+    ZKP_BE_UPSTREAM = -22,    /* the upstream refused (4xx): its status, code
+                                 and message are in zkp_be_detail() */
 } zkp_be_err_t;
+
+/* What an upstream said when it refused a request (ZKP_BE_UPSTREAM), or
+ * why it could not be used (ZKP_BE_UNAVAILABLE, ZKP_BE_BAD_GATEWAY: code
+ * empty, message naming the endpoint and the failing call). */
+typedef struct zkp_be_detail {
+    int status;        /* HTTP status of the upstream's answer (0: none) */
+    char code[64];     /* its S3 error code ("NoSuchKey", "AccessDenied") */
+    char message[256]; /* its message, or ours */
+} zkp_be_detail_t;
+
+/* Like errno: a remote backend sets the detail on the calling thread right
+ * before it returns ZKP_BE_UPSTREAM, ZKP_BE_UNAVAILABLE or
+ * ZKP_BE_BAD_GATEWAY, and the caller reads it before its next backend call
+ * on that thread. Never NULL; a thread's own storage. */
+const zkp_be_detail_t *zkp_be_detail(void);
+/* Sets the calling thread's detail and returns rc (for `return
+ * zkp_be_fail(...)`). code and msg may be NULL. */
+int zkp_be_fail(int rc, int status, const char *code, const char *msg);
 
 /* A stored header: Content-Type, Cache-Control, x-amz-meta-*, ... Names
  * are lowercase. */
@@ -73,7 +111,7 @@ typedef struct zkp_header {
 typedef struct zkp_obj_meta {
     uint64_t size;
     time_t mtime;
-    char etag[33]; /* hex MD5 of the body, unquoted */
+    char etag[ZKP_ETAG_MAX + 1]; /* unquoted (ZKP_ETAG_MAX) */
     zkp_header_t *headers;
     size_t nheaders;
     /* Which fenced write produced the object (provenance, not policy). */
@@ -96,8 +134,20 @@ typedef struct zkp_backend zkp_backend_t; /* begins with its ops pointer */
 typedef struct zkp_put zkp_put_t;
 typedef struct zkp_reader zkp_reader_t;
 
+/* read() found no bytes buffered yet (remote backends): the caller waits
+ * for the notification it registered with set_notify, then reads again. */
+#define ZKP_BE_READ_AGAIN (-2)
+
+/* Notifications of a reader whose read() may answer ZKP_BE_READ_AGAIN
+ * (set_notify). Neither may call into the backend. */
+typedef void (*zkp_read_notify_fn)(void *arg);
+
 typedef struct zkp_backend_ops {
     const char *name;
+    /* 1: calls may wait for a network (see the top): the core calls the
+     * backend from worker threads, never from its event loops, except
+     * put_begin, put_write, put_abort, read and close. */
+    int remote;
     void (*destroy)(zkp_backend_t *be);
 
     int (*bucket_create)(zkp_backend_t *be, const char *bucket);
@@ -130,16 +180,37 @@ typedef struct zkp_backend_ops {
      * committed or aborted like a put; *etag gets the source's ETag. */
     int (*copy_begin)(zkp_backend_t *be, const char *src_bucket, const char *src_key,
                       const char *dst_bucket, const char *dst_key, const zkp_obj_meta_t *replace,
-                      const zkp_obj_meta_t *provenance, zkp_put_t **out, char etag[33]);
+                      const zkp_obj_meta_t *provenance, zkp_put_t **out,
+                      char etag[ZKP_ETAG_MAX + 1]);
 
     /* Opens an object for reading: a consistent snapshot, unaffected by a
      * later overwrite. meta is filled (zkp_obj_meta_free()). With r == NULL
      * only the metadata is read (HeadObject). */
     int (*open)(zkp_backend_t *be, const char *bucket, const char *key, zkp_obj_meta_t *meta,
                 zkp_reader_t **r);
+    /* Optional (NULL: open). Like open, for a reader of one byte range:
+     * `range` is the request's Range header value, holding a single byte
+     * range (the caller checked its syntax), which a remote backend
+     * forwards so that only those bytes travel. meta->size is still the
+     * whole object's; reads keep offsets relative to the whole body and
+     * begin at the range's first byte. A range outside the object may be
+     * answered ZKP_BE_UPSTREAM (416 InvalidRange). */
+    int (*open_range)(zkp_backend_t *be, const char *bucket, const char *key, const char *range,
+                      zkp_obj_meta_t *meta, zkp_reader_t **r);
     /* Reads up to len bytes at offset (relative to the body). Returns the
-     * count, 0 at the end, -1 on error. */
+     * count, 0 at the end, -1 on error; a remote backend never waits here:
+     * it answers ZKP_BE_READ_AGAIN when no byte has arrived yet, and reads
+     * come in order (offset is where the last one ended). */
     ssize_t (*read)(zkp_reader_t *r, uint64_t offset, void *buf, size_t len);
+    /* Optional (NULL for backends whose read never answers
+     * ZKP_BE_READ_AGAIN). Registers two callbacks: on_wait is called by
+     * read(), on the reading thread, right before it answers
+     * ZKP_BE_READ_AGAIN, with the reader's lock held (so the caller can
+     * arrange to wait, e.g. suspend its connection, before on_ready can
+     * run); on_ready is then called once, from any thread, when the reader
+     * can make progress (bytes arrived, or the body ended or failed). */
+    void (*set_notify)(zkp_reader_t *r, zkp_read_notify_fn on_wait, zkp_read_notify_fn on_ready,
+                       void *arg);
     /* Optional (NULL: use read). Moves the reader's file descriptor to the
      * caller, who then owns (and closes) it, for zero-copy sending: the body
      * starts at *body_off in that file. The reader must still be closed. */

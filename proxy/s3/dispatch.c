@@ -4,6 +4,7 @@
 #include "s3/ops_admin.h"
 #include "s3/ops_bucket.h"
 #include "s3/ops_object.h"
+#include "s3/service.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
@@ -16,9 +17,9 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-int zkp_s3_blocks(zkp_op_kind_t kind)
+int zkp_s3_blocks(const zkp_req_t *r)
 {
-    switch (kind) {
+    switch (r->op.kind) {
     case ZKP_OP_PUT_OBJECT:
     case ZKP_OP_COPY_OBJECT:
     case ZKP_OP_DELETE_OBJECT:
@@ -26,6 +27,16 @@ int zkp_s3_blocks(zkp_op_kind_t kind)
     case ZKP_OP_CREATE_BUCKET:
     case ZKP_OP_DELETE_BUCKET:
         return 1;
+    case ZKP_OP_LIST_BUCKETS:
+    case ZKP_OP_HEAD_BUCKET:
+    case ZKP_OP_GET_BUCKET_LOCATION:
+    case ZKP_OP_LIST_OBJECTS_V1:
+    case ZKP_OP_LIST_OBJECTS_V2:
+    case ZKP_OP_GET_OBJECT:
+    case ZKP_OP_HEAD_OBJECT:
+        /* Reads wait only for a backend that says they may (an upstream
+         * over the network); local ones are served from the loops. */
+        return r->svc->be->ops->remote;
     default:
         return 0;
     }

@@ -191,7 +191,7 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
 
 /* Checks the end of the body: complete framing, announced length, digest.
  * Fills etag (hex). Returns 0 or queues the error and returns -1. */
-static int finish_body(zkp_req_t *r, char etag[33], enum MHD_Result *res)
+static int finish_body(zkp_req_t *r, char etag[ZKP_ETAG_MAX + 1], enum MHD_Result *res)
 {
     if (r->chunked && (zkp_chunked_finish(r->ch) != 0 || (r->decoded_expected != UINT64_MAX &&
                                                           r->decoded_expected != r->body_bytes))) {
@@ -218,7 +218,7 @@ static enum MHD_Result respond_etag(zkp_req_t *r, int status, const char *etag)
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
-    char quoted[40];
+    char quoted[ZKP_ETAG_MAX + 3];
     snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
     MHD_add_response_header(resp, "ETag", quoted);
     return zkp_respond(r, status, resp);
@@ -257,7 +257,7 @@ enum MHD_Result zkp_op_put_object(zkp_req_t *r)
 {
     if (r->failed.status != 0)
         return zkp_body_respond_failed(r);
-    char etag[33];
+    char etag[ZKP_ETAG_MAX + 1];
     enum MHD_Result res;
     if (finish_body(r, etag, &res) != 0)
         return res;
@@ -282,7 +282,7 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
                                  "This copy request is illegal because it is trying to copy an "
                                  "object to itself without changing the object's metadata.");
     collect_meta(r);
-    char etag[33];
+    char etag[ZKP_ETAG_MAX + 1];
     int rc =
         r->svc->be->ops->copy_begin(r->svc->be, op->src_bucket, op->src_key, op->bucket, op->key,
                                     replace ? &r->meta : NULL, &r->meta, &r->put, etag);
@@ -313,7 +313,22 @@ typedef struct get_stream {
     zkp_service_t *svc;
     zkp_reader_t *rd;
     uint64_t first;
+    struct MHD_Connection *conn;
 } get_stream_t;
+
+/* A remote reader has no bytes yet (called by its read(), inside our
+ * content reader: where libmicrohttpd allows it): the connection sleeps
+ * until get_ready, so the loop does not spin on it. */
+static void get_wait(void *cls)
+{
+    MHD_suspend_connection(((get_stream_t *)cls)->conn);
+}
+
+/* From the backend's transfer thread: bytes arrived (or the end). */
+static void get_ready(void *cls)
+{
+    MHD_resume_connection(((get_stream_t *)cls)->conn);
+}
 
 static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -321,6 +336,8 @@ static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (g->rd == NULL)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     ssize_t n = g->svc->be->ops->read(g->rd, g->first + pos, buf, max);
+    if (n == ZKP_BE_READ_AGAIN)
+        return 0; /* suspended by get_wait; called again after get_ready */
     if (n < 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (n == 0)
@@ -372,7 +389,7 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
 
 static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *m)
 {
-    char v[64];
+    char v[ZKP_ETAG_MAX + 16];
     snprintf(v, sizeof(v), "\"%s\"", m->etag);
     MHD_add_response_header(resp, "ETag", v);
     zkp_http_date(m->mtime, v, sizeof(v));
@@ -396,23 +413,10 @@ static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *
 
 static enum MHD_Result invalid_range(zkp_req_t *r, uint64_t size)
 {
-    size_t len;
-    char *res = zkp_req_resource(r);
-    char *body = zkp_xml_error("InvalidRange", "The requested range is not satisfiable",
-                               res ? res : "/", r->request_id, NULL, 0, &len);
-    free(res);
-    if (body == NULL)
-        return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
     char cr[48];
     snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
-    MHD_add_response_header(resp, "Content-Range", cr);
-    MHD_add_response_header(resp, "Content-Type", "application/xml");
-    return zkp_respond(r, 416, resp);
+    return zkp_respond_error_hdr(r, 416, "InvalidRange", "The requested range is not satisfiable",
+                                 "Content-Range", cr);
 }
 
 enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
@@ -423,7 +427,19 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     if (g == NULL)
         return MHD_NO;
     g->svc = r->svc;
-    int rc = r->svc->be->ops->open(r->svc->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
+    g->conn = r->conn;
+    const zkp_backend_ops_t *ops = r->svc->be->ops;
+    const char *range = zkp_req_header(r, "Range");
+    uint64_t f, l;
+    int rc;
+    if (!head && range != NULL && ops->open_range != NULL &&
+        zkp_range_parse(range, UINT64_MAX, &f, &l) != ZKP_RANGE_NONE && !strstr(range, "=-"))
+        /* One byte range from a given offset: a remote backend fetches only
+         * those bytes. Not a suffix range (bytes=-N): s3rver reads it as
+         * 0-N, and the whole body then streams, skipped up to the range. */
+        rc = ops->open_range(r->svc->be, r->op.bucket, r->op.key, range, &m, &g->rd);
+    else
+        rc = ops->open(r->svc->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
     if (rc != ZKP_BE_OK) {
         free(g);
         return zkp_respond_be_error(r, rc);
@@ -457,6 +473,8 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
         else
             atomic_fetch_add(&r->svc->metrics.bytes_out, len);
     } else {
+        if (ops->set_notify != NULL)
+            ops->set_notify(g->rd, get_wait, get_ready, g);
         resp = MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
     }
     if (resp == NULL) {

@@ -27,10 +27,11 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
         snprintf(err, errlen, "mark store %s: %s", cfg->marks_db, why);
         return -1;
     }
-    svc->be = zkp_backend_open(cfg, err, errlen);
+    int failure = ZKP_FAIL_START;
+    svc->be = zkp_backend_open(cfg, err, errlen, &failure);
     if (svc->be == NULL)
-        return -1;
-    return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen);
+        return failure;
+    return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen) == 0 ? 0 : ZKP_FAIL_START;
 }
 
 int zkp_service_reopen_logs(zkp_service_t *svc)

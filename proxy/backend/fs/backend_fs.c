@@ -590,7 +590,7 @@ static void fs_close(zkp_reader_t *r)
 
 static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, const char *db,
                          const char *dk, const zkp_obj_meta_t *replace, const zkp_obj_meta_t *prov,
-                         zkp_put_t **out, char etag[33])
+                         zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
 {
     fs_backend_t *be = (fs_backend_t *)base;
     fs_bucket_t *dst = bucket_get(be, db);
@@ -620,7 +620,7 @@ static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
         }
         pos += n > 0 ? (uint64_t)n : 0;
     }
-    memcpy(etag, src.etag, 33);
+    memcpy(etag, src.etag, sizeof(src.etag));
     zkp_obj_meta_free(&src);
     close(fd);
     return rc;

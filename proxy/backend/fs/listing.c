@@ -34,7 +34,7 @@ static int push(zkp_list_result_t *res, size_t *cap, const zkp_index_entry_t *e,
     if (!is_prefix) {
         it->size = e->size;
         it->mtime = e->mtime;
-        memcpy(it->etag, e->etag, sizeof(it->etag));
+        memcpy(it->etag, e->etag, sizeof(e->etag));
     }
     res->n++;
     return 0;
