@@ -473,7 +473,7 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
         else
             atomic_fetch_add(&r->svc->metrics.bytes_out, len);
     } else {
-        if (ops->set_notify != NULL)
+        if (ops->set_notify != NULL && g->rd != NULL)
             ops->set_notify(g->rd, get_wait, get_ready, g);
         resp = MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
     }
