@@ -13,7 +13,11 @@
  *    put_commit returns 0, and a failed or aborted put leaves no trace;
  *  - put_commit is atomic: readers see the old object or the new one;
  *  - when put_commit returns 0 the object is durable (modulo object_fsync);
- *  - listing is in UTF-8 binary order of keys, as S3 lists.
+ *  - listing is in UTF-8 binary order of keys, as S3 lists;
+ *  - a write's preconditions (cond.h: If-Match, If-None-Match) are checked
+ *    atomically with its publication, under whatever serialises the
+ *    commits of its key: of two writers racing with If-None-Match: *, at
+ *    most one publishes. A failed check publishes nothing.
  *
  * Thread safety: every function may be called from many threads at once,
  * except that one zkp_put_t or zkp_reader_t is used by one thread at a time.
@@ -31,6 +35,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include "backend/cond.h"
 
 /* One page of a listing, as S3 lists: keys (and, with a delimiter, common
  * prefixes) in UTF-8 binary order, after a resume point (start-after,
@@ -74,6 +80,7 @@ typedef enum {
     ZKP_BE_NOT_EMPTY = -4, /* BucketNotEmpty */
     ZKP_BE_IO = -5,        /* storage failure: 500 */
     ZKP_BE_NOMEM = -6,
+    ZKP_BE_PRECONDITION = -7, /* a precondition (cond.h) failed: 412 PreconditionFailed */
     /* Remote backends (numbered apart from the local codes above): */
     ZKP_BE_UNAVAILABLE = -20, /* the upstream cannot be reached, timed out or
                                  answered 5xx: 503, retry later */
@@ -170,17 +177,28 @@ typedef struct zkp_backend_ops {
     int (*put_seal)(zkp_put_t *p, const char *etag);
     /* Makes the staged object visible under its key; etag is the hex MD5 of
      * what was written. Consumes p whatever the result. On success fills
-     * *mtime with the object's Last-Modified. */
-    int (*put_commit)(zkp_put_t *p, const char *etag, time_t *mtime);
+     * *mtime with the object's Last-Modified.
+     * cond (NULL: none) is the write's own precondition, If-Match and
+     * If-None-Match (cond.h, zkp_cond_check_write() against the key's
+     * current object), checked in the same atomic step as the publication;
+     * an upstream backend forwards the two headers with its commit. On a
+     * failed check nothing is published and the result is
+     * ZKP_BE_PRECONDITION (412), or ZKP_BE_NO_KEY for If-Match without an
+     * object (404, as S3 answers). */
+    int (*put_commit)(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime);
     /* Discards a staged object. Consumes p. */
     void (*put_abort)(zkp_put_t *p);
 
     /* Stages a copy of src as dst. With replace != NULL its headers replace
      * the source's (x-amz-metadata-directive: REPLACE). The result is
-     * committed or aborted like a put; *etag gets the source's ETag. */
+     * committed or aborted like a put; *etag gets the source's ETag.
+     * src_cond (NULL: none) holds the x-amz-copy-source-if-* values, checked
+     * with zkp_cond_check_read() against the very version that is copied:
+     * ZKP_BE_PRECONDITION (nothing staged) if one fails, a "not modified"
+     * included, as S3 answers 412 for both. */
     int (*copy_begin)(zkp_backend_t *be, const char *src_bucket, const char *src_key,
                       const char *dst_bucket, const char *dst_key, const zkp_obj_meta_t *replace,
-                      const zkp_obj_meta_t *provenance, zkp_put_t **out,
+                      const zkp_obj_meta_t *provenance, const zkp_cond_t *src_cond, zkp_put_t **out,
                       char etag[ZKP_ETAG_MAX + 1]);
 
     /* Opens an object for reading: a consistent snapshot, unaffected by a

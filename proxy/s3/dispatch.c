@@ -2,12 +2,15 @@
 
 #include "s3/gate.h"
 #include "s3/ops_admin.h"
+#include "s3/ops_advance.h"
 #include "s3/ops_bucket.h"
 #include "s3/ops_object.h"
 #include "s3/service.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
+    if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
+        return -1;
     if (zkp_gate_precheck(r, res) != 0)
         return -1;
     if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, res) != 0)
@@ -19,13 +22,20 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 
 int zkp_s3_blocks(const zkp_req_t *r)
 {
-    switch (r->op.kind) {
+    const zkp_op_t *op = &r->op;
+    /* A fenced read waits for the lock's section and the mark's group
+     * commit, like a write; an ordinary read waits only for a backend that
+     * says its reads may (an upstream over the network). */
+    if (op->reading && op->fence == ZKP_FENCE_PRESENT)
+        return 1;
+    switch (op->kind) {
     case ZKP_OP_PUT_OBJECT:
     case ZKP_OP_COPY_OBJECT:
     case ZKP_OP_DELETE_OBJECT:
     case ZKP_OP_DELETE_OBJECTS:
     case ZKP_OP_CREATE_BUCKET:
     case ZKP_OP_DELETE_BUCKET:
+    case ZKP_OP_ADMIN_FENCE_ADVANCE:
         return 1;
     case ZKP_OP_LIST_BUCKETS:
     case ZKP_OP_HEAD_BUCKET:
@@ -70,6 +80,8 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
         return zkp_op_delete_object(r);
     case ZKP_OP_DELETE_OBJECTS:
         return zkp_op_delete_objects(r);
+    case ZKP_OP_ADMIN_FENCE_ADVANCE:
+        return zkp_op_fence_advance(r);
     default:
         return zkp_op_admin(r);
     }

@@ -14,10 +14,11 @@
  * the result of queueing it in *res. */
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res);
 
-/* Whether the request's execution blocks on storage (fsyncs, the fencing
- * section, copies): writes and bucket changes always; reads and listings
- * when the backend is remote (backend.h: `remote`). The server runs those
- * on a worker, the rest on its event loop. */
+/* Whether the request's execution blocks: on storage (fsyncs, the fencing
+ * section, copies): writes, bucket changes, fenced reads and fence-advance;
+ * and, when the backend is remote (backend.h: `remote`), every read and
+ * listing. The server runs those on a worker, the rest (ordinary reads of a
+ * local backend) on its event loop. */
 int zkp_s3_blocks(const zkp_req_t *r);
 
 /* Executes the operation (body complete) and queues its response; returns

@@ -21,6 +21,9 @@ enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc)
     case ZKP_BE_NOT_EMPTY:
         return zkp_respond_error(r, 409, "BucketNotEmpty",
                                  "The bucket you tried to delete is not empty");
+    case ZKP_BE_PRECONDITION:
+        return zkp_respond_error(r, 412, "PreconditionFailed",
+                                 "At least one of the pre-conditions you specified did not hold");
     case ZKP_BE_UNAVAILABLE:
         /* The upstream is down, slow or overloaded: S3 clients retry. */
         return zkp_respond_error_hdr(r, 503, "ServiceUnavailable",

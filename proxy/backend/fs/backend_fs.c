@@ -446,9 +446,51 @@ static void fs_put_abort(zkp_put_t *p)
     put_free(p, 1);
 }
 
+/* The key's current object, for a write's precondition: 1 and its ETag,
+ * 0 if there is none, ZKP_BE_IO. The caller holds b->mu, so no commit or
+ * delete of the bucket can change the answer before it acts on it. */
+static int current_object(const char *path, const char *key, char etag[33])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : ZKP_BE_IO;
+    char *stored = NULL;
+    zkp_obj_meta_t m;
+    uint64_t off;
+    int rc = zkp_objfile_read_head(fd, &stored, &m, &off);
+    close(fd);
+    if (rc != 0)
+        return ZKP_BE_IO;
+    int same = strcmp(stored, key) == 0; /* else a SHA-256 collision: not this key */
+    memcpy(etag, m.etag, 33);
+    free(stored);
+    zkp_obj_meta_free(&m);
+    return same;
+}
+
+/* ZKP_BE_OK if the write's precondition holds over the object at path. */
+static int precondition(const char *path, const char *key, const zkp_cond_t *cond)
+{
+    if (zkp_cond_none(cond))
+        return ZKP_BE_OK;
+    char etag[33] = "";
+    int exists = current_object(path, key, etag);
+    if (exists < 0)
+        return exists;
+    switch (zkp_cond_check_write(cond, exists, etag, NULL)) {
+    case ZKP_COND_PASS:
+        return ZKP_BE_OK;
+    case ZKP_COND_NO_OBJECT:
+        return ZKP_BE_NO_KEY;
+    default:
+        return ZKP_BE_PRECONDITION;
+    }
+}
+
 /* Renames the staged file into place and indexes it, atomically with
- * respect to other commits, deletes and listings of the bucket. */
-static int publish(zkp_put_t *p, const zkp_obj_meta_t *m)
+ * respect to other commits, deletes and listings of the bucket; the
+ * precondition is checked in the same critical section. */
+static int publish(zkp_put_t *p, const zkp_obj_meta_t *m, const zkp_cond_t *cond)
 {
     fs_bucket_t *b = p->b;
     char dst[4096];
@@ -461,6 +503,8 @@ static int publish(zkp_put_t *p, const zkp_obj_meta_t *m)
     pthread_mutex_lock(&b->mu);
     if (b->deleted)
         rc = ZKP_BE_NO_BUCKET;
+    else if ((rc = precondition(dst, p->key, cond)) != ZKP_BE_OK)
+        ; /* nothing published */
     else if (rename(p->tmp, dst) != 0)
         rc = ZKP_BE_IO;
     else if (zkp_kx_upsert(&b->index, e) != 0) {
@@ -490,11 +534,11 @@ static int fs_put_seal(zkp_put_t *p, const char *etag)
     return ZKP_BE_OK;
 }
 
-static int fs_put_commit(zkp_put_t *p, const char *etag, time_t *mtime)
+static int fs_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
 {
     int rc = fs_put_seal(p, etag);
     if (rc == ZKP_BE_OK)
-        rc = publish(p, &p->m);
+        rc = publish(p, &p->m, cond);
     if (rc == ZKP_BE_OK && dir_sync(p->be, p->b) != 0)
         rc = ZKP_BE_IO;
     if (rc == ZKP_BE_OK && mtime != NULL)
@@ -590,7 +634,7 @@ static void fs_close(zkp_reader_t *r)
 
 static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, const char *db,
                          const char *dk, const zkp_obj_meta_t *replace, const zkp_obj_meta_t *prov,
-                         zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
+                         const zkp_cond_t *src_cond, zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
 {
     fs_backend_t *be = (fs_backend_t *)base;
     fs_bucket_t *dst = bucket_get(be, db);
@@ -601,6 +645,13 @@ static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
     int fd = open_object(be, sb, sk, &src, &off);
     if (fd < 0)
         return fd;
+    /* The source's preconditions, against the version opened: the one
+     * copied, whatever is written to the source meanwhile. */
+    if (zkp_cond_check_read(src_cond, src.etag, src.mtime, NULL) != ZKP_COND_PASS) {
+        zkp_obj_meta_free(&src);
+        close(fd);
+        return ZKP_BE_PRECONDITION;
+    }
     zkp_obj_meta_t m;
     int rc = zkp_obj_meta_copy(&m, replace ? replace : &src) == 0 ? ZKP_BE_OK : ZKP_BE_NOMEM;
     if (rc == ZKP_BE_OK) {

@@ -75,8 +75,9 @@ typedef struct where {
 struct zkp_put {
     s3_backend_t *be;
     char *bucket;
-    char *key;         /* upstream key: prefix + key */
-    char *copy_source; /* CopyObject: "/bucket/key" percent-encoded, or NULL */
+    char *key;                          /* upstream key: prefix + key */
+    char *copy_source;                  /* CopyObject: "/bucket/key" percent-encoded, or NULL */
+    char source_etag[ZKP_ETAG_MAX + 3]; /* CopyObject: the source's, quoted */
     zkp_obj_meta_t meta;
     int fd;
     uint64_t written;
@@ -311,13 +312,15 @@ static void s3_put_abort(zkp_put_t *p)
     put_free(p);
 }
 
-/* The request headers of a put: stored headers, provenance, and the body's
- * MD5 (the upstream checks what it received against what we did). */
-static int put_headers(const zkp_put_t *p, const char *etag, const char ***out, size_t *n,
-                       char *md5_b64, char *token)
+/* The request headers of a put: stored headers, provenance, the body's
+ * MD5 (the upstream checks what it received against what we did), and the
+ * write's own preconditions, which the upstream checks atomically with its
+ * publication (cond.h). */
+static int put_headers(const zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
+                       const char ***out, size_t *n, char *md5_b64, char *token)
 {
     const zkp_obj_meta_t *m = &p->meta;
-    const char **h = calloc(2 * (m->nheaders + 5), sizeof(*h));
+    const char **h = calloc(2 * (m->nheaders + 8), sizeof(*h));
     if (h == NULL)
         return ZKP_BE_NOMEM;
     size_t k = 0;
@@ -346,18 +349,29 @@ static int put_headers(const zkp_put_t *p, const char *etag, const char ***out, 
         h[2 * k++ + 1] = p->copy_source;
         h[2 * k] = "x-amz-metadata-directive";
         h[2 * k++ + 1] = "REPLACE";
+        /* The version copy_begin checked is the one copied. */
+        h[2 * k] = "x-amz-copy-source-if-match";
+        h[2 * k++ + 1] = p->source_etag;
+    }
+    if (cond != NULL && cond->if_match != NULL) {
+        h[2 * k] = "if-match";
+        h[2 * k++ + 1] = cond->if_match;
+    }
+    if (cond != NULL && cond->if_none_match != NULL) {
+        h[2 * k] = "if-none-match";
+        h[2 * k++ + 1] = cond->if_none_match;
     }
     *out = h;
     *n = k;
     return ZKP_BE_OK;
 }
 
-static int s3_put_commit(zkp_put_t *p, const char *etag, time_t *mtime)
+static int s3_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
 {
     const char **h;
     size_t n;
     char md5_b64[32], token[24];
-    int rc = put_headers(p, etag, &h, &n, md5_b64, token);
+    int rc = put_headers(p, etag, cond, &h, &n, md5_b64, token);
     if (rc == ZKP_BE_OK) {
         const char *what = p->copy_source ? "CopyObject" : "PutObject";
         rc = call(p->be, what, "PUT", p->bucket, p->key, NULL, h, n, p->copy_source ? -1 : p->fd,
@@ -546,7 +560,7 @@ static void s3_close(zkp_reader_t *r)
 
 static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, const char *db,
                          const char *dk, const zkp_obj_meta_t *replace, const zkp_obj_meta_t *prov,
-                         zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
+                         const zkp_cond_t *src_cond, zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
 {
     s3_backend_t *be = (s3_backend_t *)base;
     where_t src, dst;
@@ -556,6 +570,10 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
     int rc = get(be, sb, sk, NULL, &sm, NULL); /* HEAD: the source's ETag and headers */
     if (rc != ZKP_BE_OK)
         return rc;
+    if (zkp_cond_check_read(src_cond, sm.etag, sm.mtime, NULL) != ZKP_COND_PASS) {
+        zkp_obj_meta_free(&sm);
+        return ZKP_BE_PRECONDITION; /* a "not modified" too: 412 for a copy's source */
+    }
     zkp_obj_meta_t m;
     if (zkp_obj_meta_copy(&m, replace ? replace : &sm) != 0) {
         zkp_obj_meta_free(&sm);
@@ -572,6 +590,7 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
         size_t n = (size_t)sprintf(enc, "/%s/", src.bucket);
         zkp_pct_encode(skey, strlen(skey), 1, enc + n);
         (*out)->copy_source = enc;
+        snprintf((*out)->source_etag, sizeof((*out)->source_etag), "\"%s\"", sm.etag);
         enc = NULL;
     } else if (rc == ZKP_BE_OK) {
         put_free(*out);

@@ -363,6 +363,8 @@ int zkp_upstream_error(zkp_upstream_t *u, zkp_xfer_t *x, long status, const char
         return ZKP_BE_NOT_EMPTY;
     if (strcmp(code, "BucketAlreadyOwnedByYou") == 0)
         return ZKP_BE_EXISTS;
+    if (strcmp(code, "PreconditionFailed") == 0)
+        return ZKP_BE_PRECONDITION;
     snprintf(msg, sizeof(msg), "%s (the upstream store refused %s)",
              parsed && e.message[0] ? e.message : code, what);
     return zkp_be_fail(ZKP_BE_UPSTREAM, (int)status, code, msg);
