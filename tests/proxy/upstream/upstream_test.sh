@@ -115,6 +115,8 @@ expect "CopyObject (fenced destination)" is "$(sreq PUT "$P/seats/copy" -H 'x-am
   -H 'X-Fencing-Lock: /locks/a' -H 'X-Fencing-Token: 11')" 200
 expect "... copied upstream" cmp "$(obj k1)" "$(obj copy)"
 expect "deleting a mapped bucket is refused (403)" is "$(sreq DELETE "$P/seats")" 403
+expect "multipart upload: 501 NotImplemented (not on this backend yet)" \
+  is "$(sreq POST "$P/seats/mp?uploads" -H 'X-Fencing-Lock: /locks/a' -H 'X-Fencing-Token: 11')" 501
 
 # --- a token overtaken while its body streams ------------------------------------------
 printf 'token 31\n' >"$dir/t31"
