@@ -105,10 +105,12 @@ int main(int argc, char **argv)
 
     zkp_server_t *srv;
     char err[512];
-    if (zkp_server_start(&cfg, &srv, err, sizeof(err)) != 0) {
+    rc = zkp_server_start(&cfg, &srv, err, sizeof(err));
+    if (rc != 0) {
         fprintf(stderr, "zkfence-proxy: %s\n", err);
         zkp_config_free(&cfg);
-        return 1;
+        /* sysexits(3), as the zkfence CLI: 69 unavailable, 78 config. */
+        return rc == ZKP_FAIL_UNAVAILABLE ? 69 : rc == ZKP_FAIL_CONFIG ? 78 : 1;
     }
     fprintf(stderr, "zkfence-proxy %s: listening on %s:%u, data in %s%s\n", ZKP_VERSION,
             cfg.listen_host, zkp_server_port(srv), cfg.data_dir,

@@ -1,12 +1,14 @@
 /* zkfence: run a command under a ZooKeeper lock, like flock(1), and show
  * who holds and who waits.
  *
- *   zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] LOCKPATH -- COMMAND [ARG...]
+ *   zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] [--fence-advance URL]
+ *                LOCKPATH -- COMMAND [ARG...]
  *   zkfence holders [-z HOSTS] LOCKPATH
  *
  * Exit codes follow sysexits(3) where one fits: 64 usage, 69 ZooKeeper
  * unreachable, 75 not acquired in time; 76 means the lock was lost while
- * COMMAND ran (COMMAND was terminated). Otherwise `lock` exits with
+ * COMMAND ran (COMMAND was terminated); 79 means --fence-advance failed
+ * (the lock was released, COMMAND not run). Otherwise `lock` exits with
  * COMMAND's status (128+N if it died of signal N). SIGTERM, SIGINT, SIGHUP
  * or SIGQUIT while `lock` still waits cancels the wait (our queued node is
  * removed at once, not left for a session timeout) and exits 128+N. */
@@ -28,11 +30,15 @@
 
 #include <zkfence/zkfence.h>
 
+#include "fence_advance.h"
+
 #define EXIT_USAGE 64
 #define EXIT_UNAVAILABLE 69
 #define EXIT_SOFTWARE 70
 #define EXIT_TEMPFAIL 75
 #define EXIT_LOST 76
+#define EXIT_FENCE 79 /* --fence-advance failed: not in sysexits(3), distinct from COMMAND's */
+#define FENCE_ADVANCE_TIMEOUT_MS 30000
 
 #define DEFAULT_HOSTS "127.0.0.1:2181"
 #define DEFAULT_SESSION_MS 10000
@@ -40,8 +46,8 @@
 #define DEFAULT_CONNECT_MS 15000
 
 static const char usage_text[] =
-    "usage: zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] LOCKPATH -- "
-    "COMMAND [ARG...]\n"
+    "usage: zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S]\n"
+    "                    [--fence-advance URL] LOCKPATH -- COMMAND [ARG...]\n"
     "       zkfence holders [-z HOSTS] LOCKPATH\n"
     "       zkfence --help | --version\n"
     "\n"
@@ -61,10 +67,18 @@ static const char usage_text[] =
     "                 2147483, about 24.8 days)\n"
     "  -s SESSION_MS  session timeout in milliseconds (default 10000)\n"
     "  -g GRACE_S     seconds between SIGTERM and SIGKILL on lock loss (default 5)\n"
+    "  --fence-advance URL\n"
+    "                 right after acquiring, before COMMAND starts, have the zkfence-proxy\n"
+    "                 at URL (e.g. http://127.0.0.1:9000) raise the lock's mark to the new\n"
+    "                 token (POST URL/_zkfence/fence-advance), fencing every older holder;\n"
+    "                 signed with SigV4 when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
+    "                 are set (region: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).\n"
+    "                 If it fails, the lock is released and zkfence exits 79\n"
     "\n"
     "exit codes: COMMAND's status; 64 usage error; 69 ZooKeeper unreachable; 75 lock not\n"
-    "acquired in time; 76 lock lost while COMMAND ran; 70 internal error; 128+N when\n"
-    "signal N (TERM, INT, HUP, QUIT) stopped the wait for the lock.\n";
+    "acquired in time; 76 lock lost while COMMAND ran; 79 --fence-advance failed;\n"
+    "70 internal error; 128+N when signal N (TERM, INT, HUP, QUIT) stopped the wait\n"
+    "for the lock.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -342,11 +356,21 @@ static int cmd_lock(int argc, char **argv)
     const char *hosts = default_hosts();
     double wait_s = -1;
     int session_ms = DEFAULT_SESSION_MS, grace_s = DEFAULT_GRACE_S;
+    const char *advance_url = NULL;
     int opt;
     optind = 1;
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"fence-advance", required_argument, NULL, 'F'},
+                                             {0, 0, 0, 0}};
     while ((opt = getopt_long(argc, argv, "+z:w:s:g:h", longopts, NULL)) != -1) {
         switch (opt) {
+        case 'F':
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+                return usage_error("--fence-advance takes the proxy's http:// or https:// URL, "
+                                   "not '%s'",
+                                   optarg);
+            advance_url = optarg;
+            break;
         case 'z':
             hosts = optarg;
             break;
@@ -382,6 +406,10 @@ static int cmd_lock(int argc, char **argv)
 
     if (setup_signals() != 0) {
         perror("zkfence: signals");
+        return EXIT_SOFTWARE;
+    }
+    if (advance_url != NULL && zkfence_fence_advance_init() != 0) {
+        fprintf(stderr, "zkfence: cannot initialise libcurl for --fence-advance\n");
         return EXIT_SOFTWARE;
     }
     /* -w bounds connecting and acquiring together. */
@@ -428,6 +456,19 @@ static int cmd_lock(int argc, char **argv)
         zkf_lock_destroy(l);
         zkf_client_destroy(c);
         return code;
+    }
+
+    char why[512];
+    if (advance_url != NULL && zkfence_fence_advance(advance_url, path, token,
+                                                     FENCE_ADVANCE_TIMEOUT_MS, why, sizeof(why))) {
+        fprintf(stderr,
+                "zkfence: fence-advance of lock %s to token %" ZKF_TOKEN_FMT
+                " failed: %s; lock released, %s not run\n",
+                path, token, why, cmd[0]);
+        zkf_lock_release(l);
+        zkf_lock_destroy(l);
+        zkf_client_destroy(c);
+        return EXIT_FENCE;
     }
 
     pid_t pid = spawn(cmd, path, token);

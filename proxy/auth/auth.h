@@ -27,4 +27,17 @@ typedef struct zkp_auth_refusal {
  * (called from every event loop). */
 int zkp_auth_check(const zkp_req_t *r, zkp_auth_refusal_t *why);
 
+/* The rights check of fence-advance (POST /_zkfence/fence-advance), which
+ * raises the mark of `lock` (a valid lock name, NUL-terminated) without
+ * touching data: may the (authenticated) sender of r do that? The rule, once
+ * identities and per-bucket rights exist: admin rights, or write rights on a
+ * bucket bound to that lock (a caller who may write under the lock may as
+ * well raise its mark by a write). Called by the endpoint (s3/ops_admin.c)
+ * after zkp_auth_check() accepted the request and before the mark store is
+ * consulted, so a refused caller learns nothing of the mark.
+ * Today it allows every request, like zkp_auth_check(): there are no
+ * identities yet. Returns 0 if allowed, or -1 with *why filled (e.g. 403
+ * AccessDenied). Thread-safe. */
+int zkp_auth_may_fence_advance(const zkp_req_t *r, const char *lock, zkp_auth_refusal_t *why);
+
 #endif

@@ -2,6 +2,7 @@
  * the results of listings. */
 #include "backend/backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,4 +81,21 @@ void zkp_upload_list_result_free(zkp_upload_list_result_t *res)
     free(res->next_key);
     free(res->next_upload_id);
     memset(res, 0, sizeof(*res));
+}
+
+/* One per thread, as errno: the detail of the last refusal a remote
+ * backend reported on this thread. */
+static __thread zkp_be_detail_t detail;
+
+const zkp_be_detail_t *zkp_be_detail(void)
+{
+    return &detail;
+}
+
+int zkp_be_fail(int rc, int status, const char *code, const char *msg)
+{
+    detail.status = status;
+    snprintf(detail.code, sizeof(detail.code), "%s", code ? code : "");
+    snprintf(detail.message, sizeof(detail.message), "%s", msg ? msg : "");
+    return rc;
 }

@@ -13,10 +13,21 @@
  *    put_commit returns 0, and a failed or aborted put leaves no trace;
  *  - put_commit is atomic: readers see the old object or the new one;
  *  - when put_commit returns 0 the object is durable (modulo object_fsync);
- *  - listing is in UTF-8 binary order of keys, as S3 lists.
+ *  - listing is in UTF-8 binary order of keys, as S3 lists;
+ *  - a write's preconditions (cond.h: If-Match, If-None-Match) are checked
+ *    atomically with its publication, under whatever serialises the
+ *    commits of its key: of two writers racing with If-None-Match: *, at
+ *    most one publishes. A failed check publishes nothing.
  *
  * Thread safety: every function may be called from many threads at once,
  * except that one zkp_put_t or zkp_reader_t is used by one thread at a time.
+ *
+ * Where calls run: a backend whose storage is local (`remote` = 0) is
+ * called from the HTTP event loops for reads and listings. A remote one
+ * (an upstream S3 endpoint: `remote` = 1) may wait for a network in any
+ * call except put_begin, put_write, put_abort, read and close, which the
+ * core still calls on its event loops: the core calls every other
+ * function of a remote backend from a worker thread.
  *
  * Multipart uploads (the mpu_* operations, at the end of the table) use the
  * same two phases: a part, and the object a completion assembles, are
@@ -29,6 +40,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include "backend/cond.h"
 
 /* One page of a listing, as S3 lists: keys (and, with a delimiter, common
  * prefixes) in UTF-8 binary order, after a resume point (start-after,
@@ -79,7 +92,32 @@ typedef enum {
     ZKP_BE_BAD_RANGE = -10,     /* a copy-source range outside the source object */
     ZKP_BE_TOO_LARGE = -11,     /* EntityTooLarge: a part copy over ZKP_MPU_MAX_PART */
     ZKP_BE_PRECONDITION = -12,  /* PreconditionFailed: If-Match / If-None-Match not met */
+    /* Remote backends (numbered apart from the local codes above): */
+    ZKP_BE_UNAVAILABLE = -20, /* the upstream cannot be reached, timed out or
+                                 answered 5xx: 503, retry later */
+    ZKP_BE_BAD_GATEWAY = -21, /* the upstream answered something that is not
+                                 S3: 502 */
+    ZKP_BE_UPSTREAM = -22,    /* the upstream refused (4xx): its status, code
+                                 and message are in zkp_be_detail() */
 } zkp_be_err_t;
+
+/* What an upstream said when it refused a request (ZKP_BE_UPSTREAM), or
+ * why it could not be used (ZKP_BE_UNAVAILABLE, ZKP_BE_BAD_GATEWAY: code
+ * empty, message naming the endpoint and the failing call). */
+typedef struct zkp_be_detail {
+    int status;        /* HTTP status of the upstream's answer (0: none) */
+    char code[64];     /* its S3 error code ("NoSuchKey", "AccessDenied") */
+    char message[256]; /* its message, or ours */
+} zkp_be_detail_t;
+
+/* Like errno: a remote backend sets the detail on the calling thread right
+ * before it returns ZKP_BE_UPSTREAM, ZKP_BE_UNAVAILABLE or
+ * ZKP_BE_BAD_GATEWAY, and the caller reads it before its next backend call
+ * on that thread. Never NULL; a thread's own storage. */
+const zkp_be_detail_t *zkp_be_detail(void);
+/* Sets the calling thread's detail and returns rc (for `return
+ * zkp_be_fail(...)`). code and msg may be NULL. */
+int zkp_be_fail(int rc, int status, const char *code, const char *msg);
 
 /* A stored header: Content-Type, Cache-Control, x-amz-meta-*, ... Names
  * are lowercase. */
@@ -172,17 +210,20 @@ typedef struct zkp_upload_list_result {
 
 void zkp_upload_list_result_free(zkp_upload_list_result_t *res);
 
-/* A condition on the object a completion replaces, checked atomically with
- * its publication (put_commit), as S3's If-Match / If-None-Match on
- * CompleteMultipartUpload. Strings are borrowed until put_commit or
- * put_abort; NULL means no condition. */
-typedef struct zkp_precond {
-    const char *if_match;      /* an unquoted ETag the current object must have; "*": any object */
-    const char *if_none_match; /* "*": there must be no object under the key */
-} zkp_precond_t;
+/* read() found no bytes buffered yet (remote backends): the caller waits
+ * for the notification it registered with set_notify, then reads again. */
+#define ZKP_BE_READ_AGAIN (-2)
+
+/* Notifications of a reader whose read() may answer ZKP_BE_READ_AGAIN
+ * (set_notify). Neither may call into the backend. */
+typedef void (*zkp_read_notify_fn)(void *arg);
 
 typedef struct zkp_backend_ops {
     const char *name;
+    /* 1: calls may wait for a network (see the top): the core calls the
+     * backend from worker threads, never from its event loops, except
+     * put_begin, put_write, put_abort, read and close. */
+    int remote;
     void (*destroy)(zkp_backend_t *be);
 
     int (*bucket_create)(zkp_backend_t *be, const char *bucket);
@@ -205,18 +246,29 @@ typedef struct zkp_backend_ops {
     int (*put_seal)(zkp_put_t *p, const char *etag);
     /* Makes the staged object visible under its key; etag is the hex MD5 of
      * what was written. Consumes p whatever the result. On success fills
-     * *mtime with the object's Last-Modified. */
-    int (*put_commit)(zkp_put_t *p, const char *etag, time_t *mtime);
+     * *mtime with the object's Last-Modified.
+     * cond (NULL: none) is the write's own precondition, If-Match and
+     * If-None-Match (cond.h, zkp_cond_check_write() against the key's
+     * current object), checked in the same atomic step as the publication;
+     * an upstream backend forwards the two headers with its commit. On a
+     * failed check nothing is published and the result is
+     * ZKP_BE_PRECONDITION (412), or ZKP_BE_NO_KEY for If-Match without an
+     * object (404, as S3 answers). */
+    int (*put_commit)(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime);
     /* Discards a staged object. Consumes p. */
     void (*put_abort)(zkp_put_t *p);
 
     /* Stages a copy of src as dst. With replace != NULL its headers replace
      * the source's (x-amz-metadata-directive: REPLACE). The result is
      * committed or aborted like a put; *etag gets the copy's ETag (the MD5
-     * of its bytes: a copy is one object, whatever its source was). */
+     * of its bytes: a copy is one object, whatever its source was).
+     * src_cond (NULL: none) holds the x-amz-copy-source-if-* values, checked
+     * with zkp_cond_check_read() against the very version that is copied:
+     * ZKP_BE_PRECONDITION (nothing staged) if one fails, a "not modified"
+     * included, as S3 answers 412 for both. */
     int (*copy_begin)(zkp_backend_t *be, const char *src_bucket, const char *src_key,
                       const char *dst_bucket, const char *dst_key, const zkp_obj_meta_t *replace,
-                      const zkp_obj_meta_t *provenance, zkp_put_t **out,
+                      const zkp_obj_meta_t *provenance, const zkp_cond_t *src_cond, zkp_put_t **out,
                       char etag[ZKP_ETAG_MAX + 1]);
 
     /* Opens an object for reading: a consistent snapshot, unaffected by a
@@ -224,9 +276,29 @@ typedef struct zkp_backend_ops {
      * only the metadata is read (HeadObject). */
     int (*open)(zkp_backend_t *be, const char *bucket, const char *key, zkp_obj_meta_t *meta,
                 zkp_reader_t **r);
+    /* Optional (NULL: open). Like open, for a reader of one byte range:
+     * `range` is the request's Range header value, holding a single byte
+     * range (the caller checked its syntax), which a remote backend
+     * forwards so that only those bytes travel. meta->size is still the
+     * whole object's; reads keep offsets relative to the whole body and
+     * begin at the range's first byte. A range outside the object may be
+     * answered ZKP_BE_UPSTREAM (416 InvalidRange). */
+    int (*open_range)(zkp_backend_t *be, const char *bucket, const char *key, const char *range,
+                      zkp_obj_meta_t *meta, zkp_reader_t **r);
     /* Reads up to len bytes at offset (relative to the body). Returns the
-     * count, 0 at the end, -1 on error. */
+     * count, 0 at the end, -1 on error; a remote backend never waits here:
+     * it answers ZKP_BE_READ_AGAIN when no byte has arrived yet, and reads
+     * come in order (offset is where the last one ended). */
     ssize_t (*read)(zkp_reader_t *r, uint64_t offset, void *buf, size_t len);
+    /* Optional (NULL for backends whose read never answers
+     * ZKP_BE_READ_AGAIN). Registers two callbacks: on_wait is called by
+     * read(), on the reading thread, right before it answers
+     * ZKP_BE_READ_AGAIN, with the reader's lock held (so the caller can
+     * arrange to wait, e.g. suspend its connection, before on_ready can
+     * run); on_ready is then called once, from any thread, when the reader
+     * can make progress (bytes arrived, or the body ended or failed). */
+    void (*set_notify)(zkp_reader_t *r, zkp_read_notify_fn on_wait, zkp_read_notify_fn on_ready,
+                       void *arg);
     /* Optional (NULL: use read). Moves the reader's file descriptor to the
      * caller, who then owns (and closes) it, for zero-copy sending: the body
      * starts at *body_off in that file. The reader must still be closed. */
@@ -308,7 +380,8 @@ typedef struct zkp_backend_ops {
      * the last under ZKP_MPU_MIN_PART). Also ZKP_BE_NO_UPLOAD,
      * ZKP_BE_NO_BUCKET.
      * The staged object is committed or aborted like a put: put_commit
-     * checks `pre` (NULL: none; ZKP_BE_PRECONDITION, nothing changed), then
+     * checks `pre` (NULL: none; as put_commit's cond: ZKP_BE_PRECONDITION, or
+     * ZKP_BE_NO_KEY for If-Match without an object; nothing changed), then
      * makes the object visible whole and ends the upload, atomically as far
      * as readers and a crash can tell (the object appears whole or not at
      * all; a crash leaves the upload completable, or completed); put_abort
@@ -318,7 +391,7 @@ typedef struct zkp_backend_ops {
      * object under the key is that upload's; nothing is staged then. */
     int (*mpu_complete_begin)(zkp_backend_t *be, const char *bucket, const char *key,
                               const char *upload_id, const zkp_part_ref_t *parts, size_t n,
-                              const zkp_obj_meta_t *prov, const zkp_precond_t *pre, zkp_put_t **out,
+                              const zkp_obj_meta_t *prov, const zkp_cond_t *pre, zkp_put_t **out,
                               char etag[ZKP_ETAG_MAX + 1], size_t *bad);
     /* Discards an upload and its parts (its space freed). Waits for a
      * completion of it in progress; then ZKP_BE_NO_UPLOAD if that one

@@ -2,7 +2,9 @@
  * atomic per-lock section and the audit log.
  *
  * This library knows nothing of HTTP or of storage backends. The proxy
- * calls it like this for every fenced (mutating) request:
+ * calls it like this for every fenced request (a write; a fenced read, whose
+ * snapshot takes the place of the write; a fence-advance, with nothing in
+ * its place):
  *
  *     zkp_token_parse()                     400 if it fails
  *     zkp_fence_begin()                     <0: 503, nothing held
@@ -10,7 +12,8 @@
  *     zkp_fence_persist()                   ESTALE: 412 (the disk held a higher mark)
  *                                           other <0: 503; either way the write must not
  *                                           become visible
- *     backend makes the object visible      (rename, upstream PUT, ...)
+ *     backend makes the object visible      (rename, upstream PUT, ...;
+ *                                           a read: the object opened)
  *     zkp_fence_end()
  *     zkp_audit_log(), respond
  *
@@ -93,7 +96,10 @@ typedef enum {
     ZKP_VERDICT_REJECT_MISSING,     /* lock or token missing where fencing is required (428) */
     ZKP_VERDICT_REJECT_UNAVAILABLE, /* the mark store cannot write: fail closed (503) */
     ZKP_VERDICT_REJECT_INVALID,     /* accepted token, but the key named is invalid: not applied */
-    ZKP_VERDICT_COUNT_              /* number of verdicts, for tables indexed by verdict */
+    /* accepted token (the mark was raised), but the request's own
+     * precondition (If-Match, If-None-Match) failed: not applied (412) */
+    ZKP_VERDICT_REJECT_PRECONDITION,
+    ZKP_VERDICT_COUNT_ /* number of verdicts, for tables indexed by verdict */
 } zkp_verdict_t;
 
 /* The pure fencing rule. has_mark == 0 means the lock has no mark yet, and
@@ -102,7 +108,8 @@ typedef enum {
 zkp_verdict_t zkp_fence_decide(int has_mark, uint64_t mark, uint64_t token);
 
 /* "accepted_higher", "accepted_equal", "rejected_stale", "rejected_missing",
- * "rejected_unavailable", "rejected_invalid"; "unknown" for any other value.
+ * "rejected_unavailable", "rejected_invalid", "rejected_precondition";
+ * "unknown" for any other value.
  * Static strings, thread-safe. */
 const char *zkp_verdict_name(zkp_verdict_t v);
 

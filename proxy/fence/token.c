@@ -75,6 +75,8 @@ const char *zkp_verdict_name(zkp_verdict_t v)
         return "rejected_unavailable";
     case ZKP_VERDICT_REJECT_INVALID:
         return "rejected_invalid";
+    case ZKP_VERDICT_REJECT_PRECONDITION:
+        return "rejected_precondition";
     case ZKP_VERDICT_COUNT_:
         break;
     }

@@ -306,6 +306,8 @@ static int parse_admin(const char *path, const char *method, const query_t *q, z
         op->kind = ZKP_OP_ADMIN_METRICS;
     else if (strcmp(what, "marks") == 0 && get)
         op->kind = ZKP_OP_ADMIN_MARKS;
+    else if (strcmp(what, "fence-advance") == 0 && strcmp(method, "POST") == 0)
+        op->kind = ZKP_OP_ADMIN_FENCE_ADVANCE;
     else if (strcmp(what, "debug/marks-fail") == 0 && strcmp(method, "POST") == 0) {
         if (q->on == NULL || (strcmp(q->on, "0") != 0 && strcmp(q->on, "1") != 0))
             return fail(op, 400, "InvalidArgument", "Use ?on=1 or ?on=0");
@@ -766,7 +768,10 @@ int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
     default:
         op->mutating = 0;
     }
-    return op->mutating ? parse_fencing(in, op) : 0;
+    op->reading = op->kind == ZKP_OP_GET_OBJECT || op->kind == ZKP_OP_HEAD_OBJECT ||
+                  op->kind == ZKP_OP_LIST_OBJECTS_V1 || op->kind == ZKP_OP_LIST_OBJECTS_V2;
+    int fenceable = op->mutating || op->reading || op->kind == ZKP_OP_ADMIN_FENCE_ADVANCE;
+    return fenceable ? parse_fencing(in, op) : 0;
 }
 
 void zkp_op_free(zkp_op_t *op)

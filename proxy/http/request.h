@@ -45,7 +45,8 @@
     X(ADMIN_HEALTH, "AdminHealth")                                                                 \
     X(ADMIN_METRICS, "AdminMetrics")                                                               \
     X(ADMIN_MARKS, "AdminMarks")                                                                   \
-    X(ADMIN_FAULT, "AdminFault")
+    X(ADMIN_FAULT, "AdminFault")                                                                   \
+    X(ADMIN_FENCE_ADVANCE, "FenceAdvance")
 
 typedef enum {
 #define ZKP_OP_ENUM_(name, str) ZKP_OP_##name,
@@ -91,6 +92,10 @@ typedef struct zkp_op {
     /* Needs fencing: PutObject, CopyObject, DeleteObject(s),
      * CreateMultipartUpload, UploadPart(Copy), CompleteMultipartUpload. */
     int mutating;
+    /* May be fenced: GetObject, HeadObject, ListObjects(V2). With both
+     * fencing headers it is a fenced read (raises the mark, in the lock's
+     * section); with neither, an ordinary read. */
+    int reading;
     char bucket[ZKP_BUCKET_MAX + 1];
     char *key; /* decoded object key, NUL-free, valid UTF-8; NULL at bucket level */
     size_t key_len;
@@ -128,6 +133,7 @@ typedef struct zkp_op {
     int encoding_url; /* encoding-type=url */
     int fetch_owner;
 
+    /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. */
     zkp_fence_presence_t fence;
     char *lock;
     uint64_t token;

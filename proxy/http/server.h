@@ -11,10 +11,14 @@
 
 typedef struct zkp_server zkp_server_t;
 
-/* Opens the mark store, the data directory (locked: one proxy per data
- * directory) and the audit log, and starts listening. Returns 0, or -1 with
- * a message in err (another proxy holding the marks or the data directory
- * is one such failure). `cfg` is copied. */
+/* Opens the mark store, the backend (for local files: the data directory,
+ * locked: one proxy per data directory) and the audit log, and starts
+ * listening. Returns 0, or a negative ZKP_FAIL_* (util/config.h) with a
+ * message in err: ZKP_FAIL_UNAVAILABLE when an upstream cannot be reached,
+ * ZKP_FAIL_CONFIG when the configuration is wrong (an upstream refusing
+ * the credentials, a missing upstream bucket), ZKP_FAIL_START for the rest
+ * (another proxy holding the marks or the data directory, ...). `cfg` is
+ * copied. */
 int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */

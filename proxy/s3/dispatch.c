@@ -2,12 +2,16 @@
 
 #include "s3/gate.h"
 #include "s3/ops_admin.h"
+#include "s3/ops_advance.h"
 #include "s3/ops_bucket.h"
 #include "s3/ops_multipart.h"
 #include "s3/ops_object.h"
+#include "s3/service.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
+    if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
+        return -1;
     /* A part or a completion is fenced with its upload's record: found
      * first, so that the precheck sees the token. */
     int rc = zkp_mpu_resolve(r, res);
@@ -27,9 +31,15 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
     }
 }
 
-int zkp_s3_blocks(zkp_op_kind_t kind)
+int zkp_s3_blocks(const zkp_req_t *r)
 {
-    switch (kind) {
+    const zkp_op_t *op = &r->op;
+    /* A fenced read waits for the lock's section and the mark's group
+     * commit, like a write; an ordinary read waits only for a backend that
+     * says its reads may (an upstream over the network). */
+    if (op->reading && op->fence == ZKP_FENCE_PRESENT)
+        return 1;
+    switch (op->kind) {
     case ZKP_OP_PUT_OBJECT:
     case ZKP_OP_COPY_OBJECT:
     case ZKP_OP_DELETE_OBJECT:
@@ -43,7 +53,21 @@ int zkp_s3_blocks(zkp_op_kind_t kind)
     case ZKP_OP_ABORT_MULTIPART_UPLOAD:
     case ZKP_OP_LIST_PARTS:             /* reads a head per part */
     case ZKP_OP_LIST_MULTIPART_UPLOADS: /* reads a manifest per upload */
+    case ZKP_OP_ADMIN_FENCE_ADVANCE:
         return 1;
+    case ZKP_OP_LIST_BUCKETS:
+    case ZKP_OP_HEAD_BUCKET:
+    case ZKP_OP_GET_BUCKET_LOCATION:
+    case ZKP_OP_LIST_OBJECTS_V1:
+    case ZKP_OP_LIST_OBJECTS_V2:
+    case ZKP_OP_GET_OBJECT:
+    case ZKP_OP_HEAD_OBJECT:
+    case ZKP_OP_GET_BUCKET_VERSIONING:
+    case ZKP_OP_PUT_BUCKET_VERSIONING:
+    case ZKP_OP_LIST_OBJECT_VERSIONS:
+        /* Reads wait only for a backend that says they may (an upstream
+         * over the network); local ones are served from the loops. */
+        return r->svc->be->ops->remote;
     default:
         return 0;
     }
@@ -97,6 +121,8 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
         return zkp_op_put_bucket_versioning(r);
     case ZKP_OP_LIST_OBJECT_VERSIONS:
         return zkp_op_list_objects(r);
+    case ZKP_OP_ADMIN_FENCE_ADVANCE:
+        return zkp_op_fence_advance(r);
     default:
         return zkp_op_admin(r);
     }

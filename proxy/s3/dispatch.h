@@ -16,11 +16,13 @@
  * queued and the result of queueing it in *res. */
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res);
 
-/* Whether the operation's execution blocks on storage (fsyncs, the
- * fencing section, copies, a file read per item): writes, bucket changes
- * and the multipart listings. The server runs those on a worker, the rest
- * on its event loop. */
-int zkp_s3_blocks(zkp_op_kind_t kind);
+/* Whether the request's execution blocks: on storage (fsyncs, the fencing
+ * section, copies, a file read per item): writes, bucket changes, fenced
+ * reads, fence-advance and the multipart listings; and, when the backend is
+ * remote (backend.h: `remote`), every read and listing. The server runs
+ * those on a worker, the rest (ordinary reads of a local backend) on its
+ * event loop. */
+int zkp_s3_blocks(const zkp_req_t *r);
 
 /* Executes the operation (body complete) and queues its response; returns
  * the result of queueing it. */

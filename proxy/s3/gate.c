@@ -1,4 +1,4 @@
-/* Fencing around a mutation: the glue between an S3 request and the
+/* Fencing around a fenced request: the glue between an S3 request and the
  * fencing core (fence/fence.h). The order of a fenced write is
  *
  *   precheck (428/400 early, 412 early if already stale, before the body)
@@ -9,9 +9,19 @@
  * so a write is visible only after its mark is durable, and two writers of
  * one lock commit in mark order. The early check is an optimisation only
  * (a token can become stale while the body streams): enter() decides.
- * Every answer to a fenced request (428, 412, 503, acceptance) is counted
- * in the metrics and written to the audit log. zkp_gate_commit() is that
- * order for a staged write (PutObject, CopyObject, a part, a completion). */
+ *
+ * A fenced read (GetObject, HeadObject, ListObjects with both headers)
+ * takes the same path with the backend's snapshot (the object opened, the
+ * listing page built) in place of the commit: its token becomes the mark,
+ * durably, before the snapshot is taken and before any byte is sent, so a
+ * write with a lower token is either in the snapshot (it left the section
+ * first) or refused (it enters after the mark moved). Fence-advance is the
+ * same with nothing in between.
+ *
+ * Every answer to a fenced request (428, 412, 503, acceptance, and the 400
+ * of a read or advance with half its headers) is counted in the metrics
+ * and written to the audit log. zkp_gate_commit() is the order of a write
+ * for a staged put (PutObject, CopyObject, a part, a completion). */
 #include "s3/gate.h"
 
 #include <inttypes.h>
@@ -19,6 +29,7 @@
 
 #include "http/respond.h"
 #include "s3/errors.h"
+#include "s3/precond.h"
 #include "s3/service.h"
 
 static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
@@ -29,15 +40,23 @@ static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
     zkp_xml_extra_t extra[] = {{"Lock", r->op.lock}, {"Token", tok}, {"HighWaterMark", hw}};
     char msg[160];
     snprintf(msg, sizeof(msg),
-             "The fencing token %s is lower than the lock's high-water mark %s: the writer no "
+             "The fencing token %s is lower than the lock's high-water mark %s: its holder no "
              "longer holds the lock",
              tok, hw);
     return zkp_respond_error_x(r, 412, "StaleFencingToken", msg, extra, 3);
 }
 
+/* The key of the audit line: NULL (null) for requests on no object
+ * (listings, fence-advance). */
 static const char *audit_key(zkp_req_t *r, const char *key)
 {
-    return key ? key : (r->op.key ? r->op.key : "-");
+    return key ? key : r->op.key;
+}
+
+/* The bucket of the audit line: null for fence-advance, which names none. */
+static const char *audit_bucket(zkp_req_t *r)
+{
+    return r->op.bucket[0] != '\0' ? r->op.bucket : NULL;
 }
 
 /* Every answer to a fenced request is a decision: counted and audited
@@ -46,7 +65,7 @@ static void record(zkp_req_t *r, const char *key, int had_mark, uint64_t mark, z
 {
     zkp_op_t *op = &r->op;
     zkp_metrics_verdict(&r->svc->metrics, op->kind, v);
-    zkp_audit_log(r->svc->audit, op->lock, op->token, had_mark, mark, v, op->bucket,
+    zkp_audit_log(r->svc->audit, op->lock, op->token, had_mark, mark, v, audit_bucket(r),
                   audit_key(r, key), zkp_op_name(op->kind));
 }
 
@@ -63,8 +82,8 @@ static enum MHD_Result refuse_unavailable(zkp_req_t *r, const char *key, int had
     atomic_fetch_add(&r->svc->metrics.fence_unavailable, 1);
     record(r, key, had_mark, mark, ZKP_VERDICT_REJECT_UNAVAILABLE);
     return zkp_respond_error(r, 503, "ServiceUnavailable",
-                             "The fencing mark store is unavailable; writes are refused until it "
-                             "recovers (reads still work)");
+                             "The fencing mark store is unavailable; fenced requests are refused "
+                             "until it recovers (reads without fencing headers still work)");
 }
 
 /* The lock named by a request that lacks its token (PARTIAL), for the
@@ -75,27 +94,61 @@ static const char *partial_lock(zkp_req_t *r)
     return lock ? lock : zkp_req_header(r, "x-amz-meta-fencing-lock");
 }
 
-static enum MHD_Result refuse_missing(zkp_req_t *r)
+/* Counts and audits a refusal made before a token could be compared. */
+static void record_missing(zkp_req_t *r)
 {
     zkp_op_t *op = &r->op;
     zkp_metrics_verdict(&r->svc->metrics, op->kind, ZKP_VERDICT_REJECT_MISSING);
     zkp_audit_log_no_token(r->svc->audit, op->fence == ZKP_FENCE_PARTIAL ? partial_lock(r) : NULL,
-                           ZKP_VERDICT_REJECT_MISSING, op->bucket, audit_key(r, NULL),
+                           ZKP_VERDICT_REJECT_MISSING, audit_bucket(r), audit_key(r, NULL),
                            zkp_op_name(op->kind));
+}
+
+static enum MHD_Result refuse_missing(zkp_req_t *r)
+{
+    record_missing(r);
     return zkp_respond_error(r, 428, "FencingTokenRequired",
                              "This write must carry X-Fencing-Lock and X-Fencing-Token (or "
                              "x-amz-meta-fencing-lock and x-amz-meta-fencing-token)");
 }
 
+/* A read or fence-advance with half of its fencing headers (or an advance
+ * with none): 400 naming what is missing. A read with half of them must not
+ * pass as an ordinary read: its sender believes it is fenced. */
+static enum MHD_Result refuse_incomplete(zkp_req_t *r)
+{
+    record_missing(r);
+    if (r->op.fence == ZKP_FENCE_ABSENT)
+        return zkp_respond_error(r, 400, "FencingTokenRequired",
+                                 "Fence-advance must carry X-Fencing-Lock and X-Fencing-Token");
+    const char *rule = r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE
+                           ? "fence-advance carries both"
+                           : "a fenced read carries both, an ordinary read neither";
+    int has_lock = partial_lock(r) != NULL;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s was sent without %s: %s",
+             has_lock ? "X-Fencing-Lock" : "X-Fencing-Token",
+             has_lock ? "X-Fencing-Token" : "X-Fencing-Lock", rule);
+    return zkp_respond_error(r, 400, has_lock ? "InvalidFencingToken" : "InvalidFencingLock", msg);
+}
+
 int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
 {
     zkp_op_t *op = &r->op;
-    if (!op->mutating)
-        return 0;
-    int required = zkp_config_fencing_required(r->svc->cfg, op->bucket);
-    if (op->fence == ZKP_FENCE_PARTIAL || (op->fence == ZKP_FENCE_ABSENT && required)) {
-        *res = refuse_missing(r);
-        return -1;
+    int advance = op->kind == ZKP_OP_ADMIN_FENCE_ADVANCE;
+    if (op->mutating) {
+        int required = zkp_config_fencing_required(r->svc->cfg, op->bucket);
+        if (op->fence == ZKP_FENCE_PARTIAL || (op->fence == ZKP_FENCE_ABSENT && required)) {
+            *res = refuse_missing(r);
+            return -1;
+        }
+    } else if (op->reading || advance) {
+        /* The bucket policy (fencing required) is a rule for writes only:
+         * a read without headers is an ordinary read. */
+        if (op->fence == ZKP_FENCE_PARTIAL || (op->fence == ZKP_FENCE_ABSENT && advance)) {
+            *res = refuse_incomplete(r);
+            return -1;
+        }
     }
     if (op->fence != ZKP_FENCE_PRESENT)
         return 0;
@@ -117,12 +170,15 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
+/* record_accept: count and audit an acceptance here (zkp_gate_enter), or
+ * leave it to the caller (zkp_gate_enter_decide). */
+static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept,
+                 enum MHD_Result *res)
 {
     zkp_op_t *op = &r->op;
     g->txn = NULL;
     if (op->fence != ZKP_FENCE_PRESENT)
-        return 0; /* an optional bucket, no headers: precheck allowed it */
+        return 0; /* an optional bucket or an ordinary read: precheck allowed it */
     int rc = zkp_fence_begin(r->svc->marks, op->lock, op->token, &g->txn, &g->verdict, &g->mark,
                              &g->had_mark);
     if (rc < 0) {
@@ -155,10 +211,30 @@ int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result
     /* Counted and logged once the decision is durable: a 503 is not an
      * acceptance. DeleteObjects logs one line per key instead, each with
      * what happened to that key (zkp_gate_audit_as). */
+    if (!record_accept)
+        return 0;
     zkp_metrics_verdict(&r->svc->metrics, op->kind, g->verdict);
     if (op->kind != ZKP_OP_DELETE_OBJECTS)
         zkp_gate_audit(r, g, key);
     return 0;
+}
+
+int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
+{
+    return enter(r, g, key, 1, res);
+}
+
+int zkp_gate_enter_decide(zkp_req_t *r, zkp_gate_t *g, enum MHD_Result *res)
+{
+    return enter(r, g, NULL, 0, res);
+}
+
+void zkp_gate_record(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v)
+{
+    if (r->op.fence != ZKP_FENCE_PRESENT)
+        return;
+    zkp_metrics_verdict(&r->svc->metrics, r->op.kind, v);
+    zkp_gate_audit_as(r, g, key, v);
 }
 
 void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v)
@@ -166,7 +242,7 @@ void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_v
     zkp_op_t *op = &r->op;
     if (op->fence != ZKP_FENCE_PRESENT)
         return;
-    zkp_audit_log(r->svc->audit, op->lock, op->token, g->had_mark, g->mark, v, op->bucket,
+    zkp_audit_log(r->svc->audit, op->lock, op->token, g->had_mark, g->mark, v, audit_bucket(r),
                   audit_key(r, key), zkp_op_name(op->kind));
 }
 
@@ -182,8 +258,16 @@ void zkp_gate_leave(zkp_gate_t *g)
     g->txn = NULL;
 }
 
-int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, time_t *mtime,
-                    enum MHD_Result *res)
+/* The header a write's refused precondition names, when only one was sent. */
+static const char *write_condition(const zkp_cond_t *c)
+{
+    if (c == NULL || (c->if_match != NULL && c->if_none_match != NULL))
+        return NULL;
+    return c->if_match != NULL ? "If-Match" : "If-None-Match";
+}
+
+int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
+                    time_t *mtime, enum MHD_Result *res)
 {
     /* The object's own fsync happens here, before the lock's section: many
      * writers of one lock sync in parallel, and the section holds only the
@@ -196,12 +280,22 @@ int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, time_t *mtime,
         return -1;
     }
     zkp_gate_t g;
-    if (zkp_gate_enter(r, &g, NULL, res) != 0) {
+    if (zkp_gate_enter_decide(r, &g, res) != 0) {
         ops->put_abort(p);
         return -1;
     }
-    rc = ops->put_commit(p, etag, mtime);
+    rc = ops->put_commit(p, etag, cond, mtime);
+    /* The decision's outcome, audited in the section: a write refused by
+     * its precondition was not applied (the mark stays raised: the token
+     * was good). A failed commit is audited as the decision it was. */
+    int refused = rc == ZKP_BE_PRECONDITION ||
+                  (rc == ZKP_BE_NO_KEY && cond != NULL && cond->if_match != NULL);
+    zkp_gate_record(r, &g, NULL, refused ? ZKP_VERDICT_REJECT_PRECONDITION : g.verdict);
     zkp_gate_leave(&g);
+    if (rc == ZKP_BE_PRECONDITION) {
+        *res = zkp_precond_failed(r, write_condition(cond));
+        return -1;
+    }
     if (rc != ZKP_BE_OK) {
         *res = zkp_respond_be_error(r, rc);
         return -1;

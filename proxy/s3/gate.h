@@ -1,13 +1,15 @@
-/* Fencing around a mutation (s3/gate.c): the glue between an S3 request
- * and the fencing core (fence/fence.h). The gate decides and records
- * (metrics, audit log) every answer to a fenced request; on a refusal it
- * also queues the error response, and the operation returns at once. */
+/* Fencing around a mutation, a fenced read or a fence-advance (s3/gate.c):
+ * the glue between an S3 request and the fencing core (fence/fence.h). The
+ * gate decides and records (metrics, audit log) every answer to a fenced
+ * request; on a refusal it also queues the error response, and the
+ * operation returns at once. */
 #ifndef ZKP_GATE_H
 #define ZKP_GATE_H
 
 #include <stdint.h>
 #include <time.h>
 
+#include "backend/cond.h"
 #include "fence/fence.h"
 #include "http/reqctx.h"
 
@@ -18,19 +20,31 @@ typedef struct zkp_gate {
     int had_mark;
 } zkp_gate_t;
 
-/* At request start: 428 if fencing is required and missing, 412 early if
- * the token is already stale, 503 if the store cannot answer (each one
- * audited). Returns 0 to proceed, or -1 with the MHD result of the queued
- * error response in *res. */
+/* At request start: 428 if a write's fencing is required and missing, 400
+ * if a read carries only one of the two headers (or a fence-advance not
+ * both), 412 early if the token is already stale, 503 if the store cannot
+ * answer (each one audited). Returns 0 to proceed, or -1 with the MHD
+ * result of the queued error response in *res. */
 int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res);
 /* Enters the lock's section and decides; on acceptance the mark is durably
- * raised before returning 0, and the acceptance is audited under `key`
+ * raised before returning 0, and the caller, still inside the section,
+ * commits its write or takes its read's snapshot, then calls
+ * zkp_gate_leave(); and the acceptance is audited under `key`
  * (NULL: the request's key), except for DeleteObjects, whose caller audits
  * each key with zkp_gate_audit()/zkp_gate_audit_as(). On rejection or
  * failure the refusal is audited, the error response queued (412 or 503),
  * the section left, and -1 returned with *res set. A request without
- * fencing headers (optional bucket) passes with no section. */
+ * fencing headers (optional bucket, ordinary read) passes with no
+ * section. */
 int zkp_gate_enter(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res);
+/* Like zkp_gate_enter(), but an acceptance is neither counted nor audited:
+ * the caller, still inside the section, records what became of it with
+ * zkp_gate_record() once its commit has answered (a write that its own
+ * precondition refused was not applied). Refusals are recorded here. */
+int zkp_gate_enter_decide(zkp_req_t *r, zkp_gate_t *g, enum MHD_Result *res);
+/* Counts and audits verdict v (the gate's, or what it became) for `key`
+ * (NULL: the request's). No-op for a request without fencing headers. */
+void zkp_gate_record(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v);
 /* Logs the gate's verdict for one key under the same decision. */
 void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key);
 /* Logs verdict v for one key (DeleteObjects: ZKP_VERDICT_REJECT_INVALID for a
@@ -41,11 +55,14 @@ void zkp_gate_leave(zkp_gate_t *g);
 
 /* The fenced commit of a staged write p (consumed whatever happens): the
  * backend's seal (before the section, so that writers of one lock sync in
- * parallel), then zkp_gate_enter(), the backend's commit inside the
- * section, and leave. On success *mtime (may be NULL) gets the commit's
- * time. Returns 0, or -1 with the refusal or the backend's error queued in
- * *res (nothing committed). */
-int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, time_t *mtime,
-                    enum MHD_Result *res);
+ * parallel), then zkp_gate_enter_decide(), the backend's commit inside the
+ * section with the write's own precondition `cond` (NULL: none; If-Match,
+ * If-None-Match: checked by the backend in the same atomic step as the
+ * publication), the verdict recorded (a write its precondition refused was
+ * not applied), and leave. On success *mtime (may be NULL) gets the
+ * commit's time. Returns 0, or -1 with the refusal or the backend's error
+ * queued in *res (nothing committed). */
+int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
+                    time_t *mtime, enum MHD_Result *res);
 
 #endif

@@ -2,7 +2,8 @@
  *   GET  health   200 {"status":"ok",...} or 503 when the mark store is down
  *   GET  metrics  Prometheus text
  *   GET  marks    read-only JSON list of lock -> high-water mark
- *   POST debug/marks-fail?on=1|0  test-only, when debug_fault_endpoint is on */
+ *   POST debug/marks-fail?on=1|0  test-only, when debug_fault_endpoint is on
+ * (POST fence-advance changes a mark: s3/ops_advance.c.) */
 #include "s3/ops_admin.h"
 
 #include <inttypes.h>
@@ -12,21 +13,6 @@
 #include "http/respond.h"
 #include "s3/service.h"
 #include "util/buf.h"
-
-static void json_string(zkp_buf_t *b, const char *s)
-{
-    zkp_buf_puts(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            zkp_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            zkp_buf_printf(b, "\\u%04x", c);
-        else
-            zkp_buf_append(b, s, 1);
-    }
-    zkp_buf_puts(b, "\"");
-}
 
 static enum MHD_Result respond_buf(zkp_req_t *r, int status, const char *type, zkp_buf_t *b)
 {
@@ -78,7 +64,7 @@ static int mark_cb(const char *lock, uint64_t mark, void *arg)
 {
     marks_acc_t *a = arg;
     zkp_buf_puts(a->b, a->n++ ? ",\n  {\"lock\":" : "\n  {\"lock\":");
-    json_string(a->b, lock);
+    zkp_buf_json_string(a->b, lock);
     /* Tokens are u64: as strings, so that JSON readers using doubles do not
      * round them. */
     zkp_buf_printf(a->b, ",\"mark\":\"%" PRIu64 "\"}", mark);

@@ -1,4 +1,4 @@
-/* Bucket operations and listings. */
+/* Bucket operations and listings (fenced listings through s3/gate.c). */
 #include "s3/ops_bucket.h"
 
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include "http/respond.h"
 #include "http/xml.h"
 #include "s3/errors.h"
+#include "s3/gate.h"
 #include "s3/service.h"
 #include "util/buf.h"
 #include "util/textutil.h"
@@ -220,8 +221,15 @@ enum MHD_Result zkp_op_list_objects(zkp_req_t *r)
     /* V2: a continuation token supersedes start-after. */
     if (req.after == NULL && op->kind == ZKP_OP_LIST_OBJECTS_V2)
         req.after = op->start_after;
+    /* A fenced listing builds its page (its snapshot) inside the lock's
+     * section, once its token is the durable mark. */
+    zkp_gate_t fence;
+    enum MHD_Result refused;
+    if (zkp_gate_enter(r, &fence, NULL, &refused) != 0)
+        return refused;
     zkp_list_result_t res;
     int rc = r->svc->be->ops->list(r->svc->be, op->bucket, &req, &res);
+    zkp_gate_leave(&fence);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
     zkp_buf_t b;

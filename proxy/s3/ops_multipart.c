@@ -16,6 +16,7 @@
 #include "s3/gate.h"
 #include "s3/objmeta.h"
 #include "s3/ops_object.h"
+#include "s3/precond.h"
 #include "s3/service.h"
 #include "util/buf.h"
 #include "util/textutil.h"
@@ -183,7 +184,7 @@ enum MHD_Result zkp_op_upload_part_copy(zkp_req_t *r)
                                           op->copy_first, op->copy_last, &p, etag);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
-    return zkp_copy_finish(r, p, etag, "CopyPartResult");
+    return zkp_copy_finish(r, p, etag, NULL, "CopyPartResult");
 }
 
 /* --- CompleteMultipartUpload ------------------------------------------------------------------ */
@@ -194,43 +195,6 @@ int zkp_mpu_complete_start(zkp_req_t *r, enum MHD_Result *res)
         return -1;
     r->body_limit = (uint64_t)ZKP_MPU_MAX_PARTS * COMPLETE_PART_MARKUP + COMPLETE_ENVELOPE;
     r->body_mode = ZKP_BODY_BUFFER;
-    return 0;
-}
-
-/* The condition of If-Match / If-None-Match on the completion: checked by
- * the backend against the object the completion replaces, atomically with
- * its publication. S3 takes one ETag in If-Match and only "*" in
- * If-None-Match. Returns 0 (pre filled, *has set when there is one) or -1
- * with the error queued. etag_buf holds the unquoted If-Match ETag. */
-static int read_precond(zkp_req_t *r, zkp_precond_t *pre, int *has, char etag_buf[ZKP_ETAG_MAX + 1],
-                        enum MHD_Result *res)
-{
-    const char *im = zkp_req_header(r, "If-Match");
-    const char *inm = zkp_req_header(r, "If-None-Match");
-    memset(pre, 0, sizeof(*pre));
-    *has = im != NULL || inm != NULL;
-    if (inm != NULL && strcmp(inm, "*") != 0) {
-        *res = zkp_respond_error(r, 501, "NotImplemented",
-                                 "If-None-Match on CompleteMultipartUpload takes only *");
-        return -1;
-    }
-    pre->if_none_match = inm;
-    if (im != NULL) {
-        size_t n = strlen(im);
-        if (n >= 2 && im[0] == '"' && im[n - 1] == '"') {
-            im++;
-            n -= 2;
-        }
-        if (n == 0 || n > ZKP_ETAG_MAX) {
-            *res = zkp_respond_error(r, 412, "PreconditionFailed",
-                                     "At least one of the pre-conditions you specified did not "
-                                     "hold");
-            return -1;
-        }
-        memcpy(etag_buf, im, n);
-        etag_buf[n] = '\0';
-        pre->if_match = etag_buf;
-    }
     return 0;
 }
 
@@ -321,16 +285,15 @@ enum MHD_Result zkp_op_complete_mpu(zkp_req_t *r)
         return zkp_body_respond_failed(r);
     zkp_op_t *op = &r->op;
     zkp_complete_req_t c;
-    zkp_precond_t pre;
-    int has_pre;
-    char if_match[ZKP_ETAG_MAX + 1];
     enum MHD_Result res;
+    /* If-Match / If-None-Match ('*' only) on the object the completion
+     * replaces: checked by the backend atomically with its publication. */
+    if (zkp_precond_write_start(r, &res) != 0)
+        return res;
+    zkp_cond_t pre;
+    zkp_precond_write(r, &pre);
     if (read_parts(r, &c, &res) != 0)
         return res;
-    if (read_precond(r, &pre, &has_pre, if_match, &res) != 0) {
-        zkp_complete_req_free(&c);
-        return res;
-    }
     /* The object's provenance is the completion's fencing. */
     zkp_obj_meta_t prov;
     memset(&prov, 0, sizeof(prov));
@@ -343,7 +306,7 @@ enum MHD_Result zkp_op_complete_mpu(zkp_req_t *r)
     char etag[ZKP_ETAG_MAX + 1];
     size_t bad = 0;
     int rc = be->ops->mpu_complete_begin(be, op->bucket, op->key, op->upload_id, c.parts, c.nparts,
-                                         &prov, has_pre ? &pre : NULL, &p, etag, &bad);
+                                         &prov, zkp_cond_none(&pre) ? NULL : &pre, &p, etag, &bad);
     if (rc == ZKP_BE_OK && p != NULL && r->upload_gone) {
         /* Unfenced, since no upload was found at the start: cannot be. */
         be->ops->put_abort(p);
@@ -357,7 +320,7 @@ enum MHD_Result zkp_op_complete_mpu(zkp_req_t *r)
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
     /* p == NULL: completed before (a retry whose first answer was lost). */
-    if (p != NULL && zkp_gate_commit(r, p, etag, NULL, &res) != 0)
+    if (p != NULL && zkp_gate_commit(r, p, etag, NULL, NULL, &res) != 0)
         return res;
     return respond_completed(r, etag);
 }

@@ -59,12 +59,13 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
         snprintf(err, errlen, "mark store %s: %s", cfg->marks_db, why);
         return -1;
     }
-    svc->be = zkp_backend_open(cfg, err, errlen);
+    int failure = ZKP_FAIL_START;
+    svc->be = zkp_backend_open(cfg, err, errlen, &failure);
     if (svc->be == NULL)
-        return -1;
+        return failure;
     if (zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen) != 0)
-        return -1;
-    return start_sweeps(svc, err, errlen);
+        return ZKP_FAIL_START;
+    return start_sweeps(svc, err, errlen) == 0 ? 0 : ZKP_FAIL_START;
 }
 
 int zkp_service_reopen_logs(zkp_service_t *svc)

@@ -35,8 +35,10 @@ typedef struct zkp_service {
  * lock is needed too). Only the data directory itself is created before
  * either lock: marks.db lives in it by default. `cfg` (resolved: marks_db
  * and audit_log set) must outlive the service.
- * Returns 0, or -1 with a message in err; then call zkp_service_close(),
- * which releases what was opened. */
+ * Returns 0, or a negative ZKP_FAIL_* (util/config.h: ZKP_FAIL_UNAVAILABLE
+ * or ZKP_FAIL_CONFIG when the backend says so, else ZKP_FAIL_START) with a
+ * message in err; then call zkp_service_close(), which releases what was
+ * opened. */
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen);
 
 /* Reopens the audit log under its configured path (log rotation). Returns

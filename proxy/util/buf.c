@@ -84,3 +84,18 @@ char *zkp_buf_steal(zkp_buf_t *b, size_t *len)
     zkp_buf_init(b);
     return p;
 }
+
+void zkp_buf_json_string(zkp_buf_t *b, const char *s)
+{
+    zkp_buf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            zkp_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            zkp_buf_printf(b, "\\u%04x", c);
+        else
+            zkp_buf_append(b, s, 1);
+    }
+    zkp_buf_puts(b, "\"");
+}

@@ -20,6 +20,10 @@ void zkp_buf_free(zkp_buf_t *b);
 void zkp_buf_append(zkp_buf_t *b, const void *p, size_t n);
 void zkp_buf_puts(zkp_buf_t *b, const char *s);
 void zkp_buf_printf(zkp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string, quotes included: '"' and '\\' escaped, control
+ * characters as \\u00XX, other bytes as they are (the caller's strings are
+ * ASCII or UTF-8). */
+void zkp_buf_json_string(zkp_buf_t *b, const char *s);
 /* Hands the bytes to the caller (free with free()); the buffer is reset.
  * Returns NULL if an allocation failed at any point. */
 char *zkp_buf_steal(zkp_buf_t *b, size_t *len);

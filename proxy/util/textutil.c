@@ -139,6 +139,142 @@ void zkp_http_date(time_t t, char *out, size_t cap)
     strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* --- HTTP-date parsing -------------------------------------------------------- */
+
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+static const char *const long_days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                        "Friday", "Saturday", "Sunday"};
+
+/* Consumes exactly n digits; -1 if fewer. */
+static int digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+/* Consumes one of the names; returns its index or -1. */
+static int name_of(const char **p, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (strncmp(*p, names[i], len) == 0) {
+            *p += len;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int lit(const char **p, const char *s)
+{
+    size_t len = strlen(s);
+    if (strncmp(*p, s, len) != 0)
+        return -1;
+    *p += len;
+    return 0;
+}
+
+/* "HH:MM:SS" into tm. */
+static int clock_of(const char **p, struct tm *tm)
+{
+    tm->tm_hour = digits(p, 2);
+    if (tm->tm_hour < 0 || lit(p, ":") != 0)
+        return -1;
+    tm->tm_min = digits(p, 2);
+    if (tm->tm_min < 0 || lit(p, ":") != 0)
+        return -1;
+    tm->tm_sec = digits(p, 2);
+    return tm->tm_sec < 0 ? -1 : 0;
+}
+
+static int leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int date_valid(const struct tm *tm)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = tm->tm_year + 1900;
+    int dim = mdays[tm->tm_mon] + (tm->tm_mon == 1 && leap(y));
+    return y >= 1970 && tm->tm_mday >= 1 && tm->tm_mday <= dim && tm->tm_hour <= 23 &&
+           tm->tm_min <= 59 && tm->tm_sec <= 60;
+}
+
+/* After the day name: ", 06 Nov 1994 08:49:37 GMT" (IMF-fixdate) or
+ * "day, 06-Nov-94 08:49:37 GMT" (RFC 850, long day name). */
+static int fixdate_or_rfc850(const char **p, int rfc850, struct tm *tm)
+{
+    char sep = rfc850 ? '-' : ' ';
+    if (lit(p, ", ") != 0 || (tm->tm_mday = digits(p, 2)) < 0 || **p != sep)
+        return -1;
+    (*p)++;
+    if ((tm->tm_mon = name_of(p, months, 12)) < 0 || **p != sep)
+        return -1;
+    (*p)++;
+    int y = digits(p, rfc850 ? 2 : 4);
+    if (y < 0)
+        return -1;
+    tm->tm_year = (rfc850 ? (y < 70 ? 2000 + y : 1900 + y) : y) - 1900;
+    if (lit(p, " ") != 0 || clock_of(p, tm) != 0)
+        return -1;
+    return lit(p, " GMT");
+}
+
+/* After the day name: " Nov  6 08:49:37 1994" (asctime; the day is
+ * space-padded). */
+static int asctime_date(const char **p, struct tm *tm)
+{
+    if (lit(p, " ") != 0 || (tm->tm_mon = name_of(p, months, 12)) < 0 || lit(p, " ") != 0)
+        return -1;
+    if (**p == ' ') {
+        (*p)++;
+        tm->tm_mday = digits(p, 1);
+    } else {
+        tm->tm_mday = digits(p, 2);
+    }
+    if (tm->tm_mday < 0 || lit(p, " ") != 0 || clock_of(p, tm) != 0 || lit(p, " ") != 0)
+        return -1;
+    int y = digits(p, 4);
+    tm->tm_year = y - 1900;
+    return y < 0 ? -1 : 0;
+}
+
+int zkp_http_date_parse(const char *s, time_t *out)
+{
+    if (s == NULL)
+        return -1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *p = s;
+    int rc;
+    if (name_of(&p, long_days, 7) >= 0) {
+        rc = fixdate_or_rfc850(&p, 1, &tm);
+    } else if (name_of(&p, days, 7) >= 0) {
+        rc = *p == ',' ? fixdate_or_rfc850(&p, 0, &tm) : asctime_date(&p, &tm);
+    } else {
+        return -1;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (rc != 0 || *p != '\0' || !date_valid(&tm))
+        return -1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = t;
+    return 0;
+}
+
 void zkp_iso8601(time_t t, char *out, size_t cap)
 {
     struct tm tm;

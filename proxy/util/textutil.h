@@ -31,6 +31,15 @@ long zkp_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT"; out needs 30 bytes. */
 void zkp_http_date(time_t t, char *out, size_t cap);
+/* Parses an HTTP-date (RFC 7231 7.1.1.1) in any of its three forms:
+ * IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", the obsolete RFC 850
+ * "Sunday, 06-Nov-94 08:49:37 GMT" (two-digit years 70..99 are 19xx, 00..69
+ * 20xx) and asctime "Sun Nov  6 08:49:37 1994"; leading and trailing
+ * spaces and tabs are allowed, nothing else. Names are matched exactly
+ * (not by locale); fields are range-checked (a day beyond its month, hour
+ * 24 or second 61 are refused; second 60 is taken as a leap second).
+ * Returns 0 and sets *out (seconds since the epoch, UTC), or -1. */
+int zkp_http_date_parse(const char *s, time_t *out);
 /* "2024-01-31T12:00:00.000Z"; out needs 25 bytes. */
 void zkp_iso8601(time_t t, char *out, size_t cap);
 

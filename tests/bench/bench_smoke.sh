@@ -14,7 +14,8 @@ bad=0
 for c in lock.uncontended lock.uncontended.zk_ops lock.contended lock.contended.zk_ops \
   lock.contended-procs lock.contended-procs.zk_ops lock.many_locks lock.many_locks.rss_per_lock \
   lock.many_locks.heap_per_lock proxy.get4k proxy.put4k.nofsync proxy.put4k.durable proxy.get1m \
-  proxy.put1m.nofsync proxy.get4k.p99_ms proxy.put4k.durable.p99_ms; do
+  proxy.put1m.nofsync proxy.get4k.p99_ms proxy.put4k.durable.p99_ms \
+  proxy.rmw.k1 proxy.rmw.k8 proxy.rmw.k1.p99_ms; do
   line=$(awk -v c="$c" '$1 == c' "$out")
   value=$(awk '{print $2}' <<<"$line")
   verdict=$(awk '{print $6}' <<<"$line")

@@ -696,20 +696,12 @@ static void test_sigterm_keepalive_load(void)
 
 static long post(const pt_proxy_t *p, const char *path)
 {
-    pt_resp_t r;
-    pt_http(p, "POST", path, NULL, NULL, 0, &r);
-    long st = r.status;
-    pt_resp_free(&r);
-    return st;
+    return pt_status(p, "POST", path);
 }
 
 static long health(const pt_proxy_t *p)
 {
-    pt_resp_t r;
-    pt_http(p, "GET", "/_zkfence/health", NULL, NULL, 0, &r);
-    long st = r.status;
-    pt_resp_free(&r);
-    return st;
+    return pt_status(p, "GET", "/_zkfence/health");
 }
 
 static void test_store_failure(void)

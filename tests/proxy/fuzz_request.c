@@ -4,7 +4,8 @@
  * multipart and versioning parameters: uploads, uploadId, partNumber,
  * part-number-marker, max-parts, max-uploads, key-marker, upload-id-marker,
  * version-id-marker, versionId, x-amz-copy-source-range), the version id
- * check, the aws-chunked body decoder, the Range parser, and the
+ * check, the conditional headers (ETag lists, HTTP dates, the read and write
+ * checks), the aws-chunked body decoder, the Range parser, and the
  * DeleteObjects and CompleteMultipartUpload XML.
  *
  * Input layout: line 1 is the method, line 2 the request-target, then
@@ -14,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cond.h"
 #include "http/awschunked.h"
 #include "http/range.h"
 #include "http/request.h"
 #include "http/xml.h"
+#include "util/textutil.h"
 
 static int drop(void *arg, const char *d, size_t n)
 {
@@ -59,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (t != NULL)
         in.target = t;
     const char *range = NULL;
+    zkp_cond_t cond = {0};
     while ((line = next_line(&p)) != NULL && *line != '\0') {
         char *colon = strchr(line, ':');
         if (colon == NULL)
@@ -79,6 +83,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in.meta_fencing_token = v;
         else if (!strcmp(line, "Range"))
             range = v;
+        else if (!strcmp(line, "If-Match"))
+            cond.if_match = v;
+        else if (!strcmp(line, "If-None-Match"))
+            cond.if_none_match = v;
+        else if (!strcmp(line, "If-Modified-Since"))
+            cond.if_modified_since = v;
+        else if (!strcmp(line, "If-Unmodified-Since"))
+            cond.if_unmodified_since = v;
     }
     zkp_op_t op;
     zkp_request_classify(&in, &op);
@@ -88,6 +100,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zkp_version_id_check(in.target, &status, &code, &msg);
     uint64_t a, b;
     zkp_range_parse(range, size, &a, &b);
+    /* Conditional headers: every value through the parsers, the checks
+     * against an object whose ETag is the If-Match value itself (so that
+     * matching paths are reached too). */
+    const char *vals[] = {cond.if_match, cond.if_none_match, cond.if_modified_since,
+                          cond.if_unmodified_since};
+    for (size_t i = 0; i < 4; i++) {
+        time_t when;
+        zkp_http_date_parse(vals[i], &when);
+        zkp_etag_list_match(vals[i], "0123456789abcdef0123456789abcdef", (int)(i & 1));
+    }
+    const char *etag = cond.if_match ? cond.if_match : "";
+    zkp_cond_check_read(&cond, etag, (time_t)size * 1000003, NULL);
+    zkp_cond_check_write(&cond, (int)(size & 1), etag, NULL);
     /* The body: everything after the blank line, with its NULs. */
     size_t off = p ? (size_t)(p - text) : size;
     if (off > tlen)

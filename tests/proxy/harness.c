@@ -259,6 +259,27 @@ int pt_http(const pt_proxy_t *p, const char *method, const char *path, const cha
     return rc == CURLE_OK ? 0 : -1;
 }
 
+long pt_status(const pt_proxy_t *p, const char *method, const char *path)
+{
+    pt_resp_t r;
+    pt_http(p, method, path, NULL, NULL, 0, &r);
+    long st = r.status;
+    pt_resp_free(&r);
+    return st;
+}
+
+long long pt_mark(const pt_proxy_t *p, const char *lock)
+{
+    pt_resp_t r;
+    pt_http(p, "GET", "/_zkfence/marks", NULL, NULL, 0, &r);
+    char needle[1100];
+    snprintf(needle, sizeof(needle), "{\"lock\":\"%s\",\"mark\":\"", lock);
+    const char *at = r.body ? strstr(r.body, needle) : NULL;
+    long long m = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    pt_resp_free(&r);
+    return m;
+}
+
 void pt_resp_free(pt_resp_t *r)
 {
     free(r->body);

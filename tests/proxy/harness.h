@@ -47,6 +47,11 @@ typedef struct pt_resp {
 int pt_http(const pt_proxy_t *p, const char *method, const char *path, const char *const *headers,
             const void *body, size_t len, pt_resp_t *out);
 void pt_resp_free(pt_resp_t *r);
+/* The status of one request without headers or body (0 if none came). */
+long pt_status(const pt_proxy_t *p, const char *method, const char *path);
+/* The lock's high-water mark as GET /_zkfence/marks lists it, or -1 if the
+ * lock has none. */
+long long pt_mark(const pt_proxy_t *p, const char *lock);
 /* The value of a response header (case-insensitive) copied into buf, or
  * NULL. */
 const char *pt_header(const pt_resp_t *r, const char *name, char *buf, size_t cap);

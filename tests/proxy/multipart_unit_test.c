@@ -416,7 +416,7 @@ static int upload_part(zkp_backend_t *be, const char *key, const char *id, int n
             snprintf(ref->etag, sizeof(ref->etag), "%s", etag);
         }
         rc = be->ops->put_write(p, buf, n);
-        rc = rc == 0 ? be->ops->put_commit(p, etag, NULL) : (be->ops->put_abort(p), rc);
+        rc = rc == 0 ? be->ops->put_commit(p, etag, NULL, NULL) : (be->ops->put_abort(p), rc);
     }
     free(buf);
     return rc;
@@ -437,7 +437,7 @@ static char *create(zkp_backend_t *be, const char *key, const char *lock, uint64
 }
 
 static int complete(zkp_backend_t *be, const char *key, const char *id, const zkp_part_ref_t *parts,
-                    size_t n, const zkp_precond_t *pre, char etag[ZKP_ETAG_MAX + 1], size_t *bad)
+                    size_t n, const zkp_cond_t *pre, char etag[ZKP_ETAG_MAX + 1], size_t *bad)
 {
     zkp_obj_meta_t prov;
     memset(&prov, 0, sizeof(prov));
@@ -450,7 +450,7 @@ static int complete(zkp_backend_t *be, const char *key, const char *id, const zk
         *bad = b;
     if (rc != 0 || p == NULL)
         return rc;
-    return be->ops->put_commit(p, etag, NULL);
+    return be->ops->put_commit(p, etag, NULL, NULL);
 }
 
 static int uploads_of(zkp_backend_t *be, const char *prefix)
@@ -561,7 +561,7 @@ static void test_fs_complete(void)
     zkp_obj_meta_t none;
     memset(&none, 0, sizeof(none));
     CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "big", &none, &p), 0);
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL), 0);
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL), 0);
     CU_ASSERT_EQUAL(
         be->ops->mpu_complete_begin(be, "bkt", "big", id, parts, 3, NULL, NULL, &p, again, &bad),
         ZKP_BE_NO_UPLOAD);
@@ -620,12 +620,12 @@ static void test_fs_refusals(void)
     CU_ASSERT_EQUAL(uploads_of(be, "k2"), 1);
 
     /* Preconditions, checked at the publication. */
-    zkp_precond_t none_match = {.if_none_match = "*"};
+    zkp_cond_t none_match = {.if_none_match = "*"};
     char *id3 = create(be, "k", NULL, 0);
     CU_ASSERT_EQUAL(upload_part(be, "k", id3, 1, 7, 'z', &parts[2]), 0);
     CU_ASSERT_EQUAL(complete(be, "k", id3, &parts[2], 1, &none_match, etag, NULL),
                     ZKP_BE_PRECONDITION);
-    zkp_precond_t match_other = {.if_match = "0123456789abcdef0123456789abcdef"};
+    zkp_cond_t match_other = {.if_match = "0123456789abcdef0123456789abcdef"};
     CU_ASSERT_EQUAL(complete(be, "k", id3, &parts[2], 1, &match_other, etag, NULL),
                     ZKP_BE_PRECONDITION);
     CU_ASSERT_EQUAL(be->ops->open(be, "bkt", "k", &m, NULL), 0);
@@ -633,7 +633,7 @@ static void test_fs_refusals(void)
     char current[ZKP_ETAG_MAX + 1];
     snprintf(current, sizeof(current), "%s", m.etag);
     zkp_obj_meta_free(&m);
-    zkp_precond_t match = {.if_match = current};
+    zkp_cond_t match = {.if_match = current};
     CU_ASSERT_EQUAL(complete(be, "k", id3, &parts[2], 1, &match, etag, NULL), ZKP_BE_OK);
     CU_ASSERT_EQUAL(be->ops->open(be, "bkt", "k", &m, NULL), 0);
     CU_ASSERT_EQUAL(m.size, 7);
@@ -666,7 +666,7 @@ static void test_fs_parts(void)
     CU_ASSERT_EQUAL_FATAL(be->ops->mpu_part_begin(be, "bkt", "k", id, 1, &p), 0);
     CU_ASSERT_EQUAL(be->ops->put_write(p, "late", 4), 0);
     CU_ASSERT_EQUAL(be->ops->mpu_abort(be, "bkt", "k", id), 0);
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL),
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL),
                     ZKP_BE_NO_UPLOAD);
     free(id);
 
@@ -675,19 +675,19 @@ static void test_fs_parts(void)
     memset(&none, 0, sizeof(none));
     CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "src", &none, &p), 0);
     CU_ASSERT_EQUAL(be->ops->put_write(p, "0123456789", 10), 0);
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, "781e5e245d69b566979b86e28d23f2c7", NULL), 0);
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, "781e5e245d69b566979b86e28d23f2c7", NULL, NULL), 0);
     id = create(be, "dst", NULL, 0);
     char etag[ZKP_ETAG_MAX + 1], want[33];
     CU_ASSERT_EQUAL_FATAL(
         be->ops->mpu_part_copy_begin(be, "bkt", "dst", id, 1, "bkt", "src", 1, 2, 5, &p, etag), 0);
     md5_hex("2345", 4, want);
     CU_ASSERT_STRING_EQUAL(etag, want);
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, etag, NULL), 0);
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, etag, NULL, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(
         be->ops->mpu_part_copy_begin(be, "bkt", "dst", id, 2, "bkt", "src", 0, 0, 0, &p, etag), 0);
     md5_hex("0123456789", 10, want);
     CU_ASSERT_STRING_EQUAL(etag, want);
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, etag, NULL), 0);
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, etag, NULL, NULL), 0);
     CU_ASSERT_EQUAL(
         be->ops->mpu_part_copy_begin(be, "bkt", "dst", id, 3, "bkt", "src", 1, 5, 10, &p, etag),
         ZKP_BE_BAD_RANGE);

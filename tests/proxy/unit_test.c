@@ -265,10 +265,51 @@ static void test_request_fencing(void)
     CU_ASSERT_STRING_EQUAL(op.err_code, "InvalidFencingToken");
     zkp_op_free(&op);
 
-    /* Reads ignore fencing headers entirely. */
+    /* Object reads and listings parse them too (a fenced read), with the
+     * same rules; half of them is PARTIAL (the gate answers 400). */
     zkp_request_in_t get = {.method = "GET", .target = "/b1b/k", .fencing_token = "junk"};
-    CU_ASSERT_EQUAL(zkp_request_classify(&get, &op), 0);
-    CU_ASSERT_FALSE(op.mutating);
+    CU_ASSERT_EQUAL(zkp_request_classify(&get, &op), -1);
+    CU_ASSERT_EQUAL(op.status, 400);
+    CU_ASSERT_STRING_EQUAL(op.err_code, "InvalidFencingToken");
+    zkp_op_free(&op);
+    get.fencing_token = "7";
+    get.fencing_lock = "/locks/r";
+    const char *reads[][2] = {
+        {"GET", "/b1b/k"}, {"HEAD", "/b1b/k"}, {"GET", "/b1b"}, {"GET", "/b1b?list-type=2"}};
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        get.method = reads[i][0];
+        get.target = reads[i][1];
+        CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&get, &op), 0);
+        CU_ASSERT_TRUE(op.reading);
+        CU_ASSERT_FALSE(op.mutating);
+        CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PRESENT);
+        CU_ASSERT_EQUAL(op.token, 7);
+        zkp_op_free(&op);
+    }
+    get.fencing_token = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&get, &op), 0);
+    CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PARTIAL);
+    zkp_op_free(&op);
+    /* Fence-advance: POST only, headers parsed. */
+    zkp_request_in_t adv = {.method = "POST",
+                            .target = "/_zkfence/fence-advance",
+                            .fencing_lock = "/locks/r",
+                            .fencing_token = "9"};
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&adv, &op), 0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_ADMIN_FENCE_ADVANCE);
+    CU_ASSERT_STRING_EQUAL(zkp_op_name(op.kind), "FenceAdvance");
+    CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_PRESENT);
+    CU_ASSERT_EQUAL(op.token, 9);
+    zkp_op_free(&op);
+    adv.method = "GET";
+    CU_ASSERT_EQUAL(zkp_request_classify(&adv, &op), -1);
+    CU_ASSERT_EQUAL(op.status, 404);
+    zkp_op_free(&op);
+    /* Other requests ignore them entirely. */
+    zkp_request_in_t mb = {.method = "PUT", .target = "/b1b", .fencing_token = "junk"};
+    CU_ASSERT_EQUAL(zkp_request_classify(&mb, &op), 0);
+    CU_ASSERT_FALSE(op.mutating || op.reading);
+    CU_ASSERT_EQUAL(op.fence, ZKP_FENCE_ABSENT);
     zkp_op_free(&op);
 }
 
@@ -480,7 +521,7 @@ static int put(zkp_backend_t *be, const char *bucket, const char *key, const cha
         be->ops->put_abort(p);
         return -1;
     }
-    return be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL);
+    return be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL);
 }
 
 static int get(zkp_backend_t *be, const char *bucket, const char *key, char *out, size_t cap)
@@ -722,7 +763,7 @@ static void test_data_dir_lock(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, pid));
     CU_ASSERT_EQUAL(access(staged, F_OK), 0); /* tmp/ was not emptied */
 
-    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL), 0);
+    CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL), 0);
     be->ops->destroy(be); /* releases the lock */
     be = zkp_backend_fs_open(data, 1, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(be);

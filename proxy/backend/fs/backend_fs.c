@@ -239,7 +239,7 @@ static void fs_close(zkp_reader_t *r)
 
 static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, const char *db,
                          const char *dk, const zkp_obj_meta_t *replace, const zkp_obj_meta_t *prov,
-                         zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
+                         const zkp_cond_t *src_cond, zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
 {
     zkp_fs_t *be = (zkp_fs_t *)base;
     zkp_fs_bucket_t *dst = zkp_fs_bucket_get(be, db);
@@ -250,6 +250,13 @@ static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
     int fd = zkp_fs_open_object(be, sb, sk, &src, &off, NULL);
     if (fd < 0)
         return fd;
+    /* The source's preconditions, against the version opened: the one
+     * copied, whatever is written to the source meanwhile. */
+    if (zkp_cond_check_read(src_cond, src.etag, src.mtime, NULL) != ZKP_COND_PASS) {
+        zkp_obj_meta_free(&src);
+        close(fd);
+        return ZKP_BE_PRECONDITION;
+    }
     zkp_obj_meta_t m;
     int rc = zkp_obj_meta_copy(&m, replace ? replace : &src) == 0 ? ZKP_BE_OK : ZKP_BE_NOMEM;
     if (rc == ZKP_BE_OK) {

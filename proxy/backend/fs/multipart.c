@@ -318,7 +318,7 @@ int zkp_fs_mpu_list_parts(zkp_backend_t *base, const char *bucket, const char *k
  * ends) and the condition on the object it replaces. */
 typedef struct completion {
     zkp_fs_upload_t u;
-    zkp_precond_t pre;
+    zkp_cond_t pre; /* If-Match, If-None-Match; borrowed until the put ends */
     int has_pre;
 } completion_t;
 
@@ -335,7 +335,7 @@ static void release_completion(zkp_put_t *p)
 static int publish_completion(zkp_put_t *p)
 {
     completion_t *c = p->ctx;
-    int rc = zkp_fs_publish_object(p, c->has_pre ? &c->pre : NULL);
+    int rc = zkp_fs_publish_object(p, c->has_pre ? &c->pre : p->cond);
     if (rc == ZKP_BE_OK)
         zkp_fs_upload_remove(p->fs, c->u.dir);
     return rc;
@@ -491,7 +491,7 @@ static int object_meta(const zkp_obj_meta_t *upload, const zkp_obj_meta_t *prov,
 
 int zkp_fs_mpu_complete_begin(zkp_backend_t *base, const char *bucket, const char *key,
                               const char *upload_id, const zkp_part_ref_t *parts, size_t n,
-                              const zkp_obj_meta_t *prov, const zkp_precond_t *pre, zkp_put_t **out,
+                              const zkp_obj_meta_t *prov, const zkp_cond_t *pre, zkp_put_t **out,
                               char etag[ZKP_ETAG_MAX + 1], size_t *bad)
 {
     zkp_fs_t *fs = (zkp_fs_t *)base;

@@ -38,7 +38,7 @@ int zkp_fs_mpu_list_parts(zkp_backend_t *be, const char *bucket, const char *key
                           const char *upload_id, int after, int max, zkp_part_list_t *out);
 int zkp_fs_mpu_complete_begin(zkp_backend_t *be, const char *bucket, const char *key,
                               const char *upload_id, const zkp_part_ref_t *parts, size_t n,
-                              const zkp_obj_meta_t *prov, const zkp_precond_t *pre, zkp_put_t **out,
+                              const zkp_obj_meta_t *prov, const zkp_cond_t *pre, zkp_put_t **out,
                               char etag[ZKP_ETAG_MAX + 1], size_t *bad);
 int zkp_fs_mpu_abort(zkp_backend_t *be, const char *bucket, const char *key, const char *upload_id);
 int zkp_fs_mpu_list(zkp_backend_t *be, const char *bucket, const zkp_upload_list_req_t *req,

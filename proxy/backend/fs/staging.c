@@ -19,7 +19,7 @@
 
 static int publish_default(zkp_put_t *p)
 {
-    return zkp_fs_publish_object(p, NULL);
+    return zkp_fs_publish_object(p, p->cond);
 }
 
 int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_obj_meta_t *meta,
@@ -91,8 +91,9 @@ int zkp_fs_put_seal(zkp_put_t *p, const char *etag)
     return ZKP_BE_OK;
 }
 
-int zkp_fs_put_commit(zkp_put_t *p, const char *etag, time_t *mtime)
+int zkp_fs_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
 {
+    p->cond = cond;
     int rc = zkp_fs_put_seal(p, etag);
     if (rc == ZKP_BE_OK)
         rc = p->publish(p);
@@ -131,9 +132,10 @@ int zkp_fs_copy_range(zkp_put_t *p, int fd, uint64_t off, uint64_t len, char eta
     return rc;
 }
 
-/* Whether the object now under p's key meets pre. Called under the
- * bucket's mutex, so that nothing replaces that object in between. */
-static int precond_met(zkp_put_t *p, const zkp_precond_t *pre)
+/* Whether the object now under p's key meets the write's precondition
+ * (cond.h). Called under the bucket's mutex, so that nothing replaces that
+ * object in between. */
+static int precond_met(zkp_put_t *p, const zkp_cond_t *cond)
 {
     zkp_obj_meta_t cur;
     uint64_t off;
@@ -141,20 +143,22 @@ static int precond_met(zkp_put_t *p, const zkp_precond_t *pre)
     if (fd < 0 && fd != ZKP_BE_NO_KEY)
         return fd;
     int exists = fd >= 0;
-    int ok = 1;
-    if (pre->if_none_match != NULL && exists)
-        ok = 0;
-    if (pre->if_match != NULL &&
-        (!exists || (strcmp(pre->if_match, "*") != 0 && strcasecmp(pre->if_match, cur.etag) != 0)))
-        ok = 0;
+    zkp_cond_result_t v = zkp_cond_check_write(cond, exists, exists ? cur.etag : "", NULL);
     if (exists) {
         zkp_obj_meta_free(&cur);
         close(fd);
     }
-    return ok ? ZKP_BE_OK : ZKP_BE_PRECONDITION;
+    switch (v) {
+    case ZKP_COND_PASS:
+        return ZKP_BE_OK;
+    case ZKP_COND_NO_OBJECT:
+        return ZKP_BE_NO_KEY; /* If-Match without an object: 404, as S3 */
+    default:
+        return ZKP_BE_PRECONDITION;
+    }
 }
 
-int zkp_fs_publish_object(zkp_put_t *p, const zkp_precond_t *pre)
+int zkp_fs_publish_object(zkp_put_t *p, const zkp_cond_t *pre)
 {
     zkp_fs_bucket_t *b = p->b;
     char dst[4096];
@@ -167,7 +171,7 @@ int zkp_fs_publish_object(zkp_put_t *p, const zkp_precond_t *pre)
     pthread_mutex_lock(&b->mu);
     if (b->deleted)
         rc = ZKP_BE_NO_BUCKET;
-    else if (pre != NULL)
+    else if (!zkp_cond_none(pre))
         rc = precond_met(p, pre);
     if (rc == ZKP_BE_OK && rename(p->tmp, dst) != 0)
         rc = ZKP_BE_IO;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/cond.h"
 #include "backend/fs/objfile.h"
 #include "backend/fs/store.h"
 
@@ -35,6 +36,9 @@ struct zkp_put {
     /* Frees ctx when the put ends, however it ends; NULL: nothing to free. */
     void (*release)(zkp_put_t *p);
     void *ctx; /* the publisher's */
+    /* The write's precondition while put_commit runs (NULL: none); the
+     * object publisher checks it. Borrowed from the caller of put_commit. */
+    const zkp_cond_t *cond;
 };
 
 /* Creates the staging file in tmp/ with the object file head for key, meta
@@ -47,7 +51,7 @@ int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_ob
 /* The put operations of the backend table (backend.h). */
 int zkp_fs_put_write(zkp_put_t *p, const void *data, size_t len);
 int zkp_fs_put_seal(zkp_put_t *p, const char *etag);
-int zkp_fs_put_commit(zkp_put_t *p, const char *etag, time_t *mtime);
+int zkp_fs_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime);
 void zkp_fs_put_abort(zkp_put_t *p);
 
 /* Appends len bytes of fd, from offset off, to p's body, and fills etag
@@ -60,7 +64,8 @@ int zkp_fs_copy_range(zkp_put_t *p, int fd, uint64_t off, uint64_t len,
  * indexes it, atomically with respect to other commits, deletes and
  * listings of the bucket, then syncs the bucket directory. With pre, the
  * condition is checked against the object being replaced, under the same
- * bucket mutex (ZKP_BE_PRECONDITION: nothing changed). */
-int zkp_fs_publish_object(zkp_put_t *p, const zkp_precond_t *pre);
+ * bucket mutex (cond.h, zkp_cond_check_write(); ZKP_BE_PRECONDITION, or
+ * ZKP_BE_NO_KEY for If-Match without an object: nothing changed). */
+int zkp_fs_publish_object(zkp_put_t *p, const zkp_cond_t *pre);
 
 #endif

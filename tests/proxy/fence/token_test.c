@@ -172,6 +172,8 @@ static void test_names_and_errors(void)
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_UNAVAILABLE),
                            "rejected_unavailable");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_INVALID), "rejected_invalid");
+    CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_REJECT_PRECONDITION),
+                           "rejected_precondition");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name(ZKP_VERDICT_COUNT_), "unknown");
     CU_ASSERT_STRING_EQUAL(zkp_verdict_name((zkp_verdict_t)42), "unknown");
     /* Every verdict has its own name (they are metric labels). */

@@ -1,0 +1,155 @@
+/* The cryptography of SigV4, all of it OpenSSL's: SHA-256 (EVP_Digest),
+ * HMAC-SHA256 (EVP_MAC), the signing-key derivation and the string to
+ * sign. Intermediate keys are wiped with OPENSSL_cleanse.
+ *
+ * Why a context: OpenSSL 3 looks an algorithm up by name on every implicit
+ * use (HMAC(), EVP_sha256()), which made one HMAC cost 4 times a copy of a
+ * ready HMAC context (measured: 7.4 vs 1.8 us on this machine, busy). The
+ * verifier fetches SHA-256 once and keeps an HMAC-SHA256 context, without
+ * a key, that each call duplicates. Sharing it between threads is safe:
+ * EVP_MAC_CTX_dup() takes it const and only reads it (openssl-threads(7):
+ * objects are thread-safe under APIs that do not modify them), and nothing
+ * modifies it after zkp__crypto_init(). With no context (NULL), the
+ * implicit path is used: fine for the signer and for chunks, whose cost is
+ * the data hashed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+
+#include "sigv4_int.h"
+
+int zkp__crypto_init(zkp__crypto_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac != NULL)
+        c->hmac = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (c->sha256 == NULL || c->hmac == NULL || EVP_MAC_CTX_set_params(c->hmac, params) != 1) {
+        zkp__crypto_free(c);
+        return ZKP_SIGV4_ECRYPTO;
+    }
+    return 0;
+}
+
+void zkp__crypto_free(zkp__crypto_t *c)
+{
+    EVP_MD_free(c->sha256);
+    EVP_MAC_CTX_free(c->hmac);
+    memset(c, 0, sizeof(*c));
+}
+
+int zkp__sha256(const zkp__crypto_t *c, const void *d, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+    const EVP_MD *md = c ? c->sha256 : EVP_sha256();
+    if (EVP_Digest(d, n, out, &len, md, NULL) != 1 || len != 32)
+        return ZKP_SIGV4_ECRYPTO;
+    return 0;
+}
+
+int zkp__hmac(const zkp__crypto_t *c, const void *key, size_t klen, const void *d, size_t n,
+              unsigned char out[32])
+{
+    if (klen > (size_t)INT32_MAX)
+        return ZKP_SIGV4_ECRYPTO;
+    if (c == NULL) {
+        unsigned int len = 0;
+        if (HMAC(EVP_sha256(), key, (int)klen, d, n, out, &len) == NULL || len != 32)
+            return ZKP_SIGV4_ECRYPTO;
+        return 0;
+    }
+    size_t len = 0;
+    EVP_MAC_CTX *m = EVP_MAC_CTX_dup(c->hmac);
+    int ok = m != NULL && EVP_MAC_init(m, key, klen, NULL) == 1 && EVP_MAC_update(m, d, n) == 1 &&
+             EVP_MAC_final(m, out, &len, 32) == 1 && len == 32;
+    EVP_MAC_CTX_free(m); /* frees (and clears) its copy of the key */
+    return ok ? 0 : ZKP_SIGV4_ECRYPTO;
+}
+
+int zkp__derive_key(const zkp__crypto_t *c, const char *secret, size_t secret_len,
+                    const char *date8, const char *region, const char *service,
+                    unsigned char out[32])
+{
+    /* kSecret = "AWS4" + secret: the only copy of the secret made here. */
+    size_t klen = 4 + secret_len;
+    unsigned char *k = malloc(klen);
+    if (k == NULL)
+        return ZKP_SIGV4_ENOMEM;
+    memcpy(k, "AWS4", 4);
+    memcpy(k + 4, secret, secret_len);
+
+    unsigned char a[32], b[32];
+    int rc = zkp__hmac(c, k, klen, date8, strlen(date8), a);
+    if (rc == 0)
+        rc = zkp__hmac(c, a, 32, region, strlen(region), b);
+    if (rc == 0)
+        rc = zkp__hmac(c, b, 32, service, strlen(service), a);
+    if (rc == 0)
+        rc = zkp__hmac(c, a, 32, "aws4_request", 12, out);
+    OPENSSL_cleanse(k, klen);
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(b, sizeof(b));
+    free(k);
+    return rc;
+}
+
+int zkp__scope(const char *date8, const char *region, const char *service, char *out)
+{
+    size_t need = strlen(date8) + strlen(region) + strlen(service) + 16;
+    if (need > ZKP_SIGV4_SCOPE_MAX + 1)
+        return ZKP_SIGV4_EINVAL;
+    strcpy(out, date8);
+    strcat(out, "/");
+    strcat(out, region);
+    strcat(out, "/");
+    strcat(out, service);
+    strcat(out, "/aws4_request");
+    return 0;
+}
+
+int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char *scope,
+                        const char *canonical, size_t canonical_len, char **out)
+{
+    unsigned char h[32];
+    char hex[65];
+    *out = NULL;
+    int rc = zkp__sha256(c, canonical, canonical_len, h);
+    if (rc != 0)
+        return rc;
+    zkp__hex(h, 32, hex);
+    zkp__sb_t b = {0};
+    zkp__sb_puts(&b, "AWS4-HMAC-SHA256\n");
+    zkp__sb_puts(&b, amz_date);
+    zkp__sb_putc(&b, '\n');
+    zkp__sb_puts(&b, scope);
+    zkp__sb_putc(&b, '\n');
+    zkp__sb_puts(&b, hex);
+    if (b.oom) {
+        zkp__sb_free(&b);
+        return ZKP_SIGV4_ENOMEM;
+    }
+    *out = b.p;
+    return 0;
+}
+
+int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,
+                  char *out)
+{
+    unsigned char mac[32];
+    int rc = zkp__hmac(c, key, 32, sts, len, mac);
+    if (rc == 0)
+        zkp__hex(mac, 32, out);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* Internal helpers shared by the files of the SigV4 module (not for its
+ * callers, who use sigv4.h):
+ *   sigv4_str.c     growable strings, hex, RFC 3986 encoding, detail texts
+ *   sigv4_crypto.c  SHA-256, HMAC-SHA256, key derivation, string to sign
+ * Every function is pure apart from the memory it is given. */
+#ifndef ZKP_SIGV4_INT_H
+#define ZKP_SIGV4_INT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <openssl/types.h>
+
+#include "sigv4.h"
+
+/* ------------------------------------------------------ growable text */
+
+/* A NUL-terminated string that grows; an allocation failure sets `oom`
+ * and turns every later append into a no-op, so a builder checks once at
+ * the end. A zeroed struct is an empty string. */
+typedef struct zkp__sb {
+    char *p;
+    size_t len;
+    size_t cap;
+    int oom;
+} zkp__sb_t;
+
+void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n);
+void zkp__sb_putc(zkp__sb_t *b, char c);
+void zkp__sb_puts(zkp__sb_t *b, const char *s);
+/* Appends s[0..n) with every byte outside the RFC 3986 unreserved set
+ * (A-Za-z0-9-._~) as %XX in uppercase hex; '/' kept when keep_slash. */
+void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash);
+/* Frees the buffer and zeroes the struct. */
+void zkp__sb_free(zkp__sb_t *b);
+
+/* ------------------------------------------------------------- codecs */
+
+/* 0..15 for a hex digit (either case), -1 otherwise. */
+int zkp__hexval(unsigned char c);
+/* Lowercase hex of in[0..n) into out (2n + 1 bytes, NUL-terminated). */
+void zkp__hex(const unsigned char *in, size_t n, char *out);
+/* 1 if s[0..n) is exactly 64 lowercase hex digits. */
+int zkp__is_sig_hex(const char *s, size_t n);
+/* 1 for an RFC 3986 unreserved byte. */
+int zkp__unreserved(unsigned char c);
+/* Case-insensitive ASCII equality of a[0..an) and b[0..bn). */
+int zkp__ieq(const char *a, size_t an, const char *b, size_t bn);
+/* 1 if s[0..n) is a valid SignedHeaders list (see zkp_sigv4_parsed_t);
+ * else 0 and a sentence in detail. */
+int zkp__signed_headers_ok(const char *s, size_t n, char *detail, size_t dlen);
+
+/* Writes a printf-style sentence into detail (if not NULL), then replaces
+ * every byte outside printable ASCII with '?', so that text echoed from a
+ * request cannot inject control characters into a log or a response. */
+void zkp__detail(char *detail, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Decodes the %XX escapes of s[0..n) (and '+' as a space when plus_space)
+ * into out (capacity >= n + 1; NUL-terminated; may contain NUL bytes).
+ * Returns the decoded length, or -1 on a malformed escape. */
+long zkp__uri_decode(const char *s, size_t n, int plus_space, char *out);
+
+/* One parameter of a raw query string, name and value still encoded. */
+typedef struct zkp__qparam {
+    const char *name;
+    size_t name_len;
+    const char *value; /* "" (at the segment's end) when there is no '=' */
+    size_t value_len;
+} zkp__qparam_t;
+
+/* The next non-empty '&'-separated segment of q[0..n) at or after *pos,
+ * split at its first '='. Returns 1 and moves *pos past it, or 0 at the
+ * end. Empty segments ("a=1&&b=2", a trailing '&') are skipped. */
+int zkp__query_next(const char *q, size_t n, size_t *pos, zkp__qparam_t *out);
+
+/* ------------------------------------------------------------- crypto */
+
+/* Algorithms fetched once (see sigv4_crypto.c): owned by a verifier,
+ * shared read-only by its threads. Every function below takes one, or
+ * NULL for OpenSSL's implicit lookups. */
+typedef struct zkp__crypto {
+    struct evp_md_st *sha256;    /* EVP_MD */
+    struct evp_mac_ctx_st *hmac; /* EVP_MAC_CTX: HMAC-SHA256, no key: a template */
+} zkp__crypto_t;
+
+/* Returns 0 or ZKP_SIGV4_ECRYPTO (then *c holds nothing). */
+int zkp__crypto_init(zkp__crypto_t *c);
+/* Frees and zeroes; safe on a zeroed struct. */
+void zkp__crypto_free(zkp__crypto_t *c);
+
+/* SHA-256 of d[0..n). Returns 0 or ZKP_SIGV4_ECRYPTO. */
+int zkp__sha256(const zkp__crypto_t *c, const void *d, size_t n, unsigned char out[32]);
+/* HMAC-SHA256. Returns 0 or ZKP_SIGV4_ECRYPTO. */
+int zkp__hmac(const zkp__crypto_t *c, const void *key, size_t klen, const void *d, size_t n,
+              unsigned char out[32]);
+/* The SigV4 signing key: HMAC chain "AWS4"+secret -> date -> region ->
+ * service -> "aws4_request". Returns 0, ENOMEM or ECRYPTO; wipes its
+ * intermediate values. */
+int zkp__derive_key(const zkp__crypto_t *c, const char *secret, size_t secret_len,
+                    const char *date8, const char *region, const char *service,
+                    unsigned char out[32]);
+/* "YYYYMMDD/region/service/aws4_request" into out (ZKP_SIGV4_SCOPE_MAX + 1).
+ * Returns 0, or EINVAL if it does not fit. */
+int zkp__scope(const char *date8, const char *region, const char *service, char *out);
+/* The string to sign of a request:
+ *   "AWS4-HMAC-SHA256\n" amz_date "\n" scope "\n" hex(SHA-256(canonical))
+ * as a malloc'd string in *out. Returns 0, ENOMEM or ECRYPTO. */
+int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char *scope,
+                        const char *canonical, size_t canonical_len, char **out);
+/* hex(HMAC(key, sts)) into out (65 bytes). Returns 0 or ECRYPTO. */
+int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,
+                  char *out);
+
+/* Checks region/service syntax: 1..max bytes of [a-z0-9-]. */
+int zkp__scope_token_ok(const char *s, size_t n, size_t max);
+
+#endif

@@ -1,0 +1,201 @@
+/* Text helpers of the SigV4 module: a growable string, hex, RFC 3986
+ * encoding and decoding, and the sanitised detail sentences. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sigv4_int.h"
+
+static int sb_reserve(zkp__sb_t *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) {
+        if (cap > ((size_t)-1) / 2) {
+            b->oom = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n)
+{
+    if (sb_reserve(b, n) != 0)
+        return;
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void zkp__sb_putc(zkp__sb_t *b, char c)
+{
+    zkp__sb_put(b, &c, 1);
+}
+
+void zkp__sb_puts(zkp__sb_t *b, const char *s)
+{
+    zkp__sb_put(b, s, strlen(s));
+}
+
+int zkp__unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    /* Worst case three bytes per input byte: reserve once. */
+    if (n > ((size_t)-1) / 3 || sb_reserve(b, 3 * n) != 0) {
+        b->oom = 1;
+        return;
+    }
+    char *o = b->p + b->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (zkp__unreserved(c) || (keep_slash && c == '/')) {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = digits[c >> 4];
+            *o++ = digits[c & 15];
+        }
+    }
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+}
+
+void zkp__sb_free(zkp__sb_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+int zkp__hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void zkp__hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int zkp__is_sig_hex(const char *s, size_t n)
+{
+    if (n != ZKP_SIGV4_SIG_HEX_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int zkp__ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return 0;
+    for (size_t i = 0; i < an; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+void zkp__detail(char *detail, size_t len, const char *fmt, ...)
+{
+    if (detail == NULL || len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, len, fmt, ap);
+    va_end(ap);
+    for (char *p = detail; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+}
+
+long zkp__uri_decode(const char *s, size_t n, int plus_space, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (n - i < 3) /* "%" or "%X" at the end */
+                return -1;
+            int hi = zkp__hexval((unsigned char)s[i + 1]);
+            int lo = zkp__hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            out[o++] = ' ';
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+int zkp__query_next(const char *q, size_t n, size_t *pos, zkp__qparam_t *out)
+{
+    while (*pos < n) {
+        const char *seg = q + *pos;
+        const char *amp = memchr(seg, '&', n - *pos);
+        size_t len = amp ? (size_t)(amp - seg) : n - *pos;
+        *pos += len + (amp != NULL);
+        if (len == 0)
+            continue;
+        const char *eq = memchr(seg, '=', len);
+        out->name = seg;
+        out->name_len = eq ? (size_t)(eq - seg) : len;
+        out->value = eq ? eq + 1 : seg + len;
+        out->value_len = eq ? len - out->name_len - 1 : 0;
+        return 1;
+    }
+    return 0;
+}
+
+int zkp__scope_token_ok(const char *s, size_t n, size_t max)
+{
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return 0;
+    }
+    return 1;
+}
