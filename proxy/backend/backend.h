@@ -357,7 +357,9 @@ typedef struct zkp_backend_ops {
                           const char *upload_id, int number, zkp_put_t **out);
     /* Stages part `number` as a copy of bytes first..last (inclusive) of the
      * object src_bucket/src_key, or of the whole object when !has_range;
-     * committed or aborted as a part. *etag gets the part's ETag.
+     * committed or aborted as a part. *etag gets the part's ETag (a remote
+     * backend may rewrite it during put_commit with the upstream's answer:
+     * the caller keeps the buffer until then, and answers with it after).
      * ZKP_BE_BAD_RANGE (the range is not inside the source),
      * ZKP_BE_TOO_LARGE (over ZKP_MPU_MAX_PART), ZKP_BE_NO_KEY (no source),
      * ZKP_BE_NO_UPLOAD, ZKP_BE_NO_BUCKET. */
@@ -374,7 +376,8 @@ typedef struct zkp_backend_ops {
      * strictly ascending: the caller checks), concatenated, with the
      * upload's headers and the provenance of `prov` (the completion's own
      * fencing: fence_lock, fence_token; its other fields are ignored).
-     * *etag gets the object's ETag. Refusals, with nothing changed and *bad
+     * *etag gets the object's ETag (rewritten by a remote backend during
+     * put_commit, as for a part copy). Refusals, with nothing changed and *bad
      * set to the index of the offending part: ZKP_BE_INVALID_PART (not
      * uploaded, or with another ETag), ZKP_BE_PART_TOO_SMALL (a part but
      * the last under ZKP_MPU_MIN_PART). Also ZKP_BE_NO_UPLOAD,

@@ -58,7 +58,7 @@ enum MHD_Result zkp_respond_be_error(zkp_req_t *r, int be_rc)
     case ZKP_BE_UPSTREAM: {
         /* The upstream's own refusal, passed through as it said it. */
         const zkp_be_detail_t *d = zkp_be_detail();
-        int st = d->status >= 400 && d->status < 500 ? d->status : 400;
+        int st = (d->status >= 400 && d->status < 500) || d->status == 501 ? d->status : 400;
         return zkp_respond_error(r, st, d->code[0] ? d->code : "InvalidRequest",
                                  d->message[0] ? d->message : "Refused by the upstream store");
     }

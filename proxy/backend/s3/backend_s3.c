@@ -43,112 +43,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/s3/multipart.h"
+#include "backend/s3/s3core.h"
 #include "backend/s3/s3list.h"
+#include "backend/s3/uploads.h"
 #include "backend/s3/upstream.h"
 #include "util/fsutil.h"
 #include "util/textutil.h"
 
-#define META_LOCK "x-amz-meta-zkfence-lock"
-#define META_TOKEN "x-amz-meta-zkfence-token"
-#define META_RESERVED "x-amz-meta-zkfence-"
 /* A body up to this size is complete when open returns: read() never
  * answers ZKP_BE_READ_AGAIN for it (the core reads small bodies at once). */
 #define INLINE_MAX (64 * 1024)
-
-typedef struct s3_backend {
-    zkp_backend_t base;
-    zkp_upstream_t *up;
-    zkp_s3_map_t *maps;
-    size_t nmaps;
-    int unmapped_same;
-    char spool_dir[4096];
-    time_t started;
-} s3_backend_t;
-
-/* Where a proxy bucket lives upstream. */
-typedef struct where {
-    const char *bucket; /* upstream bucket */
-    const char *prefix; /* key prefix, "" for none */
-    int mapped;
-} where_t;
-
-struct zkp_put {
-    s3_backend_t *be;
-    char *bucket;
-    char *key;                          /* upstream key: prefix + key */
-    char *copy_source;                  /* CopyObject: "/bucket/key" percent-encoded, or NULL */
-    char source_etag[ZKP_ETAG_MAX + 3]; /* CopyObject: the source's, quoted */
-    zkp_obj_meta_t meta;
-    int fd;
-    uint64_t written;
-};
 
 struct zkp_reader {
     zkp_xfer_t *x;
     uint64_t pos; /* body offset of the next byte */
 };
 
-static int resolve(const s3_backend_t *be, const char *bucket, where_t *w)
-{
-    for (size_t i = 0; i < be->nmaps; i++)
-        if (strcmp(be->maps[i].bucket, bucket) == 0) {
-            *w = (where_t){be->maps[i].upstream, be->maps[i].prefix, 1};
-            return 0;
-        }
-    if (!be->unmapped_same)
-        return -1;
-    *w = (where_t){bucket, "", 0};
-    return 0;
-}
-
-static char *upstream_key(const where_t *w, const char *key)
-{
-    char *k;
-    return asprintf(&k, "%s%s", w->prefix, key) < 0 ? NULL : k;
-}
-
-/* The upstream bucket and key (malloc'ed, *k) of a proxy bucket's key. */
-static int locate(const s3_backend_t *be, const char *bucket, const char *key, where_t *w, char **k)
-{
-    if (resolve(be, bucket, w) != 0)
-        return ZKP_BE_NO_BUCKET;
-    *k = upstream_key(w, key);
-    return *k == NULL ? ZKP_BE_NOMEM : ZKP_BE_OK;
-}
-
-/* Sends, waits for the whole answer, and checks it is 2xx. 0 with the
- * transfer in *out (release it), or an error (nothing to release). */
-static int call(s3_backend_t *be, const char *what, const char *method, const char *bucket,
-                const char *key, const char *query, const char *const *headers, size_t nh, int fd,
-                uint64_t len, int object, zkp_xfer_t **out)
-{
-    zkp_xfer_t *x = zkp_upstream_send(be->up, method, bucket, key, query, headers, nh, fd, len, 0);
-    if (x == NULL)
-        return ZKP_BE_NOMEM;
-    zkp_xfer_wait(x);
-    long status;
-    int rc = zkp_upstream_answered(be->up, x, what, &status);
-    if (rc == ZKP_BE_OK && (status < 200 || status >= 300))
-        rc = zkp_upstream_error(be->up, x, status, what, object);
-    if (rc != ZKP_BE_OK || out == NULL)
-        zkp_xfer_release(x);
-    else
-        *out = x;
-    return rc;
-}
-
 /* --- buckets ------------------------------------------------------------------------- */
 
 static int s3_bucket_exists(zkp_backend_t *base, const char *bucket)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
-    where_t w;
-    if (resolve(be, bucket, &w) != 0)
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
+    zkp_s3_where_t w;
+    if (zkp_s3be_resolve(be, bucket, &w) != 0)
         return 0;
     if (w.mapped)
-        return 1; /* checked at start; a call that needs it reports its loss */
-    int rc = call(be, "HeadBucket", "HEAD", w.bucket, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
-    /* Unknown (the upstream is down): say yes, and let the call that
+        return 1; /* checked at start; a zkp_s3be_call that needs it reports its loss */
+    int rc = zkp_s3be_call(be, "HeadBucket", "HEAD", w.bucket, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
+    /* Unknown (the upstream is down): say yes, and let the zkp_s3be_call that
      * follows report the outage rather than a missing bucket. */
     return rc != ZKP_BE_NO_BUCKET;
 }
@@ -162,25 +85,26 @@ static int not_through_proxy(const char *bucket, const char *why)
 
 static int s3_bucket_create(zkp_backend_t *base, const char *bucket)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
-    where_t w;
-    if (resolve(be, bucket, &w) != 0)
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
+    zkp_s3_where_t w;
+    if (zkp_s3be_resolve(be, bucket, &w) != 0)
         return not_through_proxy(bucket, "has no s3.bucket mapping and s3.unmapped is refuse");
     if (w.mapped)
         return ZKP_BE_EXISTS; /* it exists by configuration */
-    return call(be, "CreateBucket", "PUT", w.bucket, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
+    return zkp_s3be_call(be, "CreateBucket", "PUT", w.bucket, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
 }
 
 static int s3_bucket_delete(zkp_backend_t *base, const char *bucket)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
-    where_t w;
-    if (resolve(be, bucket, &w) != 0)
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
+    zkp_s3_where_t w;
+    if (zkp_s3be_resolve(be, bucket, &w) != 0)
         return ZKP_BE_NO_BUCKET;
     if (w.mapped)
         return not_through_proxy(bucket, "is mapped by the configuration (s3.bucket): it cannot "
                                          "be deleted through the proxy");
-    return call(be, "DeleteBucket", "DELETE", w.bucket, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
+    return zkp_s3be_call(be, "DeleteBucket", "DELETE", w.bucket, NULL, NULL, NULL, 0, -1, 0, 0,
+                         NULL);
 }
 
 static int info_cmp(const void *a, const void *b)
@@ -190,12 +114,12 @@ static int info_cmp(const void *a, const void *b)
 
 static int s3_bucket_list(zkp_backend_t *base, zkp_bucket_info_t **out, size_t *n)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
     zkp_bucket_info_t *up = NULL;
     size_t nup = 0;
     if (be->unmapped_same) {
         zkp_xfer_t *x;
-        int rc = call(be, "ListBuckets", "GET", NULL, NULL, NULL, NULL, 0, -1, 0, 0, &x);
+        int rc = zkp_s3be_call(be, "ListBuckets", "GET", NULL, NULL, NULL, NULL, 0, -1, 0, 0, &x);
         if (rc != ZKP_BE_OK)
             return rc;
         size_t len;
@@ -233,62 +157,14 @@ static int s3_bucket_list(zkp_backend_t *base, zkp_bucket_info_t **out, size_t *
 
 /* --- writes ------------------------------------------------------------------------- */
 
-static int spool_open(const s3_backend_t *be)
-{
-    /* Unnamed: nothing to clean up after a crash, the kernel frees it. */
-    int fd = open(be->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOENT))
-        return fd;
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/put.XXXXXX", be->spool_dir);
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(path);
-    return fd;
-}
-
-static void put_free(zkp_put_t *p)
-{
-    if (p->fd >= 0)
-        close(p->fd);
-    free(p->bucket);
-    free(p->key);
-    free(p->copy_source);
-    zkp_obj_meta_free(&p->meta);
-    free(p);
-}
-
-/* A staged put of key in bucket (upstream names), meta deep-copied. */
-static int stage(s3_backend_t *be, const where_t *w, const char *key, const zkp_obj_meta_t *meta,
-                 int spool, zkp_put_t **out)
-{
-    zkp_put_t *p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return ZKP_BE_NOMEM;
-    p->be = be;
-    p->fd = -1;
-    p->bucket = strdup(w->bucket);
-    p->key = upstream_key(w, key);
-    if (p->bucket == NULL || p->key == NULL || zkp_obj_meta_copy(&p->meta, meta) != 0) {
-        put_free(p);
-        return ZKP_BE_NOMEM;
-    }
-    if (spool && (p->fd = spool_open(be)) < 0) {
-        put_free(p);
-        return ZKP_BE_IO;
-    }
-    *out = p;
-    return ZKP_BE_OK;
-}
-
 static int s3_put_begin(zkp_backend_t *base, const char *bucket, const char *key,
                         const zkp_obj_meta_t *meta, zkp_put_t **out)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
-    where_t w;
-    if (resolve(be, bucket, &w) != 0)
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
+    zkp_s3_where_t w;
+    if (zkp_s3be_resolve(be, bucket, &w) != 0)
         return ZKP_BE_NO_BUCKET;
-    return stage(be, &w, key, meta, 1, out);
+    return zkp_s3be_stage(be, &w, key, meta, 1, out);
 }
 
 static int s3_put_write(zkp_put_t *p, const void *data, size_t len)
@@ -309,73 +185,21 @@ static int s3_put_write(zkp_put_t *p, const void *data, size_t len)
 
 static void s3_put_abort(zkp_put_t *p)
 {
-    put_free(p);
-}
-
-/* The request headers of a put: stored headers, provenance, the body's
- * MD5 (the upstream checks what it received against what we did), and the
- * write's own preconditions, which the upstream checks atomically with its
- * publication (cond.h). */
-static int put_headers(const zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
-                       const char ***out, size_t *n, char *md5_b64, char *token)
-{
-    const zkp_obj_meta_t *m = &p->meta;
-    const char **h = calloc(2 * (m->nheaders + 8), sizeof(*h));
-    if (h == NULL)
-        return ZKP_BE_NOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < m->nheaders; i++) {
-        if (strncmp(m->headers[i].name, META_RESERVED, strlen(META_RESERVED)) == 0)
-            continue; /* reserved for provenance: never a client's */
-        h[2 * k] = m->headers[i].name;
-        h[2 * k++ + 1] = m->headers[i].value;
-    }
-    if (m->fence_lock != NULL) {
-        snprintf(token, 24, "%" PRIu64, m->fence_token);
-        h[2 * k] = META_LOCK;
-        h[2 * k++ + 1] = m->fence_lock;
-        h[2 * k] = META_TOKEN;
-        h[2 * k++ + 1] = token;
-    }
-    unsigned char md5[16];
-    if (p->copy_source == NULL && etag != NULL &&
-        zkp_hex_decode(etag, strlen(etag), md5, 16) == 16) {
-        EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16);
-        h[2 * k] = "content-md5";
-        h[2 * k++ + 1] = md5_b64;
-    }
-    if (p->copy_source != NULL) {
-        h[2 * k] = "x-amz-copy-source";
-        h[2 * k++ + 1] = p->copy_source;
-        h[2 * k] = "x-amz-metadata-directive";
-        h[2 * k++ + 1] = "REPLACE";
-        /* The version copy_begin checked is the one copied. */
-        h[2 * k] = "x-amz-copy-source-if-match";
-        h[2 * k++ + 1] = p->source_etag;
-    }
-    if (cond != NULL && cond->if_match != NULL) {
-        h[2 * k] = "if-match";
-        h[2 * k++ + 1] = cond->if_match;
-    }
-    if (cond != NULL && cond->if_none_match != NULL) {
-        h[2 * k] = "if-none-match";
-        h[2 * k++ + 1] = cond->if_none_match;
-    }
-    *out = h;
-    *n = k;
-    return ZKP_BE_OK;
+    zkp_s3be_put_free(p);
 }
 
 static int s3_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
 {
+    if (p->commit != NULL)
+        return p->commit(p, etag, cond, mtime); /* a multipart step (multipart.c) */
     const char **h;
     size_t n;
     char md5_b64[32], token[24];
-    int rc = put_headers(p, etag, cond, &h, &n, md5_b64, token);
+    int rc = zkp_s3be_put_headers(p, etag, cond, &h, &n, md5_b64, token);
     if (rc == ZKP_BE_OK) {
         const char *what = p->copy_source ? "CopyObject" : "PutObject";
-        rc = call(p->be, what, "PUT", p->bucket, p->key, NULL, h, n, p->copy_source ? -1 : p->fd,
-                  p->written, 1, NULL);
+        rc = zkp_s3be_call(p->be, what, "PUT", p->bucket, p->key, NULL, h, n,
+                           p->copy_source ? -1 : p->fd, p->written, 1, NULL);
         free(h);
     }
     if (rc == ZKP_BE_UNAVAILABLE && zkp_be_detail()->status == 0) {
@@ -390,7 +214,7 @@ static int s3_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
     }
     if (rc == ZKP_BE_OK && mtime != NULL)
         *mtime = time(NULL);
-    put_free(p);
+    zkp_s3be_put_free(p);
     return rc;
 }
 
@@ -414,17 +238,17 @@ static void fill_header(void *arg, const char *name, const char *value)
         return;
     for (size_t i = 0; i <= n; i++)
         lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    if (strcmp(lower, META_LOCK) == 0) {
+    if (strcmp(lower, ZKP_S3_META_LOCK) == 0) {
         free(f->m->fence_lock);
         f->oom |= (f->m->fence_lock = strdup(value)) == NULL;
         return;
     }
-    if (strcmp(lower, META_TOKEN) == 0) {
+    if (strcmp(lower, ZKP_S3_META_TOKEN) == 0) {
         f->m->fence_token = strtoull(value, NULL, 10);
         return;
     }
     int keep = strncmp(lower, "x-amz-meta-", 11) == 0 &&
-               strncmp(lower, META_RESERVED, strlen(META_RESERVED)) != 0;
+               strncmp(lower, ZKP_S3_META_RESERVED, strlen(ZKP_S3_META_RESERVED)) != 0;
     for (size_t i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++)
         keep |= strcmp(lower, kept_headers[i]) == 0;
     if (keep)
@@ -469,12 +293,12 @@ static int read_meta(zkp_xfer_t *x, long status, zkp_obj_meta_t *m)
     return ZKP_BE_OK;
 }
 
-static int get(s3_backend_t *be, const char *bucket, const char *key, const char *range,
+static int get(zkp_s3be_t *be, const char *bucket, const char *key, const char *range,
                zkp_obj_meta_t *meta, zkp_reader_t **r)
 {
-    where_t w;
+    zkp_s3_where_t w;
     char *k;
-    int rc = locate(be, bucket, key, &w, &k);
+    int rc = zkp_s3be_locate(be, bucket, key, &w, &k);
     if (rc != ZKP_BE_OK)
         return rc;
     const char *h[2] = {"range", range};
@@ -516,13 +340,13 @@ static int get(s3_backend_t *be, const char *bucket, const char *key, const char
 static int s3_open(zkp_backend_t *base, const char *bucket, const char *key, zkp_obj_meta_t *meta,
                    zkp_reader_t **r)
 {
-    return get((s3_backend_t *)base, bucket, key, NULL, meta, r);
+    return get((zkp_s3be_t *)base, bucket, key, NULL, meta, r);
 }
 
 static int s3_open_range(zkp_backend_t *base, const char *bucket, const char *key,
                          const char *range, zkp_obj_meta_t *meta, zkp_reader_t **r)
 {
-    return get((s3_backend_t *)base, bucket, key, range, meta, r);
+    return get((zkp_s3be_t *)base, bucket, key, range, meta, r);
 }
 
 static ssize_t s3_read(zkp_reader_t *r, uint64_t offset, void *buf, size_t len)
@@ -562,9 +386,9 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
                          const char *dk, const zkp_obj_meta_t *replace, const zkp_obj_meta_t *prov,
                          const zkp_cond_t *src_cond, zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
 {
-    s3_backend_t *be = (s3_backend_t *)base;
-    where_t src, dst;
-    if (resolve(be, sb, &src) != 0 || resolve(be, db, &dst) != 0)
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
+    zkp_s3_where_t src, dst;
+    if (zkp_s3be_resolve(be, sb, &src) != 0 || zkp_s3be_resolve(be, db, &dst) != 0)
         return ZKP_BE_NO_BUCKET;
     zkp_obj_meta_t sm;
     int rc = get(be, sb, sk, NULL, &sm, NULL); /* HEAD: the source's ETag and headers */
@@ -582,9 +406,9 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
     free(m.fence_lock);
     m.fence_lock = prov && prov->fence_lock ? strdup(prov->fence_lock) : NULL;
     m.fence_token = prov ? prov->fence_token : 0;
-    rc = stage(be, &dst, dk, &m, 0, out);
+    rc = zkp_s3be_stage(be, &dst, dk, &m, 0, out);
     zkp_obj_meta_free(&m);
-    char *skey = upstream_key(&src, sk);
+    char *skey = zkp_s3be_key(&src, sk);
     char *enc = skey ? malloc(3 * strlen(skey) + strlen(src.bucket) + 3) : NULL;
     if (rc == ZKP_BE_OK && enc != NULL) {
         size_t n = (size_t)sprintf(enc, "/%s/", src.bucket);
@@ -593,7 +417,7 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
         snprintf((*out)->source_etag, sizeof((*out)->source_etag), "\"%s\"", sm.etag);
         enc = NULL;
     } else if (rc == ZKP_BE_OK) {
-        put_free(*out);
+        zkp_s3be_put_free(*out);
         rc = ZKP_BE_NOMEM;
     }
     free(enc);
@@ -607,13 +431,13 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
 
 static int s3_remove(zkp_backend_t *base, const char *bucket, const char *key)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
-    where_t w;
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
+    zkp_s3_where_t w;
     char *k;
-    int rc = locate(be, bucket, key, &w, &k);
+    int rc = zkp_s3be_locate(be, bucket, key, &w, &k);
     if (rc != ZKP_BE_OK)
         return rc;
-    rc = call(be, "DeleteObject", "DELETE", w.bucket, k, NULL, NULL, 0, -1, 0, 1, NULL);
+    rc = zkp_s3be_call(be, "DeleteObject", "DELETE", w.bucket, k, NULL, NULL, 0, -1, 0, 1, NULL);
     free(k);
     return rc;
 }
@@ -621,10 +445,10 @@ static int s3_remove(zkp_backend_t *base, const char *bucket, const char *key)
 static int s3_list(zkp_backend_t *base, const char *bucket, const zkp_list_req_t *req,
                    zkp_list_result_t *res)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
     memset(res, 0, sizeof(*res));
-    where_t w;
-    if (resolve(be, bucket, &w) != 0)
+    zkp_s3_where_t w;
+    if (zkp_s3be_resolve(be, bucket, &w) != 0)
         return ZKP_BE_NO_BUCKET;
     char q[8192] = "", num[16], *prefix = NULL, *after = NULL;
     const char *skip = NULL;
@@ -653,7 +477,7 @@ static int s3_list(zkp_backend_t *base, const char *bucket, const zkp_list_req_t
         (after && zkp_upstream_query_add(q, sizeof(q), "start-after", after) != 0))
         goto out;
     zkp_xfer_t *x;
-    rc = call(be, "ListObjectsV2", "GET", w.bucket, NULL, q, NULL, 0, -1, 0, 0, &x);
+    rc = zkp_s3be_call(be, "ListObjectsV2", "GET", w.bucket, NULL, q, NULL, 0, -1, 0, 0, &x);
     if (rc == ZKP_BE_OK) {
         size_t len;
         const char *body = zkp_xfer_body(x, &len);
@@ -672,10 +496,11 @@ out:
 
 static void s3_destroy(zkp_backend_t *base)
 {
-    s3_backend_t *be = (s3_backend_t *)base;
+    zkp_s3be_t *be = (zkp_s3be_t *)base;
     if (be == NULL)
         return;
     zkp_upstream_free(be->up);
+    zkp_s3ups_close(be->uploads);
     free(be->maps);
     free(be);
 }
@@ -700,13 +525,22 @@ static const zkp_backend_ops_t s3_ops = {
     .close = s3_close,
     .remove = s3_remove,
     .list = s3_list,
+    .mpu_create = zkp_s3_mpu_create,
+    .mpu_stat = zkp_s3_mpu_stat,
+    .mpu_part_begin = zkp_s3_mpu_part_begin,
+    .mpu_part_copy_begin = zkp_s3_mpu_part_copy_begin,
+    .mpu_list_parts = zkp_s3_mpu_list_parts,
+    .mpu_complete_begin = zkp_s3_mpu_complete_begin,
+    .mpu_abort = zkp_s3_mpu_abort,
+    .mpu_list = zkp_s3_mpu_list,
+    .mpu_sweep = zkp_s3_mpu_sweep,
 };
 
 /* At start: every mapped bucket must exist upstream and let us in (or, with
  * no mapping, the bucket list must), so that a wrong endpoint, credentials
  * or bucket stops the proxy with a message instead of failing every
  * request. */
-static int check_upstream(s3_backend_t *be, char *err, size_t errlen, int *failure)
+static int check_upstream(zkp_s3be_t *be, char *err, size_t errlen, int *failure)
 {
     const char *ep = zkp_upstream_endpoint(be->up);
     for (size_t i = 0; i <= be->nmaps; i++) {
@@ -718,7 +552,8 @@ static int check_upstream(s3_backend_t *be, char *err, size_t errlen, int *failu
             snprintf(what, sizeof(what), "HeadBucket %s (s3.bucket.%s)", ub, be->maps[i].bucket);
         else
             snprintf(what, sizeof(what), "ListBuckets");
-        int rc = call(be, what, ub ? "HEAD" : "GET", ub, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
+        int rc =
+            zkp_s3be_call(be, what, ub ? "HEAD" : "GET", ub, NULL, NULL, NULL, 0, -1, 0, 0, NULL);
         if (rc == ZKP_BE_OK)
             continue;
         const zkp_be_detail_t *d = zkp_be_detail();
@@ -745,7 +580,7 @@ zkp_backend_t *zkp_backend_s3_open(const zkp_config_t *cfg, char *err, size_t er
                  "UPSTREAM-BUCKET[/PREFIX] lines, or s3.unmapped = same");
         return NULL;
     }
-    s3_backend_t *be = calloc(1, sizeof(*be));
+    zkp_s3be_t *be = calloc(1, sizeof(*be));
     if (be == NULL || (c->nmaps > 0 && (be->maps = malloc(c->nmaps * sizeof(*be->maps))) == NULL)) {
         free(be);
         snprintf(err, errlen, "out of memory");
@@ -761,6 +596,13 @@ zkp_backend_t *zkp_backend_s3_open(const zkp_config_t *cfg, char *err, size_t er
     snprintf(be->spool_dir, sizeof(be->spool_dir), "%s/tmp", cfg->data_dir);
     if (zkp_mkdir_p(be->spool_dir) != 0) {
         snprintf(err, errlen, "%s: cannot create: %s", be->spool_dir, strerror(errno));
+        *failure = ZKP_FAIL_START;
+        s3_destroy(&be->base);
+        return NULL;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/s3-uploads", cfg->data_dir);
+    if (zkp_s3ups_open(dir, &be->uploads, err, errlen) != 0) {
         *failure = ZKP_FAIL_START;
         s3_destroy(&be->base);
         return NULL;

@@ -331,11 +331,16 @@ zkp_xfer_t *zkp_xfer_new(zkp_engine_t *e, const char *method, const char *url,
         curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
     if (x->head) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(method, "PUT") == 0) {
+    } else if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
+        /* A POST (the multipart calls) is sent as an upload too: with its
+         * Content-Length (0 without a body) and no form Content-Type, which
+         * a store would keep as the object's. */
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
         curl_easy_setopt(c, CURLOPT_READDATA, x);
+        if (method[1] == 'O')
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }

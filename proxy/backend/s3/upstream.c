@@ -340,7 +340,9 @@ int zkp_upstream_error(zkp_upstream_t *u, zkp_xfer_t *x, long status, const char
     int parsed = len > 0 && zkp_s3xml_parse(body, len, &h, &e) == 0 && e.code[0] != '\0' &&
                  printable(e.code) && printable(e.message);
     char msg[256];
-    if (status >= 500) {
+    /* 501 NotImplemented is no outage: retrying cannot help (s3rver lacks
+     * several multipart calls), so it passes through like a 4xx. */
+    if (status >= 500 && !(status == 501 && parsed)) {
         snprintf(msg, sizeof(msg), "The upstream store answered %s with %ld%s%s; retry later", what,
                  status, parsed ? " " : "", parsed ? e.code : "");
         return zkp_be_fail(ZKP_BE_UNAVAILABLE, (int)status, parsed ? e.code : NULL, msg);

@@ -49,7 +49,8 @@ int zkp_upstream_query_add(char *q, size_t cap, const char *name, const char *va
 int zkp_upstream_answered(zkp_upstream_t *u, zkp_xfer_t *x, const char *what, long *status);
 
 /* The backend error for an answer that is not a success (status >= 300):
- * 5xx: ZKP_BE_UNAVAILABLE; NoSuchKey, NoSuchBucket, BucketNotEmpty,
+ * 5xx: ZKP_BE_UNAVAILABLE, except an S3 501 NotImplemented, passed
+ * through as ZKP_BE_UPSTREAM (no retry helps); NoSuchKey, NoSuchBucket, BucketNotEmpty,
  * BucketAlreadyOwnedByYou: the backend's own codes; another 4xx:
  * ZKP_BE_UPSTREAM with its status, code and message (a body without an S3
  * error, as a HEAD answer: a code from the status; 404 means NoSuchKey when

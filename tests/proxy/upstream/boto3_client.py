@@ -1,7 +1,8 @@
 """boto3 (Debian's python3-boto3, run with /usr/bin/python3) against a
 zkfence-proxy: buckets, fenced writes through user metadata, a stale token
 refused with 412, listings with pagination, managed transfers below the
-multipart threshold. Prints "ok NAME" per check; exits 1 on the first
+multipart threshold, and upload_fileobj of 20 MiB (multipart) with the token
+in its metadata, a stale holder's refused. Prints "ok NAME" per check; exits 1 on the first
 failure. Usage: boto3_client.py URL"""
 import io
 import os
@@ -74,4 +75,19 @@ s3.delete_object(Bucket="boto-open", Key="up/blob")
 check("delete_object", s3.list_objects_v2(Bucket="boto-open").get("KeyCount") == 0)
 st = status_of(lambda: s3.head_object(Bucket="boto-open", Key="up/blob"))
 check("head of a deleted key: 404", st[0] == 404)
+big = os.urandom(20 << 20)
+s3.upload_fileobj(io.BytesIO(big), "boto-fenced", "big", ExtraArgs={"Metadata": fence})
+out = io.BytesIO()
+s3.download_fileobj("boto-fenced", "big", out)
+check("upload_fileobj of 20 MiB (multipart, token in the metadata) byte-exact",
+      out.getvalue() == big)
+try:
+    s3.upload_fileobj(io.BytesIO(b"s" * (20 << 20)), "boto-fenced", "big",
+                      ExtraArgs={"Metadata": {"fencing-lock": "/locks/boto3",
+                                              "fencing-token": "6"}})
+    stale = ""
+except Exception as e:  # S3UploadFailedError wraps the ClientError
+    stale = str(e)
+check("a stale holder's multipart upload: 412 StaleFencingToken", "StaleFencingToken" in stale)
+check("... and absent", s3.get_object(Bucket="boto-fenced", Key="big")["Body"].read() == big)
 print("boto3 checks passed")

@@ -5,8 +5,10 @@
 #   s3rver  zkfence-proxy with backend = s3 in front of s3rver
 #   chain   zkfence-proxy A (backend = s3) in front of zkfence-proxy B
 #           (local files, fencing = optional: A fences, B stores)
-# Then, for s3rver and chain, what reached the store behind: the fenced
-# object byte-exact there, the stale write absent.
+# Each client also uploads 20 MiB, over its multipart threshold, with the
+# token in the create's metadata. Then, for s3rver and chain, what reached
+# the store behind: the fenced objects byte-exact there, the stale write
+# absent.
 # Clients send credentials the normal way (environment, s3cmd config), so
 # the suite keeps working once the proxy verifies signatures.
 # Usage: clients_test.sh fs|s3rver|chain
@@ -54,6 +56,8 @@ refused() {
 }
 head -c 300000 /dev/urandom >"$dir/blob"
 echo "small text" >"$dir/small.txt"
+head -c $((20 << 20)) /dev/urandom >"$dir/big"  # over every client's multipart threshold
+head -c $((20 << 20)) /dev/urandom >"$dir/big2"
 
 # --- aws cli ------------------------------------------------------------------------
 export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1
@@ -83,6 +87,12 @@ expect "aws stale token refused: 412" refused '\(StaleFencingToken\).*high-water
   --metadata fencing-lock=/locks/cli,fencing-token=41
 expect "stale body did not land" bash -c \
   "$aws --endpoint-url $url s3api get-object --bucket cli-fenced --key f/obj $dir/f2 >/dev/null && cmp $dir/blob $dir/f2"
+expect "aws s3 cp of 20 MiB: a multipart upload, the token in its metadata" a s3 cp "$dir/big" \
+  s3://cli-fenced/big --metadata fencing-lock=/locks/cli,fencing-token=43
+expect "... downloaded byte-exact" bash -c "$aws --endpoint-url $url s3 cp s3://cli-fenced/big - | cmp - $dir/big"
+expect "... a stale holder's multipart upload refused (412)" refused '\(StaleFencingToken\)' \
+  a s3 cp "$dir/big2" s3://cli-fenced/big --metadata fencing-lock=/locks/cli,fencing-token=42
+expect "... and absent" bash -c "$aws --endpoint-url $url s3 cp s3://cli-fenced/big - | cmp - $dir/big"
 expect "aws s3 rm" a s3 rm s3://cli-open/dir/blob
 expect "aws s3 ls after rm is empty" bash -c "[ -z \"\$($aws --endpoint-url $url s3 ls --recursive s3://cli-open)\" ]"
 expect "aws s3 rb" a s3 rb s3://cli-open
@@ -109,6 +119,9 @@ expect "s3cmd put without token: 428" refused '428.*FencingTokenRequired' \
 expect "s3cmd put with a stale token: 412" refused '412.*StaleFencingToken.*high-water mark 7' \
   s put --add-header=x-amz-meta-fencing-lock:/locks/s3cmd \
   --add-header=x-amz-meta-fencing-token:6 "$dir/small.txt" s3://s3cmd-fenced/obj
+expect "s3cmd put of 20 MiB: a multipart upload, the token in its headers" \
+  s put "${fence[@]}" "$dir/big" s3://s3cmd-fenced/big
+expect "... downloaded byte-exact" bash -c "s3cmd -c $dir/s3cfg get --force s3://s3cmd-fenced/big $dir/sbig && cmp $dir/big $dir/sbig"
 expect "s3cmd get" s get --force s3://s3cmd-fenced/obj "$dir/s.back"
 expect "s3cmd round trip is byte-exact (stale write absent)" cmp "$dir/blob" "$dir/s.back"
 expect "s3cmd ls" bash -c "s3cmd -c $dir/s3cfg ls s3://s3cmd-fenced | grep -q s3://s3cmd-fenced/obj"
@@ -128,12 +141,18 @@ case $mode in
 s3rver)
   expect "s3rver holds the fenced object byte-exact (the stale write absent)" \
     cmp "$dir/blob" "$STORE_up/cli-fenced/f/obj._S3rver_object"
+  expect "s3rver holds the 20 MiB multipart object byte-exact" \
+    cmp "$dir/big" "$STORE_up/cli-fenced/big._S3rver_object"
+  expect "... with the create's token as provenance" grep -q '"x-amz-meta-zkfence-token": "43"' \
+    "$STORE_up/cli-fenced/big._S3rver_metadata.json"
   ;;
 chain)
   expect "proxy B holds the fenced object byte-exact (the stale write absent)" \
     bash -c "curl -sf $URL_B/cli-fenced/f/obj | cmp - $dir/blob"
   expect "B keeps A's provenance as user metadata" \
     bash -c "curl -sfI $URL_B/cli-fenced/f/obj | grep -qi 'x-amz-meta-zkfence-token: 42'"
+  expect "proxy B holds the 20 MiB multipart object byte-exact" \
+    bash -c "curl -sf $URL_B/cli-fenced/big | cmp - $dir/big"
   ;;
 esac
 expect "no staging files left" bash -c "[ -z \"\$(ls -A $DATA_A/tmp 2>/dev/null)\" ]"

@@ -14,6 +14,11 @@
 #    (the acknowledged object intact), upstream down (503 + Retry-After for
 #    writes and reads), an upstream timeout during a fenced write (503, the
 #    mark stays raised, a lower token refused);
+#  - multipart upload: create, parts and completion fenced (a stale part
+#    and completion refused and never reaching s3rver, a later holder
+#    taking an upload over), upload ids checked against bucket and key,
+#    what s3rver lacks passed through, an upload across a kill -9, the age
+#    sweep;
 #  - an upstream answering what is not S3: 502.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -115,8 +120,88 @@ expect "CopyObject (fenced destination)" is "$(sreq PUT "$P/seats/copy" -H 'x-am
   -H 'X-Fencing-Lock: /locks/a' -H 'X-Fencing-Token: 11')" 200
 expect "... copied upstream" cmp "$(obj k1)" "$(obj copy)"
 expect "deleting a mapped bucket is refused (403)" is "$(sreq DELETE "$P/seats")" 403
-expect "multipart upload: 501 NotImplemented (not on this backend yet)" \
-  is "$(sreq POST "$P/seats/mp?uploads" -H 'X-Fencing-Lock: /locks/a' -H 'X-Fencing-Token: 11')" 501
+
+# --- multipart upload, fenced on every step ----------------------------------------------
+# s3rver has CreateMultipartUpload, UploadPart and CompleteMultipartUpload;
+# it answers ListParts and AbortMultipartUpload 405, ListMultipartUploads
+# and UploadPartCopy 501, passed through as such.
+mpu_create() { # mpu_create KEY LOCK TOKEN: prints the upload id
+  sreq POST "$P/seats/$1?uploads" -H "X-Fencing-Lock: $2" -H "X-Fencing-Token: $3" >/dev/null
+  sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p' "$dir/body"
+}
+part() { # part KEY ID N FILE [CURL ARGS...]: prints the status; ETag in $dir/hdr
+  local k=$1 id=$2 n=$3 f=$4
+  shift 4
+  sreq PUT "$P/seats/$k?partNumber=$n&uploadId=$id" -T "$f" "$@"
+}
+complete_xml() { # complete_xml N:ETAG...: the part list
+  printf '<CompleteMultipartUpload>'
+  local p
+  for p in "$@"; do printf '<Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>' "${p%%:*}" "${p#*:}"; done
+  printf '</CompleteMultipartUpload>'
+}
+upparts() { find "$STORE/upb" -path '*uploads*' -type f -name "$1" | wc -l; }
+head -c 5242880 /dev/urandom >"$dir/p1"
+head -c 777 /dev/urandom >"$dir/p2"
+cat "$dir/p1" "$dir/p2" >"$dir/p12"
+id=$(mpu_create mp /locks/m 20)
+expect "CreateMultipartUpload (token 20): the proxy's own upload id" \
+  bash -c "[[ '$id' =~ ^[0-9a-f]{32}\$ ]]"
+expect "... recorded in the data directory" test -f "$DATA_A/s3-uploads/$id"
+expect "... and not s3rver's id (never shown to the client)" \
+  bash -c "! ls -a $STORE/upb/*uploads* 2>/dev/null | grep -q '$id'"
+expect "UploadPart 1 (5 MiB, no headers: fenced with the create's record)" is "$(part mp "$id" 1 "$dir/p1")" 200
+e1=$(hdr ETag)
+expect "... its ETag is the part's MD5" is "$e1" "\"$(md5sum <"$dir/p1" | cut -c1-32)\""
+expect "UploadPart 2 (the last, small)" is "$(part mp "$id" 2 "$dir/p2")" 200
+e2=$(hdr ETag)
+expect "... both parts reached s3rver's upload" is "$(( $(upparts 1) + $(upparts 2) ))" 2
+expect "another bucket cannot name the upload (404 NoSuchUpload)" \
+  is "$(sreq PUT "$P/open/mp?partNumber=3&uploadId=$id" -T "$dir/p2")" 404
+expect "... with S3's code" body_has NoSuchUpload
+expect "another key cannot name it either (404)" is "$(part other "$id" 3 "$dir/p2")" 404
+upid=$(basename "$(dirname "$(find "$STORE/upb" -path '*uploads*' -type f -name 1 | head -1)")")
+expect "s3rver's own id is no upload of the proxy (404)" is "$(part mp "$upid" 3 "$dir/p2")" 404
+expect "ListParts: s3rver lacks it, its 405 passed through" is "$(sreq GET "$P/seats/mp?uploadId=$id")" 405
+expect "ListMultipartUploads: s3rver lacks it, its 501 passed through" \
+  is "$(sreq GET "$P/seats?uploads")" 501
+expect "UploadPartCopy: s3rver lacks it, its 501 passed through" \
+  is "$(part mp "$id" 4 /dev/null -X PUT -H 'x-amz-copy-source: /seats/k1')" 501
+expect "a write with token 21 raises the mark" is "$(fput "$P/seats/bump" "$dir/t10" /locks/m 21)" 200
+expect "a part fenced by the create's token 20 is now stale (412)" is "$(part mp "$id" 3 "$dir/p2")" 412
+expect "... and never reached s3rver" is "$(upparts 3)" 0
+complete_xml "1:$e1" "2:$e2" >"$dir/c.xml"
+expect "a completion fenced by token 20: 412" \
+  is "$(sreq POST "$P/seats/mp?uploadId=$id" --data-binary @"$dir/c.xml")" 412
+expect "... no object in s3rver" test ! -e "$(obj mp)"
+expect "a part with a stale token of its own (19): 412" \
+  is "$(part mp "$id" 3 "$dir/p2" -H 'X-Fencing-Lock: /locks/m' -H 'X-Fencing-Token: 19')" 412
+expect "a part naming another lock: 400 InvalidFencingLock" \
+  is "$(part mp "$id" 3 "$dir/p2" -H 'X-Fencing-Lock: /locks/x' -H 'X-Fencing-Token: 99')" 400
+expect "the holder of token 21 takes the upload over: its completion 200" \
+  is "$(sreq POST "$P/seats/mp?uploadId=$id" --data-binary @"$dir/c.xml" \
+    -H 'X-Fencing-Lock: /locks/m' -H 'X-Fencing-Token: 21')" 200
+expect "... the object in s3rver is the two parts" cmp "$dir/p12" "$(obj mp)"
+expect "... and GET through the proxy streams it back" bash -c "curl -sf $P/seats/mp | cmp - $dir/p12"
+expect "... the upload's record is gone" test ! -e "$DATA_A/s3-uploads/$id"
+expect "a part after the completion: 404 NoSuchUpload" is "$(part mp "$id" 3 "$dir/p2")" 404
+expect "a completion again: 404 NoSuchUpload" \
+  is "$(sreq POST "$P/seats/mp?uploadId=$id" --data-binary @"$dir/c.xml")" 404
+id2=$(mpu_create mp2 /locks/m 21)
+expect "AbortMultipartUpload: s3rver lacks it, its 405 passed through" \
+  is "$(sreq DELETE "$P/seats/mp2?uploadId=$id2")" 405
+expect "... the upload stays completable (its record kept)" test -f "$DATA_A/s3-uploads/$id2"
+expect "an upload survives a restart (kill -9)" is "$(part mp2 "$id2" 1 "$dir/p2")" 200
+e3=$(hdr ETag)
+kill -9 "$PID_A"
+wait "$PID_A" 2>/dev/null
+run_proxy A || exit 1
+complete_xml "1:$e3" >"$dir/c2.xml"
+expect "... completed after the restart" \
+  is "$(sreq POST "$P/seats/mp2?uploadId=$id2" --data-binary @"$dir/c2.xml")" 200
+expect "... byte-exact in s3rver" cmp "$dir/p2" "$(obj mp2)"
+expect "a stale create (token 20 < mark 21): 412, nothing upstream" \
+  is "$(sreq POST "$P/seats/mp3?uploads" -H 'X-Fencing-Lock: /locks/m' -H 'X-Fencing-Token: 20')" 412
 
 # --- a token overtaken while its body streams ------------------------------------------
 printf 'token 31\n' >"$dir/t31"
@@ -167,6 +252,16 @@ run_proxy A || exit 1
 expect "after kill -9 mid-upload: the acknowledged object intact" \
   bash -c "curl -sf $P/seats/k9 | cmp - $dir/t50"
 expect "... in s3rver too" cmp "$dir/t50" "$(obj k9)"
+
+# --- unfinished uploads swept by age ----------------------------------------------------------
+start_proxy S "${base[@]}" "s3.bucket.seats = upb/sw/" "multipart_max_age = 1s" || exit 1
+sreq POST "$URL_S/seats/old?uploads" -H 'X-Fencing-Lock: /locks/s' -H 'X-Fencing-Token: 1' >/dev/null
+sid=$(sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p' "$dir/body")
+expect "an upload older than multipart_max_age is swept (its record removed)" \
+  wait_for test ! -e "$DATA_S/s3-uploads/$sid"
+expect "... and cannot be finished any more (404 NoSuchUpload)" \
+  is "$(sreq PUT "$URL_S/seats/old?partNumber=1&uploadId=$sid" -T "$dir/p2")" 404
+expect "... counted" bash -c "curl -s $URL_S/_zkfence/metrics | grep -q '^zkfence_multipart_uploads_swept_total [1-9]'"
 
 # --- upstream timeout during a fenced write ---------------------------------------------------
 s3pid=$(cat "$dir/up/s3rver.pid")
