@@ -1,27 +1,57 @@
-/* bench/lock: libzkfence against its physical floor, in one run.
+/* bench/lock: libzkfence against its floors and a peer, in one run.
  *
- * Groups of modes, each interleaving a floor and the library round by round
- * so that drift in the machine hits both alike:
+ * Groups of modes, each interleaving floor, library and peer round by
+ * round (the order rotates from round to round) so that drift in the
+ * machine hits all alike:
  *
  *   --only sync        floor-sync: zoo_create(ephemeral|sequential) +
  *                      zoo_get_children + zoo_delete, synchronous, one
- *                      session (the synchronous floor); and uncontended:
- *                      zkf_lock_acquire + zkf_lock_release, one client
- *   --only pipe        floor-pipe: zoo_acreate/zoo_adelete pairs, 64 in
- *                      flight on one session (the server's capacity); and
- *                      many-locks: one process cycling L distinct locks
- *                      through zkf_lock_acquire_async, with the memory per
+ *                      session; uncontended: zkf_lock_acquire +
+ *                      zkf_lock_release, one client ("release returned":
+ *                      the release's multi is sent, not awaited);
+ *                      uncontended-acked: the same, and each cycle ends
+ *                      only when ZooKeeper has applied the release (an
+ *                      exists on the node, from the same session, answers
+ *                      ZNONODE: a session's requests are applied in order);
+ *                      peer-uncontended (with --peer)
+ *   --only pipe        floor-pipe: zoo_acreate/zoo_adelete pairs on one
+ *                      session, as many in flight as many-locks has locks
+ *                      (each finished pair starts the next), and as many
+ *                      pairs as many-locks runs lock cycles; many-locks:
+ *                      one process cycling L distinct locks through
+ *                      zkf_lock_acquire_async (all acquired, then all
+ *                      released, MANY_CYCLES times), with the memory per
  *                      held lock from the RSS delta
  *   --only contended   contended-floor: C clients (own sessions) on one lock
  *                      made of the synchronous calls (create, get_children,
- *                      wexists on the predecessor, delete); and contended:
- *                      the same clients on one zkfence lock. Threads, or
- *                      processes with --procs. Mutual exclusion and lost
- *                      updates are checked in the critical section; Jain's
- *                      fairness index over handoffs per client.
+ *                      wexists on the predecessor, delete); contended: the
+ *                      same clients on one zkfence lock; peer-contended
+ *                      (with --peer). Threads, or processes with --procs.
+ *                      Mutual exclusion and lost updates are checked in
+ *                      the critical section; Jain's fairness index over
+ *                      handoffs per client. The window opens after a ramp
+ *                      (a quarter of it, 1 s at most) in which the queue
+ *                      forms.
+ *
+ * Every raw ZooKeeper handle of the floors gets the settings libzkfence
+ * gives its own (recipes/client.c): the same session timeout, and no
+ * re-resolution of the hosts on every pass of libzookeeper's I/O loop
+ * (zoo_set_servers_resolution_delay(zh, -1)).
+ *
+ * --peer CMD runs another lock implementation (bench/curator: Apache
+ * Curator's InterProcessMutex) as a coprocess: `sh -c 'exec CMD "$@"'` with
+ * --zk HOSTS --session-ms N appended; it says "ready" once warmed up, then
+ * gets one command line per measurement on its stdin and answers one line
+ * on its stdout (see bench/curator).
  *
  * Every mode also reports ZooKeeper requests per cycle (or handoff), from
- * the server's `mntr` packet counter before and after.
+ * the server's `mntr` packet counter (zk_packets_received: every request a
+ * client sends, pings included) right before and after the window, the
+ * fsyncs of its transaction log (zk_cnt_fsynctime), and, where the clients
+ * run in this process (not --procs), its CPU time and voluntary context
+ * switches (getrusage), all per cycle or handoff.
+ * --windows prints each window's wall-clock bounds to stderr ("window MODE
+ * T0 T1 UNITS"), for bench/op-breakdown to count requests by type.
  *
  * Output: one line per mode, "MODE RATE UNIT key=value ..."; bench/run
  * turns them into its verdict table. Exit 0, or 1 if mutual exclusion was
@@ -36,11 +66,14 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,7 +84,9 @@
 
 #define MAX_ROUNDS 64
 #define MAX_CLIENTS 64
-#define MAX_LAT 8192 /* latency samples kept per client and round */
+#define MAX_LAT 8192     /* latency samples kept per client and round */
+#define SESSION_MS 10000 /* every session: libzkfence's default, the floors', the peer's */
+#define MANY_CYCLES 3    /* many-locks: acquire-all/release-all cycles per round */
 
 typedef struct opts {
     const char *zk;
@@ -62,12 +97,22 @@ typedef struct opts {
     int locks;      /* many-locks */
     int procs;      /* contended: processes instead of threads */
     const char *only;
+    const char *peer; /* command of the peer implementation, or NULL */
+    int windows;      /* print each window's bounds to stderr */
 } opts_t;
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wall-clock time, for --windows (packet captures carry wall-clock stamps). */
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -117,32 +162,47 @@ static void die(const char *what)
 
 /* ---- server counters ---- */
 
-/* zk_packets_received from `mntr` on the first server of HOSTS. */
-static long long mntr_packets(const char *hosts)
+/* Counters of the server: every request a client sent (zk_packets_received,
+ * pings included), and every fsync of its transaction log
+ * (zk_cnt_fsynctime), -1 where unknown; and of this process (every thread):
+ * CPU time and voluntary context switches (each a wait for a wake-up). */
+typedef struct counters {
+    long long packets, fsyncs;
+    double cpu_s;
+    long ctxsw;
+} counters_t;
+
+static long long mntr_value(const char *text, const char *key)
 {
+    const char *p = strstr(text, key);
+    return p ? atoll(p + strlen(key)) : -1;
+}
+
+/* The counters, from `mntr` on the first server of HOSTS. */
+static counters_t mntr_read(const char *hosts)
+{
+    counters_t v = {.packets = -1, .fsyncs = -1, .ctxsw = -1};
     char host[256];
     snprintf(host, sizeof(host), "%s", hosts);
     host[strcspn(host, ",/")] = '\0';
     char *colon = strrchr(host, ':');
     if (!colon)
-        return -1;
+        return v;
     *colon = '\0';
     struct addrinfo hints = {0}, *ai;
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-        return -1;
+        return v;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    long long v = -1;
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 && write(fd, "mntr", 4) == 4) {
-        char buf[16384];
+        char buf[32768];
         size_t len = 0;
         ssize_t n;
         while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
             len += (size_t)n;
         buf[len] = '\0';
-        char *p = strstr(buf, "zk_packets_received");
-        if (p)
-            v = atoll(p + strlen("zk_packets_received"));
+        v.packets = mntr_value(buf, "zk_packets_received");
+        v.fsyncs = mntr_value(buf, "zk_cnt_fsynctime");
     }
     if (fd >= 0)
         close(fd);
@@ -150,10 +210,29 @@ static long long mntr_packets(const char *hosts)
     return v;
 }
 
-/* ZooKeeper requests between two counter readings, per unit of work. */
-static double ops_per(long long p0, long long p1, double units)
+/* The server's counters and this process's, at one moment. */
+static counters_t counters_read(const char *hosts)
 {
-    return p0 < 0 || p1 < 0 || units <= 0 ? -1 : (double)(p1 - p0) / units;
+    counters_t v = mntr_read(hosts);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        v.cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        v.ctxsw = ru.ru_nvcsw;
+    } else {
+        v.ctxsw = -1;
+    }
+    return v;
+}
+
+static int show_windows; /* --windows */
+
+/* With --windows: the wall-clock bounds of a measurement window and the
+ * units of work done in it, for bench/op-breakdown. */
+static void window_note(const char *mode, double w0, double w1, double units)
+{
+    if (show_windows)
+        fprintf(stderr, "window %s %.6f %.6f %.0f\n", mode, w0, w1, units);
 }
 
 /* ---- raw ZooKeeper handles for the floors ---- */
@@ -177,13 +256,19 @@ static void flag_raise(flag_t *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void flag_wait(flag_t *f)
+/* Waits for the flag and lowers it; -1 if it was not raised by `deadline`
+ * (on the now_s() clock). */
+static int flag_wait_until(flag_t *f, double deadline)
 {
+    struct timespec ts = {(time_t)deadline, (long)((deadline - (double)(time_t)deadline) * 1e9)};
+    int rc = 0;
     pthread_mutex_lock(&f->mu);
-    while (!f->set)
-        pthread_cond_wait(&f->cv, &f->mu);
+    while (!f->set && rc == 0)
+        rc = pthread_cond_clockwait(&f->cv, &f->mu, CLOCK_MONOTONIC, &ts);
+    int raised = f->set;
     f->set = 0;
     pthread_mutex_unlock(&f->mu);
+    return raised ? 0 : -1;
 }
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
@@ -199,17 +284,24 @@ static void node_watcher(zhandle_t *zh, int type, int state, const char *path, v
         flag_raise(ctx);
 }
 
+/* A raw handle with libzkfence's settings (recipes/client.c): the same
+ * session timeout, and the hosts resolved again only after a lost
+ * connection, not in every pass of libzookeeper's I/O loop. */
 static zhandle_t *raw_connect(const char *hosts)
 {
     static flag_t connected = FLAG_INIT;
     static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&one); /* one flag, one connect at a time */
-    zhandle_t *zh = zookeeper_init(hosts, session_watcher, 10000, NULL, &connected, 0);
-    if (zh)
-        flag_wait(&connected);
-    pthread_mutex_unlock(&one);
+    zhandle_t *zh = zookeeper_init(hosts, session_watcher, SESSION_MS, NULL, &connected, 0);
+    if (zh && zoo_set_servers_resolution_delay(zh, -1) != ZOK)
+        die("zoo_set_servers_resolution_delay failed");
     if (!zh)
         die("zookeeper_init failed");
+    if (flag_wait_until(&connected, now_s() + 30) != 0) {
+        fprintf(stderr, "lock_bench: no session with %s within 30 s\n", hosts);
+        exit(69);
+    }
+    pthread_mutex_unlock(&one);
     return zh;
 }
 
@@ -235,6 +327,7 @@ static zkf_client_t *client(const char *hosts)
     zkf_client_options_t co;
     zkf_client_options_init(&co);
     co.hosts = hosts;
+    co.session_timeout_ms = SESSION_MS;
     co.zk_log_level = 0;
     zkf_client_t *c = NULL;
     if (zkf_client_connect(&co, &c) != 0) {
@@ -248,22 +341,134 @@ typedef struct result {
     double rate;     /* per second */
     double p50, p99; /* ms */
     double ops;      /* ZooKeeper requests per cycle or handoff */
+    double fsyncs;   /* fsyncs of ZooKeeper's log per cycle or handoff */
+    double cpu_us;   /* CPU of the clients' process per cycle or handoff, -1: not ours */
+    double ctxsw;    /* its voluntary context switches per cycle or handoff */
 } result_t;
+
+/* Counter differences per unit of work, minus `own` requests the benchmark
+ * sent itself (reads: no fsync). `ours`: the clients ran in this process. */
+static void per_unit(result_t *r, counters_t a, counters_t b, double units, long long own, int ours)
+{
+    int ok = units > 0;
+    r->ops =
+        ok && a.packets >= 0 && b.packets >= 0 ? (double)(b.packets - a.packets - own) / units : -1;
+    r->fsyncs = ok && a.fsyncs >= 0 && b.fsyncs >= 0 ? (double)(b.fsyncs - a.fsyncs) / units : -1;
+    ok = ok && ours && a.ctxsw >= 0 && b.ctxsw >= 0;
+    r->cpu_us = ok ? (b.cpu_s - a.cpu_s) * 1e6 / units : -1;
+    r->ctxsw = ok ? (double)(b.ctxsw - a.ctxsw) / units : -1;
+}
 
 static void report(const char *name, const char *unit, const result_t *r, int rounds,
                    const char *extra)
 {
-    double rates[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS], ops[MAX_ROUNDS];
+    double rates[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS], ops[MAX_ROUNDS], fsyncs[MAX_ROUNDS],
+        cpu[MAX_ROUNDS], cs[MAX_ROUNDS];
     for (int i = 0; i < rounds; i++) {
         rates[i] = r[i].rate;
         p50[i] = r[i].p50;
         p99[i] = r[i].p99;
         ops[i] = r[i].ops;
+        fsyncs[i] = r[i].fsyncs;
+        cpu[i] = r[i].cpu_us;
+        cs[i] = r[i].ctxsw;
     }
-    printf("%s %.1f %s p50_ms=%.3f p99_ms=%.3f zk_ops=%.2f rounds=%d%s%s\n", name,
-           median(rates, rounds), unit, median(p50, rounds), median(p99, rounds),
-           median(ops, rounds), rounds, extra ? " " : "", extra ? extra : "");
+    printf("%s %.1f %s p50_ms=%.3f p99_ms=%.3f zk_ops=%.2f zk_fsyncs=%.2f client_cpu_us=%.0f "
+           "client_ctxsw=%.2f rounds=%d%s%s\n",
+           name, median(rates, rounds), unit, median(p50, rounds), median(p99, rounds),
+           median(ops, rounds), median(fsyncs, rounds), median(cpu, rounds), median(cs, rounds),
+           rounds, extra ? " " : "", extra ? extra : "");
     fflush(stdout);
+}
+
+/* ---- the peer (--peer): another implementation, as a coprocess ---- */
+
+typedef struct peer {
+    pid_t pid;
+    FILE *to, *from;
+} peer_t;
+
+/* Starts `sh -c 'exec CMD "$@"' sh --zk HOSTS --session-ms N`, talking to
+ * it through its stdin and stdout; its stderr is ours. */
+static peer_t *peer_start(const opts_t *o)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+        die("pipe failed");
+    size_t len = strlen(o->peer) + sizeof("exec  \"$@\"");
+    char *cmd = malloc(len), ms[16];
+    if (cmd == NULL)
+        die("out of memory");
+    snprintf(cmd, len, "exec %s \"$@\"", o->peer);
+    snprintf(ms, sizeof(ms), "%d", SESSION_MS);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+            _exit(127);
+        execl("/bin/sh", "sh", "-c", cmd, "sh", "--zk", o->zk, "--session-ms", ms, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        die("fork failed");
+    free(cmd);
+    close(in[0]);
+    close(out[1]);
+    peer_t *p = calloc(1, sizeof(*p));
+    if (p == NULL || (p->to = fdopen(in[1], "w")) == NULL ||
+        (p->from = fdopen(out[0], "r")) == NULL)
+        die("cannot talk to the peer");
+    p->pid = pid;
+    /* Its warm-up must not overlap anything measured: wait for "ready". */
+    char line[256];
+    if (fgets(line, sizeof(line), p->from) == NULL || strcmp(line, "ready\n") != 0)
+        die("peer: did not start (no \"ready\")");
+    return p;
+}
+
+/* Sends one command line and reads the answer, "ok V1 V2 ...": stores the
+ * values in v, exactly n of them. An "error" answer, a short one or a peer
+ * gone away ends the benchmark. */
+static void peer_call(peer_t *p, double *v, int n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int bad = vfprintf(p->to, fmt, ap) < 0;
+    va_end(ap);
+    if (bad || fputc('\n', p->to) == EOF || fflush(p->to) != 0)
+        die("peer: cannot send it a command (did it exit?)");
+    char line[1024];
+    if (fgets(line, sizeof(line), p->from) == NULL)
+        die("peer: no answer (did it exit?)");
+    if (strncmp(line, "ok ", 3) != 0) {
+        fprintf(stderr, "lock_bench: peer: %s", line);
+        exit(1);
+    }
+    char *s = line + 3, *end;
+    for (int k = 0; k < n; k++, s = end) {
+        v[k] = strtod(s, &end);
+        if (end == s)
+            die("peer: short answer");
+    }
+}
+
+static void peer_stop(peer_t *p)
+{
+    int st;
+    fclose(p->to); /* the end of its input: it exits */
+    if (waitpid(p->pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("peer: failed at exit");
+    fclose(p->from);
+    free(p);
+}
+
+/* "uncontended PATH CYCLES" -> RATE P50 P99 OPS FSYNCS CPU_US CTXSW UNITS W0 W1 */
+static result_t peer_uncontended(const opts_t *o, peer_t *p, const char *path)
+{
+    double v[10];
+    peer_call(p, v, 10, "uncontended %s %d", path, o->cycles);
+    window_note("peer-uncontended", v[8], v[9], v[7]);
+    result_t r = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    return r;
 }
 
 /* ---- floor-sync and uncontended ---- */
@@ -274,8 +479,8 @@ static result_t floor_sync_round(const opts_t *o, zhandle_t *zh, const char *dir
     char prefix[512], made[512];
     PATHF(prefix, "%s/n-", dir);
     struct String_vector sv;
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
+    counters_t k0 = counters_read(o->zk);
+    double w0 = wall_s(), t0 = now_s();
     for (int i = 0; i < o->cycles; i++) {
         double a = now_s();
         if (zoo_create(zh, prefix, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL_SEQUENTIAL, made,
@@ -288,40 +493,61 @@ static result_t floor_sync_round(const opts_t *o, zhandle_t *zh, const char *dir
         lat[i] = (now_s() - a) * 1000;
     }
     double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
-    result_t r = {o->cycles / t, pct(lat, (size_t)o->cycles, 50), pct(lat, (size_t)o->cycles, 99),
-                  ops_per(p0, p1, o->cycles)};
+    window_note("floor-sync", w0, wall_s(), o->cycles);
+    counters_t k1 = counters_read(o->zk);
+    result_t r = {.rate = o->cycles / t,
+                  .p50 = pct(lat, (size_t)o->cycles, 50),
+                  .p99 = pct(lat, (size_t)o->cycles, 99)};
+    per_unit(&r, k0, k1, o->cycles, 0, 1);
     free(lat);
     return r;
 }
 
-static result_t uncontended_round(const opts_t *o, zkf_client_t *c, const char *path)
+/* One client cycling one lock. Release returned (acked = 0): a cycle ends
+ * when zkf_lock_release returns, its multi sent but not answered. Release
+ * acknowledged (acked = 1): a cycle ends when ZooKeeper has applied that
+ * multi, seen by an exists on the released node from the lock's own session
+ * answering ZNONODE (requests of a session are applied in the order sent,
+ * so the answer comes after the multi's; on a standalone server no sync is
+ * needed). That exists is not counted among the lock's requests. */
+static result_t uncontended_round(const opts_t *o, zkf_client_t *c, const char *path, int acked)
 {
     double *lat = malloc(sizeof(double) * (size_t)o->cycles);
+    zhandle_t *zh = zkf_client_zhandle(c);
     zkf_lock_t *l;
+    char name[256], node[768];
     if (zkf_lock_create(c, path, NULL, &l) != 0)
         die("zkf_lock_create failed");
     /* The first acquire creates the lock's path: not part of the cycle. */
     if (zkf_lock_acquire(l, -1, NULL) != 0 || zkf_lock_release(l) != 0)
         die("uncontended: warm-up cycle failed");
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
+    counters_t k0 = counters_read(o->zk);
+    double w0 = wall_s(), t0 = now_s();
     for (int i = 0; i < o->cycles; i++) {
         double a = now_s();
-        if (zkf_lock_acquire(l, -1, NULL) != 0 || zkf_lock_release(l) != 0)
+        if (zkf_lock_acquire(l, -1, NULL) != 0 ||
+            (acked && zkf_lock_node(l, name, sizeof(name)) != 0) || zkf_lock_release(l) != 0)
             die("uncontended: cycle failed");
+        if (acked) {
+            PATHF(node, "%s/%s", path, name);
+            if (zoo_exists(zh, node, 0, NULL) != ZNONODE)
+                die("uncontended-acked: the released node is still there");
+        }
         lat[i] = (now_s() - a) * 1000;
     }
-    /* The last release's delete was sent, not awaited: a synchronous call
-     * on the same session returns after the server has processed it. */
-    if (zoo_exists(zkf_client_zhandle(c), path, 0, NULL) != ZOK)
+    /* The last release's multi was sent, not awaited: a synchronous call
+     * on the same session returns after the server has applied it. */
+    if (zoo_exists(zh, path, 0, NULL) != ZOK)
         die("uncontended: exists failed");
     double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
+    window_note(acked ? "uncontended-acked" : "uncontended", w0, wall_s(), o->cycles);
+    counters_t k1 = counters_read(o->zk);
     zkf_lock_destroy(l);
-    /* minus the closing exists */
-    result_t r = {o->cycles / t, pct(lat, (size_t)o->cycles, 50), pct(lat, (size_t)o->cycles, 99),
-                  ops_per(p0, p1 - 1, o->cycles)};
+    /* minus the closing exists, and the acknowledging ones */
+    result_t r = {.rate = o->cycles / t,
+                  .p50 = pct(lat, (size_t)o->cycles, 50),
+                  .p99 = pct(lat, (size_t)o->cycles, 99)};
+    per_unit(&r, k0, k1, o->cycles, 1 + (acked ? o->cycles : 0), 1);
     free(lat);
     return r;
 }
@@ -369,25 +595,32 @@ static void pipe_created(int rc, const char *value, const void *data)
         pipe_deleted(rc == ZOK ? ZSYSTEMERROR : rc, data);
 }
 
+/* As many pairs in flight as many-locks has locks in flight (o->locks), and
+ * as many pairs as it runs lock cycles (o->locks * MANY_CYCLES). */
 static result_t floor_pipe_round(const opts_t *o, zhandle_t *zh, const char *dir)
 {
     char prefix[512];
     PATHF(prefix, "%s/p-", dir);
-    pipe_state_t s = {
-        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, zh, prefix, 0, o->cycles * 4, 0, 0};
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
+    pipe_state_t s = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                      .cv = PTHREAD_COND_INITIALIZER,
+                      .zh = zh,
+                      .prefix = prefix,
+                      .target = o->locks * MANY_CYCLES};
+    counters_t k0 = counters_read(o->zk);
+    double w0 = wall_s(), t0 = now_s();
     pthread_mutex_lock(&s.mu);
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < o->locks; i++)
         pipe_issue_locked(&s);
     while (s.done < s.target)
         pthread_cond_wait(&s.cv, &s.mu);
     pthread_mutex_unlock(&s.mu);
     double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
+    window_note("floor-pipe", w0, wall_s(), s.target);
+    counters_t k1 = counters_read(o->zk);
     if (s.failed)
         die("floor-pipe: operations failed");
-    result_t r = {s.target / t, 0, 0, ops_per(p0, p1, s.target)};
+    result_t r = {.rate = s.target / t};
+    per_unit(&r, k0, k1, s.target, 0, 1);
     return r;
 }
 
@@ -522,18 +755,20 @@ static result_t many_round(const opts_t *o, zhandle_t *zh, zkf_client_t *c, cons
     many_cycle(o, c, locks, base, &rss1, &heap1); /* not timed */
     *rss_per = (double)(rss1 - rss0) / o->locks;
     *heap_per = (double)(heap1 - heap0) / o->locks;
-    const int cycles = 3;
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
+    const int cycles = MANY_CYCLES;
+    counters_t k0 = counters_read(o->zk);
+    double w0 = wall_s(), t0 = now_s();
     for (int k = 0; k < cycles; k++)
         many_cycle(o, c, locks, base, NULL, NULL);
     double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
+    window_note("many-locks", w0, wall_s(), (double)o->locks * cycles);
+    counters_t k1 = counters_read(o->zk);
     for (int i = 0; i < o->locks; i++)
         zkf_lock_destroy(locks[i]);
     free(locks);
     double n = (double)o->locks * cycles;
-    result_t r = {n / t, 0, 0, ops_per(p0, p1 - cycles, n)};
+    result_t r = {.rate = n / t};
+    per_unit(&r, k0, k1, n, cycles, 1); /* minus the exists that closes each cycle */
     return r;
 }
 
@@ -544,6 +779,7 @@ static result_t many_round(const opts_t *o, zhandle_t *zh, zkf_client_t *c, cons
 typedef struct shared {
     atomic_int ready;
     atomic_int go;
+    atomic_int counting; /* the window is open (after the ramp) */
     atomic_int stop;
     atomic_int in_cs;
     atomic_int violations;
@@ -575,13 +811,19 @@ static void critical_section(contender_t *ct, double waited_ms)
     sched_yield();
     sh->counter = v + 1;
     atomic_fetch_add(&sh->entries, 1);
-    if (sh->nlat[ct->id] < MAX_LAT)
-        sh->lat_ms[ct->id][sh->nlat[ct->id]++] = waited_ms;
-    if (!atomic_load(&sh->stop)) { /* counted inside the window only */
+    if (atomic_load(&sh->counting) && !atomic_load(&sh->stop)) { /* inside the window only */
+        if (sh->nlat[ct->id] < MAX_LAT)
+            sh->lat_ms[ct->id][sh->nlat[ct->id]++] = waited_ms;
         atomic_fetch_add(&sh->per_client[ct->id], 1);
         atomic_fetch_add(&sh->handoffs, 1);
     }
     atomic_store(&sh->in_cs, 0);
+}
+
+/* The ramp before a contended window: a quarter of it, 1 s at most. */
+static int ramp_ms(double seconds)
+{
+    return seconds >= 4 ? 1000 : (int)(seconds * 250);
 }
 
 static void start_line(shared_t *sh)
@@ -624,10 +866,11 @@ static void sync_recipe_loop(contender_t *ct)
             }
             PATHF(pp, "%s/%s", ct->path, pred);
             deallocate_String_vector(&sv);
+            /* As long as a zkfence contender waits (zkf_loop): 30 s. */
             int rc = zoo_wexists(zh, pp, node_watcher, &fired, NULL);
-            if (rc == ZOK)
-                flag_wait(&fired);
-            else if (rc != ZNONODE)
+            if (rc == ZOK && flag_wait_until(&fired, now_s() + 30) != 0)
+                break;
+            if (rc != ZOK && rc != ZNONODE)
                 break;
         }
         if (!held) {
@@ -690,8 +933,8 @@ static int child_main(const char *zk, char **argv)
     return 0;
 }
 
-static result_t contended_round(const opts_t *o, const char *path, int sync_recipe,
-                                double *fairness, shared_t **out)
+static result_t contended_round(const opts_t *o, const char *name, const char *path,
+                                int sync_recipe, double *fairness, shared_t **out)
 {
     int fd = -1;
     shared_t *sh;
@@ -728,20 +971,25 @@ static result_t contended_round(const opts_t *o, const char *path, int sync_reci
             die("pthread_create failed");
         }
     }
-    /* Everyone connected: start the window together. */
+    /* Everyone connected: start together, and open the window once the
+     * queue has formed (every contender's first create, listing and watch
+     * are start-up, not handoffs). */
     double deadline = now_s() + 30;
     while (atomic_load(&sh->ready) < o->clients && now_s() < deadline)
         pause_ms(1);
     if (atomic_load(&sh->ready) < o->clients)
         die("contenders did not connect within 30 s");
-    long long p0 = mntr_packets(o->zk);
-    double t0 = now_s();
     atomic_store(&sh->go, 1);
+    pause_ms(ramp_ms(o->seconds));
+    counters_t k0 = counters_read(o->zk);
+    double w0 = wall_s(), t0 = now_s();
+    atomic_store(&sh->counting, 1);
     pause_ms((int)(o->seconds * 1000)); /* the measurement window */
     atomic_store(&sh->stop, 1);
     double t = now_s() - t0;
-    long long p1 = mntr_packets(o->zk);
     long total = atomic_load(&sh->handoffs);
+    window_note(name, w0, wall_s(), (double)total);
+    counters_t k1 = counters_read(o->zk);
     for (int i = 0; i < o->clients; i++) {
         if (o->procs) {
             int st;
@@ -765,7 +1013,8 @@ static result_t contended_round(const opts_t *o, const char *path, int sync_reci
     }
     *fairness = sq > 0 ? sum * sum / (o->clients * sq) : 0;
     *out = sh;
-    result_t r = {total / t, pct(all, nall, 50), pct(all, nall, 99), ops_per(p0, p1, total)};
+    result_t r = {.rate = total / t, .p50 = pct(all, nall, 50), .p99 = pct(all, nall, 99)};
+    per_unit(&r, k0, k1, (double)total, 0, !o->procs);
     return r;
 }
 
@@ -775,22 +1024,44 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: lock_bench --zk HOSTS [--rounds R] [--cycles N] [--clients C]\n"
-            "                  [--seconds S] [--locks L] [--procs] [--only sync|pipe|contended]\n");
+            "                  [--seconds S] [--locks L] [--procs] [--only sync|pipe|contended]\n"
+            "                  [--peer CMD] [--windows]\n");
 }
 
-static void run_sync(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char *base)
+static void run_sync(const opts_t *o, zhandle_t *zh, zkf_client_t *c, peer_t *peer,
+                     const char *base)
 {
-    result_t f[MAX_ROUNDS], r[MAX_ROUNDS];
+    result_t f[MAX_ROUNDS] = {0}, r[MAX_ROUNDS] = {0}, ra[MAX_ROUNDS] = {0}, pr[MAX_ROUNDS] = {0};
     char dir[512], path[512];
     PATHF(dir, "%s/sync", base);
     ensure_path(zh, dir);
+    const int n = peer ? 4 : 3;
     for (int i = 0; i < o->rounds; i++) {
-        f[i] = floor_sync_round(o, zh, dir);
-        PATHF(path, "%s/u%d", base, i);
-        r[i] = uncontended_round(o, c, path);
+        for (int j = 0; j < n; j++) { /* the order rotates from round to round */
+            switch ((i + j) % n) {
+            case 0:
+                f[i] = floor_sync_round(o, zh, dir);
+                break;
+            case 1:
+                PATHF(path, "%s/u%d", base, i);
+                r[i] = uncontended_round(o, c, path, 0);
+                break;
+            case 2:
+                PATHF(path, "%s/ua%d", base, i);
+                ra[i] = uncontended_round(o, c, path, 1);
+                break;
+            default:
+                PATHF(path, "%s/pu%d", base, i);
+                pr[i] = peer_uncontended(o, peer, path);
+                break;
+            }
+        }
     }
     report("floor-sync", "cycles/s", f, o->rounds, NULL);
-    report("uncontended", "cycles/s", r, o->rounds, NULL);
+    report("uncontended", "cycles/s", r, o->rounds, "release=returned");
+    report("uncontended-acked", "cycles/s", ra, o->rounds, "release=acknowledged");
+    if (peer)
+        report("peer-uncontended", "cycles/s", pr, o->rounds, "release=acknowledged");
 }
 
 static void run_pipe(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char *base)
@@ -801,12 +1072,18 @@ static void run_pipe(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char
     PATHF(dir, "%s/pipe", base);
     ensure_path(zh, dir);
     for (int i = 0; i < o->rounds; i++) {
-        f[i] = floor_pipe_round(o, zh, dir);
-        PATHF(path, "%s/many%d", base, i);
-        ensure_path(zh, path);
-        r[i] = many_round(o, zh, c, path, &rss[i], &heap[i]);
+        for (int j = 0; j < 2; j++) { /* the order alternates from round to round */
+            if ((i + j) % 2 == 0) {
+                f[i] = floor_pipe_round(o, zh, dir);
+                continue;
+            }
+            PATHF(path, "%s/many%d", base, i);
+            ensure_path(zh, path);
+            r[i] = many_round(o, zh, c, path, &rss[i], &heap[i]);
+        }
     }
-    report("floor-pipe", "pairs/s", f, o->rounds, NULL);
+    snprintf(extra, sizeof(extra), "window=%d pairs=%d", o->locks, o->locks * MANY_CYCLES);
+    report("floor-pipe", "pairs/s", f, o->rounds, extra);
     /* The first round's RSS is the honest one: later rounds reuse the
      * memory that earlier rounds' lock objects freed. */
     snprintf(extra, sizeof(extra),
@@ -815,46 +1092,81 @@ static void run_pipe(const opts_t *o, zhandle_t *zh, zkf_client_t *c, const char
     report("many-locks", "cycles/s", r, o->rounds, extra);
 }
 
-static int run_contended(const opts_t *o, zhandle_t *zh, const char *base)
+/* "contended PATH CLIENTS SECONDS threads|procs" -> RATE P50 P99 OPS FSYNCS
+ * CPU_US CTXSW FAIRNESS VIOLATIONS LOST FAILURES UNITS W0 W1. Returns whether
+ * it broke. */
+static int peer_contended(const opts_t *o, peer_t *p, const char *path, result_t *r,
+                          double *fairness)
 {
-    result_t f[MAX_ROUNDS], r[MAX_ROUNDS];
-    double fair[MAX_ROUNDS], ffair[MAX_ROUNDS];
-    int bad = 0;
-    char path[512], extra[160];
+    double v[14];
+    const char *name = o->procs ? "peer-contended-procs" : "peer-contended";
+    peer_call(p, v, 14, "contended %s %d %g %s", path, o->clients, o->seconds,
+              o->procs ? "procs" : "threads");
+    window_note(name, v[12], v[13], v[11]);
+    *r = (result_t){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    *fairness = v[7];
+    if (v[8] != 0 || v[9] != 0 || v[10] != 0) {
+        fprintf(stderr,
+                "lock_bench: %s: %.0f exclusion violations, %.0f lost updates, %.0f failures\n",
+                name, v[8], v[9], v[10]);
+        return 1;
+    }
+    return 0;
+}
+
+/* One round of the floor or of zkfence; returns whether it broke. */
+static int contended_one(const opts_t *o, const char *name, const char *path, int sync_recipe,
+                         result_t *r, double *fairness)
+{
+    shared_t *sh;
+    *r = contended_round(o, name, path, sync_recipe, fairness, &sh);
+    long lost = atomic_load(&sh->entries) - sh->counter;
+    int bad = atomic_load(&sh->violations) || atomic_load(&sh->failures) || lost;
+    if (bad)
+        fprintf(stderr, "lock_bench: %s: %d exclusion violations, %ld lost updates, %d failures\n",
+                name, atomic_load(&sh->violations), lost, atomic_load(&sh->failures));
+    munmap(sh, sizeof(*sh));
+    return bad;
+}
+
+static int run_contended(const opts_t *o, zhandle_t *zh, peer_t *peer, const char *base)
+{
+    result_t f[MAX_ROUNDS] = {0}, r[MAX_ROUNDS] = {0}, pr[MAX_ROUNDS] = {0};
+    double fair[MAX_ROUNDS] = {0}, ffair[MAX_ROUNDS] = {0}, pfair[MAX_ROUNDS] = {0};
+    int bad[3] = {0, 0, 0}; /* floor, zkfence, peer */
+    char path[512], extra[160], name[3][32];
+    const char *sfx = o->procs ? "-procs" : "";
+    snprintf(name[0], sizeof(name[0]), "contended-floor%s", sfx);
+    snprintf(name[1], sizeof(name[1]), "contended%s", sfx);
+    snprintf(name[2], sizeof(name[2]), "peer-contended%s", sfx);
+    const int n = peer ? 3 : 2;
     for (int i = 0; i < o->rounds; i++) {
-        for (int sync_recipe = 1; sync_recipe >= 0; sync_recipe--) {
-            shared_t *sh;
-            PATHF(path, "%s/%s%d", base, sync_recipe ? "cf" : "c", i);
+        for (int j = 0; j < n; j++) { /* the order rotates from round to round */
+            int which = (i + j) % n;
+            PATHF(path, "%s/%s%d", base, which == 0 ? "cf" : which == 1 ? "c" : "pc", i);
             ensure_path(zh, path);
-            if (sync_recipe)
-                f[i] = contended_round(o, path, 1, &ffair[i], &sh);
+            if (which == 0)
+                bad[0] |= contended_one(o, name[0], path, 1, &f[i], &ffair[i]);
+            else if (which == 1)
+                bad[1] |= contended_one(o, name[1], path, 0, &r[i], &fair[i]);
             else
-                r[i] = contended_round(o, path, 0, &fair[i], &sh);
-            long lost = atomic_load(&sh->entries) - sh->counter;
-            if (atomic_load(&sh->violations) || atomic_load(&sh->failures) || lost) {
-                fprintf(stderr,
-                        "lock_bench: %s: %d exclusion violations, %ld lost updates, %d failures\n",
-                        sync_recipe ? "contended-floor" : "contended", atomic_load(&sh->violations),
-                        lost, atomic_load(&sh->failures));
-                bad = 1;
-            }
-            munmap(sh, sizeof(*sh));
+                bad[2] |= peer_contended(o, peer, path, &pr[i], &pfair[i]);
         }
     }
     const char *how = o->procs ? "processes" : "threads";
-    snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f", o->clients, how,
-             median(ffair, o->rounds));
-    report(o->procs ? "contended-floor-procs" : "contended-floor", "handoffs/s", f, o->rounds,
-           extra);
-    snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f violations=%d", o->clients, how,
-             median(fair, o->rounds), bad);
-    report(o->procs ? "contended-procs" : "contended", "handoffs/s", r, o->rounds, extra);
-    return bad;
+    const result_t *res[3] = {f, r, pr};
+    const double *fairs[3] = {ffair, fair, pfair};
+    for (int k = 0; k < n; k++) {
+        snprintf(extra, sizeof(extra), "clients=%d %s fairness=%.3f violations=%d", o->clients, how,
+                 median(fairs[k], o->rounds), bad[k]);
+        report(name[k], "handoffs/s", res[k], o->rounds, extra);
+    }
+    return bad[0] || bad[1] || bad[2];
 }
 
 int main(int argc, char **argv)
 {
-    opts_t o = {NULL, 5, 500, 8, 20, 1000, 0, NULL};
+    opts_t o = {NULL, 5, 500, 8, 20, 1000, 0, NULL, NULL, 0};
     static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
                                        {"rounds", required_argument, NULL, 'r'},
                                        {"cycles", required_argument, NULL, 'n'},
@@ -864,6 +1176,8 @@ int main(int argc, char **argv)
                                        {"procs", no_argument, NULL, 'p'},
                                        {"only", required_argument, NULL, 'o'},
                                        {"child", no_argument, NULL, 'C'},
+                                       {"peer", required_argument, NULL, 'P'},
+                                       {"windows", no_argument, NULL, 'w'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0, 0, 0, 0}};
     int ch, child = 0;
@@ -896,6 +1210,12 @@ int main(int argc, char **argv)
         case 'C':
             child = 1;
             break;
+        case 'P':
+            o.peer = optarg;
+            break;
+        case 'w':
+            o.windows = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -905,6 +1225,8 @@ int main(int argc, char **argv)
         }
     }
     zoo_set_debug_level(0);
+    signal(SIGPIPE, SIG_IGN); /* a peer gone away is an error from write */
+    show_windows = o.windows;
     if (child && o.zk && argc - optind == 4)
         return child_main(o.zk, argv + optind);
     if (!o.zk || child || optind != argc || o.rounds < 1 || o.rounds > MAX_ROUNDS ||
@@ -920,16 +1242,19 @@ int main(int argc, char **argv)
     ensure_path(zh, base);
     int bad = 0;
 #define WANT(m) (o.only == NULL || strcmp(o.only, m) == 0)
+    peer_t *peer = o.peer && (WANT("sync") || WANT("contended")) ? peer_start(&o) : NULL;
     if (WANT("sync") || WANT("pipe")) {
         zkf_client_t *c = client(o.zk);
         if (WANT("sync"))
-            run_sync(&o, zh, c, base);
+            run_sync(&o, zh, c, peer, base);
         if (WANT("pipe"))
             run_pipe(&o, zh, c, base);
         zkf_client_destroy(c);
     }
     if (WANT("contended"))
-        bad = run_contended(&o, zh, base);
+        bad = run_contended(&o, zh, peer, base);
+    if (peer)
+        peer_stop(peer);
     zookeeper_close(zh);
     return bad;
 }

@@ -30,6 +30,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -234,6 +235,29 @@ static int parse_options(int argc, char **argv, options_t *o)
     return 0;
 }
 
+/* The demo's two buckets (409: there already). 0, or -1 after saying why
+ * not: the transport's reason and the URL when there was no answer at all
+ * (a stopped proxy), else the status. */
+static int create_buckets(demo_http_t *http, const char *proxy)
+{
+    const char *names[] = {"demo-open", "demo-fenced"};
+    for (size_t i = 0; i < 2; i++) {
+        int st = demo_http_create_bucket(http, names[i]);
+        if (st == 200 || st == 409)
+            continue;
+        if (st < 0)
+            fprintf(stderr,
+                    "zkfence-demo: no answer from the proxy at %s: %s\n"
+                    "(is zkfence-proxy running there? --proxy URL names it)\n",
+                    proxy, demo_http_error(http));
+        else
+            fprintf(stderr, "zkfence-demo: proxy at %s: creating bucket %s: HTTP %d\n", proxy,
+                    names[i], st);
+        return -1;
+    }
+    return 0;
+}
+
 /* The worker binary sits next to this one unless given. */
 static void find_worker(options_t *o, char *buf, size_t len)
 {
@@ -284,15 +308,79 @@ static void make_run_id(char *buf, size_t len)
     snprintf(buf, len, "run-%lld-%d-%08" PRIx32, (long long)now_ms(), (int)getpid(), rnd);
 }
 
+/* The start line: a mode's workers connect, then wait at a gate that opens
+ * for all of them at once, when every one has said it is ready. Without
+ * it, on a busy machine, one worker may book every seat before the next
+ * has even connected, and mode 1 shows no race. Pipes, so that a worker's
+ * end closes when it dies: ready[] (workers write a byte) and gate[]
+ * (workers read; the demo opens it by closing its write end: EOF). */
+typedef struct start_line {
+    int ready[2], gate[2];
+} start_line_t;
+
+static int start_line_open(start_line_t *sl)
+{
+    sl->ready[0] = sl->ready[1] = sl->gate[0] = sl->gate[1] = -1;
+    if (pipe(sl->ready) != 0 || pipe(sl->gate) != 0)
+        return -1;
+    /* The demo's own ends never reach a worker. */
+    fcntl(sl->ready[0], F_SETFD, FD_CLOEXEC);
+    fcntl(sl->gate[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void start_line_close(start_line_t *sl)
+{
+    for (int i = 0; i < 2; i++) {
+        close_fd(&sl->ready[i]);
+        close_fd(&sl->gate[i]);
+    }
+}
+
+/* Waits until n workers said they are ready (or every worker's end of the
+ * ready pipe closed: some died) or until deadline (CLOCK_MONOTONIC ms),
+ * then opens the gate. Returns how many were ready. */
+static int start_line_go(start_line_t *sl, int n, int64_t deadline)
+{
+    close_fd(&sl->ready[1]); /* only the workers' copies keep it open */
+    close_fd(&sl->gate[0]);
+    int ready = 0;
+    while (ready < n) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {sl->ready[0], POLLIN, 0};
+        int r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        char buf[MAX_WORKERS];
+        ssize_t got = read(sl->ready[0], buf, sizeof(buf));
+        if (got <= 0)
+            break; /* EOF: no worker is left to say it */
+        ready += (int)got;
+    }
+    close_fd(&sl->gate[1]); /* EOF at every worker's end: go */
+    return ready;
+}
+
 typedef struct worker_args {
-    char ids[16], sess[16], proc[16];
+    char ids[16], sess[16], proc[16], give_up[24], ready_fd[16], gate_fd[16];
     const char *argv[32];
 } worker_args_t;
 
 /* Returns the child's pid, or -1 (errno set) if it could not be forked. */
 static pid_t spawn_worker(const options_t *o, int mode, int id, const char *bucket, const char *key,
-                          const char *lock, const char *log, const char *claim,
-                          const sigset_t *child_mask)
+                          const char *lock, const char *log, const char *claim, int64_t budget_ms,
+                          const start_line_t *sl, const sigset_t *child_mask)
 {
     /* Everything the child needs is built before fork: between fork and
      * exec it only calls async-signal-safe functions. */
@@ -300,13 +388,26 @@ static pid_t spawn_worker(const options_t *o, int mode, int id, const char *buck
     snprintf(a.ids, sizeof(a.ids), "%d", id);
     snprintf(a.sess, sizeof(a.sess), "%d", o->session_ms);
     snprintf(a.proc, sizeof(a.proc), "%d", o->process_ms);
+    /* A worker keeps queueing for the lock (with a new session if its own
+     * expired) until the mode's deadline, when the supervisor stops it. */
+    snprintf(a.give_up, sizeof(a.give_up), "%lld", (long long)budget_ms);
+    snprintf(a.ready_fd, sizeof(a.ready_fd), "%d", sl->ready[1]);
+    snprintf(a.gate_fd, sizeof(a.gate_fd), "%d", sl->gate[0]);
     int k = 0;
     a.argv[k++] = o->worker_bin;
-    const char *pairs[][2] = {{"--id", a.ids},          {"--mode", mode_names[mode]},
-                              {"--zk", o->zk},          {"--proxy", o->proxy},
-                              {"--bucket", bucket},     {"--key", key},
-                              {"--lock", lock},         {"--log", log},
-                              {"--session-ms", a.sess}, {"--process-ms", a.proc}};
+    const char *pairs[][2] = {{"--id", a.ids},
+                              {"--mode", mode_names[mode]},
+                              {"--zk", o->zk},
+                              {"--proxy", o->proxy},
+                              {"--bucket", bucket},
+                              {"--key", key},
+                              {"--lock", lock},
+                              {"--log", log},
+                              {"--session-ms", a.sess},
+                              {"--process-ms", a.proc},
+                              {"--give-up-ms", a.give_up},
+                              {"--ready-fd", a.ready_fd},
+                              {"--gate-fd", a.gate_fd}};
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         a.argv[k++] = pairs[i][0];
         a.argv[k++] = pairs[i][1];
@@ -472,6 +573,11 @@ static void run_mode(const options_t *o, int mode, int pause_ms, const char *run
      * every real token is higher. */
     int st = demo_http_put(http, bucket, key, text, res->fenced ? lock : NULL, 0, &err);
     free(text);
+    if (st < 0) {
+        report_fail(res, "writing the initial seat map: %.150s", demo_http_error(http));
+        res->end_ms = now_ms();
+        return;
+    }
     if (st < 200 || st > 299) {
         report_fail(res, "writing the initial seat map: HTTP %d %.120s", st, err ? err : "");
         free(err);
@@ -480,24 +586,38 @@ static void run_mode(const options_t *o, int mode, int pause_ms, const char *run
     }
 
     pid_t pids[MAX_WORKERS] = {0};
-    for (int i = 0; i < o->workers; i++) {
+    int64_t budget_ms = o->mode_timeout_ms + (res->paused ? pause_ms : 0);
+    int64_t deadline = mono_ms() + budget_ms;
+    start_line_t sl;
+    if (start_line_open(&sl) != 0)
+        report_fail(res, "cannot make the start line: %s", strerror(errno));
+    for (int i = 0; i < o->workers && !res->failed; i++) {
         pids[i] = spawn_worker(o, mode, i + 1, bucket, key, lock, log, res->paused ? claim : NULL,
-                               child_mask);
+                               budget_ms, &sl, child_mask);
         if (pids[i] < 0) {
             report_fail(res, "cannot start worker %d: %s", i + 1, strerror(errno));
             pids[i] = 0;
             kill_workers(pids, i); /* a mode with fewer workers is not the one asked for */
-            break;
         }
     }
+    if (!res->failed) {
+        int ready = start_line_go(&sl, o->workers, deadline);
+        if (ready < o->workers && mono_ms() >= deadline) {
+            report_fail(res, "timed out after %lld s: %d of %d worker(s) ready; all killed",
+                        (long long)budget_ms / 1000, ready, o->workers);
+            kill_workers(pids, o->workers);
+        }
+    }
+    start_line_close(&sl);
     if (!res->failed)
-        supervise(pids, o->workers, pause_ms, o->mode_timeout_ms + (res->paused ? pause_ms : 0),
-                  res);
+        supervise(pids, o->workers, pause_ms, deadline - mono_ms(), res);
     unlink(claim); /* the events name the victim */
 
     char *final = NULL;
     st = demo_http_get(http, bucket, key, &final);
-    if (st != 200 || seatmap_parse(final, &res->final_map) != 0)
+    if (st < 0)
+        report_fail(res, "reading the final seat map: %.150s", demo_http_error(http));
+    else if (st != 200 || seatmap_parse(final, &res->final_map) != 0)
         report_fail(res, "reading the final seat map: HTTP %d", st);
     else if (save_text(mapfile, final) != 0)
         report_fail(res, "%s: %s", mapfile, strerror(errno));
@@ -582,11 +702,7 @@ int main(int argc, char **argv)
             curl_global_cleanup();
             return 1;
         }
-        int st1 = demo_http_create_bucket(http, "demo-open");
-        int st2 = demo_http_create_bucket(http, "demo-fenced");
-        if ((st1 != 200 && st1 != 409) || (st2 != 200 && st2 != 409)) {
-            fprintf(stderr, "zkfence-demo: proxy at %s: cannot create buckets (HTTP %d, %d)\n",
-                    o.proxy, st1, st2);
+        if (create_buckets(http, o.proxy) != 0) {
             demo_http_free(http);
             curl_global_cleanup();
             return EXIT_UNAVAILABLE;

@@ -99,7 +99,8 @@ void report_analyse(mode_result_t *r)
              * the victim is stopped (its token is necessarily higher; the
              * check says so rather than assuming it). */
             if (pause_at && !r->successor_token && e->worker != r->victim_worker)
-                r->successor_token = e->token, r->successor_worker = e->worker;
+                r->successor_token = e->token, r->successor_worker = e->worker,
+                r->successor_ms = e->ms;
         } else if (ends_holding(e->ev) && w && held_since[w]) {
             hold_total += (double)(e->ms - held_since[w]);
             holds++;
@@ -224,6 +225,117 @@ static const char *result_word(const mode_result_t *m)
     return report_problem(m, buf, sizeof(buf)) ? "UNEXPECTED" : "ok";
 }
 
+static const demo_event_t *victim_write(const mode_result_t *m);
+
+/* The victim's writes after its first one on waking: how many, accepted
+ * how many, and the range of their tokens. */
+typedef struct later_writes {
+    int n, ok;
+    uint64_t lo, hi;
+} later_writes_t;
+
+static later_writes_t victim_later_writes(const mode_result_t *m)
+{
+    later_writes_t lw = {0, 0, 0, 0};
+    int first_seen = 0;
+    int64_t woke = m->pause_end_ms ? m->pause_end_ms : m->pause_start_ms;
+    for (size_t i = 0; i < m->nevents; i++) {
+        const demo_event_t *e = &m->events[i];
+        if (e->worker != m->victim_worker || !is_write(e->ev) || e->ms < woke)
+            continue;
+        if (!first_seen) {
+            first_seen = 1; /* the stale one */
+            continue;
+        }
+        lw.ok += strcmp(e->ev, "write_ok") == 0;
+        if (lw.n++ == 0 || e->token < lw.lo)
+            lw.lo = e->token;
+        if (e->token > lw.hi)
+            lw.hi = e->token;
+    }
+    return lw;
+}
+
+static const char *plural(int n)
+{
+    return n == 1 ? "" : "s";
+}
+
+const char *report_story(const mode_result_t *m, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!m->paused || !m->victim_worker || len == 0)
+        return buf;
+    size_t k = 0;
+#define SAY(...)                                                                                   \
+    do {                                                                                           \
+        if (k < len)                                                                               \
+            k += (size_t)snprintf(buf + k, len - k, __VA_ARGS__);                                  \
+    } while (0)
+    SAY("Worker %d held the lock with token %" PRIu64 " and had read the seat map when it was "
+        "stopped (SIGSTOP, as a long garbage-collection pause would) for %.1f s, just before "
+        "writing it back.",
+        m->victim_worker, m->victim_token, (double)(m->pause_end_ms - m->pause_start_ms) / 1000.0);
+    if (m->successor_token)
+        SAY(" ZooKeeper expired its session meanwhile: %.1f s into the pause worker %d got the "
+            "lock with token %" PRIu64 ", and the others booked seats after it.",
+            (double)(m->successor_ms - m->pause_start_ms) / 1000.0, m->successor_worker,
+            m->successor_token);
+    if (m->victim_write_ok) {
+        SAY(" When worker %d woke, it still believed it held the lock and wrote back the seat map "
+            "it had read before the pause. Nothing checked its token: the write was accepted and "
+            "erased the bookings made while it slept: %d confirmed booking%s lost and %d seat%s "
+            "sold twice (the table's lost and double-booked columns).",
+            m->victim_worker, m->lost_bookings, plural(m->lost_bookings), m->double_booked,
+            plural(m->double_booked));
+    } else if (m->victim_write_stale) {
+        SAY(" When worker %d woke, it wrote back the seat map it had read, with its old token "
+            "%" PRIu64 ". The proxy had already accepted token %" PRIu64 " for this lock, so it "
+            "refused the write with 412 StaleFencingToken and stored nothing: %d booking%s lost, "
+            "%d seat%s sold twice.",
+            m->victim_worker, m->victim_token, m->successor_token, m->lost_bookings,
+            plural(m->lost_bookings), m->double_booked, plural(m->double_booked));
+    } else {
+        SAY(" When worker %d woke, its write %s.", m->victim_worker,
+            victim_write(m) ? "failed" : "was never made");
+    }
+    later_writes_t lw = victim_later_writes(m);
+    if (lw.n == 1)
+        SAY(" Its later write (token %" PRIu64 ") came after it queued for the lock again, and "
+            "was %s.",
+            lw.lo, lw.ok ? "accepted" : "refused");
+    else if (lw.n > 1)
+        SAY(" Its %d later writes (tokens %" PRIu64 " to %" PRIu64 ") came after it queued for "
+            "the lock again: %d accepted.",
+            lw.n, lw.lo, lw.hi, lw.ok);
+#undef SAY
+    return buf;
+}
+
+/* Prints text wrapped at 78 columns. */
+static void print_wrapped(FILE *f, const char *text)
+{
+    int col = 0;
+    const char *p = text;
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col > 0 && col + 1 + (int)word > 78) {
+            fputc('\n', f);
+            col = 0;
+        } else if (col > 0) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(p, 1, word, f);
+        col += (int)word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    if (col > 0)
+        fputc('\n', f);
+}
+
 void report_print(FILE *f, const mode_result_t *r, int n)
 {
     /* The issue's columns: confirmed, seats, double-booked or oversold,
@@ -257,6 +369,13 @@ void report_print(FILE *f, const mode_result_t *r, int n)
         const char *p = report_problem(&r[i], buf, sizeof(buf));
         if (p)
             fprintf(f, "mode %d: UNEXPECTED: %s\n", r[i].mode, p);
+    }
+    char story[2048];
+    for (int i = 0; i < n; i++) {
+        if (*report_story(&r[i], story, sizeof(story)) == '\0')
+            continue;
+        fprintf(f, "\nmode %d, the paused holder:\n", r[i].mode);
+        print_wrapped(f, story);
     }
     if (n == 0)
         fprintf(f, "no mode ran\n");
@@ -293,21 +412,30 @@ static int write_tsv(const char *path, const mode_result_t *r, int n)
 /* ---- SVG timeline ----
  *
  * One lane per worker. Within a lane, from top to bottom: a row of labels
- * above the boxes, the boxes (lock holdings), a row of labels below. A
- * token label goes inside its box when it fits, else above or below it,
- * wherever it overlaps nothing already placed. Labels are placed by
- * priority: first the pause victim's holding and its captions, then the
- * successor's holding, then the others in time order; those two are always
- * labelled, another is left to its tooltip only if all three places are
- * taken (tokens are long, holdings in a lane can be a few pixels apart). */
+ * above the boxes, the boxes (lock holdings) with a row of labels inside
+ * them, a row of labels below. The x axis is the whole mode, from the
+ * demo's start of it to its end (the table's duration), with a tick every
+ * round number of seconds.
+ *
+ * Labels never overlap: each is placed only where the layout has room for
+ * it on its row (the rows of a lane, and the lanes, are far enough apart
+ * vertically), with widths computed for the monospace font the picture
+ * asks for (0.61 em a character, a little more than DejaVu Sans Mono's
+ * and Liberation Mono's). By priority: first the pause victim's holding and its captions,
+ * then the successor's holding (those may move sideways, any distance,
+ * to find room), then the other holdings in time order, each inside its
+ * box if it fits, else right above or below it, else left to its tooltip
+ * (tokens are long, holdings in a lane can be a few pixels apart). */
 
 #define LANE_H 42
 #define TOP 6
 #define LEFT 70
 #define WIDTH 900
 #define RIGHT (WIDTH - 10)
-#define CHAR_W 6.0 /* a generous average advance at font-size 10 */
+#define FONT_PX 10
+#define CHAR_W (0.61 * FONT_PX) /* monospace: DejaVu Sans Mono 0.602 em, Liberation 0.6 */
 #define GAP 3.0
+#define AXIS_H 16
 
 enum { ROW_ABOVE, ROW_INSIDE, ROW_BELOW };
 enum { HOLD_OK, HOLD_LOST, HOLD_PENDING, HOLD_FAILED, HOLD_OPEN };
@@ -322,7 +450,7 @@ typedef struct holding {
 typedef struct label {
     int lane, row;
     double x0, x1; /* occupied span */
-    char text[96];
+    char text[128];
     const char *cls, *fill;
 } label_t;
 
@@ -347,10 +475,20 @@ static double text_w(const char *s)
     return CHAR_W * (double)strlen(s) + 2;
 }
 
+/* The time the picture spans: the mode as the demo ran it (its start and
+ * end, whose difference is the table's duration), or for a replay, which
+ * has neither, from the first event to the last; widened, should any
+ * event or the pause fall outside. */
 static void span_of(const mode_result_t *m, int64_t *t0, int64_t *t1)
 {
     *t0 = m->events[0].ms;
     *t1 = m->events[m->nevents - 1].ms;
+    if (m->end_ms > m->start_ms && m->start_ms > 0) {
+        if (m->start_ms < *t0)
+            *t0 = m->start_ms;
+        if (m->end_ms > *t1)
+            *t1 = m->end_ms;
+    }
     if (m->pause_start_ms && m->pause_start_ms < *t0)
         *t0 = m->pause_start_ms;
     if (m->pause_end_ms > *t1)
@@ -367,7 +505,7 @@ static double xpos(const mode_result_t *m, int64_t ms)
 
 static int layout_free(const layout_t *l, int lane, int row, double x0, double x1)
 {
-    if (x0 < 0 || x1 > WIDTH)
+    if (x0 < LEFT || x1 > RIGHT)
         return 0;
     for (size_t i = 0; i < l->n; i++) {
         const label_t *o = &l->v[i];
@@ -377,14 +515,16 @@ static int layout_free(const layout_t *l, int lane, int row, double x0, double x
     return 1;
 }
 
-static void layout_add(layout_t *l, int lane, int row, double x0, const char *text, const char *cls,
-                       const char *fill)
+/* Adds a label where layout_free() said there is room. 0, or -1 if out of
+ * memory (the label is then left out: its tooltip still has the text). */
+static int layout_add(layout_t *l, int lane, int row, double x0, const char *text, const char *cls,
+                      const char *fill)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         label_t *nv = realloc(l->v, cap * sizeof(*nv));
         if (nv == NULL)
-            return; /* a label less; the tooltip still has it */
+            return -1;
         l->v = nv;
         l->cap = cap;
     }
@@ -396,6 +536,7 @@ static void layout_add(layout_t *l, int lane, int row, double x0, const char *te
     snprintf(o->text, sizeof(o->text), "%s", text);
     o->cls = cls;
     o->fill = fill;
+    return 0;
 }
 
 /* Left edge for a label of width w that starts at x, kept on the picture. */
@@ -406,9 +547,30 @@ static double clamp_x(double x, double w)
     return x < LEFT ? LEFT : x;
 }
 
+/* Places a label on the first of `rows` (ROW_* values, -1 ends the list)
+ * that has room for it at x, or, moving sideways in 2 px steps up to
+ * max_shift each way, as near x as there is room. 1 if placed. */
+static int place_near(layout_t *l, int lane, const int *rows, double x, double max_shift,
+                      const char *text, const char *cls, const char *fill)
+{
+    double w = text_w(text);
+    for (double d = 0; d <= max_shift; d += 2) {
+        for (const int *r = rows; *r >= 0; r++) {
+            double right = clamp_x(x + d, w), left = clamp_x(x - d, w);
+            if (layout_free(l, lane, *r, right, right + w))
+                return layout_add(l, lane, *r, right, text, cls, fill) == 0;
+            if (layout_free(l, lane, *r, left, left + w))
+                return layout_add(l, lane, *r, left, text, cls, fill) == 0;
+        }
+    }
+    return 0;
+}
+
+static const int above_below[] = {ROW_ABOVE, ROW_BELOW, -1};
+
 /* A holding's token label: inside the box if it fits clear of the write
- * dot at its end, else above, else below. forced: placed above even if
- * that overlaps (only the victim and successor are). */
+ * dot at its end, else right above or below the box's start. forced (the
+ * victim's and the successor's): moved sideways as far as it takes. */
 static void place_token(layout_t *l, const mode_result_t *m, const holding_t *h, int forced)
 {
     char text[32];
@@ -418,27 +580,19 @@ static void place_token(layout_t *l, const mode_result_t *m, const holding_t *h,
         layout_add(l, h->worker, ROW_INSIDE, x0 + 2, text, "token", "#1d3557");
         return;
     }
-    double x = clamp_x(x0, w);
-    for (int row = ROW_ABOVE; row <= ROW_BELOW; row += 2) {
-        if (layout_free(l, h->worker, row, x, x + w)) {
-            layout_add(l, h->worker, row, x, text, "token", "#1d3557");
-            return;
-        }
-    }
-    if (forced)
-        layout_add(l, h->worker, ROW_ABOVE, x, text, "token", "#1d3557");
+    place_near(l, h->worker, above_below, x0, forced ? RIGHT - LEFT : 0, text, "token", "#1d3557");
 }
 
-/* A caption for the victim's lane, on one of its rows, anchored so that it
- * ends just left of x (or starts right of it if there is no room left). */
-static void place_caption(layout_t *l, int lane, int row, double x, const char *text,
+/* A caption on the victim's lane, ending just left of x if there is room
+ * there (else starting right of it, else as near as there is room), on
+ * the first of rows that has some. */
+static void place_caption(layout_t *l, int lane, const int *rows, double x, const char *text,
                           const char *fill)
 {
     double w = text_w(text);
-    double left = x - 6 - w >= LEFT ? x - 6 - w : clamp_x(x + 6, w);
-    layout_add(l, lane, row, left, text, "caption", fill);
+    double want = x - 6 - w >= LEFT ? x - 6 - w : x + 6;
+    place_near(l, lane, rows, want, RIGHT - LEFT, text, "caption", fill);
 }
-
 static size_t collect_holdings(const mode_result_t *m, holding_t **out)
 {
     holding_t *h = calloc(m->nevents + 1, sizeof(*h));
@@ -511,6 +665,83 @@ static const demo_event_t *victim_write(const mode_result_t *m)
     return NULL;
 }
 
+/* The caption of the victim's first write after it woke: what it did, with
+ * the numbers the table counts. */
+static void victim_caption(const mode_result_t *m, const demo_event_t *vw, char *buf, size_t len)
+{
+    if (strcmp(vw->ev, "write_stale") == 0)
+        snprintf(buf, len, "write with token %" PRIu64 " refused: 412 StaleFencingToken",
+                 vw->token);
+    else if (strcmp(vw->ev, "write_ok") == 0 && (m->lost_bookings || m->double_booked))
+        snprintf(buf, len, "unfenced write accepted: %d booking%s lost, %d seat%s sold twice",
+                 m->lost_bookings, m->lost_bookings == 1 ? "" : "s", m->double_booked,
+                 m->double_booked == 1 ? "" : "s");
+    else if (strcmp(vw->ev, "write_ok") == 0)
+        snprintf(buf, len, "unfenced write accepted");
+    else
+        snprintf(buf, len, "write failed: HTTP %d", vw->status);
+}
+
+/* The victim's token and captions: "stopped" in its box after the token
+ * (or above the pause), and its woken write's caption below the write. */
+static void place_victim(layout_t *lay, const mode_result_t *m, const holding_t *vh, int vic)
+{
+    place_token(lay, m, vh, 1);
+    char cap[160];
+    snprintf(cap, sizeof(cap), "worker %d stopped (SIGSTOP) while holding the lock", vic);
+    double x = xpos(m, m->pause_start_ms) + 4, w = text_w(cap);
+    const label_t *tl = lay->n ? &lay->v[lay->n - 1] : NULL; /* the victim's token label */
+    if (tl && tl->lane == vic && tl->row == ROW_INSIDE && x < tl->x1 + 8)
+        x = tl->x1 + 8;
+    static const int above[] = {ROW_ABOVE, -1};
+    if (!(x + w < xpos(m, vh->t1) - 8 && layout_free(lay, vic, ROW_INSIDE, x, x + w) &&
+          layout_add(lay, vic, ROW_INSIDE, x, cap, "caption", "#333") == 0))
+        place_near(lay, vic, above, x, RIGHT - LEFT, cap, "caption", "#333");
+    const demo_event_t *vw = victim_write(m);
+    if (vw) {
+        static const int below_above[] = {ROW_BELOW, ROW_ABOVE, -1};
+        victim_caption(m, vw, cap, sizeof(cap));
+        place_caption(lay, vic, below_above, xpos(m, vw->ms), cap, "#d62828");
+    }
+}
+
+/* The time axis: 0 s at the mode's start, the mode's length at its end
+ * (the table's duration), and ticks at round seconds in between, each
+ * labelled where the label has room. */
+static void svg_axis(FILE *f, const mode_result_t *m, int h)
+{
+    int64_t t0, t1;
+    span_of(m, &t0, &t1);
+    double secs = (double)(t1 - t0) / 1000.0, px_per_s = secs > 0 ? (RIGHT - LEFT) / secs : 0;
+    char end[32];
+    snprintf(end, sizeof(end), "%.1f s", secs);
+    int y = h - 4, top = TOP, bottom = h - AXIS_H;
+    fprintf(f, "<g class='axis'><line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#999'/>\n", LEFT,
+            bottom, RIGHT, bottom);
+    fprintf(f, "<text x='%d' y='%d' fill='#555'>0 s</text>\n", LEFT, y);
+    fprintf(f, "<text x='%d' y='%d' fill='#555' text-anchor='end'>%s</text>\n", RIGHT, y, end);
+    static const double steps[] = {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
+    double step = 0;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && px_per_s > 0; i++)
+        if (steps[i] * px_per_s >= 60) { /* room for "12.5 s" and a gap */
+            step = steps[i];
+            break;
+        }
+    double left_end = LEFT + text_w("0 s"), right_start = RIGHT - text_w(end);
+    for (int k = 1; step > 0 && k * step < secs; k++) {
+        double x = LEFT + k * step * px_per_s;
+        char lab[32];
+        snprintf(lab, sizeof(lab), step < 1 ? "%.1f s" : "%.0f s", k * step);
+        double w = text_w(lab);
+        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#eee'/>\n", x, top, x,
+                bottom);
+        if (x - w / 2 > left_end + GAP && x + w / 2 < right_start - GAP)
+            fprintf(f, "<text x='%.1f' y='%d' fill='#555' text-anchor='middle'>%s</text>\n", x, y,
+                    lab);
+    }
+    fprintf(f, "</g>\n");
+}
+
 static void svg_body(FILE *f, const mode_result_t *m, int standalone)
 {
     if (m->nevents == 0)
@@ -518,14 +749,15 @@ static void svg_body(FILE *f, const mode_result_t *m, int standalone)
     int lanes = m->workers < 1                    ? 1
                 : m->workers > REPORT_MAX_WORKERS ? REPORT_MAX_WORKERS
                                                   : m->workers;
-    int h = TOP + lanes * LANE_H + 16;
+    int h = TOP + lanes * LANE_H + AXIS_H;
     /* The namespace is required in a standalone .svg file, and harmless in
      * the page; it is a name, not something fetched. */
     fprintf(f,
-            "<svg %swidth='%d' height='%d' viewBox='0 0 %d %d' font-family='sans-serif' "
-            "font-size='10'>\n",
-            standalone ? "xmlns='http://www.w3.org/2000/svg' " : "", WIDTH, h, WIDTH, h);
+            "<svg %swidth='%d' height='%d' viewBox='0 0 %d %d' font-family='monospace' "
+            "font-size='%d'>\n",
+            standalone ? "xmlns='http://www.w3.org/2000/svg' " : "", WIDTH, h, WIDTH, h, FONT_PX);
     fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
+    svg_axis(f, m, h);
     for (int w = 1; w <= lanes; w++) {
         int y = lane_y(w);
         fprintf(f,
@@ -554,33 +786,8 @@ static void svg_body(FILE *f, const mode_result_t *m, int standalone)
             hs[i].token == m->successor_token && !sh)
             sh = &hs[i];
     }
-    if (vh) {
-        place_token(&lay, m, vh, 1);
-        /* "stopped" inside the victim's box, after its token, if it fits. */
-        char cap[96];
-        snprintf(cap, sizeof(cap), "worker %d stopped (SIGSTOP) while holding the lock", vic);
-        double x = xpos(m, m->pause_start_ms) + 4, w = text_w(cap);
-        const label_t *tl = lay.n ? &lay.v[lay.n - 1] : NULL; /* the victim's token label */
-        if (tl && tl->row == ROW_INSIDE && x < tl->x1 + 8)
-            x = tl->x1 + 8;
-        if (x + w < xpos(m, vh->t1) - 8 && layout_free(&lay, vic, ROW_INSIDE, x, x + w))
-            layout_add(&lay, vic, ROW_INSIDE, x, cap, "caption", "#333");
-        else if (layout_free(&lay, vic, ROW_ABOVE, clamp_x(x, w), clamp_x(x, w) + w))
-            layout_add(&lay, vic, ROW_ABOVE, clamp_x(x, w), cap, "caption", "#333");
-        const demo_event_t *vw = victim_write(m);
-        if (vw && strcmp(vw->ev, "write_stale") == 0) {
-            snprintf(cap, sizeof(cap),
-                     "write with token %" PRIu64 " refused: 412 StaleFencingToken", vw->token);
-            place_caption(&lay, vic, ROW_BELOW, xpos(m, vw->ms), cap, "#d62828");
-        } else if (vw && strcmp(vw->ev, "write_ok") == 0) {
-            if (m->victim_seat_double)
-                snprintf(cap, sizeof(cap), "unfenced write accepted: seat %d booked twice",
-                         vw->seat);
-            else
-                snprintf(cap, sizeof(cap), "unfenced write accepted");
-            place_caption(&lay, vic, ROW_BELOW, xpos(m, vw->ms), cap, "#d62828");
-        }
-    }
+    if (vh)
+        place_victim(&lay, m, vh, vic);
     if (sh)
         place_token(&lay, m, sh, 1);
     for (size_t i = 0; i < nh; i++)
@@ -619,12 +826,6 @@ static void svg_body(FILE *f, const mode_result_t *m, int standalone)
     }
     free(lay.v);
     free(hs);
-    int64_t t0, t1;
-    span_of(m, &t0, &t1);
-    fprintf(f,
-            "<text x='%d' y='%d' fill='#555'>0 s</text><text x='%d' y='%d' fill='#555' "
-            "text-anchor='end'>%.1f s</text>\n",
-            LEFT, h - 4, RIGHT, h - 4, (double)(t1 - t0) / 1000.0);
     fprintf(f, "</svg>\n");
 }
 
@@ -679,11 +880,13 @@ static int write_html(const char *path, const mode_result_t *r, int n, int sessi
         fprintf(f, "<h2>%d. %s</h2>\n", m->mode, m->title);
         if (m->failed)
             fprintf(f, "<p class='bad'>This mode did not complete: %s</p>\n", m->error);
+        char story[2048];
         if (m->paused && m->victim_worker)
             fprintf(f,
                     "<p>Paused holder: worker %d, token %" PRIu64 "; its successor: worker %d, "
-                    "token %" PRIu64 ".</p>\n",
-                    m->victim_worker, m->victim_token, m->successor_worker, m->successor_token);
+                    "token %" PRIu64 ".</p>\n<p class='story'>%s</p>\n",
+                    m->victim_worker, m->victim_token, m->successor_worker, m->successor_token,
+                    report_story(m, story, sizeof(story)));
         svg_body(f, m, 0);
     }
     fprintf(f, "</body></html>\n");

@@ -53,6 +53,7 @@ typedef struct mode_result {
     /* The pause: who was stopped holding which token, and who came next. */
     int victim_worker, victim_seat, successor_worker;
     uint64_t victim_token, successor_token;
+    int64_t successor_ms;   /* when the successor got the lock */
     int victim_write_ok;    /* the victim's write after it woke was accepted */
     int victim_write_stale; /* ... or refused as stale */
     int victim_seat_double; /* the victim's seat ended up confirmed twice */
@@ -69,6 +70,10 @@ const char *report_problem(const mode_result_t *r, char *buf, size_t len);
 /* 0 when n > 0 and every mode shows what it exists to show; 1 otherwise. */
 int report_verdict(const mode_result_t *r, int n);
 void report_print(FILE *f, const mode_result_t *r, int n);
+/* For a paused mode: what happened to the paused holder and its writes
+ * after it woke, in words, with the numbers the table counts. "" for the
+ * other modes. Returns buf. */
+const char *report_story(const mode_result_t *m, char *buf, size_t len);
 /* One mode's timeline as a standalone SVG document. */
 void report_svg(FILE *f, const mode_result_t *m);
 /* report.txt, report.tsv, report.html and timeline-modeN.svg into dir. */

@@ -48,6 +48,8 @@ typedef struct config {
     const char *lock;
     int session_ms;
     int process_ms;
+    int64_t give_up_at;    /* CLOCK_MONOTONIC ms; 0: keep trying */
+    int ready_fd, gate_fd; /* the demo's start line, -1 if none */
     int log_fd;
 } config_t;
 
@@ -76,6 +78,13 @@ static void log_event(const config_t *cf, const char *ev, uint64_t token, int se
     log_event_at(cf, wall_ms(), ev, token, seat, booking, status);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void pause_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -89,9 +98,15 @@ static int usage(void)
             "usage: zkfence-demo-worker --mode nolock|fenced|paused-nofence|paused-fenced\n"
             "           --zk HOSTS --proxy URL --bucket B --key K --lock PATH --log FILE|-\n"
             "           [--id N] [--session-ms MS] [--process-ms MS] [--pause-claim FILE]\n"
+            "           [--give-up-ms MS] [--ready-fd FD --gate-fd FD]\n"
             "--id defaults to a number derived from the host name and the process id, so\n"
             "that workers in separate containers differ. --log - writes to stdout.\n"
-            "--pause-claim: the first worker to create FILE stops itself while holding.\n");
+            "--pause-claim: the first worker to create FILE stops itself while holding.\n"
+            "--give-up-ms: stop trying to get the lock MS after start (default: never; a\n"
+            "lost session is replaced and the acquisition retried until then).\n"
+            "--ready-fd/--gate-fd: once connected, write a byte to the first, then wait\n"
+            "for end-of-file on the second before booking (zkfence-demo starts its\n"
+            "workers together this way).\n");
     return 64;
 }
 
@@ -123,18 +138,27 @@ static int default_id(void)
 
 static int parse_args(int argc, char **argv, config_t *cf)
 {
-    static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},          {"mode", required_argument, NULL, 'm'},
-        {"zk", required_argument, NULL, 'z'},          {"proxy", required_argument, NULL, 'p'},
-        {"bucket", required_argument, NULL, 'b'},      {"key", required_argument, NULL, 'k'},
-        {"lock", required_argument, NULL, 'l'},        {"log", required_argument, NULL, 'L'},
-        {"session-ms", required_argument, NULL, 's'},  {"process-ms", required_argument, NULL, 't'},
-        {"pause-claim", required_argument, NULL, 'v'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"id", required_argument, NULL, 'i'},
+                                         {"mode", required_argument, NULL, 'm'},
+                                         {"zk", required_argument, NULL, 'z'},
+                                         {"proxy", required_argument, NULL, 'p'},
+                                         {"bucket", required_argument, NULL, 'b'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"lock", required_argument, NULL, 'l'},
+                                         {"log", required_argument, NULL, 'L'},
+                                         {"session-ms", required_argument, NULL, 's'},
+                                         {"process-ms", required_argument, NULL, 't'},
+                                         {"pause-claim", required_argument, NULL, 'v'},
+                                         {"give-up-ms", required_argument, NULL, 'g'},
+                                         {"ready-fd", required_argument, NULL, 'R'},
+                                         {"gate-fd", required_argument, NULL, 'G'},
+                                         {0, 0, 0, 0}};
     const char *mode = NULL, *log = NULL;
     int o;
     cf->session_ms = 2000;
     cf->process_ms = 30;
     cf->id = -1;
+    cf->ready_fd = cf->gate_fd = -1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'i':
@@ -173,11 +197,27 @@ static int parse_args(int argc, char **argv, config_t *cf)
         case 'v':
             cf->pause_claim = optarg;
             break;
+        case 'g': {
+            int ms;
+            if (parse_int(optarg, 1, INT_MAX, &ms) != 0)
+                return -1;
+            cf->give_up_at = mono_ms() + ms;
+            break;
+        }
+        case 'R':
+            if (parse_int(optarg, 0, INT_MAX, &cf->ready_fd) != 0)
+                return -1;
+            break;
+        case 'G':
+            if (parse_int(optarg, 0, INT_MAX, &cf->gate_fd) != 0)
+                return -1;
+            break;
         default:
             return -1;
         }
     }
-    if (optind != argc || !mode || !cf->proxy || !cf->bucket || !cf->key || !log)
+    if (optind != argc || !mode || !cf->proxy || !cf->bucket || !cf->key || !log ||
+        (cf->ready_fd < 0) != (cf->gate_fd < 0))
         return -1;
     if (cf->id < 0)
         cf->id = default_id();
@@ -231,6 +271,30 @@ static const char *release_event(int rc)
     }
 }
 
+/* Waits for the lock. A session that expires meanwhile (a busy machine
+ * can starve a worker past its timeout) is no reason to stop: the library
+ * sets up a new session by itself, and the worker queues again with it, as
+ * an application server would, until --give-up-ms says enough. Every wait
+ * is bounded by that deadline, so a retry cannot outlive it. */
+static int acquire_until_given_up(const config_t *cf, zkf_lock_t *lock, uint64_t *token)
+{
+    int rc = ZKF_ETIMEDOUT;
+    for (;;) {
+        int wait = -1;
+        if (cf->give_up_at) {
+            int64_t left = cf->give_up_at - mono_ms();
+            if (left <= 0)
+                return rc; /* why the last try ended */
+            wait = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        rc = zkf_lock_acquire(lock, wait, token);
+        if (rc != ZKF_ESESSIONEXPIRED && rc != ZKF_ECONNLOSS)
+            return rc;
+        fprintf(stderr, "worker %d: acquire: %s; queueing again with a new session\n", cf->id,
+                zkf_strerror(rc));
+    }
+}
+
 /* One booking attempt. Returns 1 to go on, 0 when the house is full, -1 on
  * an error. */
 static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, int *paused, int *seq)
@@ -238,14 +302,7 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
     uint64_t token = 0;
     if (lock) {
         log_event(cf, "acquiring", 0, -1, NULL, 0);
-        int rc, tries = 0;
-        /* A worker that lost its session retries with the new one, as an
-         * application server would. */
-        while ((rc = zkf_lock_acquire(lock, 60000, &token)) == ZKF_ESESSIONEXPIRED ||
-               rc == ZKF_ECONNLOSS) {
-            if (++tries == 5)
-                break;
-        }
+        int rc = acquire_until_given_up(cf, lock, &token);
         if (rc != 0) {
             fprintf(stderr, "worker %d: acquire: %s\n", cf->id, zkf_strerror(rc));
             return -1;
@@ -256,7 +313,10 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
     int st = demo_http_get(http, cf->bucket, cf->key, &body);
     seatmap_t map;
     int go_on = 1;
-    if (st != 200 || seatmap_parse(body, &map) != 0) {
+    if (st < 0) {
+        fprintf(stderr, "worker %d: GET seat map: %s\n", cf->id, demo_http_error(http));
+        go_on = -1;
+    } else if (st != 200 || seatmap_parse(body, &map) != 0) {
         fprintf(stderr, "worker %d: GET seat map: HTTP %d\n", cf->id, st);
         go_on = -1;
     } else {
@@ -308,6 +368,22 @@ static int book_once(const config_t *cf, demo_http_t *http, zkf_lock_t *lock, in
     return go_on;
 }
 
+/* Connected and ready: say so, then wait for the gate to open (EOF),
+ * which it does for every worker of the mode at once. */
+static void wait_at_start_line(config_t *cf)
+{
+    if (cf->ready_fd < 0)
+        return;
+    if (write(cf->ready_fd, "r", 1) != 1)
+        perror("demo-worker: start line");
+    close(cf->ready_fd);
+    char b;
+    ssize_t n;
+    while ((n = read(cf->gate_fd, &b, 1)) != 0 && (n > 0 || errno == EINTR))
+        ;
+    close(cf->gate_fd);
+}
+
 int main(int argc, char **argv)
 {
     config_t cf = {0};
@@ -336,6 +412,7 @@ int main(int argc, char **argv)
             return 69;
         }
     }
+    wait_at_start_line(&cf);
     int paused = 0, seq = 0, r;
     while ((r = book_once(&cf, http, lock, &paused, &seq)) > 0)
         ;

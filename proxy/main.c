@@ -1,5 +1,12 @@
 /* zkfence-proxy: an S3-compatible HTTP proxy that refuses writes carrying
- * stale fencing tokens. See proxy/README.md. */
+ * stale fencing tokens. See proxy/README.md.
+ *
+ * Exit codes (sysexits(3)): 0 after SIGTERM/SIGINT; 64 a bad flag or
+ * configuration value; 78 a configuration the proxy refuses to run with
+ * (credentials or TLS files missing, malformed or readable by others,
+ * plain HTTP on a non-loopback address, no listener); 1 anything else that
+ * stops it from starting (the port in use, another proxy on the data
+ * directory). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,20 +24,24 @@ static void usage(FILE *f)
                "conf/zkfence-proxy.conf)\n"
                "  --listen ADDR:PORT       listen address (default " ZKP_DEFAULT_LISTEN ")\n"
                "  --data-dir DIR           objects, marks.db and audit.log live here\n"
+               "  --credentials FILE       the credentials file (keys and rights; mode 0600)\n"
                "  --debug-fault-endpoint   TEST ONLY: enable POST "
                "/_zkfence/debug/marks-fail?on=1\n"
                "  -h, --help               this help\n"
                "  --version                print the version\n\n"
                "Flags override the configuration file. SIGTERM/SIGINT stop the proxy after\n"
-               "in-flight requests finish; SIGHUP reopens the audit log (log rotation).\n");
+               "in-flight requests finish; SIGHUP reopens the audit log (log rotation) and\n"
+               "reloads the credentials file (a bad one is refused: the old keys stay).\n"
+               "Exit: 64 bad flag or value, 78 configuration refused, 1 cannot start.\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_DATA_DIR, OPT_FAULT, OPT_VERSION };
+enum { OPT_CONFIG = 256, OPT_LISTEN, OPT_DATA_DIR, OPT_CREDENTIALS, OPT_FAULT, OPT_VERSION };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"credentials", required_argument, NULL, OPT_CREDENTIALS},
     {"debug-fault-endpoint", no_argument, NULL, OPT_FAULT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -67,11 +78,18 @@ static int parse_args(int argc, char **argv, zkp_config_t *cfg)
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        const char *key = c == OPT_LISTEN ? "listen" : c == OPT_DATA_DIR ? "data_dir" : NULL;
+        /* A flag that sets a key of the file: its key, and its own name. */
+        const char *key = c == OPT_LISTEN        ? "listen"
+                          : c == OPT_DATA_DIR    ? "data_dir"
+                          : c == OPT_CREDENTIALS ? "credentials"
+                                                 : NULL;
         if (c == OPT_FAULT)
             cfg->debug_fault_endpoint = 1;
         if (key != NULL && zkp_config_set(cfg, key, optarg, err, sizeof(err)) != 0) {
-            fprintf(stderr, "zkfence-proxy: --%s: %s\n", c == OPT_LISTEN ? "listen" : "data-dir",
+            fprintf(stderr, "zkfence-proxy: --%s: %s\n",
+                    c == OPT_LISTEN     ? "listen"
+                    : c == OPT_DATA_DIR ? "data-dir"
+                                        : "credentials",
                     err);
             return -1;
         }
@@ -112,17 +130,41 @@ int main(int argc, char **argv)
         /* sysexits(3), as the zkfence CLI: 69 unavailable, 78 config. */
         return rc == ZKP_FAIL_UNAVAILABLE ? 69 : rc == ZKP_FAIL_CONFIG ? 78 : 1;
     }
-    fprintf(stderr, "zkfence-proxy %s: listening on %s:%u, data in %s%s\n", ZKP_VERSION,
-            cfg.listen_host, zkp_server_port(srv), cfg.data_dir,
+    char where[160] = "", tls_where[96] = "";
+    if (zkp_server_port(srv) != 0)
+        snprintf(where, sizeof(where), "http://%s:%u", cfg.listen_host, zkp_server_port(srv));
+    if (zkp_server_tls_port(srv) != 0)
+        snprintf(tls_where, sizeof(tls_where), "%shttps://%s:%u", where[0] ? " and " : "",
+                 cfg.tls_listen_host, zkp_server_tls_port(srv));
+    fprintf(stderr, "zkfence-proxy %s: listening on %s%s, data in %s, auth %s%s\n", ZKP_VERSION,
+            where, tls_where, cfg.data_dir, cfg.auth ? "on" : "OFF",
             cfg.debug_fault_endpoint ? " (debug fault endpoint ON: test use only)" : "");
+    if (!cfg.auth)
+        fprintf(stderr, "zkfence-proxy: WARNING: auth = off: no signature is checked, anyone who "
+                        "can reach the port may read, write and raise any mark. For local "
+                        "experiments only.\n");
+    if (cfg.listen_host[0] != '\0' && !zkp_addr_is_loopback(cfg.listen_host))
+        fprintf(stderr,
+                "zkfence-proxy: WARNING: plain HTTP on %s (allow_insecure_http = on): "
+                "use it only on a network you trust\n",
+                cfg.listen_host);
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
-        /* Log rotation: the audit log was renamed; continue in a new file. */
+        /* Log rotation: the audit log was renamed; continue in a new file.
+         * And the credentials file may have changed. */
         if (zkp_server_reopen_logs(srv) == 0)
             fprintf(stderr, "zkfence-proxy: SIGHUP: audit log reopened\n");
         else
             fprintf(stderr, "zkfence-proxy: SIGHUP: cannot reopen the audit log, keeping the "
                             "old file\n");
+        char msg[600];
+        if (zkp_server_reload(srv, msg, sizeof(msg)) == 0)
+            fprintf(stderr, "zkfence-proxy: SIGHUP: credentials reloaded: %s\n", msg);
+        else
+            fprintf(stderr,
+                    "zkfence-proxy: SIGHUP: credentials NOT reloaded, keeping the keys "
+                    "in use: %s\n",
+                    msg);
     }
     fprintf(stderr, "zkfence-proxy: %s, finishing in-flight requests\n", strsignal(sig));
     zkp_server_stop(srv);

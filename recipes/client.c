@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "client.h"
 
 #define DEFAULT_SESSION_TIMEOUT_MS 10000
 #define DEFAULT_CONNECT_TIMEOUT_MS 15000
@@ -76,6 +76,86 @@ zhandle_t *zkf__zh(zkf_client_t *c)
     return c->zh;
 }
 
+/* ---- the registry ---- */
+
+static void list_add(zkf__recipe_obj_t **head, zkf__recipe_obj_t *o, const zkf__recipe_ops_t *ops)
+{
+    o->ops = ops;
+    o->prev = NULL;
+    o->next = *head;
+    if (*head)
+        (*head)->prev = o;
+    *head = o;
+}
+
+static void list_remove(zkf__recipe_obj_t **head, zkf__recipe_obj_t *o)
+{
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        *head = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    o->next = o->prev = NULL;
+}
+
+void zkf__recipe_register(zkf_client_t *c, zkf__recipe_obj_t *o, const zkf__recipe_ops_t *ops)
+{
+    list_add(&c->objects, o, ops);
+}
+
+void zkf__recipe_unregister(zkf_client_t *c, zkf__recipe_obj_t *o)
+{
+    list_remove(&c->objects, o);
+    if (c->delivering == o)
+        c->delivering = NULL; /* the event thread must not touch o after its callback */
+}
+
+void zkf__active_add(zkf_client_t *c, zkf__recipe_obj_t *o, const zkf__recipe_ops_t *ops)
+{
+    list_add(&c->active, o, ops);
+}
+
+void zkf__active_remove(zkf_client_t *c, zkf__recipe_obj_t *o)
+{
+    list_remove(&c->active, o);
+}
+
+enum session_change { SUSPENDED, RECONNECTED, LOST };
+
+/* Tells every registered object, then everything in progress. The next
+ * entry is read after each call: a callback may take its own entry out. */
+static void notify(zkf_client_t *c, enum session_change what, int status, int local)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        zkf__recipe_obj_t *o = pass == 0 ? c->objects : c->active;
+        while (o) {
+            zkf__recipe_obj_t *next = o->next;
+            const zkf__recipe_ops_t *ops = o->ops;
+            if (what == SUSPENDED && ops->suspended)
+                ops->suspended(o);
+            else if (what == RECONNECTED && ops->reconnected)
+                ops->reconnected(o);
+            else if (what == LOST && ops->lost)
+                ops->lost(o, status, local);
+            o = next;
+        }
+    }
+}
+
+static void run_timers(zkf_client_t *c, int64_t now, int64_t *next_due)
+{
+    zkf__recipe_obj_t *o = c->active;
+    while (o) {
+        zkf__recipe_obj_t *next = o->next;
+        if (o->ops->timer)
+            o->ops->timer(o, now, next_due);
+        o = next;
+    }
+}
+
+/* ---- events ---- */
+
 void zkf__post(zkf_client_t *c, zkf__event_t *ev)
 {
     ev->next = NULL;
@@ -87,6 +167,31 @@ void zkf__post(zkf_client_t *c, zkf__event_t *ev)
     pthread_cond_broadcast(&c->cv);
 }
 
+zkf__event_t *zkf__events_take(zkf_client_t *c, zkf__recipe_obj_t *o)
+{
+    zkf__event_t *mine = NULL, **tail = &mine, **pp = &c->ev_head;
+    c->ev_tail = NULL;
+    while (*pp) {
+        zkf__event_t *ev = *pp;
+        if (ev->obj == o) {
+            *pp = ev->next;
+            ev->next = NULL;
+            *tail = ev;
+            tail = &ev->next;
+        } else {
+            c->ev_tail = ev;
+            pp = &ev->next;
+        }
+    }
+    return mine;
+}
+
+/* The client's own event: a state change for state_cb. */
+typedef struct client_event {
+    zkf__event_t ev; /* obj NULL */
+    zkf_client_state_t state;
+} client_event_t;
+
 static void set_state(zkf_client_t *c, zkf_client_state_t st)
 {
     if (c->state == st)
@@ -95,12 +200,11 @@ static void set_state(zkf_client_t *c, zkf_client_state_t st)
     pthread_cond_broadcast(&c->cv);
     if (c->state_cb == NULL)
         return;
-    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
+    client_event_t *ev = zkf__calloc(1, sizeof(*ev));
     if (ev == NULL)
         return; /* the state stays pollable with zkf_client_state() */
-    ev->kind = ZKF__EV_CLIENT_STATE;
-    ev->client_state = st;
-    zkf__post(c, ev);
+    ev->state = st;
+    zkf__post(c, &ev->ev);
 }
 
 /* ---- background deletions ---- */
@@ -148,12 +252,13 @@ static void pending_listed(int rc, const struct String_vector *sv, const void *d
     zkf_client_t *c = *(zkf_client_t **)(p + 1);
     pthread_mutex_lock(&c->mu);
     if (rc == ZOK && p->session_gen == c->session_gen) {
-        /* Every node bearing the GUID is ours: hand each to an exact deletion. */
-        size_t plen = strlen(p->path);
+        /* Every node named by the stem (it carries the attempt's GUID) is
+         * ours: hand each to an exact deletion. */
+        size_t plen = strlen(p->path), slen = strlen(p->stem);
         for (int i = 0; sv && i < sv->count; i++) {
-            zkf__node_t n;
-            if (zkf__node_parse(sv->data[i], &n) != 0 ||
-                memcmp(n.guid, p->guid, ZKF__GUID_LEN) != 0)
+            uint32_t seq;
+            if (strncmp(sv->data[i], p->stem, slen) != 0 ||
+                zkf__seq_parse(sv->data[i] + slen, &seq) != 0)
                 continue;
             size_t len = plen + 1 + strlen(sv->data[i]) + 1;
             char *full = zkf__malloc(len);
@@ -182,7 +287,7 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
                         &p->mark_stat);
         zoo_delete_op_init(&p->ops[1], p->path, -1);
         rc = zoo_amulti(zh, 2, p->ops, p->results, pending_deleted, p);
-    } else if (p->guid[0] == '\0')
+    } else if (p->stem[0] == '\0')
         rc = zoo_adelete(zh, p->path, -1, pending_deleted, p);
     else
         rc = zoo_aget_children(zh, p->path, 0, pending_listed, p);
@@ -191,7 +296,7 @@ static int pending_issue(zkf_client_t *c, zkf__pending_t *p)
     return rc == ZOK;
 }
 
-static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid, int release)
+static int schedule_deletion(zkf_client_t *c, const char *path, const char *stem, int release)
 {
     /* The completion gets the entry alone; the client pointer rides right
      * behind it in the same allocation. Without memory nothing is queued:
@@ -205,8 +310,8 @@ static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid
         free(p);
         return ZKF_ENOMEM;
     }
-    if (guid)
-        memcpy(p->guid, guid, ZKF__GUID_LEN + 1);
+    if (stem)
+        snprintf(p->stem, sizeof(p->stem), "%s", stem); /* fits: the core checks prefixes */
     p->release = release;
     *(zkf_client_t **)(p + 1) = c;
     p->session_gen = c->session_gen;
@@ -217,9 +322,9 @@ static int schedule_deletion(zkf_client_t *c, const char *path, const char *guid
     return pending_issue(c, p);
 }
 
-int zkf__delete_later(zkf_client_t *c, const char *path, const char *guid)
+int zkf__delete_later(zkf_client_t *c, const char *path, const char *stem)
 {
-    return schedule_deletion(c, path, guid, 0);
+    return schedule_deletion(c, path, stem, 0);
 }
 
 int zkf__release_later(zkf_client_t *c, const char *path)
@@ -260,7 +365,7 @@ static void on_connected(zkf_client_t *c, zhandle_t *zh)
      * heartbeat goes out at once (set_state wakes the event thread). */
     c->hb_sent_ns = 0;
     set_state(c, ZKF_CLIENT_CONNECTED);
-    zkf__locks_on_connected(c);
+    notify(c, RECONNECTED, 0, 0);
     zkf__pending_kick(c);
 }
 
@@ -269,13 +374,13 @@ static void on_disconnected(zkf_client_t *c)
     if (c->state != ZKF_CLIENT_CONNECTED)
         return;
     set_state(c, ZKF_CLIENT_SUSPENDED);
-    zkf__locks_on_suspended(c);
+    notify(c, SUSPENDED, 0, 0);
 }
 
 static void on_expired(zkf_client_t *c, zkf_client_state_t st, int status)
 {
     set_state(c, st);
-    zkf__locks_on_lost(c, status, 0);
+    notify(c, LOST, status, 0);
     pending_drop_all(c);
     if (st == ZKF_CLIENT_EXPIRED)
         c->renew = 1;
@@ -372,22 +477,46 @@ static int open_session(zkf_client_t *c)
     return 0;
 }
 
+/* ---- watches ---- */
+
+zkf__watch_t *zkf__watch_new(zkf_client_t *c, const char *path, zkf__recipe_obj_t *owner)
+{
+    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
+    if (w == NULL || (w->path = zkf__strdup(path)) == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->c = c;
+    w->owner = owner;
+    w->session_gen = c->session_gen;
+    w->next = c->watches;
+    if (c->watches)
+        c->watches->prev = w;
+    c->watches = w;
+    return w;
+}
+
+void zkf__watch_free(zkf_client_t *c, zkf__watch_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    free(w->path);
+    free(w);
+}
+
 static void free_watches(zkf_client_t *c, int all, uint64_t gen)
 {
     zkf__watch_t *w = c->watches;
     while (w) {
         zkf__watch_t *next = w->next;
         if (all || w->session_gen == gen) {
-            if (w->prev)
-                w->prev->next = w->next;
-            else
-                c->watches = w->next;
-            if (w->next)
-                w->next->prev = w->prev;
-            if (w->a)
-                zkf__watch_orphaned(w);
-            free(w->path);
-            free(w);
+            if (w->owner && w->owner->ops->watch_orphaned)
+                w->owner->ops->watch_orphaned(w->owner, w);
+            zkf__watch_free(c, w);
         }
         w = next;
     }
@@ -453,28 +582,20 @@ static void heartbeat_tick(zkf_client_t *c, int64_t now, int64_t *next_due)
 
 static void deliver(zkf_client_t *c, zkf__event_t *ev)
 {
-    switch (ev->kind) {
-    case ZKF__EV_ACQUIRED:
-        ev->acquire_cb(ev->lock, ev->status, ev->token, ev->arg);
-        break;
-    case ZKF__EV_LOCK_STATE:
-        ev->lock->opts.event_cb(ev->lock, ev->lock_state, ev->token, ev->lock->opts.event_arg);
-        break;
-    case ZKF__EV_CLIENT_STATE:
-        if (c->state_cb)
-            c->state_cb(c, ev->client_state, c->state_arg);
-        break;
-    }
+    if (ev->obj)
+        ev->obj->ops->deliver(ev->obj, ev);
+    else if (c->state_cb)
+        c->state_cb(c, ((client_event_t *)ev)->state, c->state_arg);
 }
 
 static void local_expiry(zkf_client_t *c)
 {
     /* A session timeout since the server last heard from us, at the latest:
      * it has expired the session or may at any moment. Our nodes may still
-     * exist (partition): the lock layer queues their deletion for when we
+     * exist (partition): the recipes queue their deletion for when we
      * can reach it. */
     set_state(c, ZKF_CLIENT_EXPIRED);
-    zkf__locks_on_lost(c, ZKF_ECONNLOSS, 1);
+    notify(c, LOST, ZKF_ECONNLOSS, 1);
 }
 
 static void *event_thread(void *arg)
@@ -488,14 +609,14 @@ static void *event_thread(void *arg)
             c->ev_head = ev->next;
             if (c->ev_head == NULL)
                 c->ev_tail = NULL;
-            c->delivering = ev->lock;
+            c->delivering = ev->obj;
             pthread_mutex_unlock(&c->mu);
             deliver(c, ev);
             pthread_mutex_lock(&c->mu);
-            /* Cleared by zkf_lock_destroy() if the callback destroyed its
-             * lock, which is then freed memory. */
-            if (ev->lock && c->delivering == ev->lock)
-                zkf__lock_delivered(ev->lock);
+            /* Cleared by zkf__recipe_unregister() if the callback destroyed
+             * its object, which is then freed memory. */
+            if (ev->obj && c->delivering == ev->obj && ev->obj->ops->delivered)
+                ev->obj->ops->delivered(ev->obj);
             c->delivering = NULL;
             free(ev);
             continue;
@@ -524,7 +645,7 @@ static void *event_thread(void *arg)
             if (due < next)
                 next = due;
         }
-        zkf__attempts_on_timer(c, now, &next);
+        run_timers(c, now, &next);
         if (c->ev_head)
             continue;
         if (next == INT64_MAX) {
@@ -700,7 +821,7 @@ int zkf_client_destroy(zkf_client_t *c)
     if (c == NULL)
         return 0;
     pthread_mutex_lock(&c->mu);
-    if (c->locks) {
+    if (c->objects) {
         pthread_mutex_unlock(&c->mu);
         return ZKF_EBUSY;
     }
@@ -714,7 +835,7 @@ int zkf_client_destroy(zkf_client_t *c)
      * last writes cause such notifications on this very session: a release
      * just before destroy fires the watch the server still keeps for an
      * earlier timed-out or cancelled wait (3.8.0 sends checkWatches where
-     * removeWatches is meant; see watch_disarm in lock.c). One round trip
+     * removeWatches is meant; see watch_disarm in attempt.c). One round trip
      * first, bounded, lets them arrive and be delivered before the close;
      * `d` outlives zookeeper_close, which runs the completion if we stop
      * waiting. */

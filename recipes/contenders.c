@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lock.h"
 
 void zkf_contenders_free(zkf_contender_t *list, size_t count)
 {

@@ -2,7 +2,7 @@
  * tables here, so names, values and texts never drift apart. */
 #include <zookeeper/zookeeper.h>
 
-#include "internal.h"
+#include "common.h"
 
 const char *zkf_version(void)
 {

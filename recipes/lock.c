@@ -1,125 +1,27 @@
-/* The exclusive lock recipe.
+/* The exclusive lock: a recipe on the attempt core (attempt.c), whose
+ * rule is "I hold it when my node is first, else I wait for the node just
+ * before mine", and its asynchronous API. The blocking API (lock_sync.c)
+ * is a thin wrapper over it.
  *
- * An attempt creates <path>/lock-<guid>-<seq> (ephemeral, sequential) with
- * zoo_acreate2, whose Stat carries the czxid: the fencing token. The list of
- * children is requested in the same breath: ZooKeeper answers a session's
- * requests in order, so the listing already contains our node and an
- * uncontended acquire costs one round trip. If ours is the lowest recipe
- * node, we hold the lock. Otherwise we watch only the node right before
- * ours, and list again when it goes away: it may have been a waiter that
- * gave up rather than the holder.
- *
- * Two facts save that listing on a handoff, which then costs the
- * successor no round trip at all:
- *
- *   - The release mark. A holder releases with one multi: setData of
- *     ZKF__RELEASE_MARK on its node, then delete. The successor's
- *     exists-watch fires on the first change, so it sees "data changed",
- *     which only a releasing holder causes (a waiter that gives up, a
- *     crashed or expired contender, the local-loss cleanup: all plain
- *     deletes). The predecessor was the holder, so nothing below it is
- *     left: we hold the lock, at the zxid of that multi.
- *   - The head. If the predecessor was the lowest node when we listed, its
- *     deletion, however it came, leaves nothing below us: ZooKeeper hands
- *     out sequence numbers in increasing order from the parent's counter,
- *     so no node created after our listing can sort below ours.
- *
- * Either shortcut would make a waiter whose own node was deleted by hand
- * believe it holds the lock (relisting would have noticed). So a waiter
- * also watches its own node, armed in the same round trip as the
- * predecessor's watch: ZooKeeper delivers a session's watch events in zxid
- * order, so the deletion of our node reaches us before any later release,
- * and the attempt ends with ZKF_ELOCKLOST instead. The watch stays armed
- * while we hold, so a holder that waited also learns of such a deletion at
- * once. Our own release or cleanup fires it, which costs nothing more.
- *
- * Attempt phases:
- *
- *   CREATE   create2 + getChildren in flight
- *   PARENTS  creating the lock path's ancestors, then CREATE again
- *   LIST     getChildren in flight
- *   STAT     exists on our own node (after recovering it by GUID)
- *   WATCH    exists-watch armed on the predecessor
- *   RECOVER  an operation lost its connection: wait for the session to come
- *            back, then sync + list and find our node by GUID
- *   CLEANUP  given up (timeout, try-lock, cancel, error): deleting our node
- *   HELD     the lock is ours (the attempt stays attached to its lock)
- *   DONE     finished, not holding
+ * A lock object has at most one attempt at a time (l->att): acquiring
+ * (WAITING) or holding (HELD, SUSPENDED, LOST). The core reports the
+ * attempt's outcome through the recipe table below; the object turns it
+ * into its state, and into a callback for the application (through the
+ * client's event thread) or a wake-up of the thread blocked in
+ * zkf_lock_acquire.
  *
  * Invariants:
- *   - a->lock->att == a from start until completion, and until release if
- *     the attempt succeeded.
- *   - An attempt in c->active has not reported its outcome yet.
- *   - A create whose reply we never saw may have made a node: such a node
- *     is found by its GUID and deleted, never left to block others.
+ *   - l->att is the attempt from start until completion, and until release
+ *     if it succeeded; l->state is WAITING exactly while it is in progress.
+ *   - l->sync, l->cb, l->arg describe the acquisition in progress.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lock.h"
 
 #define DEFAULT_MAX_DEPTH 64
-
-enum phase {
-    PH_CREATE,
-    PH_PARENTS,
-    PH_LIST,
-    PH_STAT,
-    PH_WATCH,
-    PH_RECOVER,
-    PH_CLEANUP,
-    PH_HELD,
-    PH_DONE
-};
-
-typedef struct sync_wait {
-    int done;
-    int status;
-    uint64_t token;
-} sync_wait_t;
-
-struct zkf__attempt {
-    zkf__attempt_t *next, *prev; /* c->active */
-    zkf_client_t *c;
-    zkf_lock_t *lock;
-    int refs; /* the lock's, plus one per ZooKeeper call in flight */
-    uint64_t gen;
-    enum phase phase;
-    char guid[ZKF__GUID_LEN + 1];
-    char *create_path; /* "<path>/lock-<guid>-", in this block */
-    char *node;        /* our node's full path once known (in node_buf), or NULL */
-    char *node_buf;    /* in this block, node_cap bytes */
-    size_t node_cap;
-    zkf_lock_t *spare_of; /* this block is that lock's spare (see attempt_get) */
-    uint64_t czxid;
-    int parent_rounds;
-    int64_t deadline_ns;   /* async attempts only; 0: none */
-    int64_t recover_at_ns; /* in RECOVER: when the event thread retries */
-    int try_once;
-    int status;              /* the outcome to report, in CLEANUP */
-    int create_in_flight;    /* a create has not been answered */
-    int create_lost;         /* a create's answer was lost: a node may exist unseen */
-    int pred_is_head;        /* in WATCH: the predecessor was the lowest node listed */
-    zkf__watch_t *watch;     /* on the predecessor */
-    zkf__watch_t *own_watch; /* on our own node, once we had to wait */
-    zkf_acquire_cb cb;
-    void *arg;
-    sync_wait_t *sync;
-};
-
-typedef struct zkf__op {
-    zkf__attempt_t *a;
-    uint64_t gen;
-    int last;          /* for parent creation: the final component */
-    zkf__watch_t *own; /* for the exists that arms our own node's watch */
-} zkf__op_t;
-
-static void relist(zkf__attempt_t *a, int with_sync);
-static void send_create(zkf__attempt_t *a);
-static void abort_attempt(zkf__attempt_t *a, int status);
-static void own_watch_forget(zkf__attempt_t *a);
-static void own_watch_arm(zkf__attempt_t *a);
 
 const char *zkf_lock_state_name(zkf_lock_state_t state)
 {
@@ -145,191 +47,60 @@ void zkf_lock_options_init(zkf_lock_options_t *opts)
     opts->max_depth = DEFAULT_MAX_DEPTH;
 }
 
-/* ---- attempt lifetime ---- */
+/* ---- events for the application ---- */
 
-/* An attempt is one block: the struct, its create path and room for its
- * node's full path (the create path plus the sequence suffix, with room to
- * spare). Each lock object allocates one such block when it is created and
- * reuses it for every acquisition whose predecessor is finished: a held
- * lock then costs no allocation of its own, and the memory of many held
- * locks lies together instead of between the transient buffers of their
- * requests (which had made RSS four times the heap in bench/lock's
- * many-locks case). An attempt still referenced by calls in flight when
- * the next acquisition starts gets a block of its own. */
-static size_t attempt_create_len(const zkf_lock_t *l)
+/* An acquire's outcome for its callback, or a state change for event_cb. */
+typedef struct lock_event {
+    zkf__event_t ev; /* first: the client frees the block through it */
+    int acquired;
+    int status;
+    uint64_t token;
+    zkf_lock_state_t state;
+    zkf_acquire_cb cb;
+    void *arg;
+} lock_event_t;
+
+static zkf_lock_t *obj_lock(zkf__recipe_obj_t *o)
 {
-    return strlen(l->path) + sizeof("/" ZKF__LOCK_PREFIX "--") + ZKF__GUID_LEN;
+    return ZKF__CONTAINER_OF(o, zkf_lock_t, obj);
 }
 
-static size_t attempt_block_size(const zkf_lock_t *l)
+/* Queues ev for the event thread; the lock waits for it before it goes. */
+static void post(zkf_lock_t *l, lock_event_t *ev)
 {
-    return sizeof(zkf__attempt_t) + 2 * attempt_create_len(l) + 24;
-}
-
-/* A zeroed attempt for l: its spare block if free, else a new block. */
-static zkf__attempt_t *attempt_get(zkf_lock_t *l)
-{
-    zkf__attempt_t *a = l->spare;
-    if (a != NULL && a->refs == 0)
-        memset(a, 0, sizeof(*a));
-    else if ((a = zkf__calloc(1, attempt_block_size(l))) == NULL)
-        return NULL;
-    size_t len = attempt_create_len(l);
-    a->spare_of = a == l->spare ? l : NULL;
-    a->create_path = (char *)(a + 1);
-    a->node_buf = a->create_path + len;
-    a->node_cap = len + 24;
-    return a;
-}
-
-static void attempt_unref(zkf__attempt_t *a)
-{
-    if (--a->refs > 0)
-        return;
-    if (a->spare_of == NULL)
-        free(a); /* a spare stays with its lock, free for the next attempt */
-}
-
-/* Records our node's full path: dir "/" name, or the full path when name
- * is NULL. Returns 0, or -1 if it cannot be ours (too long). */
-static int node_set(zkf__attempt_t *a, const char *dir, const char *name)
-{
-    int n = name ? snprintf(a->node_buf, a->node_cap, "%s/%s", dir, name)
-                 : snprintf(a->node_buf, a->node_cap, "%s", dir);
-    if (n < 0 || (size_t)n >= a->node_cap) {
-        a->node = NULL;
-        return -1;
-    }
-    a->node = a->node_buf;
-    return 0;
-}
-
-static zkf__op_t *op_new(zkf__attempt_t *a)
-{
-    zkf__op_t *op = zkf__calloc(1, sizeof(*op));
-    if (op == NULL)
-        return NULL;
-    op->a = a;
-    op->gen = a->gen;
-    a->refs++;
-    return op;
-}
-
-/* Takes c->mu and resolves a completion's op. *stale: the attempt moved on
- * since the call was issued. The caller unrefs the attempt and unlocks. */
-static zkf__attempt_t *op_take(const void *data, int *stale)
-{
-    zkf__op_t *op = (zkf__op_t *)data;
-    zkf__attempt_t *a = op->a;
-    pthread_mutex_lock(&a->c->mu);
-    *stale = op->gen != a->gen;
-    free(op);
-    return a;
-}
-
-static void op_done(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    attempt_unref(a);
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* A call that could not even be issued never calls back. */
-static int op_issued(zkf__attempt_t *a, zkf__op_t *op, int rc)
-{
-    if (rc != ZOK) {
-        free(op);
-        a->refs--;
-    }
-    return rc;
+    ev->ev.obj = &l->obj;
+    l->pending_events++;
+    zkf__post(l->c, &ev->ev);
 }
 
 static void post_lock_state(zkf_lock_t *l, zkf_lock_state_t st, uint64_t token)
 {
     if (l->opts.event_cb == NULL)
         return;
-    zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
+    lock_event_t *ev = zkf__calloc(1, sizeof(*ev));
     if (ev == NULL)
         return; /* the state stays pollable */
-    ev->kind = ZKF__EV_LOCK_STATE;
-    ev->lock = l;
-    ev->lock_state = st;
+    ev->state = st;
     ev->token = token;
-    l->pending_events++;
-    zkf__post(l->c, ev);
+    post(l, ev);
 }
 
-void zkf__lock_delivered(zkf_lock_t *l)
+/* Event thread, without c->mu (zkf__recipe_ops_t). */
+static void lock_deliver(zkf__recipe_obj_t *o, zkf__event_t *e)
 {
+    zkf_lock_t *l = obj_lock(o);
+    lock_event_t *ev = (lock_event_t *)e;
+    if (ev->acquired)
+        ev->cb(l, ev->status, ev->token, ev->arg);
+    else
+        l->opts.event_cb(l, ev->state, ev->token, l->opts.event_arg);
+}
+
+static void lock_delivered(zkf__recipe_obj_t *o)
+{
+    zkf_lock_t *l = obj_lock(o);
     l->pending_events--;
     pthread_cond_broadcast(&l->c->cv);
-}
-
-/* Reports an attempt's outcome exactly once. */
-static void complete(zkf__attempt_t *a, int status)
-{
-    zkf_client_t *c = a->c;
-    zkf_lock_t *l = a->lock;
-    if (a->phase == PH_DONE || a->phase == PH_HELD)
-        return;
-    a->gen++; /* whatever is still in flight is history */
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        c->active = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
-    a->next = a->prev = NULL;
-
-    uint64_t token = 0;
-    if (status == 0) {
-        a->phase = PH_HELD;
-        l->state = ZKF_LOCK_HELD;
-        l->token = token = a->czxid;
-    } else {
-        a->phase = PH_DONE;
-        l->state = ZKF_LOCK_UNLOCKED;
-        l->att = NULL;
-        own_watch_forget(a);
-    }
-    if (a->sync) {
-        a->sync->done = 1;
-        a->sync->status = status;
-        a->sync->token = token;
-        a->sync = NULL;
-    } else {
-        zkf__event_t *ev = zkf__calloc(1, sizeof(*ev));
-        if (ev != NULL) {
-            ev->kind = ZKF__EV_ACQUIRED;
-            ev->lock = l;
-            ev->status = status;
-            ev->token = token;
-            ev->acquire_cb = a->cb;
-            ev->arg = a->arg;
-            l->pending_events++;
-            zkf__post(c, ev);
-        }
-        /* Without memory for the event the callback cannot run; the state
-         * stays pollable. This is the one breach of the exactly-once rule,
-         * and only under allocation failure. */
-    }
-    if (status != 0)
-        attempt_unref(a); /* the lock's reference */
-    pthread_cond_broadcast(&c->cv);
-}
-
-/* ---- watches ---- */
-
-static void watch_free(zkf_client_t *c, zkf__watch_t *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        c->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    free(w->path);
-    free(w);
 }
 
 /* Ends a holding that can no longer be trusted (c->mu held). */
@@ -342,761 +113,148 @@ static void holding_lost(zkf_lock_t *l)
     l->token = 0;
 }
 
-/* Our own node changed while we still care: only a hand deletion (or a
- * foreign setData) does that, since our own release and cleanup forget the
- * watch first. Deleted: the attempt, or the holding, is lost. Changed:
- * still ours; watch again. */
-static void own_node_changed(zkf__attempt_t *a, int type)
-{
-    if (type != ZOO_DELETED_EVENT) {
-        own_watch_arm(a);
-        return;
-    }
-    if (a->phase == PH_HELD) {
-        holding_lost(a->lock);
-    } else if (a->phase != PH_DONE && a->phase != PH_CLEANUP) {
-        a->node = NULL; /* gone: nothing to clean up */
-        abort_attempt(a, ZKF_ELOCKLOST);
-    }
-}
-
-/* libzookeeper calls a watcher for every session event while it is armed,
- * and once more, with the node event, when it fires; that last call is
- * when the watch ends. */
-static void watch_fn(zhandle_t *zh, int type, int state, const char *path, void *ctx)
-{
-    if (type == ZOO_SESSION_EVENT)
-        return;
-    zkf__watch_t *w = ctx;
-    zkf_client_t *c = w->c;
-    pthread_mutex_lock(&c->mu);
-    zkf__attempt_t *a = w->a;
-    int own = w->own;
-    int ours = a != NULL && (own ? a->own_watch == w : a->watch == w);
-    if (ours && own)
-        a->own_watch = NULL;
-    else if (ours)
-        a->watch = NULL;
-    if (w->removing)
-        w->fired = 1;
-    else
-        watch_free(c, w); /* w is not touched below */
-    if (ours && own) {
-        own_node_changed(a, type);
-    } else if (ours) {
-        /* A release mark, or the head gone: we hold it (see the top). */
-        if (a->phase == PH_WATCH &&
-            (type == ZOO_CHANGED_EVENT || (type == ZOO_DELETED_EVENT && a->pred_is_head)))
-            complete(a, 0);
-        else if (a->phase == PH_WATCH)
-            relist(a, 0);
-    }
-    pthread_mutex_unlock(&c->mu);
-}
-
-static void watch_removed(int rc, const void *data)
-{
-    zkf__watch_t *w = (zkf__watch_t *)data;
-    zkf_client_t *c = w->c;
-    pthread_mutex_lock(&c->mu);
-    /* ZOK: the watch is gone and its watcher will not be called again. If
-     * it fired meanwhile, watch_fn left the freeing to us. Otherwise the
-     * removal failed (connection loss): the watch stays armed until it fires
-     * or the session's handle closes, and watch_fn frees it then. */
-    w->removing = 0;
-    if (rc == ZOK || w->fired)
-        watch_free(c, w);
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* Nobody wants the armed watch w any more: remove it from ZooKeeper too,
- * so that no wake-up comes later and the server keeps no state for us. */
-static void watch_remove(zkf_client_t *c, zkf__watch_t *w)
-{
-    w->a = NULL;
-    zhandle_t *zh = zkf__zh(c);
-    /* The header declares the completion as a pointer to a function
-     * pointer; the library calls it as a plain function pointer. local=1
-     * crashes libzookeeper 3.8.0 (seen here), and local=0 is what we want
-     * anyway: the server must forget the watch too. */
-    if (zh && zoo_aremove_watches(zh, w->path, ZWATCHTYPE_DATA, watch_fn, w, 0,
-                                  (void_completion_t *)watch_removed, w) == ZOK)
-        w->removing = 1;
-}
-
-/* The attempt no longer wants its predecessor's watch. */
-static void watch_disarm(zkf__attempt_t *a)
-{
-    zkf__watch_t *w = a->watch;
-    if (w == NULL)
-        return;
-    a->watch = NULL;
-    watch_remove(a->c, w);
-}
-
-/* The attempt no longer cares about its own node's watch. No removal is
- * sent: the deletion of our node, by our release or cleanup, fires it (or
- * the session's end drops it), and watch_fn then frees it. */
-static void own_watch_forget(zkf__attempt_t *a)
-{
-    zkf__watch_t *w = a->own_watch;
-    if (w == NULL)
-        return;
-    a->own_watch = NULL;
-    w->a = NULL;
-}
-
-void zkf__watch_orphaned(zkf__watch_t *w)
-{
-    zkf__attempt_t *a = w->a;
-    if (a->watch == w)
-        a->watch = NULL;
-    if (a->own_watch == w)
-        a->own_watch = NULL;
-    w->a = NULL;
-}
-
-static zkf__watch_t *watch_new(zkf__attempt_t *a, const char *path, int own)
-{
-    zkf_client_t *c = a->c;
-    zkf__watch_t *w = zkf__calloc(1, sizeof(*w));
-    if (w == NULL || (w->path = zkf__strdup(path)) == NULL) {
-        free(w);
-        return NULL;
-    }
-    w->c = c;
-    w->a = a;
-    w->own = own;
-    w->session_gen = c->session_gen;
-    w->next = c->watches;
-    if (c->watches)
-        c->watches->prev = w;
-    c->watches = w;
-    return w;
-}
-
-static void own_exists_done(int rc, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__watch_t *w = ((const zkf__op_t *)data)->own;
-    zkf__attempt_t *a = op_take(data, &stale);
-    int cared = w->a == a && a->own_watch == w;
-    if (rc == ZOK) {
-        /* armed */
-    } else if (rc == ZNONODE) {
-        /* Our node is gone, and libzookeeper armed a creation watch on it:
-         * remove that, then end what the node stood for. */
-        if (cared)
-            a->own_watch = NULL;
-        watch_remove(a->c, w);
-        if (cared)
-            own_node_changed(a, ZOO_DELETED_EVENT);
-    } else {
-        /* Nothing was armed (the connection went: the attempt's other calls
-         * fail too and it recovers, watching again when it waits again). */
-        if (cared)
-            a->own_watch = NULL;
-        watch_free(a->c, w);
-    }
-    op_done(a);
-}
-
-/* Watches our own node (see the top), in the same round trip as the
- * predecessor's watch. Best effort: without memory, we go without. */
-static void own_watch_arm(zkf__attempt_t *a)
-{
-    zhandle_t *zh = zkf__zh(a->c);
-    if (a->own_watch != NULL || a->node == NULL || zh == NULL)
-        return;
-    zkf__watch_t *w = watch_new(a, a->node, 1);
-    zkf__op_t *op = w ? op_new(a) : NULL;
-    if (op == NULL) {
-        if (w)
-            watch_free(a->c, w);
-        return;
-    }
-    op->own = w;
-    a->own_watch = w;
-    if (op_issued(a, op, zoo_awexists(zh, a->node, watch_fn, w, own_exists_done, op)) != ZOK) {
-        a->own_watch = NULL;
-        watch_free(a->c, w);
-    }
-}
-
-/* ---- failure routing ---- */
-
-#define RECOVER_RETRY_NS (1000LL * 1000 * 1000)
-
-static void enter_recover(zkf__attempt_t *a)
-{
-    a->phase = PH_RECOVER;
-    a->recover_at_ns = zkf__now_ns() + RECOVER_RETRY_NS;
-    pthread_cond_broadcast(&a->c->cv); /* the event thread owns the retry */
-}
-
-/* An operation of a live attempt failed with ZooKeeper code rc. */
-static void op_failed(zkf__attempt_t *a, int rc)
-{
-    switch (rc) {
-    case ZCONNECTIONLOSS:
-    case ZOPERATIONTIMEOUT:
-    case ZSESSIONMOVED:
-        /* Our requests may or may not have been applied: recover by GUID
-         * once the session is back. libzookeeper queues these completions
-         * before the reconnect's CONNECTED event, so that event (see
-         * zkf__locks_on_connected) starts the recovery; the event thread
-         * retries too, as a safety net, and no call recurses from here. */
-        a->gen++;
-        enter_recover(a);
-        return;
-    case ZSESSIONEXPIRED:
-    case ZINVALIDSTATE:
-    case ZCLOSING:
-        /* The session is gone and took our node with it. The session event
-         * that follows reports it too. */
-        watch_disarm(a);
-        complete(a, zkf__from_zk(rc));
-        return;
-    default:
-        a->lock->zk_err = rc;
-        abort_attempt(a, zkf__from_zk(rc));
-        return;
-    }
-}
-
-/* ---- cleanup of a given-up attempt ---- */
-
-static void cleanup_deleted(int rc, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (rc != ZOK && rc != ZNONODE && rc != ZSESSIONEXPIRED && rc != ZCLOSING &&
-        rc != ZINVALIDSTATE)
-        zkf__delete_later(a->c, a->node, NULL);
-    complete(a, a->status);
-    op_done(a);
-}
-
-static void cleanup_delete(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    zhandle_t *zh = zkf__zh(c);
-    if (zh != NULL && c->state == ZKF_CLIENT_CONNECTED) {
-        zkf__op_t *op = op_new(a);
-        if (op && op_issued(a, op, zoo_adelete(zh, a->node, -1, cleanup_deleted, op)) == ZOK)
-            return;
-    }
-    zkf__delete_later(c, a->node, NULL);
-    complete(a, a->status);
-}
-
-/* Gives up an attempt: removes our watch and our node, then reports
- * `status`. Idempotent. */
-static void abort_attempt(zkf__attempt_t *a, int status)
-{
-    if (a->phase == PH_CLEANUP || a->phase == PH_HELD || a->phase == PH_DONE)
-        return;
-    a->gen++;
-    a->status = status;
-    watch_disarm(a);
-    if (a->node) {
-        a->phase = PH_CLEANUP;
-        cleanup_delete(a);
-    } else if (a->create_in_flight) {
-        a->phase = PH_CLEANUP; /* create_done finishes the job */
-    } else {
-        if (a->create_lost)
-            zkf__delete_later(a->c, a->lock->path, a->guid);
-        complete(a, status);
-    }
-}
-
 /* ---- the recipe ---- */
 
-static void exists_done(int rc, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && a->phase == PH_WATCH) {
-        if (rc == ZOK) {
-            /* armed: wait for the predecessor to go */
-        } else if (rc == ZNONODE) {
-            /* Gone already. libzookeeper armed a creation watch anyway;
-             * remove it, and look again unless it was the lowest. */
-            watch_disarm(a);
-            if (a->pred_is_head)
-                complete(a, 0);
-            else
-                relist(a, 0);
-        } else {
-            /* A failed exists registers no watch: forget ours. */
-            zkf__watch_t *w = a->watch;
-            a->watch = NULL;
-            if (w)
-                watch_free(a->c, w);
-            op_failed(a, rc);
-        }
-    }
-    op_done(a);
-}
+static const char *const lock_prefixes[] = {"lock", NULL};
 
-static void watch_predecessor(zkf__attempt_t *a, const char *name, int is_head)
+/* First holds; every other node waits for the one just before it. Both
+ * shortcuts are sound: the predecessor that was first leaves nothing
+ * below us however it goes, and one that released was the holder. */
+static int lock_rule(void *owner, const zkf__node_t *nodes, size_t n, size_t me, zkf__wait_t *w)
 {
-    zkf_client_t *c = a->c;
-    size_t len = strlen(a->lock->path) + 1 + strlen(name) + 1;
-    char *path = zkf__malloc(len);
-    zkf__watch_t *w = NULL;
-    zkf__op_t *op = NULL;
-    if (path != NULL) {
-        snprintf(path, len, "%s/%s", a->lock->path, name);
-        w = watch_new(a, path, 0);
-        free(path);
-    }
-    if (w == NULL || (op = op_new(a)) == NULL) {
-        if (w)
-            watch_free(c, w);
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    a->watch = w;
-    a->phase = PH_WATCH;
-    a->pred_is_head = is_head;
-    int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
-    if (rc != ZOK) {
-        a->watch = NULL;
-        watch_free(c, w);
-        op_failed(a, rc);
-        return;
-    }
-    own_watch_arm(a); /* pipelined: no extra round trip */
-}
-
-static void stat_done(int rc, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && a->phase == PH_STAT) {
-        if (rc == ZOK && stat->ephemeralOwner == a->c->session_id) {
-            a->czxid = (uint64_t)stat->czxid;
-            relist(a, 0);
-        } else if (rc == ZOK) {
-            /* A node with our GUID that another session owns (a GUID
-             * collision, or someone copying names): not ours to delete.
-             * Forget it before giving up, or the cleanup would delete it. */
-            a->node = NULL;
-            abort_attempt(a, ZKF_EZK);
-        } else if (rc == ZNONODE) {
-            send_create(a); /* vanished before we could read it: start over */
-        } else {
-            op_failed(a, rc);
-        }
-    }
-    op_done(a);
-}
-
-/* A create's reply was lost; the listing shows whether it was applied. */
-static void adopt_by_guid(zkf__attempt_t *a, const zkf__node_t *nodes, size_t n)
-{
-    const zkf__node_t *mine = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) != 0)
-            continue;
-        if (mine == NULL)
-            mine = &nodes[i];
-    }
-    if (mine == NULL) {
-        /* Not applied (the listing follows a sync, so it is current). */
-        a->create_lost = 0;
-        send_create(a);
-        return;
-    }
-    if (node_set(a, a->lock->path, mine->name) != 0) {
-        abort_attempt(a, ZKF_EZK); /* not a name our create could have made */
-        return;
-    }
-    a->create_lost = 0;
-    /* Read its Stat: the token, and proof that it belongs to our session. */
-    a->gen++;
-    a->phase = PH_STAT;
-    zkf__op_t *op = op_new(a);
-    if (op == NULL) {
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    int rc = op_issued(a, op, zoo_aexists(zkf__zh(a->c), a->node, 0, stat_done, op));
-    if (rc != ZOK)
-        op_failed(a, rc);
-}
-
-static void evaluate(zkf__attempt_t *a, const struct String_vector *sv)
-{
-    zkf__node_t *nodes;
-    size_t n;
-    if (zkf__nodes_sorted(sv, &nodes, &n) != 0) {
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    if (a->node == NULL) {
-        adopt_by_guid(a, nodes, n);
-        free(nodes);
-        return;
-    }
-
-    const char *me = strrchr(a->node, '/') + 1;
-    size_t idx = n;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(nodes[i].name, me) == 0) {
-            idx = i;
-        } else if (memcmp(nodes[i].guid, a->guid, ZKF__GUID_LEN) == 0) {
-            /* A duplicate from a create retried after a lost reply. */
-            size_t len = strlen(a->lock->path) + 1 + strlen(nodes[i].name) + 1;
-            char *dup = zkf__malloc(len);
-            if (dup) {
-                snprintf(dup, len, "%s/%s", a->lock->path, nodes[i].name);
-                zkf__delete_later(a->c, dup, NULL);
-                free(dup);
-            }
-        }
-    }
-    if (idx == n) {
-        /* Our node is gone although our session lives: someone deleted it. */
-        a->node = NULL;
-        abort_attempt(a, ZKF_ELOCKLOST);
-    } else if (idx == 0) {
-        complete(a, 0);
-    } else if (a->try_once) {
-        abort_attempt(a, ZKF_EBUSY);
-    } else {
-        watch_predecessor(a, nodes[idx - 1].name, idx == 1);
-    }
-    free(nodes);
-}
-
-/* The listing found no lock path. Before our node is known (an acquire
- * that started while disconnected, or a create whose reply was lost), that
- * means our create was never applied: our node, had it been made, would
- * keep the path alive while our session lives. So create it, parents
- * first. Once our node is known, it is gone along with the path: someone
- * deleted them under our live session. */
-static void lock_path_missing(zkf__attempt_t *a)
-{
-    if (a->node == NULL) {
-        a->create_lost = 0;
-        send_create(a);
-        return;
-    }
-    a->node = NULL;
-    abort_attempt(a, ZKF_ELOCKLOST);
-}
-
-static void children_done(int rc, const struct String_vector *sv, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (!stale && (a->phase == PH_LIST || a->phase == PH_CREATE)) {
-        if (rc == ZOK)
-            evaluate(a, sv);
-        else if (rc == ZNONODE)
-            lock_path_missing(a);
-        else
-            op_failed(a, rc);
-    }
-    op_done(a);
-}
-
-static void sync_done(int rc, const char *value, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    op_done(a); /* the listing that follows carries the outcome */
-}
-
-static void relist(zkf__attempt_t *a, int with_sync)
-{
-    zhandle_t *zh = zkf__zh(a->c);
-    a->gen++;
-    a->phase = PH_LIST;
-    if (zh == NULL) {
-        enter_recover(a);
-        return;
-    }
-    if (with_sync) {
-        /* After a reconnect the server we now talk to may lag behind the
-         * one that took our create: catch it up before we look. */
-        zkf__op_t *sop = op_new(a);
-        if (sop)
-            op_issued(a, sop, zoo_async(zh, a->lock->path, sync_done, sop));
-    }
-    zkf__op_t *op = op_new(a);
-    if (op == NULL) {
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    int rc = op_issued(a, op, zoo_aget_children(zh, a->lock->path, 0, children_done, op));
-    if (rc != ZOK)
-        op_failed(a, rc);
-}
-
-static void parent_done(int rc, const char *value, const void *data)
-{
-    int stale;
-    zkf__op_t *op = (zkf__op_t *)data;
-    int last = op->last;
-    zkf__attempt_t *a = op_take(data, &stale);
-    if (last && !stale && a->phase == PH_PARENTS) {
-        if (rc == ZOK || rc == ZNODEEXISTS)
-            send_create(a);
-        else
-            op_failed(a, rc);
-    }
-    op_done(a);
-}
-
-/* Creates every missing ancestor of the lock path, in one pipelined burst:
- * ZooKeeper applies them in order, so only the last reply matters. The
- * lock path itself is a container node, which the server removes once its
- * last contender is gone. */
-static void create_parents(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    zhandle_t *zh = zkf__zh(c);
-    const char *path = a->lock->path;
-    if (++a->parent_rounds > ZKF__PARENT_RETRIES) {
-        a->lock->zk_err = ZNONODE;
-        abort_attempt(a, ZKF_EZK);
-        return;
-    }
-    a->gen++;
-    a->phase = PH_PARENTS;
-    char buf[ZKF__MAX_PATH + 1];
-    for (const char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
-        int last = p == NULL;
-        size_t len = last ? strlen(path) : (size_t)(p - path);
-        memcpy(buf, path, len);
-        buf[len] = '\0';
-        zkf__op_t *op = op_new(a);
-        if (op == NULL) {
-            abort_attempt(a, ZKF_ENOMEM);
-            return;
-        }
-        op->last = last;
-        int rc = op_issued(
-            a, op, zoo_acreate(zh, buf, "", 0, &c->acl, last ? ZOO_CONTAINER : 0, parent_done, op));
-        if (rc != ZOK) {
-            op_failed(a, rc);
-            return;
-        }
-        if (last)
-            break;
-    }
-}
-
-static void create_done(int rc, const char *value, const struct Stat *stat, const void *data)
-{
-    int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
-    a->create_in_flight = 0;
-    if (rc == ZOK) {
-        if (!stale && a->phase == PH_CREATE) {
-            a->czxid = (uint64_t)stat->czxid;
-            if (node_set(a, value, NULL) != 0) {
-                zkf__delete_later(a->c, value, NULL);
-                abort_attempt(a, ZKF_EZK);
-            } else if (stat->ephemeralOwner != a->c->session_id)
-                abort_attempt(a, ZKF_EZK);
-            /* else: the pipelined listing comes next */
-        } else if (a->phase == PH_CLEANUP && a->node == NULL) {
-            if (node_set(a, value, NULL) == 0) {
-                cleanup_delete(a);
-            } else {
-                zkf__delete_later(a->c, value, NULL);
-                complete(a, a->status);
-            }
-        } else {
-            zkf__delete_later(a->c, value, NULL); /* an orphan nobody waits for */
-        }
-    } else if (a->phase == PH_CLEANUP && a->node == NULL) {
-        if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT)
-            zkf__delete_later(a->c, a->lock->path, a->guid);
-        complete(a, a->status);
-    } else if (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) {
-        if (a->node == NULL)
-            a->create_lost = 1;
-        if (!stale)
-            op_failed(a, rc);
-    } else if (!stale) {
-        if (rc == ZNONODE)
-            create_parents(a);
-        else
-            op_failed(a, rc);
-    }
-    op_done(a);
-}
-
-static void send_create(zkf__attempt_t *a)
-{
-    zkf_client_t *c = a->c;
-    zhandle_t *zh = zkf__zh(c);
-    a->gen++;
-    if (zh == NULL || c->state != ZKF_CLIENT_CONNECTED) {
-        enter_recover(a); /* resumes when the session is up */
-        return;
-    }
-    a->phase = PH_CREATE;
-    zkf__op_t *cop = op_new(a), *lop = cop ? op_new(a) : NULL;
-    if (lop == NULL) {
-        if (cop) {
-            free(cop);
-            a->refs--;
-        }
-        abort_attempt(a, ZKF_ENOMEM);
-        return;
-    }
-    a->create_in_flight = 1;
-    int rc = op_issued(a, cop,
-                       zoo_acreate2(zh, a->create_path, "", 0, &c->acl, ZOO_EPHEMERAL_SEQUENTIAL,
-                                    create_done, cop));
-    if (rc != ZOK) {
-        a->create_in_flight = 0;
-        free(lop);
-        a->refs--;
-        op_failed(a, rc);
-        return;
-    }
-    rc = op_issued(a, lop, zoo_aget_children(zh, a->lock->path, 0, children_done, lop));
-    if (rc != ZOK)
-        op_failed(a, rc);
-}
-
-static int start_attempt(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
-                         sync_wait_t *sync)
-{
-    zkf_client_t *c = l->c;
-    if (c->state == ZKF_CLIENT_AUTH_FAILED)
-        return ZKF_ENOAUTH; /* final: no session will ever come */
-    zkf__attempt_t *a = attempt_get(l);
-    if (a == NULL)
-        return ZKF_ENOMEM;
-    if (zkf__guid(a->guid) != 0) {
-        if (a->spare_of == NULL)
-            free(a);
-        return ZKF_ESYS;
-    }
-    snprintf(a->create_path, attempt_create_len(l), "%s/%s-%s-", l->path, ZKF__LOCK_PREFIX,
-             a->guid);
-    a->c = c;
-    a->lock = l;
-    a->refs = 1;
-    a->try_once = timeout_ms == 0;
-    if (sync == NULL && timeout_ms > 0)
-        a->deadline_ns = zkf__now_ns() + (int64_t)timeout_ms * 1000000LL;
-    a->cb = cb;
-    a->arg = arg;
-    a->sync = sync;
-    a->next = c->active;
-    if (c->active)
-        c->active->prev = a;
-    c->active = a;
-    l->att = a;
-    l->state = ZKF_LOCK_WAITING;
-    l->zk_err = 0;
-    send_create(a);
-    if (a->deadline_ns)
-        pthread_cond_broadcast(&c->cv); /* the event thread owns async deadlines */
+    if (me == 0)
+        return 1;
+    w->node = me - 1;
+    w->gone_holds = me == 1;
+    w->mark_holds = 1;
     return 0;
 }
 
-/* ---- hooks called by the client (c->mu held) ---- */
-
-void zkf__locks_on_suspended(zkf_client_t *c)
+int zkf__node_parse(const char *name, zkf__node_t *out)
 {
-    for (zkf_lock_t *l = c->locks; l; l = l->next) {
-        if (l->state != ZKF_LOCK_HELD)
-            continue;
-        l->state = ZKF_LOCK_SUSPENDED;
-        post_lock_state(l, ZKF_LOCK_SUSPENDED, l->token);
-    }
+    return zkf__node_parse_as(lock_prefixes, name, out);
 }
 
-void zkf__locks_on_connected(zkf_client_t *c)
+int zkf__nodes_sorted(const struct String_vector *children, zkf__node_t **out, size_t *n)
 {
-    for (zkf_lock_t *l = c->locks; l; l = l->next) {
-        if (l->state != ZKF_LOCK_SUSPENDED)
-            continue;
+    return zkf__nodes_sorted_as(lock_prefixes, children, out, n);
+}
+
+/* The attempt's outcome (see zkf__recipe_t). */
+static void lock_done(void *owner, zkf__attempt_t *a, int status, uint64_t token)
+{
+    zkf_lock_t *l = owner;
+    if (status == 0) {
         l->state = ZKF_LOCK_HELD;
-        post_lock_state(l, ZKF_LOCK_HELD, l->token);
+        l->token = token;
+    } else {
+        l->state = ZKF_LOCK_UNLOCKED;
+        l->att = NULL;
     }
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->phase == PH_RECOVER)
-            relist(a, 1);
-        a = next;
+    if (l->sync) {
+        l->sync->done = 1;
+        l->sync->status = status;
+        l->sync->token = token;
+        l->sync = NULL;
+        return;
     }
+    lock_event_t *ev = zkf__calloc(1, sizeof(*ev));
+    if (ev != NULL) {
+        ev->acquired = 1;
+        ev->status = status;
+        ev->token = token;
+        ev->cb = l->cb;
+        ev->arg = l->arg;
+        post(l, ev);
+    }
+    /* Without memory for the event the callback cannot run; the state
+     * stays pollable. This is the one breach of the exactly-once rule, and
+     * only under allocation failure. */
 }
 
-void zkf__locks_on_lost(zkf_client_t *c, int status, int local)
+static void lock_holding_lost(void *owner, zkf__attempt_t *a)
 {
-    for (zkf_lock_t *l = c->locks; l; l = l->next) {
-        if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
-            continue;
-        holding_lost(l);
-        /* A local verdict: the server may still have our node. */
-        if (local && l->att && l->att->node)
-            zkf__delete_later(c, l->att->node, NULL);
-    }
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->phase == PH_RECOVER && a->node == NULL && !a->create_in_flight && !a->create_lost) {
-            /* Nothing of this attempt is on the server yet: it simply waits
-             * for the next session and queues then. */
-        } else if (local) {
-            abort_attempt(a, status);
-        } else {
-            /* The server removed our nodes. An attempt already giving up
-             * reports why it gave up; the others report the expiry. */
-            watch_disarm(a);
-            complete(a, a->phase == PH_CLEANUP ? a->status : status);
-        }
-        a = next;
-    }
+    holding_lost(owner);
 }
 
-/* What an attempt reports when its deadline passes: a plain timeout if
- * ZooKeeper was there to answer, connection loss if it was not (the
- * attempt is recovering from a lost connection, or the session is not
- * connected right now), so that callers can tell "busy" from "unreachable". */
-static int deadline_status(const zkf__attempt_t *a)
+static const zkf__recipe_t lock_recipe = {
+    .prefixes = lock_prefixes,
+    .rule = lock_rule,
+    .done = lock_done,
+    .holding_lost = lock_holding_lost,
+};
+
+int zkf__lock_start(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg,
+                    zkf__lock_waiter_t *sync)
 {
-    if (a->phase == PH_RECOVER || a->c->state != ZKF_CLIENT_CONNECTED)
-        return ZKF_ECONNLOSS;
-    return ZKF_ETIMEDOUT;
+    zkf__attempt_args_t args = {
+        .owner = l,
+        .dir = l->path,
+        .try_once = timeout_ms == 0,
+        .zk_err = &l->zk_err,
+    };
+    if (sync == NULL && timeout_ms > 0)
+        args.deadline_ns = zkf__now_ns() + (int64_t)timeout_ms * 1000000LL;
+    zkf__attempt_t *a;
+    int rc = zkf__attempt_new(l->c, &lock_recipe, &args, l->spare, &a);
+    if (rc != 0)
+        return rc;
+    l->cb = cb;
+    l->arg = arg;
+    l->sync = sync;
+    l->att = a;
+    l->state = ZKF_LOCK_WAITING;
+    l->zk_err = 0;
+    zkf__attempt_run(a);
+    return 0;
 }
 
-void zkf__attempts_on_timer(zkf_client_t *c, int64_t now, int64_t *next_due)
+void zkf__lock_deadline_passed(zkf_lock_t *l)
 {
-    zkf__attempt_t *a = c->active;
-    while (a) {
-        zkf__attempt_t *next = a->next;
-        if (a->deadline_ns && a->phase != PH_CLEANUP) {
-            if (now >= a->deadline_ns) {
-                abort_attempt(a, deadline_status(a));
-                a = next;
-                continue;
-            }
-            if (a->deadline_ns < *next_due)
-                *next_due = a->deadline_ns;
-        }
-        if (a->phase == PH_RECOVER && c->state == ZKF_CLIENT_CONNECTED) {
-            if (now >= a->recover_at_ns)
-                relist(a, 1);
-            else if (a->recover_at_ns < *next_due)
-                *next_due = a->recover_at_ns;
-        }
-        a = next;
-    }
+    if (l->state == ZKF_LOCK_WAITING && l->att) /* idempotent; completes after cleanup */
+        zkf__attempt_abort(l->att, zkf__attempt_deadline_status(l->att));
 }
+
+/* ---- what the client tells the lock (c->mu held) ----
+ * Only the holding: an attempt in progress hears from the client itself,
+ * after every object (attempt.c). */
+
+static void lock_suspended(zkf__recipe_obj_t *o)
+{
+    zkf_lock_t *l = obj_lock(o);
+    if (l->state != ZKF_LOCK_HELD)
+        return;
+    l->state = ZKF_LOCK_SUSPENDED;
+    post_lock_state(l, ZKF_LOCK_SUSPENDED, l->token);
+}
+
+static void lock_reconnected(zkf__recipe_obj_t *o)
+{
+    zkf_lock_t *l = obj_lock(o);
+    if (l->state != ZKF_LOCK_SUSPENDED)
+        return;
+    l->state = ZKF_LOCK_HELD;
+    post_lock_state(l, ZKF_LOCK_HELD, l->token);
+}
+
+static void lock_lost(zkf__recipe_obj_t *o, int status, int local)
+{
+    zkf_lock_t *l = obj_lock(o);
+    if (l->state != ZKF_LOCK_HELD && l->state != ZKF_LOCK_SUSPENDED)
+        return;
+    holding_lost(l);
+    /* A local verdict: the server may still have our node. */
+    if (local && l->att)
+        zkf__attempt_lost_locally(l->att);
+}
+
+static const zkf__recipe_ops_t lock_ops = {
+    .suspended = lock_suspended,
+    .reconnected = lock_reconnected,
+    .lost = lock_lost,
+    .deliver = lock_deliver,
+    .delivered = lock_delivered,
+};
 
 /* ---- public API ---- */
 
@@ -1114,7 +272,7 @@ int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t 
         return ZKF_ENOMEM;
     l->path = (char *)(l + 1);
     memcpy(l->path, path, plen);
-    if ((l->spare = zkf__calloc(1, attempt_block_size(l))) == NULL) {
+    if ((l->spare = zkf__attempt_spare(&lock_recipe, l->path)) == NULL) {
         free(l);
         return ZKF_ENOMEM;
     }
@@ -1126,101 +284,10 @@ int zkf_lock_create(zkf_client_t *c, const char *path, const zkf_lock_options_t 
         l->opts.max_depth = DEFAULT_MAX_DEPTH;
     l->c = c;
     pthread_mutex_lock(&c->mu);
-    l->next = c->locks;
-    if (c->locks)
-        c->locks->prev = l;
-    c->locks = l;
+    zkf__recipe_register(c, &l->obj, &lock_ops);
     pthread_mutex_unlock(&c->mu);
     *out = l;
     return 0;
-}
-
-static int wait_until(zkf_client_t *c, int64_t deadline)
-{
-    if (deadline == 0)
-        return pthread_cond_wait(&c->cv, &c->mu);
-    struct timespec ts;
-    zkf__abs_deadline(&ts, deadline);
-    return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-}
-
-static int acquire_reentrant(zkf_lock_t *l, uint64_t *token)
-{
-    if (l->state == ZKF_LOCK_LOST)
-        return ZKF_ELOCKLOST;
-    if (l->state == ZKF_LOCK_SUSPENDED)
-        return ZKF_ECONNLOSS;
-    if (l->depth >= l->opts.max_depth)
-        return ZKF_EDEPTH;
-    l->depth++;
-    if (token)
-        *token = l->token;
-    return 0;
-}
-
-int zkf_lock_acquire(zkf_lock_t *l, int timeout_ms, uint64_t *token)
-{
-    if (l == NULL)
-        return ZKF_EINVAL;
-    zkf_client_t *c = l->c;
-    int64_t deadline = timeout_ms > 0 ? zkf__now_ns() + (int64_t)timeout_ms * 1000000LL : 0;
-    int rc;
-    pthread_mutex_lock(&c->mu);
-    if (l->thread_owned && pthread_equal(l->owner, pthread_self())) {
-        rc = acquire_reentrant(l, token);
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    /* Another thread of ours, or an async holding, has this object: queue
-     * locally behind it. Counted in local_waiters, so that zkf_lock_cancel
-     * knows it has someone to cancel. */
-    uint64_t cancel_gen = l->cancel_gen;
-    rc = 0;
-    l->local_waiters++;
-    while (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED) {
-        if (c->stopping) {
-            rc = ZKF_ECLOSED;
-            break;
-        }
-        if (timeout_ms == 0 || l->cancel_gen != cancel_gen ||
-            (deadline && zkf__now_ns() >= deadline)) {
-            rc = timeout_ms == 0               ? ZKF_EBUSY
-                 : l->cancel_gen != cancel_gen ? ZKF_ECANCELED
-                                               : ZKF_ETIMEDOUT;
-            break;
-        }
-        wait_until(c, deadline);
-    }
-    l->local_waiters--;
-    if (rc != 0) {
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-
-    sync_wait_t sw = {0};
-    rc = start_attempt(l, timeout_ms, NULL, NULL, &sw);
-    if (rc != 0) {
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    zkf__attempt_t *a = l->att; /* alive until sw.done: the lock's reference */
-    while (!sw.done) {
-        if (deadline && zkf__now_ns() >= deadline) {
-            abort_attempt(a, deadline_status(a)); /* idempotent; completes after cleanup */
-            deadline = 0;
-            continue;
-        }
-        wait_until(c, deadline);
-    }
-    if (sw.status == 0) {
-        l->thread_owned = 1;
-        l->owner = pthread_self();
-        l->depth = 1;
-        if (token)
-            *token = sw.token;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return sw.status;
 }
 
 int zkf_lock_acquire_async(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, void *arg)
@@ -1237,7 +304,7 @@ int zkf_lock_acquire_async(zkf_lock_t *l, int timeout_ms, zkf_acquire_cb cb, voi
     else if (l->att != NULL || l->state != ZKF_LOCK_UNLOCKED)
         rc = ZKF_EBUSY;
     else
-        rc = start_attempt(l, timeout_ms, cb, arg, NULL);
+        rc = zkf__lock_start(l, timeout_ms, cb, arg, NULL);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -1250,7 +317,7 @@ int zkf_lock_cancel(zkf_lock_t *l)
     pthread_mutex_lock(&c->mu);
     int rc = ZKF_ENOTHELD;
     if (l->state == ZKF_LOCK_WAITING && l->att) {
-        abort_attempt(l->att, ZKF_ECANCELED);
+        zkf__attempt_abort(l->att, ZKF_ECANCELED);
         rc = 0;
     }
     /* Every local waiter took its cancel_gen before this bump: all of them
@@ -1274,25 +341,8 @@ static zkf__attempt_t *detach_holding(zkf_lock_t *l)
     l->token = 0;
     l->depth = 0;
     l->thread_owned = 0;
-    a->phase = PH_DONE;
-    own_watch_forget(a); /* our own delete fires it next */
     pthread_cond_broadcast(&l->c->cv);
     return a;
-}
-
-/* Deletes a released node, with the release mark that lets the successor
- * take over without listing (see the top), c->mu held. The multi is sent
- * now when connected, and we do not wait for its answer: the successor cannot get
- * the lock before the delete is applied anyway, and not waiting lets
- * ZooKeeper commit our delete and our next create in one sync. If the
- * answer is a lost connection, the deletion is retried after reconnecting
- * until the node is gone or the session has ended. */
-static int delete_released(zkf_lock_t *l, zkf__attempt_t *a)
-{
-    int rc = zkf__release_later(l->c, a->node);
-    if (rc < 0)
-        return rc; /* ZKF_ENOMEM: nothing queued; the session's end removes the node */
-    return rc ? 0 : ZKF_EPENDING;
 }
 
 int zkf_lock_release(zkf_lock_t *l)
@@ -1312,40 +362,18 @@ int zkf_lock_release(zkf_lock_t *l)
         if (l->depth > 1)
             l->depth--;
         else
-            attempt_unref(detach_holding(l));
+            zkf__attempt_drop(detach_holding(l));
         rc = ZKF_ELOCKLOST;
     } else if (l->depth > 1) {
         l->depth--;
         rc = 0;
     } else {
-        zkf__attempt_t *a = detach_holding(l);
-        rc = delete_released(l, a);
-        attempt_unref(a);
+        /* One multi, the release mark and the delete, which lets the
+         * successor take over without listing (see attempt.c). */
+        rc = zkf__attempt_release(detach_holding(l));
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
-}
-
-/* Unlinks every queued event naming `l` from the client's queue and
- * returns them as a list (c->mu held). */
-static zkf__event_t *take_queued_events(zkf_client_t *c, zkf_lock_t *l)
-{
-    zkf__event_t *mine = NULL, **tail = &mine, **pp = &c->ev_head;
-    c->ev_tail = NULL;
-    while (*pp) {
-        zkf__event_t *ev = *pp;
-        if (ev->lock == l) {
-            *pp = ev->next;
-            ev->next = NULL;
-            *tail = ev;
-            tail = &ev->next;
-            l->pending_events--;
-        } else {
-            c->ev_tail = ev;
-            pp = &ev->next;
-        }
-    }
-    return mine;
 }
 
 void zkf_lock_destroy(zkf_lock_t *l)
@@ -1355,7 +383,7 @@ void zkf_lock_destroy(zkf_lock_t *l)
     zkf_client_t *c = l->c;
     pthread_mutex_lock(&c->mu);
     if (l->state == ZKF_LOCK_WAITING && l->att)
-        abort_attempt(l->att, ZKF_ECANCELED);
+        zkf__attempt_abort(l->att, ZKF_ECANCELED);
     l->cancel_gen++;
     pthread_cond_broadcast(&c->cv);
     /* Wait for the attempt's cleanup: the completion thread finishes it.
@@ -1369,39 +397,33 @@ void zkf_lock_destroy(zkf_lock_t *l)
     if (l->att) {
         int lost = l->state == ZKF_LOCK_LOST;
         zkf__attempt_t *a = detach_holding(l);
-        if (!lost)
-            zkf__release_later(c, a->node); /* issued at once when connected */
-        attempt_unref(a);
+        if (lost)
+            zkf__attempt_drop(a);
+        else
+            zkf__attempt_release(a); /* issued at once when connected */
     }
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        c->locks = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
-    /* Unlinked and detached: no event can name this lock from here on. */
+    /* Unregistered and detached: no event can name this lock from here
+     * on, and the event thread will not touch it after this callback. */
+    zkf__recipe_unregister(c, &l->obj);
     zkf__event_t *queued = NULL;
     if (on_event_thread) {
-        queued = take_queued_events(c, l);
-        if (c->delivering == l)
-            c->delivering = NULL; /* the event thread must not touch l after we return */
+        queued = zkf__events_take(c, &l->obj);
+        for (zkf__event_t *ev = queued; ev; ev = ev->next)
+            l->pending_events--;
     }
     /* The spare block goes with the lock, unless calls still in flight
      * hold it (a finished attempt): its last reference frees it then. */
-    if (l->spare->refs == 0)
-        free(l->spare);
-    else
-        l->spare->spare_of = NULL;
+    zkf__attempt_spare_free(l->spare);
     pthread_mutex_unlock(&c->mu);
 
     /* Exactly once: a completion still queued runs now, reporting what the
      * destroy did to its acquire (a holding it won is released above).
      * Lock state events are moot once the object is gone: dropped. */
     while (queued) {
-        zkf__event_t *ev = queued;
-        queued = ev->next;
-        if (ev->kind == ZKF__EV_ACQUIRED)
-            ev->acquire_cb(l, ZKF_ECANCELED, 0, ev->arg);
+        lock_event_t *ev = (lock_event_t *)queued;
+        queued = queued->next;
+        if (ev->acquired)
+            ev->cb(l, ZKF_ECANCELED, 0, ev->arg);
         free(ev);
     }
     free(l); /* and its path, in the same block */
@@ -1454,8 +476,9 @@ int zkf_lock_node(const zkf_lock_t *cl, char *buf, size_t len)
         return ZKF_EINVAL;
     pthread_mutex_lock(&l->c->mu);
     int rc = ZKF_ENOTHELD;
-    if (l->att && l->att->node) {
-        const char *name = strrchr(l->att->node, '/') + 1;
+    const char *node = l->att ? zkf__attempt_node(l->att) : NULL;
+    if (node) {
+        const char *name = strrchr(node, '/') + 1;
         rc = strlen(name) < len ? 0 : ZKF_EINVAL;
         if (rc == 0)
             memcpy(buf, name, strlen(name) + 1);

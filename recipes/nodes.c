@@ -1,31 +1,49 @@
-/* Node names of the lock recipe, and paths.
+/* Node names of the recipes, and paths.
  *
- * A contender's node is "<prefix>-<guid>-<seq>": the prefix names the
- * recipe, the GUID (128 random bits, lowercase hex) is fresh for every
- * attempt so that a client whose create reply was lost can find its node
- * again, and ZooKeeper appends the 10-digit sequence that orders the queue.
- * Anything else under a lock path is a foreign child and is ignored. */
+ * A contender's node is "<prefix>-<guid>-<seq>": the prefix is one of the
+ * recipe's (a recipe may have several kinds of node), the GUID (128 random bits, lowercase hex) is
+ * fresh for every attempt so that a client whose create reply was lost can find its node again, and
+ * ZooKeeper appends the 10-digit sequence that orders the queue. Anything else under a recipe's
+ * path is a foreign child and is ignored. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
 
-#include "internal.h"
-
-static const char *const prefixes[] = {ZKF__LOCK_PREFIX};
+#include "common.h"
 
 static int is_lower_hex(char ch)
 {
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
 }
 
-int zkf__node_parse(const char *name, zkf__node_t *out)
+int zkf__seq_parse(const char *seq, uint32_t *out)
 {
+    uint32_t v = 0;
+    for (int i = 0; i < ZKF__SEQ_LEN; i++) {
+        if (seq[i] < '0' || seq[i] > '9')
+            return -1;
+        v = v * 10 + (uint32_t)(seq[i] - '0');
+    }
+    if (seq[ZKF__SEQ_LEN] != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int zkf__node_parse_as(const char *const *prefixes, const char *name, zkf__node_t *out)
+{
+    /* Compared in place, without strlen and strncmp: every child of every
+     * listing passes here. */
     size_t plen = 0;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t l = strlen(prefixes[i]);
-        if (strncmp(name, prefixes[i], l) == 0 && name[l] == '-') {
+    int kind = 0;
+    for (; prefixes[kind] != NULL; kind++) {
+        const char *p = prefixes[kind];
+        size_t l = 0;
+        while (p[l] != '\0' && name[l] == p[l])
+            l++;
+        if (p[l] == '\0' && l > 0 && name[l] == '-') {
             plen = l;
             break;
         }
@@ -40,19 +58,14 @@ int zkf__node_parse(const char *name, zkf__node_t *out)
     if (guid[ZKF__GUID_LEN] != '-')
         return -1;
 
-    const char *seq = guid + ZKF__GUID_LEN + 1;
-    uint32_t v = 0;
-    for (int i = 0; i < ZKF__SEQ_LEN; i++) {
-        if (seq[i] < '0' || seq[i] > '9')
-            return -1;
-        v = v * 10 + (uint32_t)(seq[i] - '0');
-    }
-    if (seq[ZKF__SEQ_LEN] != '\0')
+    uint32_t v;
+    if (zkf__seq_parse(guid + ZKF__GUID_LEN + 1, &v) != 0)
         return -1;
 
     out->name = name;
     out->guid = guid;
     out->seq = v;
+    out->kind = kind;
     return 0;
 }
 
@@ -64,7 +77,8 @@ static int by_seq(const void *a, const void *b)
     return strcmp(x->name, y->name); /* same sequence cannot happen; keep it total */
 }
 
-int zkf__nodes_sorted(const struct String_vector *children, zkf__node_t **out, size_t *n)
+int zkf__nodes_sorted_as(const char *const *prefixes, const struct String_vector *children,
+                         zkf__node_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -75,7 +89,7 @@ int zkf__nodes_sorted(const struct String_vector *children, zkf__node_t **out, s
         return ZKF_ENOMEM;
     size_t k = 0;
     for (int i = 0; i < children->count; i++)
-        if (zkf__node_parse(children->data[i], &v[k]) == 0)
+        if (zkf__node_parse_as(prefixes, children->data[i], &v[k]) == 0)
             k++;
     qsort(v, k, sizeof(*v), by_seq);
     *out = v;

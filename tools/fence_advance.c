@@ -55,12 +55,21 @@ static const char *env(const char *name)
 }
 
 /* SigV4 with libcurl's own signer when credentials are in the
- * environment, as the AWS tools take them. Returns the header list. */
+ * environment, as the AWS tools take them; an HTTPS proxy's CA from
+ * AWS_CA_BUNDLE, as the aws cli takes it. Returns the header list. */
 static struct curl_slist *sign(CURL *h, struct curl_slist *hdrs, char *provider, size_t cap)
 {
+    const char *ca = env("AWS_CA_BUNDLE");
+    if (ca != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
     const char *key = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
     if (key == NULL || secret == NULL)
         return hdrs;
+    /* The SHA-256 of the empty body: libcurl 7.88 signs with it but does
+     * not send the header, which the proxy (as S3) requires. */
+    hdrs =
+        curl_slist_append(hdrs, "x-amz-content-sha256: "
+                                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     const char *region = env("AWS_REGION");
     if (region == NULL)
         region = env("AWS_DEFAULT_REGION");
@@ -80,13 +89,24 @@ static struct curl_slist *sign(CURL *h, struct curl_slist *hdrs, char *provider,
 /* The message for an answer other than 200. */
 static void explain(long status, const answer_t *a, uint64_t token, char *msg, size_t msglen)
 {
-    char code[64], mark[32];
+    char code[64], mark[32], detail[512];
     xml_field(a, "Code", code, sizeof(code));
     if (status == 412 && strcmp(code, "StaleFencingToken") == 0)
         snprintf(msg, msglen,
                  "refused by the proxy (412 StaleFencingToken): token %" PRIu64
                  " is below the lock's mark %s, a newer holder has fenced this one",
                  token, xml_field(a, "HighWaterMark", mark, sizeof(mark)));
+    else if (status == 403 && env("AWS_ACCESS_KEY_ID") == NULL)
+        snprintf(msg, msglen,
+                 "refused by the proxy (403 %s): the request was not signed; set "
+                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key of the proxy's "
+                 "credentials file",
+                 code);
+    else if (status == 403 || status == 400)
+        snprintf(msg, msglen,
+                 "refused by the proxy (%ld %s: %s): fence-advance needs a key with write rights "
+                 "on a bucket, or admin rights",
+                 status, code, xml_field(a, "Message", detail, sizeof(detail)));
     else if (status == 503)
         snprintf(msg, msglen, "the proxy cannot raise marks now (503 %s: its mark store is down)",
                  code);

@@ -3,32 +3,37 @@
  *
  *   zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S] [--fence-advance URL]
  *                LOCKPATH -- COMMAND [ARG...]
- *   zkfence holders [-z HOSTS] LOCKPATH
+ *   zkfence holders [-z HOSTS] [-w SECONDS] [--json] LOCKPATH
  *
  * Exit codes follow sysexits(3) where one fits: 64 usage, 69 ZooKeeper
- * unreachable, 75 not acquired in time; 76 means the lock was lost while
- * COMMAND ran (COMMAND was terminated); 79 means --fence-advance failed
- * (the lock was released, COMMAND not run). Otherwise `lock` exits with
+ * unreachable (or the chroot in HOSTS missing: EX_UNAVAILABLE covers a
+ * resource that does not exist), 75 not acquired in time; 76 means the
+ * lock was lost while COMMAND ran (COMMAND was terminated); 79 means
+ * --fence-advance failed (the lock was released, COMMAND not run).
+ * Otherwise `lock` exits with
  * COMMAND's status (128+N if it died of signal N). SIGTERM, SIGINT, SIGHUP
  * or SIGQUIT while `lock` still waits cancels the wait (our queued node is
  * removed at once, not left for a session timeout) and exits 128+N. */
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zkfence/zkfence.h>
+#include <zookeeper/zookeeper.h>
 
 #include "fence_advance.h"
 
@@ -48,7 +53,7 @@
 static const char usage_text[] =
     "usage: zkfence lock [-z HOSTS] [-w SECONDS] [-s SESSION_MS] [-g GRACE_S]\n"
     "                    [--fence-advance URL] LOCKPATH -- COMMAND [ARG...]\n"
-    "       zkfence holders [-z HOSTS] LOCKPATH\n"
+    "       zkfence holders [-z HOSTS] [-w SECONDS] [--json] LOCKPATH\n"
     "       zkfence --help | --version\n"
     "\n"
     "lock     Acquire the ZooKeeper lock LOCKPATH, run COMMAND with ZKFENCE_LOCK and\n"
@@ -58,27 +63,36 @@ static const char usage_text[] =
     "         timeout), COMMAND gets SIGTERM, then SIGKILL after GRACE_S seconds, and\n"
     "         zkfence exits with 76.\n"
     "holders  Print one line per contender for LOCKPATH in queue order (the holder first):\n"
-    "         position, node name, owner session id, token, age.\n"
+    "         position, node name, owner session id, token, age. With --json, one JSON\n"
+    "         object: {\"lock\": LOCKPATH, \"contenders\": [{\"position\", \"node\",\n"
+    "         \"owner\" (session id, hex string), \"token\" (decimal string), \"created_ms\",\n"
+    "         \"sequence\", \"holder\" (true for the first)}, ...]}.\n"
     "\n"
-    "  -z HOSTS       ZooKeeper connection string (default: $ZKFENCE_ZOOKEEPER, else " DEFAULT_HOSTS
-    ")\n"
-    "  -w SECONDS     wait at most SECONDS for the lock, connecting included (default:\n"
-    "                 forever, after at most 15 s to connect; 0: try once; at most\n"
-    "                 2147483, about 24.8 days)\n"
+    "  -z HOSTS       ZooKeeper connection string, host:port[,host:port...][/chroot]\n"
+    "                 (default: $ZKFENCE_ZOOKEEPER, else " DEFAULT_HOSTS "); a chroot must exist\n"
+    "  -w, --wait SECONDS\n"
+    "                 lock: wait at most SECONDS for the lock, connecting included\n"
+    "                 (default: forever, after at most 15 s to connect; 0: try once);\n"
+    "                 holders: wait at most SECONDS for ZooKeeper (default 15).\n"
+    "                 At most 2147483 (about 24.8 days); fractions allowed\n"
     "  -s SESSION_MS  session timeout in milliseconds (default 10000)\n"
     "  -g GRACE_S     seconds between SIGTERM and SIGKILL on lock loss (default 5)\n"
     "  --fence-advance URL\n"
-    "                 right after acquiring, before COMMAND starts, have the zkfence-proxy\n"
-    "                 at URL (e.g. http://127.0.0.1:9000) raise the lock's mark to the new\n"
-    "                 token (POST URL/_zkfence/fence-advance), fencing every older holder;\n"
-    "                 signed with SigV4 when AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
-    "                 are set (region: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).\n"
+    "                 lock: right after acquiring, before COMMAND starts, have the\n"
+    "                 zkfence-proxy at URL (e.g. http://127.0.0.1:9000) raise the lock's\n"
+    "                 mark to the new token (POST URL/_zkfence/fence-advance), fencing\n"
+    "                 every older holder. The proxy authenticates: the request is\n"
+    "                 signed (SigV4) with the key in AWS_ACCESS_KEY_ID and\n"
+    "                 AWS_SECRET_ACCESS_KEY, which needs write rights on a bucket or\n"
+    "                 admin rights (region: AWS_REGION, AWS_DEFAULT_REGION, else\n"
+    "                 us-east-1; https: the CA in AWS_CA_BUNDLE, else the system's).\n"
     "                 If it fails, the lock is released and zkfence exits 79\n"
+    "  --json         holders: print JSON instead of lines\n"
     "\n"
-    "exit codes: COMMAND's status; 64 usage error; 69 ZooKeeper unreachable; 75 lock not\n"
-    "acquired in time; 76 lock lost while COMMAND ran; 79 --fence-advance failed;\n"
-    "70 internal error; 128+N when signal N (TERM, INT, HUP, QUIT) stopped the wait\n"
-    "for the lock.\n";
+    "exit codes: COMMAND's status; 64 usage error; 69 ZooKeeper unreachable, or the\n"
+    "chroot in HOSTS missing; 75 lock not acquired in time; 76 lock lost while COMMAND\n"
+    "ran; 79 --fence-advance failed; 70 internal error; 128+N when signal N (TERM, INT,\n"
+    "HUP, QUIT) stopped the wait for the lock.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -123,6 +137,100 @@ static int parse_int(const char *s, int lo, int hi)
     return (int)v;
 }
 
+/* Why a TCP connection to one "host:port" of the connection string fails
+ * (or "accepts connections"), in at most timeout_ms: the cause a user can
+ * act on, which the client library does not report. */
+static void probe_host(const char *hostport, int timeout_ms, char *out, size_t len)
+{
+    char host[256];
+    snprintf(host, sizeof(host), "%s", hostport);
+    char *colon = strrchr(host, ':');
+    if (colon == NULL) {
+        snprintf(out, len, "no port");
+        return;
+    }
+    *colon = '\0';
+    const char *name = host;
+    if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') { /* [v6]:port */
+        colon[-1] = '\0';
+        name = host + 1;
+    }
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(name, colon + 1, &hints, &ai);
+    if (gai != 0) {
+        snprintf(out, len, "%s", gai_strerror(gai));
+        return;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            socklen_t sl = sizeof(err);
+            if (poll(&p, 1, timeout_ms) == 1)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+            else
+                err = ETIMEDOUT;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    if (err == 0)
+        snprintf(out, len, "accepts connections, but no session was set up");
+    else
+        snprintf(out, len, "%s", strerror(err));
+}
+
+/* The connection string's host list, without its chroot. */
+static void hosts_only(const char *hosts, char *out, size_t len)
+{
+    snprintf(out, len, "%s", hosts);
+    out[strcspn(out, "/")] = '\0';
+}
+
+/* Says, for each server of `hosts`, why no session came. */
+static void explain_unreachable(const char *hosts, int waited_ms)
+{
+    char list[1024];
+    hosts_only(hosts, list, sizeof(list));
+    fprintf(stderr, "zkfence: no ZooKeeper session with %s within %.1f s:", list,
+            waited_ms / 1000.0);
+    const char *sep = " ";
+    for (char *save = NULL, *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+        char why[160];
+        probe_host(h, 1000, why, sizeof(why));
+        fprintf(stderr, "%s%s: %s", sep, h, why);
+        sep = "; ";
+    }
+    fprintf(stderr, "\n(-z HOSTS or $ZKFENCE_ZOOKEEPER names the servers, -w SECONDS how long to "
+                    "wait)\n");
+}
+
+/* ZooKeeper applies a chroot on the client side and never checks that it
+ * exists: without this, `lock` would fail with a bare ZooKeeper error and
+ * `holders` list nothing. With a chroot, "/" is the chroot itself. */
+static int check_chroot(zkf_client_t *c, const char *hosts)
+{
+    const char *chroot = strchr(hosts, '/');
+    if (chroot == NULL || strcmp(chroot, "/") == 0)
+        return 0;
+    struct Stat st;
+    int zrc = zoo_exists(zkf_client_zhandle(c), "/", 0, &st);
+    if (zrc == ZOK)
+        return 0;
+    char list[1024];
+    hosts_only(hosts, list, sizeof(list));
+    if (zrc == ZNONODE)
+        fprintf(stderr, "zkfence: chroot %s does not exist on %s (create it, or drop it from -z)\n",
+                chroot, list);
+    else
+        fprintf(stderr, "zkfence: checking chroot %s on %s: %s\n", chroot, list, zerror(zrc));
+    return EXIT_UNAVAILABLE;
+}
+
 static int connect_client(const char *hosts, int session_ms, int connect_ms, zkf_client_t **c)
 {
     zkf_client_options_t o;
@@ -132,25 +240,97 @@ static int connect_client(const char *hosts, int session_ms, int connect_ms, zkf
     o.connect_timeout_ms = connect_ms;
     o.zk_log_level = 0;
     int rc = zkf_client_connect(&o, c);
+    if (rc == ZKF_ECONNECT) {
+        explain_unreachable(hosts, connect_ms);
+        return EXIT_UNAVAILABLE;
+    }
     if (rc != 0) {
-        fprintf(stderr, "zkfence: cannot reach ZooKeeper at %s: %s\n", hosts, zkf_strerror(rc));
+        fprintf(stderr, "zkfence: ZooKeeper at %s: %s\n", hosts, zkf_strerror(rc));
         return rc == ZKF_EINVAL ? EXIT_USAGE : EXIT_UNAVAILABLE;
     }
-    return 0;
+    rc = check_chroot(*c, hosts);
+    if (rc != 0)
+        zkf_client_destroy(*c);
+    return rc;
+}
+
+/* -w: seconds to milliseconds for the library, at least 1 (0 would mean
+ * "the default"). */
+static int wait_ms(double wait_s)
+{
+    int ms = (int)(wait_s * 1000.0 + 0.5);
+    return ms < 1 ? 1 : ms;
 }
 
 /* ---- holders ---- */
 
+/* A JSON string: quotes, backslashes and control bytes escaped; other
+ * bytes as they are (lock paths and node names are ZooKeeper's UTF-8). */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* The --json schema (documented in the help, the README and the man page):
+ * numbers that can exceed 2^53 (session ids, tokens) are strings. */
+static void print_holders_json(const char *path, const zkf_contender_t *list, size_t n)
+{
+    printf("{\"lock\":");
+    json_string(stdout, path);
+    printf(",\"contenders\":[");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s{\"position\":%zu,\"node\":", i ? "," : "", i + 1);
+        json_string(stdout, list[i].node);
+        printf(",\"owner\":\"0x%" PRIx64 "\",\"token\":\"%" ZKF_TOKEN_FMT "\","
+               "\"created_ms\":%" PRId64 ",\"sequence\":%" PRIu32 ",\"holder\":%s}",
+               (uint64_t)list[i].owner, list[i].token, list[i].created_ms, list[i].sequence,
+               i == 0 ? "true" : "false");
+    }
+    printf("]}\n");
+}
+
+static void print_holders_lines(const zkf_contender_t *list, size_t n)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    for (size_t i = 0; i < n; i++) {
+        double age = (double)(now_ms - list[i].created_ms) / 1000.0;
+        printf("%zu %s 0x%" PRIx64 " %" ZKF_TOKEN_FMT " %.3fs\n", i + 1, list[i].node,
+               (uint64_t)list[i].owner, list[i].token, age < 0 ? 0.0 : age);
+    }
+}
+
 static int cmd_holders(int argc, char **argv)
 {
     const char *hosts = default_hosts();
-    int opt;
+    double wait_s = DEFAULT_CONNECT_MS / 1000.0;
+    int opt, json = 0;
     optind = 1;
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    while ((opt = getopt_long(argc, argv, "+z:h", longopts, NULL)) != -1) {
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"wait", required_argument, NULL, 'w'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {0, 0, 0, 0}};
+    while ((opt = getopt_long(argc, argv, "+z:w:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'z':
             hosts = optarg;
+            break;
+        case 'w':
+            if ((wait_s = parse_seconds(optarg)) < 0)
+                return usage_error("bad -w value '%s' (seconds, at most %d)", optarg, MAX_WAIT_S);
+            break;
+        case 'j':
+            json = 1;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -162,9 +342,11 @@ static int cmd_holders(int argc, char **argv)
     if (argc - optind != 1)
         return usage_error("%s", "holders takes exactly one LOCKPATH");
     const char *path = argv[optind];
+    if (path[0] != '/')
+        return usage_error("LOCKPATH must be an absolute ZooKeeper path, not '%s'", path);
 
     zkf_client_t *c;
-    int rc = connect_client(hosts, DEFAULT_SESSION_MS, DEFAULT_CONNECT_MS, &c);
+    int rc = connect_client(hosts, DEFAULT_SESSION_MS, wait_ms(wait_s), &c);
     if (rc != 0)
         return rc;
     zkf_contender_t *list;
@@ -175,14 +357,10 @@ static int cmd_holders(int argc, char **argv)
         zkf_client_destroy(c);
         return rc == ZKF_EINVAL ? EXIT_USAGE : EXIT_UNAVAILABLE;
     }
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    for (size_t i = 0; i < n; i++) {
-        double age = (double)(now_ms - list[i].created_ms) / 1000.0;
-        printf("%zu %s 0x%" PRIx64 " %" ZKF_TOKEN_FMT " %.3fs\n", i + 1, list[i].node,
-               (uint64_t)list[i].owner, list[i].token, age < 0 ? 0.0 : age);
-    }
+    if (json)
+        print_holders_json(path, list, n);
+    else
+        print_holders_lines(list, n);
     zkf_contenders_free(list, n);
     zkf_client_destroy(c);
     return 0;
@@ -360,6 +538,7 @@ static int cmd_lock(int argc, char **argv)
     int opt;
     optind = 1;
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"wait", required_argument, NULL, 'w'},
                                              {"fence-advance", required_argument, NULL, 'F'},
                                              {0, 0, 0, 0}};
     while ((opt = getopt_long(argc, argv, "+z:w:s:g:h", longopts, NULL)) != -1) {
@@ -376,7 +555,7 @@ static int cmd_lock(int argc, char **argv)
             break;
         case 'w':
             if ((wait_s = parse_seconds(optarg)) < 0)
-                return usage_error("bad -w value '%s'", optarg);
+                return usage_error("bad -w value '%s' (seconds, at most %d)", optarg, MAX_WAIT_S);
             break;
         case 's':
             if ((session_ms = parse_int(optarg, 1, 3600 * 1000)) < 0)
@@ -415,9 +594,7 @@ static int cmd_lock(int argc, char **argv)
     /* -w bounds connecting and acquiring together. */
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int connect_ms = wait_s > 0 ? (int)(wait_s * 1000.0 + 0.5) : DEFAULT_CONNECT_MS;
-    if (connect_ms < 1)
-        connect_ms = 1;
+    int connect_ms = wait_s > 0 ? wait_ms(wait_s) : DEFAULT_CONNECT_MS;
     zkf_client_t *c;
     int rc = connect_client(hosts, session_ms, connect_ms, &c);
     if (rc != 0)

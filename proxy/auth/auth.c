@@ -1,19 +1,378 @@
+/* Request authentication (see auth/auth.h).
+ *
+ * A credentials set and its SigV4 verifier travel together in a snapshot:
+ * the verifier's secret lookup reads that snapshot's keys, and its cache of
+ * derived signing keys dies with it, so a reload can never verify against
+ * one set and grant rights from another. Snapshots are reference-counted:
+ * the current one holds a reference for the auth object, each request one
+ * for itself (taken under `mu`, released without it). */
 #include "auth/auth.h"
 
-int zkp_auth_check(const zkp_req_t *r, zkp_auth_refusal_t *why)
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/creds.h"
+#include "auth/rights.h"
+
+typedef struct snapshot {
+    atomic_uint refs;
+    zkp_creds_t *creds;
+    zkp_sigv4_verifier_t *verifier; /* looks secrets up in `creds` */
+} snapshot_t;
+
+struct zkp_auth {
+    int on;
+    char region[ZKP_SIGV4_REGION_MAX + 1];
+    char *path;         /* the credentials file */
+    pthread_mutex_t mu; /* guards cur */
+    snapshot_t *cur;
+};
+
+/* --- snapshots ---------------------------------------------------------------------- */
+
+static int lookup(void *arg, const char *access_key, char *secret, size_t cap)
 {
-    /* No verification yet: every request proceeds, as before this seam. */
-    (void)r;
-    (void)why;
+    const snapshot_t *s = arg;
+    const zkp_cred_key_t *k = zkp_creds_find(s->creds, access_key);
+    return k == NULL ? -1 : zkp_cred_key_secret(k, secret, cap);
+}
+
+static void snapshot_release(void *ref)
+{
+    snapshot_t *s = ref;
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    zkp_sigv4_verifier_free(s->verifier);
+    zkp_creds_free(s->creds);
+    free(s);
+}
+
+/* Takes ownership of creds (freed on failure). */
+static snapshot_t *snapshot_new(const char *region, zkp_creds_t *creds)
+{
+    snapshot_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        zkp_creds_free(creds);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->creds = creds;
+    zkp_sigv4_config_t c;
+    zkp_sigv4_config_init(&c);
+    c.region = region;
+    c.lookup = lookup;
+    c.lookup_arg = s;
+    if (zkp_sigv4_verifier_new(&c, &s->verifier) != 0) {
+        snapshot_release(s);
+        return NULL;
+    }
+    return s;
+}
+
+static snapshot_t *snapshot_take(zkp_auth_t *a)
+{
+    pthread_mutex_lock(&a->mu);
+    snapshot_t *s = a->cur;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&a->mu);
+    return s;
+}
+
+static int load(zkp_auth_t *a, snapshot_t **out, char *err, size_t errlen)
+{
+    zkp_creds_t *creds;
+    if (zkp_creds_load(a->path, &creds, err, errlen) != 0)
+        return -1;
+    *out = snapshot_new(a->region, creds);
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory loading %s", a->path);
+        return -1;
+    }
     return 0;
 }
 
-int zkp_auth_may_fence_advance(const zkp_req_t *r, const char *lock, zkp_auth_refusal_t *why)
+/* --- open, reload, close -------------------------------------------------------------- */
+
+int zkp_auth_open(const zkp_config_t *cfg, zkp_auth_t **out, char *err, size_t errlen)
 {
-    /* No identities, so no rights to check yet: every sender may advance
-     * any lock's fence, as every sender may write under any lock. */
-    (void)r;
-    (void)lock;
-    (void)why;
+    *out = NULL;
+    zkp_auth_t *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    a->on = cfg->auth;
+    snprintf(a->region, sizeof(a->region), "%s", cfg->region);
+    if (!a->on) {
+        *out = a;
+        return 0;
+    }
+    if (cfg->credentials == NULL) {
+        snprintf(err, errlen,
+                 "auth is on but no credentials file is configured: set credentials = FILE "
+                 "(proxy/README.md, \"Authentication\"), or auth = off for local experiments");
+        zkp_auth_close(a);
+        return -1;
+    }
+    a->path = strdup(cfg->credentials);
+    if (a->path == NULL || load(a, &a->cur, err, errlen) != 0) {
+        if (a->path == NULL)
+            snprintf(err, errlen, "out of memory");
+        zkp_auth_close(a);
+        return -1;
+    }
+    *out = a;
     return 0;
+}
+
+void zkp_auth_close(zkp_auth_t *a)
+{
+    if (a == NULL)
+        return;
+    snapshot_release(a->cur);
+    pthread_mutex_destroy(&a->mu);
+    free(a->path);
+    free(a);
+}
+
+int zkp_auth_enabled(const zkp_auth_t *a)
+{
+    return a != NULL && a->on;
+}
+
+int zkp_auth_reload(zkp_auth_t *a, char *msg, size_t msglen)
+{
+    if (!a->on) {
+        snprintf(msg, msglen, "auth is off");
+        return 0;
+    }
+    snapshot_t *s;
+    char why[512];
+    if (load(a, &s, why, sizeof(why)) != 0) {
+        snprintf(msg, msglen, "%s", why);
+        return -1;
+    }
+    size_t n = zkp_creds_count(s->creds);
+    pthread_mutex_lock(&a->mu);
+    snapshot_t *old = a->cur;
+    a->cur = s;
+    pthread_mutex_unlock(&a->mu);
+    snapshot_release(old);
+    snprintf(msg, msglen, "%zu key%s from %s", n, n == 1 ? "" : "s", a->path);
+    return 0;
+}
+
+/* --- refusals ----------------------------------------------------------------------------- */
+
+void zkp_auth_refusal_free(zkp_auth_refusal_t *why)
+{
+    for (size_t i = 0; i < ZKP_AUTH_EXTRA_MAX; i++) {
+        free(why->owned[i]);
+        why->owned[i] = NULL;
+    }
+    why->nextra = 0;
+}
+
+static void refusal_init(zkp_auth_refusal_t *why)
+{
+    memset(why, 0, sizeof(*why));
+}
+
+static void add_extra(zkp_auth_refusal_t *why, const char *tag, const char *text)
+{
+    if (why->nextra == ZKP_AUTH_EXTRA_MAX || text == NULL)
+        return;
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return;
+    why->owned[why->nextra] = copy;
+    why->extra[why->nextra].tag = tag;
+    why->extra[why->nextra].text = copy;
+    why->nextra++;
+}
+
+/* The S3 answer to a SigV4 failure, with the verifier's detail appended
+ * (a client learns which part of its request was wrong; no secret is in
+ * it). */
+static int refuse_sigv4(zkp_auth_refusal_t *why, int rc, const zkp_sigv4_auth_t *v)
+{
+    zkp_sigv4_error_info_t e = zkp_sigv4_error(rc);
+    why->status = e.status;
+    why->code = e.code;
+    if (v->detail[0] != '\0')
+        snprintf(why->msg, sizeof(why->msg), "%s (%s)", e.message, v->detail);
+    else
+        snprintf(why->msg, sizeof(why->msg), "%s", e.message);
+    if (rc == ZKP_SIGV4_ESIGNATURE) {
+        /* As S3: what this side signed, so that a client can find its bug. */
+        add_extra(why, "AWSAccessKeyId", v->access_key);
+        add_extra(why, "StringToSign", v->string_to_sign);
+        add_extra(why, "SignatureProvided", v->signature);
+        add_extra(why, "CanonicalRequest", v->canonical_request);
+    }
+    return -1;
+}
+
+__attribute__((format(printf, 3, 4))) static int refuse(zkp_auth_refusal_t *why, int status,
+                                                        const char *fmt, ...)
+{
+    why->status = status;
+    why->code = "AccessDenied";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* --- the decision -------------------------------------------------------------------------- */
+
+static int key_may_read(const void *who, const char *bucket)
+{
+    return zkp_cred_key_right(who, bucket) >= ZKP_RIGHT_READ;
+}
+
+static int has_header(const zkp_auth_input_t *in, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < in->n_headers; i++)
+        if (in->headers[i].name_len == n && strncasecmp(in->headers[i].name, name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Neither an Authorization header nor presigned query parameters. */
+static int anonymous(const zkp_auth_input_t *in)
+{
+    const char *q = memchr(in->target, '?', in->target_len);
+    size_t qlen = q ? in->target_len - (size_t)(q + 1 - in->target) : 0;
+    return !has_header(in, "authorization") && zkp_sigv4_query_auth_kind(q ? q + 1 : "", qlen) == 0;
+}
+
+/* The fencing headers decide what is written: a signature must cover them.
+ * (Their x-amz-meta- forms are x-amz-* headers, which the verifier already
+ * requires signed.) */
+static const char *unsigned_fencing_header(const zkp_auth_input_t *in, const zkp_sigv4_auth_t *v)
+{
+    static const char *const names[] = {"x-fencing-lock", "x-fencing-token"};
+    for (size_t i = 0; i < 2; i++)
+        if (has_header(in, names[i]) && !zkp_sigv4_auth_signed(v, names[i]))
+            return names[i];
+    return NULL;
+}
+
+/* Sets up what the body intake must check, as the signature says. */
+static int body_checks(const zkp_sigv4_auth_t *v, zkp_req_auth_t *out)
+{
+    switch (v->payload) {
+    case ZKP_SIGV4_PAYLOAD_SHA256:
+        if (zkp_sigv4_body_init(&out->sha, v->payload_sha256) != 0)
+            return -1;
+        out->body_sha = 1;
+        return 0;
+    case ZKP_SIGV4_PAYLOAD_STREAMING:
+    case ZKP_SIGV4_PAYLOAD_STREAMING_TRAILER:
+        if (zkp_sigv4_chunks_init(&out->chunks, v) != 0)
+            return -1;
+        out->chunk_sig = 1;
+        return 0;
+    default: /* UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER: not covered */
+        return 0;
+    }
+}
+
+static int decide_signed(snapshot_t *s, const zkp_auth_input_t *in, zkp_req_auth_t *out,
+                         zkp_auth_refusal_t *why)
+{
+    zkp_sigv4_request_t req = {
+        .method = in->method,
+        .target = in->target,
+        .target_len = in->target_len,
+        .headers = in->headers,
+        .n_headers = in->n_headers,
+        .now = in->now,
+    };
+    zkp_sigv4_auth_t v;
+    int rc = zkp_sigv4_verify(s->verifier, &req, &v);
+    if (rc != 0) {
+        refuse_sigv4(why, rc, &v);
+        zkp_sigv4_auth_clear(&v);
+        return -1;
+    }
+    const zkp_cred_key_t *k = zkp_creds_find(s->creds, v.access_key);
+    const char *needed = NULL, *naked = unsigned_fencing_header(in, &v);
+    if (k == NULL) /* verified against this very set: cannot happen */
+        rc = refuse(why, 403, "Access Denied: the access key is unknown");
+    else if (naked != NULL)
+        rc = refuse(why, 403,
+                    "Access Denied: the %s header must be signed (list it in SignedHeaders): "
+                    "the fencing credentials decide what is written",
+                    naked);
+    else if (!zkp_rights_allow(k, in->op, in->peer_loopback, &needed))
+        rc = refuse(why, 403, "Access Denied: %s needs %s; key %s lacks them",
+                    zkp_op_name(in->op->kind), needed, v.access_key);
+    else if (body_checks(&v, out) != 0)
+        rc = refuse(why, 500, "Out of memory while setting up the body's checks");
+    if (rc != 0) {
+        if (why->status == 500)
+            why->code = "InternalError";
+        zkp_sigv4_auth_clear(&v);
+        return -1;
+    }
+    out->who = k;
+    snprintf(out->access_key, sizeof(out->access_key), "%s", v.access_key);
+    zkp_sigv4_auth_clear(&v);
+    return 0;
+}
+
+int zkp_auth_decide(zkp_auth_t *a, const zkp_auth_input_t *in, zkp_req_auth_t *out,
+                    zkp_auth_refusal_t *why)
+{
+    memset(out, 0, sizeof(*out));
+    refusal_init(why);
+    if (!a->on)
+        return 0;
+    out->on = 1;
+    if (anonymous(in)) {
+        const char *needed;
+        if (zkp_rights_allow(NULL, in->op, in->peer_loopback, &needed))
+            return 0;
+        zkp_sigv4_error_info_t e = zkp_sigv4_error(ZKP_SIGV4_EANONYMOUS);
+        why->status = e.status;
+        why->code = e.code;
+        snprintf(why->msg, sizeof(why->msg), "%s", e.message);
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    snapshot_t *s = snapshot_take(a);
+    if (decide_signed(s, in, out, why) != 0) {
+        zkp_req_auth_end(out);
+        snapshot_release(s);
+        return -1;
+    }
+    out->ref = s;
+    out->release = snapshot_release;
+    out->may_read = key_may_read;
+    return 0;
+}
+
+int zkp_auth_check(zkp_auth_t *a, zkp_req_t *r, zkp_auth_refusal_t *why)
+{
+    zkp_auth_input_t in = {
+        .method = r->method,
+        .target = r->target,
+        .target_len = strlen(r->target),
+        .headers = r->hdrs.v,
+        .n_headers = r->hdrs.n,
+        .now = time(NULL),
+        .peer_loopback = r->peer_loopback,
+        .op = &r->op,
+    };
+    return zkp_auth_decide(a, &in, &r->auth, why);
 }

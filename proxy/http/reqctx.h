@@ -20,7 +20,9 @@
 
 #include "backend/backend.h"
 #include "http/awschunked.h"
+#include "http/checksum.h"
 #include "http/request.h"
+#include "sigv4/sigv4.h"
 #include "util/buf.h"
 #include "util/workers.h"
 
@@ -33,6 +35,38 @@ typedef enum {
     ZKP_BODY_STREAM,     /* PutObject, UploadPart: to the backend */
     ZKP_BODY_BUFFER,     /* DeleteObjects, CompleteMultipartUpload: into memory, bounded */
 } zkp_body_mode_t;
+
+/* What authentication (auth/) established about a request, for the layers
+ * below it: the S3 operations filter an answer by the sender's rights
+ * through `may_read` (ListBuckets), and the body intake checks the body as
+ * the signature requires. Filled before the operation starts; ended by
+ * zkp_req_auth_end() whatever happens. All zero with auth off. */
+typedef struct zkp_req_auth {
+    int on;          /* authentication is on */
+    const void *who; /* the verified key; NULL: anonymous */
+    void *ref;       /* what `who` lives in (a credentials set) */
+    int (*may_read)(const void *who, const char *bucket); /* NULL: any bucket */
+    void (*release)(void *ref);                           /* called once, at the end */
+    char access_key[ZKP_SIGV4_ACCESS_KEY_MAX + 1];        /* "" when anonymous */
+    int body_sha;              /* x-amz-content-sha256 is the body's hash: */
+    zkp_sigv4_body_t sha;      /*   checked by s3/body.c */
+    int chunk_sig;             /* a signed aws-chunked body: */
+    zkp_sigv4_chunks_t chunks; /*   checked by http/awschunked.c */
+} zkp_req_auth_t;
+
+/* Frees what a zkp_req_auth_t holds (hash state, chunk key, the reference
+ * to the credentials set) and zeroes it. Idempotent. */
+void zkp_req_auth_end(zkp_req_auth_t *a);
+
+/* The request's headers as received, in order (a header sent twice is
+ * here twice), for the checks that must see every one (http/headcheck.h,
+ * SigV4). `inline_` spares an allocation for ordinary requests. */
+#define ZKP_REQ_INLINE_HEADERS 32
+typedef struct zkp_req_headers {
+    zkp_sigv4_header_t *v;
+    size_t n, cap;
+    zkp_sigv4_header_t inline_[ZKP_REQ_INLINE_HEADERS];
+} zkp_req_headers_t;
 
 /* A response chosen before the body was fully read, sent at the end. */
 typedef struct zkp_deferred {
@@ -50,10 +84,15 @@ typedef struct zkp_req {
     char *target; /* raw request-target, from the URI log callback */
     const char *method;
     int started;
+    int peer_loopback; /* the client connected from 127.0.0.0/8 */
+    int tls;           /* it arrived over TLS */
+    zkp_req_headers_t hdrs;
+    zkp_req_auth_t auth;
     zkp_op_t op;
     char request_id[24];
     uint64_t t0_us;
-    int status; /* the response status, for metrics */
+    int status;     /* the response status, for metrics */
+    int close_conn; /* the response closes the connection (framing in doubt) */
 
     /* --- body intake (s3/body.c, prepared by s3/ops_object.c) */
     zkp_body_mode_t body_mode;
@@ -63,6 +102,9 @@ typedef struct zkp_req {
     uint64_t decoded_expected; /* x-amz-decoded-content-length or UINT64_MAX */
     int chunked;               /* aws-chunked framing to strip */
     zkp_chunked_t *ch;
+    int has_cks;     /* an x-amz-checksum-* to check (cks) */
+    int cks_trailer; /*   whose value comes as a trailer */
+    zkp_checksum_t cks;
     EVP_MD_CTX *md5;
     unsigned char content_md5[16];
     int has_content_md5;
@@ -98,5 +140,14 @@ void zkp_req_headers(const zkp_req_t *r, zkp_header_fn fn, void *arg);
 /* The request path without its query, as the Resource of an S3 error
  * (malloc'ed, free()), or NULL on OOM. */
 char *zkp_req_resource(const zkp_req_t *r);
+
+/* Collects every header into r->hdrs (the strings are libmicrohttpd's and
+ * live as long as the request). Returns 0, or -1 out of memory. */
+int zkp_req_collect_headers(zkp_req_t *r);
+/* Frees r->hdrs' heap part. */
+void zkp_req_headers_free(zkp_req_t *r);
+
+/* Whether the sender may read `bucket` (always with auth off). */
+int zkp_req_may_read(const zkp_req_t *r, const char *bucket);
 
 #endif

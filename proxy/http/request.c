@@ -22,6 +22,11 @@ const char *zkp_op_name(zkp_op_kind_t k)
     return op_names[k];
 }
 
+int zkp_op_stores_metadata(zkp_op_kind_t k)
+{
+    return k == ZKP_OP_PUT_OBJECT || k == ZKP_OP_COPY_OBJECT;
+}
+
 /* Sub-resources of the S3 API that this proxy does not implement. A request
  * naming one gets 501 instead of being mistaken for a plain object or
  * bucket operation (a PUT ?acl must not overwrite the object). */
@@ -83,9 +88,11 @@ static char *decode_dup(const char *s, size_t len, int plus_is_space, size_t *ou
  * response-content-type, ...) are ignored, as S3 does. */
 typedef struct query {
     int list_type; /* 0 absent, else the value */
-    int has_delete, has_location, has_unsupported, bad;
+    int has_delete, has_location, has_unsupported;
     int has_uploads, has_versioning, has_versions;
     int has_upload_id, has_part_number, has_version_id; /* present, with or without a value */
+    int bad;       /* 1: malformed escape; 2: a parameter twice, or a NUL */
+    unsigned seen; /* bit i: params[i] of query_param() (then list-type, then the flagged ones) */
     const char *unsupported;
     char *prefix, *delimiter, *start_after, *marker, *cont, *encoding, *max_keys, *fetch_owner, *on;
     char *upload_id, *part_number, *part_marker, *max_parts, *max_uploads;
@@ -116,13 +123,10 @@ static void query_free(query_t *q)
         free(*all[i]);
 }
 
-static void set_param(char **slot, char *value)
-{
-    free(*slot); /* the last occurrence wins */
-    *slot = value;
-}
-
-static void query_param(query_t *q, const char *name, char *value)
+/* Records one decoded parameter (value: owned, NULL without '='). A
+ * parameter this classifier acts on may appear once: with two, which one
+ * counts would be a guess (the signature covers both). Returns 0, or -1. */
+static int query_param(query_t *q, const char *name, char *value)
 {
     struct {
         const char *name;
@@ -144,13 +148,24 @@ static void query_param(query_t *q, const char *name, char *value)
         {"upload-id-marker", &q->upload_id_marker},
         {"version-id-marker", &q->version_id_marker},
     };
-    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+    size_t np = sizeof(params) / sizeof(params[0]);
+    for (size_t i = 0; i < np; i++) {
         if (strcmp(name, params[i].name) == 0) {
-            set_param(params[i].slot, value);
-            return;
+            if (q->seen & 1u << i) {
+                free(value);
+                return -1;
+            }
+            q->seen |= 1u << i;
+            *params[i].slot = value;
+            return 0;
         }
     }
-    /* Parameters whose presence matters even without a value. */
+    if (strcmp(name, "list-type") == 0 && (q->seen & 1u << np)) {
+        free(value);
+        return -1;
+    }
+    /* Parameters whose presence matters even without a value; once each,
+     * too. */
     struct {
         const char *name;
         int *present;
@@ -162,13 +177,19 @@ static void query_param(query_t *q, const char *name, char *value)
     };
     for (size_t i = 0; i < sizeof(flagged) / sizeof(flagged[0]); i++) {
         if (strcmp(name, flagged[i].name) == 0) {
+            unsigned bit = 1u << (np + 1 + i);
+            if (q->seen & bit) {
+                free(value);
+                return -1;
+            }
+            q->seen |= bit;
             *flagged[i].present = 1;
-            set_param(flagged[i].slot, value);
-            return;
+            *flagged[i].slot = value;
+            return 0;
         }
     }
     if (strcmp(name, "list-type") == 0)
-        q->list_type = value != NULL && strcmp(value, "2") == 0 ? 2 : -1;
+        q->seen |= 1u << np, q->list_type = value != NULL && strcmp(value, "2") == 0 ? 2 : -1;
     else if (strcmp(name, "uploads") == 0)
         q->has_uploads = 1;
     else if (strcmp(name, "versioning") == 0)
@@ -187,6 +208,7 @@ static void query_param(query_t *q, const char *name, char *value)
             }
     }
     free(value);
+    return 0;
 }
 
 /* Splits "a=1&b&c=%20" into decoded parameters. A parameter without '='
@@ -199,15 +221,25 @@ static int parse_query(const char *qs, query_t *q)
         const char *eq = memchr(qs, '=', len);
         size_t nlen = eq ? (size_t)(eq - qs) : len;
         if (len > 0) {
-            char *name = decode_dup(qs, nlen, 1, NULL);
-            char *value = eq ? decode_dup(eq + 1, len - nlen - 1, 1, NULL) : NULL;
+            size_t dn = 0, dv = 0;
+            char *name = decode_dup(qs, nlen, 1, &dn);
+            char *value = eq ? decode_dup(eq + 1, len - nlen - 1, 1, &dv) : NULL;
             if (name == NULL || (eq != NULL && value == NULL)) {
                 free(name);
                 free(value);
                 q->bad = 1;
                 return -1;
             }
-            query_param(q, name, value);
+            /* A NUL would end the name or value early here, where the
+             * signature covers the bytes after it. */
+            int nul = memchr(name, '\0', dn) != NULL || (value && memchr(value, '\0', dv));
+            if (nul)
+                free(value);
+            if (nul || query_param(q, name, value) != 0) {
+                free(name);
+                q->bad = 2;
+                return -1;
+            }
             free(name);
         }
         qs += len;
@@ -228,32 +260,44 @@ static int key_check(zkp_op_t *op, const char *key, size_t len, size_t max)
     return 0;
 }
 
-/* Splits a decoded "/bucket/key" (leading '/' optional, as in
- * x-amz-copy-source) into a validated bucket and key. */
-static int split_bucket_key(zkp_op_t *op, const char *path, size_t len, char *bucket, char **key,
+/* Splits a raw (still percent-encoded) "/bucket/key" (leading '/' optional,
+ * as in x-amz-copy-source) at its first literal '/' into a validated bucket
+ * and key, each decoded on its own. An escaped slash (%2F) is data, as in
+ * the SigV4 canonical URI (sigv4/sigv4_canon.c): "/a%2Fb" names the bucket
+ * "a/b" (invalid), never bucket "a" and key "b", so one signed spelling
+ * names one resource. */
+static int split_bucket_key(zkp_op_t *op, const char *raw, size_t len, char *bucket, char **key,
                             size_t *key_len, size_t max_key)
 {
-    if (len > 0 && path[0] == '/') {
-        path++;
+    if (len > 0 && raw[0] == '/') {
+        raw++;
         len--;
     }
-    const char *slash = memchr(path, '/', len);
-    size_t blen = slash ? (size_t)(slash - path) : len;
-    if (!zkp_bucket_name_valid(path, blen))
+    const char *slash = memchr(raw, '/', len);
+    size_t braw = slash ? (size_t)(slash - raw) : len;
+    size_t blen;
+    char *b = decode_dup(raw, braw, 0, &blen);
+    if (b == NULL)
+        return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
+    int valid = zkp_bucket_name_valid(b, blen);
+    if (valid) {
+        memcpy(bucket, b, blen);
+        bucket[blen] = '\0';
+    }
+    free(b);
+    if (!valid)
         return fail(op, 400, "InvalidBucketName", "The specified bucket is not valid");
-    memcpy(bucket, path, blen);
-    bucket[blen] = '\0';
-    if (slash == NULL || (size_t)(slash - path) + 1 == len)
+    if (slash == NULL || braw + 1 == len)
         return 0; /* bucket level: "/b" or "/b/" */
-    const char *k = slash + 1;
-    size_t klen = len - blen - 1;
-    if (key_check(op, k, klen, max_key) != 0)
+    size_t klen;
+    char *k = decode_dup(slash + 1, len - braw - 1, 0, &klen);
+    if (k == NULL)
+        return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
+    if (key_check(op, k, klen, max_key) != 0) {
+        free(k);
         return -1;
-    *key = malloc(klen + 1);
-    if (*key == NULL)
-        return fail(op, 500, "InternalError", "Out of memory");
-    memcpy(*key, k, klen);
-    (*key)[klen] = '\0';
+    }
+    *key = k;
     *key_len = klen;
     return 0;
 }
@@ -296,9 +340,9 @@ static int parse_fencing(const zkp_request_in_t *in, zkp_op_t *op)
     return 0;
 }
 
-static int parse_admin(const char *path, const char *method, const query_t *q, zkp_op_t *op)
+/* what: the decoded path after ZKP_ADMIN_PREFIX ("marks"). */
+static int parse_admin(const char *what, const char *method, const query_t *q, zkp_op_t *op)
 {
-    const char *what = path + strlen(ZKP_ADMIN_PREFIX);
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (strcmp(what, "health") == 0 && get)
         op->kind = ZKP_OP_ADMIN_HEALTH;
@@ -549,15 +593,12 @@ static int parse_copy_source(const zkp_request_in_t *in, zkp_op_t *op, size_t ma
             return rc;
     }
     size_t len = qm ? (size_t)(qm - cs) : strlen(cs);
-    size_t dlen;
-    char *dec = decode_dup(cs, len, 0, &dlen);
-    if (dec == NULL)
-        return fail(op, 400, "InvalidArgument", "Malformed x-amz-copy-source");
     size_t klen = 0;
-    int rc = split_bucket_key(op, dec, dlen, op->src_bucket, &op->src_key, &klen, max_key);
-    free(dec);
-    if (rc != 0)
+    if (split_bucket_key(op, cs, len, op->src_bucket, &op->src_key, &klen, max_key) != 0) {
+        if (op->status == 400 && strcmp(op->err_code, "InvalidURI") == 0)
+            op->err_code = "InvalidArgument", op->err_msg = "Malformed x-amz-copy-source";
         return -1;
+    }
     if (op->src_key == NULL)
         return fail(op, 400, "InvalidArgument", "x-amz-copy-source must name an object");
     return 0;
@@ -706,6 +747,7 @@ static int known_method(const char *m)
     return 0;
 }
 
+/* path: the raw path (percent-encoded, without the query), plen bytes. */
 static int classify_path(const zkp_request_in_t *in, zkp_op_t *op, const char *path, size_t plen,
                          query_t *q)
 {
@@ -717,9 +759,17 @@ static int classify_path(const zkp_request_in_t *in, zkp_op_t *op, const char *p
         op->kind = ZKP_OP_LIST_BUCKETS;
         return 0;
     }
-    if (strncmp(path, ZKP_ADMIN_PREFIX, strlen(ZKP_ADMIN_PREFIX)) == 0)
-        return memchr(path, '\0', plen) ? fail(op, 404, "NoSuchAdminEndpoint", "Unknown")
-                                        : parse_admin(path, in->method, q, op);
+    size_t alen = strlen(ZKP_ADMIN_PREFIX);
+    if (plen >= alen && memcmp(path, ZKP_ADMIN_PREFIX, alen) == 0) {
+        size_t wlen;
+        char *what = decode_dup(path + alen, plen - alen, 0, &wlen);
+        if (what == NULL)
+            return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
+        int rc = memchr(what, '\0', wlen) ? fail(op, 404, "NoSuchAdminEndpoint", "Unknown")
+                                          : parse_admin(what, in->method, q, op);
+        free(what);
+        return rc;
+    }
     if (q->has_unsupported)
         return fail(op, 501, "NotImplemented",
                     "This sub-resource is not implemented by zkfence-proxy");
@@ -739,18 +789,15 @@ int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
         return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
     const char *qm = strchr(t, '?');
     size_t raw_len = qm ? (size_t)(qm - t) : strlen(t);
-    size_t plen;
-    char *path = decode_dup(t, raw_len, 0, &plen);
-    if (path == NULL)
-        return fail(op, 400, "InvalidURI", "Couldn't parse the specified URI");
     query_t q;
     memset(&q, 0, sizeof(q));
     int rc;
     if (qm != NULL && parse_query(qm + 1, &q) != 0)
-        rc = fail(op, 400, "InvalidURI", "Couldn't parse the query string");
+        rc = fail(op, 400, q.bad == 2 ? "InvalidArgument" : "InvalidURI",
+                  q.bad == 2 ? "A query parameter appears twice, or holds a NUL byte"
+                             : "Couldn't parse the query string");
     else
-        rc = classify_path(in, op, path, plen, &q);
-    free(path);
+        rc = classify_path(in, op, t, raw_len, &q);
     query_free(&q);
     if (rc != 0)
         return rc;

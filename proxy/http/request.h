@@ -58,6 +58,10 @@ typedef enum {
 /* The S3 operation name ("PutObject"), also used as the metrics label. */
 const char *zkp_op_name(zkp_op_kind_t k);
 
+/* 1 if the operation stores the request's user metadata (x-amz-meta-*):
+ * PutObject, CopyObject. Its size is then limited (http/headcheck.h). */
+int zkp_op_stores_metadata(zkp_op_kind_t k);
+
 /* Where the admin endpoints live. S3 bucket names are [a-z0-9.-] and start
  * with a letter or digit, so no bucket can ever be named "_zkfence". */
 #define ZKP_ADMIN_PREFIX "/_zkfence/"

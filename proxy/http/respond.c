@@ -13,8 +13,8 @@ enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
         return MHD_NO; /* out of memory: MHD closes the connection */
     MHD_add_response_header(resp, "Server", "zkfence-proxy");
     MHD_add_response_header(resp, "x-amz-request-id", r->request_id);
-    if (r->stopping != NULL && atomic_load(r->stopping))
-        MHD_add_response_header(resp, "Connection", "close"); /* shutting down */
+    if (r->close_conn || (r->stopping != NULL && atomic_load(r->stopping)))
+        MHD_add_response_header(resp, "Connection", "close"); /* framing in doubt, or stopping */
     r->status = status;
     if (r->deferring) {
         /* On a worker: libmicrohttpd queues only from its own thread, so

@@ -1,6 +1,8 @@
 /* Responses: every answer of the proxy goes through zkp_respond(), which
  * adds the headers every response carries (Server, x-amz-request-id, and
- * Connection: close while the server shuts down) and queues it, or, on a
+ * Connection: close while the server shuts down or when r->close_conn is
+ * set: libmicrohttpd then closes the connection after the answer, and
+ * reads nothing more from it) and queues it, or, on a
  * worker, keeps it for the event loop to queue (http/server.c). S3 errors
  * are XML documents (http/xml.h). Each function returns the result of
  * queueing (MHD_NO: out of memory or a dead connection; libmicrohttpd then

@@ -13,17 +13,27 @@
  * locks) so wait for their syncs at once, which is what lets the syncs of
  * concurrent requests batch.
  *
+ * Two listeners may run side by side, each a libmicrohttpd daemon with the
+ * same callbacks: plain HTTP (`listen`, loopback unless allowed otherwise)
+ * and HTTPS (`tls_listen`, libmicrohttpd's GnuTLS).
+ *
+ * Connection life cycle: on_connection STARTED registers the connection
+ * with the request-head deadline (http/headwatch.h), CLOSED removes it.
+ *
  * Request life cycle, as libmicrohttpd drives it:
  *   uri_log      request line read: allocate the context (http/reqctx.h),
  *                count in-flight
- *   on_access #1 headers read: check limits, classify (http/request.c),
- *                authenticate (auth/), start the S3 operation (s3/dispatch.c:
- *                fencing precheck, staging)
+ *   on_access #1 headers read: the head deadline is met; check the framing
+ *                and size (http/headcheck.h), classify (http/request.c),
+ *                check repeated headers and metadata, authenticate and
+ *                check rights (auth/), start the S3 operation
+ *                (s3/dispatch.c: fencing precheck, staging)
  *   on_access #n body bytes (s3/body.c: streamed to the backend, never
  *                buffered whole)
  *   on_access #z body complete: execute (s3/dispatch.c) and respond
  *   on_completed response sent or connection lost: undo what is staged,
- *                record metrics, free
+ *                record metrics, free; the deadline for the next head
+ *                starts
  *
  * This file is the top of the proxy's core: it calls down into auth/ and
  * s3/, and nothing below calls it. */
@@ -45,33 +55,84 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "http/headcheck.h"
+#include "http/headwatch.h"
 #include "http/reqctx.h"
 #include "http/respond.h"
+#include "http/tls.h"
 #include "s3/body.h"
 #include "s3/dispatch.h"
 #include "s3/service.h"
 #include "util/clock.h"
 #include "util/workers.h"
 
+/* One listener: the daemon, and what its callbacks need to know of it. */
+typedef struct listener {
+    struct zkp_server *srv;
+    struct MHD_Daemon *daemon;
+    int tls;
+    unsigned port;
+} listener_t;
+
 struct zkp_server {
     zkp_config_t cfg;
     zkp_service_t svc; /* backend, marks, audit log, metrics (s3/service.h) */
-    struct MHD_Daemon *daemon;
+    zkp_auth_t *auth;  /* SigV4 and rights (auth/) */
+    zkp_tls_pem_t pem; /* the HTTPS listener's certificate and key */
+    listener_t plain, tls;
+    zkp_headwatch_t *headwatch;
     zkp_workers_t *workers; /* the blocking part of writes */
     atomic_int stopping;    /* zkp_server_stop has begun: refuse new requests */
-    unsigned port;
     atomic_uint_least64_t next_request_id;
     pthread_mutex_t idle_mu; /* with idle_cv: shutdown waits for metrics.inflight == 0 */
     pthread_cond_t idle_cv;
 };
 
+/* 1 if the client connected from 127.0.0.0/8. */
+static int peer_is_loopback(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL || ci->client_addr->sa_family != AF_INET)
+        return 0;
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ci->client_addr;
+    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}
+
+static zkp_headwatch_conn_t *watched(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    listener_t *l = cls;
+    zkp_headwatch_t *w = l->srv->headwatch;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? zkp_headwatch_add(w, ci->connect_fd) : NULL;
+    } else {
+        /* Before libmicrohttpd closes the descriptor: the watch never
+         * touches a number that a new connection may get next. */
+        zkp_headwatch_remove(w, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    zkp_server_t *s = cls;
+    listener_t *l = cls;
+    zkp_server_t *s = l->srv;
     zkp_req_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
     r->srv = s;
+    r->tls = l->tls;
+    r->peer_loopback = peer_is_loopback(conn);
     r->svc = &s->svc;
     r->stopping = &s->stopping;
     r->conn = conn;
@@ -86,10 +147,13 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    zkp_server_t *s = cls;
+    listener_t *l = cls;
+    zkp_server_t *s = l->srv;
     zkp_req_t *r = *con_cls;
-    (void)conn;
     (void)toe;
+    /* The next request's head is awaited from now on (if the connection
+     * stays open). */
+    zkp_headwatch_arm(s->headwatch, watched(conn));
     if (r == NULL)
         return;
     /* A body cut short (client gone, timeout) never reached the final call:
@@ -98,6 +162,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->kept != NULL)
         MHD_destroy_response(r->kept); /* the client went before the worker's answer */
     zkp_metrics_request(&s->svc.metrics, r->op.kind, r->status, zkp_now_us() - r->t0_us);
+    zkp_req_auth_end(&r->auth);
+    zkp_req_headers_free(r);
     zkp_op_free(&r->op);
     free(r->target);
     free(r);
@@ -109,13 +175,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* --- request start ---------------------------------------------------------- */
-
-static int count_header(void *arg, const char *key, const char *value)
-{
-    size_t *total = arg;
-    *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
-    return 0;
-}
 
 static int classify(zkp_req_t *r)
 {
@@ -133,22 +192,40 @@ static int classify(zkp_req_t *r)
     return zkp_request_classify(&in, &r->op);
 }
 
+static enum MHD_Result refuse_head(zkp_req_t *r, const zkp_head_verdict_t *v)
+{
+    r->close_conn = v->close;
+    return zkp_respond_error(r, v->status, v->code, v->msg);
+}
+
+static enum MHD_Result refuse_auth(zkp_req_t *r, zkp_auth_refusal_t *why)
+{
+    atomic_fetch_add(&r->srv->svc.metrics.auth_refused, 1);
+    enum MHD_Result res =
+        zkp_respond_error_x(r, why->status, why->code, why->msg, why->extra, why->nextra);
+    zkp_auth_refusal_free(why);
+    return res;
+}
+
 static enum MHD_Result start(zkp_req_t *r)
 {
-    size_t total = strlen(r->target) + strlen(r->method) + 12;
-    zkp_req_headers(r, count_header, &total);
-    if (total > r->srv->cfg.max_header_bytes)
-        return zkp_respond_error(r, 431, "RequestHeaderSectionTooLarge",
-                                 "Your request's headers exceed the maximum allowed size");
+    if (zkp_req_collect_headers(r) != 0)
+        return MHD_NO; /* out of memory: close */
+    zkp_head_verdict_t v;
+    size_t line = strlen(r->target) + strlen(r->method);
+    if (zkp_head_check_framing(r->hdrs.v, r->hdrs.n, line, r->srv->cfg.max_header_bytes, &v) != 0)
+        return refuse_head(r, &v);
     if (classify(r) != 0) {
         zkp_op_kind_t kind = r->op.kind;
         enum MHD_Result res = zkp_respond_error(r, r->op.status, r->op.err_code, r->op.err_msg);
         r->op.kind = kind;
         return res;
     }
+    if (zkp_head_check_headers(r->hdrs.v, r->hdrs.n, zkp_op_stores_metadata(r->op.kind), &v) != 0)
+        return refuse_head(r, &v);
     zkp_auth_refusal_t why;
-    if (zkp_auth_check(r, &why) != 0)
-        return zkp_respond_error(r, why.status, why.code, why.msg);
+    if (zkp_auth_check(r->srv->auth, r, &why) != 0)
+        return refuse_auth(r, &why);
     enum MHD_Result res = MHD_YES;
     if (zkp_s3_start(r, &res) != 0)
         return res;
@@ -194,6 +271,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         r->started = 1;
         r->conn = conn;
         r->method = method;
+        zkp_headwatch_disarm(watched(conn)); /* the head is in */
         if (atomic_load(&r->srv->stopping))
             /* A new request on a kept-alive connection during shutdown:
              * refused before its body, so that the requests in progress
@@ -233,13 +311,15 @@ static int resolve_paths(zkp_config_t *c)
     return c->audit_log && c->marks_db ? 0 : -1;
 }
 
-static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
+static int start_daemon(zkp_server_t *s, listener_t *l, const char *host, unsigned port, char *err,
+                        size_t errlen)
 {
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)s->cfg.listen_port);
-    inet_pton(AF_INET, s->cfg.listen_host, &sin.sin_addr);
+    sin.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &sin.sin_addr);
+    l->srv = s;
     /* Headers beyond max_header_bytes get our own 431 (S3 XML); MHD's pool
      * must be larger than that, and leaves the rest as body read buffer.
      * No larger: libmicrohttpd zeroes the whole pool between requests on a
@@ -254,38 +334,86 @@ static int start_daemon(zkp_server_t *s, char *err, size_t errlen)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         loops = cpus <= 0 ? 2 : cpus > 64 ? 64 : (unsigned)cpus;
     }
-    /* ITC: resume and quiesce from other threads wake the loops. */
-    s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.connection_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
-        MHD_OPTION_THREAD_POOL_SIZE, loops > 1 ? loops : 0, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        pool, MHD_OPTION_END);
-    if (s->daemon == NULL) {
-        snprintf(err, errlen, "cannot listen on %s:%u (in use, or not a local address?)",
-                 s->cfg.listen_host, s->cfg.listen_port);
+    /* ITC: resume and quiesce from other threads wake the loops. With TLS,
+     * libmicrohttpd cannot use sendfile: it reads a file response into its
+     * buffer and sends it through GnuTLS, piece by piece, so large GETs
+     * still stream. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (l->tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls_opts[] = {
+        {l->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->pem.key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->pem.cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    l->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)s->cfg.max_connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE,
+        loops > 1 ? loops : 0, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
+    if (l->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%u%s (in use, or not a local address?)", host,
+                 port, l->tls ? " with TLS" : "");
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_in bound;
     socklen_t blen = sizeof(bound);
-    s->port = s->cfg.listen_port;
+    l->port = port;
     if (info != NULL && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
-        s->port = ntohs(bound.sin_port);
+        l->port = ntohs(bound.sin_port);
     return 0;
 }
 
 static void destroy(zkp_server_t *s)
 {
     zkp_workers_free(s->workers);
+    zkp_headwatch_stop(s->headwatch);
     zkp_service_close(&s->svc);
+    zkp_auth_close(s->auth);
+    zkp_tls_pem_free(&s->pem);
     pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->idle_mu);
     zkp_config_free(&s->cfg);
     free(s);
+}
+
+/* What the configuration names outside the data directory: checked first,
+ * so that a configuration error touches nothing. */
+static int open_config_files(zkp_server_t *s, char *err, size_t errlen)
+{
+    if (zkp_config_check(&s->cfg, err, errlen) != 0 ||
+        zkp_auth_open(&s->cfg, &s->auth, err, errlen) != 0)
+        return -1;
+    if (s->cfg.tls_listen_host[0] != '\0') {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            snprintf(err, errlen, "tls_listen: this libmicrohttpd was built without TLS");
+            return -1;
+        }
+        if (zkp_tls_load(s->cfg.tls_cert, s->cfg.tls_key, &s->pem, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int start_listeners(zkp_server_t *s, char *err, size_t errlen)
+{
+    s->tls.tls = 1;
+    if (s->cfg.listen_host[0] != '\0' &&
+        start_daemon(s, &s->plain, s->cfg.listen_host, s->cfg.listen_port, err, errlen) != 0)
+        return -1;
+    if (s->cfg.tls_listen_host[0] != '\0' &&
+        start_daemon(s, &s->tls, s->cfg.tls_listen_host, s->cfg.tls_listen_port, err, errlen) !=
+            0) {
+        if (s->plain.daemon != NULL)
+            MHD_stop_daemon(s->plain.daemon);
+        s->plain.daemon = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, size_t errlen)
@@ -303,6 +431,10 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
         destroy(s);
         return -1;
     }
+    if (open_config_files(s, err, errlen) != 0) {
+        destroy(s);
+        return ZKP_FAIL_CONFIG;
+    }
     int rc = zkp_service_open(&s->svc, &s->cfg, err, errlen);
     if (rc != 0) {
         destroy(s);
@@ -312,7 +444,12 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
         snprintf(err, errlen, "cannot start %u worker threads", s->cfg.threads);
         goto fail;
     }
-    if (start_daemon(s, err, errlen) != 0)
+    if (zkp_headwatch_start(s->cfg.request_head_timeout_s, &s->svc.metrics.head_timeouts,
+                            &s->headwatch) != 0) {
+        snprintf(err, errlen, "cannot start the request-head deadline's thread");
+        goto fail;
+    }
+    if (start_listeners(s, err, errlen) != 0)
         goto fail;
     *out = s;
     return 0;
@@ -323,12 +460,22 @@ fail:
 
 unsigned zkp_server_port(const zkp_server_t *s)
 {
-    return s->port;
+    return s->plain.daemon != NULL ? s->plain.port : 0;
+}
+
+unsigned zkp_server_tls_port(const zkp_server_t *s)
+{
+    return s->tls.daemon != NULL ? s->tls.port : 0;
 }
 
 int zkp_server_reopen_logs(zkp_server_t *s)
 {
     return s != NULL && zkp_service_reopen_logs(&s->svc) != 0 ? -1 : 0;
+}
+
+int zkp_server_reload(zkp_server_t *s, char *msg, size_t msglen)
+{
+    return zkp_auth_reload(s->auth, msg, msglen);
 }
 
 /* Waits until no request is in progress, or seconds have passed. */
@@ -352,7 +499,11 @@ void zkp_server_stop(zkp_server_t *s)
      * no write is cut between its mark and its commit by our own exit.
      * From here on, a new request on an open connection gets 503, and
      * every response closes its connection. */
-    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+    listener_t *ls[] = {&s->plain, &s->tls};
+    MHD_socket lfd[2] = {MHD_INVALID_SOCKET, MHD_INVALID_SOCKET};
+    for (int i = 0; i < 2; i++)
+        if (ls[i]->daemon != NULL)
+            lfd[i] = MHD_quiesce_daemon(ls[i]->daemon);
     atomic_store(&s->stopping, 1);
     wait_idle(s, (unsigned)s->cfg.shutdown_grace_s);
     /* Past the grace period, writes may still be on workers: let them end
@@ -362,8 +513,11 @@ void zkp_server_stop(zkp_server_t *s)
      * the daemon closes every connection. */
     zkp_workers_close(s->workers);
     wait_idle(s, 2);
-    MHD_stop_daemon(s->daemon);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    for (int i = 0; i < 2; i++) {
+        if (ls[i]->daemon != NULL)
+            MHD_stop_daemon(ls[i]->daemon);
+        if (lfd[i] != MHD_INVALID_SOCKET)
+            close(lfd[i]);
+    }
     destroy(s);
 }

@@ -15,6 +15,12 @@
  * framing, storage error) is remembered in r->failed and discards what was
  * staged; later bytes are dropped. */
 void zkp_body_feed(zkp_req_t *r, const char *data, size_t len);
+/* At the end of the body, before anything is committed: the aws-chunked
+ * framing complete (its signatures verified, when signed), the decoded
+ * length as announced, the body's SHA-256 as x-amz-content-sha256 says
+ * (when it is a hash), the x-amz-checksum-* value. Returns 0, or -1 with
+ * the refusal in r->failed (what was staged is discarded). */
+int zkp_body_finish(zkp_req_t *r);
 /* Whether to hang up instead of draining a body that will be refused. */
 int zkp_body_should_hang_up(const zkp_req_t *r);
 /* Frees what a request holds on the body side (staged put, digests). A put

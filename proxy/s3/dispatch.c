@@ -10,8 +10,6 @@
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    if (r->op.kind == ZKP_OP_ADMIN_FENCE_ADVANCE && zkp_advance_start(r, res) != 0)
-        return -1;
     /* A part or a completion is fenced with its upload's record: found
      * first, so that the precheck sees the token. */
     int rc = zkp_mpu_resolve(r, res);

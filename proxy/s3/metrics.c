@@ -101,7 +101,14 @@ void zkp_metrics_render(zkp_metrics_t *m, zkp_buf_t *b, uint64_t marks, int heal
                    "# HELP zkfence_multipart_uploads_swept_total Unfinished multipart uploads "
                    "aborted for their age (multipart_max_age).\n"
                    "# TYPE zkfence_multipart_uploads_swept_total counter\n"
-                   "zkfence_multipart_uploads_swept_total %llu\n",
+                   "zkfence_multipart_uploads_swept_total %llu\n"
+                   "# HELP zkfence_head_timeouts_total Connections closed for not sending a "
+                   "whole request head in time.\n"
+                   "# TYPE zkfence_head_timeouts_total counter\nzkfence_head_timeouts_total %llu\n"
+                   "# HELP zkfence_auth_refused_total Requests refused by authentication or "
+                   "rights.\n"
+                   "# TYPE zkfence_auth_refused_total counter\nzkfence_auth_refused_total %llu\n",
                    (unsigned long long)marks, healthy, load(&m->bytes_in), load(&m->bytes_out),
-                   atomic_load(&m->inflight), load(&m->uploads_swept));
+                   atomic_load(&m->inflight), load(&m->uploads_swept), load(&m->head_timeouts),
+                   load(&m->auth_refused));
 }

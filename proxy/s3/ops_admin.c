@@ -26,11 +26,15 @@ static enum MHD_Result health(zkp_req_t *r)
     int ok = zkp_marks_healthy(r->svc->marks);
     zkp_buf_t b;
     zkp_buf_init(&b);
+    /* "auth":"off" tells anyone who looks that this proxy checks no
+     * signature (a local experiment, never a deployment). */
+    const zkp_config_t *c = r->svc->cfg;
     zkp_buf_printf(&b,
                    "{\"status\":\"%s\",\"mark_store\":\"%s\",\"marks\":%zu,"
-                   "\"backend\":\"%s\",\"version\":\"%s\"}\n",
+                   "\"backend\":\"%s\",\"auth\":\"%s\",\"tls\":\"%s\",\"version\":\"%s\"}\n",
                    ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->svc->marks),
-                   r->svc->be->ops->name, ZKP_VERSION);
+                   r->svc->be->ops->name, c->auth ? "on" : "off",
+                   c->tls_listen_host[0] ? "on" : "off", ZKP_VERSION);
     return respond_buf(r, ok ? 200 : 503, "application/json", &b);
 }
 

@@ -1,25 +1,15 @@
 /* Fence-advance: the mark raised by itself, through the same gate as a
- * fenced write (s3/gate.c), with nothing committed inside the section. */
+ * fenced write (s3/gate.c), with nothing committed inside the section.
+ * Who may call it is decided before this file runs, by the rights table
+ * (auth/rights.h, ZKP_RULE_FENCE), so that a refused caller learns nothing
+ * of the mark. */
 #include "s3/ops_advance.h"
 
 #include <inttypes.h>
 
-#include "auth/auth.h"
 #include "http/respond.h"
 #include "s3/gate.h"
 #include "util/buf.h"
-
-int zkp_advance_start(zkp_req_t *r, enum MHD_Result *res)
-{
-    if (r->op.fence != ZKP_FENCE_PRESENT)
-        return 0; /* the precheck answers 400 naming what is missing */
-    zkp_auth_refusal_t why;
-    if (zkp_auth_may_fence_advance(r, r->op.lock, &why) != 0) {
-        *res = zkp_respond_error(r, why.status, why.code, why.msg);
-        return -1;
-    }
-    return 0;
-}
 
 enum MHD_Result zkp_op_fence_advance(zkp_req_t *r)
 {

@@ -2,17 +2,12 @@
  * X-Fencing-Lock and X-Fencing-Token raises the lock's mark to the token
  * without touching data, so that a new holder fences every older one the
  * moment it acquires, before it reads anything (HDFS's newEpoch, Kafka's
- * InitProducerId). */
+ * InitProducerId). Rights: admin on '*', or write on a bucket
+ * (auth/rights.h, ZKP_RULE_FENCE), checked with the signature. */
 #ifndef ZKP_OPS_ADVANCE_H
 #define ZKP_OPS_ADVANCE_H
 
 #include "http/reqctx.h"
-
-/* At request start, before the fencing precheck: the rights check
- * (auth/auth.h, zkp_auth_may_fence_advance), so that a caller without the
- * right learns nothing of the mark. Returns 0 to go on, or -1 with the
- * refusal queued and the result of queueing it in *res. */
-int zkp_advance_start(zkp_req_t *r, enum MHD_Result *res);
 
 /* Raises the mark (s3/gate.h: section, durable raise, audit) and answers
  * 200 with {"lock","token","previous_mark","mark"} (tokens as decimal

@@ -32,6 +32,8 @@ enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
                                   "<Owner><ID>zkfence</ID><DisplayName>zkfence</DisplayName>"
                                   "</Owner><Buckets>");
     for (size_t i = 0; i < n; i++) {
+        if (!zkp_req_may_read(r, list[i].name))
+            continue; /* a key sees the buckets it may read, and no others */
         char when[32];
         zkp_iso8601(list[i].created, when, sizeof(when));
         zkp_buf_puts(&b, "<Bucket>");

@@ -281,7 +281,7 @@ static enum MHD_Result respond_completed(zkp_req_t *r, const char *etag)
 
 enum MHD_Result zkp_op_complete_mpu(zkp_req_t *r)
 {
-    if (r->failed.status != 0)
+    if (zkp_body_finish(r) != 0) /* framing, signatures, SHA-256, checksum */
         return zkp_body_respond_failed(r);
     zkp_op_t *op = &r->op;
     zkp_complete_req_t c;

@@ -463,7 +463,7 @@ static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_
 
 enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
 {
-    if (r->failed.status != 0)
+    if (zkp_body_finish(r) != 0)
         return zkp_body_respond_failed(r);
     const char *body = r->buffer.data ? r->buffer.data : "";
     if (r->has_content_md5) {

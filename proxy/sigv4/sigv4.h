@@ -211,6 +211,10 @@ typedef struct zkp_sigv4_parsed {
     long expires;                              /* X-Amz-Expires, 1..604800 */
 } zkp_sigv4_parsed_t;
 
+/* 1 if s[0..n) can be an access key id: 1..128 printable ASCII bytes
+ * other than '/' and ',' (what a Credential can carry). Pure. */
+int zkp_sigv4_access_key_valid(const char *s, size_t n);
+
 /* Parses an Authorization header value strictly:
  *     AWS4-HMAC-SHA256 SP+ Credential=..., SignedHeaders=..., Signature=...
  * The three components appear once each, in any order, separated by ','

@@ -153,3 +153,27 @@ int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const cha
         zkp__hex(mac, 32, out);
     return rc;
 }
+
+struct evp_mac_ctx_st *zkp__hmac_keyed(const zkp__crypto_t *c, const unsigned char key[32])
+{
+    EVP_MAC_CTX *m = EVP_MAC_CTX_dup(c->hmac);
+    if (m != NULL && EVP_MAC_init(m, key, 32, NULL) != 1) {
+        EVP_MAC_CTX_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+int zkp__sign_hex_keyed(struct evp_mac_ctx_st *m, const char *sts, size_t len, char *out)
+{
+    unsigned char mac[32];
+    size_t n = 0;
+    int ok = m != NULL && EVP_MAC_update(m, (const unsigned char *)sts, len) == 1 &&
+             EVP_MAC_final(m, mac, &n, sizeof(mac)) == 1 && n == 32;
+    EVP_MAC_CTX_free(m); /* and its copy of the key */
+    if (!ok)
+        return ZKP_SIGV4_ECRYPTO;
+    zkp__hex(mac, 32, out);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return 0;
+}

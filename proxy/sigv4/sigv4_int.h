@@ -108,6 +108,13 @@ int zkp__scope(const char *date8, const char *region, const char *service, char 
  * as a malloc'd string in *out. Returns 0, ENOMEM or ECRYPTO. */
 int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char *scope,
                         const char *canonical, size_t canonical_len, char **out);
+/* An HMAC-SHA256 context keyed with key (from c's template): a copy of it
+ * (EVP_MAC_CTX_dup) computes HMAC(key, ...) without setting the key up
+ * again. NULL out of memory or on a crypto failure. */
+struct evp_mac_ctx_st *zkp__hmac_keyed(const zkp__crypto_t *c, const unsigned char key[32]);
+/* hex(HMAC(key, sts)) into out (65 bytes) with a context from
+ * zkp__hmac_keyed(), which this consumes (frees). Returns 0 or ECRYPTO. */
+int zkp__sign_hex_keyed(struct evp_mac_ctx_st *m, const char *sts, size_t len, char *out);
 /* hex(HMAC(key, sts)) into out (65 bytes). Returns 0 or ECRYPTO. */
 int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,
                   char *out);

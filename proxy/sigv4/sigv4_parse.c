@@ -10,7 +10,7 @@
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 
-static int access_key_ok(const char *s, size_t n)
+int zkp_sigv4_access_key_valid(const char *s, size_t n)
 {
     if (n == 0 || n > ZKP_SIGV4_ACCESS_KEY_MAX)
         return 0;
@@ -45,7 +45,7 @@ static int parse_credential(const char *s, size_t n, zkp_sigv4_parsed_t *out, ch
                     "Credential must be access-key/YYYYMMDD/region/service/aws4_request");
         return -1;
     }
-    if (!access_key_ok(part[0], len[0])) {
+    if (!zkp_sigv4_access_key_valid(part[0], len[0])) {
         zkp__detail(detail, dlen,
                     "Credential: the access key id is empty, longer than %d "
                     "bytes or not printable ASCII",

@@ -24,14 +24,9 @@ static int creds_ok(const zkp_sigv4_creds_t *c)
 {
     if (c == NULL || c->access_key == NULL || c->secret_key == NULL || c->region == NULL)
         return 0;
-    size_t n = strlen(c->access_key);
-    if (n == 0 || n > ZKP_SIGV4_ACCESS_KEY_MAX || c->secret_key[0] == '\0')
+    if (!zkp_sigv4_access_key_valid(c->access_key, strlen(c->access_key)) ||
+        c->secret_key[0] == '\0')
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)c->access_key[i];
-        if (ch < 0x21 || ch > 0x7e || ch == '/' || ch == ',')
-            return 0;
-    }
     const char *service = c->service ? c->service : "s3";
     return zkp__scope_token_ok(c->region, strlen(c->region), ZKP_SIGV4_REGION_MAX) &&
            zkp__scope_token_ok(service, strlen(service), ZKP_SIGV4_SERVICE_MAX);

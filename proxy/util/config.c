@@ -24,6 +24,10 @@ void zkp_config_defaults(zkp_config_t *c)
     c->threads = 64;
     c->io_threads = 0;
     c->max_connections = 1024;
+    c->max_connections_per_ip = 256;
+    c->request_head_timeout_s = 10;
+    c->auth = 1;
+    snprintf(c->region, sizeof(c->region), "%s", ZKP_REGION_DEFAULT);
     c->object_fsync = 1;
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
@@ -38,6 +42,9 @@ void zkp_config_free(zkp_config_t *c)
     free(c->data_dir);
     free(c->audit_log);
     free(c->marks_db);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->credentials);
     free(c->buckets);
     free(c->s3.maps);
     memset(c, 0, sizeof(*c));
@@ -72,6 +79,9 @@ int zkp_config_copy(zkp_config_t *dst, const zkp_config_t *src)
     dst->data_dir = dup_or_null(src->data_dir, &oom);
     dst->audit_log = dup_or_null(src->audit_log, &oom);
     dst->marks_db = dup_or_null(src->marks_db, &oom);
+    dst->tls_cert = dup_or_null(src->tls_cert, &oom);
+    dst->tls_key = dup_or_null(src->tls_key, &oom);
+    dst->credentials = dup_or_null(src->credentials, &oom);
     dst->buckets = dup_array(src->buckets, src->nbuckets, sizeof(*src->buckets), &oom);
     dst->s3.maps = dup_array(src->s3.maps, src->s3.nmaps, sizeof(*src->s3.maps), &oom);
     return oom ? -1 : 0;
@@ -133,23 +143,35 @@ static int parse_bool(const char *v, int *out)
     return 0;
 }
 
-static int parse_listen(zkp_config_t *c, const char *v, char *err, size_t errlen)
+/* "ADDR:PORT" into host and port. */
+static int parse_addr(const char *key, const char *v, char host_out[64], unsigned *port_out,
+                      char *err, size_t errlen)
 {
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || (size_t)(colon - v) >= sizeof(c->listen_host))
-        return errf(err, errlen, "listen: expected ADDR:PORT, got '%s'", v);
+    if (colon == NULL || (size_t)(colon - v) >= 64)
+        return errf(err, errlen, "%s: expected ADDR:PORT, got '%s'", key, v);
     char host[64];
     memcpy(host, v, (size_t)(colon - v));
     host[colon - v] = '\0';
     struct in_addr a;
     if (inet_pton(AF_INET, host, &a) != 1)
-        return errf(err, errlen, "listen: '%s' is not an IPv4 address", host);
+        return errf(err, errlen, "%s: '%s' is not an IPv4 address", key, host);
     uint64_t port;
     if (parse_u64(colon + 1, 65535, &port) != 0)
-        return errf(err, errlen, "listen: bad port '%s'", colon + 1);
-    memcpy(c->listen_host, host, sizeof(host));
-    c->listen_port = (unsigned)port;
+        return errf(err, errlen, "%s: bad port '%s'", key, colon + 1);
+    memcpy(host_out, host, sizeof(host));
+    *port_out = (unsigned)port;
     return 0;
+}
+
+static int parse_listen(zkp_config_t *c, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "off") == 0) { /* TLS only */
+        c->listen_host[0] = '\0';
+        c->listen_port = 0;
+        return 0;
+    }
+    return parse_addr("listen", v, c->listen_host, &c->listen_port, err, errlen);
 }
 
 static int set_string(char **slot, const char *v)
@@ -250,6 +272,10 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         {"debug_fault_endpoint", T_BOOL, 0, 1},
         {"io_threads", T_UINT, 0, 256},
         {"max_connections", T_UINT, 1, 65536},
+        {"max_connections_per_ip", T_UINT, 0, 65536},
+        {"request_head_timeout_s", T_UINT, 1, 3600},
+        {"auth", T_BOOL, 0, 1},
+        {"allow_insecure_http", T_BOOL, 0, 1},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strcmp(key, keys[i].key) != 0)
@@ -297,8 +323,20 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
         case 10:
             c->io_threads = (unsigned)n;
             break;
-        default:
+        case 11:
             c->max_connections = (unsigned)n;
+            break;
+        case 12:
+            c->max_connections_per_ip = (unsigned)n;
+            break;
+        case 13:
+            c->request_head_timeout_s = (unsigned)n;
+            break;
+        case 14:
+            c->auth = (int)n;
+            break;
+        default:
+            c->allow_insecure_http = (int)n;
             break;
         }
         return 0;
@@ -429,12 +467,30 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
         return s3rc;
     if (strcmp(key, "listen") == 0)
         return parse_listen(c, v, err, errlen);
-    if (strcmp(key, "data_dir") == 0 || strcmp(key, "audit_log") == 0 ||
-        strcmp(key, "marks_db") == 0) {
+    if (strcmp(key, "tls_listen") == 0)
+        return parse_addr(key, v, c->tls_listen_host, &c->tls_listen_port, err, errlen);
+    struct {
+        const char *key;
+        char **slot;
+    } paths[] = {{"data_dir", &c->data_dir}, {"audit_log", &c->audit_log},
+                 {"marks_db", &c->marks_db}, {"credentials", &c->credentials},
+                 {"tls_cert", &c->tls_cert}, {"tls_key", &c->tls_key}};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        if (strcmp(key, paths[i].key) != 0)
+            continue;
         if (*v == '\0')
             return errf(err, errlen, "%s: empty path", key);
-        char **slot = key[0] == 'd' ? &c->data_dir : key[0] == 'a' ? &c->audit_log : &c->marks_db;
-        return set_string(slot, v) == 0 ? 0 : errf(err, errlen, "%s: out of memory", key);
+        return set_string(paths[i].slot, v) == 0 ? 0 : errf(err, errlen, "%s: out of memory", key);
+    }
+    if (strcmp(key, "region") == 0) {
+        size_t n = strlen(v);
+        int ok = n > 0 && n < sizeof(c->region);
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '-';
+        if (!ok)
+            return errf(err, errlen, "region: expected 1 to 63 of [a-z0-9-], got '%s'", v);
+        memcpy(c->region, v, n + 1);
+        return 0;
     }
     if (strcmp(key, "backend") == 0)
         return set_backend(c, v, err, errlen);
@@ -541,6 +597,31 @@ int zkp_config_load(zkp_config_t *c, const char *path, char *err, size_t errlen)
     int rc = zkp_config_parse(c, path, text, err, errlen);
     free(text);
     return rc;
+}
+
+int zkp_addr_is_loopback(const char *ipv4)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, ipv4, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+int zkp_config_check(const zkp_config_t *c, char *err, size_t errlen)
+{
+    if (c->listen_host[0] == '\0' && c->tls_listen_host[0] == '\0')
+        return errf(err, errlen, "listen = off and no tls_listen: nothing to listen on");
+    if (c->tls_listen_host[0] != '\0' && (c->tls_cert == NULL || c->tls_key == NULL))
+        return errf(err, errlen, "tls_listen needs both tls_cert and tls_key");
+    if ((c->tls_cert != NULL || c->tls_key != NULL) && c->tls_listen_host[0] == '\0')
+        return errf(err, errlen, "tls_cert and tls_key need tls_listen = ADDR:PORT");
+    if (c->listen_host[0] != '\0' && !zkp_addr_is_loopback(c->listen_host) &&
+        !c->allow_insecure_http)
+        return errf(err, errlen,
+                    "listen = %s:%u is plain HTTP on a non-loopback address: requests, "
+                    "signatures' scopes and bodies would cross the network in clear. Use "
+                    "tls_listen (with tls_cert, tls_key) for it and keep listen on 127.0.0.1, "
+                    "or set allow_insecure_http = on for a network you trust",
+                    c->listen_host, c->listen_port);
+    return 0;
 }
 
 int zkp_config_fencing_required(const zkp_config_t *c, const char *bucket)

@@ -52,21 +52,34 @@ typedef struct zkp_s3_config {
  * local files in data_dir). backend/registry.c opens a backend by name. */
 #define ZKP_BACKEND_DEFAULT "fs"
 
+/* The credential scope's region when the configuration names none. */
+#define ZKP_REGION_DEFAULT "us-east-1"
+
 typedef struct zkp_config {
-    char listen_host[64]; /* dotted IPv4 */
+    char listen_host[64]; /* dotted IPv4; "" with `listen = off` (no plain HTTP) */
     unsigned listen_port;
-    char backend[16]; /* which storage backend: "fs" (local files, in data_dir) or "s3" */
-    char *data_dir;   /* owned */
-    char *audit_log;  /* owned; NULL: DATA_DIR/audit.log */
-    char *marks_db;   /* owned; NULL: DATA_DIR/marks.db */
+    char tls_listen_host[64]; /* "" without `tls_listen` */
+    unsigned tls_listen_port;
+    char *tls_cert;          /* owned; PEM certificate (chain) file, NULL: no TLS */
+    char *tls_key;           /* owned; PEM private key file, owner-only */
+    int allow_insecure_http; /* plain HTTP on a non-loopback address is allowed */
+    int auth;                /* verify SigV4 and rights (default on) */
+    char *credentials;       /* owned; the credentials file (auth/creds.h) */
+    char region[64];         /* the region clients sign for */
+    char backend[16];        /* which storage backend: "fs" (local files, in data_dir) or "s3" */
+    char *data_dir;          /* owned */
+    char *audit_log;         /* owned; NULL: DATA_DIR/audit.log */
+    char *marks_db;          /* owned; NULL: DATA_DIR/marks.db */
     uint64_t max_body_bytes;
     size_t max_key_bytes;
     size_t max_header_bytes;
     unsigned connection_timeout_s;
-    unsigned threads;         /* workers for the blocking part of writes (syncs, commits) */
-    unsigned io_threads;      /* HTTP event loops; 0: one per CPU */
-    unsigned max_connections; /* concurrent connections */
-    int object_fsync;         /* fsync object data and directories (marks are always durable) */
+    unsigned threads;                /* workers for the blocking part of writes (syncs, commits) */
+    unsigned io_threads;             /* HTTP event loops; 0: one per CPU */
+    unsigned max_connections;        /* concurrent connections */
+    unsigned max_connections_per_ip; /* per client address; 0: no cap */
+    unsigned request_head_timeout_s; /* a whole request head within this */
+    int object_fsync; /* fsync object data and directories (marks are always durable) */
     int fencing_required_default;
     int group_commit_max_batch;   /* 0: the fence store's default */
     int group_commit_max_wait_us; /* 0: the fence store's default */
@@ -98,6 +111,13 @@ int zkp_config_load(zkp_config_t *c, const char *path, char *err, size_t errlen)
 
 /* Parses text as if it were a file named `name` (for tests). */
 int zkp_config_parse(zkp_config_t *c, const char *name, const char *text, char *err, size_t errlen);
+
+/* Checks what no single key can: TLS keys given together with a TLS
+ * listener, at least one listener. Returns 0, or -1 with a message. */
+int zkp_config_check(const zkp_config_t *c, char *err, size_t errlen);
+
+/* 1 if the dotted IPv4 address is in 127.0.0.0/8. */
+int zkp_addr_is_loopback(const char *ipv4);
 
 /* Whether a mutating request on this bucket must carry a lock and token. */
 int zkp_config_fencing_required(const zkp_config_t *c, const char *bucket);

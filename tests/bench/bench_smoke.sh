@@ -11,11 +11,24 @@ rc=$?
 cat "$out"
 [ $rc = 0 ] || { echo "bench_smoke: bench/run exited $rc"; exit 1; }
 bad=0
-for c in lock.uncontended lock.uncontended.zk_ops lock.contended lock.contended.zk_ops \
-  lock.contended-procs lock.contended-procs.zk_ops lock.many_locks lock.many_locks.rss_per_lock \
-  lock.many_locks.heap_per_lock proxy.get4k proxy.put4k.nofsync proxy.put4k.durable proxy.get1m \
-  proxy.put1m.nofsync proxy.get4k.p99_ms proxy.put4k.durable.p99_ms \
-  proxy.rmw.k1 proxy.rmw.k8 proxy.rmw.k1.p99_ms; do
+cases=(lock.uncontended lock.uncontended.zk_ops lock.uncontended.acked lock.contended
+  lock.contended.zk_ops lock.contended-procs lock.contended-procs.zk_ops lock.contended.k2
+  lock.contended.k2.zk_ops lock.contended.k32 lock.contended.k32.zk_ops lock.many_locks
+  lock.many_locks.rss_per_lock lock.many_locks.heap_per_lock proxy.get4k proxy.put4k.nofsync
+  proxy.put4k.durable proxy.get1m proxy.put1m.nofsync proxy.get4k.p99_ms
+  proxy.put4k.durable.p99_ms proxy.auth.get4k proxy.auth.put4k proxy.tls.get4k proxy.tls.put4k
+  proxy.rmw.k1 proxy.rmw.k8 proxy.rmw.k1.p99_ms)
+# The Curator peer is built only where javac and its jars are (CMake).
+if [ -x "${ZKFENCE_BIN_DIR:?}/curator_bench" ]; then
+  cases+=(lock.uncontended.curator lock.uncontended.curator.zk_ops lock.uncontended.acked.vs_curator
+    lock.contended.curator lock.contended.vs_curator lock.contended.curator.zk_ops
+    lock.contended-procs.curator lock.contended-procs.vs_curator lock.contended.k2.curator.zk_ops
+    lock.contended.k32.curator.zk_ops)
+else
+  echo "bench_smoke: Curator rows skipped: no $ZKFENCE_BIN_DIR/curator_bench (built where javac" \
+    "and Debian's libcurator-recipes-java are installed)"
+fi
+for c in "${cases[@]}"; do
   line=$(awk -v c="$c" '$1 == c' "$out")
   value=$(awk '{print $2}' <<<"$line")
   verdict=$(awk '{print $6}' <<<"$line")

@@ -147,4 +147,39 @@ check "(cd '$tmp/elsewhere' && '$sd' --out rel --dry-run) | grep -q 'out=$tmp/el
   "scripts/demo: a relative --out is taken from the caller's directory"
 check "'$sd' --out /abs/dir --dry-run | grep -q 'out=/abs/dir '" "scripts/demo: an absolute --out is kept"
 
+# Bad values are refused before anything is installed, built or started:
+# at once, with the option named, and by --dry-run too.
+for bad in "--workers 0" "--seats 0" "--session-ms 0" "--process-ms 60001" "--workers 65" \
+  "--workers 1" "--seats -1"; do
+  for dry in "" --dry-run; do
+    # shellcheck disable=SC2086
+    check "[ \$(status '$sd' $bad $dry) = 64 ]" "scripts/demo $bad $dry exits 64"
+    check "grep -q -- '${bad%% *}' '$tmp/last.out' && ! grep -q 'building\|setup:\|ZooKeeper at' '$tmp/last.out'" \
+      "... naming ${bad%% *}, before setup or build: $(head -n 1 "$tmp/last.out")"
+  done
+done
+check "[ \$(status '$sd' --out --dry-run) = 64 ]" "scripts/demo --out --dry-run: --dry-run is not a directory"
+check "grep -q \"out needs a value, not the option '--dry-run'\" '$tmp/last.out'" "... and says so"
+check "[ \$(status '$sd' --zk --workers 3) = 64 ]" "scripts/demo --zk --workers 3: a missing value"
+check "[ \$(status '$sd' --workers 1 --modes 2 --dry-run) = 0 ]" "one worker is enough for mode 2"
+check "[ ! -e '$tmp/elsewhere/--dry-run' ] && [ ! -e '$src/--dry-run' ]" "no directory named --dry-run was made"
+
+# scripts/demo checks before the build what zkfence-demo checks after it:
+# both must accept and refuse the same values (zkfence-demo --replay of a
+# missing directory exits 1 once its options are fine, 64 if they are not).
+agree() { # agree OPTION VALUE...
+  local opt=$1 v a b
+  shift
+  for v in "$@"; do
+    a=$(status "$sd" "$opt" "$v" --modes 2 --dry-run)
+    b=$(status "$demo" --replay "$tmp/none" --out "$tmp/agree" --modes 2 "$opt" "$v")
+    check "[ \$(( $a == 64 )) = \$(( $b == 64 )) ]" \
+      "scripts/demo and zkfence-demo agree on $opt $v (exits $a and $b)"
+  done
+}
+agree --workers 0 1 64 65
+agree --seats 0 1 1000 1001
+agree --session-ms 99 100 3600000 3600001
+agree --process-ms -1 0 60000 60001
+
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

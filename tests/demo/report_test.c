@@ -254,7 +254,9 @@ static void test_verdict_needs_every_mode(void)
 
 /* ---- SVG ---- */
 
-static char *svg_of(const mode_result_t *r)
+/* Not inlined: GCC 12 then mistakes pointers into the stream's buffer for
+ * pointers to the local that open_memstream() updates (-Wdangling-pointer). */
+__attribute__((noinline)) static char *svg_of(const mode_result_t *r)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -378,6 +380,236 @@ static void test_svg_crowded_lane(void)
     destroy(r);
 }
 
+/* ---- what the picture says, measured on the SVG itself ---- */
+
+static int by_ms(const void *a, const void *b)
+{
+    const ev_t *x = a, *y = b;
+    return x->ms < y->ms ? -1 : x->ms > y->ms;
+}
+
+/* A drawn text's box: from its x, y, anchor and length, in the monospace
+ * font the SVG asks for (0.61 em advance, a little more than DejaVu Sans
+ * Mono's 0.602 and Liberation Mono's 0.6; ascent 0.8 em, descent 0.25 em). */
+typedef struct box {
+    double x0, y0, x1, y1;
+    char body[160];
+} box_t;
+
+static double attr_num(const char *tag, const char *end, const char *name, double dflt)
+{
+    char key[32];
+    snprintf(key, sizeof(key), " %s='", name);
+    const char *p = strstr(tag, key);
+    return p && p < end ? atof(p + strlen(key)) : dflt;
+}
+
+static int attr_is(const char *tag, const char *end, const char *name, const char *value)
+{
+    char key[64];
+    snprintf(key, sizeof(key), " %s='%s'", name, value);
+    const char *p = strstr(tag, key);
+    return p != NULL && p < end;
+}
+
+/* Every <text> of an SVG, as boxes. */
+static size_t text_boxes(const char *svg, box_t *out, size_t cap)
+{
+    const char *root = strstr(svg, "<svg ");
+    CU_ASSERT_FATAL(root != NULL);
+    const char *root_end = strchr(root, '>');
+    CU_ASSERT(attr_is(root, root_end, "font-family", "monospace")); /* the widths assume it */
+    double fs_root = attr_num(root, root_end, "font-size", 16);
+    size_t n = 0;
+    for (const char *p = svg; n < cap && (p = strstr(p, "<text")) != NULL; p++) {
+        const char *gt = strchr(p, '>'), *close = gt ? strstr(gt, "</text>") : NULL;
+        if (close == NULL)
+            break;
+        box_t *b = &out[n++];
+        double fs = attr_num(p, gt, "font-size", fs_root);
+        size_t len = (size_t)(close - gt - 1);
+        snprintf(b->body, sizeof(b->body), "%.*s", (int)len, gt + 1);
+        double w = 0.61 * fs * (double)strlen(b->body);
+        double x = attr_num(p, gt, "x", 0), y = attr_num(p, gt, "y", 0);
+        if (attr_is(p, gt, "text-anchor", "end"))
+            x -= w;
+        else if (attr_is(p, gt, "text-anchor", "middle"))
+            x -= w / 2;
+        *b = (box_t){x, y - 0.8 * fs, x + w, y + 0.25 * fs, ""};
+        snprintf(b->body, sizeof(b->body), "%.*s", (int)len, gt + 1);
+    }
+    return n;
+}
+
+/* No two texts of the SVG overlap, and each lies on the picture. Returns
+ * the number of overlapping pairs (printed). */
+static int overlaps(const char *svg)
+{
+    static box_t b[4096];
+    size_t n = text_boxes(svg, b, 4096);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].x0 < 0 || b[i].x1 > 900) {
+            fprintf(stderr, "  off the picture: '%s' x %.1f..%.1f\n", b[i].body, b[i].x0, b[i].x1);
+            bad++;
+        }
+        for (size_t j = i + 1; j < n; j++) {
+            if (b[i].x0 < b[j].x1 && b[j].x0 < b[i].x1 && b[i].y0 < b[j].y1 && b[j].y0 < b[i].y1) {
+                fprintf(stderr, "  overlap: '%s' (%.1f..%.1f, %.1f) and '%s' (%.1f..%.1f, %.1f)\n",
+                        b[i].body, b[i].x0, b[i].x1, b[i].y1, b[j].body, b[j].x0, b[j].x1, b[j].y1);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+/* The woken victim of mode 3 books every seat its stale write freed, in a
+ * burst of short holdings right after the pause: the crowded lane of a
+ * real run (12 workers, 40 seats). */
+static mode_result_t *woken_burst(int seats, int gap_ms)
+{
+    ev_t *ev = calloc((size_t)(12 * seats + 64), sizeof(*ev));
+    size_t k = 0;
+    ev[k++] = (ev_t){100, 1, "acquired", 5000, -1, NULL, 0};
+    ev[k++] = (ev_t){110, 1, "pause", 5000, 0, NULL, 0};
+    uint64_t tok = 5001;
+    static char bk[2][1000][16];
+    for (int s = 0; s < seats; s++) { /* the others book every seat */
+        int w = 2 + s % 3;
+        int64_t t = 2500 + 40 * s;
+        snprintf(bk[0][s], 16, "w%d-%d", w, s);
+        ev[k++] = (ev_t){t, w, "acquired", tok, -1, NULL, 0};
+        ev[k++] = (ev_t){t + 20, w, "write_ok", tok, s, bk[0][s], 200};
+        ev[k++] = (ev_t){t + 21, w, "released", tok++, -1, NULL, 0};
+    }
+    ev[k++] = (ev_t){6110, 1, "resume", 5000, 0, NULL, 0};
+    ev[k++] = (ev_t){6111, 1, "write_ok", 5000, 0, "w1-0", 200};
+    ev[k++] = (ev_t){6112, 1, "lost", 5000, -1, NULL, -7};
+    for (int s = 1; s < seats; s++) { /* the victim books the freed seats again */
+        int64_t t = 6120 + (int64_t)gap_ms * s;
+        snprintf(bk[1][s], 16, "w1-%d", s);
+        ev[k++] = (ev_t){t, 1, "acquired", tok, -1, NULL, 0};
+        ev[k++] = (ev_t){t + 1, 1, "write_ok", tok, s, bk[1][s], 200};
+        ev[k++] = (ev_t){t + 2, 1, "released", tok++, -1, NULL, 0};
+    }
+    const char *owners[1000];
+    owners[0] = "w1-0";
+    for (int s = 1; s < seats; s++)
+        owners[s] = bk[1][s];
+    mode_result_t *r = make(3, 4, seats, ev, k, owners);
+    free(ev);
+    return r;
+}
+
+static void test_svg_labels_never_overlap(void)
+{
+    mode_result_t *r = woken_burst(40, 10);
+    char *svg = svg_of(r);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    free(svg);
+    destroy(r);
+    r = woken_burst(10, 300); /* a few, far enough apart to be labelled */
+    svg = svg_of(r);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    free(svg);
+    destroy(r);
+
+    /* Random timelines, seeded: any number of workers and holdings, long
+     * and short tokens, a victim or not. */
+    unsigned seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        seed = seed * 1103515245u + 12345u;
+        int workers = 2 + (int)(seed >> 16) % 12, holds = 1 + (int)(seed >> 8) % 60;
+        uint64_t tok = (seed & 1) ? 7 : 4294967296ull * 1000 + 1;
+        ev_t ev[400];
+        size_t k = 0;
+        int64_t t = 0;
+        int paused = round % 3 != 0;
+        if (paused) {
+            ev[k++] = (ev_t){0, 1, "acquired", tok, -1, NULL, 0};
+            ev[k++] = (ev_t){5, 1, "pause", tok, 0, NULL, 0};
+        }
+        uint64_t vtok = tok++;
+        for (int i = 0; i < holds; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int w = 1 + (int)(seed >> 16) % workers;
+            t += (seed >> 4) % 200;
+            int64_t len = (seed >> 12) % 300;
+            ev[k++] = (ev_t){t, w, "acquired", tok, -1, NULL, 0};
+            ev[k++] = (ev_t){t + len, w, "write_ok", tok, i % 4, "b", 200};
+            ev[k++] = (ev_t){t + len + 1, w, "released", tok++, -1, NULL, 0};
+        }
+        if (paused) {
+            ev[k++] = (ev_t){t + 10, 1, "resume", vtok, 0, NULL, 0};
+            ev[k++] = (ev_t){t + 11, 1, "write_stale", vtok, 0, "w1-x", 412};
+        }
+        qsort(ev, k, sizeof(ev[0]), by_ms); /* as report_load_events() sorts them */
+        r = make(paused ? 4 : 2, workers, 4, ev, k, NULL);
+        svg = svg_of(r);
+        int bad = overlaps(svg);
+        if (bad)
+            fprintf(stderr, "  (round %d: %d workers, %d holdings)\n", round, workers, holds);
+        CU_ASSERT_EQUAL(bad, 0);
+        free(svg);
+        destroy(r);
+    }
+}
+
+/* The axis spans the whole mode, as the demo ran it: its end label is the
+ * table's duration, even when the workers' events end well before. */
+static void test_svg_axis_covers_the_mode(void)
+{
+    mode_result_t *r = make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
+    /* The demo's own times of the mode (its events span 100..168 ms), and
+     * the duration report_analyse() derives from them. */
+    r->start_ms = 1;
+    r->end_ms = 900;
+    r->duration_ms = r->end_ms - r->start_ms;
+    char *svg = svg_of(r);
+    char want[64];
+    snprintf(want, sizeof(want), "text-anchor='end'>%.1f s</text>", (double)r->duration_ms / 1000);
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, want));
+    /* The last holding ends at 168 ms: a fifth of the way, not the edge. */
+    const char *last = strstr(svg, "data-token='13'");
+    CU_ASSERT_FATAL(last != NULL);
+    double x = attr_num(last, strchr(last, '>'), "x", 0);
+    CU_ASSERT(x < 70 + (890 - 70) * 0.25);
+    CU_ASSERT_EQUAL(overlaps(svg), 0);
+    free(svg);
+    destroy(r);
+}
+
+/* Mode 3's caption and story count what the table counts. */
+static void test_notes_count_what_the_table_counts(void)
+{
+    mode_result_t *r = woken_burst(10, 300);
+    CU_ASSERT_EQUAL(r->lost_bookings, 10);
+    CU_ASSERT_EQUAL(r->double_booked, 10);
+    char *svg = svg_of(r);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(svg, "unfenced write accepted: 10 bookings lost, 10 seats sold twice"));
+    CU_ASSERT_PTR_NULL(strstr(svg, "seat 0 booked twice"));
+    char story[2048];
+    report_story(r, story, sizeof(story));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "10 confirmed bookings lost and 10 seats sold twice"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "wrote back the seat map it had read before the pause"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "Its 9 later writes (tokens 5011 to 5019)"));
+    free(svg);
+    destroy(r);
+
+    r = make(4, 2, 2, paused_fenced, N(paused_fenced), fenced_pause_owners);
+    report_story(r, story, sizeof(story));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "with its old token 10"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "already accepted token 11"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "412 StaleFencingToken"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(story, "0 bookings lost, 0 seats sold twice"));
+    destroy(r);
+    r = make(2, 2, 2, fenced_ok, N(fenced_ok), fenced_owners);
+    CU_ASSERT_STRING_EQUAL(report_story(r, story, sizeof(story)), ""); /* nobody paused */
+    destroy(r);
+}
+
 static void test_svg_release_outcomes(void)
 {
     const ev_t ev[] = {{0, 1, "acquired", 5, -1, NULL, 0},
@@ -405,6 +637,9 @@ int main(void)
     CU_add_test(s, "svg: every holding labelled", test_svg_labels_every_holding);
     CU_add_test(s, "svg: crowded lane", test_svg_crowded_lane);
     CU_add_test(s, "svg: release outcomes", test_svg_release_outcomes);
+    CU_add_test(s, "svg: labels never overlap", test_svg_labels_never_overlap);
+    CU_add_test(s, "svg: the axis covers the whole mode", test_svg_axis_covers_the_mode);
+    CU_add_test(s, "notes count what the table counts", test_notes_count_what_the_table_counts);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

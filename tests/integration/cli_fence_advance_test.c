@@ -4,7 +4,9 @@
  * or failing advance releases the lock, runs nothing and exits 79 with a
  * message naming the cause; with AWS credentials in the environment the
  * request is signed with SigV4 (checked against a listener that records
- * it). */
+ * it). The proxy authenticates, as by default: zkfence signs with a key
+ * of its credentials file, and an unsigned advance or one by a key
+ * without write rights is refused (exit 79, the cause named). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +21,9 @@
 
 static char zkfence_bin[1024];
 static char tmpdir[256];
+/* The key zkfence signs with (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in
+ * its environment); NULL: none, an unsigned request. */
+static const pt_key_t *cli_key;
 
 /* Runs zkfence with args (NULL-terminated, without argv[0]); returns its
  * exit status and puts its stdout and stderr, together, in out. */
@@ -32,6 +37,10 @@ static int run_cli(const char *const *args, char *out, size_t outlen)
         const char *argv[32] = {zkfence_bin};
         for (int i = 0; args[i] && i < 30; i++)
             argv[i + 1] = args[i];
+        if (cli_key != NULL) {
+            setenv("AWS_ACCESS_KEY_ID", cli_key->id, 1);
+            setenv("AWS_SECRET_ACCESS_KEY", cli_key->secret, 1);
+        }
         dup2(p[1], 1);
         dup2(p[1], 2);
         close(p[0]);
@@ -84,8 +93,13 @@ static void test_advance_before_command(void)
     proxy_url(&p, url, sizeof(url));
     zt_path(path, sizeof(path), "cli-advance");
     snprintf(seen, sizeof(seen), "%s/seen", tmpdir);
-    snprintf(script, sizeof(script), "{ echo \"$ZKFENCE_TOKEN\"; curl -s %s/_zkfence/marks; } > %s",
+    /* COMMAND reads the marks with the same key (admin: the harness's). */
+    snprintf(script, sizeof(script),
+             "{ echo \"$ZKFENCE_TOKEN\"; curl -s --aws-sigv4 aws:amz:us-east-1:s3 "
+             "--user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" "
+             "-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' %s/_zkfence/marks; } > %s",
              url, seen);
+    cli_key = &p.admin;
     const char *args[] = {"lock", "-z",   zt_hosts(), "--fence-advance", url, path, "--", "sh",
                           "-c",   script, NULL};
     CU_ASSERT_EQUAL(run_cli(args, out, sizeof(out)), 0);
@@ -108,6 +122,7 @@ static void test_advance_before_command(void)
     /* A second holder advances past the first: its token is higher. */
     CU_ASSERT_EQUAL(run_cli(args, out, sizeof(out)), 0);
     CU_ASSERT(pt_mark(&p, path) > (long long)token);
+    cli_key = NULL;
     zkf_client_t *c = zt_client(4000);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 0);
     zkf_client_destroy(c);
@@ -144,6 +159,7 @@ static void test_advance_failures(void)
     CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
     char url[64], path[128];
     proxy_url(&p, url, sizeof(url));
+    cli_key = &p.admin;
     /* Refused: someone raised the mark far above any token of ours. */
     zt_path(path, sizeof(path), "cli-refused");
     CU_ASSERT_EQUAL(advance(&p, path, "18446744073709551615"), 200);
@@ -161,12 +177,43 @@ static void test_advance_failures(void)
     zt_path(path, sizeof(path), "cli-unreachable");
     expect_failure(url, path, expect, "Connection refused");
     pt_proxy_cleanup(&p);
+    cli_key = NULL;
     /* Not an http(s) URL: a usage error, before anything is acquired. */
     char out[4096];
     const char *bad[] = {"lock", "-z",   zt_hosts(), "--fence-advance", "ftp://x", path,
                          "--",   "true", NULL};
     CU_ASSERT_EQUAL(run_cli(bad, out, sizeof(out)), 64);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "http:// or https://"));
+}
+
+/* Who may advance, with authentication on: a key with write rights on a
+ * bucket (a holder's own key), not a read-only key, not an unsigned
+ * request; a refusal changes no mark. */
+static void test_advance_rights(void)
+{
+    static const pt_key_t writer = {"AKWRITER0001", "writer-secret-0123456789"};
+    static const pt_key_t reader = {"AKREADER0001", "reader-secret-0123456789"};
+    char creds[512];
+    snprintf(creds, sizeof(creds), "key %s %s\ngrant %s seats write\nkey %s %s\ngrant %s * read\n",
+             writer.id, writer.secret, writer.id, reader.id, reader.secret, reader.id);
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start_ex(&p, NULL, creds, 0), 0);
+    char url[64], path[128], out[4096];
+    proxy_url(&p, url, sizeof(url));
+    zt_path(path, sizeof(path), "cli-rights");
+    cli_key = NULL;
+    expect_failure(url, path, "403 AccessDenied", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    cli_key = &reader;
+    expect_failure(url, path, "403 AccessDenied", "write rights on a bucket");
+    CU_ASSERT_EQUAL(pt_mark(&p, path), -1); /* nothing raised */
+    cli_key = &writer;
+    const char *args[] = {"lock", "-z",   zt_hosts(), "--fence-advance", url, path,
+                          "--",   "true", NULL};
+    CU_ASSERT_EQUAL(run_cli(args, out, sizeof(out)), 0);
+    CU_ASSERT(pt_mark(&p, path) > 0);
+    cli_key = NULL;
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
 }
 
 /* --- SigV4: a listener that records one request and answers 200 ------------------- */
@@ -250,6 +297,9 @@ static void test_sigv4_signed(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(q, "x-fencing-lock;x-fencing-token"));
     CU_ASSERT_PTR_NOT_NULL(strcasestr(q, "\r\nx-amz-date: "));
     CU_ASSERT_PTR_NOT_NULL(strstr(q, "x-amz-security-token: session-token-xyz\r\n"));
+    /* The empty body's SHA-256, sent (libcurl 7.88 signs it but does not
+     * send it; the proxy, as S3, requires it). */
+    CU_ASSERT_PTR_NOT_NULL(strstr(q, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb924"));
     /* Without credentials: no signature. */
     CU_ASSERT_EQUAL_FATAL(recorder_open(&rec), 0);
     pthread_create(&t, NULL, record_one, &rec);
@@ -267,6 +317,7 @@ static void add_tests(void *suite)
 {
     CU_add_test(suite, "advance before COMMAND", test_advance_before_command);
     CU_add_test(suite, "failures: 412, 503, unreachable, bad URL", test_advance_failures);
+    CU_add_test(suite, "rights: writer yes, reader and unsigned no", test_advance_rights);
     CU_add_test(suite, "SigV4 with AWS credentials", test_sigv4_signed);
 }
 

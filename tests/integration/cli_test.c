@@ -110,7 +110,7 @@ static void test_env_and_status(void)
     CU_ASSERT_EQUAL(pos, 1);
     CU_ASSERT_EQUAL(listed, token);
     CU_ASSERT(age[strlen(age) - 1] == 's' && atof(age) >= 0 && atof(age) < 60);
-    zkf_client_t *c = zt_client(4000);
+    zkf_client_t *c = zt_client(ZT_SESSION_MS);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 0); /* released after COMMAND */
     zkf_client_destroy(c);
 
@@ -130,11 +130,11 @@ static void test_busy_and_unreachable(void)
 {
     char path[128];
     zt_path(path, sizeof(path), "cli-busy");
-    zkf_client_t *c = zt_client(4000);
+    zkf_client_t *c = zt_client(ZT_SESSION_MS);
     CU_ASSERT_FATAL(c != NULL);
     zkf_lock_t *l;
     zkf_lock_create(c, path, NULL, &l);
-    CU_ASSERT_FATAL(zkf_lock_acquire(l, 5000, NULL) == 0);
+    CU_ASSERT_FATAL(zkf_lock_acquire(l, zt_soon_ms(), NULL) == 0);
     const char *try_once[] = {"lock", "-z", zt_hosts(), "-w", "0", path, "--", "true", NULL};
     CU_ASSERT_EQUAL(run_cli(try_once, NULL, 0), 75);
     const char *short_wait[] = {"lock", "-z", zt_hosts(), "-w", "0.5", path, "--", "true", NULL};
@@ -192,14 +192,15 @@ static void test_child_killed_on_loss(void)
               "sh", "-c", script, (char *)NULL);
         _exit(127);
     }
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(access(pidfile, F_OK) == 0, 15000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(access(pidfile, F_OK) == 0, zt_soon_ms()));
     pid_t child = (pid_t)atoi(slurp(pidfile));
     CU_ASSERT_FATAL(child > 0);
     CU_ASSERT_EQUAL(kill(child, 0), 0);
 
     zkrelay_set_blackhole(r, 1); /* partition */
     int st = 0;
-    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 20000));
+    /* Lost within the 1.5 s session, then up to the 1 s grace. */
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, zt_expiry_ms(1500) + 1000));
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 76);
     /* COMMAND is gone (reaped by zkfence, so kill(0) fails). */
     CU_ASSERT_EQUAL(kill(child, 0), -1);
@@ -232,14 +233,14 @@ static void test_sigkill_after_grace(void)
               "sh", "-c", script, (char *)NULL);
         _exit(127);
     }
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(access(pidfile, F_OK) == 0, 15000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(access(pidfile, F_OK) == 0, zt_soon_ms()));
     pid_t child = (pid_t)atoi(slurp(pidfile));
     CU_ASSERT_FATAL(child > 0);
     zkrelay_set_blackhole(r, 1); /* partition: the lock is lost */
     /* Once COMMAND has had SIGTERM it is still there (it ignores it)... */
     int st = 0;
     int64_t t0 = zt_now_ms();
-    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 30000));
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, zt_expiry_ms(1500) + 2000));
     int64_t waited = zt_now_ms() - t0;
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 76);
     /* ...so zkfence could only end after the 2 s grace, with SIGKILL. */
@@ -257,11 +258,11 @@ static void test_signal_while_waiting(void)
     snprintf(marker, sizeof(marker), "%s/ran", tmpdir);
     unlink(marker);
     snprintf(script, sizeof(script), "touch %s", marker);
-    zkf_client_t *c = zt_client(4000);
+    zkf_client_t *c = zt_client(ZT_SESSION_MS);
     CU_ASSERT_FATAL(c != NULL);
     zkf_lock_t *l;
     zkf_lock_create(c, path, NULL, &l);
-    CU_ASSERT_FATAL(zkf_lock_acquire(l, 5000, NULL) == 0);
+    CU_ASSERT_FATAL(zkf_lock_acquire(l, zt_soon_ms(), NULL) == 0);
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
@@ -272,10 +273,10 @@ static void test_signal_while_waiting(void)
               "-c", script, (char *)NULL);
         _exit(127);
     }
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 15000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, zt_soon_ms()));
     CU_ASSERT_EQUAL(kill(pid, SIGTERM), 0);
     int st = 0;
-    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 10000));
+    CU_ASSERT(ZT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, zt_soon_ms()));
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 1); /* only our holding is left */
     CU_ASSERT_EQUAL(access(marker, F_OK), -1);  /* COMMAND never ran */

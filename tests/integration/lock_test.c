@@ -11,8 +11,8 @@
 #include "internal.h"
 #include "zkf_test.h"
 
-#define SESSION_MS 4000 /* ordinary tests: long enough for sanitizers and valgrind */
-#define SHORT_SESSION_MS 1000
+#define SESSION_MS ZT_SESSION_MS /* ordinary tests: no accidental expiry (zkf_test.h) */
+#define SHORT_SESSION_MS 1000    /* tests of expiry */
 
 /* ---------------------------------------------------------------- */
 /* 1. Mutual exclusion: threads on two sessions, plus processes.     */
@@ -58,7 +58,8 @@ static void *worker_main(void *arg)
     }
     for (int i = 0; i < w->rounds; i++) {
         uint64_t token = 0;
-        int rc = zkf_lock_acquire(l, 60000, &token);
+        /* FIFO: at most every other worker's turn comes first. */
+        int rc = zkf_lock_acquire(l, zt_expiry_ms(SESSION_MS), &token);
         if (rc != 0) {
             fprintf(stderr, "acquire: %s\n", zkf_strerror(rc));
             atomic_fetch_add(&w->sh->errors, 1);
@@ -121,7 +122,10 @@ static void test_mutual_exclusion(void)
     CU_ASSERT_EQUAL(atomic_load(&sh->token_regressions), 0);
     CU_ASSERT_EQUAL(sh->counter, expected); /* no lost update */
     CU_ASSERT_EQUAL(atomic_load(&sh->acquisitions), expected);
-    CU_ASSERT_EQUAL(zt_contenders(c1, path), 0);
+    /* A release sends its delete without waiting for it: the last ones of
+     * c2's threads may still be on their way when c1 lists (seen under
+     * load). c1's own are not: a session's requests are applied in order. */
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c1, path) == 0, zt_soon_ms()));
     zkf_client_destroy(c1);
     zkf_client_destroy(c2);
     munmap(sh, sizeof(*sh));
@@ -177,16 +181,16 @@ static void run_queue(int n, int quitter)
     zkf_lock_t *holder;
     CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &holder) == 0);
     uint64_t t0;
-    CU_ASSERT_FATAL(zkf_lock_acquire(holder, 10000, &t0) == 0);
+    CU_ASSERT_FATAL(zkf_lock_acquire(holder, zt_soon_ms(), &t0) == 0);
 
     order_t ord = {.mu = PTHREAD_MUTEX_INITIALIZER};
     waiter_t w[8];
     pthread_t th[8];
     for (int i = 0; i < n; i++) {
-        w[i] = (waiter_t){&ord, NULL, i, 60000, -1};
+        w[i] = (waiter_t){&ord, NULL, i, zt_expiry_ms(SESSION_MS), -1};
         CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &w[i].lock) == 0);
         pthread_create(&th[i], NULL, waiter_main, &w[i]);
-        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == (size_t)i + 2, 10000));
+        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == (size_t)i + 2, zt_soon_ms()));
     }
     if (quitter >= 0) {
         CU_ASSERT_EQUAL(zkf_lock_cancel(w[quitter].lock), 0);
@@ -290,15 +294,18 @@ static void test_try_lock(void)
     zkf_lock_create(c2, path, NULL, &b);
     uint64_t ta, tb;
     CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 0, &ta), 0); /* free: try succeeds */
+    zt_lateness_t *late = zt_lateness_start();
+
     int64_t t0 = zt_now_ms();
     CU_ASSERT_EQUAL(zkf_lock_acquire(b, 0, &tb), ZKF_EBUSY);
-    CU_ASSERT(zt_now_ms() - t0 < 2000); /* one round trip, not a wait */
+    int64_t took = zt_now_ms() - t0;
+    CU_ASSERT(took < 2000 + 2 * zt_lateness_stop(late)); /* one round trip, not a wait */
     CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
     CU_ASSERT_EQUAL(zkf_lock_token(b, &tb), ZKF_ENOTHELD);
     CU_ASSERT_EQUAL(zt_contenders(c1, path), 1); /* b left no node */
     CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
     /* Release sends the delete without waiting; b's session sees it soon. */
-    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c2, path) == 0, 5000));
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c2, path) == 0, zt_soon_ms()));
     CU_ASSERT_EQUAL(zkf_lock_acquire(b, 0, &tb), 0);
     CU_ASSERT(tb > ta);
     CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
@@ -417,7 +424,7 @@ static void test_timeout_leaves_nothing(void)
     o.event_arg = &ev;
     zkf_lock_create(c1, path, NULL, &a);
     zkf_lock_create(c2, path, &o, &b);
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 5000, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, zt_soon_ms(), NULL), 0);
     CU_ASSERT_EQUAL_FATAL(zkf_lock_node(a, hnode, sizeof(hnode)), 0);
     snprintf(hpath, sizeof(hpath), "%s/%s", path, hnode);
 
@@ -425,16 +432,16 @@ static void test_timeout_leaves_nothing(void)
     CU_ASSERT_EQUAL(zkf_lock_acquire(b, 300, NULL), ZKF_ETIMEDOUT);
     CU_ASSERT(zt_now_ms() - t0 >= 300);
     CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
-    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);             /* no node of b's */
-    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000)); /* and no watch */
+    CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);                     /* no node of b's */
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, zt_soon_ms())); /* and no watch */
 
     /* A second timeout, asynchronous this time: a late completion would
      * show up as a second call. */
     async_result_t rt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
     CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(b, 200, on_acquired, &rt), 0);
-    CU_ASSERT_EQUAL(async_wait(&rt, 10000), 1);
+    CU_ASSERT_EQUAL(async_wait(&rt, zt_soon_ms()), 1);
     CU_ASSERT_EQUAL(rt.status, ZKF_ETIMEDOUT);
-    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, 5000));
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c2) == 0, zt_soon_ms()));
     CU_ASSERT_EQUAL(zt_contenders(c1, path), 1);
 
     /* The server side. libzookeeper-mt 3.8.0 sends checkWatches instead of
@@ -457,7 +464,7 @@ static void test_timeout_leaves_nothing(void)
     CU_ASSERT_EQUAL_FATAL(zoo_wexists(zkf_client_zhandle(c2), hpath, seen_watcher, &seen, &st),
                           ZOK);
     CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(seen_gone(&seen), 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(seen_gone(&seen), zt_soon_ms()));
     CU_ASSERT_EQUAL(zoo_exists(zkf_client_zhandle(c2), hpath, 0, &st), ZNONODE); /* barrier */
     CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_UNLOCKED);
     CU_ASSERT_EQUAL(client_watches(c2), 0);
@@ -485,21 +492,21 @@ static void test_async_acquire(void)
     async_result_t ra = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
     async_result_t rb = ra, rt = ra;
     CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(a, -1, on_acquired, &ra), 0);
-    CU_ASSERT_EQUAL(async_wait(&ra, 10000), 1);
+    CU_ASSERT_EQUAL(async_wait(&ra, zt_soon_ms()), 1);
     CU_ASSERT_EQUAL(ra.status, 0);
     CU_ASSERT_EQUAL(zkf_lock_acquire_async(a, -1, on_acquired, &ra), ZKF_EBUSY);
     CU_ASSERT_EQUAL(zkf_lock_acquire_async(b, -1, on_acquired, &rb), 0);
     CU_ASSERT_EQUAL(zkf_lock_acquire_async(b, -1, on_acquired, &rb), ZKF_EINPROGRESS);
-    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, zt_soon_ms()));
     CU_ASSERT_EQUAL(zkf_lock_state(b), ZKF_LOCK_WAITING);
     CU_ASSERT_EQUAL(zkf_lock_release(a), 0); /* any thread may release an async holding */
-    CU_ASSERT_EQUAL(async_wait(&rb, 10000), 1);
+    CU_ASSERT_EQUAL(async_wait(&rb, zt_soon_ms()), 1);
     CU_ASSERT_EQUAL(rb.status, 0);
     CU_ASSERT(rb.token > ra.token);
 
     /* An async timeout is reported once, with its node gone. */
     CU_ASSERT_EQUAL(zkf_lock_acquire_async(a, 200, on_acquired, &rt), 0);
-    CU_ASSERT_EQUAL(async_wait(&rt, 10000), 1);
+    CU_ASSERT_EQUAL(async_wait(&rt, zt_soon_ms()), 1);
     CU_ASSERT_EQUAL(rt.status, ZKF_ETIMEDOUT);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 1);
     CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
@@ -519,21 +526,21 @@ static void test_cancel_from_other_thread(void)
     CU_ASSERT_FATAL(c != NULL);
     zkf_lock_t *a;
     zkf_lock_create(c, path, NULL, &a);
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, 5000, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(a, zt_soon_ms(), NULL), 0);
 
     order_t ord = {.mu = PTHREAD_MUTEX_INITIALIZER};
     waiter_t w = {&ord, NULL, 0, -1, 1};
     zkf_lock_create(c, path, NULL, &w.lock);
     pthread_t th;
     pthread_create(&th, NULL, waiter_main, &w);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c, path) == 2, zt_soon_ms()));
     /* A waiter watches its predecessor and its own node. */
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 2, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 2, zt_soon_ms()));
     CU_ASSERT_EQUAL(zkf_lock_cancel(w.lock), 0);
     pthread_join(th, NULL);
     CU_ASSERT_EQUAL(w.rc, ZKF_ECANCELED);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 1);
-    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c) == 0, 5000));
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c) == 0, zt_soon_ms()));
     CU_ASSERT_EQUAL(zkf_lock_cancel(w.lock), ZKF_ENOTHELD); /* nothing left to cancel */
     CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
     zkf_lock_destroy(w.lock);
@@ -561,12 +568,12 @@ static void test_reentrancy(void)
     zkf_lock_t *l;
     CU_ASSERT_FATAL(zkf_lock_create(c, path, &o, &l) == 0);
     uint64_t t1, t2, t3;
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &t1), 0);
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &t2), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_soon_ms(), &t1), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_soon_ms(), &t2), 0);
     CU_ASSERT_EQUAL(zkf_lock_acquire(l, 0, &t3), 0);
     CU_ASSERT_EQUAL(t1, t2);
     CU_ASSERT_EQUAL(t1, t3);
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, NULL), ZKF_EDEPTH);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_soon_ms(), NULL), ZKF_EDEPTH);
     CU_ASSERT_EQUAL(zt_contenders(c, path), 1); /* one node for all levels */
 
     pthread_t th;
@@ -603,7 +610,7 @@ static void child_holder(const char *path, int fd, int session_ms)
     o.event_arg = &ev;
     zkf_lock_t *l;
     uint64_t token;
-    if (zkf_lock_create(c, path, &o, &l) != 0 || zkf_lock_acquire(l, 10000, &token) != 0)
+    if (zkf_lock_create(c, path, &o, &l) != 0 || zkf_lock_acquire(l, zt_soon_ms(), &token) != 0)
         _exit(4);
     if (write(fd, &token, sizeof(token)) != sizeof(token))
         _exit(5);
@@ -613,7 +620,7 @@ static void child_holder(const char *path, int fd, int session_ms)
     /* The state changes on the completion thread, the callback comes later
      * on the event thread: wait for both. */
     ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_LOST && last_event_is(&ev, ZKF_LOCK_LOST, token),
-                  30000);
+                  zt_expiry_ms(session_ms));
     int lost = zkf_lock_state(l) == ZKF_LOCK_LOST;
     int cb_lost = last_event_is(&ev, ZKF_LOCK_LOST, token);
     uint64_t t2 = 0;
@@ -653,7 +660,7 @@ static void test_holder_killed(void)
     waitpid(pid, &st, 0);
     uint64_t t2 = 0;
     /* The dead holder's session expires after its timeout; we get the lock. */
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 20000, &t2), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_expiry_ms(SHORT_SESSION_MS), &t2), 0);
     CU_ASSERT(t2 > t1);
     CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
     zkf_lock_destroy(l);
@@ -683,7 +690,7 @@ static void test_holder_paused_past_expiry(void)
     zkf_lock_t *l;
     zkf_lock_create(c, path, NULL, &l);
     uint64_t t2 = 0;
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 20000, &t2), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_expiry_ms(SHORT_SESSION_MS), &t2), 0);
     CU_ASSERT(t2 > t1); /* the successor's token is greater */
 
     kill(pid, SIGCONT);
@@ -745,9 +752,9 @@ static void test_bad_arguments(void)
     CU_ASSERT_PTR_NULL(l);
     CU_ASSERT_EQUAL(zkf_lock_create(c, "/zkf-test/deep/er/path", NULL, &l), 0);
     CU_ASSERT_EQUAL(zkf_lock_acquire_async(l, 0, NULL, NULL), ZKF_EINVAL);
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, NULL), 0); /* parents made on demand */
-    CU_ASSERT_EQUAL(zkf_client_destroy(c), ZKF_EBUSY);   /* a lock object is alive */
-    zkf_lock_destroy(l);                                 /* releases */
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_soon_ms(), NULL), 0); /* parents made on demand */
+    CU_ASSERT_EQUAL(zkf_client_destroy(c), ZKF_EBUSY);           /* a lock object is alive */
+    zkf_lock_destroy(l);                                         /* releases */
     CU_ASSERT_EQUAL(zt_contenders(c, "/zkf-test/deep/er/path"), 0);
     CU_ASSERT_EQUAL(zkf_client_destroy(c), 0);
 
@@ -774,7 +781,7 @@ static void test_digest_acl(void)
     CU_ASSERT_FATAL(zkf_client_connect(&o, &c) == 0 && anon != NULL);
     zkf_lock_t *l;
     zkf_lock_create(c, path, NULL, &l);
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, 5000, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, zt_soon_ms(), NULL), 0);
     char node[128], full[300];
     zkf_lock_node(l, node, sizeof(node));
     snprintf(full, sizeof(full), "%s/%s", path, node);
@@ -824,13 +831,13 @@ static void test_cancel_local_waiter(void)
     CU_ASSERT_FATAL(c != NULL);
     zkf_lock_t *l;
     CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &l) == 0);
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, 5000, NULL), 0); /* this thread holds it */
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, zt_soon_ms(), NULL), 0); /* this thread holds it */
 
     order_t ord = {.mu = PTHREAD_MUTEX_INITIALIZER};
     waiter_t w = {&ord, l, 0, -1, 1}; /* same object, another thread: waits locally */
     pthread_t th;
     pthread_create(&th, NULL, waiter_main, &w);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(local_waiters(l) == 1, 10000));
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(local_waiters(l) == 1, zt_soon_ms()));
     CU_ASSERT_EQUAL(zkf_lock_cancel(l), 0); /* it cancelled someone */
     pthread_join(th, NULL);
     CU_ASSERT_EQUAL(w.rc, ZKF_ECANCELED);
@@ -853,7 +860,7 @@ static void test_release_out_of_memory(void)
     zkf_lock_t *l;
     CU_ASSERT_FATAL(zkf_lock_create(c, path, NULL, &l) == 0);
     uint64_t token;
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, 5000, &token), 0);
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire(l, zt_soon_ms(), &token), 0);
     CU_ASSERT_EQUAL(pending_deletions(c), 0);
 
     zkf__fail_alloc_after(0); /* this thread's next allocation fails */
@@ -891,8 +898,8 @@ static void on_first_acquired(zkf_lock_t *l, int status, uint64_t token, void *a
         /* Uncontended: the second acquire completes at once, and its
          * callback is queued behind the one running now (which counts
          * until it returns: two). */
-        r->queued =
-            ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_HELD && pending_events(l) == 2, 10000);
+        r->queued = ZT_WAIT_UNTIL(zkf_lock_state(l) == ZKF_LOCK_HELD && pending_events(l) == 2,
+                                  zt_soon_ms());
     }
     zkf_lock_destroy(l);
     pthread_mutex_lock(&r->second.mu);
@@ -923,8 +930,8 @@ static void test_destroy_in_own_callback(void)
     reacquire_t r = {.second = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0},
                      .mu = PTHREAD_MUTEX_INITIALIZER};
     r.second.status = 1;
-    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(l, 5000, on_first_acquired, &r), 0);
-    if (!ZT_WAIT_UNTIL(reacquire_destroyed(&r), 20000)) {
+    CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(l, zt_soon_ms(), on_first_acquired, &r), 0);
+    if (!ZT_WAIT_UNTIL(reacquire_destroyed(&r), zt_soon_ms())) {
         /* The event thread is stuck inside destroy: nothing can be cleaned up. */
         fprintf(stderr, "FATAL: zkf_lock_destroy from its own callback did not return\n");
         _exit(1);
@@ -935,7 +942,8 @@ static void test_destroy_in_own_callback(void)
     CU_ASSERT_EQUAL(r.queued, 1);                 /* the case at hand did arise */
     CU_ASSERT_EQUAL(r.second_calls_at_return, 1); /* ran inline, before destroy returned */
     CU_ASSERT_EQUAL(r.second_status_at_return, ZKF_ECANCELED);
-    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(c, path) == 0, 5000)); /* its holding was released */
+    CU_ASSERT(
+        ZT_WAIT_UNTIL(zt_contenders(c, path) == 0, zt_soon_ms())); /* its holding was released */
     pthread_mutex_lock(&r.second.mu);
     CU_ASSERT_EQUAL(r.second.calls, 1); /* exactly once */
     CU_ASSERT_EQUAL(r.second.token, 0);
@@ -969,7 +977,8 @@ static void test_lock_path_deleted_under_waiter(void)
     zkf_lock_create(c, path, NULL, &w);
     async_result_t ar = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
     CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(w, -1, on_acquired, &ar), 0);
-    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(client_watches(c) == 2, 10000)); /* predecessor, own node */
+    CU_ASSERT_FATAL(
+        ZT_WAIT_UNTIL(client_watches(c) == 2, zt_soon_ms())); /* predecessor, own node */
     CU_ASSERT_EQUAL_FATAL(zkf_lock_node(w, name, sizeof(name)), 0);
     snprintf(wnode, sizeof(wnode), "%s/%s", path, name);
 
@@ -980,10 +989,10 @@ static void test_lock_path_deleted_under_waiter(void)
     zoo_delete_op_init(&ops[2], hnode, -1);
     zoo_delete_op_init(&ops[3], path, -1);
     CU_ASSERT_EQUAL_FATAL(zoo_multi(zh, 4, ops, res), ZOK);
-    CU_ASSERT_EQUAL(async_wait(&ar, 10000), 1);
+    CU_ASSERT_EQUAL(async_wait(&ar, zt_soon_ms()), 1);
     CU_ASSERT_EQUAL(ar.status, ZKF_ELOCKLOST);
     CU_ASSERT_EQUAL(zkf_lock_state(w), ZKF_LOCK_UNLOCKED);
-    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c) == 0, 5000));
+    CU_ASSERT(ZT_WAIT_UNTIL(client_watches(c) == 0, zt_soon_ms()));
     zkf_lock_destroy(w);
     zkf_client_destroy(c);
     zkf_client_destroy(direct);
@@ -1008,12 +1017,13 @@ static void test_contenders_order(void)
         ar[i] = (async_result_t){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
         CU_ASSERT_FATAL(zkf_lock_create(c[i % 2], path, NULL, &l[i]) == 0);
         CU_ASSERT_EQUAL_FATAL(zkf_lock_acquire_async(l[i], -1, on_acquired, &ar[i]), 0);
-        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c[0], path) == (size_t)i + 1, 10000));
+        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(c[0], path) == (size_t)i + 1, zt_soon_ms()));
         /* The server has the node; its client learns the name when the
          * create's reply has been processed, a moment later. */
-        CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zkf_lock_node(l[i], names[i], sizeof(names[i])) == 0, 10000));
+        CU_ASSERT_FATAL(
+            ZT_WAIT_UNTIL(zkf_lock_node(l[i], names[i], sizeof(names[i])) == 0, zt_soon_ms()));
         if (i == 0)
-            CU_ASSERT_EQUAL(async_wait(&ar[0], 10000), 1);
+            CU_ASSERT_EQUAL(async_wait(&ar[0], zt_soon_ms()), 1);
     }
     /* a foreign child, which must not show */
     snprintf(buf, sizeof(buf), "%s/not-a-contender", path);
@@ -1076,7 +1086,7 @@ static void test_chroot(void)
     zkf_lock_t *l;
     CU_ASSERT_FATAL(zkf_lock_create(c, "/locks/a", NULL, &l) == 0);
     uint64_t token;
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &token), 0);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_soon_ms(), &token), 0);
     CU_ASSERT_EQUAL_FATAL(zkf_lock_node(l, node, sizeof(node)), 0);
     snprintf(full, sizeof(full), "%s/locks/a", root);
     CU_ASSERT_EQUAL(zt_contenders(c, "/locks/a"), 1); /* seen inside the chroot */
@@ -1096,7 +1106,7 @@ static void test_chroot(void)
     o.chroot = full;
     CU_ASSERT_EQUAL_FATAL(zkf_client_connect(&o, &c), 0);
     CU_ASSERT_FATAL(zkf_lock_create(c, "/locks/a", NULL, &l) == 0);
-    CU_ASSERT_EQUAL(zkf_lock_acquire(l, 5000, &token), ZKF_EZK);
+    CU_ASSERT_EQUAL(zkf_lock_acquire(l, zt_soon_ms(), &token), ZKF_EZK);
     CU_ASSERT_EQUAL(zkf_lock_zk_error(l), ZNONODE);
     CU_ASSERT_EQUAL(zkf_lock_state(l), ZKF_LOCK_UNLOCKED);
     CU_ASSERT_EQUAL(zt_contenders(c, "/locks/a"), 0);

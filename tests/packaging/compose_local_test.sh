@@ -9,11 +9,12 @@
 set -euo pipefail
 bin=${ZKFENCE_BIN_DIR:?}
 src=${ZKFENCE_SOURCE_DIR:?}
+# shellcheck source=../support/proxy.sh
+. "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-compose-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -21,16 +22,11 @@ fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; }
 command -v docker-compose >/dev/null || { echo "FAILED: docker-compose missing (scripts/setup installs it)"; exit 1; }
 
-port=$("$src/scripts/free-port")
-"$bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1 # polling interval
-done
-curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null || { cat "$tmp/proxy.log"; exit 1; }
-proxy=http://127.0.0.1:$port
+zkp_start "$bin/zkfence-proxy" "$tmp" || exit 1
+proxy=$zkp_url
+# The credentials service's work, done by zkp_start and here: a key, the
+# proxy's file, and the clients' client.env.
+printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$ZKP_AK" "$ZKP_SK" >"$tmp/client.env"
 lock=/zkf-test/compose-$$-$RANDOM
 
 # The commands as compose would run them ($$ is compose's escape for $).
@@ -41,11 +37,15 @@ cfg, out, proxy, zk, lock = sys.argv[1:]
 c = yaml.safe_load(open(cfg))
 def local(s):
     return (s.replace("$$", "$").replace("http://proxy:9000", proxy)
-             .replace("zk1:2181,zk2:2181,zk3:2181", zk).replace("/zkfence-demo/compose", lock))
+             .replace("zk1:2181,zk2:2181,zk3:2181", zk).replace("/zkfence-demo/compose", lock)
+             .replace("/var/lib/zkfence-creds/client.env", out + "/client.env"))
 setup = c["services"]["setup"]
 assert setup["entrypoint"] == ["/bin/sh", "-c"]
 open(out + "/setup.sh", "w").write(local(setup["command"][0]))
-open(out + "/worker.args", "w").write("\n".join(local(a) for a in c["services"]["worker"]["command"]) + "\n")
+worker = c["services"]["worker"]
+# The entrypoint exports the key, then runs the command: both, as compose does.
+args = [local(a) for a in worker["entrypoint"]] + [local(a) for a in worker["command"]]
+open(out + "/worker.args", "w").write("\n".join(args) + "\n")
 EOF
 mapfile -t wargs <"$tmp/worker.args"
 map_url=$proxy/demo-fenced/compose/seatmap
@@ -56,7 +56,7 @@ sh -c "$(cat "$tmp/setup.sh")" >"$tmp/setup1.out" 2>&1 || rc=$?
 cat "$tmp/setup1.out"
 check "[ $rc = 0 ]" "setup (first up) succeeds"
 check "grep -q 'seat map written with token [1-9]' '$tmp/setup1.out'" "setup writes the map with a real token"
-check "[ \$(curl -fs '$map_url' | grep -c ' -\$') = 20 ]" "the seat map has 20 free seats"
+check "[ \$(scurl -fs '$map_url' | grep -c ' -\$') = 20 ]" "the seat map has 20 free seats"
 
 # Two replicas of the worker service, as compose starts them.
 "${wargs[@]}" >"$tmp/w1.out" 2>"$tmp/w1.err" &
@@ -77,12 +77,12 @@ booked=$(cat "$tmp/w1.out" "$tmp/w2.out" | awk '$3 == "write_ok"' | wc -l)
 check "[ $booked = 20 ]" "20 bookings confirmed ($booked)"
 check "[ \$(cat '$tmp/w1.out' '$tmp/w2.out' | awk '\$3 == \"write_ok\" {print \$5}' | sort | uniq -d | wc -l) = 0 ]" \
   "no seat confirmed twice"
-curl -fs "$map_url" >"$tmp/map-before"
+scurl -fs "$map_url" >"$tmp/map-before"
 check "! grep -q ' -\$' '$tmp/map-before'" "the seat map is full"
 
 # A fixed token 0, as setup used to write, is now stale: the lock's mark
 # has risen with every booking.
-st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "X-Fencing-Lock: $lock" \
+st=$(scurl -s -o /dev/null -w '%{http_code}' -X PUT -H "X-Fencing-Lock: $lock" \
   -H 'X-Fencing-Token: 0' --data-binary @"$tmp/map-before" "$map_url")
 check "[ $st = 412 ]" "a token-0 write is refused once workers have booked (HTTP $st)"
 
@@ -92,6 +92,6 @@ sh -c "$(cat "$tmp/setup.sh")" >"$tmp/setup2.out" 2>&1 || rc=$?
 cat "$tmp/setup2.out"
 check "[ $rc = 0 ]" "setup (second up) succeeds"
 check "grep -q 'exists, kept' '$tmp/setup2.out'" "setup keeps the existing seat map"
-check "curl -fs '$map_url' | cmp -s - '$tmp/map-before'" "the bookings survive the second setup"
+check "scurl -fs '$map_url' | cmp -s - '$tmp/map-before'" "the bookings survive the second setup"
 
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

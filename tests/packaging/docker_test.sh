@@ -16,8 +16,8 @@ check() { if eval "$1"; then echo "ok: $2"; else echo "FAILED: $2"; fail=1; fi; 
 
 if command -v docker-compose >/dev/null; then
   check "docker-compose -f '$src/docker/compose.yaml' config -q" "compose file is valid"
-  check "docker-compose -f '$src/docker/compose.yaml' config --services | sort | tr '\n' ' ' | grep -q 'proxy setup worker zk1 zk2 zk3'" \
-    "compose services: ensemble, proxy, setup, workers"
+  check "docker-compose -f '$src/docker/compose.yaml' config --services | sort | tr '\n' ' ' | grep -q 'credentials proxy setup worker zk1 zk2 zk3'" \
+    "compose services: ensemble, credentials, proxy, setup, workers"
   # What the compose file must keep true across `down` and `up`, read from
   # docker-compose's own rendering of it (python3-yaml comes with it).
   docker-compose -f "$src/docker/compose.yaml" config >"$tmp/config.yaml"
@@ -29,13 +29,19 @@ if command -v docker-compose >/dev/null; then
   done
   check "q \"any(v.startswith('proxy-data:') for v in c['services']['proxy']['volumes']) and 'proxy-data' in c['volumes']\"" \
     "the proxy keeps its marks in a named volume"
+  check "q \"all('zkfence-creds:/var/lib/zkfence-creds' in ' '.join(c['services'][s]['volumes']) for s in ('credentials', 'proxy', 'setup', 'worker')) and 'zkfence-creds' in c['volumes']\"" \
+    "the key lives in its own volume, shared by the proxy and its clients"
+  check "q \"'umask 077' in c['services']['credentials']['command'][0] and 'grant' in c['services']['credentials']['command'][0]\"" \
+    "the credentials service writes an owner-only credentials file"
+  check "q \"'--aws-sigv4' in ' '.join(c['services']['setup']['command'])\"" \
+    "setup signs its requests"
   check "q \"'--id' not in c['services']['worker']['command']\"" \
     "workers get no fixed --id (each derives its own)"
   check "q \"c['services']['worker']['command'][c['services']['worker']['command'].index('--log') + 1] == '-'\"" \
     "workers log to stdout with --log -"
   check "q \"'X-Fencing-Token: 0' not in ' '.join(c['services']['setup']['command'])\"" \
     "setup writes no fixed token (a second up would be stale)"
-  check "q \"'curl -fsI' in ' '.join(c['services']['setup']['command']) and 'zkfence lock' in ' '.join(c['services']['setup']['command'])\"" \
+  check "q \"'-fsI' in ' '.join(c['services']['setup']['command']) and 'zkfence lock' in ' '.join(c['services']['setup']['command'])\"" \
     "setup creates the seat map only if absent, under the lock"
 else
   echo "FAILED: docker-compose missing (scripts/setup installs it)"
@@ -57,7 +63,7 @@ check "grep -q 'cmake -S . -B build' '$df' && grep -q 'cmake --build build' '$df
 check "grep -q '^FROM debian:bookworm AS build' '$df' && grep -q '^FROM debian:bookworm-slim AS runtime' '$df'" \
   "multi-stage bookworm"
 
-runtime=$(sed -n '/AS runtime/,/^COPY/p' "$df" | tr ' \\' '\n\n' | grep -E '^lib' || true)
+runtime=$(sed -n '/AS runtime/,/^COPY/p' "$df" | tr ' \\' '\n\n' | grep -E '^(lib|zlib)' || true)
 for b in zkfence-proxy zkfence zkfence-demo zkfence-demo-worker ../lib/libzkfence.so; do
   for lib in $(objdump -p "$bin/$b" | awk '/NEEDED/ {print $2}'); do
     case $lib in libzkfence.so*|libc.so*|libm.so*|libpthread.so*|libdl.so*|ld-linux*) continue ;; esac

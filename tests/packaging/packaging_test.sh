@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the build into a temporary prefix, checks what landed there, and
-# builds examples/ out of tree against it both ways (CMake's find_package
+# Installs the build into a temporary prefix, checks what landed there (the
+# man pages render, list every option of each --help, the bash completion
+# works from where it is installed, the systemd unit verifies and is
+# hardened), and builds examples/ out of tree against it both ways (CMake's find_package
 # and pkg-config, shared and static), then runs the result against the test
 # ZooKeeper and a zkfence-proxy from the same prefix. A second, library-only
 # build installs with a Debian multiarch libdir (lib/x86_64-linux-gnu), where
@@ -9,11 +11,12 @@
 set -euo pipefail
 build=${ZKFENCE_BUILD_DIR:?}
 src=${ZKFENCE_SOURCE_DIR:?}
+# shellcheck source=../support/proxy.sh
+. "$src/tests/support/proxy.sh"
 zk=${ZKFENCE_TEST_ZK:?run through scripts/test}
 tmp=$(mktemp -d /tmp/zkfence-pkg-test.XXXXXX)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  zkp_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -50,6 +53,49 @@ check "! nm -D --defined-only '$libdir/libzkfence.so' | awk '{print \$3}' | grep
   "only zkf_ symbols exported"
 check "'$prefix/bin/zkfence' --help | grep -q 'usage: zkfence lock'" "zkfence --help"
 check "'$prefix/bin/zkfence-proxy' --help | grep -q -- '--listen'" "zkfence-proxy --help"
+
+# What a packaged tool has: man pages, completion, a systemd unit.
+man1=$prefix/share/man/man1
+for tool in zkfence zkfence-proxy; do
+  page=$man1/$tool.1
+  check "[ -e '$page' ]" "installed share/man/man1/$tool.1"
+  MANWIDTH=100 man -l "$page" >"$tmp/$tool.man" 2>"$tmp/$tool.man.err" || true
+  check "grep -q '^NAME' '$tmp/$tool.man' && grep -q '$tool' '$tmp/$tool.man'" \
+    "man -l renders $tool.1" "$tmp/$tool.man.err"
+  check "[ ! -s '$tmp/$tool.man.err' ] && [ -z \"\$(man --warnings -l '$page' 2>&1 >/dev/null)\" ]" \
+    "$tool.1 renders without warnings" "$tmp/$tool.man.err"
+  # The page covers the help: every option --help lists is in it.
+  for opt in $("$prefix/bin/$tool" --help | grep -oE '(^|[ [,])--?[a-z][a-z-]*' | tr -d ' [,' | sort -u); do
+    check "grep -q -- '$opt' '$tmp/$tool.man'" "$tool.1 documents $opt (from --help)"
+  done
+done
+check "MANPATH='$prefix/share/man' man -w zkfence | grep -q '^$man1/zkfence.1'" "man finds zkfence under the prefix"
+comp=$prefix/share/bash-completion/completions/zkfence
+check "[ -e '$comp' ]" "installed share/bash-completion/completions/zkfence"
+check "ZKFENCE_SOURCE_DIR='$src' bash '$src/tests/packaging/completion_test.sh' '$comp' >'$tmp/comp.log' 2>&1" \
+  "the installed completion completes" "$tmp/comp.log"
+unit=$prefix/lib/systemd/system/zkfence-proxy.service
+check "[ -e '$unit' ]" "installed lib/systemd/system/zkfence-proxy.service"
+check "grep -qx 'ExecStart=$prefix/bin/zkfence-proxy --data-dir /var/lib/zkfence-proxy --credentials \\\${CREDENTIALS_DIRECTORY}/credentials \$ZKFENCE_PROXY_ARGS' '$unit'" \
+  "the unit runs the installed proxy (the install prefix, not the configured one), with its credentials"
+check "grep -qx 'LoadCredential=credentials:/etc/zkfence/credentials' '$unit'" \
+  "the unit hands the credentials file to its dynamic user (LoadCredential)"
+for d in DynamicUser=yes StateDirectory=zkfence-proxy ProtectSystem=strict ProtectHome=yes \
+  NoNewPrivileges=yes PrivateTmp=yes CapabilityBoundingSet= 'SystemCallFilter=@system-service'; do
+  check "grep -qx '$d' '$unit'" "the unit is hardened: $d"
+done
+if command -v systemd-analyze >/dev/null; then
+  # Documentation=man:zkfence-proxy(1) is looked up: the page is under the prefix.
+  check "MANPATH='$prefix/share/man' systemd-analyze verify '$unit' >'$tmp/verify.log' 2>&1" \
+    "systemd-analyze verify accepts the unit" "$tmp/verify.log"
+  # Exposure, on systemd's 0-10 scale (10 = unprotected), at most 2.0.
+  systemd-analyze security --offline=true "$unit" >"$tmp/security.log" 2>&1 || true
+  check "systemd-analyze security --offline=true --threshold=20 '$unit' >/dev/null 2>&1" \
+    "systemd-analyze security: $(grep -o 'exposure level for [^:]*: [0-9.]* [A-Z]*' "$tmp/security.log")" \
+    "$tmp/security.log"
+else
+  echo "skipped: systemd-analyze verify (systemd-analyze missing; scripts/setup installs the systemd package)"
+fi
 
 # The version file: before 1.0 only the same major.minor is compatible.
 version=$(sed -n 's/^Version: //p' "$libdir/pkgconfig/zkfence.pc")
@@ -126,22 +172,16 @@ check "cc '$src/examples/worker.c' \$(pcm --cflags --libs zkfence-static) \$(pkg
 check "[ -x '$tmp/ma-cm/example_worker' ]" "multiarch find_package(zkfence) build" "$tmp/ma-cm.log"
 
 # Run them: through an installed proxy, against the test ZooKeeper.
-port=$("$src/scripts/free-port")
-"$prefix/bin/zkfence-proxy" --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/proxy.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/_zkfence/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1 # polling interval
-done
-check "curl -fs 'http://127.0.0.1:$port/_zkfence/health' >/dev/null" "installed proxy is up" "$tmp/proxy.log"
-curl -fs -X PUT "http://127.0.0.1:$port/examples" >/dev/null || true
-url="http://127.0.0.1:$port/examples/report.txt"
+up=0
+zkp_start "$prefix/bin/zkfence-proxy" "$tmp" >"$tmp/start.log" && up=1
+check "[ $up = 1 ]" "installed proxy is up" "$tmp/start.log"
+scurl -fs -X PUT "$zkp_url/examples" >/dev/null || true
+url="$zkp_url/examples/report.txt"
 check "LD_LIBRARY_PATH='$libdir' '$tmp/cm/example_worker' '$zk' /zkf-test/pkg '$url'" "CMake-built worker runs"
 check "'$tmp/pc-shared' '$zk' /zkf-test/pkg '$url'" "pkg-config shared worker runs"
 check "'$tmp/pc-static' '$zk' /zkf-test/pkg '$url'" "pkg-config static worker runs"
 check "'$tmp/ma-shared' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config shared worker runs"
 check "'$tmp/ma-static' '$zk' /zkf-test/pkg '$url'" "multiarch pkg-config static worker runs"
-check "curl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
+check "scurl -fs '$url' | grep -q 'written under the lock'" "the fenced write reached storage"
 
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

@@ -66,18 +66,21 @@ static int count_lines(const pt_proxy_t *p, const char *needle)
 static int start_upload(const pt_proxy_t *p, const char *path, const char *lock, uint64_t token,
                         size_t total, size_t first)
 {
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "PUT %s HTTP/1.1\r\nHost: x\r\nX-Fencing-Lock: %s\r\n"
-                     "X-Fencing-Token: %" PRIu64 "\r\nContent-Length: %zu\r\n\r\n",
-                     path, lock, token, total);
+    char l[300], t[64], cl[64];
+    snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
+    snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
+    snprintf(cl, sizeof(cl), "Content-Length: %zu", total);
+    const char *h[] = {l, t, cl, NULL};
+    char *body = malloc(total + 1);
+    memset(body, 'A', total);
+    char *head = pt_signed_head(p, NULL, "PUT", path, h, body, total); /* signs the whole body */
     int fd = pt_conn_open(p);
-    char *body = malloc(first + 1);
-    memset(body, 'A', first);
-    if (fd >= 0 && (pt_conn_send(fd, head, (size_t)n) != 0 || pt_conn_send(fd, body, first) != 0)) {
+    if (fd >= 0 &&
+        (pt_conn_send(fd, head, strlen(head)) != 0 || pt_conn_send(fd, body, first) != 0)) {
         pt_conn_close(fd);
         fd = -1;
     }
+    free(head);
     free(body);
     return fd;
 }
@@ -89,7 +92,7 @@ static int finish_upload(int fd, size_t rest, char *out, size_t cap)
     memset(body, 'A', rest);
     int rc = pt_conn_send(fd, body, rest);
     free(body);
-    if (rc != 0 || pt_conn_read_response(fd, out, cap, 20000) < 0)
+    if (rc != 0 || pt_conn_read_response(fd, out, cap, pt_soon_ms()) < 0)
         return 0;
     return pt_raw_status(out);
 }
@@ -204,7 +207,7 @@ static void test_stale_during_upload(void)
     int fd = start_upload(&p, "/upl/k", L, 5, 2000, 1000);
     CU_ASSERT_FATAL(fd >= 0);
     /* The body is being staged: A is past the early check. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/upl/k", L, 6, "from B", 6, NULL), 200);
     char out[8192];
     CU_ASSERT_EQUAL(finish_upload(fd, 1000, out, sizeof(out)), 412);
@@ -219,7 +222,7 @@ static void test_stale_during_upload(void)
     CU_ASSERT_STRING_EQUAL(b, "from B");
     CU_ASSERT_EQUAL(tok, 6);
     free(b);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/upl"), 1);
     CU_ASSERT_EQUAL(
         count_lines(&p, "\"token\":\"5\",\"mark\":\"6\",\"verdict\":\"rejected_stale\""), 1);
@@ -240,13 +243,13 @@ static void test_second_proxy_refused(void)
     mkbucket(&p, "two");
     int fd = start_upload(&p, "/two/k", "/locks/two", 1, 4000, 2000);
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, 10000));
+    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, pt_soon_ms()));
 
     char out_b[400], conf_b[400], marks_b[400], audit_b[400], pid[32];
     snprintf(out_b, sizeof(out_b), "%s/proxy-b.log", p.dir);
     snprintf(pid, sizeof(pid), "pid %ld", (long)p.pid);
     const char *same[] = {"--config", p.conf, "--listen", "127.0.0.1:0", NULL};
-    CU_ASSERT_EQUAL(pt_proxy_run(same, out_b, 20000), 1);
+    CU_ASSERT_EQUAL(pt_proxy_run(same, out_b, pt_soon_ms()), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, "marks.db: the marks database is in use by another "
                                          "process"),
                     1);
@@ -257,10 +260,11 @@ static void test_second_proxy_refused(void)
     snprintf(audit_b, sizeof(audit_b), "%s/audit-b.log", p.dir);
     FILE *f = fopen(conf_b, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f, "data_dir = %s\nmarks_db = %s\naudit_log = %s\n", p.data_dir, marks_b, audit_b);
+    fprintf(f, "data_dir = %s\nmarks_db = %s\naudit_log = %s\ncredentials = %s\n", p.data_dir,
+            marks_b, audit_b, p.creds);
     fclose(f);
     const char *own_marks[] = {"--config", conf_b, "--listen", "127.0.0.1:0", NULL};
-    CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, 20000), 1);
+    CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, pt_soon_ms()), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, "is in use by another zkfence-proxy"), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, pid), 1); /* names the holder */
     CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 1);
@@ -292,7 +296,7 @@ static void test_sighup_reopens_audit_log(void)
     CU_ASSERT_EQUAL_FATAL(rename(log, rotated), 0);
     CU_ASSERT_EQUAL(kill(p.pid, SIGHUP), 0);
     /* The reopen creates the new file: wait for it, not for a while. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(access(log, F_OK) == 0, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(access(log, F_OK) == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/rot/after", "/locks/rot", 2, "a", 1, NULL), 200);
     CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"after\""), 1);
     CU_ASSERT_EQUAL(pt_file_count(log, "\"key\":\"before\""), 0);
@@ -615,15 +619,17 @@ static void *keepalive_writer(void *arg)
 {
     kload_t *k = arg;
     CURL *c = curl_easy_init();
-    char url[128], lock[96], tok[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/shut/r%d-w%d", k->p->port, k->round, k->id);
+    char url[128], path[64], lock[96], tok[64];
+    snprintf(path, sizeof(path), "/shut/r%d-w%d", k->round, k->id);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", k->p->port, path);
     snprintf(lock, sizeof(lock), "X-Fencing-Lock: /locks/shut-%d-%d", k->round, k->id);
     char *body = malloc(BODY_LEN);
     for (uint64_t token = 1; c != NULL && body != NULL; token++) {
         make_body(body, token, k->id, k->round);
         snprintf(tok, sizeof(tok), "X-Fencing-Token: %" PRIu64, token);
-        struct curl_slist *h = curl_slist_append(NULL, lock);
-        h = curl_slist_append(h, tok);
+        const char *given[] = {lock, tok, NULL};
+        struct curl_slist *h =
+            pt_signed_headers(k->p, NULL, "PUT", path, given, body, BODY_LEN, NULL);
         h = curl_slist_append(h, "Expect:");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
@@ -717,7 +723,7 @@ static void test_store_failure(void)
     CU_ASSERT_EQUAL(st, 503);
     CU_ASSERT_TRUE(pt_body_has(&r, "ServiceUnavailable"));
     pt_resp_free(&r);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 503, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 503, pt_soon_ms()));
     /* While unhealthy, every accepting write is refused, stale ones still 412. */
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k2", "/locks/o2", 1, "x", 1, NULL), 503);
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k", "/locks/o", 4, "x", 1, NULL), 412);
@@ -746,7 +752,7 @@ static void test_store_failure(void)
     CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
     /* Recovery. */
     CU_ASSERT_EQUAL(post(&p, "/_zkfence/debug/marks-fail?on=0"), 204);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 200, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 200, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/outage/k", "/locks/o", 6, "after", 5, NULL), 200);
     b = get(&p, "/outage/k", &st, NULL);
     CU_ASSERT_STRING_EQUAL(b, "after");

@@ -4,9 +4,12 @@
  * multipart and versioning parameters: uploads, uploadId, partNumber,
  * part-number-marker, max-parts, max-uploads, key-marker, upload-id-marker,
  * version-id-marker, versionId, x-amz-copy-source-range), the version id
- * check, the conditional headers (ETag lists, HTTP dates, the read and write
- * checks), the aws-chunked body decoder, the Range parser, and the
- * DeleteObjects and CompleteMultipartUpload XML.
+ * check, the request-head checks (framing, repeated headers, metadata
+ * size), the conditional headers (ETag lists, HTTP dates, the read and write
+ * checks), the aws-chunked body decoder (unsigned, and with a
+ * chunk-signature verifier: every signature is then checked, and fails),
+ * the checksums, the Range parser, and the DeleteObjects and
+ * CompleteMultipartUpload XML.
  *
  * Input layout: line 1 is the method, line 2 the request-target, then
  * "name: value" header lines; whatever follows an empty line is a body
@@ -15,34 +18,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_lines.h"
 #include "backend/cond.h"
 #include "http/awschunked.h"
+#include "http/checksum.h"
+#include "http/headcheck.h"
 #include "http/range.h"
 #include "http/request.h"
 #include "http/xml.h"
 #include "util/textutil.h"
 
-static int drop(void *arg, const char *d, size_t n)
+static int trailer(void *arg, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    (void)arg;
-    (void)d;
-    (void)n;
+    zkp_checksum_t *c = arg;
+    if (zkp_checksum_algo(name, nlen) != ZKP_CKS_NONE)
+        zkp_checksum_expect(c, value, vlen);
     return 0;
 }
 
-static char *next_line(char **p)
+static int sum(void *arg, const char *d, size_t n)
 {
-    char *s = *p;
-    if (s == NULL)
-        return NULL;
-    char *nl = strchr(s, '\n');
-    if (nl != NULL) {
-        *nl = '\0';
-        *p = nl + 1;
-    } else {
-        *p = NULL;
-    }
-    return s;
+    zkp_checksum_update(arg, d, n);
+    return 0;
+}
+
+/* The body through the decoder, in two pieces, with or without a
+ * chunk-signature verifier (keyed with zeros: every signature fails, which
+ * must be refused, never crash). */
+static void decode(const char *body, size_t blen, int signed_body)
+{
+    zkp_sigv4_auth_t a;
+    memset(&a, 0, sizeof(a));
+    a.payload = ZKP_SIGV4_PAYLOAD_STREAMING_TRAILER;
+    memcpy(a.amz_date, "20240101T000000Z", 17);
+    strcpy(a.scope, "20240101/us-east-1/s3/aws4_request");
+    memset(a.signature, 'a', 64);
+    zkp_sigv4_chunks_t sig;
+    memset(&sig, 0, sizeof(sig));
+    if (signed_body && zkp_sigv4_chunks_init(&sig, &a) != 0)
+        return;
+    zkp_checksum_t c;
+    if (zkp_checksum_init(&c, (zkp_cks_algo_t)(1 + blen % 5)) != 0)
+        return;
+    zkp_chunked_cb_t cb = {sum, trailer};
+    zkp_chunked_t ch;
+    zkp_chunked_init(&ch, signed_body ? &sig : NULL);
+    size_t half = blen / 2;
+    if (zkp_chunked_feed(&ch, body, half, &cb, &c) == 0)
+        zkp_chunked_feed(&ch, body + half, blen - half, &cb, &c);
+    zkp_chunked_finish(&ch);
+    zkp_checksum_finish(&c);
+    zkp_sigv4_chunks_clear(&sig);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,19 +82,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t tlen = strlen(text); /* headers stop at a NUL; the body may not */
     char *p = text;
     zkp_request_in_t in = {.method = "GET", .target = "/", .max_key_bytes = 0};
-    char *m = next_line(&p), *t = next_line(&p), *line;
+    char *m = pt_next_line(&p), *t = pt_next_line(&p), *line;
     if (m != NULL)
         in.method = m;
     if (t != NULL)
         in.target = t;
     const char *range = NULL;
     zkp_cond_t cond = {0};
-    while ((line = next_line(&p)) != NULL && *line != '\0') {
+    zkp_sigv4_header_t hdrs[64] = {{0}};
+    size_t nh = 0;
+    while ((line = pt_next_line(&p)) != NULL && *line != '\0') {
         char *colon = strchr(line, ':');
         if (colon == NULL)
             continue;
         *colon = '\0';
         const char *v = colon + 1 + (colon[1] == ' ');
+        if (nh < 64)
+            hdrs[nh++] = (zkp_sigv4_header_t){line, strlen(line), v, strlen(v)};
         if (!strcmp(line, "x-amz-copy-source"))
             in.copy_source = v;
         else if (!strcmp(line, "x-amz-copy-source-range"))
@@ -92,8 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else if (!strcmp(line, "If-Unmodified-Since"))
             cond.if_unmodified_since = v;
     }
+    zkp_head_verdict_t verdict;
+    zkp_head_check_framing(hdrs, nh, strlen(in.method) + strlen(in.target), 16384, &verdict);
     zkp_op_t op;
     zkp_request_classify(&in, &op);
+    zkp_head_check_headers(hdrs, nh, zkp_op_stores_metadata(op.kind), &verdict);
     zkp_op_free(&op);
     int status;
     const char *code, *msg;
@@ -119,12 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off = tlen;
     const char *body = (const char *)data + off;
     size_t blen = size - off;
-    zkp_chunked_t c;
-    zkp_chunked_init(&c);
-    size_t half = blen / 2;
-    if (zkp_chunked_feed(&c, body, half, drop, NULL) == 0)
-        zkp_chunked_feed(&c, body + half, blen - half, drop, NULL);
-    zkp_chunked_finish(&c);
+    decode(body, blen, 0);
+    decode(body, blen, 1);
     zkp_delete_req_t d;
     if (zkp_xml_parse_delete(body, blen, 1000, &d) == 0)
         zkp_delete_req_free(&d);

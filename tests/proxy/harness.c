@@ -20,11 +20,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "sigv4/sigv4.h"
+
 int64_t pt_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pt_soon_ms(void)
+{
+    const char *v = getenv("ZKFENCE_UNDER_VALGRIND");
+    return v != NULL && *v == '1' ? 120000 : 30000;
 }
 
 void pt_poll_interval(void)
@@ -104,7 +114,7 @@ static int spawn(pt_proxy_t *p)
         _exit(127);
     }
     p->pid = pid;
-    int ok = PT_WAIT_UNTIL(healthy(p) || exited(p), 20000) && p->pid > 0 && healthy(p);
+    int ok = PT_WAIT_UNTIL(healthy(p) || exited(p), pt_soon_ms()) && p->pid > 0 && healthy(p);
     if (!ok) {
         fprintf(stderr, "zkfence-proxy did not become healthy\n");
         pt_proxy_dump_log(p);
@@ -113,7 +123,34 @@ static int spawn(pt_proxy_t *p)
     return 0;
 }
 
-int pt_proxy_start(pt_proxy_t *p, const char *conf_extra)
+/* 16 random bytes in hex. */
+static void random_hex(char out[33])
+{
+    unsigned char b[16] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b))
+        for (size_t i = 0; i < sizeof(b); i++) /* never: a fixed fallback still works */
+            b[i] = (unsigned char)(i * 37 + 11);
+    if (f != NULL)
+        fclose(f);
+    for (size_t i = 0; i < sizeof(b); i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+int pt_make_cert(const char *cert, const char *key)
+{
+    char cmd[1600];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout '%s' -out '%s' -days 2 -subj /CN=127.0.0.1 "
+             "-addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' >/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0)
+        return -1;
+    return chmod(key, 0600);
+}
+
+int pt_proxy_start_ex(pt_proxy_t *p, const char *conf_extra, const char *creds_extra, int flags)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->dir, sizeof(p->dir), "/tmp/zkfence-proxy-test.XXXXXX");
@@ -121,14 +158,50 @@ int pt_proxy_start(pt_proxy_t *p, const char *conf_extra)
         return -1;
     snprintf(p->data_dir, sizeof(p->data_dir), "%s/data", p->dir);
     snprintf(p->conf, sizeof(p->conf), "%s/proxy.conf", p->dir);
+    snprintf(p->creds, sizeof(p->creds), "%s/credentials", p->dir);
     p->port = free_port();
-    FILE *f = fopen(p->conf, "w");
+    char hex[33];
+    random_hex(hex);
+    snprintf(p->admin.id, sizeof(p->admin.id), "PTADMIN%.8s", hex);
+    random_hex(hex);
+    snprintf(p->admin.secret, sizeof(p->admin.secret), "pt-secret-%s", hex);
+    int fd = open(p->creds, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL)
         return -1;
-    fprintf(f, "listen = 127.0.0.1:%u\ndata_dir = %s\nconnection_timeout_s = 3\n%s\n", p->port,
-            p->data_dir, conf_extra ? conf_extra : "");
+    fprintf(f, "# written by the test harness\nkey %s %s\ngrant %s * admin\n%s\n", p->admin.id,
+            p->admin.secret, p->admin.id, creds_extra ? creds_extra : "");
+    fclose(f);
+    char tls[1200] = "";
+    if (flags & PT_TLS) {
+        snprintf(p->cert, sizeof(p->cert), "%s/cert.pem", p->dir);
+        snprintf(p->key, sizeof(p->key), "%s/key.pem", p->dir);
+        if (pt_make_cert(p->cert, p->key) != 0) {
+            fprintf(stderr, "cannot make a certificate with the openssl command\n");
+            return -1;
+        }
+        p->tls_port = free_port();
+        snprintf(tls, sizeof(tls), "tls_listen = 127.0.0.1:%u\ntls_cert = %s\ntls_key = %s\n",
+                 p->tls_port, p->cert, p->key);
+    }
+    f = fopen(p->conf, "w");
+    if (f == NULL)
+        return -1;
+    /* Idle connections are closed after a minute: tests that stall an
+     * upload on purpose, and do other things meanwhile, must not lose it
+     * to a busy machine. A suite that tests the idle timeout sets its own
+     * (a later line wins). */
+    fprintf(f,
+            "listen = 127.0.0.1:%u\ndata_dir = %s\nconnection_timeout_s = 60\ncredentials = %s\n%s"
+            "%s\n",
+            p->port, p->data_dir, p->creds, tls, conf_extra ? conf_extra : "");
     fclose(f);
     return spawn(p);
+}
+
+int pt_proxy_start(pt_proxy_t *p, const char *conf_extra)
+{
+    return pt_proxy_start_ex(p, conf_extra, NULL, 0);
 }
 
 int pt_proxy_restart(pt_proxy_t *p)
@@ -143,7 +216,7 @@ int pt_proxy_stop(pt_proxy_t *p)
     kill(p->pid, SIGTERM);
     int st = 0;
     pid_t pid = p->pid;
-    int done = PT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, 20000);
+    int done = PT_WAIT_UNTIL(waitpid(pid, &st, WNOHANG) == pid, pt_soon_ms());
     p->pid = 0;
     if (!done) {
         kill(pid, SIGKILL);
@@ -216,21 +289,256 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
     return add;
 }
 
+/* --- signing ---------------------------------------------------------------------- */
+
+static void sha256_hex(const void *d, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(d ? d : "", n, md, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A request's headers split for signing. Owned copies. */
+typedef struct split {
+    zkp_sigv4_header_t h[64];
+    char *names[64];
+    size_t n;
+    const char *payload;   /* an x-amz-content-sha256 given by the test */
+    int own_authorization; /* the test signs (or forges) by itself */
+} split_t;
+
+static void split_free(split_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->names[i]);
+}
+
+/* "Name: value" lines with a value, without the ones the signer makes. */
+static void split_headers(const char *const *headers, const char *host, split_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->names[0] = strdup("host");
+    s->h[0] = (zkp_sigv4_header_t){"host", 4, host, strlen(host)};
+    s->n = 1;
+    for (size_t i = 0; headers && headers[i] && s->n < 64; i++) {
+        const char *colon = strchr(headers[i], ':');
+        if (colon == NULL)
+            continue;
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        size_t nlen = (size_t)(colon - headers[i]);
+        if (*v == '\0')
+            continue; /* "Name:" removes a header: nothing sent, nothing signed */
+        if (nlen == 20 && strncasecmp(headers[i], "x-amz-content-sha256", 20) == 0) {
+            s->payload = v;
+            continue;
+        }
+        if ((nlen == 13 && strncasecmp(headers[i], "authorization", 13) == 0) ||
+            (nlen == 10 && strncasecmp(headers[i], "x-amz-date", 10) == 0)) {
+            s->own_authorization = 1;
+            continue;
+        }
+        s->names[s->n] = strndup(headers[i], nlen);
+        s->h[s->n] = (zkp_sigv4_header_t){s->names[s->n], nlen, v, strlen(v)};
+        s->n++;
+    }
+}
+
+/* Signs: fills *out (zkp_sigv4_signed_clear() after). Returns 0, or -1 if
+ * the request is not to be signed (anonymous, or the test's own). */
+static int sign(const pt_proxy_t *p, const pt_req_opts_t *o, const char *method, const char *path,
+                const split_t *s, const void *body, size_t len, zkp_sigv4_signed_t *out)
+{
+    if (o->mode == PT_SIGN_NONE || s->own_authorization)
+        return -1;
+    const pt_key_t *k = o->key ? o->key : &p->admin;
+    zkp_sigv4_creds_t c = {k->id, k->secret, o->region ? o->region : "us-east-1", NULL};
+    char hash[65];
+    const char *payload = o->payload ? o->payload : s->payload;
+    if (payload == NULL) {
+        sha256_hex(body, len, hash);
+        payload = hash;
+    }
+    const char *qm = strchr(path, '?');
+    char *bare = strndup(path, qm ? (size_t)(qm - path) : strlen(path));
+    zkp_sigv4_sign_req_t r = {
+        .method = method,
+        .path = bare,
+        .query = qm ? qm + 1 : NULL,
+        .headers = s->h,
+        .n_headers = s->n,
+        .payload_hash = payload,
+        .when = o->when ? o->when : time(NULL) + o->skew_s,
+    };
+    int rc = o->mode == PT_SIGN_PRESIGNED
+                 ? zkp_sigv4_presign(&c, &r, o->expires_s ? o->expires_s : 300, out)
+                 : zkp_sigv4_sign(&c, &r, out);
+    free(bare);
+    if (rc != 0) {
+        fprintf(stderr, "harness: cannot sign %s %s: %s\n", method, path, zkp_sigv4_err_name(rc));
+        return -1;
+    }
+    if (o->signature_out != NULL)
+        memcpy(o->signature_out, out->signature, ZKP_SIGV4_SIG_HEX_LEN + 1);
+    return 0;
+}
+
+static const pt_req_opts_t default_opts;
+
+static void host_of(const pt_proxy_t *p, const pt_req_opts_t *o, char host[64])
+{
+    snprintf(host, 64, "127.0.0.1:%u", o->tls ? p->tls_port : p->port);
+}
+
+struct curl_slist *pt_signed_headers(const pt_proxy_t *p, const pt_req_opts_t *o,
+                                     const char *method, const char *path,
+                                     const char *const *headers, const void *body, size_t len,
+                                     char **path_out)
+{
+    if (o == NULL)
+        o = &default_opts;
+    char host[64], line[512];
+    host_of(p, o, host);
+    split_t s;
+    split_headers(headers, host, &s);
+    struct curl_slist *hl = NULL;
+    snprintf(line, sizeof(line), "Host: %s", host);
+    hl = curl_slist_append(hl, line);
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    zkp_sigv4_signed_t sig;
+    if (path_out != NULL)
+        *path_out = strdup(path);
+    if (sign(p, o, method, path, &s, body, len, &sig) == 0) {
+        if (o->mode == PT_SIGN_PRESIGNED) {
+            if (path_out != NULL) {
+                free(*path_out);
+                const char *qm = strchr(path, '?');
+                if (asprintf(path_out, "%.*s?%s", (int)(qm ? qm - path : (long)strlen(path)), path,
+                             sig.query) < 0)
+                    *path_out = NULL;
+            }
+        } else {
+            if (s.payload == NULL) {
+                snprintf(line, sizeof(line), "x-amz-content-sha256: %s", sig.content_sha256);
+                hl = curl_slist_append(hl, line);
+            }
+            snprintf(line, sizeof(line), "x-amz-date: %s", sig.amz_date);
+            hl = curl_slist_append(hl, line);
+            char *auth = NULL;
+            if (asprintf(&auth, "Authorization: %s", sig.authorization) >= 0)
+                hl = curl_slist_append(hl, auth);
+            free(auth);
+        }
+        zkp_sigv4_signed_clear(&sig);
+    }
+    split_free(&s);
+    return hl;
+}
+
+char *pt_signed_head(const pt_proxy_t *p, const pt_req_opts_t *o, const char *method,
+                     const char *path, const char *const *headers, const void *body, size_t len)
+{
+    char *path2 = NULL;
+    struct curl_slist *hl = pt_signed_headers(p, o, method, path, headers, body, len, &path2);
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    if (f != NULL) {
+        fprintf(f, "%s %s HTTP/1.1\r\n", method, path2 ? path2 : path);
+        for (struct curl_slist *e = hl; e != NULL; e = e->next)
+            if (strchr(e->data, ':') != NULL && strchr(e->data, ':')[1] != '\0')
+                fprintf(f, "%s\r\n", e->data);
+        fputs("\r\n", f);
+        fclose(f);
+    }
+    curl_slist_free_all(hl);
+    free(path2);
+    return out;
+}
+
+void pt_base64(const void *data, size_t len, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+}
+
+char *pt_aws_chunked(const pt_key_t *k, time_t when, const char *seed, const void *body, size_t len,
+                     size_t chunk, const char *trailer, size_t *out_len)
+{
+    zkp_sigv4_creds_t c = {k->id, k->secret, "us-east-1", NULL};
+    zkp_sigv4_chunks_t sc;
+    memset(&sc, 0, sizeof(sc));
+    if (seed != NULL && zkp_sigv4_chunk_signer_init(&sc, &c, when, seed) != 0)
+        return NULL;
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    if (f == NULL)
+        return NULL;
+    const char *b = body;
+    char sig[ZKP_SIGV4_SIG_HEX_LEN + 1];
+    for (size_t off = 0;; off += chunk) {
+        size_t this = off < len ? (len - off < chunk ? len - off : chunk) : 0;
+        if (seed != NULL) {
+            zkp_sigv4_chunk_data(&sc, b + off, this);
+            zkp_sigv4_chunk_sign(&sc, sig);
+            fprintf(f, "%zx;chunk-signature=%s\r\n", this, sig);
+        } else {
+            fprintf(f, "%zx\r\n", this);
+        }
+        if (this == 0)
+            break;
+        fwrite(b + off, 1, this, f);
+        fputs("\r\n", f);
+    }
+    if (trailer != NULL) {
+        fprintf(f, "%s\r\n", trailer);
+        if (seed != NULL) {
+            char *lines = NULL;
+            if (asprintf(&lines, "%s\n", trailer) >= 0 &&
+                zkp_sigv4_trailer_sign(&sc, lines, strlen(lines), sig) == 0)
+                fprintf(f, "x-amz-trailer-signature:%s\r\n", sig);
+            free(lines);
+        }
+    }
+    fputs("\r\n", f);
+    fclose(f);
+    zkp_sigv4_chunks_clear(&sc);
+    *out_len = n;
+    return out;
+}
+
+/* --- HTTP ------------------------------------------------------------------------------ */
+
 int pt_http(const pt_proxy_t *p, const char *method, const char *path, const char *const *headers,
             const void *body, size_t len, pt_resp_t *out)
 {
+    return pt_http_opts(p, NULL, method, path, headers, body, len, out);
+}
+
+int pt_http_opts(const pt_proxy_t *p, const pt_req_opts_t *o, const char *method, const char *path,
+                 const char *const *headers, const void *body, size_t len, pt_resp_t *out)
+{
     memset(out, 0, sizeof(*out));
+    if (o == NULL)
+        o = &default_opts;
     CURL *c = curl_easy_init();
     if (c == NULL)
         return -1;
-    char url[4096];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", p->port, path);
-    growbuf_t b = {0}, h = {0};
-    struct curl_slist *hl = NULL;
+    char *signed_path = NULL;
+    struct curl_slist *hl = pt_signed_headers(p, o, method, path, headers, body, len, &signed_path);
     hl = curl_slist_append(hl, "Expect:"); /* no 100-continue unless a test asks */
-    for (size_t i = 0; headers && headers[i]; i++)
-        hl = curl_slist_append(hl, headers[i]);
+    char url[8192];
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", o->tls ? "https" : "http",
+             o->tls ? p->tls_port : p->port, signed_path ? signed_path : path);
+    free(signed_path);
+    growbuf_t b = {0}, h = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
+    if (o->tls)
+        curl_easy_setopt(c, CURLOPT_CAINFO, p->cert);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "..", "//" as they are */
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0)

@@ -429,14 +429,17 @@ static void test_part_refusals(void)
     CU_ASSERT_EQUAL(part(&px, path, id, 2, "body", 4, md5h, NULL), 400);
     /* Larger than a part (max_body_bytes = 8M here) is refused before its
      * body: the answer comes with none of it sent. */
-    char head[512], out[4096];
-    int hn = snprintf(head, sizeof(head),
-                      "PUT %s?partNumber=3&uploadId=%s HTTP/1.1\r\nHost: x\r\n"
-                      "Content-Length: %d\r\n\r\n",
-                      path, id, 8 * MIB + 1);
+    char target[256], clen[64], out[4096];
+    snprintf(target, sizeof(target), "%s?partNumber=3&uploadId=%s", path, id);
+    snprintf(clen, sizeof(clen), "Content-Length: %d", 8 * MIB + 1);
+    const char *big[] = {clen, NULL};
+    pt_req_opts_t unsigned_body = {.payload = "UNSIGNED-PAYLOAD"};
+    char *head = pt_signed_head(&px, &unsigned_body, "PUT", target, big, NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(head);
     int fd = pt_conn_open(&px);
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_EQUAL(pt_conn_send(fd, head, (size_t)hn), 0);
+    CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
+    free(head);
     CU_ASSERT(pt_conn_read_response(fd, out, sizeof(out), 20000) > 0);
     CU_ASSERT_EQUAL(pt_raw_status(out), 413);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "<Code>EntityTooLarge</Code>"));
@@ -716,16 +719,17 @@ static void test_stale_while_streaming(void)
     const char *h[] = {"X-Fencing-Lock: /locks/s", "X-Fencing-Token: 30", NULL};
     char *id = create(&px, path, h, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "PUT %s?partNumber=1&uploadId=%s HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Length: 2000\r\n\r\n",
-                     path, id);
-    int fd = pt_conn_open(&px);
-    CU_ASSERT_FATAL(fd >= 0);
+    char target[256];
+    snprintf(target, sizeof(target), "%s?partNumber=1&uploadId=%s", path, id);
     char body[2000];
     memset(body, 'P', sizeof(body));
-    CU_ASSERT_EQUAL(pt_conn_send(fd, head, (size_t)n), 0);
+    const char *cl[] = {"Content-Length: 2000", NULL};
+    char *head = pt_signed_head(&px, NULL, "PUT", target, cl, body, sizeof(body));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(head);
+    int fd = pt_conn_open(&px);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
+    free(head);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body, 1000), 0);
     /* Past the early check: its part is being staged. */
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 1, 10000));
@@ -932,14 +936,16 @@ static void test_kill9_during_complete(void)
                                  "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
                                  etags[i]);
     blen += (size_t)snprintf(body + blen, sizeof(body) - blen, "</CompleteMultipartUpload>");
-    char head[512];
-    int hn = snprintf(head, sizeof(head),
-                      "POST /crash/big?uploadId=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-                      "\r\n",
-                      id, blen);
+    char target[256], clen[64];
+    snprintf(target, sizeof(target), "/crash/big?uploadId=%s", id);
+    snprintf(clen, sizeof(clen), "Content-Length: %zu", blen);
+    const char *ch[] = {clen, NULL};
+    char *head = pt_signed_head(&p, NULL, "POST", target, ch, body, blen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(head);
     int fd = pt_conn_open(&p);
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_EQUAL(pt_conn_send(fd, head, (size_t)hn), 0);
+    CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
+    free(head);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body, blen), 0);
     /* The object is being assembled in tmp/ (or already published). */
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(

@@ -67,15 +67,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The proxy authenticates (as by default): a fresh key with admin rights,
+# in a credentials file only this user may read; boto3 and the aws cli sign
+# with it.
+AK = "AKSDK" + os.urandom(6).hex().upper()
+SK = os.urandom(20).hex()
+
+
 @contextlib.contextmanager
 def proxy():
-    """A zkfence-proxy on a free port with its own data directory; stopped
-    by its pid (SIGTERM, then a bounded wait)."""
+    """A zkfence-proxy on a free port with its own data directory and
+    credentials (the key AK); stopped by its pid (SIGTERM, then a bounded
+    wait)."""
     with tempfile.TemporaryDirectory(prefix="zkfence-boto3-") as d:
         port = free_port()
+        creds = os.path.join(d, "credentials")
+        fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, ("key %s %s\ngrant %s * admin\n" % (AK, SK, AK)).encode())
+        os.close(fd)
         conf = os.path.join(d, "proxy.conf")
         with open(conf, "w") as f:
             f.write("listen = 127.0.0.1:%d\ndata_dir = %s/data\n" % (port, d))
+            f.write("credentials = %s\n" % creds)
             f.write("bucket.boto-open.fencing = optional\n")
             f.write("bucket.aws-open.fencing = optional\n")
         log = open(os.path.join(d, "proxy.log"), "w")
@@ -105,8 +118,8 @@ def client(url):
         "s3",
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="AKIDZKFENCETEST",
-        aws_secret_access_key="dummy-secret",
+        aws_access_key_id=AK,
+        aws_secret_access_key=SK,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
 
@@ -142,7 +155,15 @@ def error_of(fn, *args, **kw):
 
 
 def marks(url):
-    with urllib.request.urlopen(url + "/_zkfence/marks") as r:
+    """The proxy's marks, read with the admin key (the list is admin only):
+    the request signed by botocore's own SigV4 signer."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    req = AWSRequest(method="GET", url=url + "/_zkfence/marks",
+                     headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    SigV4Auth(Credentials(AK, SK), "s3", "us-east-1").add_auth(req)
+    with urllib.request.urlopen(urllib.request.Request(req.url, headers=dict(req.headers))) as r:
         return {m["lock"]: int(m["mark"]) for m in json.load(r)["marks"]}
 
 
@@ -270,7 +291,7 @@ def aws_cases(url, d):
     cfg = os.path.join(d, "aws.config")
     with open(cfg, "w") as f:
         f.write("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDZKFENCETEST", AWS_SECRET_ACCESS_KEY="dummy",
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK,
                AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="",
                AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=os.path.join(d, "aws.cred"))
 

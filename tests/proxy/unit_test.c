@@ -14,11 +14,16 @@
 
 #include "backend/fs/backend_fs.h"
 #include "backend/fs/listing.h"
+#include "auth/creds.h"
+#include "auth/rights.h"
 #include "harness.h"
 #include "http/awschunked.h"
+#include "http/checksum.h"
+#include "http/headcheck.h"
 #include "http/range.h"
 #include "http/request.h"
 #include "http/xml.h"
+#include "sigv4/sigv4.h"
 #include "util/config.h"
 #include "util/textutil.h"
 
@@ -313,6 +318,105 @@ static void test_request_fencing(void)
     zkp_op_free(&op);
 }
 
+/* The canonical request of SigV4 (proxy/sigv4) must read a target exactly as
+ * the classifier does, or a signature would cover one request and the
+ * proxy serve another: '+' is a space in queries and literal in paths, a
+ * malformed escape is refused by both, an escaped slash is data. */
+static int canon_of(const char *target, char *path, size_t pcap, char *query, size_t qcap)
+{
+    zkp_sigv4_header_t h = {"host", 4, "x", 1};
+    char *out = NULL;
+    size_t len = 0;
+    int rc = zkp_sigv4_canonical_request("GET", target, strlen(target), 0, &h, 1, "host", 4, "p", 1,
+                                         &out, &len, NULL, 0);
+    if (rc != 0)
+        return rc;
+    /* "GET\n<path>\n<query>\n..." */
+    char *p = strchr(out, '\n') + 1, *pe = strchr(p, '\n'), *q = pe + 1, *qe = strchr(q, '\n');
+    snprintf(path, pcap, "%.*s", (int)(pe - p), p);
+    snprintf(query, qcap, "%.*s", (int)(qe - q), q);
+    free(out);
+    return 0;
+}
+
+static void test_request_matches_sigv4(void)
+{
+    struct {
+        const char *target, *key, *prefix, *canon_path, *canon_query;
+    } ok[] = {
+        {"/bkt/a+b?prefix=a+b&delimiter=%2F", "a+b", NULL, "/bkt/a%2Bb",
+         "delimiter=%2F&prefix=a%20b"},
+        {"/bkt/a%20b", "a b", NULL, "/bkt/a%20b", ""},
+        {"/bkt/a%2Fb", "a/b", NULL, "/bkt/a%2Fb", ""},
+        {"/bkt/~a.b_c-d", "~a.b_c-d", NULL, "/bkt/~a.b_c-d", ""},
+        {"/bkt/%e2%82%ac", "\xe2\x82\xac", NULL, "/bkt/%E2%82%AC", ""},
+        {"/bkt?prefix=x%2By+z", NULL, "x+y z", "/bkt", "prefix=x%2By%20z"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        zkp_op_t op;
+        char path[256], query[256];
+        CU_ASSERT_EQUAL_FATAL(classify("GET", ok[i].target, &op), 0);
+        CU_ASSERT_EQUAL_FATAL(canon_of(ok[i].target, path, sizeof(path), query, sizeof(query)), 0);
+        if (ok[i].key)
+            CU_ASSERT_STRING_EQUAL(op.key ? op.key : "(none)", ok[i].key);
+        if (ok[i].prefix)
+            CU_ASSERT_STRING_EQUAL(op.prefix ? op.prefix : "(none)", ok[i].prefix);
+        CU_ASSERT_STRING_EQUAL(path, ok[i].canon_path);
+        CU_ASSERT_STRING_EQUAL(query, ok[i].canon_query);
+        zkp_op_free(&op);
+    }
+    /* Refused by both. */
+    const char *bad[] = {"/bkt/%zz",         "/bkt/k%",         "/bkt/k%4",
+                         "/bkt/k?prefix=%4", "/bkt?prefix=%G0", "/bkt?%=1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        zkp_op_t op;
+        char path[256], query[256];
+        CU_ASSERT_EQUAL(classify("GET", bad[i], &op), -1);
+        CU_ASSERT_EQUAL(op.status, 400);
+        zkp_op_free(&op);
+        CU_ASSERT_EQUAL(canon_of(bad[i], path, sizeof(path), query, sizeof(query)), ZKP_SIGV4_EURI);
+    }
+    /* An escaped slash never ends the bucket; a parameter the classifier
+     * reads may not come twice; no NUL in a parameter. */
+    expect_error("GET", "/bkt%2Fk/x", 400, "InvalidBucketName");
+    expect_error("GET", "/bkt?prefix=a&prefix=b", 400, "InvalidArgument");
+    expect_error("GET", "/bkt?list-type=2&list-type=2", 400, "InvalidArgument");
+    expect_error("GET", "/bkt?prefix=a%00b", 400, "InvalidArgument");
+    expect_error("GET", "/%5Fzkfence/marks", 400, "InvalidBucketName");
+
+    /* Every key the classifier accepts is what the canonical URI's key part
+     * decodes to (a '/' may be spelled %2F there: both name that byte of
+     * the key), over many generated targets of the tricky bytes. */
+    const char alphabet[] = "ab+/% 2F0Gz~.";
+    unsigned x = 12345;
+    for (int n = 0; n < 20000; n++) {
+        char target[40] = "/bkt/";
+        x = x * 1103515245u + 12345u;
+        size_t len = 6 + (x >> 16) % 12;
+        for (size_t i = 5; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            target[i] = alphabet[(x >> 16) % (sizeof(alphabet) - 1)];
+        }
+        target[len] = '\0';
+        zkp_op_t op;
+        char path[256], query[256], dec[256];
+        int crc = classify("GET", target, &op);
+        int src = canon_of(target, path, sizeof(path), query, sizeof(query));
+        if (crc == 0 && op.key != NULL) {
+            CU_ASSERT_EQUAL(src, 0);
+            size_t dlen = 0;
+            if (src == 0 && (zkp_pct_decode(path + 5, strlen(path + 5), 0, dec, &dlen) != 0 ||
+                             dlen != op.key_len || memcmp(dec, op.key, dlen) != 0)) {
+                fprintf(stderr, "target %s: canonical %s\n", target, path);
+                CU_FAIL("classifier and canonical request disagree");
+            }
+        } else if (crc != 0 && op.status == 400 && strcmp(op.err_code, "InvalidURI") == 0) {
+            CU_ASSERT_EQUAL(src, ZKP_SIGV4_EURI);
+        }
+        zkp_op_free(&op);
+    }
+}
+
 /* --- aws-chunked ------------------------------------------------------------------------ */
 
 static int collect(void *arg, const char *d, size_t n)
@@ -321,6 +425,8 @@ static int collect(void *arg, const char *d, size_t n)
     return 0;
 }
 
+static const zkp_chunked_cb_t collect_cb = {collect, NULL};
+
 static void test_aws_chunked(void)
 {
     const char *enc = "5;chunk-signature=abcdef\r\nhello\r\n"
@@ -328,14 +434,15 @@ static void test_aws_chunked(void)
                       "0;chunk-signature=ffff\r\n"
                       "x-amz-checksum-crc32:AAAA\r\n\r\n";
     size_t len = strlen(enc);
-    /* Every split point must give the same payload. */
+    /* Every split point must give the same payload (unsigned: extensions
+     * ignored). */
     for (size_t cut = 0; cut <= len; cut++) {
         zkp_chunked_t c;
-        zkp_chunked_init(&c);
+        zkp_chunked_init(&c, NULL);
         zkp_buf_t out;
         zkp_buf_init(&out);
-        CU_ASSERT_EQUAL(zkp_chunked_feed(&c, enc, cut, collect, &out), 0);
-        CU_ASSERT_EQUAL(zkp_chunked_feed(&c, enc + cut, len - cut, collect, &out), 0);
+        CU_ASSERT_EQUAL(zkp_chunked_feed(&c, enc, cut, &collect_cb, &out), 0);
+        CU_ASSERT_EQUAL(zkp_chunked_feed(&c, enc + cut, len - cut, &collect_cb, &out), 0);
         CU_ASSERT_EQUAL(zkp_chunked_finish(&c), 0);
         CU_ASSERT_EQUAL(out.len, 11);
         CU_ASSERT(out.data != NULL && memcmp(out.data, "hello world", 11) == 0);
@@ -348,13 +455,472 @@ static void test_aws_chunked(void)
                          "11111111111111111\r\n"}; /* > 16 hex digits */
     for (size_t i = 0; i < sizeof(bad) / sizeof(char *); i++) {
         zkp_chunked_t c;
-        zkp_chunked_init(&c);
+        zkp_chunked_init(&c, NULL);
         zkp_buf_t out;
         zkp_buf_init(&out);
-        int rc = zkp_chunked_feed(&c, bad[i], strlen(bad[i]), collect, &out);
+        int rc = zkp_chunked_feed(&c, bad[i], strlen(bad[i]), &collect_cb, &out);
         CU_ASSERT(rc != 0 || zkp_chunked_finish(&c) != 0);
         zkp_buf_free(&out);
     }
+}
+
+/* The verifier side of a signed stream: a request signed for a streaming
+ * payload at `when`, verified, and its chunk verifier started. */
+static const pt_key_t unit_key = {"AKUNITTEST", "unit-test-secret-0123456789"};
+
+static int unit_lookup(void *arg, const char *ak, char *secret, size_t cap)
+{
+    (void)arg;
+    if (strcmp(ak, unit_key.id) != 0 || cap <= strlen(unit_key.secret))
+        return -1;
+    strcpy(secret, unit_key.secret);
+    return (int)strlen(unit_key.secret);
+}
+
+static void start_stream(const char *payload, time_t when, zkp_sigv4_chunks_t *v, char seed[65])
+{
+    zkp_sigv4_creds_t c = {unit_key.id, unit_key.secret, "us-east-1", NULL};
+    zkp_sigv4_header_t host = {"host", 4, "x", 1};
+    zkp_sigv4_sign_req_t r = {.method = "PUT",
+                              .path = "/b/k",
+                              .headers = &host,
+                              .n_headers = 1,
+                              .payload_hash = payload,
+                              .when = when};
+    zkp_sigv4_signed_t sig;
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_sign(&c, &r, &sig), 0);
+    zkp_sigv4_header_t h[] = {host,
+                              {"x-amz-date", 10, sig.amz_date, strlen(sig.amz_date)},
+                              {"x-amz-content-sha256", 20, payload, strlen(payload)},
+                              {"authorization", 13, sig.authorization, strlen(sig.authorization)}};
+    zkp_sigv4_config_t vc;
+    zkp_sigv4_config_init(&vc);
+    vc.region = "us-east-1";
+    vc.lookup = unit_lookup;
+    zkp_sigv4_verifier_t *ver;
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_verifier_new(&vc, &ver), 0);
+    zkp_sigv4_request_t req = {"PUT", "/b/k", 4, h, 4, when};
+    zkp_sigv4_auth_t a;
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_verify(ver, &req, &a), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_chunks_init(v, &a), 0);
+    memcpy(seed, sig.signature, 65);
+    zkp_sigv4_auth_clear(&a);
+    zkp_sigv4_verifier_free(ver);
+    zkp_sigv4_signed_clear(&sig);
+}
+
+/* Decodes body[0..len) in two pieces cut at `cut`: the feed's or the
+ * finish's verdict, the payload in out. */
+static int decode_signed(zkp_sigv4_chunks_t *v, const char *body, size_t len, size_t cut,
+                         zkp_buf_t *out)
+{
+    zkp_chunked_t c;
+    zkp_chunked_init(&c, v);
+    int rc = zkp_chunked_feed(&c, body, cut, &collect_cb, out);
+    if (rc == 0)
+        rc = zkp_chunked_feed(&c, body + cut, len - cut, &collect_cb, out);
+    return rc != 0 ? rc : zkp_chunked_finish(&c);
+}
+
+static void test_aws_chunked_signed(void)
+{
+    const char *data = "the quick brown fox jumps over the lazy dog, twice over";
+    size_t dlen = strlen(data);
+    time_t when = 1700000000;
+    for (int form = 0; form < 2; form++) {
+        const char *payload = form ? "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+                                   : "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+        const char *trailer = form ? "x-amz-checksum-crc32:AAAAAA==" : NULL;
+        char seed[65];
+        zkp_sigv4_chunks_t v;
+        start_stream(payload, when, &v, seed);
+        size_t blen;
+        char *body = pt_aws_chunked(&unit_key, when, seed, data, dlen, 16, trailer, &blen);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+        zkp_sigv4_chunks_clear(&v);
+        /* Whole, at every split point. */
+        for (size_t cut = 0; cut <= blen; cut += 7) {
+            start_stream(payload, when, &v, seed);
+            zkp_buf_t out;
+            zkp_buf_init(&out);
+            CU_ASSERT_EQUAL(decode_signed(&v, body, blen, cut, &out), 0);
+            CU_ASSERT(out.len == dlen && memcmp(out.data, data, dlen) == 0);
+            zkp_buf_free(&out);
+            zkp_sigv4_chunks_clear(&v);
+        }
+        /* Any byte changed: refused (a chunk's bytes reach the sink before
+         * its signature is checked at its end; the caller discards them). */
+        for (size_t i = 0; i < blen; i++) {
+            char *t = malloc(blen);
+            memcpy(t, body, blen);
+            t[i] ^= 0x01;
+            start_stream(payload, when, &v, seed);
+            zkp_buf_t out;
+            zkp_buf_init(&out);
+            int rc = decode_signed(&v, t, blen, blen / 2, &out);
+            CU_ASSERT(rc == ZKP_CHUNKED_ESIGNATURE || rc == ZKP_CHUNKED_EMALFORMED);
+            zkp_buf_free(&out);
+            zkp_sigv4_chunks_clear(&v);
+            free(t);
+        }
+        /* Cut short anywhere: never accepted. */
+        for (size_t n = 0; n + 2 < blen; n += 5) {
+            start_stream(payload, when, &v, seed);
+            zkp_buf_t out;
+            zkp_buf_init(&out);
+            CU_ASSERT(decode_signed(&v, body, n, n / 2, &out) != 0);
+            zkp_buf_free(&out);
+            zkp_sigv4_chunks_clear(&v);
+        }
+        free(body);
+    }
+    /* Unsigned chunks where signatures are required. */
+    char seed[65];
+    zkp_sigv4_chunks_t v;
+    start_stream("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", when, &v, seed);
+    size_t blen;
+    char *plain = pt_aws_chunked(&unit_key, when, NULL, data, dlen, 16, NULL, &blen);
+    zkp_buf_t out;
+    zkp_buf_init(&out);
+    CU_ASSERT_EQUAL(decode_signed(&v, plain, blen, 0, &out), ZKP_CHUNKED_ESIGNATURE);
+    CU_ASSERT_EQUAL(out.len, 0);
+    zkp_buf_free(&out);
+    zkp_sigv4_chunks_clear(&v);
+    free(plain);
+}
+
+static void test_checksums(void)
+{
+    /* The standard check values of "123456789". */
+    const char *nine = "123456789";
+    unsigned char v[32];
+    CU_ASSERT_EQUAL(zkp_checksum_of(ZKP_CKS_CRC32, nine, 9, v), 4);
+    CU_ASSERT(v[0] == 0xCB && v[1] == 0xF4 && v[2] == 0x39 && v[3] == 0x26);
+    CU_ASSERT_EQUAL(zkp_checksum_of(ZKP_CKS_CRC32C, nine, 9, v), 4);
+    CU_ASSERT(v[0] == 0xE3 && v[1] == 0x06 && v[2] == 0x92 && v[3] == 0x83);
+    CU_ASSERT_EQUAL(zkp_checksum_of(ZKP_CKS_CRC64NVME, nine, 9, v), 8);
+    static const unsigned char c64[8] = {0xAE, 0x8B, 0x14, 0x86, 0x0A, 0x79, 0x98, 0x88};
+    CU_ASSERT(memcmp(v, c64, 8) == 0);
+    CU_ASSERT_EQUAL(zkp_checksum_of(ZKP_CKS_SHA1, nine, 9, v), 20);
+    CU_ASSERT_EQUAL(zkp_checksum_of(ZKP_CKS_SHA256, nine, 9, v), 32);
+    /* Incremental = whole, and the expected value as S3 clients send it. */
+    const zkp_cks_algo_t all[] = {ZKP_CKS_CRC32, ZKP_CKS_CRC32C, ZKP_CKS_CRC64NVME, ZKP_CKS_SHA1,
+                                  ZKP_CKS_SHA256};
+    for (size_t i = 0; i < 5; i++) {
+        int n = zkp_checksum_of(all[i], nine, 9, v);
+        char b64[64];
+        pt_base64(v, (size_t)n, b64);
+        zkp_checksum_t c;
+        CU_ASSERT_EQUAL_FATAL(zkp_checksum_init(&c, all[i]), 0);
+        zkp_checksum_update(&c, nine, 4);
+        zkp_checksum_update(&c, nine + 4, 5);
+        CU_ASSERT_EQUAL(zkp_checksum_expect(&c, b64, strlen(b64)), 0);
+        CU_ASSERT_EQUAL(zkp_checksum_finish(&c), 0);
+        CU_ASSERT_EQUAL_FATAL(zkp_checksum_init(&c, all[i]), 0);
+        zkp_checksum_update(&c, "123456780", 9);
+        CU_ASSERT_EQUAL(zkp_checksum_expect(&c, b64, strlen(b64)), 0);
+        CU_ASSERT_EQUAL(zkp_checksum_finish(&c), -1);
+        CU_ASSERT_EQUAL_FATAL(zkp_checksum_init(&c, all[i]), 0);
+        CU_ASSERT_EQUAL(zkp_checksum_expect(&c, "AAAA", 4), all[i] == ZKP_CKS_NONE ? 0 : -1);
+        CU_ASSERT_EQUAL(zkp_checksum_finish(&c), -2); /* nothing valid expected */
+        CU_ASSERT_EQUAL(
+            zkp_checksum_algo(zkp_checksum_header(all[i]), strlen(zkp_checksum_header(all[i]))),
+            all[i]);
+    }
+    CU_ASSERT_EQUAL(zkp_checksum_algo("x-amz-checksum-md5", 18), ZKP_CKS_NONE);
+}
+
+#define HDR(n, v) ((zkp_sigv4_header_t){(n), strlen(n), (v), strlen(v)})
+
+static void test_head_checks(void)
+{
+    zkp_head_verdict_t v;
+    zkp_sigv4_header_t ok[] = {HDR("Host", "x"), HDR("Content-Length", "5"),
+                               HDR("X-Fencing-Token", "5"), HDR("x-amz-meta-a", "1")};
+    CU_ASSERT_EQUAL(zkp_head_check_framing(ok, 4, 10, 16384, &v), 0);
+    CU_ASSERT_EQUAL(zkp_head_check_headers(ok, 4, 1, &v), 0);
+    struct {
+        zkp_sigv4_header_t h[2];
+        int status;
+        const char *code;
+        int close;
+    } framing[] = {
+        {{HDR("Content-Length", "5"), HDR("content-length", "60")}, 400, "InvalidRequest", 1},
+        {{HDR("Content-Length", "5"), HDR("Content-Length", "5")}, 400, "InvalidRequest", 1},
+        {{HDR("Content-Length", "5"), HDR("Transfer-Encoding", "chunked")},
+         400,
+         "InvalidRequest",
+         1},
+        {{HDR("Transfer-Encoding", "chunked"), HDR("Transfer-Encoding", "chunked")},
+         400,
+         "InvalidRequest",
+         1},
+        {{HDR("Transfer-Encoding", "gzip, chunked"), HDR("Host", "x")}, 501, "NotImplemented", 1},
+    };
+    for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
+        CU_ASSERT_EQUAL(zkp_head_check_framing(framing[i].h, 2, 10, 16384, &v), -1);
+        CU_ASSERT_EQUAL(v.status, framing[i].status);
+        CU_ASSERT_STRING_EQUAL(v.code, framing[i].code);
+        CU_ASSERT_EQUAL(v.close, framing[i].close);
+    }
+    zkp_sigv4_header_t te[] = {HDR("Transfer-Encoding", " Chunked ")};
+    CU_ASSERT_EQUAL(zkp_head_check_framing(te, 1, 10, 16384, &v), 0);
+    CU_ASSERT_EQUAL(zkp_head_check_framing(ok, 4, 16384, 16384, &v), -1);
+    CU_ASSERT_EQUAL(v.status, 431);
+    struct {
+        zkp_sigv4_header_t h[2];
+        const char *code;
+    } dup[] = {
+        {{HDR("X-Fencing-Token", "5"), HDR("x-fencing-token", "5")}, "InvalidFencingToken"},
+        {{HDR("X-Fencing-Lock", "/a"), HDR("X-Fencing-Lock", "/b")}, "InvalidFencingLock"},
+        {{HDR("x-amz-meta-fencing-token", "1"), HDR("x-amz-meta-fencing-token", "2")},
+         "InvalidFencingToken"},
+        {{HDR("x-amz-meta-fencing-lock", "/a"), HDR("X-Amz-Meta-Fencing-Lock", "/a")},
+         "InvalidFencingLock"},
+        {{HDR("Content-MD5", "a"), HDR("Content-MD5", "a")}, "InvalidArgument"},
+        {{HDR("x-amz-copy-source", "/a/b"), HDR("x-amz-copy-source", "/a/c")}, "InvalidArgument"},
+        {{HDR("x-amz-meta-color", "red"), HDR("x-amz-meta-color", "blue")}, "InvalidArgument"},
+        {{HDR("x-amz-checksum-crc32", "AAAAAA=="), HDR("X-Amz-Checksum-Crc32", "AAAAAA==")},
+         "InvalidArgument"},
+    };
+    for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+        CU_ASSERT_EQUAL(zkp_head_check_headers(dup[i].h, 2, 0, &v), -1);
+        CU_ASSERT_EQUAL(v.status, 400);
+        CU_ASSERT_STRING_EQUAL(v.code, dup[i].code);
+    }
+    /* User metadata: 2048 bytes of names (without the prefix) and values
+     * pass, one more does not; the fencing entries do not count. */
+    char big[2100];
+    memset(big, 'v', sizeof(big));
+    big[2048 - 4] = '\0'; /* "name" is 4 bytes */
+    zkp_sigv4_header_t meta[] = {HDR("x-amz-meta-name", big),
+                                 HDR("x-amz-meta-fencing-lock", "/locks/not-counted")};
+    CU_ASSERT_EQUAL(zkp_head_check_headers(meta, 2, 1, &v), 0);
+    big[2048 - 4] = 'v';
+    big[2048 - 3] = '\0';
+    meta[0] = HDR("x-amz-meta-name", big);
+    CU_ASSERT_EQUAL(zkp_head_check_headers(meta, 2, 1, &v), -1);
+    CU_ASSERT_EQUAL(v.status, 400);
+    CU_ASSERT_STRING_EQUAL(v.code, "MetadataTooLarge");
+    CU_ASSERT_EQUAL(zkp_head_check_headers(meta, 2, 0, &v), 0); /* a GET stores nothing */
+}
+
+/* --- credentials and rights ------------------------------------------------------------ */
+
+static void test_credentials(void)
+{
+    const char *text = "# comment\n"
+                       "key   AKWRITER0001  writer-secret-0123456789  # trailing comment\n"
+                       "\tkey AKREADER0001\treader-secret-0123456789\n"
+                       "key AKOPS000001 ops-secret-0123456789#notacomment\n"
+                       "key AKNOTHING01 nothing-secret-0123456789\n"
+                       "grant AKWRITER0001 seats write\n"
+                       "grant AKWRITER0001 reports read\n"
+                       "grant AKREADER0001 * read\n"
+                       "grant AKREADER0001 seats write\n"
+                       "grant AKOPS000001 * admin\n";
+    zkp_creds_t *c;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(zkp_creds_parse(text, strlen(text), "creds", &c, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkp_creds_count(c), 4);
+    const zkp_cred_key_t *w = zkp_creds_find(c, "AKWRITER0001");
+    const zkp_cred_key_t *r = zkp_creds_find(c, "AKREADER0001");
+    const zkp_cred_key_t *o = zkp_creds_find(c, "AKOPS000001");
+    const zkp_cred_key_t *n = zkp_creds_find(c, "AKNOTHING01");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_PTR_NULL(zkp_creds_find(c, "AKWRITER000"));
+    char secret[300];
+    CU_ASSERT_EQUAL(zkp_cred_key_secret(o, secret, sizeof(secret)), 33);
+    CU_ASSERT_STRING_EQUAL(secret, "ops-secret-0123456789#notacomment");
+    CU_ASSERT_EQUAL(zkp_cred_key_secret(o, secret, 10), -1);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(w, "seats"), ZKP_RIGHT_WRITE);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(w, "reports"), ZKP_RIGHT_READ);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(w, "other"), ZKP_RIGHT_NONE);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(w, NULL), ZKP_RIGHT_NONE);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(r, "anything"), ZKP_RIGHT_READ);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(r, "seats"), ZKP_RIGHT_WRITE); /* grants add up */
+    CU_ASSERT_EQUAL(zkp_cred_key_right(o, NULL), ZKP_RIGHT_ADMIN);
+    CU_ASSERT_EQUAL(zkp_cred_key_max_right(w), ZKP_RIGHT_WRITE);
+    CU_ASSERT_EQUAL(zkp_cred_key_max_right(n), ZKP_RIGHT_NONE);
+
+    /* The rights table: every operation kind has a rule. */
+    for (int k = 1; k < ZKP_OP_COUNT_; k++) {
+        if (zkp_rule_of((zkp_op_kind_t)k).kind == ZKP_RULE_UNSET)
+            fprintf(stderr, "operation %s has no rule in auth/rights.c\n",
+                    zkp_op_name((zkp_op_kind_t)k));
+        CU_ASSERT_NOT_EQUAL(zkp_rule_of((zkp_op_kind_t)k).kind, ZKP_RULE_UNSET);
+    }
+    struct {
+        const zkp_cred_key_t *k;
+        const char *m, *t, *copy;
+        int loopback, allowed;
+    } cases[] = {
+        {w, "PUT", "/seats/k", NULL, 0, 1},
+        {w, "GET", "/seats/k", NULL, 0, 1},
+        {w, "PUT", "/reports/k", NULL, 0, 0},
+        {w, "GET", "/reports/k", NULL, 0, 1},
+        {w, "DELETE", "/seats", NULL, 0, 0},
+        {w, "PUT", "/seats", NULL, 0, 0},
+        {o, "PUT", "/newbucket", NULL, 0, 1},
+        {o, "DELETE", "/seats", NULL, 0, 1},
+        {w, "PUT", "/seats/copy", "/reports/src", 0, 1},
+        {w, "PUT", "/seats/copy", "/other/src", 0, 0},
+        {r, "PUT", "/seats/copy", "/other/src", 0, 1},
+        {w, "GET", "/", NULL, 0, 1},
+        {NULL, "GET", "/", NULL, 1, 0},
+        {NULL, "GET", "/_zkfence/health", NULL, 0, 1},
+        {NULL, "GET", "/_zkfence/metrics", NULL, 1, 1},
+        {NULL, "GET", "/_zkfence/metrics", NULL, 0, 0},
+        {w, "GET", "/_zkfence/metrics", NULL, 0, 0},
+        {o, "GET", "/_zkfence/metrics", NULL, 0, 1},
+        {w, "GET", "/_zkfence/marks", NULL, 1, 0},
+        {r, "GET", "/_zkfence/marks", NULL, 0, 0},
+        {o, "GET", "/_zkfence/marks", NULL, 0, 1},
+        {w, "POST", "/_zkfence/debug/marks-fail?on=1", NULL, 1, 0},
+        {n, "GET", "/seats/k", NULL, 0, 0},
+        {NULL, "GET", "/seats/k", NULL, 1, 0},
+        {o, "POST", "/_zkfence/fence-advance", NULL, 0, 1},
+        {w, "POST", "/_zkfence/fence-advance", NULL, 0, 1},
+        {r, "POST", "/_zkfence/fence-advance", NULL, 0, 1}, /* write on seats */
+        {n, "POST", "/_zkfence/fence-advance", NULL, 1, 0},
+        {NULL, "POST", "/_zkfence/fence-advance", NULL, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        zkp_request_in_t in = {
+            .method = cases[i].m, .target = cases[i].t, .copy_source = cases[i].copy};
+        zkp_op_t op;
+        CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&in, &op), 0);
+        const char *needed = NULL;
+        int got = zkp_rights_allow(cases[i].k, &op, cases[i].loopback, &needed);
+        if (got != cases[i].allowed)
+            fprintf(stderr, "rights case %zu: %s %s -> %d\n", i, cases[i].m, cases[i].t, got);
+        CU_ASSERT_EQUAL(got, cases[i].allowed);
+        CU_ASSERT(got || (needed != NULL && *needed != '\0'));
+        zkp_op_free(&op);
+    }
+    /* fence-advance's rule: admin on '*', or write on some bucket (until
+     * buckets are bound to locks); the refusal names both. */
+    zkp_op_t none;
+    memset(&none, 0, sizeof(none));
+    const char *needed;
+    zkp_rule_t fence = zkp_rule_of(ZKP_OP_ADMIN_FENCE_ADVANCE);
+    CU_ASSERT_EQUAL(fence.kind, ZKP_RULE_FENCE);
+    CU_ASSERT_EQUAL(zkp_rights_allow_rule(fence, n, &none, 1, &needed), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(needed, "admin rights on every bucket"));
+    zkp_creds_free(c);
+
+    /* Refused files, each with the line named and no secret quoted. */
+    struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"", "no key defined"},
+        {"# only a comment\n", "no key defined"},
+        {"key AK1 short\n", "creds:1: secret of key AK1"},
+        {"key AK1 0123456789abcdef extra\n", "creds:1: expected 'key"},
+        {"key AK/1 0123456789abcdef\n", "creds:1: access key id"},
+        {"key AK1 0123456789abcdef\nkey AK1 0123456789abcdef\n", "creds:2: key AK1 is defined"},
+        {"grant AK1 * read\nkey AK1 0123456789abcdef\n", "creds:1: grant to AK1: no such key"},
+        {"key AK1 0123456789abcdef\ngrant AK1 Bad_Bucket read\n", "creds:2: 'Bad_Bucket'"},
+        {"key AK1 0123456789abcdef\ngrant AK1 * owner\n", "creds:2: right 'owner'"},
+        {"key AK1 0123456789abcdef\ngrant AK1 *\n", "creds:2: expected 'grant"},
+        {"user AK1 0123456789abcdef\n", "creds:1: expected a 'key' or 'grant' line"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        CU_ASSERT_EQUAL(
+            zkp_creds_parse(bad[i].text, strlen(bad[i].text), "creds", &c, err, sizeof(err)), -1);
+        CU_ASSERT_PTR_NULL(c);
+        if (strstr(err, bad[i].msg) == NULL)
+            fprintf(stderr, "bad credentials %zu: %s\n", i, err);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].msg));
+        CU_ASSERT_PTR_NULL(strstr(err, "0123456789abcdef"));
+    }
+
+    /* The file's mode: refused when group or others have any access. */
+    char dir[] = "/tmp/zkp-creds-test.XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/creds", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("key AK1 0123456789abcdef\ngrant AK1 * admin\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(chmod(path, 0640), 0);
+    CU_ASSERT_EQUAL(zkp_creds_load(path, &c, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "has mode 0640"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+    CU_ASSERT_EQUAL(chmod(path, 0602), 0);
+    CU_ASSERT_EQUAL(zkp_creds_load(path, &c, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "has mode 0602"));
+    CU_ASSERT_EQUAL(chmod(path, 0600), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_creds_load(path, &c, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkp_creds_count(c), 1);
+    zkp_creds_free(c);
+    snprintf(path, sizeof(path), "%s/none", dir);
+    CU_ASSERT_EQUAL(zkp_creds_load(path, &c, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+    snprintf(path, sizeof(path), "%s/creds", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The samples in conf/ say what the code does: the configuration parses,
+ * and the credentials example refuses to load until its secrets are
+ * replaced, then grants what its comments say. */
+static char *read_sample(const char *name)
+{
+    const char *src = getenv("ZKFENCE_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/conf/%s", src && *src ? src : ".", name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *text = calloc(1, 65536);
+    if (text != NULL)
+        text[fread(text, 1, 65535, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
+static void test_samples(void)
+{
+    char err[512];
+    char *conf = read_sample("zkfence-proxy.conf");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(conf);
+    zkp_config_t c;
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "zkfence-proxy.conf", conf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.auth, 1);
+    CU_ASSERT_PTR_NOT_NULL(c.credentials);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0);
+    zkp_config_free(&c);
+    free(conf);
+
+    char *text = read_sample("credentials.example");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    zkp_creds_t *creds;
+    CU_ASSERT_EQUAL(zkp_creds_parse(text, strlen(text), "example", &creds, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "secret of key AKIAWORKERS0001"));
+    char *p;
+    while ((p = strstr(text, "REPLACE-ME")) != NULL) {
+        /* "REPLACE-ME" (10) -> a 40-character secret */
+        memmove(p + 40, p + 10, strlen(p + 10) + 1);
+        memcpy(p, "0123456789abcdef0123456789abcdef01234567", 40);
+    }
+    CU_ASSERT_EQUAL_FATAL(zkp_creds_parse(text, strlen(text), "example", &creds, err, sizeof(err)),
+                          0);
+    CU_ASSERT_EQUAL(zkp_creds_count(creds), 3);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(zkp_creds_find(creds, "AKIAWORKERS0001"), "seats"),
+                    ZKP_RIGHT_WRITE);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(zkp_creds_find(creds, "AKIAREPORTS0001"), "seats"),
+                    ZKP_RIGHT_READ);
+    CU_ASSERT_EQUAL(zkp_cred_key_right(zkp_creds_find(creds, "AKIAOPS00000001"), NULL),
+                    ZKP_RIGHT_ADMIN);
+    zkp_creds_free(creds);
+    free(text);
 }
 
 /* --- config ---------------------------------------------------------------------------------- */
@@ -383,6 +949,55 @@ static void test_config(void)
     CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "max_key_bytes = 5000\n", err, sizeof(err)), -1);
     CU_ASSERT_EQUAL(
         zkp_config_parse(&c, "t.conf", "bucket.X.fencing = optional\n", err, sizeof(err)), -1);
+    zkp_config_free(&c);
+
+    /* Authentication, TLS and the connection limits. */
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(c.auth, 1);
+    CU_ASSERT_STRING_EQUAL(c.region, "us-east-1");
+    CU_ASSERT_EQUAL(c.request_head_timeout_s, 10);
+    CU_ASSERT_EQUAL(c.max_connections_per_ip, 256);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0); /* loopback plain HTTP */
+    const char *tls = "listen = off\ntls_listen = 0.0.0.0:9443\ntls_cert = c.pem\n"
+                      "tls_key = k.pem\ncredentials = /etc/creds\nregion = eu-west-1\nauth = off\n"
+                      "max_connections_per_ip = 0\nrequest_head_timeout_s = 4\n";
+    CU_ASSERT_EQUAL_FATAL(zkp_config_parse(&c, "t.conf", tls, err, sizeof(err)), 0);
+    CU_ASSERT_STRING_EQUAL(c.listen_host, "");
+    CU_ASSERT_STRING_EQUAL(c.tls_listen_host, "0.0.0.0");
+    CU_ASSERT_EQUAL(c.tls_listen_port, 9443);
+    CU_ASSERT_STRING_EQUAL(c.tls_cert, "c.pem");
+    CU_ASSERT_STRING_EQUAL(c.credentials, "/etc/creds");
+    CU_ASSERT_STRING_EQUAL(c.region, "eu-west-1");
+    CU_ASSERT_EQUAL(c.auth, 0);
+    CU_ASSERT_EQUAL(c.max_connections_per_ip, 0);
+    CU_ASSERT_EQUAL(c.request_head_timeout_s, 4);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0);
+    zkp_config_free(&c);
+    struct {
+        const char *text, *msg;
+    } refused[] = {
+        {"listen = 0.0.0.0:9000\n", "plain HTTP on a non-loopback address"},
+        {"tls_listen = 127.0.0.1:9443\n", "needs both tls_cert and tls_key"},
+        {"tls_cert = c.pem\ntls_key = k.pem\n", "need tls_listen"},
+        {"listen = off\n", "nothing to listen on"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        zkp_config_defaults(&c);
+        CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", refused[i].text, err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, refused[i].msg));
+        zkp_config_free(&c);
+    }
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf",
+                                     "listen = 10.0.0.1:9000\nallow_insecure_http = on\n", err,
+                                     sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(zkp_config_check(&c, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "region = EU_West\n", err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "credentials =\n", err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(zkp_addr_is_loopback("127.1.2.3"), 1);
+    CU_ASSERT_EQUAL(zkp_addr_is_loopback("128.0.0.1"), 0);
     zkp_config_free(&c);
 }
 
@@ -783,7 +1398,13 @@ static void add_tests(void *suite)
     CU_add_test(suite, "request_params", test_request_params);
     CU_add_test(suite, "request_errors", test_request_errors);
     CU_add_test(suite, "request_fencing", test_request_fencing);
+    CU_add_test(suite, "request_matches_sigv4", test_request_matches_sigv4);
     CU_add_test(suite, "aws_chunked", test_aws_chunked);
+    CU_add_test(suite, "aws_chunked_signed", test_aws_chunked_signed);
+    CU_add_test(suite, "checksums", test_checksums);
+    CU_add_test(suite, "head_checks", test_head_checks);
+    CU_add_test(suite, "credentials", test_credentials);
+    CU_add_test(suite, "samples", test_samples);
     CU_add_test(suite, "config", test_config);
     CU_add_test(suite, "listing", test_listing);
     CU_add_test(suite, "key_mapping", test_key_mapping);

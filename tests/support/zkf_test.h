@@ -2,12 +2,30 @@
  *
  * Integration suites talk to the ZooKeeper named by $ZKFENCE_TEST_ZK, which
  * scripts/test starts with a short tickTime so that session expiry takes
- * about a second. Waiting is always on a condition with a deadline. */
+ * about a second where a test asks for a short session. Waiting is always
+ * on a condition with a deadline.
+ *
+ * Time on a busy machine. Other builds, CPU hogs and valgrind stretch every
+ * step, so the suites' timings follow four rules:
+ *  - Ordinary tests use sessions of ZT_SESSION_MS, far longer than the
+ *    stalls such a machine causes: no session is lost by accident. Tests
+ *    about expiry ask for short ones on purpose.
+ *  - Something that comes within a round trip or a notification is waited
+ *    for, on its condition, for up to zt_soon_ms(): generous, since only a
+ *    failing test waits that long.
+ *  - Something a session timeout governs (expiry, the local verdict) gets
+ *    zt_expiry_ms(T), derived from the timeout T the server negotiated.
+ *  - An upper bound on how fast something happens ("lost within a session
+ *    timeout") allows, on top, the scheduling delay measured while the test
+ *    waited for it (zt_lateness_*): what the load cost, not a guess. On an
+ *    idle machine that is a few ms, and the bound is as tight as before. */
 #ifndef ZKF_TEST_H
 #define ZKF_TEST_H
 
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +60,77 @@ static inline void zt_poll_interval(void)
     nanosleep(&ts, NULL); /* the polling interval of ZT_WAIT_UNTIL, not a wait */
 }
 
+/* The session timeout of ordinary tests (scripts/zk allows up to 60 s). */
+#define ZT_SESSION_MS 20000
+
+static inline int zt_under_valgrind(void)
+{
+    const char *v = getenv("ZKFENCE_UNDER_VALGRIND");
+    return v != NULL && *v == '1';
+}
+
+/* Deadline for what comes within a round trip or a notification. */
+static inline int zt_soon_ms(void)
+{
+    return zt_under_valgrind() ? 120000 : 30000;
+}
+
+/* Deadline for what a session timeout of session_ms governs: the server's
+ * expiry, or the client's own verdict, comes within one timeout (plus a
+ * tick); three, and a round trip's patience, leave room for a busy server. */
+static inline int zt_expiry_ms(int session_ms)
+{
+    return 3 * session_ms + zt_soon_ms();
+}
+
+/* Scheduling lateness: a thread that asks for 5 ms naps and records how
+ * much later than asked it woke up, the worst case kept. Started before a
+ * timed phase and stopped after it, it tells how late any thread of this
+ * process (the library's timers, the test's polling) could have run then.
+ * On the heap, not the caller's stack: a fatal assertion leaves the
+ * function with the probe still running (it is then never stopped). */
+typedef struct zt_lateness {
+    pthread_t th;
+    atomic_int stop;
+    atomic_llong worst_ms;
+} zt_lateness_t;
+
+static inline void *zt_lateness_main(void *arg)
+{
+    zt_lateness_t *l = arg;
+    while (!atomic_load(&l->stop)) {
+        int64_t t0 = zt_now_ms();
+        zt_poll_interval();
+        long long late = (long long)(zt_now_ms() - t0 - 5);
+        if (late > atomic_load(&l->worst_ms))
+            atomic_store(&l->worst_ms, late);
+    }
+    return NULL;
+}
+
+/* NULL if out of memory or threads: then no allowance is made. */
+static inline zt_lateness_t *zt_lateness_start(void)
+{
+    zt_lateness_t *l = calloc(1, sizeof(*l));
+    if (l != NULL && pthread_create(&l->th, NULL, zt_lateness_main, l) != 0) {
+        free(l);
+        l = NULL;
+    }
+    return l;
+}
+
+/* Stops the probe and frees it; returns the worst lateness seen, in ms. */
+static inline int64_t zt_lateness_stop(zt_lateness_t *l)
+{
+    if (l == NULL)
+        return 0;
+    atomic_store(&l->stop, 1);
+    pthread_join(l->th, NULL);
+    int64_t worst = (int64_t)atomic_load(&l->worst_ms);
+    free(l);
+    return worst;
+}
+
 static inline const char *zt_hosts(void)
 {
     const char *h = getenv("ZKFENCE_TEST_ZK");
@@ -58,7 +147,7 @@ static inline zkf_client_t *zt_client_at(const char *hosts, int session_ms)
     zkf_client_options_init(&o);
     o.hosts = hosts;
     o.session_timeout_ms = session_ms;
-    o.connect_timeout_ms = 20000;
+    o.connect_timeout_ms = zt_soon_ms();
     o.zk_log_level = 0;
     zkf_client_t *c = NULL;
     int rc = zkf_client_connect(&o, &c);

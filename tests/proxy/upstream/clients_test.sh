@@ -148,11 +148,11 @@ s3rver)
   ;;
 chain)
   expect "proxy B holds the fenced object byte-exact (the stale write absent)" \
-    bash -c "curl -sf $URL_B/cli-fenced/f/obj | cmp - $dir/blob"
+    bash -c "pcurl -sf $URL_B/cli-fenced/f/obj | cmp - $dir/blob"
   expect "B keeps A's provenance as user metadata" \
-    bash -c "curl -sfI $URL_B/cli-fenced/f/obj | grep -qi 'x-amz-meta-zkfence-token: 42'"
+    bash -c "pcurl -sfI $URL_B/cli-fenced/f/obj | grep -qi 'x-amz-meta-zkfence-token: 42'"
   expect "proxy B holds the 20 MiB multipart object byte-exact" \
-    bash -c "curl -sf $URL_B/cli-fenced/big | cmp - $dir/big"
+    bash -c "pcurl -sf $URL_B/cli-fenced/big | cmp - $dir/big"
   ;;
 esac
 expect "no staging files left" bash -c "[ -z \"\$(ls -A $DATA_A/tmp 2>/dev/null)\" ]"

@@ -1,9 +1,22 @@
 # Shared by the upstream-backend suites (sourced): s3rver and proxies
 # started on free loopback ports and stopped by their PIDs, requests signed
-# the normal way (SigV4, curl --aws-sigv4), and the check helpers.
+# the normal way (SigV4, curl --aws-sigv4) with a key the proxies know, and
+# the check helpers.
 # Needs: root, dir (a fresh temp directory).
 bin=${ZKFENCE_BIN_DIR:-$root/build/bin}/zkfence-proxy
 AK=AKIDZKFENCETEST SK=zkfence-test-secret
+# Every proxy here authenticates (auth is on by default): one admin key, the
+# one the tests and clients sign with, and the one a chained proxy signs
+# with towards the proxy behind it.
+PCREDS=$dir/proxy.credentials
+(umask 077 && printf 'key %s %s\ngrant %s * admin\n' "$AK" "$SK" "$AK" >"$PCREDS")
+# pcurl ARGS...: curl signing with that key. curl 7.88 does not send
+# x-amz-content-sha256, which the proxy (as S3) requires.
+pcurl() {
+  curl --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
+}
+export AK SK
+export -f pcurl
 proxy_pids=()
 s3rver_dirs=()
 failures=0
@@ -58,6 +71,7 @@ start_proxy() {
   shift
   port=$("$root/scripts/free-port") || return 1
   { echo "listen = 127.0.0.1:$port"; echo "data_dir = $dir/$name-data"
+    echo "credentials = $PCREDS"
     for line in "$@"; do echo "$line"; done; } >"$conf"
   printf -v "URL_$name" 'http://127.0.0.1:%s' "$port"
   printf -v "DATA_$name" '%s' "$dir/$name-data"
@@ -86,8 +100,7 @@ run_proxy() {
 sreq() {
   local method=$1 url=$2
   shift 2
-  curl -s -o "$dir/body" -D "$dir/hdr" -w '%{http_code}' -X "$method" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" "$@" "$url"
+  pcurl -s -o "$dir/body" -D "$dir/hdr" -w '%{http_code}' -X "$method" "$@" "$url"
 }
 # fput URL FILE LOCK TOKEN: a fenced PutObject; prints the status.
 fput() {

@@ -37,7 +37,8 @@ startup() { # startup NAME WANT_STATUS PATTERN CONFIG LINES...
   local name=$1 want=$2 pattern=$3 port
   shift 3
   port=$("$root/scripts/free-port")
-  { echo "listen = 127.0.0.1:$port"; echo "data_dir = $dir/startup"; printf '%s\n' "$@"; } \
+  { echo "listen = 127.0.0.1:$port"; echo "data_dir = $dir/startup"; echo "credentials = $PCREDS"
+    printf '%s\n' "$@"; } \
     >"$dir/startup.conf"
   timeout 60 "$bin" --config "$dir/startup.conf" >"$dir/startup.out" 2>&1
   local st=$?
@@ -58,7 +59,7 @@ chmod 644 "$dir/wrong"
 startup "credentials file readable by others: exit 78" 78 "mode 0644.*chmod 600" \
   "backend = s3" "s3.endpoint = $S3" "s3.credentials_file = $dir/wrong" "s3.bucket.seats = upb"
 startup "no bucket to serve: exit 78" 78 "s3.bucket.NAME" "${base[@]}"
-startup "bad endpoint: exit 64 with the line" 64 "startup.conf:4: s3.endpoint" \
+startup "bad endpoint: exit 64 with the line" 64 "startup.conf:5: s3.endpoint" \
   "backend = s3" "s3.endpoint = ftp://x"
 expect "the secret is never printed" bash -c "! grep -rq -e S3RVER -e whatever $dir/startup.out"
 
@@ -74,7 +75,7 @@ expect "fenced PUT (token 10) -> 200" is "$(fput "$P/seats/k1" "$dir/t10" /locks
 expect "the object is in s3rver under the bucket's prefix" cmp "$dir/t10" "$(obj k1)"
 expect "provenance kept upstream as zkfence metadata" grep -q '"x-amz-meta-zkfence-token": "10"' \
   "$STORE/upb/pfx/k1._S3rver_metadata.json"
-expect "GET through the proxy" bash -c "[ \$(curl -s $P/seats/k1 -o $dir/g && cmp $dir/t10 $dir/g && echo y) = y ]"
+expect "GET through the proxy" bash -c "[ \$(pcurl -s $P/seats/k1 -o $dir/g && cmp $dir/t10 $dir/g && echo y) = y ]"
 sreq GET "$P/seats/k1" >/dev/null
 expect "GET names the write: X-Fencing-Token 10" is "$(hdr X-Fencing-Token)" 10
 expect "provenance is not user metadata" bash -c "! grep -qi 'x-amz-meta-zkfence' $dir/hdr"
@@ -97,23 +98,23 @@ expect "a client's x-amz-meta-zkfence-* is not stored (provenance is the token's
 expect "user metadata kept" is "$(hdr x-amz-meta-owner)" me
 
 expect "6 MiB PUT" is "$(fput "$P/seats/dir/big" "$dir/big" /locks/a 11)" 200
-expect "6 MiB GET streams back byte-exact" bash -c "curl -sf $P/seats/dir/big | cmp - $dir/big"
+expect "6 MiB GET streams back byte-exact" bash -c "pcurl -sf $P/seats/dir/big | cmp - $dir/big"
 expect "range GET (206, forwarded)" bash -c \
-  "curl -sf -r 1000000-1999999 $P/seats/dir/big | cmp - <(tail -c +1000001 $dir/big | head -c 1000000)"
-expect "suffix range GET" bash -c "curl -sf -r -1000 $P/seats/dir/big | cmp - <(tail -c 1000 $dir/big)"
+  "pcurl -sf -r 1000000-1999999 $P/seats/dir/big | cmp - <(tail -c +1000001 $dir/big | head -c 1000000)"
+expect "suffix range GET" bash -c "pcurl -sf -r -1000 $P/seats/dir/big | cmp - <(tail -c 1000 $dir/big)"
 expect "unsatisfiable range: 416 passed through" is "$(sreq GET "$P/seats/k1" -r 500-600)" 416
-expect "HEAD: size and ETag" bash -c "curl -sfI $P/seats/dir/big | grep -qi 'content-length: 6291456'"
+expect "HEAD: size and ETag" bash -c "pcurl -sfI $P/seats/dir/big | grep -qi 'content-length: 6291456'"
 expect "missing key: 404 NoSuchKey" is "$(sreq GET "$P/seats/nokey")" 404
 expect "listing strips the upstream prefix" bash -c \
-  "curl -s '$P/seats?list-type=2' | grep -q '<Key>dir/big</Key>' && ! curl -s '$P/seats?list-type=2' | grep -q pfx/"
+  "pcurl -s '$P/seats?list-type=2' | grep -q '<Key>dir/big</Key>' && ! pcurl -s '$P/seats?list-type=2' | grep -q pfx/"
 expect "listing with a delimiter: common prefixes" bash -c \
-  "curl -s '$P/seats?list-type=2&delimiter=/' | grep -q '<Prefix>dir/</Prefix>'"
+  "pcurl -s '$P/seats?delimiter=%2F&list-type=2' | grep -q '<Prefix>dir/</Prefix>'"
 for i in 1 2 3 4 5; do fput "$P/seats/page/k$i" "$dir/t10" /locks/a 11 >/dev/null; done
 expect "paginated listing (max-keys 2, continuation)" bash -c "
-  t=\$(curl -s '$P/seats?list-type=2&prefix=page/&max-keys=2' | sed -n 's/.*<NextContinuationToken>\(.*\)<\/NextContinuationToken>.*/\1/p')
-  curl -s \"$P/seats?list-type=2&prefix=page/&max-keys=2&continuation-token=\$t\" | grep -q '<Key>page/k3</Key><' "
+  t=\$(pcurl -s '$P/seats?list-type=2&max-keys=2&prefix=page%2F' | sed -n 's/.*<NextContinuationToken>\(.*\)<\/NextContinuationToken>.*/\1/p')
+  pcurl -s \"$P/seats?continuation-token=\$t&list-type=2&max-keys=2&prefix=page%2F\" | grep -q '<Key>page/k3</Key><' "
 expect "listing resumes past a common prefix" bash -c \
-  "curl -s '$P/seats?delimiter=/&marker=dir/' | grep -q '<Key>k1</Key>' && ! curl -s '$P/seats?delimiter=/&marker=dir/' | grep -q '<Prefix>dir/</Prefix>'"
+  "pcurl -s '$P/seats?delimiter=%2F&marker=dir%2F' | grep -q '<Key>k1</Key>' && ! pcurl -s '$P/seats?delimiter=%2F&marker=dir%2F' | grep -q '<Prefix>dir/</Prefix>'"
 expect "DELETE" is "$(sreq DELETE "$P/seats/page/k5" -H 'X-Fencing-Lock: /locks/a' -H 'X-Fencing-Token: 11')" 204
 expect "... gone from s3rver" test ! -e "$(obj page/k5)"
 expect "CopyObject (fenced destination)" is "$(sreq PUT "$P/seats/copy" -H 'x-amz-copy-source: /seats/k1' \
@@ -126,7 +127,7 @@ expect "deleting a mapped bucket is refused (403)" is "$(sreq DELETE "$P/seats")
 # it answers ListParts and AbortMultipartUpload 405, ListMultipartUploads
 # and UploadPartCopy 501, passed through as such.
 mpu_create() { # mpu_create KEY LOCK TOKEN: prints the upload id
-  sreq POST "$P/seats/$1?uploads" -H "X-Fencing-Lock: $2" -H "X-Fencing-Token: $3" >/dev/null
+  sreq POST "$P/seats/$1?uploads=" -H "X-Fencing-Lock: $2" -H "X-Fencing-Token: $3" >/dev/null
   sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p' "$dir/body"
 }
 part() { # part KEY ID N FILE [CURL ARGS...]: prints the status; ETag in $dir/hdr
@@ -164,7 +165,7 @@ upid=$(basename "$(dirname "$(find "$STORE/upb" -path '*uploads*' -type f -name 
 expect "s3rver's own id is no upload of the proxy (404)" is "$(part mp "$upid" 3 "$dir/p2")" 404
 expect "ListParts: s3rver lacks it, its 405 passed through" is "$(sreq GET "$P/seats/mp?uploadId=$id")" 405
 expect "ListMultipartUploads: s3rver lacks it, its 501 passed through" \
-  is "$(sreq GET "$P/seats?uploads")" 501
+  is "$(sreq GET "$P/seats?uploads=")" 501
 expect "UploadPartCopy: s3rver lacks it, its 501 passed through" \
   is "$(part mp "$id" 4 /dev/null -X PUT -H 'x-amz-copy-source: /seats/k1')" 501
 expect "a write with token 21 raises the mark" is "$(fput "$P/seats/bump" "$dir/t10" /locks/m 21)" 200
@@ -182,7 +183,7 @@ expect "the holder of token 21 takes the upload over: its completion 200" \
   is "$(sreq POST "$P/seats/mp?uploadId=$id" --data-binary @"$dir/c.xml" \
     -H 'X-Fencing-Lock: /locks/m' -H 'X-Fencing-Token: 21')" 200
 expect "... the object in s3rver is the two parts" cmp "$dir/p12" "$(obj mp)"
-expect "... and GET through the proxy streams it back" bash -c "curl -sf $P/seats/mp | cmp - $dir/p12"
+expect "... and GET through the proxy streams it back" bash -c "pcurl -sf $P/seats/mp | cmp - $dir/p12"
 expect "... the upload's record is gone" test ! -e "$DATA_A/s3-uploads/$id"
 expect "a part after the completion: 404 NoSuchUpload" is "$(part mp "$id" 3 "$dir/p2")" 404
 expect "a completion again: 404 NoSuchUpload" \
@@ -201,13 +202,13 @@ expect "... completed after the restart" \
   is "$(sreq POST "$P/seats/mp2?uploadId=$id2" --data-binary @"$dir/c2.xml")" 200
 expect "... byte-exact in s3rver" cmp "$dir/p2" "$(obj mp2)"
 expect "a stale create (token 20 < mark 21): 412, nothing upstream" \
-  is "$(sreq POST "$P/seats/mp3?uploads" -H 'X-Fencing-Lock: /locks/m' -H 'X-Fencing-Token: 20')" 412
+  is "$(sreq POST "$P/seats/mp3?uploads=" -H 'X-Fencing-Lock: /locks/m' -H 'X-Fencing-Token: 20')" 412
 
 # --- a token overtaken while its body streams ------------------------------------------
 printf 'token 31\n' >"$dir/t31"
 head -c 3000000 /dev/urandom >"$dir/slow"
 curl -s -o "$dir/slow.body" -w '%{http_code}' -T "$dir/slow" --limit-rate 1M \
-  --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
+  --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --user "$AK:$SK" \
   -H "X-Fencing-Lock: /locks/b" -H "X-Fencing-Token: 30" "$P/seats/race" >"$dir/slow.status" &
 slow=$!
 staging() { ls -l "/proc/$PID_A/fd" 2>/dev/null | grep -q "$DATA_A/tmp/"; }
@@ -222,7 +223,7 @@ expect "... and never reached s3rver" cmp "$dir/t31" "$(obj race)"
 writers=()
 for t in 41 42 43 44 45 46 47 48; do
   printf 'token %s\n' $t >"$dir/c$t"
-  curl -s -o /dev/null -w '%{http_code}' -T "$dir/c$t" --aws-sigv4 "aws:amz:us-east-1:s3" \
+  curl -s -o /dev/null -w '%{http_code}' -T "$dir/c$t" --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
     --user "$AK:$SK" -H "X-Fencing-Lock: /locks/c" -H "X-Fencing-Token: $t" "$P/seats/conc" \
     >"$dir/c$t.status" &
   writers+=($!)
@@ -241,7 +242,7 @@ expect "... accepted in mark order (audit log)" bash -c "
 # --- kill -9 mid-upload -------------------------------------------------------------------
 printf 'token 50\n' >"$dir/t50"
 expect "acknowledged write (token 50)" is "$(fput "$P/seats/k9" "$dir/t50" /locks/d 50)" 200
-curl -s -o /dev/null -T "$dir/slow" --limit-rate 500K --aws-sigv4 "aws:amz:us-east-1:s3" \
+curl -s -o /dev/null -T "$dir/slow" --limit-rate 500K --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
   --user "$AK:$SK" -H "X-Fencing-Lock: /locks/d" -H "X-Fencing-Token: 51" "$P/seats/k9" &
 slow=$!
 wait_for staging || echo "(no staging file seen)"
@@ -250,18 +251,18 @@ wait "$PID_A" 2>/dev/null
 wait $slow
 run_proxy A || exit 1
 expect "after kill -9 mid-upload: the acknowledged object intact" \
-  bash -c "curl -sf $P/seats/k9 | cmp - $dir/t50"
+  bash -c "pcurl -sf $P/seats/k9 | cmp - $dir/t50"
 expect "... in s3rver too" cmp "$dir/t50" "$(obj k9)"
 
 # --- unfinished uploads swept by age ----------------------------------------------------------
 start_proxy S "${base[@]}" "s3.bucket.seats = upb/sw/" "multipart_max_age = 1s" || exit 1
-sreq POST "$URL_S/seats/old?uploads" -H 'X-Fencing-Lock: /locks/s' -H 'X-Fencing-Token: 1' >/dev/null
+sreq POST "$URL_S/seats/old?uploads=" -H 'X-Fencing-Lock: /locks/s' -H 'X-Fencing-Token: 1' >/dev/null
 sid=$(sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p' "$dir/body")
 expect "an upload older than multipart_max_age is swept (its record removed)" \
   wait_for test ! -e "$DATA_S/s3-uploads/$sid"
 expect "... and cannot be finished any more (404 NoSuchUpload)" \
   is "$(sreq PUT "$URL_S/seats/old?partNumber=1&uploadId=$sid" -T "$dir/p2")" 404
-expect "... counted" bash -c "curl -s $URL_S/_zkfence/metrics | grep -q '^zkfence_multipart_uploads_swept_total [1-9]'"
+expect "... counted" bash -c "pcurl -s $URL_S/_zkfence/metrics | grep -q '^zkfence_multipart_uploads_swept_total [1-9]'"
 
 # --- upstream timeout during a fenced write ---------------------------------------------------
 s3pid=$(cat "$dir/up/s3rver.pid")
@@ -270,9 +271,9 @@ printf 'token 61\n' >"$dir/t61"
 expect "upstream stalled: the fenced write gets 503" is "$(fput "$P/seats/k6" "$dir/t61" /locks/e 61)" 503
 expect "... with Retry-After" test -n "$(hdr Retry-After)"
 expect "... saying the outcome is unknown" body_has "outcome is unknown"
-expect "the mark stays raised (61)" bash -c "curl -s $P/_zkfence/marks | grep -q '\"lock\":\"/locks/e\",\"mark\":\"61\"'"
+expect "the mark stays raised (61)" bash -c "pcurl -s $P/_zkfence/marks | grep -q '\"lock\":\"/locks/e\",\"mark\":\"61\"'"
 expect "upstream stalled: a read gets 503 + Retry-After" bash -c \
-  "[ \$(curl -s -o /dev/null -w '%{http_code}' $P/seats/k1) = 503 ]"
+  "[ \$(pcurl -s -o /dev/null -w '%{http_code}' $P/seats/k1) = 503 ]"
 kill -CONT "$s3pid"
 printf 'token 60\n' >"$dir/t60"
 expect "after the timeout, a lower token is refused (412)" \
@@ -288,7 +289,7 @@ expect "... with Retry-After" test -n "$(hdr Retry-After)"
 expect "upstream down: a listing gets 503" is "$(sreq GET "$P/seats?list-type=2")" 503
 port=${S3##*:}
 "$root/scripts/s3rver" start --port "$port" --data-dir "$dir/up" >/dev/null
-expect "upstream back: reads work again" bash -c "curl -sf $P/seats/k1 | cmp - $dir/t11"
+expect "upstream back: reads work again" bash -c "pcurl -sf $P/seats/k1 | cmp - $dir/t11"
 
 # --- an upstream that does not speak S3 -------------------------------------------------------
 mkdir -p "$dir/www"

@@ -1,0 +1,154 @@
+/* Request-head checks (see http/headcheck.h). */
+#include "http/headcheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int name_is(const zkp_sigv4_header_t *h, const char *name)
+{
+    size_t n = strlen(name);
+    return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+static int name_has_prefix(const zkp_sigv4_header_t *h, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return h->name_len >= n && strncasecmp(h->name, prefix, n) == 0;
+}
+
+static size_t count(const zkp_sigv4_header_t *h, size_t n, const char *name)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += name_is(&h[i], name);
+    return c;
+}
+
+__attribute__((format(printf, 5, 6))) static int
+verdict(zkp_head_verdict_t *v, int status, const char *code, int close, const char *fmt, ...)
+{
+    v->status = status;
+    v->code = code;
+    v->close = close;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* "chunked", alone, any case, optional spaces around. */
+static int te_is_chunked(const char *s, size_t n)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    return n == 7 && strncasecmp(s, "chunked", 7) == 0;
+}
+
+int zkp_head_check_framing(const zkp_sigv4_header_t *h, size_t n, size_t line_bytes,
+                           size_t max_head_bytes, zkp_head_verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    size_t total = line_bytes + 12; /* " HTTP/1.1\r\n" and the final CRLF, about */
+    for (size_t i = 0; i < n; i++)
+        total += h[i].name_len + h[i].value_len + 4; /* ": " and CRLF */
+    if (total > max_head_bytes)
+        return verdict(v, 431, "RequestHeaderSectionTooLarge", 0,
+                       "Your request's headers exceed the maximum allowed size (%zu bytes)",
+                       max_head_bytes);
+    size_t cl = count(h, n, "content-length"), te = count(h, n, "transfer-encoding");
+    if (cl > 1)
+        return verdict(v, 400, "InvalidRequest", 1,
+                       "The %s header appears %zu times: where the body ends cannot be told",
+                       "Content-Length", cl);
+    if (te > 1)
+        return verdict(v, 400, "InvalidRequest", 1,
+                       "The %s header appears %zu times: where the body ends cannot be told",
+                       "Transfer-Encoding", te);
+    if (cl == 1 && te == 1)
+        return verdict(v, 400, "InvalidRequest", 1,
+                       "Content-Length together with Transfer-Encoding: where the body ends "
+                       "cannot be told");
+    for (size_t i = 0; te == 1 && i < n; i++)
+        if (name_is(&h[i], "transfer-encoding") && !te_is_chunked(h[i].value, h[i].value_len))
+            return verdict(v, 501, "NotImplemented", 1,
+                           "A Transfer-Encoding other than chunked is not implemented");
+    return 0;
+}
+
+/* Headers whose value decides what a request does: one each. The fencing
+ * ones get the fencing error codes. */
+static const struct {
+    const char *name;
+    const char *code;
+} single[] = {
+    {"x-fencing-lock", "InvalidFencingLock"},
+    {"x-fencing-token", "InvalidFencingToken"},
+    {"x-amz-meta-fencing-lock", "InvalidFencingLock"},
+    {"x-amz-meta-fencing-token", "InvalidFencingToken"},
+    {"host", "InvalidArgument"},
+    {"authorization", "InvalidArgument"},
+    {"x-amz-date", "InvalidArgument"},
+    {"x-amz-content-sha256", "InvalidArgument"},
+    {"x-amz-decoded-content-length", "InvalidArgument"},
+    {"x-amz-trailer", "InvalidArgument"},
+    {"content-md5", "InvalidArgument"},
+    {"range", "InvalidArgument"},
+    {"x-amz-copy-source", "InvalidArgument"},
+    {"x-amz-metadata-directive", "InvalidArgument"},
+};
+
+/* 1 if an earlier header has h's name. */
+static int seen_before(const zkp_sigv4_header_t *all, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (all[j].name_len == all[i].name_len &&
+            strncasecmp(all[j].name, all[i].name, all[i].name_len) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_fencing_meta(const zkp_sigv4_header_t *h)
+{
+    return name_is(h, "x-amz-meta-fencing-lock") || name_is(h, "x-amz-meta-fencing-token");
+}
+
+int zkp_head_check_headers(const zkp_sigv4_header_t *h, size_t n, int stores_metadata,
+                           zkp_head_verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    for (size_t k = 0; k < sizeof(single) / sizeof(single[0]); k++) {
+        size_t c = count(h, n, single[k].name);
+        if (c > 1)
+            return verdict(v, 400, single[k].code, 0,
+                           "The %s header appears %zu times: which one is meant cannot be told",
+                           single[k].name, c);
+    }
+    size_t meta = 0;
+    for (size_t i = 0; i < n; i++) {
+        int is_meta = name_has_prefix(&h[i], "x-amz-meta-");
+        if (!is_meta && !name_has_prefix(&h[i], "x-amz-checksum-"))
+            continue;
+        if (seen_before(h, i)) {
+            char name[80];
+            snprintf(name, sizeof(name), "%.*s", (int)(h[i].name_len > 64 ? 64 : h[i].name_len),
+                     h[i].name);
+            return verdict(v, 400, "InvalidArgument", 0,
+                           "The %s header appears more than once: which one is meant cannot be "
+                           "told",
+                           name);
+        }
+        if (is_meta && !is_fencing_meta(&h[i]))
+            meta += h[i].name_len - 11 + h[i].value_len;
+    }
+    if (stores_metadata && meta > ZKP_USER_METADATA_MAX)
+        return verdict(v, 400, "MetadataTooLarge", 0,
+                       "Your metadata headers exceed the maximum allowed metadata size (%zu bytes "
+                       "of names and values, at most %d)",
+                       meta, ZKP_USER_METADATA_MAX);
+    return 0;
+}
