@@ -428,7 +428,8 @@ static peer_t *peer_start(const opts_t *o)
 /* Sends one command line and reads the answer, "ok V1 V2 ...": stores the
  * values in v, exactly n of them. An "error" answer, a short one or a peer
  * gone away ends the benchmark. */
-static void peer_call(peer_t *p, double *v, int n, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void peer_call(peer_t *p, double *v, int n,
+                                                            const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -88,10 +88,13 @@ static int read_credentials(zkp_upstream_t *u, const char *path, char *err, size
             OPENSSL_cleanse(text, sizeof(text));
             return -1;
         }
-        if (strcmp(key, "access_key") == 0 && strlen(value) <= ZKP_SIGV4_ACCESS_KEY_MAX)
-            snprintf(u->access_key, sizeof(u->access_key), "%s", value);
-        else if (strcmp(key, "secret_key") == 0 && strlen(value) < sizeof(u->secret_key))
-            snprintf(u->secret_key, sizeof(u->secret_key), "%s", value);
+        /* Lengths checked: memcpy, which no compiler warns about truncating. */
+        size_t vl = strlen(value);
+        if (strcmp(key, "access_key") == 0 && vl <= ZKP_SIGV4_ACCESS_KEY_MAX &&
+            vl < sizeof(u->access_key))
+            memcpy(u->access_key, value, vl + 1);
+        else if (strcmp(key, "secret_key") == 0 && vl < sizeof(u->secret_key))
+            memcpy(u->secret_key, value, vl + 1);
         else {
             snprintf(err, errlen,
                      "s3.credentials_file %s: line %d: unknown key or value too "
