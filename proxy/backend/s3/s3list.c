@@ -148,7 +148,8 @@ int zkp_s3list_objects(const char *xml, size_t len, const char *strip, const cha
         zkp_list_result_free(res);
         return rc;
     }
-    qsort(res->items, res->n, sizeof(*res->items), item_cmp);
+    if (res->n > 1) /* an empty page has no items array: qsort's is nonnull */
+        qsort(res->items, res->n, sizeof(*res->items), item_cmp);
     res->truncated = o.truncated && res->n > 0;
     if (res->truncated && (res->next = strdup(res->items[res->n - 1].name)) == NULL) {
         zkp_list_result_free(res);
