@@ -139,11 +139,12 @@ int main(int argc, char **argv)
 
     zkp_server_t *srv;
     char err[512];
-    int started = zkp_server_start(&cfg, &srv, err, sizeof(err));
-    if (started != 0) {
+    rc = zkp_server_start(&cfg, &srv, err, sizeof(err));
+    if (rc != 0) {
         fprintf(stderr, "zkfence-proxy: %s\n", err);
         zkp_config_free(&cfg);
-        return started == ZKP_SERVER_ECONFIG ? 78 : 1;
+        /* sysexits(3), as the zkfence CLI: 69 unavailable, 78 config. */
+        return rc == ZKP_FAIL_UNAVAILABLE ? 69 : rc == ZKP_FAIL_CONFIG ? 78 : 1;
     }
     char where[160] = "", tls_where[96] = "";
     if (zkp_server_port(srv) != 0)

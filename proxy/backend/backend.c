@@ -1,6 +1,8 @@
-/* Helpers shared by every backend: object metadata ownership. */
+/* Helpers shared by every backend: ownership of object metadata and of
+ * the results of listings. */
 #include "backend/backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,4 +63,39 @@ void zkp_list_result_free(zkp_list_result_t *res)
     free(res->items);
     free(res->next);
     memset(res, 0, sizeof(*res));
+}
+
+void zkp_part_list_free(zkp_part_list_t *l)
+{
+    free(l->parts);
+    memset(l, 0, sizeof(*l));
+}
+
+void zkp_upload_list_result_free(zkp_upload_list_result_t *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        free(res->items[i].key);
+        free(res->items[i].upload_id);
+    }
+    free(res->items);
+    free(res->next_key);
+    free(res->next_upload_id);
+    memset(res, 0, sizeof(*res));
+}
+
+/* One per thread, as errno: the detail of the last refusal a remote
+ * backend reported on this thread. */
+static __thread zkp_be_detail_t detail;
+
+const zkp_be_detail_t *zkp_be_detail(void)
+{
+    return &detail;
+}
+
+int zkp_be_fail(int rc, int status, const char *code, const char *msg)
+{
+    detail.status = status;
+    snprintf(detail.code, sizeof(detail.code), "%s", code ? code : "");
+    snprintf(detail.message, sizeof(detail.message), "%s", msg ? msg : "");
+    return rc;
 }

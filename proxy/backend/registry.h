@@ -12,7 +12,10 @@
 /* Opens the backend named cfg->backend. Returns it (the caller owns it:
  * be->ops->destroy), or NULL with a message in err: an unknown name
  * ("backend 'x': unknown ..."), or the backend's own reason for failing to
- * open (its storage is locked by another proxy, cannot be created, ...). */
-zkp_backend_t *zkp_backend_open(const zkp_config_t *cfg, char *err, size_t errlen);
+ * open (its storage is locked by another proxy, cannot be created, an
+ * upstream that cannot be reached or refuses our credentials, ...); then,
+ * if failure != NULL, *failure says which kind (ZKP_FAIL_START,
+ * ZKP_FAIL_UNAVAILABLE, ZKP_FAIL_CONFIG: util/config.h). */
+zkp_backend_t *zkp_backend_open(const zkp_config_t *cfg, char *err, size_t errlen, int *failure);
 
 #endif

@@ -32,8 +32,8 @@ struct zkp_service; /* s3/service.h: what the S3 operations run against */
 /* What happens to the request body. */
 typedef enum {
     ZKP_BODY_IGNORE = 0, /* read and dropped (none expected, or already failed) */
-    ZKP_BODY_STREAM,     /* PutObject: to the backend */
-    ZKP_BODY_BUFFER,     /* DeleteObjects: into memory, bounded */
+    ZKP_BODY_STREAM,     /* PutObject, UploadPart: to the backend */
+    ZKP_BODY_BUFFER,     /* DeleteObjects, CompleteMultipartUpload: into memory, bounded */
 } zkp_body_mode_t;
 
 /* What authentication (auth/) established about a request, for the layers
@@ -112,6 +112,9 @@ typedef struct zkp_req {
     zkp_buf_t buffer;
     zkp_obj_meta_t meta; /* headers to store with the object */
     zkp_deferred_t failed;
+
+    /* --- the S3 operation's own (s3/ops_multipart.c) */
+    int upload_gone; /* a completion whose upload was not there at request start */
 
     /* --- handed to a worker (http/server.c): the connection is suspended
      * while the worker executes the request; responses it makes are kept

@@ -46,7 +46,6 @@ static const char *const unsupported_subresources[] = {
     "notification",
     "object-lock",
     "ownershipControls",
-    "partNumber",
     "policy",
     "policyStatus",
     "publicAccessBlock",
@@ -57,11 +56,6 @@ static const char *const unsupported_subresources[] = {
     "select",
     "tagging",
     "torrent",
-    "uploadId",
-    "uploads",
-    "versionId",
-    "versioning",
-    "versions",
     "website",
 };
 
@@ -95,29 +89,44 @@ static char *decode_dup(const char *s, size_t len, int plus_is_space, size_t *ou
 typedef struct query {
     int list_type; /* 0 absent, else the value */
     int has_delete, has_location, has_unsupported;
+    int has_uploads, has_versioning, has_versions;
+    int has_upload_id, has_part_number, has_version_id; /* present, with or without a value */
     int bad;       /* 1: malformed escape; 2: a parameter twice, or a NUL */
-    unsigned seen; /* bit i: params[i] of query_param() (then list-type) was given */
+    unsigned seen; /* bit i: params[i] of query_param() (then list-type, then the flagged ones) */
     const char *unsupported;
     char *prefix, *delimiter, *start_after, *marker, *cont, *encoding, *max_keys, *fetch_owner, *on;
     char *lock, *mark, *clear, *reason; /* marks/repair */
     int has_clear;
+    char *upload_id, *part_number, *part_marker, *max_parts, *max_uploads;
+    char *key_marker, *upload_id_marker, *version_id_marker, *version_id;
 } query_t;
 
 static void query_free(query_t *q)
 {
-    free(q->prefix);
-    free(q->delimiter);
-    free(q->start_after);
-    free(q->marker);
-    free(q->cont);
-    free(q->encoding);
-    free(q->max_keys);
-    free(q->fetch_owner);
-    free(q->on);
-    free(q->lock);
-    free(q->mark);
-    free(q->clear);
-    free(q->reason);
+    char **all[] = {&q->prefix,
+                    &q->delimiter,
+                    &q->start_after,
+                    &q->marker,
+                    &q->cont,
+                    &q->encoding,
+                    &q->max_keys,
+                    &q->fetch_owner,
+                    &q->on,
+                    &q->lock,
+                    &q->mark,
+                    &q->clear,
+                    &q->reason,
+                    &q->upload_id,
+                    &q->part_number,
+                    &q->part_marker,
+                    &q->max_parts,
+                    &q->max_uploads,
+                    &q->key_marker,
+                    &q->upload_id_marker,
+                    &q->version_id_marker,
+                    &q->version_id};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        free(*all[i]);
 }
 
 /* Records one decoded parameter (value: owned, NULL without '='). A
@@ -142,6 +151,12 @@ static int query_param(query_t *q, const char *name, char *value)
         {"mark", &q->mark},
         {"clear", &q->clear},
         {"reason", &q->reason},
+        {"part-number-marker", &q->part_marker},
+        {"max-parts", &q->max_parts},
+        {"max-uploads", &q->max_uploads},
+        {"key-marker", &q->key_marker},
+        {"upload-id-marker", &q->upload_id_marker},
+        {"version-id-marker", &q->version_id_marker},
     };
     size_t np = sizeof(params) / sizeof(params[0]);
     for (size_t i = 0; i < np; i++) {
@@ -160,8 +175,38 @@ static int query_param(query_t *q, const char *name, char *value)
         free(value);
         return -1;
     }
+    /* Parameters whose presence matters even without a value; once each,
+     * too. */
+    struct {
+        const char *name;
+        int *present;
+        char **slot;
+    } flagged[] = {
+        {"uploadId", &q->has_upload_id, &q->upload_id},
+        {"partNumber", &q->has_part_number, &q->part_number},
+        {"versionId", &q->has_version_id, &q->version_id},
+    };
+    for (size_t i = 0; i < sizeof(flagged) / sizeof(flagged[0]); i++) {
+        if (strcmp(name, flagged[i].name) == 0) {
+            unsigned bit = 1u << (np + 1 + i);
+            if (q->seen & bit) {
+                free(value);
+                return -1;
+            }
+            q->seen |= bit;
+            *flagged[i].present = 1;
+            *flagged[i].slot = value;
+            return 0;
+        }
+    }
     if (strcmp(name, "list-type") == 0)
         q->seen |= 1u << np, q->list_type = value != NULL && strcmp(value, "2") == 0 ? 2 : -1;
+    else if (strcmp(name, "uploads") == 0)
+        q->has_uploads = 1;
+    else if (strcmp(name, "versioning") == 0)
+        q->has_versioning = 1;
+    else if (strcmp(name, "versions") == 0)
+        q->has_versions = 1;
     else if (strcmp(name, "delete") == 0)
         q->has_delete = 1;
     else if (strcmp(name, "location") == 0)
@@ -386,10 +431,22 @@ static char *take(char **slot)
     return v;
 }
 
-static int parse_listing(zkp_op_t *op, query_t *q)
+/* The page size of a listing: max-keys, max-uploads or max-parts. */
+static int parse_page_size(zkp_op_t *op, const char *value, const char *name)
 {
-    if (parse_max_keys(q->max_keys, &op->max_keys) != 0)
-        return fail(op, 400, "InvalidArgument", "max-keys must be a non-negative integer");
+    if (parse_max_keys(value, &op->max_keys) == 0)
+        return 0;
+    op->status = 400;
+    op->err_code = "InvalidArgument";
+    op->err_msg = strcmp(name, "max-keys") == 0    ? "max-keys must be a non-negative integer"
+                  : strcmp(name, "max-parts") == 0 ? "max-parts must be a non-negative integer"
+                                                   : "max-uploads must be a non-negative integer";
+    return -1;
+}
+
+/* What every listing takes: prefix, delimiter, encoding-type. */
+static int parse_listing_common(zkp_op_t *op, query_t *q)
+{
     if (q->encoding != NULL && strcmp(q->encoding, "url") != 0)
         return fail(op, 400, "InvalidArgument", "Invalid Encoding Method specified in Request");
     op->encoding_url = q->encoding != NULL;
@@ -399,6 +456,13 @@ static int parse_listing(zkp_op_t *op, query_t *q)
         free(op->delimiter); /* an empty delimiter groups nothing */
         op->delimiter = NULL;
     }
+    return 0;
+}
+
+static int parse_listing(zkp_op_t *op, query_t *q)
+{
+    if (parse_page_size(op, q->max_keys, "max-keys") != 0 || parse_listing_common(op, q) != 0)
+        return -1;
     if (op->kind == ZKP_OP_LIST_OBJECTS_V2) {
         op->start_after = take(&q->start_after);
         op->fetch_owner = q->fetch_owner != NULL && strcmp(q->fetch_owner, "true") == 0;
@@ -424,9 +488,81 @@ static int parse_listing(zkp_op_t *op, query_t *q)
     return 0;
 }
 
+/* key-marker, kept as sent and as the resume point of the listing. An
+ * empty one is no marker. */
+static int take_key_marker(zkp_op_t *op, query_t *q)
+{
+    if (q->key_marker != NULL && q->key_marker[0] == '\0') {
+        free(q->key_marker);
+        q->key_marker = NULL;
+    }
+    op->key_marker = take(&q->key_marker);
+    if (op->key_marker != NULL && (op->resume_after = strdup(op->key_marker)) == NULL)
+        return fail(op, 500, "InternalError", "Out of memory");
+    return 0;
+}
+
+/* ListObjectVersions: each object is its one version, "null" (no bucket
+ * here is versioned), so the only version-id-marker there can be is
+ * "null", and it needs a key-marker, as S3 says. */
+static int parse_versions_listing(zkp_op_t *op, query_t *q)
+{
+    if (parse_page_size(op, q->max_keys, "max-keys") != 0 || parse_listing_common(op, q) != 0 ||
+        take_key_marker(op, q) != 0)
+        return -1;
+    const char *vm = q->version_id_marker;
+    if (vm == NULL || vm[0] == '\0')
+        return 0;
+    if (op->key_marker == NULL)
+        return fail(op, 400, "InvalidArgument",
+                    "A version-id marker cannot be specified without a key marker.");
+    if (strcmp(vm, "null") != 0)
+        return fail(op, 400, "InvalidArgument", "Invalid version id specified");
+    op->version_id_marker = take(&q->version_id_marker);
+    return 0;
+}
+
+static int parse_uploads_listing(zkp_op_t *op, query_t *q)
+{
+    if (parse_page_size(op, q->max_uploads, "max-uploads") != 0 ||
+        parse_listing_common(op, q) != 0 || take_key_marker(op, q) != 0)
+        return -1;
+    /* Without a key-marker, S3 ignores the upload-id-marker. */
+    if (op->key_marker != NULL && q->upload_id_marker != NULL && q->upload_id_marker[0] != '\0')
+        op->upload_id_marker = take(&q->upload_id_marker);
+    return 0;
+}
+
+/* The sub-resources of a bucket this proxy answers: uploads in progress,
+ * and the versioning questions of tools that assume versioning. */
+static int classify_bucket_sub(const zkp_request_in_t *in, zkp_op_t *op, query_t *q)
+{
+    const char *m = in->method;
+    if (strcmp(m, "GET") == 0 && q->has_uploads) {
+        op->kind = ZKP_OP_LIST_MULTIPART_UPLOADS;
+        return parse_uploads_listing(op, q);
+    }
+    if (strcmp(m, "GET") == 0 && q->has_versions) {
+        op->kind = ZKP_OP_LIST_OBJECT_VERSIONS;
+        return parse_versions_listing(op, q);
+    }
+    if (q->has_versioning && (strcmp(m, "GET") == 0 || strcmp(m, "PUT") == 0)) {
+        op->kind = m[0] == 'G' ? ZKP_OP_GET_BUCKET_VERSIONING : ZKP_OP_PUT_BUCKET_VERSIONING;
+        return 0;
+    }
+    return fail(op, 405, "MethodNotAllowed",
+                "The specified method is not allowed against this resource");
+}
+
 static int classify_bucket(const zkp_request_in_t *in, zkp_op_t *op, query_t *q)
 {
     const char *m = in->method;
+    /* Never a plain bucket operation: a DELETE ?uploadId= must not delete
+     * the bucket, nor a PUT ?versioning create one. */
+    if (q->has_upload_id || q->has_part_number)
+        return fail(op, 400, "InvalidRequest", "uploadId and partNumber name an object's upload");
+    if (q->has_uploads || q->has_versions || q->has_versioning)
+        return classify_bucket_sub(in, op, q);
     if (strcmp(m, "PUT") == 0)
         op->kind = ZKP_OP_CREATE_BUCKET;
     else if (strcmp(m, "HEAD") == 0)
@@ -448,23 +584,190 @@ static int classify_bucket(const zkp_request_in_t *in, zkp_op_t *op, query_t *q)
     return 0;
 }
 
-static int classify_object(const zkp_request_in_t *in, zkp_op_t *op, size_t max_key)
+/* S3's version ids are 32 characters of this set; anything else is not
+ * one. */
+static int version_id_shaped(const char *v)
+{
+    size_t n = strlen(v);
+    return n == 32 && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789._-") == n;
+}
+
+int zkp_version_id_check(const char *v, int *status, const char **code, const char **msg)
+{
+    *status = 400;
+    *code = "InvalidArgument";
+    if (v == NULL || v[0] == '\0') {
+        *msg = "Version id cannot be the empty string";
+        return -1;
+    }
+    if (strcmp(v, "null") == 0)
+        return 0;
+    if (version_id_shaped(v)) {
+        *status = 404;
+        *code = "NoSuchVersion";
+        *msg = "The specified version does not exist.";
+    } else
+        *msg = "Invalid version id specified";
+    return -1;
+}
+
+/* A versionId on an object request (zkp_version_id_check). */
+static int check_version_id(zkp_op_t *op, int present, const char *v)
+{
+    if (!present || zkp_version_id_check(v, &op->status, &op->err_code, &op->err_msg) == 0)
+        return 0;
+    return -1;
+}
+
+/* x-amz-copy-source: "/bucket/key" or "bucket/key", percent-encoded, with
+ * an optional ?versionId= (null, or refused as above). */
+static int parse_copy_source(const zkp_request_in_t *in, zkp_op_t *op, size_t max_key)
+{
+    const char *cs = in->copy_source;
+    const char *qm = strchr(cs, '?');
+    if (qm != NULL) {
+        query_t cq;
+        memset(&cq, 0, sizeof(cq));
+        int rc = parse_query(qm + 1, &cq) != 0
+                     ? fail(op, 400, "InvalidArgument", "Malformed x-amz-copy-source")
+                     : check_version_id(op, cq.has_version_id, cq.version_id);
+        query_free(&cq);
+        if (rc != 0)
+            return rc;
+    }
+    size_t len = qm ? (size_t)(qm - cs) : strlen(cs);
+    size_t klen = 0;
+    if (split_bucket_key(op, cs, len, op->src_bucket, &op->src_key, &klen, max_key) != 0) {
+        if (op->status == 400 && strcmp(op->err_code, "InvalidURI") == 0)
+            op->err_code = "InvalidArgument", op->err_msg = "Malformed x-amz-copy-source";
+        return -1;
+    }
+    if (op->src_key == NULL)
+        return fail(op, 400, "InvalidArgument", "x-amz-copy-source must name an object");
+    return 0;
+}
+
+/* Decimal digits only, no sign, at most 20 of them, within uint64_t. */
+static const char *parse_u64_text(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return NULL;
+        v = v * 10 + d;
+    }
+    if (p == s)
+        return NULL;
+    *out = v;
+    return p;
+}
+
+/* x-amz-copy-source-range: "bytes=first-last", both given, first <= last.
+ * Whether the range lies inside the source is the backend's to say. */
+static int parse_copy_range(const char *v, zkp_op_t *op)
+{
+    const char *p = strncmp(v, "bytes=", 6) == 0 ? v + 6 : NULL;
+    if (p != NULL && (p = parse_u64_text(p, &op->copy_first)) != NULL && *p == '-')
+        p = parse_u64_text(p + 1, &op->copy_last);
+    else
+        p = NULL;
+    if (p == NULL || *p != '\0' || op->copy_first > op->copy_last)
+        return fail(op, 400, "InvalidArgument",
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last "
+                    "where first and last are the zero-based offsets of the first and last "
+                    "bytes to copy");
+    op->has_copy_range = 1;
+    return 0;
+}
+
+/* A number 1..max (max <= 10000), decimal; -1 if not. */
+static int parse_small(const char *s, int min, int max)
+{
+    uint64_t v;
+    const char *end = s ? parse_u64_text(s, &v) : NULL;
+    if (end == NULL || *end != '\0' || v < (uint64_t)min || v > (uint64_t)max)
+        return -1;
+    return (int)v;
+}
+
+/* A well-formed upload id: whether it names an upload is the backend's
+ * answer. Anything else is an upload that cannot exist. */
+static int upload_id_shaped(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > ZKP_UPLOAD_ID_LEN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < 0x21 || id[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Requests on an object's multipart uploads: ?uploads, ?uploadId=,
+ * ?partNumber=. */
+static int classify_multipart(const zkp_request_in_t *in, zkp_op_t *op, query_t *q, size_t max_key)
 {
     const char *m = in->method;
+    if (q->has_uploads)
+        return strcmp(m, "POST") == 0 ? (op->kind = ZKP_OP_CREATE_MULTIPART_UPLOAD, 0)
+                                      : fail(op, 405, "MethodNotAllowed",
+                                             "The specified method is not allowed against this "
+                                             "resource");
+    if (!q->has_upload_id) {
+        if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+            return fail(op, 501, "NotImplemented",
+                        "GetObject and HeadObject by part number are not implemented by "
+                        "zkfence-proxy");
+        return fail(op, 400, "InvalidRequest", "partNumber needs an uploadId");
+    }
+    if (!upload_id_shaped(q->upload_id))
+        return fail(op, 404, "NoSuchUpload",
+                    "The specified upload does not exist. The upload ID may be invalid, or the "
+                    "upload may have been aborted or completed.");
+    op->upload_id = take(&q->upload_id);
+    if (strcmp(m, "PUT") == 0) {
+        if ((op->part_number = parse_small(q->part_number, 1, ZKP_PART_NUMBER_MAX)) < 0)
+            return fail(op, 400, "InvalidArgument",
+                        "Part number must be an integer between 1 and 10000, inclusive");
+        if (in->copy_source == NULL) {
+            op->kind = ZKP_OP_UPLOAD_PART;
+            return 0;
+        }
+        op->kind = ZKP_OP_UPLOAD_PART_COPY;
+        if (parse_copy_source(in, op, max_key) != 0)
+            return -1;
+        return in->copy_source_range ? parse_copy_range(in->copy_source_range, op) : 0;
+    }
+    if (strcmp(m, "POST") == 0)
+        op->kind = ZKP_OP_COMPLETE_MULTIPART_UPLOAD;
+    else if (strcmp(m, "DELETE") == 0)
+        op->kind = ZKP_OP_ABORT_MULTIPART_UPLOAD;
+    else if (strcmp(m, "GET") == 0) {
+        op->kind = ZKP_OP_LIST_PARTS;
+        if (q->part_marker != NULL &&
+            (op->part_marker = parse_small(q->part_marker, 0, ZKP_PART_NUMBER_MAX)) < 0)
+            return fail(op, 400, "InvalidArgument",
+                        "part-number-marker must be an integer between 0 and 10000");
+        return parse_page_size(op, q->max_parts, "max-parts");
+    } else
+        return fail(op, 405, "MethodNotAllowed",
+                    "The specified method is not allowed against this resource");
+    return 0;
+}
+
+static int classify_object(const zkp_request_in_t *in, zkp_op_t *op, query_t *q, size_t max_key)
+{
+    const char *m = in->method;
+    if (q->has_uploads || q->has_upload_id || q->has_part_number)
+        return classify_multipart(in, op, q, max_key);
     if (strcmp(m, "PUT") == 0 && in->copy_source != NULL) {
         op->kind = ZKP_OP_COPY_OBJECT;
-        const char *cs = in->copy_source;
-        const char *qm = strchr(cs, '?'); /* ?versionId=...: we keep no versions */
-        size_t len = qm ? (size_t)(qm - cs) : strlen(cs);
-        size_t klen = 0;
-        if (split_bucket_key(op, cs, len, op->src_bucket, &op->src_key, &klen, max_key) != 0) {
-            if (op->status == 400 && strcmp(op->err_code, "InvalidURI") == 0)
-                op->err_code = "InvalidArgument", op->err_msg = "Malformed x-amz-copy-source";
-            return -1;
-        }
-        if (op->src_key == NULL)
-            return fail(op, 400, "InvalidArgument", "x-amz-copy-source must name an object");
-    } else if (strcmp(m, "PUT") == 0)
+        return parse_copy_source(in, op, max_key);
+    }
+    if (strcmp(m, "PUT") == 0)
         op->kind = ZKP_OP_PUT_OBJECT;
     else if (strcmp(m, "GET") == 0)
         op->kind = ZKP_OP_GET_OBJECT;
@@ -475,7 +778,8 @@ static int classify_object(const zkp_request_in_t *in, zkp_op_t *op, size_t max_
     else
         return fail(op, 405, "MethodNotAllowed",
                     "The specified method is not allowed against this resource");
-    return 0;
+    return op->kind == ZKP_OP_PUT_OBJECT ? 0
+                                         : check_version_id(op, q->has_version_id, q->version_id);
 }
 
 static int known_method(const char *m)
@@ -515,7 +819,7 @@ static int classify_path(const zkp_request_in_t *in, zkp_op_t *op, const char *p
                     "This sub-resource is not implemented by zkfence-proxy");
     if (split_bucket_key(op, path, plen, op->bucket, &op->key, &op->key_len, max_key) != 0)
         return -1;
-    return op->key == NULL ? classify_bucket(in, op, q) : classify_object(in, op, max_key);
+    return op->key == NULL ? classify_bucket(in, op, q) : classify_object(in, op, q, max_key);
 }
 
 int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
@@ -541,8 +845,20 @@ int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
     query_free(&q);
     if (rc != 0)
         return rc;
-    op->mutating = op->kind == ZKP_OP_PUT_OBJECT || op->kind == ZKP_OP_COPY_OBJECT ||
-                   op->kind == ZKP_OP_DELETE_OBJECT || op->kind == ZKP_OP_DELETE_OBJECTS;
+    switch (op->kind) {
+    case ZKP_OP_PUT_OBJECT:
+    case ZKP_OP_COPY_OBJECT:
+    case ZKP_OP_DELETE_OBJECT:
+    case ZKP_OP_DELETE_OBJECTS:
+    case ZKP_OP_CREATE_MULTIPART_UPLOAD:
+    case ZKP_OP_UPLOAD_PART:
+    case ZKP_OP_UPLOAD_PART_COPY:
+    case ZKP_OP_COMPLETE_MULTIPART_UPLOAD:
+        op->mutating = 1;
+        break;
+    default:
+        op->mutating = 0;
+    }
     op->reading = op->kind == ZKP_OP_GET_OBJECT || op->kind == ZKP_OP_HEAD_OBJECT ||
                   op->kind == ZKP_OP_LIST_OBJECTS_V1 || op->kind == ZKP_OP_LIST_OBJECTS_V2;
     int fenceable = op->mutating || op->reading || op->kind == ZKP_OP_ADMIN_FENCE_ADVANCE;
@@ -559,6 +875,10 @@ void zkp_op_free(zkp_op_t *op)
     free(op->resume_after);
     free(op->marker);
     free(op->continuation_token);
+    free(op->upload_id);
+    free(op->key_marker);
+    free(op->upload_id_marker);
+    free(op->version_id_marker);
     free(op->lock);
     free(op->reason);
     memset(op, 0, sizeof(*op));

@@ -32,6 +32,16 @@
     X(HEAD_OBJECT, "HeadObject")                                                                   \
     X(DELETE_OBJECT, "DeleteObject")                                                               \
     X(DELETE_OBJECTS, "DeleteObjects")                                                             \
+    X(CREATE_MULTIPART_UPLOAD, "CreateMultipartUpload")                                            \
+    X(UPLOAD_PART, "UploadPart")                                                                   \
+    X(UPLOAD_PART_COPY, "UploadPartCopy")                                                          \
+    X(COMPLETE_MULTIPART_UPLOAD, "CompleteMultipartUpload")                                        \
+    X(ABORT_MULTIPART_UPLOAD, "AbortMultipartUpload")                                              \
+    X(LIST_PARTS, "ListParts")                                                                     \
+    X(LIST_MULTIPART_UPLOADS, "ListMultipartUploads")                                              \
+    X(GET_BUCKET_VERSIONING, "GetBucketVersioning")                                                \
+    X(PUT_BUCKET_VERSIONING, "PutBucketVersioning")                                                \
+    X(LIST_OBJECT_VERSIONS, "ListObjectVersions")                                                  \
     X(ADMIN_HEALTH, "AdminHealth")                                                                 \
     X(ADMIN_METRICS, "AdminMetrics")                                                               \
     X(ADMIN_MARKS, "AdminMarks")                                                                   \
@@ -62,6 +72,7 @@ typedef struct zkp_request_in {
     const char *target; /* raw request-target: "/bucket/k%20ey?list-type=2" */
     /* Header values or NULL when absent. */
     const char *copy_source;        /* x-amz-copy-source */
+    const char *copy_source_range;  /* x-amz-copy-source-range (UploadPartCopy) */
     const char *fencing_lock;       /* X-Fencing-Lock */
     const char *fencing_token;      /* X-Fencing-Token */
     const char *meta_fencing_lock;  /* x-amz-meta-fencing-lock */
@@ -75,10 +86,17 @@ typedef enum {
     ZKP_FENCE_PRESENT,    /* both, validated: see lock and token */
 } zkp_fence_presence_t;
 
+/* S3's limit on an upload's part numbers (1..10000). */
+#define ZKP_PART_NUMBER_MAX 10000
+/* The longest upload id accepted (backend.h: ZKP_UPLOAD_ID_MAX). */
+#define ZKP_UPLOAD_ID_LEN_MAX 1024
+
 /* Every pointer member is owned by the op and freed by zkp_op_free(). */
 typedef struct zkp_op {
     zkp_op_kind_t kind;
-    int mutating; /* needs fencing: PutObject, CopyObject, DeleteObject(s) */
+    /* Needs fencing: PutObject, CopyObject, DeleteObject(s),
+     * CreateMultipartUpload, UploadPart(Copy), CompleteMultipartUpload. */
+    int mutating;
     /* May be fenced: GetObject, HeadObject, ListObjects(V2). With both
      * fencing headers it is a fenced read (raises the mark, in the lock's
      * section); with neither, an ordinary read. */
@@ -87,9 +105,20 @@ typedef struct zkp_op {
     char *key; /* decoded object key, NUL-free, valid UTF-8; NULL at bucket level */
     size_t key_len;
 
-    /* CopyObject source, decoded and validated like bucket and key. */
+    /* CopyObject and UploadPartCopy source, decoded and validated like
+     * bucket and key (a ?versionId= other than null is refused). */
     char src_bucket[ZKP_BUCKET_MAX + 1];
     char *src_key;
+    /* UploadPartCopy: x-amz-copy-source-range "bytes=first-last". */
+    int has_copy_range;
+    uint64_t copy_first, copy_last;
+
+    /* Multipart: ?uploadId= (1..ZKP_UPLOAD_ID_LEN_MAX printable ASCII
+     * bytes; whether it names an upload is the backend's answer),
+     * ?partNumber= (1..10000), and ListParts' part-number-marker. */
+    char *upload_id;
+    int part_number;
+    int part_marker;
 
     /* Listing parameters (NULL when absent). For V2 the continuation token
      * is decoded into `resume_after`; for V1 the marker is copied there. */
@@ -99,8 +128,14 @@ typedef struct zkp_op {
     char *resume_after;
     char *marker;             /* v1 marker as sent, echoed in the response */
     char *continuation_token; /* as sent, echoed in the response */
-    int max_keys;             /* clamped to 0..1000; default 1000 */
-    int encoding_url;         /* encoding-type=url */
+    /* ListMultipartUploads and ListObjectVersions: key-marker (also copied
+     * into resume_after), upload-id-marker, version-id-marker ("null" or
+     * absent: the only version there is), as sent. */
+    char *key_marker;
+    char *upload_id_marker;
+    char *version_id_marker;
+    int max_keys;     /* the page size: max-keys, max-uploads or max-parts; 0..1000, default 1000 */
+    int encoding_url; /* encoding-type=url */
     int fetch_owner;
 
     /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. lock
@@ -129,6 +164,14 @@ typedef struct zkp_op {
     const char *err_code;
     const char *err_msg;
 } zkp_op_t;
+
+/* What a versionId means here: no bucket is versioned, so "null" is the
+ * one version every object has (the object itself, as S3 answers for an
+ * unversioned bucket): 0. Anything else: -1, with the S3 error S3 gives in
+ * *status, *code and *msg (static strings): 400 InvalidArgument for an
+ * empty or malformed id, 404 NoSuchVersion for a well-formed one (32
+ * characters of [A-Za-z0-9._-]: no such version can exist). Pure. */
+int zkp_version_id_check(const char *v, int *status, const char **code, const char **msg);
 
 /* Classifies a request. Returns 0 and fills *op, or -1 with op->status,
  * op->err_code and op->err_msg set (static strings). In both cases call

@@ -54,17 +54,9 @@ enum MHD_Result zkp_respond_body(zkp_req_t *r, int status, const char *content_t
 enum MHD_Result zkp_respond_error_retry(zkp_req_t *r, int status, const char *code, const char *msg,
                                         unsigned retry_after_s)
 {
-    char *res = zkp_req_resource(r);
-    size_t len;
-    char *body = zkp_xml_error(code, msg, res ? res : "/", r->request_id, NULL, 0, &len);
-    free(res);
-    struct MHD_Response *resp = body_response("application/xml", body, len);
-    if (resp != NULL) {
-        char secs[16];
-        snprintf(secs, sizeof(secs), "%u", retry_after_s);
-        MHD_add_response_header(resp, "Retry-After", secs);
-    }
-    return zkp_respond(r, status, resp);
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%u", retry_after_s);
+    return zkp_respond_error_hdr(r, status, code, msg, "Retry-After", secs);
 }
 
 enum MHD_Result zkp_respond_empty(zkp_req_t *r, int status)
@@ -73,20 +65,42 @@ enum MHD_Result zkp_respond_empty(zkp_req_t *r, int status)
                        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
 }
 
-enum MHD_Result zkp_respond_error_x(zkp_req_t *r, int status, const char *code, const char *msg,
-                                    const zkp_xml_extra_t *extra, size_t nextra)
+/* An S3 error document as a response, not yet queued; NULL on OOM. */
+static struct MHD_Response *error_response(zkp_req_t *r, const char *code, const char *msg,
+                                           const zkp_xml_extra_t *extra, size_t nextra)
 {
     char *res = zkp_req_resource(r);
     size_t len;
     char *body = zkp_xml_error(code, msg, res ? res : "/", r->request_id, extra, nextra, &len);
     free(res);
     if (body == NULL)
-        return MHD_NO;
+        return NULL;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/xml");
+    return resp;
+}
+
+enum MHD_Result zkp_respond_error_x(zkp_req_t *r, int status, const char *code, const char *msg,
+                                    const zkp_xml_extra_t *extra, size_t nextra)
+{
     /* A HEAD response has no body; the status carries the meaning. */
-    return zkp_respond_body(r, status, "application/xml", body, len);
+    return zkp_respond(r, status, error_response(r, code, msg, extra, nextra));
 }
 
 enum MHD_Result zkp_respond_error(zkp_req_t *r, int status, const char *code, const char *msg)
 {
     return zkp_respond_error_x(r, status, code, msg, NULL, 0);
+}
+
+enum MHD_Result zkp_respond_error_hdr(zkp_req_t *r, int status, const char *code, const char *msg,
+                                      const char *header, const char *value)
+{
+    struct MHD_Response *resp = error_response(r, code, msg, NULL, 0);
+    if (resp != NULL)
+        MHD_add_response_header(resp, header, value);
+    return zkp_respond(r, status, resp);
 }

@@ -23,6 +23,10 @@ enum MHD_Result zkp_respond_error_x(zkp_req_t *r, int status, const char *code, 
  * passes by itself (ZooKeeper unreachable). */
 enum MHD_Result zkp_respond_error_retry(zkp_req_t *r, int status, const char *code, const char *msg,
                                         unsigned retry_after_s);
+/* An S3 error with one more response header (Retry-After on a 503,
+ * Content-Range on a 416). */
+enum MHD_Result zkp_respond_error_hdr(zkp_req_t *r, int status, const char *code, const char *msg,
+                                      const char *header, const char *value);
 /* Takes ownership of body (malloc'ed). */
 enum MHD_Result zkp_respond_body(zkp_req_t *r, int status, const char *content_type, char *body,
                                  size_t len);

@@ -183,6 +183,7 @@ static int classify(zkp_req_t *r)
         .method = r->method,
         .target = r->target,
         .copy_source = zkp_req_header(r, "x-amz-copy-source"),
+        .copy_source_range = zkp_req_header(r, "x-amz-copy-source-range"),
         .fencing_lock = zkp_req_header(r, "X-Fencing-Lock"),
         .fencing_token = zkp_req_header(r, "X-Fencing-Token"),
         .meta_fencing_lock = zkp_req_header(r, "x-amz-meta-fencing-lock"),
@@ -288,7 +289,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->job_state == ZKP_JOB_DONE)
         return deliver(r);
-    if (r->job_state == ZKP_JOB_NONE && zkp_s3_blocks(&r->op)) {
+    if (r->job_state == ZKP_JOB_NONE && zkp_s3_blocks(r)) {
         r->job_state = ZKP_JOB_RUNNING;
         r->job.fn = run_job;
         MHD_suspend_connection(conn);
@@ -301,56 +302,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 /* --- start and stop ----------------------------------------------------------- */
 
-static int copy_config(zkp_config_t *dst, const zkp_config_t *src)
+/* marks_db and audit_log default to files in data_dir. */
+static int resolve_paths(zkp_config_t *c)
 {
-    *dst = *src;
-    dst->data_dir = strdup(src->data_dir);
-    dst->audit_log = NULL;
-    dst->marks_db = NULL;
-    dst->buckets = NULL;
-    dst->binds = NULL; /* copied below: both copies are freed */
-    dst->nbinds = 0;
-    dst->zk = src->zk ? strdup(src->zk) : NULL;
-    dst->zk_chroot = src->zk_chroot ? strdup(src->zk_chroot) : NULL;
-    dst->tls_cert = src->tls_cert ? strdup(src->tls_cert) : NULL;
-    dst->tls_key = src->tls_key ? strdup(src->tls_key) : NULL;
-    dst->credentials = src->credentials ? strdup(src->credentials) : NULL;
-    if (dst->data_dir == NULL || (src->zk && !dst->zk) || (src->zk_chroot && !dst->zk_chroot) ||
-        (src->tls_cert && !dst->tls_cert) || (src->tls_key && !dst->tls_key) ||
-        (src->credentials && !dst->credentials))
-        return -1;
-    if (asprintf(&dst->audit_log, "%s/audit.log", src->data_dir) < 0 ||
-        asprintf(&dst->marks_db, "%s/marks.db", src->data_dir) < 0)
-        return -1;
-    if (src->audit_log != NULL) {
-        free(dst->audit_log);
-        dst->audit_log = strdup(src->audit_log);
-    }
-    if (src->marks_db != NULL) {
-        free(dst->marks_db);
-        dst->marks_db = strdup(src->marks_db);
-    }
-    if (src->nbuckets > 0) {
-        dst->buckets = malloc(src->nbuckets * sizeof(*dst->buckets));
-        if (dst->buckets == NULL)
-            return -1;
-        memcpy(dst->buckets, src->buckets, src->nbuckets * sizeof(*dst->buckets));
-    }
-    if (src->nbinds > 0) {
-        dst->binds = calloc(src->nbinds, sizeof(*dst->binds));
-        if (dst->binds == NULL)
-            return -1;
-        for (size_t i = 0; i < src->nbinds; i++, dst->nbinds++) {
-            dst->binds[i] = src->binds[i];
-            dst->binds[i].spec = strdup(src->binds[i].spec);
-            dst->binds[i].value = strdup(src->binds[i].value);
-            if (dst->binds[i].spec == NULL || dst->binds[i].value == NULL) {
-                dst->nbinds++;
-                return -1;
-            }
-        }
-    }
-    return dst->audit_log && dst->marks_db ? 0 : -1;
+    if (c->audit_log == NULL && asprintf(&c->audit_log, "%s/audit.log", c->data_dir) < 0)
+        c->audit_log = NULL;
+    if (c->marks_db == NULL && asprintf(&c->marks_db, "%s/marks.db", c->data_dir) < 0)
+        c->marks_db = NULL;
+    return c->audit_log && c->marks_db ? 0 : -1;
 }
 
 /* Binds and listens on host:port, before anything else is created: a port
@@ -521,21 +480,24 @@ int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, siz
     pthread_mutex_init(&s->idle_mu, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
     atomic_store(&s->next_request_id, ((uint64_t)time(NULL) << 24));
-    if (copy_config(&s->cfg, cfg) != 0) {
+    if (zkp_config_copy(&s->cfg, cfg) != 0 || resolve_paths(&s->cfg) != 0) {
         snprintf(err, errlen, "out of memory");
         destroy(s);
         return -1;
     }
     if (open_config_files(s, err, errlen) != 0) {
         destroy(s);
-        return ZKP_SERVER_ECONFIG;
+        return ZKP_FAIL_CONFIG;
     }
     /* The ports first: nothing is created in the data directory by a proxy
      * that cannot serve (a port in use, a wrong address). */
     if (bind_listeners(s, err, errlen) != 0)
         goto fail;
-    if (zkp_service_open(&s->svc, &s->cfg, err, errlen) != 0)
-        goto fail;
+    int rc = zkp_service_open(&s->svc, &s->cfg, err, errlen);
+    if (rc != 0) {
+        destroy(s);
+        return rc;
+    }
     if (zkp_workers_start(s->cfg.threads, &s->workers) != 0) {
         snprintf(err, errlen, "cannot start %u worker threads", s->cfg.threads);
         goto fail;

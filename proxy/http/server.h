@@ -11,18 +11,17 @@
 
 typedef struct zkp_server zkp_server_t;
 
-/* zkp_server_start() could not start because of the configuration (the
- * credentials file, the TLS files, the listeners): the command line exits
- * 78 (EX_CONFIG) for it. */
-#define ZKP_SERVER_ECONFIG (-2)
-
 /* Checks the configuration's files (credentials, TLS certificate and key)
- * and listeners, then opens the mark store, the data directory (locked: one
- * proxy per data directory) and the audit log, and starts listening.
- * Returns 0; ZKP_SERVER_ECONFIG with a message in err, having touched
- * nothing of the data directory; or -1 with a message in err (another
- * proxy holding the marks or the data directory is one such failure).
- * `cfg` is copied. */
+ * and listeners, then opens the mark store, the backend (for local files:
+ * the data directory, locked: one proxy per data directory) and the audit
+ * log, and starts listening. Returns 0, or a negative ZKP_FAIL_*
+ * (util/config.h) with a message in err: ZKP_FAIL_CONFIG when the
+ * configuration is wrong (the credentials file, the TLS files, the
+ * listeners: then nothing of the data directory was touched; an upstream
+ * refusing its credentials, a missing upstream bucket),
+ * ZKP_FAIL_UNAVAILABLE when an upstream cannot be reached, ZKP_FAIL_START
+ * for the rest (another proxy holding the marks or the data directory,
+ * ...). `cfg` is copied. */
 int zkp_server_start(const zkp_config_t *cfg, zkp_server_t **out, char *err, size_t errlen);
 
 /* The ports actually bound (useful with port 0); 0 for a listener that is

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/textutil.h"
+
 void zkp_xml_escape(zkp_buf_t *b, const char *s, size_t len)
 {
     size_t run = 0; /* bytes copied verbatim are appended in runs */
@@ -47,6 +49,23 @@ void zkp_xml_elem(zkp_buf_t *b, const char *tag, const char *text)
     zkp_buf_printf(b, "<%s>", tag);
     zkp_xml_escape(b, text, strlen(text));
     zkp_buf_printf(b, "</%s>", tag);
+}
+
+void zkp_xml_elem_enc(zkp_buf_t *b, const char *tag, const char *text, int url_encode)
+{
+    if (!url_encode) {
+        zkp_xml_elem(b, tag, text);
+        return;
+    }
+    size_t len = strlen(text);
+    char *enc = malloc(3 * len + 1);
+    if (enc == NULL) {
+        b->oom = 1;
+        return;
+    }
+    zkp_pct_encode(text, len, 1, enc);
+    zkp_xml_elem(b, tag, enc);
+    free(enc);
 }
 
 char *zkp_xml_error(const char *code, const char *message, const char *resource,
@@ -161,16 +180,34 @@ static int next_elem(const char *s, size_t len, size_t *pos, const char *tag, si
     return 1;
 }
 
-static int add_key(zkp_delete_req_t *d, char *key, size_t max_keys)
+/* Takes key and version (may be NULL) in every case. */
+static int add_key(zkp_delete_req_t *d, char *key, char *version, size_t max_keys)
 {
-    if (d->nkeys >= max_keys)
+    char **k = d->nkeys < max_keys ? realloc(d->keys, (d->nkeys + 1) * sizeof(*k)) : NULL;
+    if (k != NULL)
+        d->keys = k;
+    char **v = k != NULL ? realloc(d->versions, (d->nkeys + 1) * sizeof(*v)) : NULL;
+    if (v == NULL) {
+        free(key);
+        free(version);
         return -1;
-    char **k = realloc(d->keys, (d->nkeys + 1) * sizeof(*k));
-    if (k == NULL)
-        return -1;
-    d->keys = k;
-    d->keys[d->nkeys++] = key;
+    }
+    d->versions = v;
+    d->keys[d->nkeys] = key;
+    d->versions[d->nkeys++] = version;
     return 0;
+}
+
+/* The decoded text of the optional <tag> inside [from, to): 0 with *out
+ * NULL when absent, -1 when malformed. */
+static int optional_text(const char *body, size_t from, size_t to, const char *tag, char **out)
+{
+    size_t pos = from, s, e;
+    *out = NULL;
+    int rc = next_elem(body, to, &pos, tag, &s, &e);
+    if (rc <= 0)
+        return rc;
+    return (*out = xml_unescape(body + s, e - s)) != NULL ? 0 : -1;
 }
 
 int zkp_xml_parse_delete(const char *body, size_t len, size_t max_keys, zkp_delete_req_t *out)
@@ -193,13 +230,13 @@ int zkp_xml_parse_delete(const char *body, size_t len, size_t max_keys, zkp_dele
         size_t kpos = os;
         if (next_elem(body, oe, &kpos, "Key", &s, &e) != 1)
             goto bad;
-        char *key = xml_unescape(body + s, e - s);
-        if (key == NULL)
-            goto bad;
-        if (add_key(out, key, max_keys) != 0) {
+        char *key = xml_unescape(body + s, e - s), *version = NULL;
+        if (key == NULL || optional_text(body, os, oe, "VersionId", &version) != 0) {
             free(key);
             goto bad;
         }
+        if (add_key(out, key, version, max_keys) != 0)
+            goto bad;
     }
     if (rc < 0 || out->nkeys == 0)
         goto bad;
@@ -211,8 +248,103 @@ bad:
 
 void zkp_delete_req_free(zkp_delete_req_t *d)
 {
-    for (size_t i = 0; i < d->nkeys; i++)
+    for (size_t i = 0; i < d->nkeys; i++) {
         free(d->keys[i]);
+        free(d->versions[i]);
+    }
     free(d->keys);
+    free(d->versions);
     memset(d, 0, sizeof(*d));
+}
+
+/* --- CompleteMultipartUpload body ----------------------------------------------------- */
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* <PartNumber>: decimal digits, whitespace around them allowed. */
+static int part_number(const char *s, size_t len, int *out)
+{
+    while (len > 0 && is_space(*s)) {
+        s++;
+        len--;
+    }
+    while (len > 0 && is_space(s[len - 1]))
+        len--;
+    if (len == 0 || len > 9)
+        return -1;
+    int n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        n = n * 10 + (s[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+/* <ETag>: decoded, without the whitespace and double quotes around it. */
+static int part_etag(const char *s, size_t len, char out[ZKP_ETAG_MAX + 1])
+{
+    char *t = xml_unescape(s, len);
+    if (t == NULL)
+        return -1;
+    char *a = t, *z = t + strlen(t);
+    while (a < z && (is_space(*a) || *a == '"'))
+        a++;
+    while (z > a && (is_space(z[-1]) || z[-1] == '"'))
+        z--;
+    size_t n = (size_t)(z - a);
+    int rc = n > 0 && n <= ZKP_ETAG_MAX ? 0 : -1;
+    if (rc == 0) {
+        memcpy(out, a, n);
+        out[n] = '\0';
+    }
+    free(t);
+    return rc;
+}
+
+int zkp_xml_parse_complete(const char *body, size_t len, size_t max_parts, zkp_complete_req_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (memmem(body, len, "<CompleteMultipartUpload", 24) == NULL ||
+        memmem(body, len, "</CompleteMultipartUpload>", 26) == NULL)
+        return -1;
+    size_t pos = 0, ps, pe, cap = 0;
+    int rc;
+    while ((rc = next_elem(body, len, &pos, "Part", &ps, &pe)) == 1) {
+        if (out->nparts == max_parts)
+            goto bad;
+        if (out->nparts == cap) {
+            cap = cap ? 2 * cap : 16;
+            zkp_part_ref_t *p = realloc(out->parts, cap * sizeof(*p));
+            if (p == NULL)
+                goto bad;
+            out->parts = p;
+        }
+        zkp_part_ref_t *p = &out->parts[out->nparts];
+        size_t q = ps, s, e;
+        if (next_elem(body, pe, &q, "PartNumber", &s, &e) != 1 ||
+            part_number(body + s, e - s, &p->number) != 0)
+            goto bad;
+        q = ps;
+        if (next_elem(body, pe, &q, "ETag", &s, &e) != 1 ||
+            part_etag(body + s, e - s, p->etag) != 0)
+            goto bad;
+        out->nparts++;
+    }
+    if (rc < 0 || out->nparts == 0)
+        goto bad;
+    return 0;
+bad:
+    zkp_complete_req_free(out);
+    return -1;
+}
+
+void zkp_complete_req_free(zkp_complete_req_t *c)
+{
+    free(c->parts);
+    memset(c, 0, sizeof(*c));
 }

@@ -12,10 +12,14 @@
  * seal or commit anything. */
 #include "s3/body.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "http/respond.h"
 #include "s3/service.h"
+#include "util/textutil.h"
 
 /* After a failure, read at most this much before hanging up: a refusal
  * sent while the client still sends is lost to the reset that closing
@@ -196,4 +200,156 @@ int zkp_body_refuse_unread(zkp_req_t *r, uint64_t announced, int status, const c
 enum MHD_Result zkp_body_respond_failed(zkp_req_t *r)
 {
     return zkp_respond_error(r, r->failed.status, r->failed.code, r->failed.msg);
+}
+
+/* --- streamed bodies: start and finish ------------------------------------------- */
+
+static int parse_u64_header(const char *v, uint64_t *out)
+{
+    if (v == NULL || !isdigit((unsigned char)*v))
+        return -1;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+int zkp_body_content_md5(zkp_req_t *r, enum MHD_Result *res)
+{
+    const char *v = zkp_req_header(r, "Content-MD5");
+    if (v == NULL)
+        return 0;
+    if (zkp_base64_decode(v, strlen(v), r->content_md5, sizeof(r->content_md5)) != 16) {
+        *res = zkp_respond_error(r, 400, "InvalidDigest",
+                                 "The Content-MD5 you specified was invalid.");
+        return -1;
+    }
+    r->has_content_md5 = 1;
+    return 0;
+}
+
+static int refuse_why(const char **why, const char *msg)
+{
+    *why = msg;
+    return -1;
+}
+
+/* The x-amz-checksum-* to check: sent as a header, or announced by
+ * x-amz-trailer and sent after an aws-chunked body. Returns 0, or -1 with
+ * the refusal's message in *why. */
+static int setup_checksum(zkp_req_t *r, const char **why)
+{
+    zkp_cks_algo_t a = ZKP_CKS_NONE;
+    const char *value = NULL;
+    for (size_t i = 0; i < r->hdrs.n; i++) {
+        const zkp_sigv4_header_t *h = &r->hdrs.v[i];
+        if (h->name_len < 15 || strncasecmp(h->name, "x-amz-checksum-", 15) != 0)
+            continue;
+        zkp_cks_algo_t b = zkp_checksum_algo(h->name, h->name_len);
+        if (b == ZKP_CKS_NONE)
+            return refuse_why(why,
+                              "Unknown x-amz-checksum- algorithm (crc32, crc32c, crc64nvme, sha1, "
+                              "sha256)");
+        if (a != ZKP_CKS_NONE)
+            return refuse_why(why, "Expecting a single x-amz-checksum- header");
+        a = b;
+        value = h->value;
+    }
+    const char *trailer = zkp_req_header(r, "x-amz-trailer");
+    if (trailer != NULL) {
+        zkp_cks_algo_t b = zkp_checksum_algo(trailer, strlen(trailer));
+        if (b == ZKP_CKS_NONE)
+            return refuse_why(why, "x-amz-trailer names no known checksum");
+        if (a != ZKP_CKS_NONE || !r->chunked)
+            return refuse_why(why, "x-amz-trailer needs an aws-chunked body and no x-amz-checksum- "
+                                   "header");
+        a = b;
+    }
+    if (a == ZKP_CKS_NONE)
+        return 0;
+    if (zkp_checksum_init(&r->cks, a) != 0)
+        return refuse_why(why, "Out of memory");
+    r->has_cks = 1;
+    r->cks_trailer = trailer != NULL;
+    if (value != NULL && zkp_checksum_expect(&r->cks, value, strlen(value)) != 0)
+        return refuse_why(why, "The x-amz-checksum- header is not valid base64 of its size");
+    return 0;
+}
+
+static int body_is_aws_chunked(zkp_req_t *r)
+{
+    const char *sha = zkp_req_header(r, "x-amz-content-sha256");
+    const char *enc = zkp_req_header(r, "Content-Encoding");
+    return (sha != NULL && strncmp(sha, "STREAMING-", 10) == 0) ||
+           (enc != NULL && strcasestr(enc, "aws-chunked") != NULL);
+}
+
+int zkp_body_stream_start(zkp_req_t *r, uint64_t limit, enum MHD_Result *res)
+{
+    uint64_t cl;
+    if (zkp_body_content_md5(r, res) != 0)
+        return -1;
+    r->chunked = body_is_aws_chunked(r);
+    r->decoded_expected = UINT64_MAX;
+    if (r->chunked) {
+        const char *d = zkp_req_header(r, "x-amz-decoded-content-length");
+        if (d != NULL && parse_u64_header(d, &r->decoded_expected) != 0) {
+            *res = zkp_respond_error(r, 400, "InvalidArgument",
+                                     "x-amz-decoded-content-length is not a number");
+            return -1;
+        }
+        if ((r->ch = malloc(sizeof(*r->ch))) == NULL) {
+            *res = MHD_NO;
+            return -1;
+        }
+        /* A signed stream: the decoder checks every chunk's signature. */
+        zkp_chunked_init(r->ch, r->auth.chunk_sig ? &r->auth.chunks : NULL);
+    }
+    const char *why = NULL;
+    if (setup_checksum(r, &why) != 0) {
+        *res = zkp_respond_error(r, 400, "InvalidRequest", why);
+        return -1;
+    }
+    uint64_t announced = r->chunked ? r->decoded_expected : UINT64_MAX;
+    if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
+        announced = cl;
+    if (announced != UINT64_MAX && announced > limit) {
+        static const char too_large[] =
+            "Your proposed upload exceeds the maximum allowed object size.";
+        /* Refused on the head; answered after a small body is drained (see
+         * zkp_body_refuse_unread), else now. Nothing is staged either way. */
+        if (!r->chunked &&
+            zkp_body_refuse_unread(r, announced, 413, "EntityTooLarge", too_large) == 0)
+            return 1;
+        *res = zkp_respond_error(r, 413, "EntityTooLarge", too_large);
+        return -1;
+    }
+    r->body_limit = limit;
+    r->md5 = EVP_MD_CTX_new();
+    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1) {
+        *res = MHD_NO;
+        return -1;
+    }
+    return 0;
+}
+
+int zkp_body_stream_finish(zkp_req_t *r, char etag[33], enum MHD_Result *res)
+{
+    /* Framing, length, signatures, SHA-256, checksum; then Content-MD5. */
+    if (zkp_body_finish(r) != 0) {
+        *res = zkp_body_respond_failed(r);
+        return -1;
+    }
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(r->md5, md, &mdlen);
+    zkp_hex_encode(md, 16, etag);
+    if (r->has_content_md5 && memcmp(md, r->content_md5, 16) != 0) {
+        *res = zkp_respond_error(r, 400, "BadDigest",
+                                 "The Content-MD5 you specified did not match what we received.");
+        return -1;
+    }
+    return 0;
 }

@@ -43,4 +43,24 @@ int zkp_body_refuse_unread(zkp_req_t *r, uint64_t announced, int status, const c
 /* Queues the error remembered in r->failed. */
 enum MHD_Result zkp_body_respond_failed(zkp_req_t *r);
 
+/* Reads Content-MD5 (the base64 of 16 bytes) into r->content_md5. Returns
+ * 0 (also when absent), or -1 with 400 InvalidDigest queued in *res. */
+int zkp_body_content_md5(zkp_req_t *r, enum MHD_Result *res);
+
+/* Prepares a body streamed to the backend (PutObject, UploadPart), before
+ * the staged put is begun: Content-MD5, aws-chunked framing and its
+ * announced decoded length, a length announced over `limit` refused at
+ * once (413 EntityTooLarge), the body's MD5 started. The caller then
+ * begins the put (r->put) and sets r->body_mode = ZKP_BODY_STREAM. Returns
+ * 0; 1 when the body is refused but read and dropped first (a small body
+ * announced too large: zkp_body_refuse_unread): the caller begins nothing
+ * and returns 0, and the operation answers r->failed when the body ends;
+ * or -1 with the error queued in *res. */
+int zkp_body_stream_start(zkp_req_t *r, uint64_t limit, enum MHD_Result *res);
+
+/* At the end of a streamed body: complete framing, the announced length,
+ * Content-MD5. etag gets the hex MD5 of the body. Returns 0, or -1 with
+ * the error (400 IncompleteBody, BadDigest) queued in *res. */
+int zkp_body_stream_finish(zkp_req_t *r, char etag[33], enum MHD_Result *res);
+
 #endif

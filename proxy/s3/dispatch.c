@@ -5,28 +5,40 @@
 #include "s3/ops_admin.h"
 #include "s3/ops_advance.h"
 #include "s3/ops_bucket.h"
+#include "s3/ops_multipart.h"
 #include "s3/ops_object.h"
 #include "s3/ops_repair.h"
+#include "s3/service.h"
 
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    if (zkp_binding_request(r, res) != 0)
+    /* A part or a completion is fenced with its upload's record: found
+     * first, so that the binding and the precheck see its lock and token. */
+    int rc = zkp_mpu_resolve(r, res);
+    if (rc < 0 || (rc == 0 && (zkp_binding_request(r, res) != 0 || zkp_gate_precheck(r, res) != 0)))
         return -1;
-    if (zkp_gate_precheck(r, res) != 0)
-        return -1;
-    if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_put_start(r, res) != 0)
-        return -1;
-    if (r->op.kind == ZKP_OP_DELETE_OBJECTS && zkp_delete_objects_start(r, res) != 0)
-        return -1;
-    return 0;
+    switch (r->op.kind) {
+    case ZKP_OP_PUT_OBJECT:
+        return zkp_put_start(r, res);
+    case ZKP_OP_DELETE_OBJECTS:
+        return zkp_delete_objects_start(r, res);
+    case ZKP_OP_UPLOAD_PART:
+        return zkp_mpu_part_start(r, res);
+    case ZKP_OP_COMPLETE_MULTIPART_UPLOAD:
+        return zkp_mpu_complete_start(r, res);
+    default:
+        return 0;
+    }
 }
 
-int zkp_s3_blocks(const zkp_op_t *op)
+int zkp_s3_blocks(const zkp_req_t *r)
 {
+    const zkp_op_t *op = &r->op;
     /* A fenced read waits for the lock's section and the mark's group
-     * commit, like a write; an ordinary read never waits. */
-    if (op->reading)
-        return op->fence == ZKP_FENCE_PRESENT;
+     * commit, like a write; an ordinary read waits only for a backend that
+     * says its reads may (an upstream over the network). */
+    if (op->reading && op->fence == ZKP_FENCE_PRESENT)
+        return 1;
     switch (op->kind) {
     case ZKP_OP_PUT_OBJECT:
     case ZKP_OP_COPY_OBJECT:
@@ -34,9 +46,29 @@ int zkp_s3_blocks(const zkp_op_t *op)
     case ZKP_OP_DELETE_OBJECTS:
     case ZKP_OP_CREATE_BUCKET:
     case ZKP_OP_DELETE_BUCKET:
+    case ZKP_OP_CREATE_MULTIPART_UPLOAD:
+    case ZKP_OP_UPLOAD_PART:
+    case ZKP_OP_UPLOAD_PART_COPY:
+    case ZKP_OP_COMPLETE_MULTIPART_UPLOAD:
+    case ZKP_OP_ABORT_MULTIPART_UPLOAD:
+    case ZKP_OP_LIST_PARTS:             /* reads a head per part */
+    case ZKP_OP_LIST_MULTIPART_UPLOADS: /* reads a manifest per upload */
     case ZKP_OP_ADMIN_FENCE_ADVANCE:
     case ZKP_OP_ADMIN_REPAIR:
         return 1;
+    case ZKP_OP_LIST_BUCKETS:
+    case ZKP_OP_HEAD_BUCKET:
+    case ZKP_OP_GET_BUCKET_LOCATION:
+    case ZKP_OP_LIST_OBJECTS_V1:
+    case ZKP_OP_LIST_OBJECTS_V2:
+    case ZKP_OP_GET_OBJECT:
+    case ZKP_OP_HEAD_OBJECT:
+    case ZKP_OP_GET_BUCKET_VERSIONING:
+    case ZKP_OP_PUT_BUCKET_VERSIONING:
+    case ZKP_OP_LIST_OBJECT_VERSIONS:
+        /* Reads wait only for a backend that says they may (an upstream
+         * over the network); local ones are served from the loops. */
+        return r->svc->be->ops->remote;
     default:
         return 0;
     }
@@ -70,6 +102,26 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
         return zkp_op_delete_object(r);
     case ZKP_OP_DELETE_OBJECTS:
         return zkp_op_delete_objects(r);
+    case ZKP_OP_CREATE_MULTIPART_UPLOAD:
+        return zkp_op_create_mpu(r);
+    case ZKP_OP_UPLOAD_PART: /* ends as a PutObject: body checks, fenced commit, ETag */
+        return zkp_op_put_object(r);
+    case ZKP_OP_UPLOAD_PART_COPY:
+        return zkp_op_upload_part_copy(r);
+    case ZKP_OP_COMPLETE_MULTIPART_UPLOAD:
+        return zkp_op_complete_mpu(r);
+    case ZKP_OP_ABORT_MULTIPART_UPLOAD:
+        return zkp_op_abort_mpu(r);
+    case ZKP_OP_LIST_PARTS:
+        return zkp_op_list_parts(r);
+    case ZKP_OP_LIST_MULTIPART_UPLOADS:
+        return zkp_op_list_mpu(r);
+    case ZKP_OP_GET_BUCKET_VERSIONING:
+        return zkp_op_get_bucket_versioning(r);
+    case ZKP_OP_PUT_BUCKET_VERSIONING:
+        return zkp_op_put_bucket_versioning(r);
+    case ZKP_OP_LIST_OBJECT_VERSIONS:
+        return zkp_op_list_objects(r);
     case ZKP_OP_ADMIN_FENCE_ADVANCE:
         return zkp_op_fence_advance(r);
     case ZKP_OP_ADMIN_REPAIR:

@@ -7,18 +7,22 @@
 
 #include "http/reqctx.h"
 
-/* At request start, headers read and r->op classified: the fencing
- * precheck (s3/gate.h), then the operation's preparation (staging a
- * PutObject, bounding DeleteObjects' body). Returns 0 to read the body (if
- * any) and execute at its end, or -1 with an error response queued and
- * the result of queueing it in *res. */
+/* At request start, headers read and r->op classified: for a part or a
+ * completion, its upload and the fencing it is checked with
+ * (s3/ops_multipart.h); the fencing precheck (s3/gate.h); then the
+ * operation's preparation (staging a PutObject or a part, bounding
+ * DeleteObjects' or CompleteMultipartUpload's body). Returns 0 to read the
+ * body (if any) and execute at its end, or -1 with an error response
+ * queued and the result of queueing it in *res. */
 int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res);
 
-/* Whether the operation's execution blocks on storage (fsyncs, the
- * fencing section, copies): writes, bucket changes, fenced reads and
- * fence-advance. The server runs those on a worker, the rest (ordinary
- * reads among them) on its event loop. */
-int zkp_s3_blocks(const zkp_op_t *op);
+/* Whether the request's execution blocks: on storage (fsyncs, the fencing
+ * section, copies, a file read per item): writes, bucket changes, fenced
+ * reads, fence-advance and the multipart listings; and, when the backend is
+ * remote (backend.h: `remote`), every read and listing. The server runs
+ * those on a worker, the rest (ordinary reads of a local backend) on its
+ * event loop. */
+int zkp_s3_blocks(const zkp_req_t *r);
 
 /* Executes the operation (body complete) and queues its response; returns
  * the result of queueing it. */

@@ -20,13 +20,16 @@
  *
  * Every answer to a fenced request (428, 412, 503, acceptance, and the 400
  * of a read or advance with half its headers) is counted in the metrics
- * and written to the audit log. */
+ * and written to the audit log. zkp_gate_commit() is the order of a write
+ * for a staged put (PutObject, CopyObject, a part, a completion). */
 #include "s3/gate.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "http/respond.h"
+#include "s3/errors.h"
+#include "s3/precond.h"
 #include "s3/service.h"
 
 static enum MHD_Result stale(zkp_req_t *r, uint64_t mark)
@@ -297,4 +300,49 @@ void zkp_gate_leave(zkp_gate_t *g)
     if (g->txn != NULL)
         zkp_fence_end(g->txn);
     g->txn = NULL;
+}
+
+/* The header a write's refused precondition names, when only one was sent. */
+static const char *write_condition(const zkp_cond_t *c)
+{
+    if (c == NULL || (c->if_match != NULL && c->if_none_match != NULL))
+        return NULL;
+    return c->if_match != NULL ? "If-Match" : "If-None-Match";
+}
+
+int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
+                    time_t *mtime, enum MHD_Result *res)
+{
+    /* The object's own fsync happens here, before the lock's section: many
+     * writers of one lock sync in parallel, and the section holds only the
+     * mark's commit and the publication. */
+    const zkp_backend_ops_t *ops = r->svc->be->ops;
+    int rc = ops->put_seal ? ops->put_seal(p, etag) : ZKP_BE_OK;
+    if (rc != ZKP_BE_OK) {
+        ops->put_abort(p);
+        *res = zkp_respond_be_error(r, rc);
+        return -1;
+    }
+    zkp_gate_t g;
+    if (zkp_gate_enter_decide(r, &g, res) != 0) {
+        ops->put_abort(p);
+        return -1;
+    }
+    rc = ops->put_commit(p, etag, cond, mtime);
+    /* The decision's outcome, audited in the section: a write refused by
+     * its precondition was not applied (the mark stays raised: the token
+     * was good). A failed commit is audited as the decision it was. */
+    int refused = rc == ZKP_BE_PRECONDITION ||
+                  (rc == ZKP_BE_NO_KEY && cond != NULL && cond->if_match != NULL);
+    zkp_gate_record(r, &g, NULL, refused ? ZKP_VERDICT_REJECT_PRECONDITION : g.verdict);
+    zkp_gate_leave(&g);
+    if (rc == ZKP_BE_PRECONDITION) {
+        *res = zkp_precond_failed(r, write_condition(cond));
+        return -1;
+    }
+    if (rc != ZKP_BE_OK) {
+        *res = zkp_respond_be_error(r, rc);
+        return -1;
+    }
+    return 0;
 }

@@ -7,7 +7,9 @@
 #define ZKP_GATE_H
 
 #include <stdint.h>
+#include <time.h>
 
+#include "backend/cond.h"
 #include "fence/fence.h"
 #include "http/reqctx.h"
 
@@ -50,5 +52,17 @@ void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key);
 void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v);
 /* Leaves the lock's section, if inside; a second call is a no-op. */
 void zkp_gate_leave(zkp_gate_t *g);
+
+/* The fenced commit of a staged write p (consumed whatever happens): the
+ * backend's seal (before the section, so that writers of one lock sync in
+ * parallel), then zkp_gate_enter_decide(), the backend's commit inside the
+ * section with the write's own precondition `cond` (NULL: none; If-Match,
+ * If-None-Match: checked by the backend in the same atomic step as the
+ * publication), the verdict recorded (a write its precondition refused was
+ * not applied), and leave. On success *mtime (may be NULL) gets the
+ * commit's time. Returns 0, or -1 with the refusal or the backend's error
+ * queued in *res (nothing committed). */
+int zkp_gate_commit(zkp_req_t *r, zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
+                    time_t *mtime, enum MHD_Result *res);
 
 #endif

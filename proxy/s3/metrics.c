@@ -98,6 +98,10 @@ void zkp_metrics_render(zkp_metrics_t *m, zkp_buf_t *b, uint64_t marks, int heal
                    "# TYPE zkfence_bytes_sent_total counter\nzkfence_bytes_sent_total %llu\n"
                    "# HELP zkfence_inflight_requests Requests in progress.\n"
                    "# TYPE zkfence_inflight_requests gauge\nzkfence_inflight_requests %d\n"
+                   "# HELP zkfence_multipart_uploads_swept_total Unfinished multipart uploads "
+                   "aborted for their age (multipart_max_age).\n"
+                   "# TYPE zkfence_multipart_uploads_swept_total counter\n"
+                   "zkfence_multipart_uploads_swept_total %llu\n"
                    "# HELP zkfence_head_timeouts_total Connections closed for not sending a "
                    "whole request head in time.\n"
                    "# TYPE zkfence_head_timeouts_total counter\nzkfence_head_timeouts_total %llu\n"
@@ -105,5 +109,6 @@ void zkp_metrics_render(zkp_metrics_t *m, zkp_buf_t *b, uint64_t marks, int heal
                    "rights.\n"
                    "# TYPE zkfence_auth_refused_total counter\nzkfence_auth_refused_total %llu\n",
                    (unsigned long long)marks, healthy, load(&m->bytes_in), load(&m->bytes_out),
-                   atomic_load(&m->inflight), load(&m->head_timeouts), load(&m->auth_refused));
+                   atomic_load(&m->inflight), load(&m->uploads_swept), load(&m->head_timeouts),
+                   load(&m->auth_refused));
 }

@@ -21,8 +21,9 @@ typedef struct zkp_metrics {
     atomic_uint_least64_t fence_unavailable;                           /* 503: mark store failed */
     atomic_uint_least64_t latency[ZKP_LATENCY_BUCKETS + 1];            /* last: +Inf */
     atomic_uint_least64_t latency_sum_us;
-    atomic_uint_least64_t bytes_in;  /* object bytes received (decoded) */
-    atomic_uint_least64_t bytes_out; /* object bytes sent */
+    atomic_uint_least64_t bytes_in;      /* object bytes received (decoded) */
+    atomic_uint_least64_t bytes_out;     /* object bytes sent */
+    atomic_uint_least64_t uploads_swept; /* multipart uploads aborted for their age */
     atomic_int inflight;
     atomic_uint_least64_t head_timeouts; /* connections shut down for a late request head */
     atomic_uint_least64_t auth_refused;  /* requests refused by authentication or rights */

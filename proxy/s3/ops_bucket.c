@@ -78,40 +78,75 @@ enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)
     return zkp_respond_empty(r, 204);
 }
 
-enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
+/* A bucket's configuration that is always the same: the empty element
+ * <name/>, or NoSuchBucket. */
+static enum MHD_Result empty_config(zkp_req_t *r, const char *name)
 {
     if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
     zkp_buf_t b;
     zkp_buf_init(&b);
-    /* Empty means us-east-1, as S3 answers. */
-    zkp_buf_puts(&b, ZKP_XML_DECL "<LocationConstraint xmlns=\"" ZKP_S3_NS "\"/>\n");
+    zkp_buf_printf(&b, ZKP_XML_DECL "<%s xmlns=\"" ZKP_S3_NS "\"/>\n", name);
     return respond_xml(r, &b);
+}
+
+enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
+{
+    return empty_config(r, "LocationConstraint"); /* empty: us-east-1, as S3 answers */
+}
+
+/* --- versioning: none, and saying so ------------------------------------------ */
+
+enum MHD_Result zkp_op_get_bucket_versioning(zkp_req_t *r)
+{
+    return empty_config(r, "VersioningConfiguration"); /* never versioned */
+}
+
+enum MHD_Result zkp_op_put_bucket_versioning(zkp_req_t *r)
+{
+    if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
+        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
+    return zkp_respond_error(r, 501, "NotImplemented",
+                             "Bucket versioning is not implemented by zkfence-proxy: every bucket "
+                             "keeps one version of each object (its version id is null), and "
+                             "fencing protects that one");
 }
 
 /* --- listings --------------------------------------------------------------- */
 
-/* Appends <tag>value</tag>, percent-encoded when the client asked for
- * encoding-type=url (keys may hold bytes XML 1.0 cannot carry). */
 static void elem_enc(zkp_buf_t *b, const zkp_op_t *op, const char *tag, const char *value)
 {
-    if (!op->encoding_url) {
-        zkp_xml_elem(b, tag, value);
-        return;
+    zkp_xml_elem_enc(b, tag, value, op->encoding_url);
+}
+
+/* ListObjectVersions' head: the markers as sent, the next ones when
+ * truncated (every version is "null"). */
+static void versions_head(zkp_buf_t *b, const zkp_op_t *op, const zkp_list_result_t *res)
+{
+    zkp_buf_puts(b, ZKP_XML_DECL "<ListVersionsResult xmlns=\"" ZKP_S3_NS "\">");
+    zkp_xml_elem(b, "Name", op->bucket);
+    elem_enc(b, op, "Prefix", op->prefix ? op->prefix : "");
+    elem_enc(b, op, "KeyMarker", op->key_marker ? op->key_marker : "");
+    zkp_xml_elem(b, "VersionIdMarker", op->version_id_marker ? op->version_id_marker : "");
+    if (res->truncated && res->next != NULL) {
+        elem_enc(b, op, "NextKeyMarker", res->next);
+        if (!res->items[res->n - 1].is_prefix)
+            zkp_xml_elem(b, "NextVersionIdMarker", "null");
     }
-    size_t len = strlen(value);
-    char *enc = malloc(3 * len + 1);
-    if (enc == NULL) {
-        b->oom = 1;
-        return;
-    }
-    zkp_pct_encode(value, len, 1, enc);
-    zkp_xml_elem(b, tag, enc);
-    free(enc);
+    zkp_buf_printf(b, "<MaxKeys>%d</MaxKeys>", op->max_keys);
+    if (op->delimiter != NULL)
+        elem_enc(b, op, "Delimiter", op->delimiter);
+    zkp_buf_printf(b, "<IsTruncated>%s</IsTruncated>", res->truncated ? "true" : "false");
+    if (op->encoding_url)
+        zkp_buf_puts(b, "<EncodingType>url</EncodingType>");
 }
 
 static void list_head(zkp_buf_t *b, const zkp_op_t *op, const zkp_list_result_t *res)
 {
+    if (op->kind == ZKP_OP_LIST_OBJECT_VERSIONS) {
+        versions_head(b, op, res);
+        return;
+    }
     zkp_buf_puts(b, ZKP_XML_DECL "<ListBucketResult xmlns=\"" ZKP_S3_NS "\">");
     zkp_xml_elem(b, "Name", op->bucket);
     elem_enc(b, op, "Prefix", op->prefix ? op->prefix : "");
@@ -156,14 +191,18 @@ static void list_items(zkp_buf_t *b, const zkp_op_t *op, const zkp_list_result_t
             continue;
         char when[32];
         zkp_iso8601(it->mtime, when, sizeof(when));
-        zkp_buf_puts(b, "<Contents>");
+        int versions = op->kind == ZKP_OP_LIST_OBJECT_VERSIONS;
+        zkp_buf_puts(b, versions ? "<Version>" : "<Contents>");
         elem_enc(b, op, "Key", it->name);
+        if (versions)
+            zkp_buf_puts(b, "<VersionId>null</VersionId><IsLatest>true</IsLatest>");
         zkp_xml_elem(b, "LastModified", when);
         zkp_buf_printf(b, "<ETag>&quot;%s&quot;</ETag><Size>%llu</Size>", it->etag,
                        (unsigned long long)it->size);
-        if (op->kind == ZKP_OP_LIST_OBJECTS_V1 || op->fetch_owner)
+        if (op->kind != ZKP_OP_LIST_OBJECTS_V2 || op->fetch_owner)
             zkp_buf_puts(b, "<Owner><ID>zkfence</ID><DisplayName>zkfence</DisplayName></Owner>");
-        zkp_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
+        zkp_buf_puts(b, versions ? "<StorageClass>STANDARD</StorageClass></Version>"
+                                 : "<StorageClass>STANDARD</StorageClass></Contents>");
     }
     for (size_t i = 0; i < res->n; i++) {
         if (!res->items[i].is_prefix)
@@ -201,7 +240,8 @@ enum MHD_Result zkp_op_list_objects(zkp_req_t *r)
     zkp_buf_init(&b);
     list_head(&b, op, &res);
     list_items(&b, op, &res);
-    zkp_buf_puts(&b, "</ListBucketResult>\n");
+    zkp_buf_puts(&b, op->kind == ZKP_OP_LIST_OBJECT_VERSIONS ? "</ListVersionsResult>\n"
+                                                             : "</ListBucketResult>\n");
     zkp_list_result_free(&res);
     return respond_xml(r, &b);
 }

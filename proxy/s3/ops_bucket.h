@@ -10,7 +10,13 @@ enum MHD_Result zkp_op_create_bucket(zkp_req_t *r);
 enum MHD_Result zkp_op_head_bucket(zkp_req_t *r);
 enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r);
 enum MHD_Result zkp_op_bucket_location(zkp_req_t *r);
-/* ListObjects (v1) and ListObjectsV2. */
+/* ListObjects (v1), ListObjectsV2, and ListObjectVersions (no bucket here
+ * is versioned: each object is its one version, "null", the latest). */
 enum MHD_Result zkp_op_list_objects(zkp_req_t *r);
+/* GetBucketVersioning: an empty VersioningConfiguration, S3's answer for a
+ * bucket never versioned. */
+enum MHD_Result zkp_op_get_bucket_versioning(zkp_req_t *r);
+/* PutBucketVersioning: 501 NotImplemented (saying why). */
+enum MHD_Result zkp_op_put_bucket_versioning(zkp_req_t *r);
 
 #endif

@@ -1,7 +1,8 @@
 /* Object operations: PutObject (streamed), GetObject/HeadObject (ranges),
- * DeleteObject, DeleteObjects and CopyObject. Mutations go through the
- * fencing gate (s3/gate.c) between staging and commit, fenced reads around
- * the opening of the object; body bytes arrive through s3/body.c. */
+ * DeleteObject, DeleteObjects (<VersionId>null</VersionId> is the object)
+ * and CopyObject. Mutations go through the fencing gate (s3/gate.c)
+ * between staging and commit, fenced reads around the opening of the
+ * object; body bytes arrive through s3/body.c. */
 #include "s3/ops_object.h"
 
 #include <ctype.h>
@@ -18,6 +19,7 @@
 #include "s3/body.h"
 #include "s3/errors.h"
 #include "s3/gate.h"
+#include "s3/objmeta.h"
 #include "s3/precond.h"
 #include "s3/service.h"
 #include "util/buf.h"
@@ -25,224 +27,23 @@
 
 #define DELETE_MAX_KEYS 1000 /* S3's limit per DeleteObjects request */
 /* Markup around one key: <Object><Key></Key></Object> is 28 bytes; the rest
- * leaves room for a <VersionId> (ignored: there are no versions) and
- * indentation. */
+ * leaves room for a <VersionId> ("null", or a 32-character id refused for
+ * its key, even spelled as character references) and indentation. */
 #define DELETE_OBJECT_MARKUP 512
 /* The XML declaration, <Delete xmlns="..."> and <Quiet>, with room. */
 #define DELETE_ENVELOPE 4096
 
-/* --- request headers kept with the object ------------------------------------ */
-
-static const char *const stored_headers[] = {
-    "content-type",     "cache-control", "content-disposition",
-    "content-language", "expires",       "content-encoding"};
-
-/* "aws-chunked, gzip" -> "gzip": the transfer framing is not the object's
- * encoding. Writes into out (cap >= strlen(v) + 1). */
-static void strip_aws_chunked(const char *v, char *out)
-{
-    out[0] = '\0';
-    const char *p = v;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        const char *s = p;
-        size_t len = n;
-        while (len > 0 && isspace((unsigned char)*s)) {
-            s++;
-            len--;
-        }
-        while (len > 0 && isspace((unsigned char)s[len - 1]))
-            len--;
-        if (len > 0 && !(len == 11 && strncasecmp(s, "aws-chunked", 11) == 0)) {
-            if (out[0] != '\0')
-                strcat(out, ",");
-            strncat(out, s, len);
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-}
-
-static int collect_header(void *arg, const char *key, const char *value)
-{
-    zkp_req_t *r = arg;
-    char name[256];
-    size_t n = strlen(key);
-    if (n >= sizeof(name) || value == NULL)
-        return 0;
-    for (size_t i = 0; i <= n; i++)
-        name[i] = (char)tolower((unsigned char)key[i]);
-    int keep = 0;
-    if (strncmp(name, "x-amz-meta-", 11) == 0)
-        /* The fencing credentials of one write are not object metadata:
-         * stored, they would be copied by CopyObject and echoed to readers
-         * as if they still meant something. Provenance is kept apart. */
-        keep = strcmp(name, "x-amz-meta-fencing-lock") != 0 &&
-               strcmp(name, "x-amz-meta-fencing-token") != 0;
-    for (size_t i = 0; i < sizeof(stored_headers) / sizeof(char *); i++)
-        if (strcmp(name, stored_headers[i]) == 0)
-            keep = 1;
-    if (!keep)
-        return 0;
-    if (strcmp(name, "content-encoding") == 0) {
-        char *v = malloc(strlen(value) + 1);
-        if (v == NULL)
-            return 0;
-        strip_aws_chunked(value, v);
-        if (v[0] != '\0')
-            zkp_obj_meta_add(&r->meta, name, v);
-        free(v);
-        return 0;
-    }
-    zkp_obj_meta_add(&r->meta, name, value);
-    return 0;
-}
-
-static void collect_meta(zkp_req_t *r)
-{
-    zkp_obj_meta_free(&r->meta);
-    zkp_req_headers(r, collect_header, r);
-    if (r->op.fence == ZKP_FENCE_PRESENT) {
-        r->meta.fence_lock = strdup(r->op.lock);
-        r->meta.fence_token = r->op.token;
-    }
-}
-
 /* --- PutObject ------------------------------------------------------------------- */
-
-static int parse_u64_header(const char *v, uint64_t *out)
-{
-    if (v == NULL || !isdigit((unsigned char)*v))
-        return -1;
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end != '\0')
-        return -1;
-    *out = n;
-    return 0;
-}
-
-/* Content-MD5 must be the base64 of 16 bytes. */
-static int read_content_md5(zkp_req_t *r)
-{
-    const char *v = zkp_req_header(r, "Content-MD5");
-    if (v == NULL)
-        return 0;
-    if (zkp_base64_decode(v, strlen(v), r->content_md5, sizeof(r->content_md5)) != 16)
-        return -1;
-    r->has_content_md5 = 1;
-    return 0;
-}
-
-static int refuse_why(const char **why, const char *msg)
-{
-    *why = msg;
-    return -1;
-}
-
-/* The x-amz-checksum-* to check: sent as a header, or announced by
- * x-amz-trailer and sent after an aws-chunked body. Returns 0, or -1 with
- * the refusal's message in *why. */
-static int setup_checksum(zkp_req_t *r, const char **why)
-{
-    zkp_cks_algo_t a = ZKP_CKS_NONE;
-    const char *value = NULL;
-    for (size_t i = 0; i < r->hdrs.n; i++) {
-        const zkp_sigv4_header_t *h = &r->hdrs.v[i];
-        if (h->name_len < 15 || strncasecmp(h->name, "x-amz-checksum-", 15) != 0)
-            continue;
-        zkp_cks_algo_t b = zkp_checksum_algo(h->name, h->name_len);
-        if (b == ZKP_CKS_NONE)
-            return refuse_why(why,
-                              "Unknown x-amz-checksum- algorithm (crc32, crc32c, crc64nvme, sha1, "
-                              "sha256)");
-        if (a != ZKP_CKS_NONE)
-            return refuse_why(why, "Expecting a single x-amz-checksum- header");
-        a = b;
-        value = h->value;
-    }
-    const char *trailer = zkp_req_header(r, "x-amz-trailer");
-    if (trailer != NULL) {
-        zkp_cks_algo_t b = zkp_checksum_algo(trailer, strlen(trailer));
-        if (b == ZKP_CKS_NONE)
-            return refuse_why(why, "x-amz-trailer names no known checksum");
-        if (a != ZKP_CKS_NONE || !r->chunked)
-            return refuse_why(why, "x-amz-trailer needs an aws-chunked body and no x-amz-checksum- "
-                                   "header");
-        a = b;
-    }
-    if (a == ZKP_CKS_NONE)
-        return 0;
-    if (zkp_checksum_init(&r->cks, a) != 0)
-        return refuse_why(why, "Out of memory");
-    r->has_cks = 1;
-    r->cks_trailer = trailer != NULL;
-    if (value != NULL && zkp_checksum_expect(&r->cks, value, strlen(value)) != 0)
-        return refuse_why(why, "The x-amz-checksum- header is not valid base64 of its size");
-    return 0;
-}
-
-static int body_is_aws_chunked(zkp_req_t *r)
-{
-    const char *sha = zkp_req_header(r, "x-amz-content-sha256");
-    const char *enc = zkp_req_header(r, "Content-Encoding");
-    return (sha != NULL && strncmp(sha, "STREAMING-", 10) == 0) ||
-           (enc != NULL && strcasestr(enc, "aws-chunked") != NULL);
-}
 
 int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    uint64_t max = r->svc->cfg->max_body_bytes, cl;
-    if (zkp_precond_write_start(r, res) != 0)
+    /* A part (UploadPart, which starts here too) has no precondition. */
+    if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_precond_write_start(r, res) != 0)
         return -1;
-    if (read_content_md5(r) != 0) {
-        *res = zkp_respond_error(r, 400, "InvalidDigest",
-                                 "The Content-MD5 you specified was invalid.");
-        return -1;
-    }
-    r->chunked = body_is_aws_chunked(r);
-    r->decoded_expected = UINT64_MAX;
-    if (r->chunked) {
-        const char *d = zkp_req_header(r, "x-amz-decoded-content-length");
-        if (d != NULL && parse_u64_header(d, &r->decoded_expected) != 0) {
-            *res = zkp_respond_error(r, 400, "InvalidArgument",
-                                     "x-amz-decoded-content-length is not a number");
-            return -1;
-        }
-        if ((r->ch = malloc(sizeof(*r->ch))) == NULL) {
-            *res = MHD_NO;
-            return -1;
-        }
-        /* A signed stream: the decoder checks every chunk's signature. */
-        zkp_chunked_init(r->ch, r->auth.chunk_sig ? &r->auth.chunks : NULL);
-    }
-    const char *why = NULL;
-    if (setup_checksum(r, &why) != 0) {
-        *res = zkp_respond_error(r, 400, "InvalidRequest", why);
-        return -1;
-    }
-    uint64_t announced = r->chunked ? r->decoded_expected : UINT64_MAX;
-    if (!r->chunked && parse_u64_header(zkp_req_header(r, "Content-Length"), &cl) == 0)
-        announced = cl;
-    if (announced != UINT64_MAX && announced > max) {
-        static const char too_large[] =
-            "Your proposed upload exceeds the maximum allowed object size.";
-        /* Refused on the head; answered after a small body is drained (see
-         * zkp_body_refuse_unread), else now. Nothing is staged either way. */
-        if (!r->chunked &&
-            zkp_body_refuse_unread(r, announced, 413, "EntityTooLarge", too_large) == 0)
-            return 0;
-        *res = zkp_respond_error(r, 413, "EntityTooLarge", too_large);
-        return -1;
-    }
-    r->body_limit = max;
-    collect_meta(r);
-    r->md5 = EVP_MD_CTX_new();
-    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1) {
-        *res = MHD_NO;
-        return -1;
-    }
+    int started = zkp_body_stream_start(r, r->svc->cfg->max_body_bytes, res);
+    if (started != 0)
+        return started > 0 ? 0 : -1; /* > 0: refused, the body drained first */
+    zkp_objmeta_collect(r);
     int rc = r->svc->be->ops->put_begin(r->svc->be, r->op.bucket, r->op.key, &r->meta, &r->put);
     if (rc != ZKP_BE_OK) {
         r->put = NULL;
@@ -253,98 +54,32 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
     return 0;
 }
 
-/* Checks the end of the body: what body.c checks (framing, length,
- * signatures, SHA-256, checksum), then Content-MD5. Fills etag (hex).
- * Returns 0 or queues the error and returns -1. */
-static int finish_body(zkp_req_t *r, char etag[33], enum MHD_Result *res)
-{
-    if (zkp_body_finish(r) != 0) {
-        *res = zkp_body_respond_failed(r);
-        return -1;
-    }
-    unsigned char md[16];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(r->md5, md, &mdlen);
-    zkp_hex_encode(md, 16, etag);
-    if (r->has_content_md5 && memcmp(md, r->content_md5, 16) != 0) {
-        *res = zkp_respond_error(r, 400, "BadDigest",
-                                 "The Content-MD5 you specified did not match what we received.");
-        return -1;
-    }
-    return 0;
-}
-
 static enum MHD_Result respond_etag(zkp_req_t *r, int status, const char *etag)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
-    char quoted[40];
+    char quoted[ZKP_ETAG_MAX + 3];
     snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
     MHD_add_response_header(resp, "ETag", quoted);
     return zkp_respond(r, status, resp);
 }
 
-/* The header a write's refused precondition names, when only one was sent. */
-static const char *write_condition(const zkp_cond_t *c)
-{
-    if (c->if_match != NULL && c->if_none_match != NULL)
-        return NULL;
-    return c->if_match != NULL ? "If-Match" : "If-None-Match";
-}
-
-/* Fences and commits a staged put (r->put, consumed). The write's own
- * preconditions (If-Match, If-None-Match) go to the backend's commit, which
- * checks them in the same atomic step as the publication: inside the
- * lock's section for a fenced write, under the backend's own
- * serialisation of the key for every write. */
-static int commit_fenced(zkp_req_t *r, const char *etag, time_t *mtime, enum MHD_Result *res)
-{
-    zkp_gate_t g;
-    zkp_put_t *p = r->put;
-    r->put = NULL;
-    /* The object's own fsync happens here, before the lock's section: many
-     * writers of one lock sync in parallel, and the section holds only the
-     * mark's commit and the publication. */
-    const zkp_backend_ops_t *ops = r->svc->be->ops;
-    int sealed = ops->put_seal ? ops->put_seal(p, etag) : ZKP_BE_OK;
-    if (sealed != ZKP_BE_OK) {
-        ops->put_abort(p);
-        *res = zkp_respond_be_error(r, sealed);
-        return -1;
-    }
-    zkp_cond_t cond;
-    zkp_precond_write(r, &cond);
-    if (zkp_gate_enter_decide(r, &g, res) != 0) {
-        r->svc->be->ops->put_abort(p);
-        return -1;
-    }
-    int rc = r->svc->be->ops->put_commit(p, etag, &cond, mtime);
-    /* The decision's outcome, audited in the section: a write refused by
-     * its precondition was not applied (the mark stays raised: the token
-     * was good). A failed commit is audited as the decision it was. */
-    int refused = rc == ZKP_BE_PRECONDITION || (rc == ZKP_BE_NO_KEY && cond.if_match != NULL);
-    zkp_gate_record(r, &g, NULL, refused ? ZKP_VERDICT_REJECT_PRECONDITION : g.verdict);
-    zkp_gate_leave(&g);
-    if (rc == ZKP_BE_PRECONDITION) {
-        *res = zkp_precond_failed(r, write_condition(&cond));
-        return -1;
-    }
-    if (rc != ZKP_BE_OK) {
-        *res = zkp_respond_be_error(r, rc);
-        return -1;
-    }
-    return 0;
-}
-
 enum MHD_Result zkp_op_put_object(zkp_req_t *r)
 {
-    char etag[33];
+    if (r->failed.status != 0)
+        return zkp_body_respond_failed(r);
+    char etag[ZKP_ETAG_MAX + 1];
     enum MHD_Result res;
-    if (finish_body(r, etag, &res) != 0)
+    if (zkp_body_stream_finish(r, etag, &res) != 0)
         return res;
-    if (commit_fenced(r, etag, NULL, &res) != 0)
+    zkp_put_t *p = r->put;
+    r->put = NULL;
+    zkp_cond_t cond;
+    zkp_precond_write(r, &cond);
+    if (zkp_gate_commit(r, p, etag, r->op.kind == ZKP_OP_PUT_OBJECT ? &cond : NULL, NULL, &res) !=
+        0)
         return res;
     atomic_fetch_add(&r->svc->metrics.bytes_in, r->body_bytes);
     return respond_etag(r, 200, etag);
@@ -367,8 +102,8 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
     enum MHD_Result res;
     if (zkp_precond_write_start(r, &res) != 0)
         return res;
-    collect_meta(r);
-    char etag[33];
+    zkp_objmeta_collect(r);
+    char etag[ZKP_ETAG_MAX + 1];
     zkp_cond_t src_cond;
     zkp_precond_copy_source(r, &src_cond);
     int rc =
@@ -378,17 +113,28 @@ enum MHD_Result zkp_op_copy_object(zkp_req_t *r)
         r->put = NULL;
         return zkp_respond_be_error(r, rc);
     }
+    zkp_put_t *p = r->put;
+    r->put = NULL;
+    zkp_cond_t cond;
+    zkp_precond_write(r, &cond);
+    return zkp_copy_finish(r, p, etag, &cond, "CopyObjectResult");
+}
+
+enum MHD_Result zkp_copy_finish(zkp_req_t *r, zkp_put_t *p, const char *etag,
+                                const zkp_cond_t *cond, const char *root)
+{
     time_t mtime = 0;
-    if (commit_fenced(r, etag, &mtime, &res) != 0)
+    enum MHD_Result res;
+    if (zkp_gate_commit(r, p, etag, cond, &mtime, &res) != 0)
         return res;
     char when[32];
     zkp_iso8601(mtime, when, sizeof(when));
     zkp_buf_t b;
     zkp_buf_init(&b);
     zkp_buf_printf(&b,
-                   ZKP_XML_DECL "<CopyObjectResult xmlns=\"" ZKP_S3_NS "\"><LastModified>%s"
-                                "</LastModified><ETag>&quot;%s&quot;</ETag></CopyObjectResult>\n",
-                   when, etag);
+                   ZKP_XML_DECL "<%s xmlns=\"" ZKP_S3_NS "\"><LastModified>%s</LastModified>"
+                                "<ETag>&quot;%s&quot;</ETag></%s>\n",
+                   root, when, etag, root);
     size_t len;
     char *body = zkp_buf_steal(&b, &len);
     return zkp_respond_body(r, 200, "application/xml", body, len);
@@ -400,7 +146,22 @@ typedef struct get_stream {
     zkp_service_t *svc;
     zkp_reader_t *rd;
     uint64_t first;
+    struct MHD_Connection *conn;
 } get_stream_t;
+
+/* A remote reader has no bytes yet (called by its read(), inside our
+ * content reader: where libmicrohttpd allows it): the connection sleeps
+ * until get_ready, so the loop does not spin on it. */
+static void get_wait(void *cls)
+{
+    MHD_suspend_connection(((get_stream_t *)cls)->conn);
+}
+
+/* From the backend's transfer thread: bytes arrived (or the end). */
+static void get_ready(void *cls)
+{
+    MHD_resume_connection(((get_stream_t *)cls)->conn);
+}
 
 static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -408,6 +169,8 @@ static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (g->rd == NULL)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     ssize_t n = g->svc->be->ops->read(g->rd, g->first + pos, buf, max);
+    if (n == ZKP_BE_READ_AGAIN)
+        return 0; /* suspended by get_wait; called again after get_ready */
     if (n < 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (n == 0)
@@ -459,7 +222,7 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
 
 static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *m)
 {
-    char v[64];
+    char v[ZKP_ETAG_MAX + 16];
     snprintf(v, sizeof(v), "\"%s\"", m->etag);
     MHD_add_response_header(resp, "ETag", v);
     zkp_http_date(m->mtime, v, sizeof(v));
@@ -483,23 +246,10 @@ static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *
 
 static enum MHD_Result invalid_range(zkp_req_t *r, uint64_t size)
 {
-    size_t len;
-    char *res = zkp_req_resource(r);
-    char *body = zkp_xml_error("InvalidRange", "The requested range is not satisfiable",
-                               res ? res : "/", r->request_id, NULL, 0, &len);
-    free(res);
-    if (body == NULL)
-        return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
     char cr[48];
     snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
-    MHD_add_response_header(resp, "Content-Range", cr);
-    MHD_add_response_header(resp, "Content-Type", "application/xml");
-    return zkp_respond(r, 416, resp);
+    return zkp_respond_error_hdr(r, 416, "InvalidRange", "The requested range is not satisfiable",
+                                 "Content-Range", cr);
 }
 
 /* 304 Not Modified: the validators, no body. */
@@ -509,7 +259,7 @@ static enum MHD_Result not_modified(zkp_req_t *r, const zkp_obj_meta_t *m)
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
-    char v[64];
+    char v[ZKP_ETAG_MAX + 16];
     snprintf(v, sizeof(v), "\"%s\"", m->etag);
     MHD_add_response_header(resp, "ETag", v);
     zkp_http_date(m->mtime, v, sizeof(v));
@@ -545,16 +295,29 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     if (g == NULL)
         return MHD_NO;
     g->svc = r->svc;
+    g->conn = r->conn;
     /* A fenced read opens the object (its snapshot: later writes do not
-     * change what an open descriptor reads) inside the lock's section,
-     * once its token is the durable mark. An ordinary read has no section. */
+     * change what an open descriptor reads, and an upstream's GET has begun
+     * with its headers) inside the lock's section, once its token is the
+     * durable mark. An ordinary read has no section. */
     zkp_gate_t fence;
     enum MHD_Result res;
     if (zkp_gate_enter(r, &fence, NULL, &res) != 0) {
         free(g);
         return res;
     }
-    int rc = r->svc->be->ops->open(r->svc->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
+    const zkp_backend_ops_t *ops = r->svc->be->ops;
+    const char *range = zkp_req_header(r, "Range");
+    uint64_t f, l;
+    int rc;
+    if (!head && range != NULL && ops->open_range != NULL &&
+        zkp_range_parse(range, UINT64_MAX, &f, &l) != ZKP_RANGE_NONE && !strstr(range, "=-"))
+        /* One byte range from a given offset: a remote backend fetches only
+         * those bytes. Not a suffix range (bytes=-N): s3rver reads it as
+         * 0-N, and the whole body then streams, skipped up to the range. */
+        rc = ops->open_range(r->svc->be, r->op.bucket, r->op.key, range, &m, &g->rd);
+    else
+        rc = ops->open(r->svc->be, r->op.bucket, r->op.key, &m, head ? NULL : &g->rd);
     zkp_gate_leave(&fence);
     if (rc != ZKP_BE_OK) {
         free(g);
@@ -594,6 +357,8 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
         else
             atomic_fetch_add(&r->svc->metrics.bytes_out, len);
     } else {
+        if (ops->set_notify != NULL && g->rd != NULL)
+            ops->set_notify(g->rd, get_wait, get_ready, g);
         resp = MHD_create_response_from_callback(len, 64 * 1024, get_read, g, get_free);
     }
     if (resp == NULL) {
@@ -654,27 +419,45 @@ static const char *key_problem(const char *key, size_t max)
     return NULL;
 }
 
+/* Why one key of DeleteObjects is refused, or NULL: an invalid key, or a
+ * version other than "null" (the only one there is). *code is its S3
+ * error code. */
+static const char *delete_problem(const zkp_req_t *r, const zkp_delete_req_t *d, size_t i,
+                                  const char **code)
+{
+    const char *problem = key_problem(d->keys[i], r->svc->cfg->max_key_bytes);
+    int status;
+    *code = "InvalidArgument";
+    if (problem == NULL && d->versions[i] != NULL)
+        zkp_version_id_check(d->versions[i], &status, code, &problem);
+    return problem;
+}
+
 /* One audit line per key, with what the decision meant for that key: the
  * gate's acceptance, or a refusal of a key that is not valid. */
 static void delete_each(zkp_req_t *r, const zkp_delete_req_t *d, const zkp_gate_t *g, zkp_buf_t *b)
 {
     zkp_backend_t *be = r->svc->be;
     for (size_t i = 0; i < d->nkeys; i++) {
-        const char *k = d->keys[i];
-        const char *problem = key_problem(k, r->svc->cfg->max_key_bytes);
+        const char *k = d->keys[i], *code;
+        const char *problem = delete_problem(r, d, i, &code);
         int rc = problem ? ZKP_BE_OK : be->ops->remove(be, r->op.bucket, k);
         zkp_gate_audit_as(r, g, k, problem ? ZKP_VERDICT_REJECT_INVALID : g->verdict);
         if (problem == NULL && (rc == ZKP_BE_OK || rc == ZKP_BE_NO_KEY)) {
             if (!d->quiet) {
                 zkp_buf_puts(b, "<Deleted>");
                 zkp_xml_elem(b, "Key", k);
+                if (d->versions[i] != NULL) /* "null", echoed as S3 does */
+                    zkp_xml_elem(b, "VersionId", d->versions[i]);
                 zkp_buf_puts(b, "</Deleted>");
             }
             continue;
         }
         zkp_buf_puts(b, "<Error>");
         zkp_xml_elem(b, "Key", k);
-        zkp_xml_elem(b, "Code", problem ? "InvalidArgument" : "InternalError");
+        if (d->versions[i] != NULL)
+            zkp_xml_elem(b, "VersionId", d->versions[i]);
+        zkp_xml_elem(b, "Code", problem ? code : "InternalError");
         zkp_xml_elem(b, "Message", problem ? problem : "Storage error");
         zkp_buf_puts(b, "</Error>");
     }
@@ -747,11 +530,8 @@ enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
 
 int zkp_delete_objects_start(zkp_req_t *r, enum MHD_Result *res)
 {
-    if (read_content_md5(r) != 0) {
-        *res = zkp_respond_error(r, 400, "InvalidDigest",
-                                 "The Content-MD5 you specified was invalid.");
+    if (zkp_body_content_md5(r, res) != 0)
         return -1;
-    }
     /* The largest body a valid request can need: 1000 keys of the longest
      * allowed length, every byte in the longest spelling the parser accepts
      * (a character reference), plus markup. */

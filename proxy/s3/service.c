@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/registry.h"
@@ -56,6 +57,37 @@ static int open_zk(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_
                        errlen);
 }
 
+/* Unfinished multipart uploads past their age are aborted: their parts
+ * would otherwise hold space for ever. */
+static void sweep_uploads(void *arg)
+{
+    zkp_service_t *svc = arg;
+    time_t before = time(NULL) - (time_t)svc->cfg->multipart_max_age_s;
+    int n = svc->be->ops->mpu_sweep(svc->be, before);
+    if (n <= 0)
+        return;
+    atomic_fetch_add(&svc->metrics.uploads_swept, (uint64_t)n);
+    fprintf(stderr,
+            "zkfence-proxy: aborted %d unfinished multipart upload(s) older than %llu s "
+            "(multipart_max_age)\n",
+            n, (unsigned long long)svc->cfg->multipart_max_age_s);
+}
+
+static int start_sweeps(zkp_service_t *svc, char *err, size_t errlen)
+{
+    uint64_t age = svc->cfg->multipart_max_age_s;
+    if (age == 0 || svc->be->ops->mpu_sweep == NULL)
+        return 0;
+    sweep_uploads(svc); /* at start-up, before the first request */
+    uint64_t ms = age * 1000 / 4;
+    ms = ms < 1000 ? 1000 : ms > 3600000 ? 3600000 : ms;
+    if (zkp_ticker_start((unsigned)ms, sweep_uploads, svc, &svc->sweeper) != 0) {
+        snprintf(err, errlen, "cannot start the multipart upload sweeper thread");
+        return -1;
+    }
+    return 0;
+}
+
 int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
 {
     memset(svc, 0, sizeof(*svc));
@@ -89,12 +121,15 @@ int zkp_service_open(zkp_service_t *svc, const zkp_config_t *cfg, char *err, siz
     }
     if (zkp_marks_inert(svc->marks) > 0)
         zkp_marks_foreach(svc->marks, name_inert, NULL);
-    svc->be = zkp_backend_open(cfg, err, errlen);
+    int failure = ZKP_FAIL_START;
+    svc->be = zkp_backend_open(cfg, err, errlen, &failure);
     if (svc->be == NULL)
-        return -1;
+        return failure;
     if (open_zk(svc, cfg, err, errlen) != 0)
-        return -1;
-    return zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen);
+        return ZKP_FAIL_START;
+    if (zkp_audit_open(cfg->audit_log, &svc->audit, err, errlen) != 0)
+        return ZKP_FAIL_START;
+    return start_sweeps(svc, err, errlen) == 0 ? 0 : ZKP_FAIL_START;
 }
 
 int zkp_service_reopen_logs(zkp_service_t *svc)
@@ -104,6 +139,8 @@ int zkp_service_reopen_logs(zkp_service_t *svc)
 
 void zkp_service_close(zkp_service_t *svc)
 {
+    zkp_ticker_stop(svc->sweeper); /* it uses the backend: first */
+    svc->sweeper = NULL;
     zkp_audit_close(svc->audit);
     zkp_marks_close(svc->marks);
     if (svc->be != NULL)

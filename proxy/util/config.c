@@ -32,6 +32,10 @@ void zkp_config_defaults(zkp_config_t *c)
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
     c->verify = ZKP_VERIFY_UNSET;
+    c->multipart_max_age_s = 7 * 86400; /* a week, as S3 lifecycle rules often say */
+    snprintf(c->s3.region, sizeof(c->s3.region), "us-east-1");
+    c->s3.timeout_s = 30;
+    c->s3.connect_timeout_s = 5;
 }
 
 void zkp_config_free(zkp_config_t *c)
@@ -50,7 +54,68 @@ void zkp_config_free(zkp_config_t *c)
         free(c->binds[i].value);
     }
     free(c->binds);
+    free(c->s3.maps);
     memset(c, 0, sizeof(*c));
+}
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *oom = 1;
+    return d;
+}
+
+static void *dup_array(const void *src, size_t n, size_t size, int *oom)
+{
+    if (n == 0)
+        return NULL;
+    void *d = malloc(n * size);
+    if (d == NULL)
+        *oom = 1;
+    else
+        memcpy(d, src, n * size);
+    return d;
+}
+
+int zkp_config_copy(zkp_config_t *dst, const zkp_config_t *src)
+{
+    int oom = 0;
+    *dst = *src;
+    dst->data_dir = dup_or_null(src->data_dir, &oom);
+    dst->audit_log = dup_or_null(src->audit_log, &oom);
+    dst->marks_db = dup_or_null(src->marks_db, &oom);
+    dst->tls_cert = dup_or_null(src->tls_cert, &oom);
+    dst->tls_key = dup_or_null(src->tls_key, &oom);
+    dst->credentials = dup_or_null(src->credentials, &oom);
+    dst->buckets = dup_array(src->buckets, src->nbuckets, sizeof(*src->buckets), &oom);
+    dst->s3.maps = dup_array(src->s3.maps, src->s3.nmaps, sizeof(*src->s3.maps), &oom);
+    dst->zk = dup_or_null(src->zk, &oom);
+    dst->zk_chroot = dup_or_null(src->zk_chroot, &oom);
+    /* The bind lines own their strings: copied one by one, and counted as
+     * they are, so that zkp_config_free(dst) frees exactly what exists. */
+    dst->binds = NULL;
+    dst->nbinds = 0;
+    if (src->nbinds > 0) {
+        dst->binds = calloc(src->nbinds, sizeof(*dst->binds));
+        oom |= dst->binds == NULL;
+        for (size_t i = 0; dst->binds != NULL && i < src->nbinds; i++, dst->nbinds++) {
+            dst->binds[i] = src->binds[i];
+            dst->binds[i].spec = dup_or_null(src->binds[i].spec, &oom);
+            dst->binds[i].value = dup_or_null(src->binds[i].value, &oom);
+        }
+    }
+    return oom ? -1 : 0;
+}
+
+const zkp_s3_map_t *zkp_config_s3_map(const zkp_config_t *c, const char *bucket)
+{
+    for (size_t i = 0; i < c->s3.nmaps; i++)
+        if (strcmp(c->s3.maps[i].bucket, bucket) == 0)
+            return &c->s3.maps[i];
+    return NULL;
 }
 
 __attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen, const char *fmt,
@@ -214,6 +279,30 @@ static int set_bind(zkp_config_t *c, const char *key, const char *v, const char 
     return 0;
 }
 
+/* A duration: decimal seconds, or with a unit s, m, h or d; at most ten
+ * years. */
+static int parse_duration(const char *v, uint64_t *out)
+{
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    uint64_t unit = 1;
+    if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    if (*end == 's' || unit > 1)
+        end++;
+    if (errno != 0 || *end != '\0' || n > 3650ull * 86400 / unit)
+        return -1;
+    *out = n * unit;
+    return 0;
+}
+
 typedef enum { T_SIZE, T_UINT, T_BOOL } kind_t;
 
 /* The numeric and boolean keys, with their bounds. */
@@ -316,7 +405,7 @@ static int set_simple(zkp_config_t *c, const char *key, const char *v, char *err
 
 /* The names backend/registry.c can open. Checked here, so that a wrong one
  * is reported with the file and line, before anything starts. */
-static const char *const backends[] = {"fs"};
+static const char *const backends[] = {"fs", "s3"};
 
 static int set_backend(zkp_config_t *c, const char *v, char *err, size_t errlen)
 {
@@ -325,7 +414,109 @@ static int set_backend(zkp_config_t *c, const char *v, char *err, size_t errlen)
             snprintf(c->backend, sizeof(c->backend), "%s", v);
             return 0;
         }
-    return errf(err, errlen, "backend: unknown backend '%s' (expected fs: local files)", v);
+    return errf(err, errlen,
+                "backend: unknown backend '%s' (expected fs: local files, or s3: an upstream "
+                "S3-compatible endpoint)",
+                v);
+}
+
+/* s3.bucket.NAME = UPSTREAM[/PREFIX] */
+static int set_s3_map(zkp_s3_config_t *s3, const char *key, const char *v, char *err, size_t errlen)
+{
+    const char *name = key + strlen("s3.bucket.");
+    if (!zkp_bucket_name_valid(name, strlen(name)))
+        return errf(err, errlen, "'%s': '%s' is not a valid S3 bucket name", key, name);
+    size_t ulen = strcspn(v, "/");
+    if (!zkp_bucket_name_valid(v, ulen))
+        return errf(err, errlen, "%s: expected UPSTREAM-BUCKET[/PREFIX], got '%s'", key, v);
+    const char *prefix = v[ulen] == '/' ? v + ulen + 1 : "";
+    if (strlen(prefix) >= sizeof(s3->maps[0].prefix) || !zkp_utf8_valid(prefix, strlen(prefix)))
+        return errf(err, errlen, "%s: the prefix must be UTF-8 of at most 1023 bytes", key);
+    zkp_s3_map_t *m = NULL;
+    for (size_t i = 0; i < s3->nmaps; i++)
+        if (strcmp(s3->maps[i].bucket, name) == 0)
+            m = &s3->maps[i];
+    if (m == NULL) {
+        zkp_s3_map_t *t = realloc(s3->maps, (s3->nmaps + 1) * sizeof(*t));
+        if (t == NULL)
+            return errf(err, errlen, "%s: out of memory", key);
+        s3->maps = t;
+        m = &t[s3->nmaps++];
+    }
+    snprintf(m->bucket, sizeof(m->bucket), "%s", name);
+    snprintf(m->upstream, sizeof(m->upstream), "%.*s", (int)ulen, v);
+    snprintf(m->prefix, sizeof(m->prefix), "%s", prefix);
+    return 0;
+}
+
+static int set_s3_string(char *slot, size_t cap, const char *key, const char *v, char *err,
+                         size_t errlen)
+{
+    if (strlen(v) >= cap)
+        return errf(err, errlen, "%s: longer than %zu bytes", key, cap - 1);
+    snprintf(slot, cap, "%s", v);
+    return 0;
+}
+
+/* The s3.* keys (backend = s3). Returns 1 if key is not one of them. */
+static int set_s3(zkp_s3_config_t *s3, const char *key, const char *v, char *err, size_t errlen)
+{
+    uint64_t n;
+    if (strncmp(key, "s3.bucket.", 10) == 0)
+        return set_s3_map(s3, key, v, err, errlen);
+    if (strcmp(key, "s3.endpoint") == 0) {
+        const char *host = !strncmp(v, "http://", 7)    ? v + 7
+                           : !strncmp(v, "https://", 8) ? v + 8
+                                                        : NULL;
+        size_t len = strlen(v);
+        while (len > 0 && v[len - 1] == '/')
+            len--;
+        if (host == NULL || *host == '\0' || *host == '/' || strpbrk(v, "?# \t") != NULL ||
+            strchr(host, '@') != NULL)
+            return errf(err, errlen,
+                        "s3.endpoint: expected http://HOST[:PORT] or https://..., got '%s'", v);
+        if (len >= sizeof(s3->endpoint))
+            return errf(err, errlen, "s3.endpoint: longer than %zu bytes",
+                        sizeof(s3->endpoint) - 1);
+        snprintf(s3->endpoint, sizeof(s3->endpoint), "%.*s", (int)len, v);
+        return 0;
+    }
+    if (strcmp(key, "s3.region") == 0) {
+        size_t len = strlen(v);
+        if (len == 0 || len > 63 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+            return errf(err, errlen, "s3.region: expected 1..63 of [a-z0-9-], got '%s'", v);
+        return set_s3_string(s3->region, sizeof(s3->region), key, v, err, errlen);
+    }
+    if (strcmp(key, "s3.credentials_file") == 0)
+        return set_s3_string(s3->credentials_file, sizeof(s3->credentials_file), key, v, err,
+                             errlen);
+    if (strcmp(key, "s3.ca_file") == 0)
+        return set_s3_string(s3->ca_file, sizeof(s3->ca_file), key, v, err, errlen);
+    if (strcmp(key, "s3.addressing") == 0) {
+        if (strcmp(v, "path") != 0 && strcmp(v, "virtual") != 0)
+            return errf(err, errlen, "s3.addressing: expected path or virtual, got '%s'", v);
+        s3->virtual_hosted = v[0] == 'v';
+        return 0;
+    }
+    if (strcmp(key, "s3.unmapped") == 0) {
+        if (strcmp(v, "refuse") != 0 && strcmp(v, "same") != 0)
+            return errf(err, errlen, "s3.unmapped: expected refuse or same, got '%s'", v);
+        s3->unmapped_same = v[0] == 's';
+        return 0;
+    }
+    if (strcmp(key, "s3.timeout_s") == 0 || strcmp(key, "s3.connect_timeout_s") == 0) {
+        if (parse_u64(v, 3600, &n) != 0 || n < 1)
+            return errf(err, errlen, "%s: expected a number in 1..3600, got '%s'", key, v);
+        *(key[3] == 't' ? &s3->timeout_s : &s3->connect_timeout_s) = (unsigned)n;
+        return 0;
+    }
+    if (strncmp(key, "s3.", 3) == 0)
+        return errf(err, errlen,
+                    "unknown key '%s' (s3.endpoint, s3.region, s3.credentials_file, s3.ca_file, "
+                    "s3.addressing, s3.unmapped, s3.timeout_s, s3.connect_timeout_s, "
+                    "s3.bucket.NAME)",
+                    key);
+    return 1;
 }
 
 /* zk = host:port,host:port (no chroot in it: zk_chroot says it apart, so
@@ -388,6 +579,9 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
 {
     if (strncmp(key, "bind.", 5) == 0)
         return set_bind(c, key, v, NULL, err, errlen);
+    int s3rc = set_s3(&c->s3, key, v, err, errlen);
+    if (s3rc <= 0)
+        return s3rc;
     if (strcmp(key, "listen") == 0)
         return parse_listen(c, v, err, errlen);
     if (strcmp(key, "tls_listen") == 0)
@@ -419,6 +613,13 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
         return set_backend(c, v, err, errlen);
     if (strcmp(key, "zk") == 0 || strcmp(key, "zk_chroot") == 0 || strcmp(key, "verify") == 0)
         return set_zk(c, key, v, err, errlen);
+    if (strcmp(key, "multipart_max_age") == 0)
+        return parse_duration(v, &c->multipart_max_age_s) == 0
+                   ? 0
+                   : errf(err, errlen,
+                          "%s: expected a duration (a number of seconds, or with s, m, h or d: "
+                          "7d), 0 for never, got '%s'",
+                          key, v);
     if (strcmp(key, "fencing") == 0)
         return parse_fencing(v, &c->fencing_required_default) == 0
                    ? 0

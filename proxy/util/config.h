@@ -5,7 +5,7 @@
  * File format: one `key = value` per line; '#' starts a comment (whole line
  * or after whitespace); blank lines are ignored; values may not be quoted.
  * Errors name the file and line. Sizes take an optional K/M/G suffix
- * (powers of 1024). */
+ * (powers of 1024), durations an optional s/m/h/d one (seconds without). */
 #ifndef ZKP_CONFIG_H
 #define ZKP_CONFIG_H
 
@@ -13,6 +13,13 @@
 #include <stdint.h>
 
 #define ZKP_DEFAULT_LISTEN "127.0.0.1:9000"
+
+/* Why a start failed (the backend registry, zkp_service_open,
+ * zkp_server_start return these), so that the exit status can follow
+ * sysexits(3). */
+#define ZKP_FAIL_START (-1)       /* exit 1: anything else */
+#define ZKP_FAIL_UNAVAILABLE (-2) /* exit 69: a service we need cannot be reached */
+#define ZKP_FAIL_CONFIG (-3)      /* exit 78: the configuration is wrong */
 
 typedef struct zkp_bucket_policy {
     char name[64];
@@ -27,6 +34,28 @@ typedef struct zkp_bind_line {
     char *value;      /* owned */
     char origin[320]; /* "FILE:LINE" */
 } zkp_bind_line_t;
+
+/* backend = s3: one proxy bucket stored in an upstream bucket, under an
+ * optional key prefix (s3.bucket.NAME = UPSTREAM[/PREFIX]). */
+typedef struct zkp_s3_map {
+    char bucket[64];   /* the proxy's bucket name */
+    char upstream[64]; /* the upstream bucket */
+    char prefix[1024]; /* prepended to every key upstream; "" for none */
+} zkp_s3_map_t;
+
+/* The settings of backend = s3 (backend/s3/). Strings are "" when unset. */
+typedef struct zkp_s3_config {
+    char endpoint[512];          /* http[s]://host[:port], no trailing '/' */
+    char region[64];             /* default "us-east-1" */
+    char credentials_file[4096]; /* access_key / secret_key; mode 0600 or 0400 */
+    char ca_file[4096];          /* CA bundle for https; "" = the system's */
+    int virtual_hosted;          /* 1: bucket.host/key; 0 (default): host/bucket/key */
+    int unmapped_same;           /* unmapped buckets: 1 same name upstream, 0 refused */
+    unsigned timeout_s;          /* a call, or a transfer stalled this long, fails (503) */
+    unsigned connect_timeout_s;
+    zkp_s3_map_t *maps; /* owned */
+    size_t nmaps;
+} zkp_s3_config_t;
 
 /* The storage backend when the configuration names none (`backend = fs`:
  * local files in data_dir). backend/registry.c opens a backend by name. */
@@ -46,7 +75,7 @@ typedef struct zkp_config {
     int auth;                /* verify SigV4 and rights (default on) */
     char *credentials;       /* owned; the credentials file (auth/creds.h) */
     char region[64];         /* the region clients sign for */
-    char backend[16];        /* which storage backend: "fs" (local files, in data_dir) */
+    char backend[16];        /* which storage backend: "fs" (local files, in data_dir) or "s3" */
     char *data_dir;          /* owned */
     char *audit_log;         /* owned; NULL: DATA_DIR/audit.log */
     char *marks_db;          /* owned; NULL: DATA_DIR/marks.db */
@@ -65,6 +94,9 @@ typedef struct zkp_config {
     int group_commit_max_wait_us; /* 0: the fence store's default */
     int debug_fault_endpoint;     /* test-only: POST /_zkfence/debug/marks-fail */
     int shutdown_grace_s;         /* how long SIGTERM waits for in-flight requests */
+    /* Unfinished multipart uploads older than this are aborted (seconds;
+     * 0: never). The file takes a unit: s, m, h or d. */
+    uint64_t multipart_max_age_s;
     zkp_bucket_policy_t *buckets; /* owned */
     size_t nbuckets;
     zkp_bind_line_t *binds; /* owned: `bind.*` lines, in file order */
@@ -74,6 +106,7 @@ typedef struct zkp_config {
     char *zk_chroot;                /* owned; `zk_chroot = /path`; NULL: none */
     int verify;                     /* ZKP_VERIFY_*; `verify = holder | off` */
     unsigned zk_session_timeout_ms; /* 0: libzkfence's default */
+    zkp_s3_config_t s3; /* backend = s3 */
 } zkp_config_t;
 
 /* `verify`: unset means holder when `zk` is set, off otherwise
@@ -89,6 +122,12 @@ int zkp_config_verify(const zkp_config_t *c, char *err, size_t errlen);
 
 void zkp_config_defaults(zkp_config_t *c);
 void zkp_config_free(zkp_config_t *c);
+/* Deep copy of src into dst (dst's old contents are not freed). Returns 0,
+ * or -1 on OOM (dst then holds nothing to free beyond zkp_config_free). */
+int zkp_config_copy(zkp_config_t *dst, const zkp_config_t *src);
+
+/* The mapping of a proxy bucket, or NULL if it has none. */
+const zkp_s3_map_t *zkp_config_s3_map(const zkp_config_t *c, const char *bucket);
 
 /* Sets one key. Returns 0, or -1 with a message in err. */
 int zkp_config_set(zkp_config_t *c, const char *key, const char *value, char *err, size_t errlen);

@@ -50,13 +50,13 @@ static void test_open_by_name(void)
      * before anything is created. */
     snprintf(c.backend, sizeof(c.backend), "nope");
     err[0] = '\0';
-    CU_ASSERT_PTR_NULL(zkp_backend_open(&c, err, sizeof(err)));
+    CU_ASSERT_PTR_NULL(zkp_backend_open(&c, err, sizeof(err), NULL));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "'nope'"));
     struct stat st;
     CU_ASSERT_NOT_EQUAL(stat(data, &st), 0);
 
     snprintf(c.backend, sizeof(c.backend), "fs");
-    zkp_backend_t *be = zkp_backend_open(&c, err, sizeof(err));
+    zkp_backend_t *be = zkp_backend_open(&c, err, sizeof(err), NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(be);
     CU_ASSERT_STRING_EQUAL(be->ops->name, "local-files");
     CU_ASSERT_EQUAL(be->ops->bucket_create(be, "bkt"), ZKP_BE_OK);

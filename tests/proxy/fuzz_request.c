@@ -1,11 +1,15 @@
 /* Fuzz target for the bytes the proxy reads from the network before any
  * storage is touched: request classification (method, target, the headers
- * that change a request's meaning, fencing token and lock parsing), the
- * request-head checks (framing, repeated headers, metadata size), the
- * conditional headers (ETag lists, HTTP dates, the read and write checks),
- * the aws-chunked body decoder (unsigned, and with a chunk-signature verifier:
- * every signature is then checked, and fails), the checksums, the Range
- * parser and the DeleteObjects XML.
+ * that change a request's meaning, fencing token and lock parsing; the
+ * multipart and versioning parameters: uploads, uploadId, partNumber,
+ * part-number-marker, max-parts, max-uploads, key-marker, upload-id-marker,
+ * version-id-marker, versionId, x-amz-copy-source-range), the version id
+ * check, the request-head checks (framing, repeated headers, metadata
+ * size), the conditional headers (ETag lists, HTTP dates, the read and write
+ * checks), the aws-chunked body decoder (unsigned, and with a
+ * chunk-signature verifier: every signature is then checked, and fails),
+ * the checksums, the Range parser, and the DeleteObjects and
+ * CompleteMultipartUpload XML.
  *
  * Input layout: line 1 is the method, line 2 the request-target, then
  * "name: value" header lines; whatever follows an empty line is a body
@@ -97,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             hdrs[nh++] = (zkp_sigv4_header_t){line, strlen(line), v, strlen(v)};
         if (!strcmp(line, "x-amz-copy-source"))
             in.copy_source = v;
+        else if (!strcmp(line, "x-amz-copy-source-range"))
+            in.copy_source_range = v;
         else if (!strcmp(line, "X-Fencing-Lock"))
             in.fencing_lock = v;
         else if (!strcmp(line, "X-Fencing-Token"))
@@ -122,6 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zkp_request_classify(&in, &op);
     zkp_head_check_headers(hdrs, nh, zkp_op_stores_metadata(op.kind), &verdict);
     zkp_op_free(&op);
+    int status;
+    const char *code, *msg;
+    zkp_version_id_check(in.target, &status, &code, &msg);
     uint64_t a, b;
     zkp_range_parse(range, size, &a, &b);
     /* Conditional headers: every value through the parsers, the checks
@@ -148,6 +157,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zkp_delete_req_t d;
     if (zkp_xml_parse_delete(body, blen, 1000, &d) == 0)
         zkp_delete_req_free(&d);
+    zkp_complete_req_t cr;
+    if (zkp_xml_parse_complete(body, blen, 10000, &cr) == 0) {
+        /* Every part the parser returns holds what it promises. */
+        for (size_t i = 0; i < cr.nparts; i++)
+            if (cr.parts[i].number < 0 || strlen(cr.parts[i].etag) == 0 ||
+                strlen(cr.parts[i].etag) > ZKP_ETAG_MAX)
+                abort();
+        zkp_complete_req_free(&cr);
+    }
     free(text);
     return 0;
 }

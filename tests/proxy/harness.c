@@ -262,20 +262,30 @@ void pt_proxy_cleanup(pt_proxy_t *p)
 
 typedef struct growbuf {
     char *p;
-    size_t len;
+    size_t len, cap;
 } growbuf_t;
 
+/* Grows by doubling: a response of tens of MiB arrives in 16 KiB pieces,
+ * and growing by each piece copied it quadratically (under ASan every
+ * realloc copies), so slowly that the proxy's idle timeout closed the
+ * connection of a client that had stopped reading. */
 static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
 {
     growbuf_t *g = arg;
     size_t add = size * n;
-    char *q = realloc(g->p, g->len + add + 1);
-    if (q == NULL)
-        return 0;
-    memcpy(q + g->len, ptr, add);
+    if (g->len + add + 1 > g->cap) {
+        size_t cap = g->cap ? g->cap : 4096;
+        while (cap < g->len + add + 1)
+            cap *= 2;
+        char *q = realloc(g->p, cap);
+        if (q == NULL)
+            return 0;
+        g->p = q;
+        g->cap = cap;
+    }
+    memcpy(g->p + g->len, ptr, add);
     g->len += add;
-    q[g->len] = '\0';
-    g->p = q;
+    g->p[g->len] = '\0';
     return add;
 }
 

@@ -937,7 +937,7 @@ static void test_slow_client(void)
 static void test_unsupported(void)
 {
     pt_resp_t r;
-    CU_ASSERT_EQUAL(req("POST", "/obj-basic/k?uploads", NULL, NULL, 0, &r), 501);
+    CU_ASSERT_EQUAL(req("PUT", "/obj-basic/k?tagging", NULL, NULL, 0, &r), 501);
     CU_ASSERT_TRUE(pt_body_has(&r, "<Code>NotImplemented</Code>"));
     pt_resp_free(&r);
     CU_ASSERT_EQUAL(req_status("PATCH", "/obj-basic/k", NULL, NULL), 405);

@@ -175,7 +175,7 @@ static void test_request_params(void)
     zkp_op_free(&op);
 
     zkp_request_in_t in = {
-        .method = "PUT", .target = "/dst/new", .copy_source = "/src/some%20key?versionId=3"};
+        .method = "PUT", .target = "/dst/new", .copy_source = "/src/some%20key?versionId=null"};
     CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&in, &op), 0);
     CU_ASSERT_EQUAL(op.kind, ZKP_OP_COPY_OBJECT);
     CU_ASSERT_STRING_EQUAL(op.src_bucket, "src");
@@ -210,7 +210,7 @@ static void test_request_errors(void)
     expect_error("PATCH", "/bkt/a", 405, "MethodNotAllowed");
     expect_error("PUT", "/", 405, "MethodNotAllowed");
     expect_error("PUT", "/bkt/k?acl", 501, "NotImplemented");
-    expect_error("POST", "/bkt/k?uploads", 501, "NotImplemented");
+    expect_error("PUT", "/bkt/k?tagging", 501, "NotImplemented");
     expect_error("GET", "/bkt?list-type=3", 400, "InvalidArgument");
     expect_error("GET", "/bkt?max-keys=-1", 400, "InvalidArgument");
     expect_error("GET", "/bkt?list-type=2&continuation-token=zz", 400, "InvalidArgument");

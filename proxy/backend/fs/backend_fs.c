@@ -1,10 +1,6 @@
-/* The local-files backend.
- *
- * Layout under DATA_DIR:
- *   objects/<bucket>/.bucket          marker; its mtime is the creation date
- *   objects/<bucket>/<sha256(key)>    one file per object: head + body (objfile.h)
- *   tmp/                              staging; emptied at start-up
- *   .lock                             flock'ed for the backend's lifetime
+/* The local-files backend: its table of operations (backend.h), buckets,
+ * objects, and opening and closing. Layout and locking: store.h; staged
+ * writes: staging.h; multipart uploads: multipart.h.
  *
  * One process per data directory: open takes an exclusive flock(2) on
  * .lock before it touches anything else, and keeps it until destroy (the
@@ -29,15 +25,9 @@
  * head per object.
  *
  * Atomicity: a put stages into tmp/ (same file system), fsyncs the file,
- * renames it over the final name and fsyncs the bucket directory. Readers
- * hold an open descriptor, so an overwrite never tears a read.
- *
- * Syncs: the staged file is finished and fsync'ed by put_seal, which the
- * core calls before it enters a lock's fencing section, so writers of one
- * lock sync their bodies in parallel. Directory syncs are group-committed
- * per bucket (dir_sync): a rename takes a ticket, and one fsync of the
- * directory covers every rename that took its ticket before that fsync
- * began, so concurrent writers share it instead of queueing one each. */
+ * renames it over the final name and fsyncs the bucket directory
+ * (staging.c). Readers hold an open descriptor, so an overwrite never tears
+ * a read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,48 +43,14 @@
 
 #include "backend/fs/backend_fs.h"
 #include "backend/fs/listing.h"
+#include "backend/fs/multipart.h"
 #include "backend/fs/objfile.h"
+#include "backend/fs/reaper.h"
+#include "backend/fs/staging.h"
+#include "backend/fs/store.h"
+#include "backend/fs/upload.h"
 #include "util/fsutil.h"
 #include "util/textutil.h"
-
-typedef struct fs_bucket {
-    char name[64];
-    time_t created;
-    int deleted;        /* kept in the table after deletion; revived on re-create */
-    pthread_mutex_t mu; /* guards the index and renames/unlinks in the directory */
-    zkp_kx_t index;     /* its keys (keyindex.h) */
-    /* Group commit of directory syncs, under sync_mu. Tickets are handed
-     * out after a directory change; every ticket <= synced is durable,
-     * tickets in (synced, failed] got an error. */
-    pthread_mutex_t sync_mu;
-    pthread_cond_t sync_cv;
-    uint64_t tickets, synced, failed;
-    int syncing;
-} fs_bucket_t;
-
-typedef struct fs_backend {
-    zkp_backend_t base;
-    char *objdir;
-    char *tmpdir;
-    int fsync;
-    int lock_fd;        /* DATA_DIR/.lock, flock'ed exclusively; -1 when not held */
-    pthread_mutex_t mu; /* guards the bucket table and bucket create/delete */
-    fs_bucket_t **buckets;
-    size_t nb;
-    unsigned long seq; /* under mu: unique names for deleted bucket directories */
-} fs_backend_t;
-
-struct zkp_put {
-    fs_backend_t *be;
-    fs_bucket_t *b;
-    char *key;
-    int fd;
-    uint64_t body_off;
-    uint64_t written;
-    int sealed;       /* finished and fsync'ed (put_seal) */
-    zkp_obj_meta_t m; /* size, mtime, etag once sealed */
-    char tmp[4096];
-};
 
 struct zkp_reader {
     int fd;
@@ -102,184 +58,14 @@ struct zkp_reader {
     uint64_t size;
 };
 
-/* --- helpers ------------------------------------------------------------ */
-
-static void key_hash(const char *key, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL);
-    zkp_hex_encode(md, 32, out);
-}
-
-static int obj_path(fs_backend_t *be, const char *bucket, const char *key, char *out, size_t cap)
-{
-    char h[65];
-    key_hash(key, h);
-    int n = snprintf(out, cap, "%s/%s/%s", be->objdir, bucket, h);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* Makes the bucket directory's entries as of now durable (see the top).
- * Call after the change (rename, unlink) that must be made durable. */
-static int dir_sync(fs_backend_t *be, fs_bucket_t *b)
-{
-    if (!be->fsync)
-        return 0;
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", be->objdir, b->name);
-    pthread_mutex_lock(&b->sync_mu);
-    uint64_t mine = ++b->tickets;
-    while (b->synced < mine && b->failed < mine) {
-        if (b->syncing) {
-            pthread_cond_wait(&b->sync_cv, &b->sync_mu);
-            continue;
-        }
-        /* Lead a sync: it covers every ticket handed out so far, since their
-         * changes were made before they took their tickets. */
-        uint64_t upto = b->tickets;
-        b->syncing = 1;
-        pthread_mutex_unlock(&b->sync_mu);
-        int rc = fsync_path(path);
-        pthread_mutex_lock(&b->sync_mu);
-        b->syncing = 0;
-        if (rc == 0 && upto > b->synced)
-            b->synced = upto;
-        else if (rc != 0 && upto > b->failed)
-            b->failed = upto;
-        pthread_cond_broadcast(&b->sync_cv);
-    }
-    int ok = b->synced >= mine;
-    pthread_mutex_unlock(&b->sync_mu);
-    return ok ? 0 : -1;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rmtree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Removes everything inside dir, keeping dir. */
-static void empty_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    char path[4096];
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        rmtree(path);
-    }
-    closedir(d);
-}
-
-/* --- the per-bucket index ------------------------------------------------ */
-
-static zkp_index_entry_t *entry_new(const char *key, const zkp_obj_meta_t *m)
-{
-    size_t klen = strlen(key);
-    zkp_index_entry_t *e = malloc(sizeof(*e) + klen + 1);
-    if (e == NULL)
-        return NULL;
-    e->size = m->size;
-    e->mtime = m->mtime;
-    memcpy(e->etag, m->etag, sizeof(e->etag));
-    e->klen = klen;
-    memcpy(e->key, key, klen + 1);
-    return e;
-}
-
-/* --- the bucket table ----------------------------------------------------- */
-
-/* Caller holds be->mu. Includes deleted buckets. */
-static fs_bucket_t *table_find(fs_backend_t *be, const char *name)
-{
-    for (size_t i = 0; i < be->nb; i++)
-        if (strcmp(be->buckets[i]->name, name) == 0)
-            return be->buckets[i];
-    return NULL;
-}
-
-/* Caller holds be->mu. */
-static fs_bucket_t *table_add(fs_backend_t *be, const char *name, time_t created)
-{
-    fs_bucket_t *b = table_find(be, name);
-    if (b == NULL) {
-        fs_bucket_t **t = realloc(be->buckets, (be->nb + 1) * sizeof(*t));
-        if (t == NULL)
-            return NULL;
-        be->buckets = t;
-        if ((b = calloc(1, sizeof(*b))) == NULL)
-            return NULL;
-        snprintf(b->name, sizeof(b->name), "%s", name);
-        zkp_kx_init(&b->index);
-        pthread_mutex_init(&b->mu, NULL);
-        pthread_mutex_init(&b->sync_mu, NULL);
-        pthread_cond_init(&b->sync_cv, NULL);
-        be->buckets[be->nb++] = b;
-    }
-    b->created = created;
-    b->deleted = 0;
-    return b;
-}
-
-/* A live bucket, or NULL. Bucket structs are never freed before destroy,
- * so the pointer stays valid; `deleted` is re-checked under b->mu. */
-static fs_bucket_t *bucket_get(fs_backend_t *be, const char *name)
-{
-    pthread_mutex_lock(&be->mu);
-    fs_bucket_t *b = table_find(be, name);
-    if (b != NULL && b->deleted)
-        b = NULL;
-    pthread_mutex_unlock(&be->mu);
-    return b;
-}
-
 /* --- buckets ---------------------------------------------------------------- */
 
 static int fs_bucket_exists(zkp_backend_t *base, const char *name)
 {
-    return bucket_get((fs_backend_t *)base, name) != NULL;
+    return zkp_fs_bucket_get((zkp_fs_t *)base, name) != NULL;
 }
 
-static int make_bucket_dir(fs_backend_t *be, const char *name, time_t *created)
+static int make_bucket_dir(zkp_fs_t *be, const char *name, time_t *created)
 {
     char tmp[4096], marker[4200], dst[4096];
     snprintf(tmp, sizeof(tmp), "%s/bucket.XXXXXX", be->tmpdir);
@@ -291,32 +77,32 @@ static int make_bucket_dir(fs_backend_t *be, const char *name, time_t *created)
     if (fd < 0 || (be->fsync && fsync(fd) != 0) || fstat(fd, &st) != 0) {
         if (fd >= 0)
             close(fd);
-        rmtree(tmp);
+        zkp_fs_rmtree(tmp);
         return ZKP_BE_IO;
     }
     close(fd);
     *created = st.st_mtime;
     snprintf(dst, sizeof(dst), "%s/%s", be->objdir, name);
-    if ((be->fsync && fsync_path(tmp) != 0) || rename(tmp, dst) != 0) {
+    if ((be->fsync && zkp_fs_fsync_dir(tmp) != 0) || rename(tmp, dst) != 0) {
         int exists = errno == EEXIST || errno == ENOTEMPTY;
-        rmtree(tmp);
+        zkp_fs_rmtree(tmp);
         return exists ? ZKP_BE_EXISTS : ZKP_BE_IO;
     }
-    if (be->fsync && fsync_path(be->objdir) != 0)
+    if (be->fsync && zkp_fs_fsync_dir(be->objdir) != 0)
         return ZKP_BE_IO;
     return ZKP_BE_OK;
 }
 
 static int fs_bucket_create(zkp_backend_t *base, const char *name)
 {
-    fs_backend_t *be = (fs_backend_t *)base;
+    zkp_fs_t *be = (zkp_fs_t *)base;
     pthread_mutex_lock(&be->mu);
-    fs_bucket_t *b = table_find(be, name);
+    zkp_fs_bucket_t *b = zkp_fs_table_find(be, name);
     int rc = ZKP_BE_EXISTS;
     time_t created;
     if (b == NULL || b->deleted) {
         rc = make_bucket_dir(be, name, &created);
-        if (rc == ZKP_BE_OK && table_add(be, name, created) == NULL)
+        if (rc == ZKP_BE_OK && zkp_fs_table_add(be, name, created) == NULL)
             rc = ZKP_BE_NOMEM;
     }
     pthread_mutex_unlock(&be->mu);
@@ -325,9 +111,9 @@ static int fs_bucket_create(zkp_backend_t *base, const char *name)
 
 static int fs_bucket_delete(zkp_backend_t *base, const char *name)
 {
-    fs_backend_t *be = (fs_backend_t *)base;
+    zkp_fs_t *be = (zkp_fs_t *)base;
     pthread_mutex_lock(&be->mu);
-    fs_bucket_t *b = table_find(be, name);
+    zkp_fs_bucket_t *b = zkp_fs_table_find(be, name);
     int rc = ZKP_BE_OK;
     char src[4096], dst[4096];
     if (b == NULL || b->deleted) {
@@ -341,7 +127,7 @@ static int fs_bucket_delete(zkp_backend_t *base, const char *name)
         /* Moving the directory out is the atomic step; removing its
          * (empty) contents afterwards can be interrupted harmlessly. */
         snprintf(src, sizeof(src), "%s/%s", be->objdir, name);
-        snprintf(dst, sizeof(dst), "%s/deleted.%s.%lu", be->tmpdir, name, ++be->seq);
+        zkp_fs_tmp_name(be, "deleted", dst, sizeof(dst));
         if (rename(src, dst) != 0)
             rc = ZKP_BE_IO;
         else
@@ -351,8 +137,8 @@ static int fs_bucket_delete(zkp_backend_t *base, const char *name)
     pthread_mutex_unlock(&be->mu);
     if (rc == ZKP_BE_OK) {
         if (be->fsync)
-            fsync_path(be->objdir);
-        rmtree(dst);
+            zkp_fs_fsync_dir(be->objdir);
+        zkp_fs_reaper_add(be->reaper, dst); /* its unfinished uploads may be large */
     }
     return rc;
 }
@@ -364,7 +150,7 @@ static int info_cmp(const void *a, const void *b)
 
 static int fs_bucket_list(zkp_backend_t *base, zkp_bucket_info_t **out, size_t *n)
 {
-    fs_backend_t *be = (fs_backend_t *)base;
+    zkp_fs_t *be = (zkp_fs_t *)base;
     pthread_mutex_lock(&be->mu);
     zkp_bucket_info_t *list = calloc(be->nb + 1, sizeof(*list));
     size_t k = 0;
@@ -383,204 +169,23 @@ static int fs_bucket_list(zkp_backend_t *base, zkp_bucket_info_t **out, size_t *
     return ZKP_BE_OK;
 }
 
-/* --- puts --------------------------------------------------------------------- */
-
-static int put_stage(fs_backend_t *be, fs_bucket_t *b, const char *key, const zkp_obj_meta_t *m,
-                     zkp_put_t **out)
-{
-    zkp_put_t *p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->key = strdup(key)) == NULL) {
-        free(p);
-        return ZKP_BE_NOMEM;
-    }
-    p->be = be;
-    p->b = b;
-    snprintf(p->tmp, sizeof(p->tmp), "%s/put.XXXXXX", be->tmpdir);
-    p->fd = mkostemp(p->tmp, O_CLOEXEC);
-    /* The head is written with pwrite; the body follows with write(2) from
-     * the current offset, hence the seek. */
-    if (p->fd < 0 || zkp_objfile_write_head(p->fd, key, m, &p->body_off) != 0 ||
-        lseek(p->fd, (off_t)p->body_off, SEEK_SET) < 0) {
-        if (p->fd >= 0) {
-            close(p->fd);
-            unlink(p->tmp);
-        }
-        free(p->key);
-        free(p);
-        return ZKP_BE_IO;
-    }
-    *out = p;
-    return ZKP_BE_OK;
-}
+/* --- puts and reads ------------------------------------------------------------- */
 
 static int fs_put_begin(zkp_backend_t *base, const char *bucket, const char *key,
                         const zkp_obj_meta_t *meta, zkp_put_t **out)
 {
-    fs_backend_t *be = (fs_backend_t *)base;
-    fs_bucket_t *b = bucket_get(be, bucket);
+    zkp_fs_t *be = (zkp_fs_t *)base;
+    zkp_fs_bucket_t *b = zkp_fs_bucket_get(be, bucket);
     if (b == NULL)
         return ZKP_BE_NO_BUCKET;
-    return put_stage(be, b, key, meta, out);
-}
-
-static int fs_put_write(zkp_put_t *p, const void *data, size_t len)
-{
-    if (write_all(p->fd, data, len) != 0)
-        return ZKP_BE_IO;
-    p->written += len;
-    return ZKP_BE_OK;
-}
-
-static void put_free(zkp_put_t *p, int unlink_tmp)
-{
-    if (p->fd >= 0)
-        close(p->fd);
-    if (unlink_tmp)
-        unlink(p->tmp);
-    free(p->key);
-    free(p);
-}
-
-static void fs_put_abort(zkp_put_t *p)
-{
-    put_free(p, 1);
-}
-
-/* The key's current object, for a write's precondition: 1 and its ETag,
- * 0 if there is none, ZKP_BE_IO. The caller holds b->mu, so no commit or
- * delete of the bucket can change the answer before it acts on it. */
-static int current_object(const char *path, const char *key, char etag[33])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : ZKP_BE_IO;
-    char *stored = NULL;
-    zkp_obj_meta_t m;
-    uint64_t off;
-    int rc = zkp_objfile_read_head(fd, &stored, &m, &off);
-    close(fd);
-    if (rc != 0)
-        return ZKP_BE_IO;
-    int same = strcmp(stored, key) == 0; /* else a SHA-256 collision: not this key */
-    memcpy(etag, m.etag, 33);
-    free(stored);
-    zkp_obj_meta_free(&m);
-    return same;
-}
-
-/* ZKP_BE_OK if the write's precondition holds over the object at path. */
-static int precondition(const char *path, const char *key, const zkp_cond_t *cond)
-{
-    if (zkp_cond_none(cond))
-        return ZKP_BE_OK;
-    char etag[33] = "";
-    int exists = current_object(path, key, etag);
-    if (exists < 0)
-        return exists;
-    switch (zkp_cond_check_write(cond, exists, etag, NULL)) {
-    case ZKP_COND_PASS:
-        return ZKP_BE_OK;
-    case ZKP_COND_NO_OBJECT:
-        return ZKP_BE_NO_KEY;
-    default:
-        return ZKP_BE_PRECONDITION;
-    }
-}
-
-/* Renames the staged file into place and indexes it, atomically with
- * respect to other commits, deletes and listings of the bucket; the
- * precondition is checked in the same critical section. */
-static int publish(zkp_put_t *p, const zkp_obj_meta_t *m, const zkp_cond_t *cond)
-{
-    fs_bucket_t *b = p->b;
-    char dst[4096];
-    if (obj_path(p->be, b->name, p->key, dst, sizeof(dst)) != 0)
-        return ZKP_BE_IO;
-    zkp_index_entry_t *e = entry_new(p->key, m);
-    if (e == NULL)
-        return ZKP_BE_NOMEM;
-    int rc = ZKP_BE_OK;
-    pthread_mutex_lock(&b->mu);
-    if (b->deleted)
-        rc = ZKP_BE_NO_BUCKET;
-    else if ((rc = precondition(dst, p->key, cond)) != ZKP_BE_OK)
-        ; /* nothing published */
-    else if (rename(p->tmp, dst) != 0)
-        rc = ZKP_BE_IO;
-    else if (zkp_kx_upsert(&b->index, e) != 0) {
-        /* The file is in place but unlisted until the next start-up;
-         * GET works. Report the failure rather than hide it. */
-        e = NULL;
-        rc = ZKP_BE_NOMEM;
-    } else
-        e = NULL;
-    pthread_mutex_unlock(&b->mu);
-    free(e);
-    return rc;
-}
-
-static int fs_put_seal(zkp_put_t *p, const char *etag)
-{
-    if (p->sealed)
-        return ZKP_BE_OK;
-    p->m.size = p->written;
-    p->m.mtime = time(NULL);
-    memcpy(p->m.etag, etag, 32);
-    p->m.etag[32] = '\0';
-    if (zkp_objfile_finish(p->fd, p->m.size, p->m.mtime, p->m.etag) != 0 ||
-        (p->be->fsync && fsync(p->fd) != 0))
-        return ZKP_BE_IO;
-    p->sealed = 1;
-    return ZKP_BE_OK;
-}
-
-static int fs_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
-{
-    int rc = fs_put_seal(p, etag);
-    if (rc == ZKP_BE_OK)
-        rc = publish(p, &p->m, cond);
-    if (rc == ZKP_BE_OK && dir_sync(p->be, p->b) != 0)
-        rc = ZKP_BE_IO;
-    if (rc == ZKP_BE_OK && mtime != NULL)
-        *mtime = p->m.mtime;
-    put_free(p, rc != ZKP_BE_OK);
-    return rc;
-}
-
-/* --- reads ------------------------------------------------------------------- */
-
-/* Opens and validates an object; returns the fd or a zkp_be_err_t. */
-static int open_object(fs_backend_t *be, const char *bucket, const char *key, zkp_obj_meta_t *m,
-                       uint64_t *body_off)
-{
-    if (bucket_get(be, bucket) == NULL)
-        return ZKP_BE_NO_BUCKET;
-    char path[4096];
-    if (obj_path(be, bucket, key, path, sizeof(path)) != 0)
-        return ZKP_BE_IO;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? ZKP_BE_NO_KEY : ZKP_BE_IO;
-    char *stored = NULL;
-    if (zkp_objfile_read_head(fd, &stored, m, body_off) != 0) {
-        close(fd);
-        return ZKP_BE_IO;
-    }
-    int same = strcmp(stored, key) == 0; /* a SHA-256 collision, in theory */
-    free(stored);
-    if (!same) {
-        zkp_obj_meta_free(m);
-        close(fd);
-        return ZKP_BE_NO_KEY;
-    }
-    return fd;
+    return zkp_fs_stage(be, b, key, meta, NULL, out);
 }
 
 static int fs_open(zkp_backend_t *base, const char *bucket, const char *key, zkp_obj_meta_t *m,
                    zkp_reader_t **r)
 {
     uint64_t off;
-    int fd = open_object((fs_backend_t *)base, bucket, key, m, &off);
+    int fd = zkp_fs_open_object((zkp_fs_t *)base, bucket, key, m, &off, NULL);
     if (fd < 0)
         return fd;
     if (r == NULL) {
@@ -634,15 +239,15 @@ static void fs_close(zkp_reader_t *r)
 
 static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, const char *db,
                          const char *dk, const zkp_obj_meta_t *replace, const zkp_obj_meta_t *prov,
-                         const zkp_cond_t *src_cond, zkp_put_t **out, char etag[33])
+                         const zkp_cond_t *src_cond, zkp_put_t **out, char etag[ZKP_ETAG_MAX + 1])
 {
-    fs_backend_t *be = (fs_backend_t *)base;
-    fs_bucket_t *dst = bucket_get(be, db);
+    zkp_fs_t *be = (zkp_fs_t *)base;
+    zkp_fs_bucket_t *dst = zkp_fs_bucket_get(be, db);
     if (dst == NULL)
         return ZKP_BE_NO_BUCKET;
     zkp_obj_meta_t src;
     uint64_t off;
-    int fd = open_object(be, sb, sk, &src, &off);
+    int fd = zkp_fs_open_object(be, sb, sk, &src, &off, NULL);
     if (fd < 0)
         return fd;
     /* The source's preconditions, against the version opened: the one
@@ -658,20 +263,14 @@ static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
         free(m.fence_lock);
         m.fence_lock = prov && prov->fence_lock ? strdup(prov->fence_lock) : NULL;
         m.fence_token = prov ? prov->fence_token : 0;
-        rc = put_stage(be, dst, dk, &m, out);
+        memset(m.etag, 0, sizeof(m.etag));
+        rc = zkp_fs_stage(be, dst, dk, &m, NULL, out);
         zkp_obj_meta_free(&m);
     }
-    char buf[65536];
-    for (uint64_t pos = 0; rc == ZKP_BE_OK && pos < src.size;) {
-        size_t want = src.size - pos < sizeof(buf) ? (size_t)(src.size - pos) : sizeof(buf);
-        ssize_t n = pread(fd, buf, want, (off_t)(off + pos));
-        if (n <= 0 || fs_put_write(*out, buf, (size_t)n) != 0) {
-            fs_put_abort(*out);
-            rc = ZKP_BE_IO;
-        }
-        pos += n > 0 ? (uint64_t)n : 0;
+    if (rc == ZKP_BE_OK && zkp_fs_copy_range(*out, fd, off, src.size, etag) != ZKP_BE_OK) {
+        zkp_fs_put_abort(*out);
+        rc = ZKP_BE_IO;
     }
-    memcpy(etag, src.etag, 33);
     zkp_obj_meta_free(&src);
     close(fd);
     return rc;
@@ -681,15 +280,15 @@ static int fs_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
 
 static int fs_remove(zkp_backend_t *base, const char *bucket, const char *key)
 {
-    fs_backend_t *be = (fs_backend_t *)base;
-    fs_bucket_t *b = bucket_get(be, bucket);
+    zkp_fs_t *be = (zkp_fs_t *)base;
+    zkp_fs_bucket_t *b = zkp_fs_bucket_get(be, bucket);
     if (b == NULL)
         return ZKP_BE_NO_BUCKET;
     char path[4096];
-    if (obj_path(be, bucket, key, path, sizeof(path)) != 0)
+    if (zkp_fs_obj_path(be, bucket, key, path, sizeof(path)) != 0)
         return ZKP_BE_IO;
     /* The file, not the index, says whether the key exists: reads open the
-     * file, so an object the index failed to record (publish() reports
+     * file, so an object the index failed to record (publication reports
      * that as an error, the file stays) must still be deletable. */
     int rc = ZKP_BE_OK;
     pthread_mutex_lock(&b->mu);
@@ -698,7 +297,7 @@ static int fs_remove(zkp_backend_t *base, const char *bucket, const char *key)
     if (rc != ZKP_BE_IO)
         zkp_kx_remove(&b->index, key); /* gone from disk: must not stay listed either */
     pthread_mutex_unlock(&b->mu);
-    if (rc == ZKP_BE_OK && dir_sync(be, b) != 0)
+    if (rc == ZKP_BE_OK && zkp_fs_dir_sync(be, b) != 0)
         rc = ZKP_BE_IO;
     return rc;
 }
@@ -706,7 +305,7 @@ static int fs_remove(zkp_backend_t *base, const char *bucket, const char *key)
 static int fs_list(zkp_backend_t *base, const char *bucket, const zkp_list_req_t *req,
                    zkp_list_result_t *res)
 {
-    fs_bucket_t *b = bucket_get((fs_backend_t *)base, bucket);
+    zkp_fs_bucket_t *b = zkp_fs_bucket_get((zkp_fs_t *)base, bucket);
     if (b == NULL)
         return ZKP_BE_NO_BUCKET;
     pthread_mutex_lock(&b->mu);
@@ -727,7 +326,7 @@ static int is_hash_name(const char *s)
     return 1;
 }
 
-static void load_object(fs_bucket_t *b, const char *dir, const char *name)
+static void load_object(zkp_fs_bucket_t *b, const char *dir, const char *name)
 {
     char path[4096 + 80]; /* dir (< 4096) + "/" + a 64-char hash name */
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -738,11 +337,11 @@ static void load_object(fs_bucket_t *b, const char *dir, const char *name)
     zkp_obj_meta_t m;
     uint64_t off;
     char h[65];
-    if (zkp_objfile_read_head(fd, &key, &m, &off) != 0) {
+    if (zkp_objfile_read_head(fd, &key, &m, NULL, &off) != 0) {
         fprintf(stderr, "zkfence-proxy: ignoring malformed object file %s\n", path);
     } else {
-        key_hash(key, h);
-        zkp_index_entry_t *e = strcmp(h, name) == 0 ? entry_new(key, &m) : NULL;
+        zkp_fs_key_hash(key, h);
+        zkp_index_entry_t *e = strcmp(h, name) == 0 ? zkp_fs_entry_new(key, &m) : NULL;
         if (e != NULL)
             zkp_kx_upsert(&b->index, e); /* out of memory: unlisted, still readable */
         zkp_obj_meta_free(&m);
@@ -751,7 +350,7 @@ static void load_object(fs_bucket_t *b, const char *dir, const char *name)
     close(fd);
 }
 
-static int load_bucket(fs_backend_t *be, const char *name)
+static int load_bucket(zkp_fs_t *be, const char *name)
 {
     char dir[4096], marker[4200];
     snprintf(dir, sizeof(dir), "%s/%s", be->objdir, name);
@@ -759,7 +358,7 @@ static int load_bucket(fs_backend_t *be, const char *name)
     struct stat st;
     if (stat(marker, &st) != 0)
         return 0; /* not a bucket directory */
-    fs_bucket_t *b = table_add(be, name, st.st_mtime);
+    zkp_fs_bucket_t *b = zkp_fs_table_add(be, name, st.st_mtime);
     DIR *d = opendir(dir);
     if (b == NULL || d == NULL) {
         if (d != NULL)
@@ -774,7 +373,7 @@ static int load_bucket(fs_backend_t *be, const char *name)
     return 0;
 }
 
-static int load_all(fs_backend_t *be)
+static int load_all(zkp_fs_t *be)
 {
     DIR *d = opendir(be->objdir);
     if (d == NULL)
@@ -790,17 +389,11 @@ static int load_all(fs_backend_t *be)
 
 static void fs_destroy(zkp_backend_t *base)
 {
-    fs_backend_t *be = (fs_backend_t *)base;
+    zkp_fs_t *be = (zkp_fs_t *)base;
     if (be == NULL)
         return;
-    for (size_t i = 0; i < be->nb; i++) {
-        zkp_kx_clear(&be->buckets[i]->index);
-        pthread_mutex_destroy(&be->buckets[i]->mu);
-        pthread_mutex_destroy(&be->buckets[i]->sync_mu);
-        pthread_cond_destroy(&be->buckets[i]->sync_cv);
-        free(be->buckets[i]);
-    }
-    free(be->buckets);
+    zkp_fs_reaper_stop(be->reaper); /* deletes what it still has queued */
+    zkp_fs_table_free(be);
     pthread_mutex_destroy(&be->mu);
     free(be->objdir);
     free(be->tmpdir);
@@ -817,10 +410,10 @@ static const zkp_backend_ops_t fs_ops = {
     .bucket_exists = fs_bucket_exists,
     .bucket_list = fs_bucket_list,
     .put_begin = fs_put_begin,
-    .put_write = fs_put_write,
-    .put_seal = fs_put_seal,
-    .put_commit = fs_put_commit,
-    .put_abort = fs_put_abort,
+    .put_write = zkp_fs_put_write,
+    .put_seal = zkp_fs_put_seal,
+    .put_commit = zkp_fs_put_commit,
+    .put_abort = zkp_fs_put_abort,
     .copy_begin = fs_copy_begin,
     .open = fs_open,
     .read = fs_read,
@@ -828,11 +421,20 @@ static const zkp_backend_ops_t fs_ops = {
     .close = fs_close,
     .remove = fs_remove,
     .list = fs_list,
+    .mpu_create = zkp_fs_mpu_create,
+    .mpu_stat = zkp_fs_mpu_stat,
+    .mpu_part_begin = zkp_fs_mpu_part_begin,
+    .mpu_part_copy_begin = zkp_fs_mpu_part_copy_begin,
+    .mpu_list_parts = zkp_fs_mpu_list_parts,
+    .mpu_complete_begin = zkp_fs_mpu_complete_begin,
+    .mpu_abort = zkp_fs_mpu_abort,
+    .mpu_list = zkp_fs_mpu_list,
+    .mpu_sweep = zkp_fs_mpu_sweep,
 };
 
 /* Takes DATA_DIR/.lock for good, and writes our pid into it for the
  * message a second process gets. Returns 0, or -1 with err set. */
-static int lock_data_dir(fs_backend_t *be, const char *data_dir, char *err, size_t errlen)
+static int lock_data_dir(zkp_fs_t *be, const char *data_dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/.lock", data_dir);
@@ -866,7 +468,7 @@ static int lock_data_dir(fs_backend_t *be, const char *data_dir, char *err, size
 
 zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char *err, size_t errlen)
 {
-    fs_backend_t *be = calloc(1, sizeof(*be));
+    zkp_fs_t *be = calloc(1, sizeof(*be));
     if (be == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -901,11 +503,19 @@ zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char 
     /* Staging files of writes that never committed (a crash, a kill -9)
      * are garbage by definition: they were never visible. We hold the
      * directory's lock, so no other process is writing them. */
-    empty_dir(be->tmpdir);
+    zkp_fs_empty_dir(be->tmpdir);
     if (load_all(be) != 0) {
         snprintf(err, errlen, "%s: cannot read objects: %s", be->objdir, strerror(errno));
         fs_destroy(&be->base);
         return NULL;
     }
+    if (zkp_fs_reaper_start(&be->reaper) != 0) {
+        snprintf(err, errlen, "cannot start the upload reaper thread");
+        fs_destroy(&be->base);
+        return NULL;
+    }
+    /* Uploads a crash left completed (their object in place) or unreadable.
+     * Unfinished ones stay: they can still be completed or aborted. */
+    zkp_fs_uploads_recover(be);
     return &be->base;
 }

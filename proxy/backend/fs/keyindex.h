@@ -25,7 +25,8 @@
 typedef struct zkp_index_entry {
     uint64_t size;
     time_t mtime;
-    char etag[33];
+    char etag[33];  /* hex MD5, or of a multipart object the hex part of its ETag */
+    uint16_t parts; /* multipart: its part count (the ETag's "-N"); 0 otherwise */
     size_t klen;
     char key[]; /* NUL-terminated, no interior NUL */
 } zkp_index_entry_t;

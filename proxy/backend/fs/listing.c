@@ -1,5 +1,6 @@
 #include "backend/fs/listing.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,10 @@ static int push(zkp_list_result_t *res, size_t *cap, const zkp_index_entry_t *e,
     if (!is_prefix) {
         it->size = e->size;
         it->mtime = e->mtime;
-        memcpy(it->etag, e->etag, sizeof(it->etag));
+        if (e->parts > 0)
+            snprintf(it->etag, sizeof(it->etag), "%s-%u", e->etag, (unsigned)e->parts);
+        else
+            snprintf(it->etag, sizeof(it->etag), "%s", e->etag);
     }
     res->n++;
     return 0;

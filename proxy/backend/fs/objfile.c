@@ -92,7 +92,8 @@ static void preamble(unsigned char *p, uint32_t hlen, uint64_t size, int64_t mti
     memcpy(p + 32, etag, 32);
 }
 
-int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta, uint64_t *body_off)
+int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
+                           const zkp_objfile_extra_t *x, uint64_t *body_off)
 {
     zkp_buf_t b;
     zkp_buf_init(&b);
@@ -105,6 +106,13 @@ int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta, 
         record(&b, ":fence-lock", meta->fence_lock);
         record(&b, ":fence-token", tok);
     }
+    if (x != NULL && x->parts > 0) {
+        char n[16];
+        snprintf(n, sizeof(n), "%u", x->parts);
+        record(&b, ":parts", n);
+    }
+    if (x != NULL && x->upload_id != NULL)
+        record(&b, ":upload-id", x->upload_id);
     for (size_t i = 0; i < meta->nheaders; i++)
         record(&b, meta->headers[i].name, meta->headers[i].value);
     if (b.oom || b.len - ZKP_OBJ_PREAMBLE > ZKP_OBJ_MAX_HEADER) {
@@ -131,7 +139,14 @@ int zkp_objfile_finish(int fd, uint64_t size, int64_t mtime, const char *etag)
     return pwrite_all(fd, pre, sizeof(pre), 0);
 }
 
-static int parse_records(const unsigned char *h, size_t len, char **key, zkp_obj_meta_t *meta)
+/* What the records say besides the key and the metadata. */
+typedef struct extra_out {
+    unsigned parts;
+    char *upload_id; /* malloc'ed or NULL */
+} extra_out_t;
+
+static int parse_records(const unsigned char *h, size_t len, char **key, zkp_obj_meta_t *meta,
+                         extra_out_t *x)
 {
     size_t pos = 0;
     while (pos < len) {
@@ -158,6 +173,12 @@ static int parse_records(const unsigned char *h, size_t len, char **key, zkp_obj
             value = NULL;
         } else if (strcmp(name, ":fence-token") == 0) {
             meta->fence_token = strtoull(value, NULL, 10);
+        } else if (strcmp(name, ":parts") == 0) {
+            unsigned long n = strtoul(value, NULL, 10);
+            x->parts = n <= 100000 ? (unsigned)n : 0;
+        } else if (strcmp(name, ":upload-id") == 0 && x->upload_id == NULL) {
+            x->upload_id = value;
+            value = NULL;
         }
         free(name);
         free(value);
@@ -167,9 +188,12 @@ static int parse_records(const unsigned char *h, size_t len, char **key, zkp_obj
     return *key != NULL ? 0 : -1;
 }
 
-int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, uint64_t *body_off)
+int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
+                          uint64_t *body_off)
 {
     *key = NULL;
+    if (upload_id != NULL)
+        *upload_id = NULL;
     unsigned char pre[ZKP_OBJ_PREAMBLE];
     if (pread_all(fd, pre, sizeof(pre), 0) != 0 || memcmp(pre, magic, 8) != 0)
         return -1;
@@ -184,13 +208,15 @@ int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, uint64_t *bo
         return -1;
     zkp_obj_meta_t tmp;
     memset(&tmp, 0, sizeof(tmp));
+    extra_out_t x = {0, NULL};
     int rc = pread_all(fd, h, hlen, ZKP_OBJ_PREAMBLE);
     if (rc == 0)
-        rc = parse_records(h, hlen, key, &tmp);
+        rc = parse_records(h, hlen, key, &tmp, &x);
     free(h);
     if (rc != 0) {
         free(*key);
         *key = NULL;
+        free(x.upload_id);
         zkp_obj_meta_free(&tmp);
         return -1;
     }
@@ -198,6 +224,12 @@ int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, uint64_t *bo
     tmp.mtime = (time_t)(int64_t)get_u64(pre + 24);
     memcpy(tmp.etag, pre + 32, 32);
     tmp.etag[32] = '\0';
+    if (x.parts > 0)
+        snprintf(tmp.etag + 32, sizeof(tmp.etag) - 32, "-%u", x.parts);
+    if (upload_id != NULL)
+        *upload_id = x.upload_id;
+    else
+        free(x.upload_id);
     *meta = tmp;
     *body_off = ZKP_OBJ_PREAMBLE + (uint64_t)hlen;
     return 0;

@@ -7,11 +7,17 @@
  *              i64 mtime | 32 hex chars etag            (little-endian)
  *   offset 64  header_len bytes of records: u32 nlen | u32 vlen | name | value
  *              ":key" (the object key: the file name is only its hash),
- *              ":fence-lock", ":fence-token", then stored HTTP headers
+ *              ":fence-lock", ":fence-token", for an object made by a
+ *              multipart upload ":parts" (the part count, the "-N" of its
+ *              ETag) and ":upload-id" (which upload made it), then stored
+ *              HTTP headers
  *   then       the body, `size` bytes
  *
  * Size, mtime and etag are only known at the end of an upload; they live in
- * the fixed preamble, which is rewritten in place before the rename. */
+ * the fixed preamble, which is rewritten in place before the rename. The
+ * preamble's etag is 32 hex digits: a multipart object's ETag is those and
+ * "-" ":parts". The same format holds an upload's manifest and its parts
+ * (multipart.c). */
 #ifndef ZKP_OBJFILE_H
 #define ZKP_OBJFILE_H
 
@@ -23,15 +29,27 @@
 #define ZKP_OBJ_PREAMBLE 64
 #define ZKP_OBJ_MAX_HEADER (1u << 20)
 
+/* What an object file may record besides its key and metadata. */
+typedef struct zkp_objfile_extra {
+    unsigned parts;        /* multipart: the part count; 0 for a plain object */
+    const char *upload_id; /* multipart: the upload that made the object; NULL for none */
+} zkp_objfile_extra_t;
+
 /* Writes the preamble (with the meta's size/mtime/etag) and the header
- * records at offset 0 of fd. *body_off gets the body offset. 0 or -1. */
-int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta, uint64_t *body_off);
-/* Rewrites only the preamble's size, mtime and etag. 0 or -1. */
+ * records at offset 0 of fd. x may be NULL (nothing extra). *body_off gets
+ * the body offset. 0 or -1. */
+int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
+                           const zkp_objfile_extra_t *x, uint64_t *body_off);
+/* Rewrites only the preamble's size, mtime and etag (its first 32
+ * characters: the hex digits of a multipart ETag). 0 or -1. */
 int zkp_objfile_finish(int fd, uint64_t size, int64_t mtime, const char *etag);
 
 /* Reads the head of an object file: *key gets the stored key (malloc'ed),
- * *meta the metadata (zkp_obj_meta_free()). Checks that the file length is
+ * *meta the metadata (zkp_obj_meta_free(); its etag has the "-N" of a
+ * multipart object), and, if upload_id is not NULL, *upload_id the upload
+ * that made it (malloc'ed, or NULL). Checks that the file length is
  * exactly head + body. 0, or -1 if malformed or short. */
-int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, uint64_t *body_off);
+int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
+                          uint64_t *body_off);
 
 #endif

@@ -1,0 +1,92 @@
+/* What the files of the upstream S3 backend share (s3core.c; internal to
+ * backend/s3/): the backend's state, where a proxy bucket lives upstream,
+ * a staged write, and the calls every operation makes. backend_s3.c holds
+ * the table and the object operations, multipart.c the multipart ones;
+ * both build on these. */
+#ifndef ZKP_S3CORE_H
+#define ZKP_S3CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "backend/s3/upstream.h"
+#include "util/config.h"
+
+#define ZKP_S3_META_LOCK "x-amz-meta-zkfence-lock"
+#define ZKP_S3_META_TOKEN "x-amz-meta-zkfence-token"
+#define ZKP_S3_META_RESERVED "x-amz-meta-zkfence-"
+
+typedef struct zkp_s3ups zkp_s3ups_t; /* uploads.h */
+
+typedef struct zkp_s3be {
+    zkp_backend_t base;
+    zkp_upstream_t *up;
+    zkp_s3_map_t *maps;
+    size_t nmaps;
+    int unmapped_same;
+    char spool_dir[4096];
+    time_t started;
+    zkp_s3ups_t *uploads; /* the multipart uploads made through this proxy */
+} zkp_s3be_t;
+
+/* Where a proxy bucket lives upstream. */
+typedef struct zkp_s3_where {
+    const char *bucket; /* upstream bucket */
+    const char *prefix; /* key prefix, "" for none */
+    int mapped;
+} zkp_s3_where_t;
+
+/* A staged write: a PutObject or CopyObject (commit NULL: backend_s3.c
+ * sends it), or a multipart step (multipart.c sets commit, release and
+ * ctx). */
+struct zkp_put {
+    zkp_s3be_t *be;
+    char *bucket;
+    char *key;                          /* upstream key: prefix + key */
+    char *copy_source;                  /* CopyObject: "/bucket/key" percent-encoded, or NULL */
+    char source_etag[ZKP_ETAG_MAX + 3]; /* CopyObject: the source's, quoted */
+    zkp_obj_meta_t meta;
+    int fd;
+    uint64_t written;
+    /* Sends the step upstream (put_commit's contract, backend.h) and frees
+     * p with zkp_s3be_put_free(). NULL for a PutObject or CopyObject. */
+    int (*commit)(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime);
+    /* Frees ctx when the put ends, however it ends; NULL: nothing to. */
+    void (*release)(zkp_put_t *p);
+    void *ctx;
+};
+
+/* The upstream bucket and prefix of a proxy bucket: 0, or -1 if it has
+ * none (a bucket that does not exist). */
+int zkp_s3be_resolve(const zkp_s3be_t *be, const char *bucket, zkp_s3_where_t *w);
+/* prefix + key, malloc'ed; NULL on OOM. */
+char *zkp_s3be_key(const zkp_s3_where_t *w, const char *key);
+/* The upstream bucket and key (malloc'ed, *k) of a proxy bucket's key:
+ * ZKP_BE_OK, ZKP_BE_NO_BUCKET or ZKP_BE_NOMEM. */
+int zkp_s3be_locate(const zkp_s3be_t *be, const char *bucket, const char *key, zkp_s3_where_t *w,
+                    char **k);
+/* Sends, waits for the whole answer, and checks it is 2xx. 0 with the
+ * transfer in *out (release it; out may be NULL), or an error (nothing to
+ * release) with the detail set (zkp_upstream_error; object: a 404 means
+ * NoSuchKey). Called from workers only. */
+int zkp_s3be_call(zkp_s3be_t *be, const char *what, const char *method, const char *bucket,
+                  const char *key, const char *query, const char *const *headers, size_t nh, int fd,
+                  uint64_t len, int object, zkp_xfer_t **out);
+/* An unnamed file in the spool directory (DATA_DIR/tmp), or -1. */
+int zkp_s3be_spool_open(const zkp_s3be_t *be);
+/* A staged put of key in w (upstream names), meta deep-copied, with a spool
+ * file when spool. ZKP_BE_OK with *out, ZKP_BE_NOMEM or ZKP_BE_IO. */
+int zkp_s3be_stage(zkp_s3be_t *be, const zkp_s3_where_t *w, const char *key,
+                   const zkp_obj_meta_t *meta, int spool, zkp_put_t **out);
+/* Frees p (release first, then the spool file and strings). */
+void zkp_s3be_put_free(zkp_put_t *p);
+/* The request headers of a put (name/value pairs in *out, malloc'ed, *n
+ * pairs; the strings are p's, md5_b64's (32 bytes) and token's (24)):
+ * stored headers, provenance, Content-MD5 of etag (when not a copy and
+ * etag != NULL), the copy's source, cond's If-Match and If-None-Match. */
+int zkp_s3be_put_headers(const zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
+                         const char ***out, size_t *n, char *md5_b64, char *token);
+
+#endif

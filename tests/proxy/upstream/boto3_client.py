@@ -1,0 +1,93 @@
+"""boto3 (Debian's python3-boto3, run with /usr/bin/python3) against a
+zkfence-proxy: buckets, fenced writes through user metadata, a stale token
+refused with 412, listings with pagination, managed transfers below the
+multipart threshold, and upload_fileobj of 20 MiB (multipart) with the token
+in its metadata, a stale holder's refused. Prints "ok NAME" per check; exits 1 on the first
+failure. Usage: boto3_client.py URL"""
+import io
+import os
+import sys
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+url = sys.argv[1]
+s3 = boto3.client(
+    "s3",
+    endpoint_url=url,
+    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    region_name="us-east-1",
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+)
+
+
+def check(name, cond):
+    if not cond:
+        print("FAIL boto3 " + name)
+        sys.exit(1)
+    print("ok   boto3 " + name)
+
+
+def status_of(fn):
+    try:
+        fn()
+    except ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"]
+    return 200, ""
+
+
+blob = os.urandom(200000)
+fence = {"fencing-lock": "/locks/boto3", "fencing-token": "7"}
+s3.create_bucket(Bucket="boto-fenced")
+s3.create_bucket(Bucket="boto-open")
+names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+check("list_buckets", "boto-fenced" in names)
+s3.put_object(Bucket="boto-fenced", Key="obj", Body=blob, Metadata=dict(fence, owner="me"))
+got = s3.get_object(Bucket="boto-fenced", Key="obj")
+check("put/get fenced object byte-exact", got["Body"].read() == blob)
+check("user metadata kept, fencing metadata not stored",
+      got["Metadata"].get("owner") == "me" and "fencing-token" not in got["Metadata"])
+st = status_of(lambda: s3.put_object(Bucket="boto-fenced", Key="obj", Body=b"x"))
+check("no token: 428 FencingTokenRequired", st == (428, "FencingTokenRequired"))
+st = status_of(lambda: s3.put_object(
+    Bucket="boto-fenced", Key="obj", Body=b"stale",
+    Metadata={"fencing-lock": "/locks/boto3", "fencing-token": "6"}))
+check("stale token: 412 StaleFencingToken", st == (412, "StaleFencingToken"))
+check("stale body did not land",
+      s3.get_object(Bucket="boto-fenced", Key="obj")["Body"].read() == blob)
+rng = s3.get_object(Bucket="boto-fenced", Key="obj", Range="bytes=1000-1999")
+check("range GET", rng["Body"].read() == blob[1000:2000])
+for i in range(5):
+    s3.put_object(Bucket="boto-fenced", Key="page/k%d" % i, Body=b"p", Metadata=fence)
+pages = s3.get_paginator("list_objects_v2").paginate(
+    Bucket="boto-fenced", Prefix="page/", PaginationConfig={"PageSize": 2})
+keys = [o["Key"] for p in pages for o in p.get("Contents", [])]
+check("paginated list_objects_v2", keys == ["page/k%d" % i for i in range(5)])
+small = TransferConfig(multipart_threshold=64 * 1024 * 1024)
+s3.upload_fileobj(io.BytesIO(blob), "boto-open", "up/blob", Config=small)
+out = io.BytesIO()
+s3.download_fileobj("boto-open", "up/blob", out)
+check("upload_fileobj/download_fileobj (optional bucket)", out.getvalue() == blob)
+s3.delete_object(Bucket="boto-open", Key="up/blob")
+check("delete_object", s3.list_objects_v2(Bucket="boto-open").get("KeyCount") == 0)
+st = status_of(lambda: s3.head_object(Bucket="boto-open", Key="up/blob"))
+check("head of a deleted key: 404", st[0] == 404)
+big = os.urandom(20 << 20)
+s3.upload_fileobj(io.BytesIO(big), "boto-fenced", "big", ExtraArgs={"Metadata": fence})
+out = io.BytesIO()
+s3.download_fileobj("boto-fenced", "big", out)
+check("upload_fileobj of 20 MiB (multipart, token in the metadata) byte-exact",
+      out.getvalue() == big)
+try:
+    s3.upload_fileobj(io.BytesIO(b"s" * (20 << 20)), "boto-fenced", "big",
+                      ExtraArgs={"Metadata": {"fencing-lock": "/locks/boto3",
+                                              "fencing-token": "6"}})
+    stale = ""
+except Exception as e:  # S3UploadFailedError wraps the ClientError
+    stale = str(e)
+check("a stale holder's multipart upload: 412 StaleFencingToken", "StaleFencingToken" in stale)
+check("... and absent", s3.get_object(Bucket="boto-fenced", Key="big")["Body"].read() == big)
+print("boto3 checks passed")
