@@ -88,3 +88,17 @@ def test_every_public_function_is_declared_or_left_out_on_purpose():
                              "zkf_election_lead"}
     assert public - declared == _ffi.LEFT_OUT
     assert declared <= public
+
+
+def test_python_enums_are_the_headers():
+    """The IntEnums the package returns carry the header's values."""
+    import zkfence
+    from zkfence._ffi import lib
+
+    for enum_type, prefix in ((zkfence.LockState, "ZKF_LOCK_"),
+                              (zkfence.ElectionState, "ZKF_ELECTION_"),
+                              (zkfence.ClientState, "ZKF_CLIENT_")):
+        c_names = {n[len(prefix):]: getattr(lib, n) for n in dir(lib) if n.startswith(prefix)}
+        assert {m.name: m.value for m in enum_type} == c_names, enum_type
+    for st in zkfence.ElectionState:
+        assert ffi.string(lib.zkf_election_state_name(st)).decode().upper() == st.name

@@ -45,7 +45,7 @@ def test_one_leader_then_the_next(client, other, path):
     assert follower.token > ta  # every later leader's token is greater
     assert [p.id for p in a.participants()] == ["host-b"]
     follower.finish()
-    assert a.participants() == []
+    assert wait_until(lambda: a.participants() == [])  # b's delete, on its session
 
 
 def test_with_leads_for_the_block(client, path):
