@@ -1,4 +1,5 @@
-"""zkfence: ZooKeeper locks with fencing tokens, over libzkfence.
+"""zkfence: ZooKeeper locks with fencing tokens, over libzkfence: the
+exclusive Lock, the ReadWriteLock, the Semaphore and the leader Election.
 
     import zkfence
 
@@ -10,7 +11,7 @@ zkfence.boto3.fence(s3, lock) makes every request of a boto3 S3 client carry
 the lock's name and current token, for zkfence-proxy. See python/README.md.
 """
 from ._ffi import LIBRARY, VERSION as LIBRARY_VERSION
-from .client import Client, ClientState, Contender
+from .client import Client, ClientState, Contender, Participant
 from .errors import (
     AuthFailed,
     Cancelled,
@@ -20,6 +21,7 @@ from .errors import (
     DepthExceeded,
     InProgress,
     InvalidArgument,
+    LimitMismatch,
     LockBusy,
     LockLost,
     LockTimeout,
@@ -37,6 +39,9 @@ from .errors import (
 )
 from ._holding import EventLog, LockEvent, LockState
 from .lock import Lock
+from .rwlock import ReadWriteLock, RWLockSide
+from .semaphore import Lease, Semaphore
+from .election import Election, ElectionEvent, ElectionState
 
 __version__ = "0.1.0"
 
@@ -46,5 +51,6 @@ __all__ = [
     "OutOfMemory", "LockTimeout", "Cancelled", "ConnectionLoss", "SessionExpired", "LockLost",
     "LockBusy", "NotHeld", "NotOwner", "DepthExceeded", "InProgress", "AuthFailed",
     "ConnectFailed", "ClientClosed", "ZooKeeperError", "SystemFailure", "ReleasePending",
-    "WouldDeadlock",
+    "WouldDeadlock", "LimitMismatch", "ReadWriteLock", "RWLockSide", "Semaphore", "Lease",
+    "Election", "ElectionState", "ElectionEvent", "Participant",
 ]

@@ -1,9 +1,10 @@
 """What every recipe that is acquired and released shares: the exclusive
-lock now, the read/write lock's two sides and the semaphore when they come.
+lock, the read/write lock's two sides, the semaphore's leases and the
+election's leadership.
 
 A recipe supplies a HoldingCore subclass with its C calls (create, destroy,
-acquire_async, cancel, release, token, state, node, zk_error) and two
-trampolines that call on_acquired / on_event; Holding gives it the Python
+acquire_async, cancel, release, token, state, node, zk_error) and the two
+trampolines that trampolines() makes for its C type; Holding gives it the Python
 interface: acquire (interruptible), release, cancel, ``with``, token,
 state, node, events.
 
@@ -26,7 +27,7 @@ import weakref
 from typing import NamedTuple
 
 from . import _runtime, errors
-from ._ffi import ffi
+from ._ffi import ffi, lib
 
 
 class LockState(enum.IntEnum):
@@ -83,6 +84,43 @@ class EventLog:
             return len(self._q)
 
 
+def trampolines(c_type, state_c_type="zkf_lock_state_t"):
+    """The two C callbacks of a recipe whose object is ``c_type`` (its
+    acquire completion and its event callback), both of the lock's shape:
+    they find the waiter or the core by the registered id in ``arg``."""
+
+    @ffi.callback("void(%s *, int, uint64_t, void *)" % c_type,
+                  onerror=_runtime.trampoline_error)
+    def acquired(obj, status, token, arg):
+        w = _runtime.lookup(arg)
+        if w is not None:
+            w.core.on_acquired(w, status, token)
+
+    @ffi.callback("void(%s *, %s, uint64_t, void *)" % (c_type, state_c_type),
+                  onerror=_runtime.trampoline_error)
+    def event(obj, state, token, arg):
+        core = _runtime.lookup(arg)
+        if core is not None:
+            core.on_event(int(state), token)
+
+    return acquired, event
+
+
+def c_functions(prefix):
+    """Class decorator of a HoldingCore: its c_destroy, c_cancel, c_release,
+    c_token, c_state, c_node and c_zk_error are libzkfence's functions of
+    that name under ``prefix`` ("zkf_rwlock": zkf_rwlock_destroy, ...),
+    except those the class defines itself."""
+
+    def bind(cls):
+        for name in ("destroy", "cancel", "release", "token", "state", "node", "zk_error"):
+            if "c_" + name not in cls.__dict__:
+                setattr(cls, "c_" + name, staticmethod(getattr(lib, "%s_%s" % (prefix, name))))
+        return cls
+
+    return bind
+
+
 class _Waiter:
     """One asynchronous acquire: its own callback id, so that a completion
     that arrives after its thread stopped waiting finds nothing and is
@@ -118,6 +156,10 @@ class HoldingCore(_runtime.Handle):
     it destroys, so either way the object is alive for the call."""
 
     kind = "lock"
+    state_type = LockState  # what c_state returns, as an enum
+    event_type = LockEvent
+    create_hint = ("a path is absolute, has no empty component and no trailing '/', is not "
+                   "'/', and has at most 1024 bytes")
 
     def __init__(self, client_core, path, on_event, max_depth):
         super().__init__()
@@ -137,6 +179,28 @@ class HoldingCore(_runtime.Handle):
         self.suspended = threading.Event()
         self.events = EventLog()
 
+    @classmethod
+    def make(cls, client, path, on_event, *args):
+        """A core of this class for ``client`` (a zkfence.Client), its C
+        object created: the arguments checked first, as TypeError."""
+        if not isinstance(path, str):
+            raise TypeError("path must be a str, not %s" % type(path).__name__)
+        if on_event is not None and not callable(on_event):
+            raise TypeError("on_event must be callable")
+        core = cls(client._core, path, on_event, *args)
+        core.create()
+        return core
+
+    @staticmethod
+    def c_options(c_type, init, event_cb, arg):
+        """A recipe's options struct (``c_type``, a pointer type) filled by
+        its ``init``, with the event trampoline and our id as its argument."""
+        opts = ffi.new(c_type)
+        init(opts)
+        opts.event_cb = event_cb
+        opts.event_arg = arg
+        return opts
+
     @property
     def ptr(self):
         return self.out[0]
@@ -155,10 +219,7 @@ class HoldingCore(_runtime.Handle):
             raise
         if rc < 0:
             self.close()
-            hint = ""
-            if rc == errors.InvalidArgument.code:
-                hint = ("a path is absolute, has no empty component and no trailing '/', is "
-                        "not '/', and has at most 1024 bytes")
+            hint = self.create_hint if rc == errors.InvalidArgument.code else ""
             raise errors.error(rc, "%s %r" % (self.kind, self.path), hint=hint)
 
     # -- callbacks (the library's event thread) --------------------------------
@@ -178,7 +239,7 @@ class HoldingCore(_runtime.Handle):
 
     def on_event(self, state, token):
         self.client.saw_event_thread()
-        ev = LockEvent(LockState(state), token)
+        ev = self.event_type(self.state_type(state), token)
         # In the log before the Events are set: whoever sees lost set finds
         # the event in the log. The user callback comes last.
         self.events.put(ev)
@@ -334,15 +395,25 @@ class HoldingCore(_runtime.Handle):
                     raise errors.error(errors.LockLost.code, "releasing %s" % self.describe())
                 return True
             rc = self.c_release(self.ptr)
-            self.owner = None
-            self.depth = 0
-            self.token = None
-            self._cv.notify_all()
+            self.ended()
+        return self.release_outcome(rc, "releasing")
+
+    def ended(self):
+        """The holding is over (released, stepped down): no owner, no token.
+        Called holding _cv."""
+        self.owner = None
+        self.depth = 0
+        self.token = None
+        self._cv.notify_all()
+
+    def release_outcome(self, rc, doing):
+        """What release() returns for the C release's code: True (the
+        deletion was sent), False (ZKF_EPENDING); raises the others."""
         if rc == 0:
             return True
         if rc == errors.ReleasePending.code:
             return False
-        raise errors.error(rc, "releasing %s" % self.describe())
+        raise errors.error(rc, "%s %s" % (doing, self.describe()))
 
     def cancel(self):
         """Cancels the acquire in progress and wakes the threads waiting
@@ -371,7 +442,7 @@ class HoldingCore(_runtime.Handle):
 
     def state(self):
         with self as s:
-            return LockState(self.c_state(s.ptr))
+            return self.state_type(self.c_state(s.ptr))
 
     def node(self):
         size = 256
@@ -486,7 +557,8 @@ class Holding:
 
     @property
     def held(self):
-        """True while the state is HELD (the token valid)."""
+        """True while the state is HELD (the token valid; LEADER for an
+        election)."""
         return self._core.state() == LockState.HELD
 
     @property

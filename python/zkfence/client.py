@@ -38,6 +38,22 @@ class Contender:
         return datetime.datetime.fromtimestamp(self.created_ms / 1000, datetime.timezone.utc)
 
 
+@dataclass(frozen=True)
+class Participant:
+    """One participant of an election (zkf_participant_t), as
+    Client.participants lists them: the leader first, then in the order in
+    which they would lead."""
+
+    node: str  # node name, "candidate-<guid>-<seq>"
+    id: str  # its id (Client.election(id=...)); "" if none
+    owner: int  # ephemeralOwner: its session id
+    token: int  # czxid: its token while it leads
+    created_ms: int
+    sequence: int
+
+    created = Contender.created
+
+
 def _ms(seconds, what):
     """Seconds (int or float, > 0) as whole milliseconds, rounded up."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
@@ -259,32 +275,70 @@ class Client:
 
         return Lock(self, path, timeout=timeout, on_event=on_event, max_depth=max_depth)
 
+    def rwlock(self, path, *, timeout=None, on_event=None, max_depth=64):
+        """A read/write lock on ``path`` (zkfence.ReadWriteLock: its
+        ``read_lock`` and ``write_lock``). No ZooKeeper call yet."""
+        from .rwlock import ReadWriteLock
+
+        return ReadWriteLock(self, path, timeout=timeout, on_event=on_event, max_depth=max_depth)
+
+    def semaphore(self, path, n, *, timeout=None, on_event=None):
+        """A semaphore of at most ``n`` leases on ``path`` (zkfence.Semaphore:
+        ``with sem.lease() as token:``). No ZooKeeper call yet."""
+        from .semaphore import Semaphore
+
+        return Semaphore(self, path, n, timeout=timeout, on_event=on_event)
+
+    def election(self, path, *, id=None, timeout=None, on_event=None):
+        """A participant of the leader election at ``path``
+        (zkfence.Election); it takes part from lead() on."""
+        from .election import Election
+
+        return Election(self, path, id=id, timeout=timeout, on_event=on_event)
+
     def contenders(self, path):
         """The contenders for the lock ``path``, holder first (a list of
         Contender; empty when nobody holds or waits, or the path does not
         exist). Blocking for a round trip; not from a callback of this
         client."""
+        return self._list_contenders(lib.zkf_lock_contenders, path, "the contenders of")
+
+    def participants(self, path):
+        """The participants of the election at ``path``, the leader first (a
+        list of Participant; empty when none or no such path). Blocking for a
+        round trip; not from a callback of this client."""
+        return self._list(lib.zkf_election_participants, lib.zkf_participants_free,
+                          "zkf_participant_t **", path, "listing the participants of %s" % path,
+                          lambda e: Participant(
+                              node=ffi.string(e.node).decode(),
+                              id=ffi.string(e.id).decode(errors="replace"),
+                              owner=e.owner, token=e.token, created_ms=e.created_ms,
+                              sequence=e.sequence))
+
+    def _list_contenders(self, fn, path, what):
+        """A listing of zkf_contender_t by ``fn`` (zkf_lock_contenders,
+        zkf_rwlock_contenders, zkf_semaphore_leases) as Contender."""
+        return self._list(fn, lib.zkf_contenders_free, "zkf_contender_t **", path,
+                          "listing %s %s" % (what, path),
+                          lambda e: Contender(node=ffi.string(e.node).decode(), owner=e.owner,
+                                              token=e.token, created_ms=e.created_ms,
+                                              sequence=e.sequence))
+
+    def _list(self, fn, free, out_type, path, context, convert):
         core = self._core
-        core.refuse_on_event_thread("Client.contenders()")
-        out = ffi.new("zkf_contender_t **")
+        core.refuse_on_event_thread(context)
+        if not isinstance(path, str):
+            raise TypeError("path must be a str, not %s" % type(path).__name__)
+        out = ffi.new(out_type)
         count = ffi.new("size_t *")
         with core as c:
-            rc = lib.zkf_lock_contenders(c.ptr, path.encode(), out, count)
+            rc = fn(c.ptr, path.encode(), out, count)
         try:
-            errors.check(rc, "listing the contenders of %s" % path)
-            return [
-                Contender(
-                    node=ffi.string(e.node).decode(),
-                    owner=e.owner,
-                    token=e.token,
-                    created_ms=e.created_ms,
-                    sequence=e.sequence,
-                )
-                for e in (out[0][i] for i in range(count[0]))
-            ]
+            errors.check(rc, context)
+            return [convert(out[0][i]) for i in range(count[0])]
         finally:
             if rc == 0:
-                lib.zkf_contenders_free(out[0], count[0])
+                free(out[0], count[0])
 
     # -- the end ---------------------------------------------------------------
     def close(self):

@@ -30,6 +30,8 @@ The classes group as a caller handles them::
       SystemFailure          ZKF_ESYS
       ReleasePending         ZKF_EPENDING (Lock.release reports it as a value,
                              not by raising)
+      LimitMismatch          ZKF_ELIMIT: the semaphore's stored N is not this
+                             object's (nothing was taken; retrying will not help)
       WouldDeadlock          (also RuntimeError; no library code) a blocking
                              call from a callback of its own client
 
@@ -85,6 +87,7 @@ _NAMES = {
     -16: "EZK",
     -17: "ESYS",
     -18: "EPENDING",
+    -19: "ELIMIT",
 }
 
 InvalidArgument = _cls("InvalidArgument", -1, (ZkfenceError, ValueError), "ZKF_EINVAL")
@@ -105,6 +108,8 @@ ClientClosed = _cls("ClientClosed", -15, (ZkfenceError,), "ZKF_ECLOSED")
 ZooKeeperError = _cls("ZooKeeperError", -16, (ZkfenceError,), "ZKF_EZK")
 SystemFailure = _cls("SystemFailure", -17, (ZkfenceError,), "ZKF_ESYS")
 ReleasePending = _cls("ReleasePending", -18, (ZkfenceError,), "ZKF_EPENDING")
+LimitMismatch = _cls("LimitMismatch", -19, (ZkfenceError,),
+                     "ZKF_ELIMIT: the semaphore's stored N differs from this object's")
 
 BY_CODE = {
     c.code: c
@@ -112,6 +117,7 @@ BY_CODE = {
         InvalidArgument, OutOfMemory, LockTimeout, Cancelled, ConnectionLoss, SessionExpired,
         LockLost, LockBusy, NotHeld, NotOwner, DepthExceeded, InProgress, AuthFailed,
         ConnectFailed, ClientClosed, ZooKeeperError, SystemFailure, ReleasePending,
+        LimitMismatch,
     )
 }
 

@@ -8,47 +8,25 @@ The recipe (zkfence.h): an ephemeral-sequential node per acquisition, each
 waiter watching only its predecessor (FIFO, no herd); the token is the
 node's creation zxid, which strictly increases from holder to holder.
 """
-from . import _runtime
-from ._ffi import ffi, lib
-from ._holding import Holding, HoldingCore, LockEvent, LockState  # noqa: F401 (re-exported)
+from ._ffi import lib
+from ._holding import LockEvent, LockState  # noqa: F401 (re-exported)
+from ._holding import Holding, HoldingCore, c_functions, trampolines
+
+_acquired_trampoline, _event_trampoline = trampolines("zkf_lock_t")
 
 
-@ffi.callback("void(zkf_lock_t *, int, uint64_t, void *)", onerror=_runtime.trampoline_error)
-def _acquired_trampoline(lock, status, token, arg):
-    w = _runtime.lookup(arg)
-    if w is not None:
-        w.core.on_acquired(w, status, token)
-
-
-@ffi.callback("void(zkf_lock_t *, zkf_lock_state_t, uint64_t, void *)",
-              onerror=_runtime.trampoline_error)
-def _event_trampoline(lock, state, token, arg):
-    core = _runtime.lookup(arg)
-    if core is not None:
-        core.on_event(int(state), token)
-
-
+@c_functions("zkf_lock")
 class LockCore(HoldingCore):
     kind = "lock"
     c_type = "zkf_lock_t"
 
     def c_create(self, client_ptr, path, arg, out):
-        opts = ffi.new("zkf_lock_options_t *")
-        lib.zkf_lock_options_init(opts)
-        opts.event_cb = _event_trampoline
-        opts.event_arg = arg
+        opts = self.c_options("zkf_lock_options_t *", lib.zkf_lock_options_init,
+                              _event_trampoline, arg)
         return lib.zkf_lock_create(client_ptr, path, opts, out)
 
     def c_acquire_async(self, ptr, timeout_ms, arg):
         return lib.zkf_lock_acquire_async(ptr, timeout_ms, _acquired_trampoline, arg)
-
-    c_destroy = staticmethod(lib.zkf_lock_destroy)
-    c_cancel = staticmethod(lib.zkf_lock_cancel)
-    c_release = staticmethod(lib.zkf_lock_release)
-    c_token = staticmethod(lib.zkf_lock_token)
-    c_state = staticmethod(lib.zkf_lock_state)
-    c_node = staticmethod(lib.zkf_lock_node)
-    c_zk_error = staticmethod(lib.zkf_lock_zk_error)
 
 
 class Lock(Holding):
@@ -74,10 +52,4 @@ class Lock(Holding):
     """
 
     def __init__(self, client, path, *, timeout=None, on_event=None, max_depth=64):
-        if not isinstance(path, str):
-            raise TypeError("path must be a str, not %s" % type(path).__name__)
-        if on_event is not None and not callable(on_event):
-            raise TypeError("on_event must be callable")
-        core = LockCore(client._core, path, on_event, max_depth)
-        core.create()
-        super().__init__(core, client, timeout)
+        super().__init__(LockCore.make(client, path, on_event, max_depth), client, timeout)

@@ -330,3 +330,55 @@ def proxy(tmp_path_factory):
     p = Proxy(tmp_path_factory.mktemp("proxy"), open_buckets=("open",))
     yield p
     p.stop()
+
+
+class HolderThread:
+    """Acquires a holding (a Lock, a read/write lock's side, a Lease, an
+    Election) on a thread of its own, which keeps it until finish() and
+    releases it there: a contender that waits in the background."""
+
+    def __init__(self, holding, timeout=None):
+        self.holding = holding
+        self.timeout = timeout
+        self.token = None
+        self.error = None
+        self.acquired = threading.Event()  # set once acquire returned or raised
+        self._finish = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            self.token = self.holding.acquire(timeout=self.timeout)
+        except zkfence.ZkfenceError as e:
+            self.error = e
+            return
+        finally:
+            self.acquired.set()
+        self._finish.wait()
+        self.holding.release()
+
+    def finish(self):
+        """Releases what it holds (if anything) and ends the thread."""
+        self._finish.set()
+        self.thread.join(SOON)
+        assert not self.thread.is_alive(), "the holder thread did not end"
+
+
+def interrupt_a_waiting_child(children, path, kind, queue_of, state):
+    """Ctrl-C while a child process waits for ``kind`` (interrupted.py) on
+    ``path``, which the test holds: the child's wait raises
+    KeyboardInterrupt at once, leaving its object in ``state`` with no
+    node, and the queue (``queue_of()``, a listing) is as before, while
+    the child's session lives on (it waits for "exit")."""
+    before = queue_of()
+    kid = children("interrupted.py", os.environ["ZKFENCE_TEST_ZK"], path, kind)
+    assert kid.read() == {"waiting": True}
+    assert wait_until(lambda: len(queue_of()) == len(before) + 1)
+    kid.signal(signal.SIGINT)
+    got = kid.read()
+    assert got == {"interrupted": True, "state": state, "node": None}, got
+    assert wait_until(lambda: queue_of() == before)
+    kid.send("exit")
+    rc, _, err = kid.finish()
+    assert rc == 0, err

@@ -22,9 +22,12 @@ ffi = _ffi.ffi
 def declared_types():
     """(structs, enums) that TYPES declares, as cffi types."""
     structs, enums = [], []
-    for name in ("zkf_client_options_t", "zkf_lock_options_t", "zkf_contender_t"):
+    for name in ("zkf_client_options_t", "zkf_lock_options_t", "zkf_contender_t",
+                 "zkf_rwlock_options_t", "zkf_semaphore_options_t", "zkf_election_options_t",
+                 "zkf_participant_t"):
         structs.append((name, ffi.typeof(name)))
-    for name in ("zkf_client_state_t", "zkf_lock_state_t"):
+    for name in ("zkf_client_state_t", "zkf_lock_state_t", "zkf_rwlock_mode_t",
+                 "zkf_election_state_t"):
         enums.append((name, ffi.typeof(name)))
     return structs, enums
 
@@ -80,6 +83,22 @@ def test_every_public_function_is_declared_or_left_out_on_purpose():
 
     public = set(re.findall(r"ZKF_API[^;(]*?\b(zkf_\w+)\s*\(", header))
     declared = set(re.findall(r"\b(zkf_\w+)\s*\(", _ffi.FUNCTIONS))
-    on_purpose = {"zkf_lock_acquire"}  # blocking, not interruptible: see _ffi.py
-    assert public - declared == on_purpose
+    # The blocking acquires: not interruptible, see _ffi.py.
+    assert _ffi.LEFT_OUT == {"zkf_lock_acquire", "zkf_rwlock_acquire", "zkf_semaphore_acquire",
+                             "zkf_election_lead"}
+    assert public - declared == _ffi.LEFT_OUT
     assert declared <= public
+
+
+def test_python_enums_are_the_headers():
+    """The IntEnums the package returns carry the header's values."""
+    import zkfence
+    from zkfence._ffi import lib
+
+    for enum_type, prefix in ((zkfence.LockState, "ZKF_LOCK_"),
+                              (zkfence.ElectionState, "ZKF_ELECTION_"),
+                              (zkfence.ClientState, "ZKF_CLIENT_")):
+        c_names = {n[len(prefix):]: getattr(lib, n) for n in dir(lib) if n.startswith(prefix)}
+        assert {m.name: m.value for m in enum_type} == c_names, enum_type
+    for st in zkfence.ElectionState:
+        assert ffi.string(lib.zkf_election_state_name(st)).decode().upper() == st.name
