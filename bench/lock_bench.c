@@ -82,7 +82,9 @@
 #include <zkfence/zkfence.h>
 #include <zookeeper/zookeeper.h>
 
-#define MAX_ROUNDS 64
+#include "benchlib.h"
+
+#define MAX_ROUNDS BENCH_MAX_ROUNDS
 #define MAX_CLIENTS 64
 #define MAX_LAT 8192     /* latency samples kept per client and round */
 #define SESSION_MS 10000 /* every session: libzkfence's default, the floors', the peer's */
@@ -100,57 +102,6 @@ typedef struct opts {
     const char *peer; /* command of the peer implementation, or NULL */
     int windows;      /* print each window's bounds to stderr */
 } opts_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Wall-clock time, for --windows (packet captures carry wall-clock stamps). */
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* Sorts v in place. */
-static double pct(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof(double), cmp_double);
-    size_t i = (size_t)ceil(p / 100.0 * (double)n);
-    return v[i == 0 ? 0 : i > n ? n - 1 : i - 1];
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "lock_bench: %s\n", what);
-    exit(1);
-}
 
 /* snprintf that refuses to truncate a ZooKeeper path. */
 #define PATHF(buf, ...)                                                                            \
@@ -322,21 +273,6 @@ static void ensure_path(zhandle_t *zh, const char *path)
     }
 }
 
-static zkf_client_t *client(const char *hosts)
-{
-    zkf_client_options_t co;
-    zkf_client_options_init(&co);
-    co.hosts = hosts;
-    co.session_timeout_ms = SESSION_MS;
-    co.zk_log_level = 0;
-    zkf_client_t *c = NULL;
-    if (zkf_client_connect(&co, &c) != 0) {
-        fprintf(stderr, "lock_bench: cannot connect to %s\n", hosts);
-        exit(69);
-    }
-    return c;
-}
-
 typedef struct result {
     double rate;     /* per second */
     double p50, p99; /* ms */
@@ -382,85 +318,6 @@ static void report(const char *name, const char *unit, const result_t *r, int ro
 }
 
 /* ---- the peer (--peer): another implementation, as a coprocess ---- */
-
-typedef struct peer {
-    pid_t pid;
-    FILE *to, *from;
-} peer_t;
-
-/* Starts `sh -c 'exec CMD "$@"' sh --zk HOSTS --session-ms N`, talking to
- * it through its stdin and stdout; its stderr is ours. */
-static peer_t *peer_start(const opts_t *o)
-{
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
-        die("pipe failed");
-    size_t len = strlen(o->peer) + sizeof("exec  \"$@\"");
-    char *cmd = malloc(len), ms[16];
-    if (cmd == NULL)
-        die("out of memory");
-    snprintf(cmd, len, "exec %s \"$@\"", o->peer);
-    snprintf(ms, sizeof(ms), "%d", SESSION_MS);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
-            _exit(127);
-        execl("/bin/sh", "sh", "-c", cmd, "sh", "--zk", o->zk, "--session-ms", ms, (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0)
-        die("fork failed");
-    free(cmd);
-    close(in[0]);
-    close(out[1]);
-    peer_t *p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->to = fdopen(in[1], "w")) == NULL ||
-        (p->from = fdopen(out[0], "r")) == NULL)
-        die("cannot talk to the peer");
-    p->pid = pid;
-    /* Its warm-up must not overlap anything measured: wait for "ready". */
-    char line[256];
-    if (fgets(line, sizeof(line), p->from) == NULL || strcmp(line, "ready\n") != 0)
-        die("peer: did not start (no \"ready\")");
-    return p;
-}
-
-/* Sends one command line and reads the answer, "ok V1 V2 ...": stores the
- * values in v, exactly n of them. An "error" answer, a short one or a peer
- * gone away ends the benchmark. */
-__attribute__((format(printf, 4, 5))) static void peer_call(peer_t *p, double *v, int n,
-                                                            const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int bad = vfprintf(p->to, fmt, ap) < 0;
-    va_end(ap);
-    if (bad || fputc('\n', p->to) == EOF || fflush(p->to) != 0)
-        die("peer: cannot send it a command (did it exit?)");
-    char line[1024];
-    if (fgets(line, sizeof(line), p->from) == NULL)
-        die("peer: no answer (did it exit?)");
-    if (strncmp(line, "ok ", 3) != 0) {
-        fprintf(stderr, "lock_bench: peer: %s", line);
-        exit(1);
-    }
-    char *s = line + 3, *end;
-    for (int k = 0; k < n; k++, s = end) {
-        v[k] = strtod(s, &end);
-        if (end == s)
-            die("peer: short answer");
-    }
-}
-
-static void peer_stop(peer_t *p)
-{
-    int st;
-    fclose(p->to); /* the end of its input: it exits */
-    if (waitpid(p->pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        die("peer: failed at exit");
-    fclose(p->from);
-    free(p);
-}
 
 /* "uncontended PATH CYCLES" -> RATE P50 P99 OPS FSYNCS CPU_US CTXSW UNITS W0 W1 */
 static result_t peer_uncontended(const opts_t *o, peer_t *p, const char *path)
@@ -889,7 +746,7 @@ static void sync_recipe_loop(contender_t *ct)
 
 static void zkf_loop(contender_t *ct)
 {
-    zkf_client_t *c = client(ct->zk);
+    zkf_client_t *c = bench_client(ct->zk, SESSION_MS);
     zkf_lock_t *l;
     if (zkf_lock_create(c, ct->path, NULL, &l) != 0)
         die("zkf_lock_create failed");
@@ -1243,9 +1100,10 @@ int main(int argc, char **argv)
     ensure_path(zh, base);
     int bad = 0;
 #define WANT(m) (o.only == NULL || strcmp(o.only, m) == 0)
-    peer_t *peer = o.peer && (WANT("sync") || WANT("contended")) ? peer_start(&o) : NULL;
+    peer_t *peer =
+        o.peer && (WANT("sync") || WANT("contended")) ? peer_start(o.peer, o.zk, SESSION_MS) : NULL;
     if (WANT("sync") || WANT("pipe")) {
-        zkf_client_t *c = client(o.zk);
+        zkf_client_t *c = bench_client(o.zk, SESSION_MS);
         if (WANT("sync"))
             run_sync(&o, zh, c, peer, base);
         if (WANT("pipe"))

@@ -14,7 +14,8 @@
  *     -> ok RATE P50_MS P99_MS ZK_OPS ZK_FSYNCS CPU_US CTXSW
  *           FAIRNESS VIOLATIONS LOST FAILURES UNITS W0 W1
  *
- * or "error MESSAGE". CPU_US and CTXSW are this JVM's CPU time and its
+ * and the commands of the other recipes (CuratorRecipes.java: rwlock,
+ * semaphore, failover), or "error MESSAGE". CPU_US and CTXSW are this JVM's CPU time and its
  * threads' voluntary context switches per unit (-1 for "procs", whose
  * contenders are other processes), UNITS the number of cycles or handoffs
  * measured, W0 and W1 the window's wall-clock bounds (seconds since the
@@ -443,6 +444,14 @@ public final class CuratorBench {
                     return "error clients must be 1.." + MAX_CLIENTS;
                 return contended(w[1], clients, Double.parseDouble(w[3]), w[4].equals("procs"));
             }
+            if (w.length == 5 && w[0].equals("rwlock"))
+                return CuratorRecipes.rwlock(w[1], Integer.parseInt(w[2]), Integer.parseInt(w[3]),
+                                             Double.parseDouble(w[4]));
+            if (w.length == 5 && w[0].equals("semaphore"))
+                return CuratorRecipes.semaphore(w[1], Integer.parseInt(w[2]),
+                                                Integer.parseInt(w[3]), Double.parseDouble(w[4]));
+            if (w.length == 3 && w[0].equals("failover"))
+                return CuratorRecipes.failover(c, w[1], Integer.parseInt(w[2]));
             return "error unknown command: " + line.trim();
         } catch (Exception e) {
             return "error " + e.toString().replace('\n', ' ');
@@ -455,6 +464,7 @@ public final class CuratorBench {
 
     public static void main(String[] args) throws Exception {
         String[] childArgs = null;
+        String leaderPath = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--zk") && i + 1 < args.length) {
@@ -466,6 +476,8 @@ public final class CuratorBench {
             } else if (a.equals("--child") && i + 3 < args.length) {
                 childArgs = Arrays.copyOfRange(args, i + 1, i + 4);
                 i += 3;
+            } else if (a.equals("--leader-child") && i + 1 < args.length) {
+                leaderPath = args[++i];
             } else if (a.equals("-h") || a.equals("--help")) {
                 usage(System.out);
                 return;
@@ -478,6 +490,8 @@ public final class CuratorBench {
             usage(System.err);
             System.exit(64);
         }
+        if (leaderPath != null)
+            System.exit(CuratorRecipes.leaderChild(leaderPath));
         if (childArgs != null)
             System.exit(child(childArgs[0], Integer.parseInt(childArgs[1]), childArgs[2]));
 
