@@ -106,7 +106,7 @@ typedef struct zkp_config {
     char *zk_chroot;                /* owned; `zk_chroot = /path`; NULL: none */
     int verify;                     /* ZKP_VERIFY_*; `verify = holder | off` */
     unsigned zk_session_timeout_ms; /* 0: libzkfence's default */
-    zkp_s3_config_t s3; /* backend = s3 */
+    zkp_s3_config_t s3;             /* backend = s3 */
 } zkp_config_t;
 
 /* `verify`: unset means holder when `zk` is set, off otherwise
