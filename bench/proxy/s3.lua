@@ -14,7 +14,10 @@
 -- and on these machines' ext4 (no journal, mounted with discard) freeing
 -- blocks stalls later writes; rotating 1024 keys per thread took nginx
 -- from 7,300 to 800 PUT/s, which measures the disk's discard, not a server.
---   FENCED  1: PUTs carry X-Fencing-Lock / X-Fencing-Token
+--   FENCED  1: PUTs carry X-Fencing-Lock / X-Fencing-Token (below);
+--           "LOCK TOKEN" (one argument): every PUT carries that lock and
+--           token, a real holder's (the verify rows: the proxy checks it
+--           against ZooKeeper)
 --   SIGNLIB AK SK HOST: sign every request with AWS SigV4 (header form,
 --           region us-east-1) as access key AK with secret SK, for the Host
 --           header HOST ("127.0.0.1:PORT"): SIGNLIB is bench/wrk_sign.c's
@@ -70,6 +73,9 @@ function init(args)
    prefix = args[3]
    nkeys = tonumber(args[4])
    fenced = args[5] == "1"
+   if args[5] ~= nil then
+      fixed_lock, fixed_token = args[5]:match("^(/%S+) (%d+)$")
+   end
    if mode ~= "put" and mode ~= "get" then
       error("s3.lua: MODE must be put or get")
    end
@@ -115,7 +121,11 @@ function request()
    end
    local key = string.format("/%s/t%d-%d", prefix, tid, nkeys > 0 and counter % nkeys or counter)
    local lock, token
-   if fenced then
+   if fixed_lock ~= nil then
+      lock, token = fixed_lock, fixed_token
+      headers["X-Fencing-Lock"] = lock
+      headers["X-Fencing-Token"] = token
+   elseif fenced then
       lock = string.format("/bench/%s/t%d-l%d", prefix, tid, counter % LOCKS)
       token = tostring(1000 + math.floor(counter / TOKEN_STEP))
       headers["X-Fencing-Lock"] = lock

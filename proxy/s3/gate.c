@@ -26,6 +26,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "http/respond.h"
 #include "s3/errors.h"
@@ -167,6 +168,8 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
 /* verify = holder (zk/verify.h): a token the fence accepts (equal to the
  * mark or above it) must be the czxid of the lock's current holder's node;
  * the holder cache answers without a round trip while the holder holds.
+ * verify = zxid: it must not be above the ensemble's last committed zxid
+ * (403 FencingTokenNotIssued otherwise); the cached bound answers.
  * Asked inside the section, so no other request of the lock is decided
  * meanwhile. Returns 0 if confirmed, or -1 with
  * the section left and the refusal counted, audited and queued: 403 when
@@ -196,7 +199,14 @@ static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result 
     char tok[24], holder[24];
     snprintf(tok, sizeof(tok), "%" PRIu64, op->token);
     snprintf(holder, sizeof(holder), "%" PRIu64, f.holder);
-    if (!f.has_holder)
+    const char *code = "FencingTokenNotHolder";
+    if (strcmp(zkp_zk_mode_name(r->svc->zk), "zxid") == 0) {
+        code = "FencingTokenNotIssued";
+        snprintf(msg, sizeof(msg),
+                 "ZooKeeper has not issued the fencing token %s: it is above the ensemble's last "
+                 "committed zxid (%" PRIu64 ", learnt just now)",
+                 tok, f.bound);
+    } else if (!f.has_holder)
         snprintf(msg, sizeof(msg),
                  "ZooKeeper does not confirm the fencing token %s: the lock %s has no holder", tok,
                  op->lock);
@@ -208,7 +218,7 @@ static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result 
                  f.waiter ? " (this token belongs to a waiter, which does not hold the lock yet)"
                           : "");
     zkp_xml_extra_t extra[] = {{"Lock", op->lock}, {"Token", tok}};
-    *res = zkp_respond_error_x(r, 403, "FencingTokenNotHolder", msg, extra, 2);
+    *res = zkp_respond_error_x(r, 403, code, msg, extra, 2);
     return -1;
 }
 

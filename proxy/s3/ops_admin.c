@@ -36,7 +36,7 @@ static enum MHD_Result health(zkp_req_t *r)
                    "\"inert_marks\":%zu,\"verify\":\"%s\",\"zookeeper\":\"%s\","
                    "\"backend\":\"%s\",\"auth\":\"%s\",\"tls\":\"%s\",\"version\":\"%s\"}\n",
                    ok ? "ok" : "degraded", ok ? "ok" : "failed", zkp_marks_count(r->svc->marks),
-                   zkp_marks_inert(r->svc->marks), zk ? "holder" : "off",
+                   zkp_marks_inert(r->svc->marks), zk ? zkp_zk_mode_name(zk) : "off",
                    zk ? zkp_zk_state(zk) : "none", r->svc->be->ops->name, c->auth ? "on" : "off",
                    c->tls_listen_host[0] ? "on" : "off", ZKP_VERSION);
     return respond_buf(r, ok ? 200 : 503, "application/json", &b);

@@ -39,7 +39,7 @@ static int name_inert(const char *lock, uint64_t mark, void *arg)
     return 0;
 }
 
-/* verify = holder: the ZooKeeper session, opened last but the audit log,
+/* verify = holder or zxid: the ZooKeeper session, opened last but the audit log,
  * after the locks on the storage (a second proxy gives up before it
  * connects). Without it, every token is believed: said at start. */
 static int open_zk(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_t errlen)
@@ -53,8 +53,9 @@ static int open_zk(zkp_service_t *svc, const zkp_config_t *cfg, char *err, size_
                         "host:port,... to verify them)\n");
         return 0;
     }
-    return zkp_zk_open(cfg->zk, cfg->zk_chroot, (int)cfg->zk_session_timeout_ms, 0, &svc->zk, err,
-                       errlen);
+    zkp_zk_mode_t zm = mode == ZKP_VERIFY_ZXID ? ZKP_ZK_MODE_ZXID : ZKP_ZK_MODE_HOLDER;
+    return zkp_zk_open(cfg->zk, cfg->zk_chroot, zm, (int)cfg->zk_session_timeout_ms, 0, &svc->zk,
+                       err, errlen);
 }
 
 /* Unfinished multipart uploads past their age are aborted: their parts

@@ -520,16 +520,18 @@ static int set_s3(zkp_s3_config_t *s3, const char *key, const char *v, char *err
 }
 
 /* zk = host:port,host:port (no chroot in it: zk_chroot says it apart, so
- * that the two cannot be confused), zk_chroot = /path, verify = holder|off. */
+ * that the two cannot be confused), zk_chroot = /path, verify = holder|zxid|off. */
 static int set_zk(zkp_config_t *c, const char *key, const char *v, char *err, size_t errlen)
 {
     if (strcmp(key, "verify") == 0) {
         if (strcmp(v, "holder") == 0)
             c->verify = ZKP_VERIFY_HOLDER;
+        else if (strcmp(v, "zxid") == 0)
+            c->verify = ZKP_VERIFY_ZXID;
         else if (strcmp(v, "off") == 0)
             c->verify = ZKP_VERIFY_OFF;
         else
-            return errf(err, errlen, "verify: expected holder or off, got '%s'", v);
+            return errf(err, errlen, "verify: expected holder, zxid or off, got '%s'", v);
         return 0;
     }
     int chroot = strcmp(key, "zk_chroot") == 0;
@@ -556,10 +558,11 @@ int zkp_config_verify(const zkp_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "zk_chroot is set but zk is not");
         return -1;
     }
-    if (c->verify == ZKP_VERIFY_HOLDER && c->zk == NULL) {
+    if ((c->verify == ZKP_VERIFY_HOLDER || c->verify == ZKP_VERIFY_ZXID) && c->zk == NULL) {
         snprintf(err, errlen,
-                 "verify = holder needs zk = host:port,... (the ZooKeeper ensemble "
-                 "that hands out the tokens)");
+                 "verify = %s needs zk = host:port,... (the ZooKeeper ensemble "
+                 "that hands out the tokens)",
+                 c->verify == ZKP_VERIFY_ZXID ? "zxid" : "holder");
         return -1;
     }
     if (c->verify == ZKP_VERIFY_UNSET)

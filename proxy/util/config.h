@@ -104,7 +104,7 @@ typedef struct zkp_config {
     /* Tokens verified against ZooKeeper (zk/verify.h). */
     char *zk;                       /* owned; `zk = host:port,...`; NULL: none */
     char *zk_chroot;                /* owned; `zk_chroot = /path`; NULL: none */
-    int verify;                     /* ZKP_VERIFY_*; `verify = holder | off` */
+    int verify;                     /* ZKP_VERIFY_*; `verify = holder | zxid | off` */
     unsigned zk_session_timeout_ms; /* 0: libzkfence's default */
     zkp_s3_config_t s3;             /* backend = s3 */
 } zkp_config_t;
@@ -114,10 +114,12 @@ typedef struct zkp_config {
 #define ZKP_VERIFY_UNSET (-1)
 #define ZKP_VERIFY_OFF 0
 #define ZKP_VERIFY_HOLDER 1
+#define ZKP_VERIFY_ZXID 2
 
-/* The verification mode in force: ZKP_VERIFY_HOLDER or ZKP_VERIFY_OFF.
- * Returns -1 with err set when the settings contradict each other
- * (`verify = holder` without `zk`, `zk_chroot` without `zk`). */
+/* The verification mode in force: ZKP_VERIFY_HOLDER, ZKP_VERIFY_ZXID or
+ * ZKP_VERIFY_OFF. Returns -1 with err set when the settings contradict each
+ * other (`verify = holder` or `zxid` without `zk`, `zk_chroot` without
+ * `zk`). */
 int zkp_config_verify(const zkp_config_t *c, char *err, size_t errlen);
 
 void zkp_config_defaults(zkp_config_t *c);

@@ -1,5 +1,5 @@
-/* Tokens verified against ZooKeeper: the holder rule of zk/verify.h, and
- * the holder cache.
+/* Tokens verified against ZooKeeper: the holder rule of zk/verify.h and
+ * the holder cache, and the zxid rule with its cached bound.
  *
  * The cache maps a lock to its holder's token. An entry is made after a
  * check, with a watch set (zoo_wexists) on the holder's node, and removed
@@ -14,6 +14,7 @@
  * (a spurious skip costs a round trip later, never a wrong answer). */
 #include "zk/verify.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +35,12 @@ typedef struct entry {
 
 struct zkp_zk {
     zkf_client_t *client;
+    zkp_zk_mode_t mode;
+    /* zxid rule: the last committed zxid learnt (0: none yet). It only
+     * grows; learning is serialised by learn_mu, so that a burst of tokens
+     * above it costs one write, not one each. */
+    atomic_uint_fast64_t bound;
+    pthread_mutex_t learn_mu;
     pthread_mutex_t mu; /* guards the cache */
     entry_t *buckets[CACHE_BUCKETS];
     size_t entries;
@@ -143,7 +150,7 @@ static void cache_put(zkp_zk_t *z, const char *lock, uint64_t holder, uint64_t g
     pthread_mutex_unlock(&z->mu);
 }
 
-int zkp_zk_open(const char *hosts, const char *chroot, int session_timeout_ms,
+int zkp_zk_open(const char *hosts, const char *chroot, zkp_zk_mode_t mode, int session_timeout_ms,
                 int connect_timeout_ms, zkp_zk_t **out, char *err, size_t errlen)
 {
     zkp_zk_t *z = calloc(1, sizeof(*z));
@@ -151,7 +158,9 @@ int zkp_zk_open(const char *hosts, const char *chroot, int session_timeout_ms,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    z->mode = mode;
     pthread_mutex_init(&z->mu, NULL);
+    pthread_mutex_init(&z->learn_mu, NULL);
     zkf_client_options_t o;
     zkf_client_options_init(&o);
     o.hosts = hosts;
@@ -165,6 +174,7 @@ int zkp_zk_open(const char *hosts, const char *chroot, int session_timeout_ms,
     if (rc != 0) {
         snprintf(err, errlen, "ZooKeeper %s%s: %s (tokens cannot be verified)", hosts,
                  chroot ? chroot : "", zkf_strerror(rc));
+        pthread_mutex_destroy(&z->learn_mu);
         pthread_mutex_destroy(&z->mu);
         free(z);
         return -1;
@@ -179,8 +189,14 @@ void zkp_zk_close(zkp_zk_t *z)
         return;
     zkf_client_destroy(z->client);
     clear_locked(z);
+    pthread_mutex_destroy(&z->learn_mu);
     pthread_mutex_destroy(&z->mu);
     free(z);
+}
+
+const char *zkp_zk_mode_name(const zkp_zk_t *z)
+{
+    return z->mode == ZKP_ZK_MODE_ZXID ? "zxid" : "holder";
 }
 
 const char *zkp_zk_state(const zkp_zk_t *z)
@@ -272,10 +288,90 @@ static zkp_zk_result_t ask(zkp_zk_t *z, const char *lock, uint64_t token, zkp_zk
     return found->has_holder && found->holder == token ? ZKP_ZK_CONFIRMED : ZKP_ZK_REFUSED;
 }
 
+/* Learns the ensemble's last committed zxid into z->bound: a sync, then a
+ * write (setData, or create the first time) of the proxy's scratch node,
+ * whose Stat gives the write's own zxid (mzxid).
+ *
+ * Why a write: the leader gives zxids in commit order, and a write is
+ * acknowledged only once committed, so its zxid is above every transaction
+ * committed before it, among them the creation of the node of every token
+ * a client could have shown us (a client has its token only once its
+ * node's creation committed). That zxid IS the last committed zxid when
+ * it commits. A read cannot give this: a Stat carries the zxids of one
+ * node (a sync'd exists of "/" gives the root's mzxid/pzxid, far below),
+ * and the zxid of the reply header is not in the C client's public API.
+ * The sync is not needed for the write's ordering; it is kept because it
+ * is cheap next to the write and makes the server we talk to current
+ * before we ask (the issue's "learnt after a sync").
+ *
+ * Returns 0, or -1 with found->why set. */
+static int learn_zxid(zkp_zk_t *z, zkp_zk_found_t *found)
+{
+    zhandle_t *zh = zkf_client_zhandle(z->client);
+    if (zh == NULL) {
+        snprintf(found->why, sizeof(found->why), "no ZooKeeper session");
+        return -1;
+    }
+    int zrc = sync_path(zh, "/");
+    struct Stat st;
+    const char *what = "sync";
+    for (int tries = 0; zrc == ZOK && tries < 2; tries++) {
+        what = "writing " ZKP_ZK_SCRATCH;
+        zrc = zoo_set2(zh, ZKP_ZK_SCRATCH, "", 0, -1, &st);
+        if (zrc != ZNONODE)
+            break;
+        /* The first time: a persistent node holding nothing (open ACL:
+         * nothing to protect; any writer only advances the zxid). */
+        zrc = zoo_create2(zh, ZKP_ZK_SCRATCH, "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0,
+                          &st);
+        if (zrc != ZNODEEXISTS)
+            break;
+        zrc = ZOK; /* created meanwhile by another proxy: set it */
+    }
+    if (zrc != ZOK) {
+        snprintf(found->why, sizeof(found->why), "learning the last zxid (%s): %s", what,
+                 zerror(zrc));
+        return -1;
+    }
+    uint64_t learnt = (uint64_t)st.mzxid;
+    uint_fast64_t cur = atomic_load(&z->bound);
+    while (cur < learnt && !atomic_compare_exchange_weak(&z->bound, &cur, learnt))
+        ;
+    return 0;
+}
+
+/* The zxid rule: the cached bound confirms without a round trip (even
+ * disconnected: it was true when learnt, and only grows); above it, learn
+ * again, then decide. */
+static zkp_zk_result_t check_zxid(zkp_zk_t *z, uint64_t token, zkp_zk_found_t *found)
+{
+    found->bound = atomic_load(&z->bound);
+    if (found->bound != 0 && token <= found->bound) {
+        atomic_fetch_add(&z->hits, 1);
+        return ZKP_ZK_CONFIRMED;
+    }
+    if (!zkp_zk_connected(z)) {
+        snprintf(found->why, sizeof(found->why),
+                 "not connected to ZooKeeper (%s), and the token is above the last zxid learnt "
+                 "(%" PRIu64 ")",
+                 zkp_zk_state(z), found->bound);
+        return ZKP_ZK_UNAVAILABLE;
+    }
+    pthread_mutex_lock(&z->learn_mu);
+    int rc = atomic_load(&z->bound) < token ? learn_zxid(z, found) : 0;
+    pthread_mutex_unlock(&z->learn_mu);
+    found->bound = atomic_load(&z->bound);
+    if (rc != 0)
+        return ZKP_ZK_UNAVAILABLE;
+    return token <= found->bound ? ZKP_ZK_CONFIRMED : ZKP_ZK_REFUSED;
+}
+
 zkp_zk_result_t zkp_zk_check(zkp_zk_t *z, const char *lock, uint64_t token, zkp_zk_found_t *found)
 {
     memset(found, 0, sizeof(*found));
     atomic_fetch_add(&z->lookups, 1);
+    if (z->mode == ZKP_ZK_MODE_ZXID)
+        return check_zxid(z, token, found);
     if (!zkp_zk_connected(z)) {
         snprintf(found->why, sizeof(found->why), "not connected to ZooKeeper (%s)",
                  zkp_zk_state(z));

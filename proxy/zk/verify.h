@@ -33,6 +33,19 @@
  * ZooKeeper unreachable (not connected): ZKP_ZK_UNAVAILABLE at once, cache
  * or not (a disconnect drops the cache anyway): fail closed.
  *
+ * The `zxid` rule (ZKP_ZK_MODE_ZXID), cheaper and weaker: a token is
+ * confirmed when it is not above the ensemble's last committed zxid. Every
+ * token libzkfence hands out is the czxid of a committed node, so it is at
+ * most that zxid; a forged far-future token is above it and refused, and can
+ * never lock anyone out. It does not tell a holder from a waiter, nor one
+ * lock's token from another's (bindings do that: s3/gate.c). The bound is
+ * learnt from ZooKeeper (a sync, then a write to a proxy-owned scratch node
+ * whose zxid is read back: see verify.c) and cached; a token above it makes
+ * the proxy learn it again, once, and refuse if the token is still above.
+ * ZooKeeper unreachable: tokens at or below the last bound learnt are still
+ * confirmed (the bound only grows, and was true when learnt); tokens above
+ * it get ZKP_ZK_UNAVAILABLE.
+ *
  * This layer knows nothing of HTTP: it returns a value. */
 #ifndef ZKP_ZK_VERIFY_H
 #define ZKP_ZK_VERIFY_H
@@ -44,6 +57,16 @@ typedef struct zkp_zk zkp_zk_t;
 
 /* Longest lock path the holder cache keys (longer: never cached). */
 #define ZKP_ZK_LOCK_MAX 1024
+
+/* Which rule zkp_zk_check applies (the `verify` setting). */
+typedef enum {
+    ZKP_ZK_MODE_HOLDER = 0, /* the token is the current holder's czxid */
+    ZKP_ZK_MODE_ZXID = 1,   /* the token is not above the last committed zxid */
+} zkp_zk_mode_t;
+
+/* Name of the proxy's scratch node (under the chroot), written by the
+ * zxid rule to learn the last committed zxid. */
+#define ZKP_ZK_SCRATCH "/zkfence-proxy-zxid"
 
 typedef enum {
     ZKP_ZK_CONFIRMED = 0,    /* the token is the current holder's */
@@ -57,22 +80,22 @@ typedef struct zkp_zk_found {
     int has_holder;  /* the lock has a holder */
     uint64_t holder; /* its token (czxid), when has_holder */
     int waiter;      /* the token is a waiter's (queued, not holding) */
+    uint64_t bound;  /* zxid rule: the last committed zxid learnt (0: none yet) */
     char why[160];   /* for ZKP_ZK_UNAVAILABLE: what failed */
 } zkp_zk_found_t;
 
-/* Connects to `hosts` ("host:port,host:port"), under `chroot` (NULL: none;
- * lock names are then ZooKeeper paths under it), waiting up to
- * connect_timeout_ms for the first session. Returns 0 with *out set, or -1
- * with the reason in err (the proxy must not start: fail closed rather
- * than accept unverified tokens). Later outages are survived: the client
+/* Connects to `hosts`; checks then apply `mode` ("host:port,host:port"), under `chroot` (NULL:
+ * none; lock names are then ZooKeeper paths under it), waiting up to connect_timeout_ms for the
+ * first session. Returns 0 with *out set, or -1 with the reason in err (the proxy must not start:
+ * fail closed rather than accept unverified tokens). Later outages are survived: the client
  * reconnects and sets up new sessions by itself. */
-int zkp_zk_open(const char *hosts, const char *chroot, int session_timeout_ms,
+int zkp_zk_open(const char *hosts, const char *chroot, zkp_zk_mode_t mode, int session_timeout_ms,
                 int connect_timeout_ms, zkp_zk_t **out, char *err, size_t errlen);
 
 /* Closes the session. NULL is a no-op. No check may be running. */
 void zkp_zk_close(zkp_zk_t *z);
 
-/* The check above for `lock` (a canonical lock name = the ZooKeeper path
+/* The check of the mode (above) for `lock` (a canonical lock name = the ZooKeeper path
  * of the lock, under the chroot) and `token`. Fills *found. Blocking: a
  * sync and the listing (one round trip each while connected; while the
  * connection is lost, immediately ZKP_ZK_UNAVAILABLE; a connection lost in
@@ -82,12 +105,16 @@ void zkp_zk_close(zkp_zk_t *z);
 zkp_zk_result_t zkp_zk_check(zkp_zk_t *z, const char *lock, uint64_t token, zkp_zk_found_t *found);
 
 /* Counters for /_zkfence/metrics: checks asked, checks answered by the
- * holder cache (no round trip), entries in the cache. Thread-safe. */
+ * cache (no round trip: the holder cache, or the zxid bound), entries in
+ * the holder cache. Thread-safe. */
 void zkp_zk_stats(zkp_zk_t *z, uint64_t *lookups, uint64_t *hits, size_t *cached);
 
 /* The client's state ("connected", "suspended", ... zkf_client_state_name):
  * for /_zkfence/health. Static storage. Thread-safe. */
 const char *zkp_zk_state(const zkp_zk_t *z);
+
+/* The mode's name ("holder", "zxid"): for /_zkfence/health. Static. */
+const char *zkp_zk_mode_name(const zkp_zk_t *z);
 
 /* 1 while connected (a check may be confirmed), else 0. Thread-safe. */
 int zkp_zk_connected(const zkp_zk_t *z);

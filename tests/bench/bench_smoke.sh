@@ -17,10 +17,10 @@ cases=(lock.uncontended lock.uncontended.zk_ops lock.uncontended.acked lock.cont
   lock.many_locks.rss_per_lock lock.many_locks.heap_per_lock proxy.get4k proxy.put4k.nofsync
   proxy.put4k.durable proxy.get1m proxy.put1m.nofsync proxy.get4k.p99_ms
   proxy.put4k.durable.p99_ms proxy.auth.get4k proxy.auth.put4k proxy.tls.get4k proxy.tls.put4k
-  proxy.rmw.k1 proxy.rmw.k8 proxy.rmw.k1.p99_ms recipe.rwlock.r8w1 recipe.rwlock.r8w1.writes
-  recipe.semaphore.n4c16 recipe.election.failover_ms recipe.election.expiry_ms upstream.get4k
-  upstream.put4k upstream.get1m upstream.put1m upstream.put1g_MBps upstream.mpu1g_MBps
-  upstream.rss8_MiB)
+  proxy.verify.holder.put4k proxy.verify.zxid.put4k proxy.rmw.k1 proxy.rmw.k8 proxy.rmw.k1.p99_ms
+  recipe.rwlock.r8w1 recipe.rwlock.r8w1.writes recipe.semaphore.n4c16 recipe.election.failover_ms
+  recipe.election.expiry_ms upstream.get4k upstream.put4k upstream.get1m upstream.put1m
+  upstream.put1g_MBps upstream.mpu1g_MBps upstream.rss8_MiB)
 # The Curator peer is built only where javac and its jars are (CMake).
 if [ -x "${ZKFENCE_BIN_DIR:?}/curator_bench" ]; then
   cases+=(lock.uncontended.curator lock.uncontended.curator.zk_ops lock.uncontended.acked.vs_curator

@@ -10,7 +10,9 @@
  * later writes without a round trip; ZooKeeper down (503 with Retry-After,
  * nothing raised);
  * configuration errors; and a mark raised while verification was off,
- * repaired by an admin. */
+ * repaired by an admin. The same attacks against verify = zxid (a token
+ * not above the ensemble's last committed zxid), and its cached bound
+ * honoured while ZooKeeper is down. */
 #include <CUnit/Basic.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -155,6 +157,32 @@ static int zk_connected(const pt_proxy_t *p)
     int yes = pt_body_has(&r, "\"zookeeper\":\"connected\"");
     pt_resp_free(&r);
     return yes;
+}
+
+/* Releases both locks (held), destroys them and the client. */
+static void release_both(zkf_client_t *c, zkf_lock_t *a, zkf_lock_t *b)
+{
+    CU_ASSERT_EQUAL(zkf_lock_release(a), 0);
+    CU_ASSERT_EQUAL(zkf_lock_release(b), 0);
+    zkf_lock_destroy(a);
+    zkf_lock_destroy(b);
+    zkf_client_destroy(c);
+}
+
+/* Starts the suite's ZooKeeper again after a test stopped it: once the
+ * proxy is connected, a new holder of `lock` writes `path` (verified). */
+static void zk_back_verified(const pt_proxy_t *p, const char *path, const char *lock)
+{
+    CU_ASSERT_EQUAL_FATAL(zk_start(), 0);
+    CU_ASSERT(PT_WAIT_UNTIL(zk_connected(p), 30000));
+    zkf_client_t *c = client();
+    zkf_lock_t *l = lock_of(c, lock);
+    char tok[24];
+    acquire(l, tok, sizeof(tok));
+    CU_ASSERT_EQUAL(put(p, path, lock, tok, "after", NULL), 200);
+    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
 }
 
 /* ---------------------------------------------------------- tests */
@@ -337,11 +365,7 @@ static void test_bound_lock(void)
     CU_ASSERT(pt_error_is(&r, "FencingTokenNotHolder"));
     pt_resp_free(&r);
     CU_ASSERT(body_is(&p, "/vb4/k", "bound"));
-    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
-    CU_ASSERT_EQUAL(zkf_lock_release(o), 0);
-    zkf_lock_destroy(l);
-    zkf_lock_destroy(o);
-    zkf_client_destroy(c);
+    release_both(c, l, o);
     pt_proxy_cleanup(&p);
 }
 
@@ -396,7 +420,8 @@ static void test_config_errors(void)
         int status;
     } cases[] = {
         {"verify = holder\n", "verify = holder needs zk", 64},
-        {"verify = maybe\n", "verify: expected holder or off", 64},
+        {"verify = zxid\n", "verify = zxid needs zk", 64},
+        {"verify = maybe\n", "verify: expected holder, zxid or off", 64},
         {"zk = 127.0.0.1:1/apps\n", "the chroot goes in zk_chroot", 64},
         {"zk = 127.0.0.1:1\nzk_chroot = apps\n", "zk_chroot: expected an absolute", 64},
         {"zk_chroot = /apps\n", "zk_chroot is set but zk is not", 64},
@@ -431,11 +456,7 @@ static void test_zookeeper_down(void)
     acquire(l, tok, sizeof(tok));
     acquire(n, tnext, sizeof(tnext));
     CU_ASSERT_EQUAL(put(&p, "/vb6/k", "/locks/v6", tok, "before", NULL), 200);
-    CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
-    CU_ASSERT_EQUAL(zkf_lock_release(n), 0);
-    zkf_lock_destroy(l);
-    zkf_lock_destroy(n);
-    zkf_client_destroy(c);
+    release_both(c, l, n);
 
     CU_ASSERT_EQUAL_FATAL(zk_stop(), 0);
     pt_resp_t r;
@@ -467,15 +488,101 @@ static void test_zookeeper_down(void)
     CU_ASSERT_EQUAL(pt_proxy_run(args, out, 60000), 1);
     CU_ASSERT_EQUAL(pt_file_count(out, "tokens cannot be verified"), 1);
 
-    CU_ASSERT_EQUAL_FATAL(zk_start(), 0);
-    CU_ASSERT(PT_WAIT_UNTIL(zk_connected(&p), 30000));
-    c = client();
-    l = lock_of(c, "/locks/v6");
-    acquire(l, tnext, sizeof(tnext));
-    CU_ASSERT_EQUAL(put(&p, "/vb6/k", "/locks/v6", tnext, "after", NULL), 200);
+    zk_back_verified(&p, "/vb6/k", "/locks/v6");
+    pt_proxy_cleanup(&p);
+}
+
+/* verify = zxid: a real holder's token accepted (one learning of the
+ * ensemble's last zxid, then the cached bound), the forged far-future
+ * token and a token above the last zxid refused (403 FencingTokenNotIssued,
+ * nothing raised, audited) without locking the holder out, another lock
+ * named on a bound key refused; a later holder, whose token is above the
+ * cached bound, makes the proxy learn it again and is accepted. */
+static void test_zxid_mode(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(start(&p, "verify = zxid\nbind.vz1 = /locks/z1\n"), 0);
+    CU_ASSERT_EQUAL(pt_status(&p, "PUT", "/vz1"), 200);
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(pt_http(&p, "GET", "/_zkfence/health", NULL, NULL, 0, &r), 0);
+    CU_ASSERT(pt_body_has(&r, "\"verify\":\"zxid\",\"zookeeper\":\"connected\""));
+    pt_resp_free(&r);
+    zkf_client_t *c = client();
+    zkf_lock_t *l = lock_of(c, "/locks/z1"), *o = lock_of(c, "/locks/z1-other");
+    char tok[24], tother[24], above[24];
+    acquire(l, tok, sizeof(tok));
+    acquire(o, tother, sizeof(tother));
+    CU_ASSERT_EQUAL(put(&p, "/vz1/k", "/locks/z1", tok, "real", NULL), 200);
+    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_checks_total"), 1);
+    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), 0);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(put(&p, "/vz1/k", "/locks/z1", tok, "real", NULL), 200);
+    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), 3);
+    refused(&p, "/vz1/k", "/locks/z1", "18446744073709551615", 403, "FencingTokenNotIssued",
+            "last committed zxid");
+    snprintf(above, sizeof(above), "%" PRIu64, (uint64_t)strtoull(tok, NULL, 10) + 1000000);
+    refused(&p, "/vz1/k", "/locks/z1", above, 403, "FencingTokenNotIssued", NULL);
+    CU_ASSERT_EQUAL(pt_audit_count(&p, "\"verdict\":\"rejected_unverified\""), 2);
+    /* lock switching: another lock named on the bound key, a real token */
+    refused(&p, "/vz1/k", "/locks/z1-other", tother, 403, "FencingLockMismatch", NULL);
+    CU_ASSERT_EQUAL(pt_mark(&p, "/locks/z1-other"), -1);
+    const char *hdr[] = {"X-Fencing-Token: 18446744073709551615", NULL};
+    pt_http(&p, "PUT", "/vz1/k", hdr, "x", 1, &r);
+    CU_ASSERT_EQUAL(r.status, 403);
+    CU_ASSERT(pt_error_is(&r, "FencingTokenNotIssued"));
+    pt_resp_free(&r);
+    /* the real holder was never locked out */
+    CU_ASSERT_EQUAL(put(&p, "/vz1/k", NULL, tok, "still", NULL), 200);
+    CU_ASSERT(body_is(&p, "/vz1/k", "still"));
+    CU_ASSERT_EQUAL(pt_mark(&p, "/locks/z1"), strtoll(tok, NULL, 10));
+    /* the next holder: its token is above the bound learnt so far */
     CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
-    zkf_lock_destroy(l);
-    zkf_client_destroy(c);
+    acquire(l, tok, sizeof(tok));
+    long long hits = metric(&p, "zkfence_token_check_cache_hits_total");
+    CU_ASSERT_EQUAL(put(&p, "/vz1/k", NULL, tok, "next", NULL), 200);
+    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), hits);
+    CU_ASSERT_EQUAL(pt_mark(&p, "/locks/z1"), strtoll(tok, NULL, 10));
+    release_both(c, l, o);
+    pt_proxy_cleanup(&p);
+}
+
+/* verify = zxid with ZooKeeper down: tokens at or below the last zxid
+ * learnt are still accepted (the bound was true when learnt and only
+ * grows), tokens above it get 503 with Retry-After, nothing raised. Stops
+ * the suite's ZooKeeper and starts it again. */
+static void test_zxid_zookeeper_down(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(start(&p, "verify = zxid\nzk_session_timeout_ms = 4000\n"), 0);
+    CU_ASSERT_EQUAL(pt_status(&p, "PUT", "/vz2"), 200);
+    zkf_client_t *c = client();
+    zkf_lock_t *l = lock_of(c, "/locks/z2"), *n = lock_of(c, "/locks/z2-next");
+    char tok[24], tnext[24], above[24];
+    acquire(l, tok, sizeof(tok));
+    acquire(n, tnext, sizeof(tnext));
+    /* learns a bound at or above tnext (n's node was created before) */
+    CU_ASSERT_EQUAL(put(&p, "/vz2/k", "/locks/z2", tok, "before", NULL), 200);
+    release_both(c, l, n);
+
+    CU_ASSERT_EQUAL_FATAL(zk_stop(), 0);
+    CU_ASSERT(PT_WAIT_UNTIL(!zk_connected(&p), 20000));
+    long long checks = metric(&p, "zkfence_token_checks_total");
+    CU_ASSERT_EQUAL(put(&p, "/vz2/k2", "/locks/z2-next", tnext, "cached", NULL), 200);
+    CU_ASSERT_EQUAL(put(&p, "/vz2/k", "/locks/z2", tnext, "raised", NULL), 200);
+    CU_ASSERT_EQUAL(pt_mark(&p, "/locks/z2"), strtoll(tnext, NULL, 10));
+    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_checks_total"), checks + 2);
+    snprintf(above, sizeof(above), "%" PRIu64, (uint64_t)strtoull(tnext, NULL, 10) + 1000000);
+    refused(&p, "/vz2/k", "/locks/z2", above, 503, "ServiceUnavailable", "last zxid learnt");
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(put(&p, "/vz2/k", "/locks/z2", "18446744073709551615", "x", &r), 503);
+    char ra[16];
+    CU_ASSERT(pt_header(&r, "Retry-After", ra, sizeof(ra)) != NULL && strcmp(ra, "1") == 0);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_audit_count(&p, "\"verdict\":\"rejected_unavailable\""), 2);
+    CU_ASSERT(body_is(&p, "/vz2/k", "raised"));
+    CU_ASSERT_EQUAL(put(&p, "/vz2/k", "/locks/z2", tok, "stale", NULL), 412);
+
+    zk_back_verified(&p, "/vz2/k", "/locks/z2");
     pt_proxy_cleanup(&p);
 }
 
@@ -488,6 +595,8 @@ static void add_tests(void *suite)
     CU_add_test(s, "the bound lock: another lock named, a token alone", test_bound_lock);
     CU_add_test(s, "a mark forged while verify was off, repaired", test_repair_after_verify_off);
     CU_add_test(s, "configuration errors", test_config_errors);
+    CU_add_test(s, "zxid: a holder accepted, forged and switched refused", test_zxid_mode);
+    CU_add_test(s, "zxid: ZooKeeper down, the cached bound honoured", test_zxid_zookeeper_down);
     CU_add_test(s, "ZooKeeper down: 503 Retry-After, back: verified", test_zookeeper_down);
 }
 
