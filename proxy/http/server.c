@@ -124,6 +124,20 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+/* Once zkp_server_stop has begun, a connection that arrives is closed at
+ * once, before a byte of it is read: the proxy takes no new work. (This
+ * stands in for MHD_quiesce_daemon, which races its own event loops in
+ * libmicrohttpd 0.9.75's epoll mode: both remove the listening socket
+ * from the epoll set, and the loser aborts the process with "Failed to
+ * remove listen FD from epoll set".) */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    const listener_t *l = cls;
+    (void)addr;
+    (void)addrlen;
+    return atomic_load(&l->srv->stopping) ? MHD_NO : MHD_YES;
+}
+
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     listener_t *l = cls;
@@ -387,7 +401,7 @@ static int start_daemon(zkp_server_t *s, listener_t *l, char *err, size_t errlen
         {MHD_OPTION_END, 0, NULL},
     };
     l->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
+        flags, 0, accept_policy, l, on_access, l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
@@ -553,29 +567,23 @@ void zkp_server_stop(zkp_server_t *s)
 {
     if (s == NULL)
         return;
-    /* Stop accepting, let requests in progress finish, then tear down:
-     * no write is cut between its mark and its commit by our own exit.
-     * From here on, a new request on an open connection gets 503, and
-     * every response closes its connection. */
-    listener_t *ls[] = {&s->plain, &s->tls};
-    MHD_socket lfd[2] = {MHD_INVALID_SOCKET, MHD_INVALID_SOCKET};
-    for (int i = 0; i < 2; i++)
-        if (ls[i]->daemon != NULL)
-            lfd[i] = MHD_quiesce_daemon(ls[i]->daemon);
+    /* Stop accepting (accept_policy closes what arrives), let requests in
+     * progress finish, then tear down: no write is cut between its mark
+     * and its commit by our own exit. From here on, a new request on an
+     * open connection gets 503, and every response closes its
+     * connection. */
     atomic_store(&s->stopping, 1);
     wait_idle(s, (unsigned)s->cfg.shutdown_grace_s);
     /* Past the grace period, writes may still be on workers: let them end
      * (a write is never cut between its mark and its commit). A write
      * whose body ends after this runs on its event loop instead. Then give
      * the loops a moment to send the answers of those that ended, before
-     * the daemon closes every connection. */
+     * the daemon closes every connection and its listening socket. */
     zkp_workers_close(s->workers);
     wait_idle(s, 2);
-    for (int i = 0; i < 2; i++) {
+    listener_t *ls[] = {&s->plain, &s->tls};
+    for (int i = 0; i < 2; i++)
         if (ls[i]->daemon != NULL)
             MHD_stop_daemon(ls[i]->daemon);
-        if (lfd[i] != MHD_INVALID_SOCKET)
-            close(lfd[i]);
-    }
     destroy(s);
 }

@@ -698,6 +698,50 @@ static void test_sigterm_keepalive_load(void)
     pt_proxy_cleanup(&p);
 }
 
+/* 1 if a new connection is refused, or closed (FIN or reset) without a
+ * byte of answer: what a proxy that is stopping does with it. */
+static int new_conn_turned_away(const pt_proxy_t *p)
+{
+    static const char req[] = "GET /_zkfence/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[512];
+    int eof = 0;
+    long n = pt_raw_eof(p, req, sizeof(req) - 1, 0, out, sizeof(out), 2000, &eof);
+    return n < 0 || (n == 0 && eof != 0);
+}
+
+static void test_sigterm_turns_new_connections_away(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, "shutdown_grace_s = 120\n"), 0);
+    mkbucket(&p, "drain");
+    /* An upload in flight (half its body sent) keeps the proxy in its
+     * grace period; /metrics counts itself too. */
+    int fd = start_upload(&p, "/drain/k", "/locks/drain", 5, 10, 5);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(PT_WAIT_UNTIL(pt_metric(&p, "zkfence_inflight_requests") >= 2, pt_soon_ms()));
+    CU_ASSERT_FALSE(new_conn_turned_away(&p));
+    kill(p.pid, SIGTERM);
+    CU_ASSERT(PT_WAIT_UNTIL(pt_log_count(&p, "finishing in-flight requests") == 1, pt_soon_ms()));
+    /* A connection that arrives now gets no answer (not a hang until the
+     * grace period ends), and the proxy does not die of it ... */
+    CU_ASSERT(PT_WAIT_UNTIL(new_conn_turned_away(&p), pt_soon_ms()));
+    CU_ASSERT(new_conn_turned_away(&p));
+    /* ... while the upload in flight finishes and is acknowledged. */
+    char out[4096];
+    CU_ASSERT_EQUAL(finish_upload(fd, 5, out, sizeof(out)), 200);
+    CU_ASSERT_PTR_NOT_NULL(strcasestr(out, "Connection: close"));
+    pt_conn_close(fd);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
+    long st = 0;
+    char *b = pt_get_body(&p, "/drain/k", &st);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT(strcmp(b, "AAAAAAAAAA") == 0);
+    free(b);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+}
+
 /* --- mark store failure --------------------------------------------------------------- */
 
 static long post(const pt_proxy_t *p, const char *path)
@@ -787,6 +831,8 @@ static void add_tests(void *suite)
     CU_add_test(suite, "concurrent_writers_one_worker", test_concurrent_writers_one_worker);
     CU_add_test(suite, "kill9_restart", test_kill9_restart);
     CU_add_test(suite, "sigterm_keepalive_load", test_sigterm_keepalive_load);
+    CU_add_test(suite, "sigterm_turns_new_connections_away",
+                test_sigterm_turns_new_connections_away);
     CU_add_test(suite, "store_failure", test_store_failure);
     CU_add_test(suite, "fault_endpoint_get", test_fault_endpoint_post_only);
 }

@@ -576,16 +576,29 @@ long pt_status(const pt_proxy_t *p, const char *method, const char *path)
     return st;
 }
 
-long long pt_mark(const pt_proxy_t *p, const char *lock)
+/* The number that follows needle in the body of GET path, or -1. */
+static long long number_after(const pt_proxy_t *p, const char *path, const char *needle)
 {
     pt_resp_t r;
-    pt_http(p, "GET", "/_zkfence/marks", NULL, NULL, 0, &r);
+    pt_http(p, "GET", path, NULL, NULL, 0, &r);
+    const char *at = r.body ? strstr(r.body, needle) : NULL;
+    long long v = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
+    pt_resp_free(&r);
+    return v;
+}
+
+long long pt_mark(const pt_proxy_t *p, const char *lock)
+{
     char needle[1100];
     snprintf(needle, sizeof(needle), "{\"lock\":\"%s\",\"mark\":\"", lock);
-    const char *at = r.body ? strstr(r.body, needle) : NULL;
-    long long m = at ? strtoll(at + strlen(needle), NULL, 10) : -1;
-    pt_resp_free(&r);
-    return m;
+    return number_after(p, "/_zkfence/marks", needle);
+}
+
+long long pt_metric(const pt_proxy_t *p, const char *name)
+{
+    char needle[128];
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    return number_after(p, "/_zkfence/metrics", needle);
 }
 
 void pt_resp_free(pt_resp_t *r)

@@ -134,6 +134,8 @@ char *pt_aws_chunked(const pt_key_t *k, time_t when, const char *seed, const voi
 /* The base64 of a buffer into out (4 * ceil(len / 3) + 1 bytes). */
 void pt_base64(const void *data, size_t len, char *out);
 void pt_resp_free(pt_resp_t *r);
+/* The value of a metric without labels in /_zkfence/metrics, or -1. */
+long long pt_metric(const pt_proxy_t *p, const char *name);
 /* The status of one request without headers or body (0 if none came). */
 long pt_status(const pt_proxy_t *p, const char *method, const char *path);
 /* The lock's high-water mark as GET /_zkfence/marks lists it, or -1 if the

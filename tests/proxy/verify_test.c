@@ -134,21 +134,6 @@ static void refused(const pt_proxy_t *p, const char *path, const char *lock, con
     free(after);
 }
 
-/* The value of a metric without labels, or -1. */
-static long long metric(const pt_proxy_t *p, const char *name)
-{
-    pt_resp_t r;
-    pt_http(p, "GET", "/_zkfence/metrics", NULL, NULL, 0, &r);
-    long long v = -1;
-    char needle[128];
-    snprintf(needle, sizeof(needle), "\n%s ", name);
-    const char *at = r.body ? strstr(r.body, needle) : NULL;
-    if (at != NULL)
-        v = strtoll(at + strlen(needle), NULL, 10);
-    pt_resp_free(&r);
-    return v;
-}
-
 /* 1 if the proxy's health says its ZooKeeper client is connected. */
 static int zk_connected(const pt_proxy_t *p)
 {
@@ -198,16 +183,16 @@ static void test_holder_accepted(void)
     acquire(l, tok, sizeof(tok));
     CU_ASSERT_EQUAL(put(&p, "/vb1/k", "/locks/v1", tok, "one", NULL), 200);
     CU_ASSERT_EQUAL(pt_mark(&p, "/locks/v1"), strtoll(tok, NULL, 10));
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_checks_total"), 1);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), 0);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_holder_cache_locks"), 1);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_checks_total"), 1);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_check_cache_hits_total"), 0);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_holder_cache_locks"), 1);
     /* equal to the mark: checked, by the holder cache (no round trip) */
     CU_ASSERT_EQUAL(put(&p, "/vb1/k", "/locks/v1", tok, "two", NULL), 200);
     CU_ASSERT(body_is(&p, "/vb1/k", "two"));
     for (int i = 0; i < 5; i++)
         CU_ASSERT_EQUAL(put(&p, "/vb1/k", "/locks/v1", tok, "two", NULL), 200);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_checks_total"), 7);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), 6);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_checks_total"), 7);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_check_cache_hits_total"), 6);
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"verdict\":\"accepted_higher\""), 1);
     CU_ASSERT_EQUAL(pt_audit_count(&p, "\"verdict\":\"accepted_equal\""), 6);
     pt_resp_t r;
@@ -310,7 +295,7 @@ static void test_not_the_holder(void)
     CU_ASSERT(PT_WAIT_UNTIL(zkf_lock_state(lb) == ZKF_LOCK_HELD, 10000));
     /* the proxy hears of the deletion through its watch, one notification
      * after the fact (the window of a watch-kept cache: see the README) */
-    CU_ASSERT(PT_WAIT_UNTIL(metric(&p, "zkfence_holder_cache_locks") == 0, 10000));
+    CU_ASSERT(PT_WAIT_UNTIL(pt_metric(&p, "zkfence_holder_cache_locks") == 0, 10000));
     refused(&p, "/vb3/k", "/locks/v3", ta, 403, "FencingTokenNotHolder", tb);
     CU_ASSERT_EQUAL(put(&p, "/vb3/k", "/locks/v3", tb, "b", NULL), 200);
     CU_ASSERT_EQUAL(put(&p, "/vb3/k", "/locks/v3", ta, "a-late", NULL), 412);
@@ -513,11 +498,11 @@ static void test_zxid_mode(void)
     acquire(l, tok, sizeof(tok));
     acquire(o, tother, sizeof(tother));
     CU_ASSERT_EQUAL(put(&p, "/vz1/k", "/locks/z1", tok, "real", NULL), 200);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_checks_total"), 1);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), 0);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_checks_total"), 1);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_check_cache_hits_total"), 0);
     for (int i = 0; i < 3; i++)
         CU_ASSERT_EQUAL(put(&p, "/vz1/k", "/locks/z1", tok, "real", NULL), 200);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), 3);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_check_cache_hits_total"), 3);
     refused(&p, "/vz1/k", "/locks/z1", "18446744073709551615", 403, "FencingTokenNotIssued",
             "last committed zxid");
     snprintf(above, sizeof(above), "%" PRIu64, (uint64_t)strtoull(tok, NULL, 10) + 1000000);
@@ -538,9 +523,9 @@ static void test_zxid_mode(void)
     /* the next holder: its token is above the bound learnt so far */
     CU_ASSERT_EQUAL(zkf_lock_release(l), 0);
     acquire(l, tok, sizeof(tok));
-    long long hits = metric(&p, "zkfence_token_check_cache_hits_total");
+    long long hits = pt_metric(&p, "zkfence_token_check_cache_hits_total");
     CU_ASSERT_EQUAL(put(&p, "/vz1/k", NULL, tok, "next", NULL), 200);
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_check_cache_hits_total"), hits);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_check_cache_hits_total"), hits);
     CU_ASSERT_EQUAL(pt_mark(&p, "/locks/z1"), strtoll(tok, NULL, 10));
     release_both(c, l, o);
     pt_proxy_cleanup(&p);
@@ -566,11 +551,11 @@ static void test_zxid_zookeeper_down(void)
 
     CU_ASSERT_EQUAL_FATAL(zk_stop(), 0);
     CU_ASSERT(PT_WAIT_UNTIL(!zk_connected(&p), 20000));
-    long long checks = metric(&p, "zkfence_token_checks_total");
+    long long checks = pt_metric(&p, "zkfence_token_checks_total");
     CU_ASSERT_EQUAL(put(&p, "/vz2/k2", "/locks/z2-next", tnext, "cached", NULL), 200);
     CU_ASSERT_EQUAL(put(&p, "/vz2/k", "/locks/z2", tnext, "raised", NULL), 200);
     CU_ASSERT_EQUAL(pt_mark(&p, "/locks/z2"), strtoll(tnext, NULL, 10));
-    CU_ASSERT_EQUAL(metric(&p, "zkfence_token_checks_total"), checks + 2);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_token_checks_total"), checks + 2);
     snprintf(above, sizeof(above), "%" PRIu64, (uint64_t)strtoull(tnext, NULL, 10) + 1000000);
     refused(&p, "/vz2/k", "/locks/z2", above, 503, "ServiceUnavailable", "last zxid learnt");
     pt_resp_t r;
