@@ -388,9 +388,30 @@ static void gone_watcher(zhandle_t *zh, int type, int state, const char *path, v
         atomic_store(&gone_at, now_s());
 }
 
+/* How long round i of n waits, once the follower is queued, before it
+ * kills the leader: a whole session timeout, so that the leader's session
+ * is in its idle rhythm (a contact every third of the timeout: pings, or
+ * zkfence's heartbeat), then a phase that steps through that third over
+ * the rounds, in a scattered order. A failover is the session timeout
+ * minus the age of the dead leader's last contact: killing both sides at
+ * the same spread of phases (Curator gets the same delays, round by
+ * round) compares recipes, not when each side's last packet happened to
+ * go. Without it, zkfence's leader was killed ~50 ms after its election
+ * traffic (its follower, a C process, queues at once), Curator's after
+ * the follower JVM's start, at a random phase: zkfence "lost" ~200 ms. */
+static int kill_delay_ms(int session_ms, int i, int n)
+{
+    int step = (i * 7) % n; /* 7 is prime to every round count but 7's multiples */
+    if (n % 7 == 0)
+        step = i;
+    return session_ms + (int)((step + 0.5) * (session_ms / 3.0) / n);
+}
+
 /* One failover of zkfence, in ms (and in *expiry_ms, from the kill to the
- * old leader's node gone); -1 if it broke. */
-static double failover_round(const opts_t *o, zkf_client_t *c, const char *path, double *expiry_ms)
+ * old leader's node gone), the leader killed delay_ms after the follower
+ * is queued; -1 if it broke. */
+static double failover_round(const opts_t *o, zkf_client_t *c, const char *path, int delay_ms,
+                             double *expiry_ms)
 {
     double limit = 30 + 10.0 * o->failover_ms / 1000; /* generous: the machine is busy */
     child_t a = child_start(o, path);
@@ -416,6 +437,8 @@ static double failover_round(const opts_t *o, zkf_client_t *c, const char *path,
     }
     double ms = -1;
     atomic_store(&gone_at, 0);
+    if (n >= 2)
+        pause_ms(delay_ms); /* the benchmark's method: see kill_delay_ms */
     if (n >= 2 && zoo_wexists(zkf_client_zhandle(c), leader, gone_watcher, NULL, NULL) == ZOK) {
         double t0 = now_s();
         kill(a.pid, SIGKILL); /* our own child, by its pid */
@@ -443,12 +466,13 @@ static int run_failover(const opts_t *o, peer_t *peer, const char *base)
         for (int j = 0; j < (peer ? 2 : 1); j++) {
             int ours = (i + j) % 2 == 0 || !peer;
             snprintf(path, sizeof(path), "%s/%sfo%d", base, ours ? "" : "p", i);
+            int delay = kill_delay_ms(o->failover_ms, i, o->rounds);
             if (ours) {
-                z[i] = failover_round(o, c, path, &ze[i]);
+                z[i] = failover_round(o, c, path, delay, &ze[i]);
                 bad |= z[i] < 0;
             } else {
                 double v[2];
-                peer_call(peer, v, 2, "failover %s %d", path, o->failover_ms);
+                peer_call(peer, v, 2, "failover %s %d %d", path, o->failover_ms, delay);
                 p[i] = v[0];
                 pe[i] = v[1];
             }

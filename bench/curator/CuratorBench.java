@@ -450,8 +450,9 @@ public final class CuratorBench {
             if (w.length == 5 && w[0].equals("semaphore"))
                 return CuratorRecipes.semaphore(w[1], Integer.parseInt(w[2]),
                                                 Integer.parseInt(w[3]), Double.parseDouble(w[4]));
-            if (w.length == 3 && w[0].equals("failover"))
-                return CuratorRecipes.failover(c, w[1], Integer.parseInt(w[2]));
+            if (w.length == 4 && w[0].equals("failover"))
+                return CuratorRecipes.failover(c, w[1], Integer.parseInt(w[2]),
+                                               Integer.parseInt(w[3]));
             return "error unknown command: " + line.trim();
         } catch (Exception e) {
             return "error " + e.toString().replace('\n', ' ');

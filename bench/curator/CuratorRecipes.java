@@ -6,7 +6,7 @@
  *     -> ok RATE WRITES_PER_S VIOLATIONS FAILURES
  *   semaphore PATH LEASES CLIENTS SECONDS
  *     -> ok RATE VIOLATIONS FAILURES
- *   failover PATH SESSION_MS
+ *   failover PATH SESSION_MS DELAY_MS
  *     -> ok FAILOVER_MS EXPIRY_MS
  *
  * Each mirrors recipe_bench's C side: a thread per contender with a
@@ -14,8 +14,8 @@
  * checks (readers never with a writer, one writer at a time, at most N
  * lease holders), the same ramp before the window; and for failover two
  * JVM children in a LeaderLatch, each with its own session of SESSION_MS,
- * the leader killed (SIGKILL: Process.destroyForcibly) once the follower's
- * node is listed, and the time from the kill to the follower's "serving"
+ * the leader killed (SIGKILL: Process.destroyForcibly) DELAY_MS after the
+ * follower's node is listed (recipe_bench's kill_delay_ms), and the time from the kill to the follower's "serving"
  * line. Only Curator's published API is used. */
 
 import java.io.BufferedReader;
@@ -181,7 +181,8 @@ final class CuratorRecipes {
             p.destroyForcibly(); /* our own child, by its handle */
     }
 
-    static String failover(CuratorFramework c, String path, int sessionMs) throws Exception {
+    static String failover(CuratorFramework c, String path, int sessionMs, int delayMs)
+        throws Exception {
         Process a = child(path, sessionMs), b = null;
         try {
             if (!serving(a))
@@ -193,6 +194,7 @@ final class CuratorRecipes {
                     return "error the follower did not join";
                 Thread.sleep(5); /* polling, with a deadline */
             }
+            Thread.sleep(delayMs); /* the benchmark's method: see kill_delay_ms */
             /* The old leader's node: when it goes, its session expired. */
             List<String> kids = c.getChildren().forPath(path);
             kids.sort((x, y) -> x.substring(x.lastIndexOf('-')).compareTo(y.substring(y.lastIndexOf('-'))));
