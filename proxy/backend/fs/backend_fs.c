@@ -56,7 +56,14 @@ struct zkp_reader {
     int fd;
     uint64_t body_off;
     uint64_t size;
+    size_t have;         /* the body's first bytes, read with the head */
+    unsigned char pre[]; /* [have] */
 };
+
+/* How much of a body the head's read brings along: a whole 4 KiB object
+ * with its head (a GET's only read), not so much that a large object's
+ * reader holds a big buffer while it streams. */
+#define FS_PREFETCH 8192
 
 /* --- buckets ---------------------------------------------------------------- */
 
@@ -185,14 +192,17 @@ static int fs_open(zkp_backend_t *base, const char *bucket, const char *key, zkp
                    zkp_reader_t **r)
 {
     uint64_t off;
-    int fd = zkp_fs_open_object((zkp_fs_t *)base, bucket, key, m, &off, NULL);
+    unsigned char buf[FS_PREFETCH];
+    size_t have = 0;
+    int fd = zkp_fs_open_object_buf((zkp_fs_t *)base, bucket, key, m, &off, NULL, buf,
+                                    r != NULL ? sizeof(buf) : 0, &have);
     if (fd < 0)
         return fd;
     if (r == NULL) {
         close(fd);
         return ZKP_BE_OK;
     }
-    zkp_reader_t *rd = calloc(1, sizeof(*rd));
+    zkp_reader_t *rd = malloc(sizeof(*rd) + have);
     if (rd == NULL) {
         close(fd);
         zkp_obj_meta_free(m);
@@ -201,6 +211,8 @@ static int fs_open(zkp_backend_t *base, const char *bucket, const char *key, zkp
     rd->fd = fd;
     rd->body_off = off;
     rd->size = m->size;
+    rd->have = have;
+    memcpy(rd->pre, buf, have);
     *r = rd;
     return ZKP_BE_OK;
 }
@@ -211,6 +223,12 @@ static ssize_t fs_read(zkp_reader_t *r, uint64_t offset, void *buf, size_t len)
         return 0;
     if (len > r->size - offset)
         len = (size_t)(r->size - offset);
+    if (offset < r->have) { /* the bytes that came with the head */
+        if (len > r->have - offset)
+            len = (size_t)(r->have - offset);
+        memcpy(buf, r->pre + offset, len);
+        return (ssize_t)len;
+    }
     ssize_t n;
     do
         n = pread(r->fd, buf, len, (off_t)(r->body_off + offset));

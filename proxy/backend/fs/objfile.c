@@ -188,31 +188,70 @@ static int parse_records(const unsigned char *h, size_t len, char **key, zkp_obj
     return *key != NULL ? 0 : -1;
 }
 
-int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
-                          uint64_t *body_off)
+/* One pread of up to cap bytes from offset 0 (again only on EINTR): the
+ * bytes read, or -1. A regular file reads short only at its end, so fewer
+ * than cap means the file ends there; the caller checks that against the
+ * length the preamble gives, and asks fstat when they disagree. */
+static ssize_t pread_first(int fd, unsigned char *buf, size_t cap)
+{
+    ssize_t n;
+    do
+        n = pread(fd, buf, cap, 0);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+int zkp_objfile_read_head_buf(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
+                              uint64_t *body_off, void *buf, size_t cap, size_t *body_have)
 {
     *key = NULL;
     if (upload_id != NULL)
         *upload_id = NULL;
-    unsigned char pre[ZKP_OBJ_PREAMBLE];
-    if (pread_all(fd, pre, sizeof(pre), 0) != 0 || memcmp(pre, magic, 8) != 0)
+    if (body_have != NULL)
+        *body_have = 0;
+    /* The preamble, the header records and, for a small object, the whole
+     * body in one system call: a 4 KiB GET costs one read, not three. */
+    unsigned char local[4096];
+    unsigned char *first = buf != NULL && cap >= sizeof(local) ? buf : local;
+    size_t fcap = first == local ? sizeof(local) : cap;
+    ssize_t got = pread_first(fd, first, fcap);
+    if (got < ZKP_OBJ_PREAMBLE || memcmp(first, magic, 8) != 0)
         return -1;
+    unsigned char pre[ZKP_OBJ_PREAMBLE];
+    memcpy(pre, first, sizeof(pre));
     uint32_t hlen = get_u32(pre + 8);
     uint64_t size = get_u64(pre + 16);
-    struct stat st;
-    if (hlen > ZKP_OBJ_MAX_HEADER || fstat(fd, &st) != 0 ||
-        (uint64_t)st.st_size != ZKP_OBJ_PREAMBLE + (uint64_t)hlen + size)
+    if (hlen > ZKP_OBJ_MAX_HEADER)
         return -1;
-    unsigned char *h = malloc(hlen ? hlen : 1);
-    if (h == NULL)
-        return -1;
+    uint64_t total = ZKP_OBJ_PREAMBLE + (uint64_t)hlen + size;
+    /* The length must be exactly head + body (a torn file is shorter). A
+     * read that stopped short of the buffer found the end: its count is the
+     * length, if it agrees. Otherwise ask the file system. */
+    if ((size_t)got == fcap || (uint64_t)got != total) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != total)
+            return -1;
+    }
+    size_t in_first = (size_t)got > ZKP_OBJ_PREAMBLE ? (size_t)got - ZKP_OBJ_PREAMBLE : 0;
+    unsigned char *h;
+    unsigned char *owned = NULL;
+    if (in_first >= hlen) {
+        h = first + ZKP_OBJ_PREAMBLE;
+    } else {
+        owned = malloc(hlen ? hlen : 1);
+        if (owned == NULL)
+            return -1;
+        if (pread_all(fd, owned, hlen, ZKP_OBJ_PREAMBLE) != 0) {
+            free(owned);
+            return -1;
+        }
+        h = owned;
+    }
     zkp_obj_meta_t tmp;
     memset(&tmp, 0, sizeof(tmp));
     extra_out_t x = {0, NULL};
-    int rc = pread_all(fd, h, hlen, ZKP_OBJ_PREAMBLE);
-    if (rc == 0)
-        rc = parse_records(h, hlen, key, &tmp, &x);
-    free(h);
+    int rc = parse_records(h, hlen, key, &tmp, &x);
+    free(owned);
     if (rc != 0) {
         free(*key);
         *key = NULL;
@@ -232,5 +271,17 @@ int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, char **uploa
         free(x.upload_id);
     *meta = tmp;
     *body_off = ZKP_OBJ_PREAMBLE + (uint64_t)hlen;
+    if (first == buf && body_have != NULL && in_first > hlen) {
+        /* The body's first bytes came with the head: moved to buf's start. */
+        size_t have = in_first - hlen;
+        memmove(buf, first + *body_off, have);
+        *body_have = have;
+    }
     return 0;
+}
+
+int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
+                          uint64_t *body_off)
+{
+    return zkp_objfile_read_head_buf(fd, key, meta, upload_id, body_off, NULL, 0, NULL);
 }

@@ -51,5 +51,11 @@ int zkp_objfile_finish(int fd, uint64_t size, int64_t mtime, const char *etag);
  * exactly head + body. 0, or -1 if malformed or short. */
 int zkp_objfile_read_head(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
                           uint64_t *body_off);
+/* zkp_objfile_read_head(), reading into buf (cap bytes, at least 4096):
+ * the head and as much of the body as fits come in one read. On success
+ * buf[0 .. *body_have) holds the body's first *body_have bytes (0 if none
+ * fit); buf's other bytes are scratch. */
+int zkp_objfile_read_head_buf(int fd, char **key, zkp_obj_meta_t *meta, char **upload_id,
+                              uint64_t *body_off, void *buf, size_t cap, size_t *body_have);
 
 #endif

@@ -135,6 +135,13 @@ void zkp_fs_tmp_name(zkp_fs_t *fs, const char *what, char *out, size_t cap)
 int zkp_fs_open_object(zkp_fs_t *fs, const char *bucket, const char *key, zkp_obj_meta_t *m,
                        uint64_t *body_off, char **upload_id)
 {
+    return zkp_fs_open_object_buf(fs, bucket, key, m, body_off, upload_id, NULL, 0, NULL);
+}
+
+int zkp_fs_open_object_buf(zkp_fs_t *fs, const char *bucket, const char *key, zkp_obj_meta_t *m,
+                           uint64_t *body_off, char **upload_id, void *buf, size_t cap,
+                           size_t *body_have)
+{
     if (zkp_fs_bucket_get(fs, bucket) == NULL)
         return ZKP_BE_NO_BUCKET;
     char path[4096];
@@ -144,7 +151,7 @@ int zkp_fs_open_object(zkp_fs_t *fs, const char *bucket, const char *key, zkp_ob
     if (fd < 0)
         return errno == ENOENT ? ZKP_BE_NO_KEY : ZKP_BE_IO;
     char *stored = NULL;
-    if (zkp_objfile_read_head(fd, &stored, m, upload_id, body_off) != 0) {
+    if (zkp_objfile_read_head_buf(fd, &stored, m, upload_id, body_off, buf, cap, body_have) != 0) {
         close(fd);
         return ZKP_BE_IO;
     }

@@ -87,6 +87,12 @@ void zkp_fs_tmp_name(zkp_fs_t *fs, const char *what, char *out, size_t cap);
  * *upload_id, if not NULL, the upload that made it (malloc'ed or NULL). */
 int zkp_fs_open_object(zkp_fs_t *fs, const char *bucket, const char *key, zkp_obj_meta_t *m,
                        uint64_t *body_off, char **upload_id);
+/* zkp_fs_open_object(), with the head read into buf (cap bytes, at least
+ * 4096; see zkp_objfile_read_head_buf): buf[0 .. *body_have) then holds
+ * the body's first bytes, which came in the same read. */
+int zkp_fs_open_object_buf(zkp_fs_t *fs, const char *bucket, const char *key, zkp_obj_meta_t *m,
+                           uint64_t *body_off, char **upload_id, void *buf, size_t cap,
+                           size_t *body_have);
 
 /* fsync of a directory by path. 0 or -1. */
 int zkp_fs_fsync_dir(const char *path);
