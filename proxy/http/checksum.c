@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "util/textutil.h"
+#include "util/digest.h"
 
 /* Reflected table-driven CRCs. CRC32C: polynomial 0x1EDC6F41, reflected
  * 0x82F63B78 (RFC 3720). CRC64/NVME: polynomial 0xAD93D23594C93659,
@@ -79,7 +80,7 @@ int zkp_checksum_init(zkp_checksum_t *c, zkp_cks_algo_t a)
     else if (a == ZKP_CKS_SHA1 || a == ZKP_CKS_SHA256) {
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         if (md == NULL ||
-            EVP_DigestInit_ex(md, a == ZKP_CKS_SHA1 ? EVP_sha1() : EVP_sha256(), NULL) != 1) {
+            EVP_DigestInit_ex(md, a == ZKP_CKS_SHA1 ? zkp_md_sha1() : zkp_md_sha256(), NULL) != 1) {
             EVP_MD_CTX_free(md);
             return -1;
         }

@@ -20,6 +20,7 @@
 #include "http/respond.h"
 #include "s3/service.h"
 #include "util/textutil.h"
+#include "util/digest.h"
 
 /* After a failure, read at most this much before hanging up: a refusal
  * sent while the client still sends is lost to the reset that closing
@@ -328,7 +329,7 @@ int zkp_body_stream_start(zkp_req_t *r, uint64_t limit, enum MHD_Result *res)
     }
     r->body_limit = limit;
     r->md5 = EVP_MD_CTX_new();
-    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, EVP_md5(), NULL) != 1) {
+    if (r->md5 == NULL || EVP_DigestInit_ex(r->md5, zkp_md_md5(), NULL) != 1) {
         *res = MHD_NO;
         return -1;
     }

@@ -20,6 +20,7 @@
 #include "s3/service.h"
 #include "util/buf.h"
 #include "util/textutil.h"
+#include "util/digest.h"
 
 /* The largest CompleteMultipartUpload body a valid request needs: per part,
  * its number, its quoted ETag and up to four checksums with room for
@@ -206,7 +207,7 @@ static int read_parts(zkp_req_t *r, zkp_complete_req_t *c, enum MHD_Result *res)
     if (r->has_content_md5) {
         unsigned char md[16];
         unsigned int mdlen = 0;
-        EVP_Digest(body, r->buffer.len, md, &mdlen, EVP_md5(), NULL);
+        EVP_Digest(body, r->buffer.len, md, &mdlen, zkp_md_md5(), NULL);
         if (memcmp(md, r->content_md5, 16) != 0) {
             *res = zkp_respond_error(r, 400, "BadDigest",
                                      "The Content-MD5 you specified did not match what we "

@@ -24,6 +24,7 @@
 #include "s3/service.h"
 #include "util/buf.h"
 #include "util/textutil.h"
+#include "util/digest.h"
 
 #define DELETE_MAX_KEYS 1000 /* S3's limit per DeleteObjects request */
 /* Markup around one key: <Object><Key></Key></Object> is 28 bytes; the rest
@@ -487,7 +488,7 @@ enum MHD_Result zkp_op_delete_objects(zkp_req_t *r)
     if (r->has_content_md5) {
         unsigned char md[16];
         unsigned int mdlen = 0;
-        EVP_Digest(body, r->buffer.len, md, &mdlen, EVP_md5(), NULL);
+        EVP_Digest(body, r->buffer.len, md, &mdlen, zkp_md_md5(), NULL);
         if (memcmp(md, r->content_md5, 16) != 0)
             return zkp_respond_error(r, 400, "BadDigest",
                                      "The Content-MD5 you specified did not match what we "

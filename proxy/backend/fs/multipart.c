@@ -19,6 +19,7 @@
 #include "backend/fs/store.h"
 #include "backend/fs/upload.h"
 #include "util/textutil.h"
+#include "util/digest.h"
 
 /* --- create and stat ---------------------------------------------------------------- */
 
@@ -386,7 +387,7 @@ static int check_parts(const char *dir, const zkp_part_ref_t *parts, size_t n, s
                        char etag[ZKP_ETAG_MAX + 1])
 {
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
-    if (md5 == NULL || EVP_DigestInit_ex(md5, EVP_md5(), NULL) != 1) {
+    if (md5 == NULL || EVP_DigestInit_ex(md5, zkp_md_md5(), NULL) != 1) {
         EVP_MD_CTX_free(md5);
         return ZKP_BE_NOMEM;
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/textutil.h"
+#include "util/digest.h"
 
 static int publish_default(zkp_put_t *p)
 {
@@ -106,7 +107,7 @@ int zkp_fs_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, ti
 int zkp_fs_copy_range(zkp_put_t *p, int fd, uint64_t off, uint64_t len, char etag[ZKP_ETAG_MAX + 1])
 {
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
-    if (md5 == NULL || EVP_DigestInit_ex(md5, EVP_md5(), NULL) != 1) {
+    if (md5 == NULL || EVP_DigestInit_ex(md5, zkp_md_md5(), NULL) != 1) {
         EVP_MD_CTX_free(md5);
         return ZKP_BE_IO;
     }

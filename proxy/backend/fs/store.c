@@ -18,6 +18,7 @@
 
 #include "backend/fs/objfile.h"
 #include "util/textutil.h"
+#include "util/digest.h"
 
 /* --- the bucket table ----------------------------------------------------- */
 
@@ -114,7 +115,7 @@ void zkp_fs_key_hash(const char *key, char out[65])
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
-    EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL);
+    EVP_Digest(key, strlen(key), md, &mdlen, zkp_md_sha256(), NULL);
     zkp_hex_encode(md, 32, out);
 }
 

@@ -12,6 +12,7 @@
 #include "backend/s3/uploads.h"
 #include "util/buf.h"
 #include "util/textutil.h"
+#include "util/digest.h"
 
 /* What a staged step carries to its commit. */
 typedef struct step {
@@ -416,7 +417,7 @@ static int commit_complete(zkp_put_t *p, const char *etag, const zkp_cond_t *con
 static int multipart_etag(const zkp_part_ref_t *parts, size_t n, char etag[ZKP_ETAG_MAX + 1])
 {
     EVP_MD_CTX *md5 = EVP_MD_CTX_new();
-    int rc = md5 != NULL && EVP_DigestInit_ex(md5, EVP_md5(), NULL) == 1 ? 0 : -1;
+    int rc = md5 != NULL && EVP_DigestInit_ex(md5, zkp_md_md5(), NULL) == 1 ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         unsigned char d[16];
         if (strlen(parts[i].etag) != 32 || zkp_hex_decode(parts[i].etag, 32, d, 16) != 16)
