@@ -132,18 +132,103 @@ long zkp_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap
     return (long)o;
 }
 
-void zkp_http_date(time_t t, char *out, size_t cap)
+/* UTC broken down by arithmetic (days since the epoch to a proleptic
+ * Gregorian date, by 400-year eras), not gmtime_r: glibc's takes the time
+ * zone lock on every call, and every GET formats its Last-Modified. */
+typedef struct utc {
+    long long year;
+    int mon, mday, wday, hour, min, sec; /* mon 1-12; wday 0 = Monday */
+} utc_t;
+
+static utc_t utc_of(time_t t)
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    long long secs = (long long)t, days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    utc_t u;
+    u.hour = (int)(rem / 3600);
+    u.min = (int)(rem % 3600 / 60);
+    u.sec = (int)(rem % 60);
+    u.wday = (int)(((days + 3) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
+    long long z = days + 719468;              /* days since 0000-03-01 */
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;                                      /* [0, 146096] */
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    long long mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    u.mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    u.mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+    u.year = yoe + era * 400 + (u.mon <= 2);
+    return u;
 }
 
-/* --- HTTP-date parsing -------------------------------------------------------- */
+/* Writes n decimal digits of v (zero-padded) at p; returns p + n. */
+static char *put_num(char *p, long long v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
+/* Writes "HH:MM:SS" at p; returns the end. */
+static char *put_clock(char *p, const utc_t *u)
+{
+    p = put_num(p, u->hour, 2);
+    *p++ = ':';
+    p = put_num(p, u->min, 2);
+    *p++ = ':';
+    return put_num(p, u->sec, 2);
+}
+
+/* Copies the string s into out (cap bytes), cut to fit. */
+static void copy_out(const char *s, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    size_t n = strlen(s);
+    n = n < cap - 1 ? n : cap - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Dates beyond four-digit years are not HTTP-dates: such a time (only a
+ * damaged object file could hold one) is written as the epoch. */
+static utc_t utc_of_4digit(time_t t)
+{
+    utc_t u = utc_of(t);
+    return u.year < 0 || u.year > 9999 ? utc_of(0) : u;
+}
 
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+
+void zkp_http_date(time_t t, char *out, size_t cap)
+{
+    utc_t u = utc_of_4digit(t);
+    char b[32], *p = b;
+    memcpy(p, days[u.wday], 3);
+    p += 3;
+    *p++ = ',';
+    *p++ = ' ';
+    p = put_num(p, u.mday, 2);
+    *p++ = ' ';
+    memcpy(p, months[u.mon - 1], 3);
+    p += 3;
+    *p++ = ' ';
+    p = put_num(p, u.year, 4);
+    *p++ = ' ';
+    p = put_clock(p, &u);
+    memcpy(p, " GMT", 5);
+    copy_out(b, out, cap);
+}
+
+/* --- HTTP-date parsing -------------------------------------------------------- */
+
 static const char *const long_days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                         "Friday", "Saturday", "Sunday"};
 
@@ -277,9 +362,17 @@ int zkp_http_date_parse(const char *s, time_t *out)
 
 void zkp_iso8601(time_t t, char *out, size_t cap)
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    utc_t u = utc_of_4digit(t);
+    char b[32], *p = b;
+    p = put_num(p, u.year, 4);
+    *p++ = '-';
+    p = put_num(p, u.mon, 2);
+    *p++ = '-';
+    p = put_num(p, u.mday, 2);
+    *p++ = 'T';
+    p = put_clock(p, &u);
+    memcpy(p, ".000Z", 6);
+    copy_out(b, out, cap);
 }
 
 int zkp_utf8_valid(const char *str, size_t len)

@@ -2,6 +2,7 @@
  * (util/textutil.h), entity-tag lists and the read and write checks
  * (backend/cond.h), every rule and precedence on its own. */
 #include <CUnit/Basic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +34,32 @@ static void test_http_dates(void)
         CU_ASSERT_EQUAL(zkp_http_date_parse(s, &t), 0);
         CU_ASSERT_EQUAL(t, samples[i]);
     }
+    /* The formatters (arithmetic, no gmtime_r) agree with the C library's
+     * over every day of 1970-2099 at a varying time of day, and around the
+     * leap days and century years. */
+    for (time_t day = 0; day < 4102444800; day += 86400) {
+        time_t when = day + (day / 86400 * 7919) % 86400;
+        struct tm tm;
+        gmtime_r(&when, &tm);
+        char want[40], got[40];
+        strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        zkp_http_date(when, got, sizeof(got));
+        if (strcmp(want, got) != 0) {
+            CU_FAIL("zkp_http_date differs from strftime");
+            fprintf(stderr, "%lld: %s != %s\n", (long long)when, got, want);
+            break;
+        }
+        strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        zkp_iso8601(when, got, sizeof(got));
+        if (strcmp(want, got) != 0) {
+            CU_FAIL("zkp_iso8601 differs from strftime");
+            fprintf(stderr, "%lld: %s != %s\n", (long long)when, got, want);
+            break;
+        }
+    }
+    char small[8];
+    zkp_http_date(T1994, small, sizeof(small));
+    CU_ASSERT_STRING_EQUAL(small, "Sun, 06"); /* cut to fit */
     /* Two-digit years: 70..99 are 19xx, 00..69 20xx. */
     CU_ASSERT_EQUAL(zkp_http_date_parse("Friday, 01-Jan-27 00:00:00 GMT", &t), 0);
     CU_ASSERT_EQUAL(t, 1798761600);
