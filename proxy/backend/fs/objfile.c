@@ -130,12 +130,12 @@ int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
     return rc;
 }
 
-int zkp_objfile_finish(int fd, uint64_t size, int64_t mtime, const char *etag)
+int zkp_objfile_finish(int fd, uint64_t body_off, uint64_t size, int64_t mtime, const char *etag)
 {
-    unsigned char pre[ZKP_OBJ_PREAMBLE];
-    if (pread_all(fd, pre, sizeof(pre), 0) != 0)
+    if (body_off < ZKP_OBJ_PREAMBLE || body_off - ZKP_OBJ_PREAMBLE > ZKP_OBJ_MAX_HEADER)
         return -1;
-    preamble(pre, get_u32(pre + 8), size, mtime, etag);
+    unsigned char pre[ZKP_OBJ_PREAMBLE];
+    preamble(pre, (uint32_t)(body_off - ZKP_OBJ_PREAMBLE), size, mtime, etag);
     return pwrite_all(fd, pre, sizeof(pre), 0);
 }
 

@@ -40,9 +40,11 @@ typedef struct zkp_objfile_extra {
  * the body offset. 0 or -1. */
 int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
                            const zkp_objfile_extra_t *x, uint64_t *body_off);
-/* Rewrites only the preamble's size, mtime and etag (its first 32
- * characters: the hex digits of a multipart ETag). 0 or -1. */
-int zkp_objfile_finish(int fd, uint64_t size, int64_t mtime, const char *etag);
+/* Rewrites the preamble with the final size, mtime and etag (its first 32
+ * characters: the hex digits of a multipart ETag) of the object whose
+ * body starts at body_off (what zkp_objfile_write_head gave): the header
+ * length comes from there, so nothing is read back. 0 or -1. */
+int zkp_objfile_finish(int fd, uint64_t body_off, uint64_t size, int64_t mtime, const char *etag);
 
 /* Reads the head of an object file: *key gets the stored key (malloc'ed),
  * *meta the metadata (zkp_obj_meta_free(); its etag has the "-N" of a

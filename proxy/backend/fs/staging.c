@@ -36,10 +36,8 @@ int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_ob
     p->publish = publish_default;
     snprintf(p->tmp, sizeof(p->tmp), "%s/put.XXXXXX", fs->tmpdir);
     p->fd = mkostemp(p->tmp, O_CLOEXEC);
-    /* The head is written with pwrite; the body follows with write(2) from
-     * the current offset, hence the seek. */
-    if (p->fd < 0 || zkp_objfile_write_head(p->fd, key, meta, x, &p->body_off) != 0 ||
-        lseek(p->fd, (off_t)p->body_off, SEEK_SET) < 0) {
+    /* Head and body are written at their offsets (pwrite): no seek. */
+    if (p->fd < 0 || zkp_objfile_write_head(p->fd, key, meta, x, &p->body_off) != 0) {
         if (p->fd >= 0) {
             close(p->fd);
             unlink(p->tmp);
@@ -54,7 +52,7 @@ int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_ob
 
 int zkp_fs_put_write(zkp_put_t *p, const void *data, size_t len)
 {
-    if (zkp_fs_write_all(p->fd, data, len) != 0)
+    if (zkp_fs_pwrite_all(p->fd, data, len, p->body_off + p->written) != 0)
         return ZKP_BE_IO;
     p->written += len;
     return ZKP_BE_OK;
@@ -85,7 +83,8 @@ int zkp_fs_put_seal(zkp_put_t *p, const char *etag)
     p->m.size = p->written;
     p->m.mtime = time(NULL);
     snprintf(p->m.etag, sizeof(p->m.etag), "%s", etag);
-    if (strlen(p->m.etag) < 32 || zkp_objfile_finish(p->fd, p->m.size, p->m.mtime, etag) != 0 ||
+    if (strlen(p->m.etag) < 32 ||
+        zkp_objfile_finish(p->fd, p->body_off, p->m.size, p->m.mtime, etag) != 0 ||
         (p->fs->fsync && fsync(p->fd) != 0))
         return ZKP_BE_IO;
     p->sealed = 1;

@@ -216,17 +216,18 @@ int zkp_fs_dir_sync(zkp_fs_t *fs, zkp_fs_bucket_t *b)
 
 /* --- files ---------------------------------------------------------------------- */
 
-int zkp_fs_write_all(int fd, const void *buf, size_t len)
+int zkp_fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
         p += n;
         len -= (size_t)n;
+        off += (uint64_t)n;
     }
     return 0;
 }

@@ -102,8 +102,8 @@ int zkp_fs_fsync_dir(const char *path);
  * object_fsync. 0 or -1. */
 int zkp_fs_dir_sync(zkp_fs_t *fs, zkp_fs_bucket_t *b);
 
-/* write(2) until done; 0 or -1. */
-int zkp_fs_write_all(int fd, const void *buf, size_t len);
+/* pwrite(2) at off until done; 0 or -1. */
+int zkp_fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Removes path and everything under it; errors are ignored. */
 void zkp_fs_rmtree(const char *path);
 /* Removes everything inside dir, keeping dir. */
