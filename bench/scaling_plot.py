@@ -53,6 +53,8 @@ def nice_step(span, ticks=5):
 
 
 def fmt(v):
+    if v >= 1000000 and v % 1000000 == 0:
+        return "%dM" % (v // 1000000)
     if v >= 1000 and v % 1000 == 0:
         return "%dk" % (v // 1000)
     if v >= 1:
@@ -160,11 +162,11 @@ def main():
         for i, (pop, label) in enumerate(pops):
             dash = DASHES[i % len(DASHES)]
             style = ' stroke-dasharray="%s"' % dash if dash else ""
-            out.append('<line x1="%d" y1="25" x2="%d" y2="25" stroke="%s" stroke-width="2"%s/>'
+            out.append('<line x1="%.1f" y1="25" x2="%.1f" y2="25" stroke="%s" stroke-width="2"%s/>'
                        % (x, x + 30, COLOURS[side], style))
             text = "%s, %s objects" % (NAMES[side], fmt(pop))
-            out.append('<text x="%d" y="29">%s</text>' % (x + 36, escape(text)))
-            x += 46 + 7 * len(text)
+            out.append('<text x="%.1f" y="29">%s</text>' % (x + 36, escape(text)))
+            x += 44 + 6.5 * len(text)
     panels = [("get", "rate", "GET 4 KiB: requests/s", 0, 0),
               ("put", "rate", "fenced PUT 4 KiB: accepted requests/s", 1, 0),
               ("get", "p99", "GET 4 KiB: p99 latency, ms (log scale)", 0, 1),
