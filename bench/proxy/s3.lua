@@ -172,6 +172,7 @@ function fill_response(status)
       ok = ok + 1
    else
       failed = failed + 1
+      failed_status = status
    end
    if ok + failed == fill_todo then
       ffi.C.kill(ffi.C.getpid(), SIGINT)
@@ -242,6 +243,7 @@ function done(summary, latency, requests)
       latency:percentile(50), latency:percentile(99)))
    -- done() runs in wrk's main Lua state: the thread's globals via get().
    if threads[1]:get("mode") == "fill" then
-      io.write(string.format("FILL ok=%d failed=%d\n", threads[1]:get("ok"), threads[1]:get("failed")))
+      io.write(string.format("FILL ok=%d failed=%d last_failed_status=%s\n", threads[1]:get("ok"),
+         threads[1]:get("failed"), tostring(threads[1]:get("failed_status"))))
    end
 end
