@@ -20,14 +20,38 @@ static int sb_reserve(zkp__sb_t *b, size_t extra)
         }
         cap *= 2;
     }
-    char *p = realloc(b->p, cap);
+    char *p = b->borrowed ? malloc(cap) : realloc(b->p, cap);
     if (p == NULL) {
         b->oom = 1;
         return -1;
     }
+    if (b->borrowed)
+        memcpy(p, b->p, b->len + 1);
+    b->borrowed = 0;
     b->p = p;
     b->cap = cap;
     return 0;
+}
+
+void zkp__sb_init_buf(zkp__sb_t *b, char *buf, size_t cap)
+{
+    memset(b, 0, sizeof(*b));
+    b->p = buf;
+    b->cap = cap;
+    b->borrowed = 1;
+    buf[0] = '\0';
+}
+
+char *zkp__sb_take(zkp__sb_t *b)
+{
+    char *p = NULL;
+    if (!b->oom && b->p != NULL) {
+        p = b->borrowed ? strdup(b->p) : b->p;
+        if (!b->borrowed)
+            b->p = NULL;
+    }
+    zkp__sb_free(b);
+    return p;
 }
 
 void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n)
@@ -81,7 +105,8 @@ void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash)
 
 void zkp__sb_free(zkp__sb_t *b)
 {
-    free(b->p);
+    if (!b->borrowed)
+        free(b->p);
     memset(b, 0, sizeof(*b));
 }
 
