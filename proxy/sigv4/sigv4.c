@@ -103,16 +103,28 @@ void zkp_sigv4_verifier_free(zkp_sigv4_verifier_t *v)
     free(v);
 }
 
-/* The slot of (secret, date): FNV-1a over both, for spreading only (the
- * slot compares them whole). */
+/* The slot of (secret, date): a multiplicative hash over 8 bytes at a
+ * time, for spreading only (the slot compares them whole). */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
 static size_t slot_of(const zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
                       const char *date8)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < slen; i++)
-        h = (h ^ (unsigned char)secret[i]) * 1099511628211ull;
-    for (size_t i = 0; i < 8; i++)
-        h = (h ^ (unsigned char)date8[i]) * 1099511628211ull;
+    uint64_t h = slen, w;
+    size_t i = 0;
+    for (; i + 8 <= slen; i += 8) {
+        memcpy(&w, secret + i, 8);
+        h = mix(h, w);
+    }
+    w = 0;
+    memcpy(&w, secret + i, slen - i);
+    h = mix(h, w);
+    memcpy(&w, date8, 8);
+    h = mix(h, w);
     return (size_t)(h % v->nslots);
 }
 

@@ -68,23 +68,28 @@ static int canon_path(zkp__sb_t *b, const char *p, size_t n)
         zkp__sb_putc(b, '/');
         return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '/') {
-            zkp__sb_putc(b, '/');
-        } else if (c == '%') {
-            if (n - i < 3)
+    size_t i = 0;
+    while (i < n) {
+        /* A run of bytes spelt as themselves (unreserved, or '/'), at once. */
+        size_t j = i;
+        while (j < n && (p[j] == '/' || zkp__unreserved((unsigned char)p[j])))
+            j++;
+        zkp__sb_put(b, p + i, j - i);
+        if (j == n)
+            break;
+        char c = p[j];
+        i = j + 1;
+        if (c == '%') {
+            if (n - j < 3)
                 return -1;
-            int hi = zkp__hexval((unsigned char)p[i + 1]);
-            int lo = zkp__hexval((unsigned char)p[i + 2]);
+            int hi = zkp__hexval((unsigned char)p[j + 1]);
+            int lo = zkp__hexval((unsigned char)p[j + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
-            char d = (char)(hi << 4 | lo);
-            zkp__sb_uri_encode(b, &d, 1, 0);
-            i += 2;
-        } else {
-            zkp__sb_uri_encode(b, &c, 1, 0);
+            c = (char)(hi << 4 | lo);
+            i = j + 3;
         }
+        zkp__sb_uri_encode(b, &c, 1, 0);
     }
     return 0;
 }
