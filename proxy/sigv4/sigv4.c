@@ -47,6 +47,23 @@ struct zkp_sigv4_verifier {
     key_slot_t *slots;
 };
 
+/* A read/write lock that prefers a waiting writer: glibc's default lets
+ * readers that keep overlapping (every event-loop thread verifying) hold a
+ * writer off indefinitely, and the writer is a request whose key is not
+ * cached yet (a new key, or the first request of a UTC day). No thread
+ * takes it twice, which that kind requires. */
+static int rwlock_init(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t a;
+    if (pthread_rwlockattr_init(&a) != 0)
+        return -1;
+    int rc = pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    if (rc == 0)
+        rc = pthread_rwlock_init(l, &a);
+    pthread_rwlockattr_destroy(&a);
+    return rc;
+}
+
 void zkp_sigv4_config_init(zkp_sigv4_config_t *c)
 {
     memset(c, 0, sizeof(*c));
@@ -75,7 +92,7 @@ int zkp_sigv4_verifier_new(const zkp_sigv4_config_t *c, zkp_sigv4_verifier_t **o
     v->max_skew_s = c->max_skew_s ? c->max_skew_s : ZKP_SIGV4_MAX_SKEW_S;
     v->nslots = c->key_cache_slots ? c->key_cache_slots : DEFAULT_CACHE_SLOTS;
     v->slots = calloc(v->nslots, sizeof(*v->slots));
-    if (v->slots == NULL || pthread_rwlock_init(&v->mu, NULL) != 0) {
+    if (v->slots == NULL || rwlock_init(&v->mu) != 0) {
         free(v->slots);
         free(v);
         return ZKP_SIGV4_ENOMEM;
