@@ -326,7 +326,8 @@ static int decide_signed(snapshot_t *s, const zkp_auth_input_t *in, zkp_req_auth
         return -1;
     }
     out->who = k;
-    snprintf(out->access_key, sizeof(out->access_key), "%s", v.access_key);
+    _Static_assert(sizeof(out->access_key) == sizeof(v.access_key), "one bound");
+    memcpy(out->access_key, v.access_key, strlen(v.access_key) + 1);
     zkp_sigv4_auth_clear(&v);
     return 0;
 }

@@ -1,13 +1,16 @@
 /* The SigV4 verifier: decides whether a request is authentic, in the order
  * zkp_sigv4_verify() documents, and keeps a small cache of derived signing
  * keys: each slot holds the secret and date it was derived from (compared
- * whole, so a changed secret never meets a stale key), the key, and an
- * HMAC context already keyed with it. A hit saves the four HMACs of the
- * derivation and the key set-up of the request's own HMAC (a copy of the
- * keyed context is all it takes: about a fifth of a verification, with
- * OpenSSL 3's EVP_MAC_init). Region and service are the verifier's own, so
- * they need no comparing. Secrets longer than SLOT_SECRET_MAX are not
- * cached (derived every time). */
+ * whole, so a changed secret never meets a stale key), the key, and the
+ * key's HMAC set up (zkp__hmac_key_t). A hit saves the four HMACs of the
+ * derivation and the key set-up of the request's own HMAC (a copy of two
+ * hash states is all it takes). Region and service are the verifier's
+ * own, so they need no comparing. Secrets longer than SLOT_SECRET_MAX are
+ * not cached (derived every time).
+ *
+ * The slots are behind a read/write lock: hits, the common case, copy
+ * from a slot side by side on every event-loop thread; only a miss
+ * (a new key or a new day) writes one. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #define SECRET_MAX 1024
 #define SLOT_SECRET_MAX 128
 #define DEFAULT_CACHE_SLOTS 64
+#define CANON_STACK 2048 /* bytes of canonical request built without malloc */
 
 typedef struct key_slot {
     int used;
@@ -28,7 +32,7 @@ typedef struct key_slot {
     char secret[SLOT_SECRET_MAX]; /* what key was derived from, with date8 */
     char date8[9];
     unsigned char key[32];
-    EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with key; copied, never used itself */
+    zkp__hmac_key_t hmac; /* key set up; copied, never used itself */
 } key_slot_t;
 
 struct zkp_sigv4_verifier {
@@ -38,10 +42,27 @@ struct zkp_sigv4_verifier {
     void *lookup_arg;
     unsigned max_skew_s;
     zkp__crypto_t crypto; /* read-only after creation */
-    pthread_mutex_t mu;   /* guards slots */
+    pthread_rwlock_t mu;  /* guards slots */
     size_t nslots;
     key_slot_t *slots;
 };
+
+/* A read/write lock that prefers a waiting writer: glibc's default lets
+ * readers that keep overlapping (every event-loop thread verifying) hold a
+ * writer off indefinitely, and the writer is a request whose key is not
+ * cached yet (a new key, or the first request of a UTC day). No thread
+ * takes it twice, which that kind requires. */
+static int rwlock_init(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t a;
+    if (pthread_rwlockattr_init(&a) != 0)
+        return -1;
+    int rc = pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    if (rc == 0)
+        rc = pthread_rwlock_init(l, &a);
+    pthread_rwlockattr_destroy(&a);
+    return rc;
+}
 
 void zkp_sigv4_config_init(zkp_sigv4_config_t *c)
 {
@@ -71,7 +92,7 @@ int zkp_sigv4_verifier_new(const zkp_sigv4_config_t *c, zkp_sigv4_verifier_t **o
     v->max_skew_s = c->max_skew_s ? c->max_skew_s : ZKP_SIGV4_MAX_SKEW_S;
     v->nslots = c->key_cache_slots ? c->key_cache_slots : DEFAULT_CACHE_SLOTS;
     v->slots = calloc(v->nslots, sizeof(*v->slots));
-    if (v->slots == NULL || pthread_mutex_init(&v->mu, NULL) != 0) {
+    if (v->slots == NULL || rwlock_init(&v->mu) != 0) {
         free(v->slots);
         free(v);
         return ZKP_SIGV4_ENOMEM;
@@ -90,68 +111,81 @@ void zkp_sigv4_verifier_free(zkp_sigv4_verifier_t *v)
     if (v == NULL)
         return;
     for (size_t i = 0; v->slots != NULL && i < v->nslots; i++)
-        EVP_MAC_CTX_free(v->slots[i].mac);
+        zkp__hmac_key_free(&v->slots[i].hmac);
     if (v->slots != NULL)
         OPENSSL_cleanse(v->slots, v->nslots * sizeof(*v->slots));
     free(v->slots);
     zkp__crypto_free(&v->crypto);
-    pthread_mutex_destroy(&v->mu);
+    pthread_rwlock_destroy(&v->mu);
     free(v);
 }
 
-/* The slot of (secret, date): FNV-1a over both, for spreading only (the
- * slot compares them whole). */
+/* The slot of (secret, date): a multiplicative hash over 8 bytes at a
+ * time, for spreading only (the slot compares them whole). */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
 static size_t slot_of(const zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
                       const char *date8)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < slen; i++)
-        h = (h ^ (unsigned char)secret[i]) * 1099511628211ull;
-    for (size_t i = 0; i < 8; i++)
-        h = (h ^ (unsigned char)date8[i]) * 1099511628211ull;
+    uint64_t h = slen, w;
+    size_t i = 0;
+    for (; i + 8 <= slen; i += 8) {
+        memcpy(&w, secret + i, 8);
+        h = mix(h, w);
+    }
+    w = 0;
+    memcpy(&w, secret + i, slen - i);
+    h = mix(h, w);
+    memcpy(&w, date8, 8);
+    h = mix(h, w);
     return (size_t)(h % v->nslots);
 }
 
-/* The signing key for (secret, date) in key, and in *mac a copy of an HMAC
- * context keyed with it (NULL if none could be made: the caller then keys
- * one itself), from the cache or derived (and then cached). */
+/* The signing key for (secret, date) in key, and in *hmac the key set up
+ * for the request's HMAC, from the cache or derived (and then cached).
+ * Returns 0 (*hmac then to be consumed or freed by the caller), ENOMEM or
+ * ECRYPTO (*hmac then holds nothing). */
 static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen, const char *date8,
-                       unsigned char key[32], EVP_MAC_CTX **mac)
+                       unsigned char key[32], zkp__hmac_key_t *hmac)
 {
-    *mac = NULL;
+    memset(hmac, 0, sizeof(*hmac));
     int cacheable = slen <= SLOT_SECRET_MAX;
     key_slot_t *s = &v->slots[cacheable ? slot_of(v, secret, slen, date8) : 0];
     if (cacheable) {
-        pthread_mutex_lock(&v->mu);
+        pthread_rwlock_rdlock(&v->mu);
         int hit = s->used && s->secret_len == slen && memcmp(s->date8, date8, 9) == 0 &&
                   CRYPTO_memcmp(s->secret, secret, slen) == 0;
+        int rc = 0;
         if (hit) {
             memcpy(key, s->key, 32);
-            *mac = s->mac ? EVP_MAC_CTX_dup(s->mac) : NULL;
+            rc = zkp__hmac_key_copy(hmac, &s->hmac);
         }
-        pthread_mutex_unlock(&v->mu);
+        pthread_rwlock_unlock(&v->mu);
         if (hit)
-            return 0;
+            return rc;
     }
     int rc = zkp__derive_key(&v->crypto, secret, slen, date8, v->region, v->service, key);
-    if (rc != 0)
+    if (rc == 0)
+        rc = zkp__hmac_key_init(&v->crypto, key, hmac);
+    if (rc != 0 || !cacheable)
         return rc;
-    EVP_MAC_CTX *keyed = zkp__hmac_keyed(&v->crypto, key);
-    if (!cacheable || keyed == NULL) {
-        *mac = keyed;
-        return 0;
-    }
-    *mac = EVP_MAC_CTX_dup(keyed);
-    pthread_mutex_lock(&v->mu);
-    EVP_MAC_CTX *old = s->mac;
+    zkp__hmac_key_t keep;
+    if (zkp__hmac_key_copy(&keep, hmac) != 0)
+        return 0; /* not cached: derived again next time */
+    pthread_rwlock_wrlock(&v->mu);
+    zkp__hmac_key_t old = s->hmac;
     s->used = 1;
     s->secret_len = slen;
     memcpy(s->secret, secret, slen);
     memcpy(s->date8, date8, 9);
     memcpy(s->key, key, 32);
-    s->mac = keyed;
-    pthread_mutex_unlock(&v->mu);
-    EVP_MAC_CTX_free(old);
+    s->hmac = keep;
+    pthread_rwlock_unlock(&v->mu);
+    zkp__hmac_key_free(&old);
     return 0;
 }
 
@@ -372,13 +406,11 @@ static int check_signature(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *r
         return ZKP_SIGV4_EKEY;
     }
     a->key_known = 1;
-    EVP_MAC_CTX *mac = NULL;
-    int rc = signing_key(v, secret, (size_t)slen, p->date, a->signing_key, &mac);
-    OPENSSL_cleanse(secret, sizeof(secret));
+    zkp__hmac_key_t hmac;
+    int rc = signing_key(v, secret, (size_t)slen, p->date, a->signing_key, &hmac);
+    OPENSSL_cleanse(secret, (size_t)slen + 1); /* what the lookup wrote */
     if (rc != 0)
         return rc;
-    if (mac == NULL && (mac = zkp__hmac_keyed(&v->crypto, a->signing_key)) == NULL)
-        return ZKP_SIGV4_ECRYPTO;
 
     rc = zkp_sigv4_check_time(a->request_time, r->now, a->expires, v->max_skew_s);
     if (rc != 0) {
@@ -391,35 +423,38 @@ static int check_signature(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *r
             zkp__detail(a->detail, sizeof(a->detail),
                         "the request time %s is more than %u s from the server's time %s",
                         a->amz_date, v->max_skew_s, now);
-        EVP_MAC_CTX_free(mac);
+        zkp__hmac_key_free(&hmac);
         return rc;
     }
 
     const char *target = r->target ? r->target : "";
     const char *payload = a->presigned ? "UNSIGNED-PAYLOAD" : payload_hdr->value;
     size_t payload_len = a->presigned ? 16 : payload_hdr->value_len;
-    char *canon = NULL, *sts = NULL;
-    size_t canon_len = 0;
-    rc = zkp_sigv4_canonical_request(r->method, target, r->target_len, a->presigned, r->headers,
-                                     r->n_headers, p->signed_headers, strlen(p->signed_headers),
-                                     payload, payload_len, &canon, &canon_len, a->detail,
-                                     sizeof(a->detail));
+    /* An ordinary canonical request fits on the stack; a longer one moves
+     * to the heap. */
+    char buf[CANON_STACK];
+    zkp__sb_t canon;
+    zkp__sb_init_buf(&canon, buf, sizeof(buf));
+    rc = zkp__canonical_request(&canon, r->method, target, r->target_len, a->presigned, r->headers,
+                                r->n_headers, p->signed_headers, strlen(p->signed_headers), payload,
+                                payload_len, a->detail, sizeof(a->detail));
+    char sts[ZKP__STS_MAX + 1];
+    size_t sts_len = 0;
     if (rc == 0)
-        rc = zkp__string_to_sign(&v->crypto, a->amz_date, a->scope, canon, canon_len, &sts);
+        rc = zkp__string_to_sign_into(&v->crypto, a->amz_date, a->scope, canon.p, canon.len, sts,
+                                      &sts_len);
     char mine[ZKP_SIGV4_SIG_HEX_LEN + 1];
     if (rc == 0)
-        rc = zkp__sign_hex_keyed(mac, sts, strlen(sts), mine); /* consumes mac */
+        rc = zkp__hmac_key_sign_hex(&hmac, sts, sts_len, mine); /* consumes hmac */
     else
-        EVP_MAC_CTX_free(mac);
+        zkp__hmac_key_free(&hmac);
     if (rc == 0 && CRYPTO_memcmp(mine, p->signature, ZKP_SIGV4_SIG_HEX_LEN) != 0) {
         /* S3 tells a client with a known key what it should have signed. */
-        a->canonical_request = canon;
-        a->string_to_sign = sts;
-        canon = sts = NULL;
+        a->canonical_request = zkp__sb_take(&canon);
+        a->string_to_sign = strdup(sts);
         rc = ZKP_SIGV4_ESIGNATURE;
     }
-    free(canon);
-    free(sts);
+    zkp__sb_free(&canon);
     return rc;
 }
 
@@ -440,22 +475,20 @@ int zkp_sigv4_verify(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *req,
     const char *query = qmark ? qmark + 1 : "";
     size_t qlen = qmark ? req->target_len - (size_t)(qmark + 1 - target) : 0;
 
-    zkp_sigv4_parsed_t *p = malloc(sizeof(*p));
-    if (p == NULL)
-        return ZKP_SIGV4_ENOMEM;
+    zkp_sigv4_parsed_t parsed, *p = &parsed;
     const zkp_sigv4_header_t *payload_hdr = NULL;
     int rc = parse_form(req, query, qlen, p, auth);
     if (rc == 0) {
         strcpy(auth->access_key, p->access_key);
         memcpy(auth->signature, p->signature, sizeof(auth->signature));
-        memcpy(auth->signed_headers, p->signed_headers, sizeof(auth->signed_headers));
+        /* auth is zeroed: the terminator is all that is left to copy */
+        memcpy(auth->signed_headers, p->signed_headers, strlen(p->signed_headers) + 1);
         rc = check_scope(v, req, p, auth, &payload_hdr);
     }
     if (rc == 0)
         rc = check_signed(req, p, auth->presigned, auth);
     if (rc == 0)
         rc = check_signature(v, req, p, payload_hdr, auth);
-    free(p);
     if (rc != 0)
         OPENSSL_cleanse(auth->signing_key, sizeof(auth->signing_key));
     else

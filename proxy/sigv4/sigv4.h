@@ -393,16 +393,19 @@ void zkp_sigv4_auth_clear(zkp_sigv4_auth_t *auth);
 /* ------------------------------------------------------- body checks */
 
 /* Incremental SHA-256 of a body whose x-amz-content-sha256 is a hash.
- * Owned by the caller; one thread at a time. */
+ * Owned by the caller; one thread at a time. The hash state is made at the
+ * first body byte: a request without a body (a GET) costs none. */
 typedef struct zkp_sigv4_body {
-    void *md; /* EVP_MD_CTX, owned */
+    int started; /* zkp_sigv4_body_init() done, not yet finished or cleared */
+    void *md;    /* EVP_MD_CTX, owned; NULL until the first byte */
     unsigned char expect[32];
 } zkp_sigv4_body_t;
 
-/* Starts hashing; expect is auth->payload_sha256. Returns 0, ENOMEM or
- * ECRYPTO (then nothing to clear). */
+/* Starts hashing; expect is auth->payload_sha256. Returns 0, or EINVAL for
+ * a NULL argument (then nothing to clear). Allocates nothing. */
 int zkp_sigv4_body_init(zkp_sigv4_body_t *b, const unsigned char expect[32]);
-/* Feeds body bytes. Returns 0, ECRYPTO, or EINVAL if not initialised. */
+/* Feeds body bytes. Returns 0, ENOMEM (the hash state, at the first
+ * byte), ECRYPTO, or EINVAL if not initialised. */
 int zkp_sigv4_body_update(zkp_sigv4_body_t *b, const void *data, size_t len);
 /* At the end of the body: 0 if the hash matches, ZKP_SIGV4_EPAYLOAD if not,
  * ECRYPTO; EINVAL if not initialised (or already finished). Frees the hash

@@ -68,23 +68,28 @@ static int canon_path(zkp__sb_t *b, const char *p, size_t n)
         zkp__sb_putc(b, '/');
         return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '/') {
-            zkp__sb_putc(b, '/');
-        } else if (c == '%') {
-            if (n - i < 3)
+    size_t i = 0;
+    while (i < n) {
+        /* A run of bytes spelt as themselves (unreserved, or '/'), at once. */
+        size_t j = i;
+        while (j < n && (p[j] == '/' || zkp__unreserved((unsigned char)p[j])))
+            j++;
+        zkp__sb_put(b, p + i, j - i);
+        if (j == n)
+            break;
+        char c = p[j];
+        i = j + 1;
+        if (c == '%') {
+            if (n - j < 3)
                 return -1;
-            int hi = zkp__hexval((unsigned char)p[i + 1]);
-            int lo = zkp__hexval((unsigned char)p[i + 2]);
+            int hi = zkp__hexval((unsigned char)p[j + 1]);
+            int lo = zkp__hexval((unsigned char)p[j + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
-            char d = (char)(hi << 4 | lo);
-            zkp__sb_uri_encode(b, &d, 1, 0);
-            i += 2;
-        } else {
-            zkp__sb_uri_encode(b, &c, 1, 0);
+            c = (char)(hi << 4 | lo);
+            i = j + 3;
         }
+        zkp__sb_uri_encode(b, &c, 1, 0);
     }
     return 0;
 }
@@ -250,6 +255,44 @@ static int canon_headers(zkp__sb_t *b, const zkp_sigv4_header_t *h, size_t nh, c
     return 0;
 }
 
+int zkp__canonical_request(zkp__sb_t *b, const char *method, const char *target, size_t target_len,
+                           int presigned, const zkp_sigv4_header_t *headers, size_t n_headers,
+                           const char *signed_headers, size_t signed_headers_len,
+                           const char *payload, size_t payload_len, char *detail, size_t detail_len)
+{
+    if (!zkp__signed_headers_ok(signed_headers, signed_headers_len, detail, detail_len))
+        return ZKP_SIGV4_EHEADER;
+
+    const char *qmark = target_len ? memchr(target, '?', target_len) : NULL;
+    size_t path_len = qmark ? (size_t)(qmark - target) : target_len;
+
+    zkp__sb_puts(b, method);
+    zkp__sb_putc(b, '\n');
+    if (canon_path(b, target, path_len) != 0) {
+        zkp__detail(detail, detail_len, "the path has a malformed %%-escape");
+        return ZKP_SIGV4_EURI;
+    }
+    zkp__sb_putc(b, '\n');
+    if (qmark != NULL) {
+        int rc = canon_query(b, qmark + 1, target_len - path_len - 1, presigned);
+        if (rc != 0) {
+            if (rc == ZKP_SIGV4_EURI)
+                zkp__detail(detail, detail_len, "the query has a malformed %%-escape");
+            return rc;
+        }
+    }
+    zkp__sb_putc(b, '\n');
+    int rc = canon_headers(b, headers, n_headers, signed_headers, signed_headers_len, detail,
+                           detail_len);
+    if (rc != 0)
+        return rc;
+    zkp__sb_putc(b, '\n');
+    zkp__sb_put(b, signed_headers, signed_headers_len);
+    zkp__sb_putc(b, '\n');
+    zkp__sb_put(b, payload, payload_len);
+    return b->oom ? ZKP_SIGV4_ENOMEM : 0;
+}
+
 int zkp_sigv4_canonical_request(const char *method, const char *target, size_t target_len,
                                 int presigned, const zkp_sigv4_header_t *headers, size_t n_headers,
                                 const char *signed_headers, size_t signed_headers_len,
@@ -262,48 +305,17 @@ int zkp_sigv4_canonical_request(const char *method, const char *target, size_t t
         (headers == NULL && n_headers > 0) || signed_headers == NULL ||
         (payload == NULL && payload_len > 0) || out == NULL || out_len == NULL)
         return ZKP_SIGV4_EINVAL;
-    if (!zkp__signed_headers_ok(signed_headers, signed_headers_len, detail, detail_len))
-        return ZKP_SIGV4_EHEADER;
-
-    const char *qmark = target_len ? memchr(target, '?', target_len) : NULL;
-    size_t path_len = qmark ? (size_t)(qmark - target) : target_len;
-
     zkp__sb_t b = {0};
-    zkp__sb_puts(&b, method);
-    zkp__sb_putc(&b, '\n');
-    if (canon_path(&b, target, path_len) != 0) {
-        zkp__sb_free(&b);
-        zkp__detail(detail, detail_len, "the path has a malformed %%-escape");
-        return ZKP_SIGV4_EURI;
-    }
-    zkp__sb_putc(&b, '\n');
-    if (qmark != NULL) {
-        int rc = canon_query(&b, qmark + 1, target_len - path_len - 1, presigned);
-        if (rc != 0) {
-            zkp__sb_free(&b);
-            if (rc == ZKP_SIGV4_EURI)
-                zkp__detail(detail, detail_len, "the query has a malformed %%-escape");
-            return rc;
-        }
-    }
-    zkp__sb_putc(&b, '\n');
-    int rc = canon_headers(&b, headers, n_headers, signed_headers, signed_headers_len, detail,
-                           detail_len);
+    int rc = zkp__canonical_request(&b, method, target, target_len, presigned, headers, n_headers,
+                                    signed_headers, signed_headers_len, payload, payload_len,
+                                    detail, detail_len);
+    if (rc == 0 && b.p == NULL) /* cannot happen: the method line was written */
+        rc = ZKP_SIGV4_ENOMEM;
     if (rc != 0) {
         zkp__sb_free(&b);
         return rc;
     }
-    zkp__sb_putc(&b, '\n');
-    zkp__sb_put(&b, signed_headers, signed_headers_len);
-    zkp__sb_putc(&b, '\n');
-    zkp__sb_put(&b, payload, payload_len);
-    if (b.oom) {
-        zkp__sb_free(&b);
-        return ZKP_SIGV4_ENOMEM;
-    }
-    if (b.p == NULL) /* cannot happen: the method line was written */
-        return ZKP_SIGV4_ENOMEM;
-    *out = b.p;
     *out_len = b.len;
+    *out = b.p;
     return 0;
 }

@@ -1,6 +1,7 @@
-/* The cryptography of SigV4, all of it OpenSSL's: SHA-256 (EVP_Digest),
- * HMAC-SHA256 (EVP_MAC), the signing-key derivation and the string to
- * sign. Intermediate keys are wiped with OPENSSL_cleanse.
+/* The cryptography of SigV4: SHA-256 (EVP_Digest), HMAC-SHA256 (EVP_MAC,
+ * and for a request's signature RFC 2104 over saved SHA-256 states), the
+ * signing-key derivation and the string to sign, all hashing OpenSSL's.
+ * Intermediate keys are wiped with OPENSSL_cleanse.
  *
  * Why a context: OpenSSL 3 looks an algorithm up by name on every implicit
  * use (HMAC(), EVP_sha256()), which made one HMAC cost 4 times a copy of a
@@ -11,7 +12,13 @@
  * objects are thread-safe under APIs that do not modify them), and nothing
  * modifies it after zkp__crypto_init(). With no context (NULL), the
  * implicit path is used: fine for the signer and for chunks, whose cost is
- * the data hashed. */
+ * the data hashed.
+ *
+ * Why saved hash states for a request's HMAC (zkp__hmac_key_t): with the
+ * key cached, a copy of a keyed EVP_MAC context still made an HMAC context,
+ * three digest contexts and their states, and EVP_MAC_final a fourth copy;
+ * two SHA-256 states are all HMAC needs once the padded key blocks are
+ * absorbed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,29 +126,44 @@ int zkp__scope(const char *date8, const char *region, const char *service, char 
     return 0;
 }
 
-int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char *scope,
-                        const char *canonical, size_t canonical_len, char **out)
+int zkp__string_to_sign_into(const zkp__crypto_t *c, const char *amz_date, const char *scope,
+                             const char *canonical, size_t canonical_len,
+                             char out[ZKP__STS_MAX + 1], size_t *out_len)
 {
+    static const char algo[] = "AWS4-HMAC-SHA256\n";
+    size_t dl = strlen(amz_date), sl = strlen(scope);
+    size_t need = sizeof(algo) - 1 + dl + 1 + sl + 1 + 64;
+    if (need > ZKP__STS_MAX)
+        return ZKP_SIGV4_EINVAL;
     unsigned char h[32];
-    char hex[65];
-    *out = NULL;
     int rc = zkp__sha256(c, canonical, canonical_len, h);
     if (rc != 0)
         return rc;
-    zkp__hex(h, 32, hex);
-    zkp__sb_t b = {0};
-    zkp__sb_puts(&b, "AWS4-HMAC-SHA256\n");
-    zkp__sb_puts(&b, amz_date);
-    zkp__sb_putc(&b, '\n');
-    zkp__sb_puts(&b, scope);
-    zkp__sb_putc(&b, '\n');
-    zkp__sb_puts(&b, hex);
-    if (b.oom) {
-        zkp__sb_free(&b);
-        return ZKP_SIGV4_ENOMEM;
-    }
-    *out = b.p;
+    char *o = out;
+    memcpy(o, algo, sizeof(algo) - 1);
+    o += sizeof(algo) - 1;
+    memcpy(o, amz_date, dl);
+    o += dl;
+    *o++ = '\n';
+    memcpy(o, scope, sl);
+    o += sl;
+    *o++ = '\n';
+    zkp__hex(h, 32, o); /* and the NUL */
+    *out_len = need;
     return 0;
+}
+
+int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char *scope,
+                        const char *canonical, size_t canonical_len, char **out)
+{
+    char sts[ZKP__STS_MAX + 1];
+    size_t len;
+    *out = NULL;
+    int rc = zkp__string_to_sign_into(c, amz_date, scope, canonical, canonical_len, sts, &len);
+    if (rc != 0)
+        return rc;
+    *out = strdup(sts);
+    return *out == NULL ? ZKP_SIGV4_ENOMEM : 0;
 }
 
 int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,
@@ -154,26 +176,64 @@ int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const cha
     return rc;
 }
 
-struct evp_mac_ctx_st *zkp__hmac_keyed(const zkp__crypto_t *c, const unsigned char key[32])
+/* RFC 2104 over SHA-256 with a 32-byte key (shorter than the 64-byte block,
+ * so used as is, zero-padded): HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) ||
+ * m)). The two hash states after the padded key blocks are all a key
+ * needs; a copy of them replaces setting the key up again. */
+static int absorb_pad(EVP_MD_CTX *md, const EVP_MD *sha256, const unsigned char key[32],
+                      unsigned char x)
 {
-    EVP_MAC_CTX *m = EVP_MAC_CTX_dup(c->hmac);
-    if (m != NULL && EVP_MAC_init(m, key, 32, NULL) != 1) {
-        EVP_MAC_CTX_free(m);
-        m = NULL;
-    }
-    return m;
+    unsigned char block[64];
+    for (size_t i = 0; i < sizeof(block); i++)
+        block[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ x);
+    int ok = EVP_DigestInit_ex(md, sha256, NULL) == 1 && EVP_DigestUpdate(md, block, 64) == 1;
+    OPENSSL_cleanse(block, sizeof(block));
+    return ok;
 }
 
-int zkp__sign_hex_keyed(struct evp_mac_ctx_st *m, const char *sts, size_t len, char *out)
+int zkp__hmac_key_init(const zkp__crypto_t *c, const unsigned char key[32], zkp__hmac_key_t *k)
 {
-    unsigned char mac[32];
-    size_t n = 0;
-    int ok = m != NULL && EVP_MAC_update(m, (const unsigned char *)sts, len) == 1 &&
-             EVP_MAC_final(m, mac, &n, sizeof(mac)) == 1 && n == 32;
-    EVP_MAC_CTX_free(m); /* and its copy of the key */
-    if (!ok)
+    k->inner = EVP_MD_CTX_new();
+    k->outer = EVP_MD_CTX_new();
+    if (k->inner == NULL || k->outer == NULL || !absorb_pad(k->inner, c->sha256, key, 0x36) ||
+        !absorb_pad(k->outer, c->sha256, key, 0x5c)) {
+        zkp__hmac_key_free(k);
         return ZKP_SIGV4_ECRYPTO;
-    zkp__hex(mac, 32, out);
-    OPENSSL_cleanse(mac, sizeof(mac));
+    }
     return 0;
+}
+
+int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src)
+{
+    dst->inner = EVP_MD_CTX_new();
+    dst->outer = EVP_MD_CTX_new();
+    if (dst->inner == NULL || dst->outer == NULL ||
+        EVP_MD_CTX_copy_ex(dst->inner, src->inner) != 1 ||
+        EVP_MD_CTX_copy_ex(dst->outer, src->outer) != 1) {
+        zkp__hmac_key_free(dst);
+        return ZKP_SIGV4_ECRYPTO;
+    }
+    return 0;
+}
+
+void zkp__hmac_key_free(zkp__hmac_key_t *k)
+{
+    EVP_MD_CTX_free(k->inner); /* the provider clears its hash state */
+    EVP_MD_CTX_free(k->outer);
+    k->inner = k->outer = NULL;
+}
+
+int zkp__hmac_key_sign_hex(zkp__hmac_key_t *k, const char *sts, size_t len, char *out)
+{
+    unsigned char h[32];
+    unsigned int n = 0, m = 0;
+    int ok = k->inner != NULL && EVP_DigestUpdate(k->inner, sts, len) == 1 &&
+             EVP_DigestFinal_ex(k->inner, h, &n) == 1 && n == 32 &&
+             EVP_DigestUpdate(k->outer, h, 32) == 1 && EVP_DigestFinal_ex(k->outer, h, &m) == 1 &&
+             m == 32;
+    zkp__hmac_key_free(k);
+    if (ok)
+        zkp__hex(h, 32, out);
+    OPENSSL_cleanse(h, sizeof(h));
+    return ok ? 0 : ZKP_SIGV4_ECRYPTO;
 }

@@ -23,7 +23,16 @@ typedef struct zkp__sb {
     size_t len;
     size_t cap;
     int oom;
+    int borrowed; /* p is the caller's buffer (zkp__sb_init_buf), not malloc'd */
 } zkp__sb_t;
+
+/* An empty string in buf[0..cap) (cap >= 1; the caller's, on the stack
+ * say), moved to the heap only if it outgrows it: a bounded common case
+ * costs no allocation. */
+void zkp__sb_init_buf(zkp__sb_t *b, char *buf, size_t cap);
+/* The string as a malloc'd copy the caller owns (NULL out of memory or
+ * after an allocation failure); b is freed. */
+char *zkp__sb_take(zkp__sb_t *b);
 
 void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n);
 void zkp__sb_putc(zkp__sb_t *b, char c);
@@ -31,7 +40,7 @@ void zkp__sb_puts(zkp__sb_t *b, const char *s);
 /* Appends s[0..n) with every byte outside the RFC 3986 unreserved set
  * (A-Za-z0-9-._~) as %XX in uppercase hex; '/' kept when keep_slash. */
 void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash);
-/* Frees the buffer and zeroes the struct. */
+/* Frees the buffer (unless borrowed) and zeroes the struct. */
 void zkp__sb_free(zkp__sb_t *b);
 
 /* ------------------------------------------------------------- codecs */
@@ -74,6 +83,14 @@ typedef struct zkp__qparam {
  * end. Empty segments ("a=1&&b=2", a trailing '&') are skipped. */
 int zkp__query_next(const char *q, size_t n, size_t *pos, zkp__qparam_t *out);
 
+/* The canonical request (zkp_sigv4_canonical_request(), same arguments
+ * and errors) appended to b, which the caller initialised and frees. */
+int zkp__canonical_request(zkp__sb_t *b, const char *method, const char *target, size_t target_len,
+                           int presigned, const zkp_sigv4_header_t *headers, size_t n_headers,
+                           const char *signed_headers, size_t signed_headers_len,
+                           const char *payload, size_t payload_len, char *detail,
+                           size_t detail_len);
+
 /* ------------------------------------------------------------- crypto */
 
 /* Algorithms fetched once (see sigv4_crypto.c): owned by a verifier,
@@ -103,18 +120,40 @@ int zkp__derive_key(const zkp__crypto_t *c, const char *secret, size_t secret_le
 /* "YYYYMMDD/region/service/aws4_request" into out (ZKP_SIGV4_SCOPE_MAX + 1).
  * Returns 0, or EINVAL if it does not fit. */
 int zkp__scope(const char *date8, const char *region, const char *service, char *out);
+/* The longest string to sign of a request: the algorithm line, the date
+ * line, the scope line and the hash. */
+#define ZKP__STS_MAX (17 + ZKP_SIGV4_AMZ_DATE_LEN + 1 + ZKP_SIGV4_SCOPE_MAX + 1 + 64)
 /* The string to sign of a request:
  *   "AWS4-HMAC-SHA256\n" amz_date "\n" scope "\n" hex(SHA-256(canonical))
- * as a malloc'd string in *out. Returns 0, ENOMEM or ECRYPTO. */
+ * into out (NUL-terminated), its length in *out_len. Returns 0, EINVAL
+ * (date and scope too long) or ECRYPTO. */
+int zkp__string_to_sign_into(const zkp__crypto_t *c, const char *amz_date, const char *scope,
+                             const char *canonical, size_t canonical_len,
+                             char out[ZKP__STS_MAX + 1], size_t *out_len);
+/* The same as a malloc'd string in *out. Returns 0, EINVAL, ENOMEM or
+ * ECRYPTO. */
 int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char *scope,
                         const char *canonical, size_t canonical_len, char **out);
-/* An HMAC-SHA256 context keyed with key (from c's template): a copy of it
- * (EVP_MAC_CTX_dup) computes HMAC(key, ...) without setting the key up
- * again. NULL out of memory or on a crypto failure. */
-struct evp_mac_ctx_st *zkp__hmac_keyed(const zkp__crypto_t *c, const unsigned char key[32]);
-/* hex(HMAC(key, sts)) into out (65 bytes) with a context from
- * zkp__hmac_keyed(), which this consumes (frees). Returns 0 or ECRYPTO. */
-int zkp__sign_hex_keyed(struct evp_mac_ctx_st *m, const char *sts, size_t len, char *out);
+/* HMAC-SHA256 with a key set up once: the SHA-256 states after its inner
+ * and outer padded blocks (RFC 2104). A ready key is copied for each use
+ * (zkp__hmac_key_copy: two hash-state copies, where an EVP_MAC context
+ * copy makes three and an HMAC context, and the EVP_MAC_final a fourth);
+ * concurrent copies of one key are safe (EVP_MD_CTX_copy_ex reads its
+ * source only). A zeroed struct holds nothing. */
+typedef struct zkp__hmac_key {
+    struct evp_md_ctx_st *inner;
+    struct evp_md_ctx_st *outer;
+} zkp__hmac_key_t;
+/* Sets k up for key with c's SHA-256 (c not NULL). Returns 0 or ECRYPTO
+ * (then k holds nothing). */
+int zkp__hmac_key_init(const zkp__crypto_t *c, const unsigned char key[32], zkp__hmac_key_t *k);
+/* dst = a copy of src. Returns 0 or ECRYPTO (then dst holds nothing). */
+int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src);
+/* Frees k's states (wiped by OpenSSL) and zeroes it. Safe on a zeroed struct. */
+void zkp__hmac_key_free(zkp__hmac_key_t *k);
+/* hex(HMAC(key, sts)) into out (65 bytes) with k, which this consumes
+ * (frees). Returns 0 or ECRYPTO. */
+int zkp__hmac_key_sign_hex(zkp__hmac_key_t *k, const char *sts, size_t len, char *out);
 /* hex(HMAC(key, sts)) into out (65 bytes). Returns 0 or ECRYPTO. */
 int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,
                   char *out);

@@ -20,14 +20,38 @@ static int sb_reserve(zkp__sb_t *b, size_t extra)
         }
         cap *= 2;
     }
-    char *p = realloc(b->p, cap);
+    char *p = b->borrowed ? malloc(cap) : realloc(b->p, cap);
     if (p == NULL) {
         b->oom = 1;
         return -1;
     }
+    if (b->borrowed)
+        memcpy(p, b->p, b->len + 1);
+    b->borrowed = 0;
     b->p = p;
     b->cap = cap;
     return 0;
+}
+
+void zkp__sb_init_buf(zkp__sb_t *b, char *buf, size_t cap)
+{
+    memset(b, 0, sizeof(*b));
+    b->p = buf;
+    b->cap = cap;
+    b->borrowed = 1;
+    buf[0] = '\0';
+}
+
+char *zkp__sb_take(zkp__sb_t *b)
+{
+    char *p = NULL;
+    if (!b->oom && b->p != NULL) {
+        p = b->borrowed ? strdup(b->p) : b->p;
+        if (!b->borrowed)
+            b->p = NULL;
+    }
+    zkp__sb_free(b);
+    return p;
 }
 
 void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n)
@@ -81,19 +105,25 @@ void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash)
 
 void zkp__sb_free(zkp__sb_t *b)
 {
-    free(b->p);
+    if (!b->borrowed)
+        free(b->p);
     memset(b, 0, sizeof(*b));
 }
 
+/* Every byte's value as a hex digit (either case), -1 for the others: the
+ * hot loops (hashes and signatures) look one byte up rather than branch. */
+static const signed char hexvals[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16, /* value + 1: 0 means
+                                                                               "not a digit", so the
+                                                                               rest needs no
+                                                                               initialiser */
+};
+
 int zkp__hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return hexvals[c] - 1;
 }
 
 void zkp__hex(const unsigned char *in, size_t n, char *out)
@@ -122,11 +152,11 @@ int zkp__ieq(const char *a, size_t an, const char *b, size_t bn)
         return 0;
     for (size_t i = 0; i < an; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
+        if (x == y)
+            continue;
+        /* equal but for case: both letters, 0x20 apart */
+        x |= 0x20;
+        if (x != (y | 0x20) || x < 'a' || x > 'z')
             return 0;
     }
     return 1;

@@ -353,6 +353,60 @@ static void test_tampering(void)
     zkp_sigv4_signed_clear(&q.s);
 }
 
+/* A canonical request longer than the verifier's stack buffer (2 KiB)
+ * verifies alike, and its refusal reports the whole of it. */
+static void test_long_canonical(void)
+{
+    static char big[3001];
+    for (size_t i = 0; i < sizeof(big) - 1; i++)
+        big[i] = (char)('a' + i % 26);
+    zkp_sigv4_header_t h[] = {H("host", "127.0.0.1:9000"), H("x-amz-meta-long", big)};
+    sreq_t q;
+    CU_ASSERT_EQUAL_FATAL(sign_into(&q, "PUT", "/bucket/key", "", h, 2, EMPTY_SHA, T0), 0);
+    zkp_sigv4_auth_t a;
+    ST_EXPECT(verify_q(&q, "PUT", T0, &a), 0, &a);
+    zkp_sigv4_auth_clear(&a);
+    big[1500] = '!'; /* the same length, another value */
+    ST_EXPECT(verify_q(&q, "PUT", T0, &a), ZKP_SIGV4_ESIGNATURE, &a);
+    char *canon = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_canonical_request("PUT", "/bucket/key", 11, 0, q.h, q.nh,
+                                                      a.signed_headers, strlen(a.signed_headers),
+                                                      EMPTY_SHA, 64, &canon, &len, NULL, 0),
+                          0);
+    CU_ASSERT_TRUE(len > 3000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a.canonical_request);
+    CU_ASSERT_STRING_EQUAL(a.canonical_request, canon);
+    free(canon);
+    zkp_sigv4_auth_clear(&a);
+    zkp_sigv4_signed_clear(&q.s);
+}
+
+/* The table-driven hex digits and the case-folding comparison against
+ * their definitions, over every byte (and pair of bytes). */
+static int lower_ascii(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static void test_text_helpers(void)
+{
+    static const char digits[] = "0123456789abcdef";
+    int bad_hex = 0, bad_ieq = 0;
+    for (int c = 0; c < 256; c++) {
+        const char *d = c != 0 ? strchr(digits, lower_ascii(c)) : NULL;
+        bad_hex += zkp__hexval((unsigned char)c) != (d ? (int)(d - digits) : -1);
+        for (int e = 0; e < 256; e++) {
+            char x = (char)c, y = (char)e;
+            bad_ieq += zkp__ieq(&x, 1, &y, 1) != (lower_ascii(c) == lower_ascii(e));
+        }
+    }
+    CU_ASSERT_EQUAL(bad_hex, 0);
+    CU_ASSERT_EQUAL(bad_ieq, 0);
+    CU_ASSERT_TRUE(zkp__ieq("X-Amz-Date", 10, "x-amz-date", 10));
+    CU_ASSERT_FALSE(zkp__ieq("x-amz-date", 10, "x-amz-dat", 9));
+}
+
 /* --------------------------------------------------- unsigned headers */
 
 static void test_unsigned_headers(void)
@@ -1017,6 +1071,18 @@ static void test_body_hash(void)
     CU_ASSERT_EQUAL_FATAL(zkp_sigv4_body_init(&b, sha), 0);
     zkp_sigv4_body_clear(&b); /* abandoned */
     zkp_sigv4_body_clear(&b);
+    /* No body byte at all (no hash state is made): the hash of nothing. */
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_body_init(&b, sha), 0);
+    CU_ASSERT_EQUAL(zkp_sigv4_body_update(&b, "", 0), 0);
+    CU_ASSERT_EQUAL(zkp_sigv4_body_finish(&b), ZKP_SIGV4_EPAYLOAD);
+    CU_ASSERT_EQUAL(zkp_sigv4_body_update(&b, "x", 1), ZKP_SIGV4_EINVAL);
+    unsigned char empty[32];
+    CU_ASSERT_EQUAL(zkp_sigv4_payload_parse(EMPTY_SHA, 64, empty), ZKP_SIGV4_PAYLOAD_SHA256);
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_body_init(&b, empty), 0);
+    CU_ASSERT_EQUAL(zkp_sigv4_body_finish(&b), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_body_init(&b, empty), 0);
+    CU_ASSERT_EQUAL(zkp_sigv4_body_update(&b, "x", 1), 0);
+    CU_ASSERT_EQUAL(zkp_sigv4_body_finish(&b), ZKP_SIGV4_EPAYLOAD);
     /* uppercase hex is the same hash */
     unsigned char up[32];
     CU_ASSERT_EQUAL(zkp_sigv4_payload_parse("44CE7DD67C959E0D3524FFAC1771DFBBA87D2B6B4B4E99E42034A8"
@@ -1216,6 +1282,8 @@ int main(void)
     CU_add_test(s, "canonical request errors", test_canonical_errors);
     CU_add_test(s, "round trip: keys and queries", test_round_trip_keys);
     CU_add_test(s, "tampering", test_tampering);
+    CU_add_test(s, "a canonical request longer than the stack buffer", test_long_canonical);
+    CU_add_test(s, "hex digits and case folding", test_text_helpers);
     CU_add_test(s, "unsigned headers", test_unsigned_headers);
     CU_add_test(s, "Authorization syntax", test_authorization_syntax);
     CU_add_test(s, "credential scope", test_scope);
