@@ -47,7 +47,16 @@ int zkp_s3be_call(zkp_s3be_t *be, const char *what, const char *method, const ch
                   const char *key, const char *query, const char *const *headers, size_t nh, int fd,
                   uint64_t len, int object, zkp_xfer_t **out)
 {
-    zkp_xfer_t *x = zkp_upstream_send(be->up, method, bucket, key, query, headers, nh, fd, len, 0);
+    return zkp_s3be_call_hashed(be, what, method, bucket, key, query, headers, nh, fd, len, NULL,
+                                object, out);
+}
+
+int zkp_s3be_call_hashed(zkp_s3be_t *be, const char *what, const char *method, const char *bucket,
+                         const char *key, const char *query, const char *const *headers, size_t nh,
+                         int fd, uint64_t len, const char *sha256, int object, zkp_xfer_t **out)
+{
+    zkp_xfer_t *x =
+        zkp_upstream_send(be->up, method, bucket, key, query, headers, nh, fd, len, sha256, 0);
     if (x == NULL)
         return ZKP_BE_NOMEM;
     zkp_xfer_wait(x);

@@ -50,6 +50,11 @@ struct zkp_put {
     zkp_obj_meta_t meta;
     int fd;
     uint64_t written;
+    /* A PutObject's verified SHA-256 (hex; put_sha256, backend.h), or "":
+     * sent as the signed payload hash instead of Content-MD5, and the
+     * upstream's ETag written to etag_out on success. */
+    char sha256[65];
+    char *etag_out;
     /* Sends the step upstream (put_commit's contract, backend.h) and frees
      * p with zkp_s3be_put_free(). NULL for a PutObject or CopyObject. */
     int (*commit)(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime);
@@ -74,6 +79,11 @@ int zkp_s3be_locate(const zkp_s3be_t *be, const char *bucket, const char *key, z
 int zkp_s3be_call(zkp_s3be_t *be, const char *what, const char *method, const char *bucket,
                   const char *key, const char *query, const char *const *headers, size_t nh, int fd,
                   uint64_t len, int object, zkp_xfer_t **out);
+/* zkp_s3be_call with the body's SHA-256 (hex) signed as its payload hash
+ * (zkp_upstream_send), NULL: as zkp_s3be_call. */
+int zkp_s3be_call_hashed(zkp_s3be_t *be, const char *what, const char *method, const char *bucket,
+                         const char *key, const char *query, const char *const *headers, size_t nh,
+                         int fd, uint64_t len, const char *sha256, int object, zkp_xfer_t **out);
 /* An unnamed file in the spool directory (DATA_DIR/tmp), or -1. */
 int zkp_s3be_spool_open(const zkp_s3be_t *be);
 /* A staged put of key in w (upstream names), meta deep-copied, with a spool
