@@ -13,8 +13,9 @@
 #    before anything reaches s3rver;
 #  - fencing: lower/equal/higher tokens, a stale write never reaching
 #    s3rver (its object file unchanged), a token overtaken while its body
-#    streams, 8 concurrent writers of one lock (the upstream ends with the
-#    highest accepted token, accepted in mark order), kill -9 mid-upload
+#    streams, bodies staged in memory within a budget, 8 concurrent
+#    writers of one lock (the upstream ends with the highest accepted
+#    token, accepted in mark order), kill -9 mid-upload
 #    (the acknowledged object intact), upstream down (503 + Retry-After for
 #    writes and reads), an upstream timeout during a fenced write (503, the
 #    mark stays raised, a lower token refused);
@@ -248,6 +249,30 @@ expect "a higher token while the lower one's body streams: 200" \
 wait $slow
 expect "the overtaken write is refused at its decision (412)" is "$(cat "$dir/slow.status")" 412
 expect "... and never reached s3rver" cmp "$dir/t31" "$(obj race)"
+
+# --- bodies staged in memory, and their budget ----------------------------------------------
+# A PutObject body of up to 1 MiB waits for its decision in memory; a larger
+# one moves to a spool file when it outgrows that; the puts staged in memory
+# reserve at most 32 MiB (backend/s3/s3core.h), so of 33 concurrent 1 MiB
+# PUTs one is staged in a file.
+head -c 1048576 /dev/urandom >"$dir/m1"
+head -c 1048577 /dev/urandom >"$dir/m1p"
+expect "1 MiB PUT (staged in memory) -> 200" is "$(fput "$P/seats/m1" "$dir/m1" /locks/a 11)" 200
+expect "... byte-exact upstream" cmp "$dir/m1" "$(obj m1)"
+expect "1 MiB + 1 PUT (moved to a file at 1 MiB) -> 200" \
+  is "$(fput "$P/seats/m1p" "$dir/m1p" /locks/a 11)" 200
+expect "... byte-exact upstream" cmp "$dir/m1p" "$(obj m1p)"
+memput=()
+for i in $(seq 1 33); do
+  curl -s -o /dev/null -w '%{http_code}' -T "$dir/m1" --limit-rate 200K \
+    --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --user "$AK:$SK" \
+    -H "X-Fencing-Lock: /locks/a" -H "X-Fencing-Token: 11" "$P/seats/mem$i" >"$dir/mem$i.status" &
+  memput+=($!)
+done
+expect "33 concurrent 1 MiB PUTs: one over the memory budget, staged in a file" wait_for staging
+wait "${memput[@]}"
+expect "... all 200" is "$(cat "$dir"/mem*.status | tr -d '\n')" "$(printf '200%.0s' $(seq 1 33))"
+expect "... all byte-exact upstream" bash -c "for i in \$(seq 1 33); do cmp $dir/m1 $STORE/upb/pfx/mem\$i._S3rver_object || exit 1; done"
 
 # --- concurrent writers of one lock ------------------------------------------------------
 writers=()
