@@ -257,6 +257,18 @@ typedef struct zkp_backend_ops {
     int (*put_commit)(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime);
     /* Discards a staged object. Consumes p. */
     void (*put_abort)(zkp_put_t *p);
+    /* Optional (NULL: every PutObject body gets its MD5). For a store that
+     * checks the bytes it receives against their SHA-256 before storing
+     * them and names the object's ETag itself (backend = s3): when a
+     * PutObject's client sent no Content-MD5 and signed the body's SHA-256,
+     * which the core verified, the core computes no MD5 and calls this
+     * after the body instead (before put_seal and put_commit): sha256 is
+     * that hash (64 lowercase hex digits); etag is the caller's buffer, ""
+     * now, kept until put_commit returns and passed to it as its etag;
+     * put_commit sends the store the hash (it refuses other bytes) and, on
+     * success, writes the object's ETag into the buffer. ZKP_BE_OK; the put
+     * stays the caller's (put_commit or put_abort) whatever the result. */
+    int (*put_sha256)(zkp_put_t *p, const char *sha256, char etag[ZKP_ETAG_MAX + 1]);
 
     /* Stages a copy of src as dst. With replace != NULL its headers replace
      * the source's (x-amz-metadata-directive: REPLACE). The result is

@@ -50,17 +50,23 @@ int zkp_body_content_md5(zkp_req_t *r, enum MHD_Result *res);
 /* Prepares a body streamed to the backend (PutObject, UploadPart), before
  * the staged put is begun: Content-MD5, aws-chunked framing and its
  * announced decoded length, a length announced over `limit` refused at
- * once (413 EntityTooLarge), the body's MD5 started. The caller then
+ * once (413 EntityTooLarge), the body's MD5 started. by_sha256: the
+ * backend takes the body by its SHA-256 (put_sha256, backend.h): then no
+ * MD5 is computed when the body's integrity rests on the SHA-256 that the
+ * client signed (x-amz-content-sha256 a hash, no aws-chunked framing) and
+ * no Content-MD5 asks for the MD5. The caller then
  * begins the put (r->put) and sets r->body_mode = ZKP_BODY_STREAM. Returns
  * 0; 1 when the body is refused but read and dropped first (a small body
  * announced too large: zkp_body_refuse_unread): the caller begins nothing
  * and returns 0, and the operation answers r->failed when the body ends;
  * or -1 with the error queued in *res. */
-int zkp_body_stream_start(zkp_req_t *r, uint64_t limit, enum MHD_Result *res);
+int zkp_body_stream_start(zkp_req_t *r, uint64_t limit, int by_sha256, enum MHD_Result *res);
 
 /* At the end of a streamed body: complete framing, the announced length,
- * Content-MD5. etag gets the hex MD5 of the body. Returns 0, or -1 with
- * the error (400 IncompleteBody, BadDigest) queued in *res. */
-int zkp_body_stream_finish(zkp_req_t *r, char etag[33], enum MHD_Result *res);
+ * the signed SHA-256, Content-MD5. etag gets the hex MD5 of the body, or
+ * "" when none was computed (by_sha256): sha256 then gets the body's
+ * SHA-256 (hex), verified. Returns 0, or -1 with the error (400
+ * IncompleteBody, BadDigest) queued in *res. */
+int zkp_body_stream_finish(zkp_req_t *r, char etag[33], char sha256[65], enum MHD_Result *res);
 
 #endif

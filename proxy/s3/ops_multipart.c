@@ -159,7 +159,7 @@ int zkp_mpu_part_start(zkp_req_t *r, enum MHD_Result *res)
     uint64_t limit = r->svc->cfg->max_body_bytes;
     if (limit > ZKP_MPU_MAX_PART)
         limit = ZKP_MPU_MAX_PART;
-    int started = zkp_body_stream_start(r, limit, res);
+    int started = zkp_body_stream_start(r, limit, 0, res);
     if (started != 0)
         return started > 0 ? 0 : -1; /* > 0: refused, the body drained first */
     zkp_backend_t *be = r->svc->be;

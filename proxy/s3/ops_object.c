@@ -41,7 +41,9 @@ int zkp_put_start(zkp_req_t *r, enum MHD_Result *res)
     /* A part (UploadPart, which starts here too) has no precondition. */
     if (r->op.kind == ZKP_OP_PUT_OBJECT && zkp_precond_write_start(r, res) != 0)
         return -1;
-    int started = zkp_body_stream_start(r, r->svc->cfg->max_body_bytes, res);
+    /* A part's ETag is its MD5 (the completion's ETag is made of them). */
+    int by_sha256 = r->op.kind == ZKP_OP_PUT_OBJECT && r->svc->be->ops->put_sha256 != NULL;
+    int started = zkp_body_stream_start(r, r->svc->cfg->max_body_bytes, by_sha256, res);
     if (started != 0)
         return started > 0 ? 0 : -1; /* > 0: refused, the body drained first */
     zkp_objmeta_collect(r);
@@ -71,12 +73,18 @@ enum MHD_Result zkp_op_put_object(zkp_req_t *r)
 {
     if (r->failed.status != 0)
         return zkp_body_respond_failed(r);
-    char etag[ZKP_ETAG_MAX + 1];
+    char etag[ZKP_ETAG_MAX + 1], sha256[65];
     enum MHD_Result res;
-    if (zkp_body_stream_finish(r, etag, &res) != 0)
+    if (zkp_body_stream_finish(r, etag, sha256, &res) != 0)
         return res;
     zkp_put_t *p = r->put;
     r->put = NULL;
+    /* No MD5 (by_sha256 above): the backend sends the verified SHA-256 and
+     * fills etag with the store's ETag at commit. */
+    if (etag[0] == '\0' && r->svc->be->ops->put_sha256(p, sha256, etag) != ZKP_BE_OK) {
+        r->svc->be->ops->put_abort(p);
+        return zkp_respond_be_error(r, ZKP_BE_NOMEM);
+    }
     zkp_cond_t cond;
     zkp_precond_write(r, &cond);
     if (zkp_gate_commit(r, p, etag, r->op.kind == ZKP_OP_PUT_OBJECT ? &cond : NULL, NULL, &res) !=

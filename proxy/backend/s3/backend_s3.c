@@ -4,10 +4,11 @@
  * without a mapping is the upstream bucket of the same name, else it does
  * not exist.
  *
- * Writes: the body is staged in an unnamed local file as it arrives
- * (put_write, on the event loop: a page-cache write, like the local-files
- * backend) and sent upstream by put_commit, which the core calls inside the
- * lock's fencing section after the mark is durable. Why not stream the body
+ * Writes: the body is staged as it arrives (put_write, on the event loop:
+ * up to 1 MiB in memory, else an unnamed local file, a page-cache write
+ * like the local-files backend: s3core.h) and sent upstream by put_commit,
+ * which the core calls inside the lock's fencing section after the mark is
+ * durable. Why not stream the body
  * upstream as it arrives: an upstream PUT becomes visible when its last
  * byte arrives, and stores differ in what an unfinished one does: s3rver
  * truncates the object it replaces when the request starts. A write sent
@@ -164,28 +165,70 @@ static int s3_put_begin(zkp_backend_t *base, const char *bucket, const char *key
     zkp_s3_where_t w;
     if (zkp_s3be_resolve(be, bucket, &w) != 0)
         return ZKP_BE_NO_BUCKET;
-    return zkp_s3be_stage(be, &w, key, meta, 1, out);
+    return zkp_s3be_stage(be, &w, key, meta, ZKP_S3_STAGE_MEM, out);
 }
 
 static int s3_put_write(zkp_put_t *p, const void *data, size_t len)
 {
-    const char *b = data;
-    while (len > 0) {
-        ssize_t n = write(p->fd, b, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return ZKP_BE_IO;
-        b += n;
-        len -= (size_t)n;
-        p->written += (uint64_t)n;
-    }
-    return ZKP_BE_OK;
+    return zkp_s3be_put_append(p, data, len);
 }
 
 static void s3_put_abort(zkp_put_t *p)
 {
     zkp_s3be_put_free(p);
+}
+
+static int s3_put_sha256(zkp_put_t *p, const char *sha256, char etag[ZKP_ETAG_MAX + 1])
+{
+    snprintf(p->sha256, sizeof(p->sha256), "%s", sha256);
+    p->etag_out = etag;
+    return ZKP_BE_OK;
+}
+
+/* The MD5 (hex) of the staged body, read back: the ETag of a put sent by
+ * its SHA-256 whose answer named none (or one that cannot be an ETag). */
+static int staged_md5(zkp_put_t *p, char *etag)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_md5(), NULL) == 1;
+    if (ok && p->mem != NULL)
+        ok = EVP_DigestUpdate(md, p->mem, (size_t)p->written) == 1;
+    char buf[64 * 1024];
+    for (uint64_t off = 0; ok && p->mem == NULL && off < p->written;) {
+        ssize_t n = pread(p->fd, buf, sizeof(buf), (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0 && EVP_DigestUpdate(md, buf, (size_t)n) == 1;
+        off += ok ? (uint64_t)n : 0;
+    }
+    unsigned char d[16];
+    unsigned int dl = 0;
+    ok = ok && EVP_DigestFinal_ex(md, d, &dl) == 1 && dl == 16;
+    EVP_MD_CTX_free(md);
+    if (ok)
+        zkp_hex_encode(d, 16, etag);
+    return ok ? ZKP_BE_OK : ZKP_BE_IO;
+}
+
+/* The ETag of an upstream answer to a put sent by its SHA-256, unquoted,
+ * into p->etag_out: the store computed it from the bytes it stored, and
+ * the reads of the object answer the same. */
+static int answered_etag(zkp_put_t *p, zkp_xfer_t *x)
+{
+    const char *v = zkp_xfer_header(x, "etag");
+    size_t l = v != NULL ? strlen(v) : 0;
+    if (l >= 2 && v[0] == '"' && v[l - 1] == '"') {
+        v++;
+        l -= 2;
+    }
+    int usable = l > 0 && l <= ZKP_ETAG_MAX;
+    for (size_t i = 0; usable && i < l; i++)
+        usable = v[i] > 0x20 && v[i] < 0x7f && v[i] != '"';
+    if (!usable)
+        return staged_md5(p, p->etag_out);
+    memcpy(p->etag_out, v, l);
+    p->etag_out[l] = '\0';
+    return ZKP_BE_OK;
 }
 
 static int s3_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
@@ -195,12 +238,22 @@ static int s3_put_commit(zkp_put_t *p, const char *etag, const zkp_cond_t *cond,
     const char **h;
     size_t n;
     char md5_b64[32], token[24];
+    /* By its SHA-256 (put_sha256): no Content-MD5 (etag is ""), the
+     * upstream checks the signed payload hash instead. */
+    int hashed = p->sha256[0] != '\0' && p->copy_source == NULL;
+    zkp_xfer_t *x = NULL;
+    zkp_xfer_body_t body = zkp_s3be_put_body(p);
     int rc = zkp_s3be_put_headers(p, etag, cond, &h, &n, md5_b64, token);
     if (rc == ZKP_BE_OK) {
         const char *what = p->copy_source ? "CopyObject" : "PutObject";
-        rc = zkp_s3be_call(p->be, what, "PUT", p->bucket, p->key, NULL, h, n,
-                           p->copy_source ? -1 : p->fd, p->written, 1, NULL);
+        rc = zkp_s3be_call_body(p->be, what, "PUT", p->bucket, p->key, NULL, h, n,
+                                p->copy_source ? NULL : &body, hashed ? p->sha256 : NULL, 1,
+                                hashed ? &x : NULL);
         free(h);
+    }
+    if (rc == ZKP_BE_OK && hashed) {
+        rc = answered_etag(p, x);
+        zkp_xfer_release(x);
     }
     if (rc == ZKP_BE_UNAVAILABLE && zkp_be_detail()->status == 0) {
         /* No answer: the upstream may or may not have stored it. The mark
@@ -304,7 +357,7 @@ static int get(zkp_s3be_t *be, const char *bucket, const char *key, const char *
     const char *h[2] = {"range", range};
     const char *what = r == NULL ? "HeadObject" : "GetObject";
     zkp_xfer_t *x = zkp_upstream_send(be->up, r == NULL ? "HEAD" : "GET", w.bucket, k, NULL, h,
-                                      range != NULL && r != NULL ? 1 : 0, -1, 0, r != NULL);
+                                      range != NULL && r != NULL ? 1 : 0, NULL, NULL, r != NULL);
     free(k);
     if (x == NULL)
         return ZKP_BE_NOMEM;
@@ -406,7 +459,7 @@ static int s3_copy_begin(zkp_backend_t *base, const char *sb, const char *sk, co
     free(m.fence_lock);
     m.fence_lock = prov && prov->fence_lock ? strdup(prov->fence_lock) : NULL;
     m.fence_token = prov ? prov->fence_token : 0;
-    rc = zkp_s3be_stage(be, &dst, dk, &m, 0, out);
+    rc = zkp_s3be_stage(be, &dst, dk, &m, ZKP_S3_STAGE_NONE, out);
     zkp_obj_meta_free(&m);
     char *skey = zkp_s3be_key(&src, sk);
     char *enc = skey ? malloc(3 * strlen(skey) + strlen(src.bucket) + 3) : NULL;
@@ -517,6 +570,7 @@ static const zkp_backend_ops_t s3_ops = {
     .put_write = s3_put_write,
     .put_commit = s3_put_commit,
     .put_abort = s3_put_abort,
+    .put_sha256 = s3_put_sha256,
     .copy_begin = s3_copy_begin,
     .open = s3_open,
     .open_range = s3_open_range,

@@ -105,7 +105,7 @@ int zkp_s3_mpu_create(zkp_backend_t *base, const char *bucket, const char *key,
     /* The object's headers and provenance go with the create: the upstream
      * keeps them for the object the completion makes. */
     zkp_put_t *p;
-    int rc = zkp_s3be_stage(be, &w, key, meta, 0, &p);
+    int rc = zkp_s3be_stage(be, &w, key, meta, ZKP_S3_STAGE_NONE, &p);
     if (rc != ZKP_BE_OK)
         return rc;
     const char **h = NULL;
@@ -211,7 +211,7 @@ int zkp_s3_mpu_part_begin(zkp_backend_t *base, const char *bucket, const char *k
     int rc = zkp_s3ups_get(be->uploads, upload_id, bucket, key, 0, &u);
     if (rc != ZKP_BE_OK)
         return rc;
-    if ((rc = stage_step(be, bucket, key, &u, 1, out)) != ZKP_BE_OK)
+    if ((rc = stage_step(be, bucket, key, &u, ZKP_S3_STAGE_FILE, out)) != ZKP_BE_OK)
         return rc;
     ((step_t *)(*out)->ctx)->number = number;
     (*out)->commit = commit_part;
@@ -304,7 +304,7 @@ int zkp_s3_mpu_part_copy_begin(zkp_backend_t *base, const char *bucket, const ch
     size_t n = (size_t)sprintf(enc, "/%s/", src.bucket);
     zkp_pct_encode(skey, strlen(skey), 1, enc + n);
     free(skey);
-    if ((rc = stage_step(be, bucket, key, &u, 0, out)) != ZKP_BE_OK) {
+    if ((rc = stage_step(be, bucket, key, &u, ZKP_S3_STAGE_NONE, out)) != ZKP_BE_OK) {
         free(enc);
         return rc;
     }
@@ -478,7 +478,7 @@ int zkp_s3_mpu_complete_begin(zkp_backend_t *base, const char *bucket, const cha
         return rc;
     char id[ZKP_S3UP_ID_LEN + 1];
     memcpy(id, u.id, sizeof(id));
-    if ((rc = stage_step(be, bucket, key, &u, 1, out)) != ZKP_BE_OK) {
+    if ((rc = stage_step(be, bucket, key, &u, ZKP_S3_STAGE_FILE, out)) != ZKP_BE_OK) {
         zkp_s3ups_end(be->uploads, id, 0);
         return rc;
     }

@@ -47,7 +47,18 @@ int zkp_s3be_call(zkp_s3be_t *be, const char *what, const char *method, const ch
                   const char *key, const char *query, const char *const *headers, size_t nh, int fd,
                   uint64_t len, int object, zkp_xfer_t **out)
 {
-    zkp_xfer_t *x = zkp_upstream_send(be->up, method, bucket, key, query, headers, nh, fd, len, 0);
+    zkp_xfer_body_t body = {fd, NULL, len};
+    return zkp_s3be_call_body(be, what, method, bucket, key, query, headers, nh,
+                              fd >= 0 ? &body : NULL, NULL, object, out);
+}
+
+int zkp_s3be_call_body(zkp_s3be_t *be, const char *what, const char *method, const char *bucket,
+                       const char *key, const char *query, const char *const *headers, size_t nh,
+                       const zkp_xfer_body_t *body, const char *sha256, int object,
+                       zkp_xfer_t **out)
+{
+    zkp_xfer_t *x =
+        zkp_upstream_send(be->up, method, bucket, key, query, headers, nh, body, sha256, 0);
     if (x == NULL)
         return ZKP_BE_NOMEM;
     zkp_xfer_wait(x);
@@ -76,10 +87,22 @@ int zkp_s3be_spool_open(const zkp_s3be_t *be)
     return fd;
 }
 
+/* Gives back the memory of a put staged in memory. */
+static void mem_drop(zkp_put_t *p)
+{
+    free(p->mem);
+    p->mem = NULL;
+    p->mem_cap = 0;
+    if (p->mem_reserved)
+        atomic_fetch_sub(&p->be->mem_staged, ZKP_S3_MEM_PUT);
+    p->mem_reserved = 0;
+}
+
 void zkp_s3be_put_free(zkp_put_t *p)
 {
     if (p->release != NULL)
         p->release(p);
+    mem_drop(p);
     if (p->fd >= 0)
         close(p->fd);
     free(p->bucket);
@@ -104,12 +127,73 @@ int zkp_s3be_stage(zkp_s3be_t *be, const zkp_s3_where_t *w, const char *key,
         zkp_s3be_put_free(p);
         return ZKP_BE_NOMEM;
     }
-    if (spool && (p->fd = zkp_s3be_spool_open(be)) < 0) {
+    if (spool == ZKP_S3_STAGE_MEM) {
+        /* Reserved whole at begin: a put never fails for lack of budget
+         * halfway, it is staged in a file from the start instead. */
+        size_t was = atomic_fetch_add(&be->mem_staged, ZKP_S3_MEM_PUT);
+        p->mem_reserved = 1;
+        if (was + ZKP_S3_MEM_PUT > ZKP_S3_MEM_BUDGET || (p->mem = malloc(64 * 1024)) == NULL)
+            mem_drop(p);
+        else
+            p->mem_cap = 64 * 1024;
+    }
+    if (spool != ZKP_S3_STAGE_NONE && p->mem == NULL && (p->fd = zkp_s3be_spool_open(be)) < 0) {
         zkp_s3be_put_free(p);
         return ZKP_BE_IO;
     }
     *out = p;
     return ZKP_BE_OK;
+}
+
+static int write_all(int fd, const char *b, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, b, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return ZKP_BE_IO;
+        b += n;
+        len -= (size_t)n;
+    }
+    return ZKP_BE_OK;
+}
+
+int zkp_s3be_put_append(zkp_put_t *p, const void *data, size_t len)
+{
+    if (p->mem != NULL && len <= ZKP_S3_MEM_PUT - p->written) {
+        size_t need = (size_t)p->written + len;
+        if (need > p->mem_cap) {
+            size_t cap = p->mem_cap;
+            while (cap < need)
+                cap *= 2; /* ZKP_S3_MEM_PUT is 64 KiB times a power of two */
+            char *m = realloc(p->mem, cap);
+            if (m == NULL)
+                return ZKP_BE_IO;
+            p->mem = m;
+            p->mem_cap = cap;
+        }
+        memcpy(p->mem + p->written, data, len);
+        p->written += len;
+        return ZKP_BE_OK;
+    }
+    if (p->mem != NULL) {
+        /* Outgrown: what arrived so far moves to a spool file. */
+        if ((p->fd = zkp_s3be_spool_open(p->be)) < 0)
+            return ZKP_BE_IO;
+        if (write_all(p->fd, p->mem, (size_t)p->written) != ZKP_BE_OK)
+            return ZKP_BE_IO;
+        mem_drop(p);
+    }
+    if (write_all(p->fd, data, len) != ZKP_BE_OK)
+        return ZKP_BE_IO;
+    p->written += len;
+    return ZKP_BE_OK;
+}
+
+zkp_xfer_body_t zkp_s3be_put_body(const zkp_put_t *p)
+{
+    return (zkp_xfer_body_t){p->fd, p->mem, p->written};
 }
 
 /* The request headers of a put: stored headers, provenance, the body's

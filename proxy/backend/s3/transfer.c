@@ -55,6 +55,7 @@ struct zkp_xfer {
     int in_attention;                      /* under e->mu */
 
     int body_fd;
+    const char *body_mem; /* the body in memory, or NULL: read from body_fd */
     uint64_t body_len, body_off;
     int stream;
     int head;
@@ -252,9 +253,14 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
     if (want == 0)
         return 0;
     ssize_t got;
-    do
-        got = pread(x->body_fd, buf, want, (off_t)x->body_off);
-    while (got < 0 && errno == EINTR);
+    if (x->body_mem != NULL) {
+        memcpy(buf, x->body_mem + x->body_off, want);
+        got = (ssize_t)want;
+    } else {
+        do
+            got = pread(x->body_fd, buf, want, (off_t)x->body_off);
+        while (got < 0 && errno == EINTR);
+    }
     if (got <= 0)
         return CURL_READFUNC_ABORT; /* the staged body vanished: never send a short one */
     x->body_off += (uint64_t)got;
@@ -264,8 +270,8 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
 /* --- building a transfer ----------------------------------------------------------- */
 
 zkp_xfer_t *zkp_xfer_new(zkp_engine_t *e, const char *method, const char *url,
-                         const char *const *headers, size_t nheaders, int body_fd,
-                         uint64_t body_len, int stream)
+                         const char *const *headers, size_t nheaders, const zkp_xfer_body_t *body,
+                         int stream)
 {
     pthread_once(&curl_once, curl_init_once);
     zkp_xfer_t *x = calloc(1, sizeof(*x));
@@ -276,8 +282,9 @@ zkp_xfer_t *zkp_xfer_new(zkp_engine_t *e, const char *method, const char *url,
     zkp_buf_init(&x->collected);
     atomic_init(&x->refs, 1);
     x->e = e;
-    x->body_fd = body_fd;
-    x->body_len = body_fd >= 0 ? body_len : 0;
+    x->body_fd = body != NULL ? body->fd : -1;
+    x->body_mem = body != NULL ? body->mem : NULL;
+    x->body_len = body != NULL ? body->len : 0;
     x->stream = stream;
     x->head = strcmp(method, "HEAD") == 0;
     x->expected = UINT64_MAX;

@@ -39,15 +39,23 @@ int zkp_engine_start(const zkp_engine_options_t *o, zkp_engine_t **out, char *er
  * end with an error). NULL is a no-op. */
 void zkp_engine_stop(zkp_engine_t *e);
 
+/* A request body: len bytes at mem when mem != NULL (the caller's, kept
+ * until the transfer ended), else read from fd from offset 0 (pread: the
+ * descriptor stays the caller's). */
+typedef struct zkp_xfer_body {
+    int fd;
+    const void *mem;
+    uint64_t len;
+} zkp_xfer_body_t;
+
 /* A new transfer (not yet submitted). headers: "Name: value" lines, copied.
- * body_fd >= 0: the request body is body_len bytes read from body_fd from
- * offset 0 (pread: the descriptor stays the caller's); -1: no body. HEAD
+ * body: the request body (copied, not its bytes), or NULL: none. HEAD
  * requests (method "HEAD") expect no response body. stream: 1 to read a
  * 2xx response's body with zkp_xfer_read; 0 to collect it (up to 1 MiB;
  * more is an error) for zkp_xfer_body. Returns NULL on OOM. */
 zkp_xfer_t *zkp_xfer_new(zkp_engine_t *e, const char *method, const char *url,
-                         const char *const *headers, size_t nheaders, int body_fd,
-                         uint64_t body_len, int stream);
+                         const char *const *headers, size_t nheaders, const zkp_xfer_body_t *body,
+                         int stream);
 /* Hands the transfer to the transfer thread. 0, or -1 if the engine has
  * stopped (the transfer then ends at once with an error). */
 int zkp_xfer_submit(zkp_xfer_t *x);

@@ -205,7 +205,8 @@ static char *make_path(const zkp_upstream_t *u, const char *bucket, const char *
 
 zkp_xfer_t *zkp_upstream_send(zkp_upstream_t *u, const char *method, const char *bucket,
                               const char *key, const char *query, const char *const *headers,
-                              size_t nheaders, int body_fd, uint64_t body_len, int stream)
+                              size_t nheaders, const zkp_xfer_body_t *body, const char *sha256,
+                              int stream)
 {
     char host[600];
     if (bucket != NULL && u->virtual_hosted)
@@ -234,9 +235,13 @@ zkp_xfer_t *zkp_upstream_send(zkp_upstream_t *u, const char *method, const char 
         .query = query,
         .headers = sh,
         .n_headers = nheaders + 1,
-        /* A body is streamed from its staging file: UNSIGNED-PAYLOAD, its
-         * integrity checked by the upstream through Content-MD5 (and TLS). */
-        .payload_hash = body_fd >= 0 ? "UNSIGNED-PAYLOAD" : EMPTY_SHA256,
+        /* A body is streamed from its staging file: signed with its
+         * SHA-256 when the caller has it (the client's, verified), else
+         * UNSIGNED-PAYLOAD, its integrity checked by the upstream through
+         * Content-MD5 (and TLS). */
+        .payload_hash = body == NULL     ? EMPTY_SHA256
+                        : sha256 != NULL ? sha256
+                                         : "UNSIGNED-PAYLOAD",
         .when = time(NULL),
     };
     if (zkp_sigv4_sign(&cr, &rq, &sig) != 0)
@@ -254,8 +259,7 @@ zkp_xfer_t *zkp_upstream_send(zkp_upstream_t *u, const char *method, const char 
         url = NULL;
         goto out;
     }
-    x = zkp_xfer_new(u->engine, method, url, (const char *const *)lines, n, body_fd, body_len,
-                     stream);
+    x = zkp_xfer_new(u->engine, method, url, (const char *const *)lines, n, body, stream);
     if (x != NULL)
         zkp_xfer_submit(x); /* a stopped engine ends it at once, with an error */
 out:

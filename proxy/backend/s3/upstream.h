@@ -31,12 +31,16 @@ const char *zkp_upstream_endpoint(const zkp_upstream_t *u);
 /* One request. bucket NULL: the service ("/"); key NULL: the bucket.
  * query: "name=value&..." already percent-encoded (zkp_upstream_query_add),
  * or NULL. headers: extra "name" / "value" pairs (nheaders pairs, names
- * lowercase), signed and sent. body_fd/body_len as for zkp_xfer_new. The
- * transfer is submitted; the caller waits on it and releases it. NULL on
- * OOM or a signing failure (a bug). */
+ * lowercase), signed and sent. body as for zkp_xfer_new (NULL: none).
+ * sha256: the body's SHA-256 (64 lowercase hex digits), signed as the
+ * payload hash so that the upstream refuses other bytes; NULL: a body goes
+ * as UNSIGNED-PAYLOAD (then send Content-MD5). The transfer is submitted;
+ * the caller waits on it and releases it. NULL on OOM or a signing failure
+ * (a bug). */
 zkp_xfer_t *zkp_upstream_send(zkp_upstream_t *u, const char *method, const char *bucket,
                               const char *key, const char *query, const char *const *headers,
-                              size_t nheaders, int body_fd, uint64_t body_len, int stream);
+                              size_t nheaders, const zkp_xfer_body_t *body, const char *sha256,
+                              int stream);
 
 /* Appends "&name=value" (no '&' first) to q (capacity cap), both
  * percent-encoded as SigV4 wants. Returns 0, or -1 if it does not fit. */

@@ -7,10 +7,15 @@
 #    a message naming the endpoint and the call;
 #  - a bucket mapped to a prefix of an upstream bucket; unmapped refused;
 #    user metadata, provenance, listings, ranges, a 6 MiB object streamed;
+#  - a body signed with its SHA-256: sent upstream with that hash and no
+#    Content-MD5 (a recording store), the client given the store's ETag
+#    (the MD5 when it names none); a mismatched body or Content-MD5 refused
+#    before anything reaches s3rver;
 #  - fencing: lower/equal/higher tokens, a stale write never reaching
 #    s3rver (its object file unchanged), a token overtaken while its body
-#    streams, 8 concurrent writers of one lock (the upstream ends with the
-#    highest accepted token, accepted in mark order), kill -9 mid-upload
+#    streams, bodies staged in memory within a budget, 8 concurrent
+#    writers of one lock (the upstream ends with the highest accepted
+#    token, accepted in mark order), kill -9 mid-upload
 #    (the acknowledged object intact), upstream down (503 + Retry-After for
 #    writes and reads), an upstream timeout during a fenced write (503, the
 #    mark stays raised, a lower token refused);
@@ -122,6 +127,32 @@ expect "CopyObject (fenced destination)" is "$(sreq PUT "$P/seats/copy" -H 'x-am
 expect "... copied upstream" cmp "$(obj k1)" "$(obj copy)"
 expect "deleting a mapped bucket is refused (403)" is "$(sreq DELETE "$P/seats")" 403
 
+# --- a body signed with its SHA-256: no MD5 computed, the store's ETag ----------------------
+# hput URL FILE HASH [CURL ARGS...]: a fenced PUT (lock /locks/a, token 11)
+# whose x-amz-content-sha256 is HASH (curl signs the header's value as the
+# payload hash); prints the status.
+hput() {
+  local url=$1 f=$2 h=$3
+  shift 3
+  curl --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: $h" \
+    -H 'X-Fencing-Lock: /locks/a' -H 'X-Fencing-Token: 11' -s -o "$dir/body" -D "$dir/hdr" \
+    -w '%{http_code}' -X PUT -T "$f" "$@" "$url"
+}
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+md5() { md5sum <"$1" | cut -d' ' -f1; }
+md5b64() { openssl dgst -md5 -binary <"$1" | base64; }
+expect "PUT signed with its SHA-256 -> 200" is "$(hput "$P/seats/h1" "$dir/big" "$(sha "$dir/big")")" 200
+expect "... its ETag the store's (s3rver: the MD5)" is "$(hdr ETag)" "\"$(md5 "$dir/big")\""
+expect "... byte-exact upstream" cmp "$dir/big" "$(obj h1)"
+expect "a body other than the signed SHA-256 -> 400 XAmzContentSHA256Mismatch" \
+  is "$(hput "$P/seats/h2" "$dir/big" "$(sha "$dir/t10")")" 400
+expect "... naming it" body_has XAmzContentSHA256Mismatch
+expect "... and nothing reached s3rver" test ! -e "$(obj h2)"
+expect "signed SHA-256 with a wrong Content-MD5 -> 400 BadDigest (the MD5 still checked)" \
+  is "$(hput "$P/seats/h3" "$dir/t10" "$(sha "$dir/t10")" -H "Content-MD5: $(md5b64 "$dir/t11")")" 400
+expect "... naming it" body_has BadDigest
+expect "... and nothing reached s3rver" test ! -e "$(obj h3)"
+
 # --- multipart upload, fenced on every step ----------------------------------------------
 # s3rver has CreateMultipartUpload, UploadPart and CompleteMultipartUpload;
 # it answers ListParts and AbortMultipartUpload 405, ListMultipartUploads
@@ -219,6 +250,30 @@ wait $slow
 expect "the overtaken write is refused at its decision (412)" is "$(cat "$dir/slow.status")" 412
 expect "... and never reached s3rver" cmp "$dir/t31" "$(obj race)"
 
+# --- bodies staged in memory, and their budget ----------------------------------------------
+# A PutObject body of up to 1 MiB waits for its decision in memory; a larger
+# one moves to a spool file when it outgrows that; the puts staged in memory
+# reserve at most 32 MiB (backend/s3/s3core.h), so of 33 concurrent 1 MiB
+# PUTs one is staged in a file.
+head -c 1048576 /dev/urandom >"$dir/m1"
+head -c 1048577 /dev/urandom >"$dir/m1p"
+expect "1 MiB PUT (staged in memory) -> 200" is "$(fput "$P/seats/m1" "$dir/m1" /locks/a 11)" 200
+expect "... byte-exact upstream" cmp "$dir/m1" "$(obj m1)"
+expect "1 MiB + 1 PUT (moved to a file at 1 MiB) -> 200" \
+  is "$(fput "$P/seats/m1p" "$dir/m1p" /locks/a 11)" 200
+expect "... byte-exact upstream" cmp "$dir/m1p" "$(obj m1p)"
+memput=()
+for i in $(seq 1 33); do
+  curl -s -o /dev/null -w '%{http_code}' -T "$dir/m1" --limit-rate 200K \
+    --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --user "$AK:$SK" \
+    -H "X-Fencing-Lock: /locks/a" -H "X-Fencing-Token: 11" "$P/seats/mem$i" >"$dir/mem$i.status" &
+  memput+=($!)
+done
+expect "33 concurrent 1 MiB PUTs: one over the memory budget, staged in a file" wait_for staging
+wait "${memput[@]}"
+expect "... all 200" is "$(cat "$dir"/mem*.status | tr -d '\n')" "$(printf '200%.0s' $(seq 1 33))"
+expect "... all byte-exact upstream" bash -c "for i in \$(seq 1 33); do cmp $dir/m1 $STORE/upb/pfx/mem\$i._S3rver_object || exit 1; done"
+
 # --- concurrent writers of one lock ------------------------------------------------------
 writers=()
 for t in 41 42 43 44 45 46 47 48; do
@@ -290,6 +345,33 @@ expect "upstream down: a listing gets 503" is "$(sreq GET "$P/seats?list-type=2"
 port=${S3##*:}
 "$root/scripts/s3rver" start --port "$port" --data-dir "$dir/up" >/dev/null
 expect "upstream back: reads work again" bash -c "pcurl -sf $P/seats/k1 | cmp - $dir/t11"
+
+# --- what a PutObject sends upstream ---------------------------------------------------------
+# A store that records the requests (recorder.py): signed with the body's
+# SHA-256, the PUT carries that hash and no Content-MD5, and the client gets
+# the store's ETag (the body's MD5 when the store names none); sent
+# UNSIGNED-PAYLOAD, the PUT carries the MD5 the proxy computed.
+rport=$("$root/scripts/free-port")
+python3 "$root/tests/proxy/upstream/recorder.py" "$rport" "$dir/rec" store-etag-1 >"$dir/rec.out" 2>&1 &
+proxy_pids+=($!)
+wait_for curl -sf "http://127.0.0.1:$rport/"
+start_proxy R "backend = s3" "s3.endpoint = http://127.0.0.1:$rport" \
+  "s3.credentials_file = $dir/creds" "s3.unmapped = same" || exit 1
+sent() { tail -1 "$dir/rec" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1', '-'))"; }
+expect "PUT signed with its SHA-256 (recorded) -> 200" \
+  is "$(hput "$URL_R/recb/k" "$dir/big" "$(sha "$dir/big")")" 200
+expect "... the client gets the store's ETag" is "$(hdr ETag)" '"store-etag-1"'
+expect "... sent with the body's SHA-256 as its signed payload hash" \
+  is "$(sent x-amz-content-sha256)" "$(sha "$dir/big")"
+expect "... and no Content-MD5" is "$(sent content-md5)" -
+expect "... byte-exact" cmp "$dir/big" "$dir/rec.body"
+expect "a store that names no ETag: the client gets the MD5" \
+  is "$(hput "$URL_R/recb/noetag" "$dir/t10" "$(sha "$dir/t10")")-$(hdr ETag)" "200-\"$(md5 "$dir/t10")\""
+expect "PUT sent UNSIGNED-PAYLOAD (recorded) -> 200" is "$(fput "$URL_R/recb/u" "$dir/t11" /locks/a 11)" 200
+expect "... the client gets the MD5" is "$(hdr ETag)" "\"$(md5 "$dir/t11")\""
+expect "... sent UNSIGNED-PAYLOAD with the Content-MD5" \
+  is "$(sent x-amz-content-sha256) $(sent content-md5)" \
+  "UNSIGNED-PAYLOAD $(md5b64 "$dir/t11")"
 
 # --- an upstream that does not speak S3 -------------------------------------------------------
 mkdir -p "$dir/www"
