@@ -137,6 +137,18 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The warnings go out before the server answers its first request:
+     * whoever sees it serving (a health check, a supervisor) also finds
+     * them in the log. */
+    if (!cfg.auth)
+        fprintf(stderr, "zkfence-proxy: WARNING: auth = off: no signature is checked, anyone who "
+                        "can reach the port may read, write and raise any mark. For local "
+                        "experiments only.\n");
+    if (cfg.listen_host[0] != '\0' && !zkp_addr_is_loopback(cfg.listen_host))
+        fprintf(stderr,
+                "zkfence-proxy: WARNING: plain HTTP on %s (allow_insecure_http = on): "
+                "use it only on a network you trust\n",
+                cfg.listen_host);
     zkp_server_t *srv;
     char err[512];
     rc = zkp_server_start(&cfg, &srv, err, sizeof(err));
@@ -155,15 +167,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "zkfence-proxy %s: listening on %s%s, data in %s, auth %s%s\n", ZKP_VERSION,
             where, tls_where, cfg.data_dir, cfg.auth ? "on" : "OFF",
             cfg.debug_fault_endpoint ? " (debug fault endpoint ON: test use only)" : "");
-    if (!cfg.auth)
-        fprintf(stderr, "zkfence-proxy: WARNING: auth = off: no signature is checked, anyone who "
-                        "can reach the port may read, write and raise any mark. For local "
-                        "experiments only.\n");
-    if (cfg.listen_host[0] != '\0' && !zkp_addr_is_loopback(cfg.listen_host))
-        fprintf(stderr,
-                "zkfence-proxy: WARNING: plain HTTP on %s (allow_insecure_http = on): "
-                "use it only on a network you trust\n",
-                cfg.listen_host);
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
         /* Log rotation: the audit log was renamed; continue in a new file.

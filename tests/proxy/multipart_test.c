@@ -1002,7 +1002,8 @@ static void test_age_sweep(void)
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(swept_total(&p) == 1, 10000));
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/sweep"), 0);
     CU_ASSERT_EQUAL(part(&p, "/sweep/k", id, 2, "late", 4, NULL, NULL), 404);
-    CU_ASSERT_TRUE(pt_log_count(&p, "aborted 1 unfinished multipart upload(s)") >= 1);
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_log_count(&p, "aborted 1 unfinished multipart upload(s)") >= 1,
+                                 pt_soon_ms()));
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     free(id);
 
