@@ -303,7 +303,8 @@ static void test_sighup_reopens_audit_log(void)
     CU_ASSERT_EQUAL(pt_file_count(rotated, "\"key\":\"after\""), 0);
     CU_ASSERT_EQUAL(pt_file_count(rotated, "\"key\":\"before\""), 1);
     /* The file is reopened before the line is written: wait for the line. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_log_count(&p, "SIGHUP: audit log reopened") == 1, pt_soon_ms()));
+    CU_ASSERT_TRUE(
+        PT_WAIT_UNTIL(pt_log_count(&p, "SIGHUP: audit log reopened") == 1, pt_soon_ms()));
     /* Still the same process, still serving. */
     CU_ASSERT_EQUAL(kill(p.pid, 0), 0);
     long st;
