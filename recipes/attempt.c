@@ -18,7 +18,7 @@
  *
  *   - The release mark. A holder releases with one multi: setData of
  *     ZKF__RELEASE_MARK on its node, then delete. The successor's
- *     exists-watch fires on the first change, so it sees "data changed",
+ *     data watch (getData) fires on the first change, so it sees "data changed",
  *     which only a releasing holder causes (a waiter that gives up, a
  *     crashed or expired contender, the local-loss cleanup: all plain
  *     deletes). The predecessor was the holder, so nothing below it is
@@ -43,7 +43,7 @@
  *   PARENTS  creating the recipe path's ancestors, then CREATE again
  *   LIST     getChildren in flight
  *   STAT     exists on our own node (after recovering it by GUID)
- *   WATCH    exists-watch armed on the predecessor, or (a rule that waits for
+ *   WATCH    data watch (getData) armed on the predecessor, or (a rule that waits for
  *            the children to change) a children watch on the recipe path
  *   RECOVER  an operation lost its connection: wait for the session to come
  *            back, then sync + list and find our node by GUID
@@ -115,6 +115,7 @@ typedef struct zkf__op {
     uint64_t gen;
     int last;        /* for parent creation: the final component */
     zkf__watch_t *w; /* the watch this call arms, or NULL */
+    int64_t sent_ns; /* when the call was queued: a lower bound on its send time */
 } zkf__op_t;
 
 static void relist(zkf__attempt_t *a, int with_sync);
@@ -219,17 +220,21 @@ static zkf__op_t *op_new(zkf__attempt_t *a)
         return NULL;
     op->a = a;
     op->gen = a->gen;
+    op->sent_ns = zkf__now_ns();
     a->refs++;
     return op;
 }
 
-/* Takes c->mu and resolves a completion's op. *stale: the attempt moved on
- * since the call was issued. The caller unrefs the attempt and unlocks. */
-static zkf__attempt_t *op_take(const void *data, int *stale)
+/* Takes c->mu and resolves a completion's op, whose ZooKeeper code is rc
+ * (an answer from the server is contact: zkf__heard). *stale: the attempt
+ * moved on since the call was issued. The caller unrefs the attempt and
+ * unlocks. */
+static zkf__attempt_t *op_take(const void *data, int rc, int *stale)
 {
     zkf__op_t *op = (zkf__op_t *)data;
     zkf__attempt_t *a = op->a;
     pthread_mutex_lock(&a->c->mu);
+    zkf__heard(a->c, rc, op->sent_ns);
     *stale = op->gen != a->gen;
     free(op);
     return a;
@@ -377,7 +382,17 @@ static void own_exists_done(int rc, const struct Stat *stat, const void *data)
 {
     int stale;
     zkf__watch_t *w = ((const zkf__op_t *)data)->w;
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
+    /* Forgotten meanwhile by our release or cleanup (own_watch_forget),
+     * and armed: the delete of our node, sent after this exists on the
+     * same session, fires it, and watch_fn frees it then. A removal would
+     * be one more request for nothing (at k = 2 a holder often releases
+     * before this answer is back). */
+    if (rc == ZOK && w->owner == NULL && !w->removing) {
+        w->arming = 0;
+        op_done(a);
+        return;
+    }
     /* Forgotten meanwhile: removed (or freed) here, nothing else to do. */
     if (zkf__watch_armed(a->c, w, rc == ZOK || rc == ZNONODE, watch_fn)) {
         op_done(a);
@@ -474,7 +489,7 @@ static void op_failed(zkf__attempt_t *a, int rc)
 static void cleanup_deleted(int rc, const void *data)
 {
     int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
     if (rc != ZOK && rc != ZNONODE && rc != ZSESSIONEXPIRED && rc != ZCLOSING &&
         rc != ZINVALIDSTATE)
         zkf__delete_later(a->c, a->node, NULL);
@@ -518,31 +533,37 @@ static void abort_attempt(zkf__attempt_t *a, int status)
 
 /* ---- the queue ---- */
 
-static void exists_done(int rc, const struct Stat *stat, const void *data)
+/* The predecessor's watch is a getData watch, not an exists watch: on a
+ * node that is already gone getData arms nothing, where exists would arm a
+ * creation watch that then costs a removal request (at k = 2 the holder is
+ * often gone by the time a waiter asks: half a request per handoff). On a
+ * node that exists the two are the same data watch (changed, deleted). */
+static void pred_data_done(int rc, const char *value, int value_len, const struct Stat *stat,
+                           const void *data)
 {
+    (void)value;
+    (void)value_len;
+    (void)stat;
     int stale;
     zkf__watch_t *w = ((const zkf__op_t *)data)->w;
-    zkf__attempt_t *a = op_take(data, &stale);
-    /* Disarmed while the exists was in flight: removed (or freed) now. */
-    int settled = zkf__watch_armed(a->c, w, rc == ZOK || rc == ZNONODE, watch_fn);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
+    /* Disarmed while the getData was in flight: removed (or freed) now. */
+    int settled = zkf__watch_armed(a->c, w, rc == ZOK, watch_fn);
     if (!settled && !stale && a->phase == PH_WATCH) {
         if (rc == ZOK) {
             /* armed: wait for the predecessor to go */
-        } else if (rc == ZNONODE) {
-            /* Gone already. libzookeeper armed a creation watch anyway;
-             * remove it, and look again unless its going means we hold. */
-            watch_disarm(a);
-            if (a->gone_holds)
-                complete(a, 0);
-            else
-                relist(a, 0);
         } else {
-            /* A failed exists registers no watch: forget ours. */
+            /* Nothing was armed: forget our watch. */
             if (a->watch == w) {
                 a->watch = NULL;
                 zkf__watch_free(a->c, w);
             }
-            op_failed(a, rc);
+            if (rc != ZNONODE)
+                op_failed(a, rc);
+            else if (a->gone_holds) /* gone already: we hold, or look again */
+                complete(a, 0);
+            else
+                relist(a, 0);
         }
     }
     op_done(a);
@@ -572,7 +593,7 @@ static void watch_predecessor(zkf__attempt_t *a, const char *name, const zkf__wa
     a->gone_holds = wait->gone_holds;
     a->mark_holds = wait->mark_holds;
     op->w = w;
-    int rc = op_issued(a, op, zoo_awexists(zkf__zh(c), w->path, watch_fn, w, exists_done, op));
+    int rc = op_issued(a, op, zoo_awget(zkf__zh(c), w->path, watch_fn, w, pred_data_done, op));
     if (rc != ZOK) {
         a->watch = NULL;
         zkf__watch_free(c, w);
@@ -620,7 +641,7 @@ static void watch_children(zkf__attempt_t *a)
 static void stat_done(int rc, const struct Stat *stat, const void *data)
 {
     int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
     if (!stale && a->phase == PH_STAT) {
         if (rc == ZOK && stat->ephemeralOwner == a->c->session_id) {
             a->czxid = (uint64_t)stat->czxid;
@@ -745,7 +766,7 @@ static void children_done(int rc, const struct String_vector *sv, const void *da
 {
     int stale;
     zkf__watch_t *w = ((const zkf__op_t *)data)->w; /* NULL: a listing without a watch */
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
     /* Disarmed while the listing was in flight: removed (or freed) now. */
     if (w && zkf__watch_armed(a->c, w, rc == ZOK, watch_fn))
         w = NULL;
@@ -769,7 +790,7 @@ static void children_done(int rc, const struct String_vector *sv, const void *da
 static void sync_done(int rc, const char *value, const void *data)
 {
     int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
     op_done(a); /* the listing that follows carries the outcome */
 }
 
@@ -804,7 +825,7 @@ static void parent_done(int rc, const char *value, const void *data)
     int stale;
     zkf__op_t *op = (zkf__op_t *)data;
     int last = op->last;
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
     if (last && !stale && a->phase == PH_PARENTS) {
         if (rc == ZOK || rc == ZNODEEXISTS)
             send_create(a);
@@ -856,7 +877,7 @@ static void create_parents(zkf__attempt_t *a)
 static void create_done(int rc, const char *value, const struct Stat *stat, const void *data)
 {
     int stale;
-    zkf__attempt_t *a = op_take(data, &stale);
+    zkf__attempt_t *a = op_take(data, rc, &stale);
     a->create_in_flight = 0;
     if (rc == ZOK) {
         if (!stale && a->phase == PH_CREATE) {

@@ -23,10 +23,12 @@
  * link only after 2/3 of the timeout without data; counting from then, as
  * we once did, put the verdict ~1.67 timeouts after the last contact. So
  * the event thread sends its own heartbeat (an exists on "/", answered by
- * any server without a write) every third of the timeout while connected:
- * last_heard is then never more than a third of the timeout (plus a round
- * trip) old when the link goes quiet, and a brief disconnection leaves
- * about 2/3 of the timeout to reconnect before the verdict. The heartbeat
+ * any server without a write) a third of the timeout after the latest
+ * contact while connected (the lock's own answered requests count as
+ * contact too: zkf__heard): last_heard is then never more than a third of
+ * the timeout (plus a round trip) old when the link goes quiet, and a
+ * brief disconnection leaves about 2/3 of the timeout to reconnect before
+ * the verdict. The heartbeat
  * also keeps libzookeeper from pinging (it pings only an idle link), so the
  * traffic is about what it was. Its send time rather than its answer's
  * arrival is what counts: a process paused between the answer's arrival
@@ -610,12 +612,27 @@ static void heartbeat_done(int rc, const struct Stat *stat, const void *data)
     pthread_mutex_unlock(&c->mu);
 }
 
+void zkf__heard(zkf_client_t *c, int rc, int64_t sent_ns)
+{
+    /* Only codes the server itself answers with; never a client-side
+     * verdict (connection loss, timeout, closing, session expired). */
+    int answered =
+        rc == ZOK || rc == ZNONODE || rc == ZNODEEXISTS || rc == ZBADVERSION || rc == ZNOTEMPTY;
+    if (answered && sent_ns > c->last_heard_ns)
+        c->last_heard_ns = sent_ns;
+}
+
+/* A heartbeat is due a third of the timeout after the latest contact: a
+ * client whose own requests are answered that often sends none (32
+ * contenders on one lock each sent one every 3.3 s: 0.01 requests per
+ * handoff). */
 static void heartbeat_tick(zkf_client_t *c, int64_t now, int64_t *next_due)
 {
     zhandle_t *zh = zkf__zh(c);
     if (zh == NULL || c->hb_in_flight || c->negotiated_ms <= 0)
         return;
-    int64_t due = c->hb_sent_ns + (int64_t)c->negotiated_ms * 1000000LL / 3;
+    int64_t last = c->hb_sent_ns > c->last_heard_ns ? c->hb_sent_ns : c->last_heard_ns;
+    int64_t due = last + (int64_t)c->negotiated_ms * 1000000LL / 3;
     if (now < due) {
         if (due < *next_due)
             *next_due = due;

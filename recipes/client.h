@@ -99,10 +99,9 @@ void zkf__post(zkf_client_t *c, zkf__event_t *ev);
 zkf__event_t *zkf__events_take(zkf_client_t *c, zkf__recipe_obj_t *o);
 
 /* ---- watches ----
- * An armed exists-watch, or children watch. Owned by the client's list until libzookeeper
- * tells us it is gone (it fired, or its removal succeeded), or until the
- * session's handle is closed. `owner` is cleared when nobody cares any
- * more. */
+ * An armed data watch (exists or getData), or children watch. Owned by the client's list until
+ * libzookeeper tells us it is gone (it fired, or its removal succeeded), or until the session's
+ * handle is closed. `owner` is cleared when nobody cares any more. */
 struct zkf__watch {
     zkf__watch_t *next, *prev;
     zkf_client_t *c;
@@ -113,7 +112,7 @@ struct zkf__watch {
     int fired;    /* the watcher ran while the removal was in flight */
     int arming;   /* the call that arms it is unanswered (see zkf__watch_armed) */
     int own;      /* on the owner's own node, not another's */
-    int children; /* a children watch (getChildren), not an exists-watch */
+    int children; /* a children watch (getChildren), not a data watch */
 };
 
 /* A watch on `path` for `owner` in the current session, linked into the
@@ -138,6 +137,11 @@ void zkf__watch_remove(zkf_client_t *c, zkf__watch_t *w, watcher_fn fn);
  * (ZNOWATCHER, locally): a removal sent before that answer leaves the
  * watch armed on the server for as long as the node lives. c->mu held. */
 int zkf__watch_armed(zkf_client_t *c, zkf__watch_t *w, int armed, watcher_fn fn);
+
+/* A request sent (queued) at sent_ns got ZooKeeper code rc: if the server
+ * answered it, the server heard from the session at sent_ns or later, so
+ * last_heard_ns moves up to it (see "Local loss" in client.c). c->mu held. */
+void zkf__heard(zkf_client_t *c, int rc, int64_t sent_ns);
 /* A watcher's last call for w: frees it, unless a removal is in flight
  * (whose completion then frees it). c->mu held. */
 void zkf__watch_fired(zkf_client_t *c, zkf__watch_t *w);
@@ -149,7 +153,7 @@ void zkf__watch_fired(zkf_client_t *c, zkf__watch_t *w);
 #define ZKF__STEM_MAX (ZKF__PREFIX_MAX + ZKF__GUID_LEN + 2)
 
 /* What a holder's release writes on its node, in the same transaction
- * that deletes it: the successor's exists-watch then fires with "data
+ * that deletes it: the successor's data watch then fires with "data
  * changed", which only a releasing holder causes (attempt.c). */
 #define ZKF__RELEASE_MARK "released"
 

@@ -253,12 +253,13 @@ static void test_release_during_connection_loss(void)
 }
 
 /* The client's heartbeats (exists requests; the recipe's own exists calls
- * watch predecessors, and there are none in these tests) that the relay
- * saw answered: how many, and, in *last_sent, when it forwarded the latest
- * of them (0 if none). That send is the moment the library counts its
- * local verdict from ("the send time of the last answered request"), give
- * or take how late the relay's thread ran. Under load heartbeats come
- * late, so this, not the cut, is where a whole session timeout starts. */
+ * watch its own node while waiting, and no lock waits in these tests)
+ * that the relay saw answered: how many, and, in *last_sent, when it
+ * forwarded the latest of them (0 if none). The lock is idle once held
+ * here, so that send is the moment the library counts its local verdict
+ * from ("the send time of the last answered request"), give or take how
+ * late the relay's thread ran. Under load heartbeats come late, so this,
+ * not the cut, is where a whole session timeout starts. */
 static int heartbeats(zkrelay_t *r, int64_t *last_sent)
 {
     static zkrelay_frame_t f[4096];
@@ -1091,6 +1092,172 @@ static void test_handoff_without_relisting(void)
     zkrelay_stop(r);
 }
 
+/* Two contenders handing one lock back and forth as fast as they can (the
+ * k = 2 case of bench/run): a handoff costs the traced client at most the
+ * five requests of the design (create2, getChildren, getData+w on the
+ * predecessor, exists+w on its own node, the release multi) and never a
+ * watch removal. Both races that used to cost one are frequent here: the
+ * predecessor released before the getData arrives (an exists would have
+ * armed a creation watch to remove), and our own release sent before the
+ * exists on our own node is answered (its watch fires on our delete). */
+enum {
+    OP_EXISTS = 3,
+    OP_GETDATA = 4,
+    OP_MULTI = 14,
+    OP_PING = 11,
+    OP_CHECKWATCHES = 17,
+    OP_REMOVEWATCHES = 18,
+    OP_GETCHILDREN2 = 12
+};
+
+typedef struct cycler {
+    zkf_lock_t *l;
+    int cycles, done, failed;
+} cycler_t;
+
+static void *cycle_main(void *arg)
+{
+    cycler_t *y = arg;
+    for (int i = 0; i < y->cycles; i++) {
+        if (zkf_lock_acquire(y->l, zt_soon_ms(), NULL) != 0 || zkf_lock_release(y->l) != 0) {
+            y->failed++;
+            continue;
+        }
+        y->done++;
+    }
+    return NULL;
+}
+
+static void test_handoff_requests_k2(void)
+{
+    enum { N = 150 };
+    char path[128];
+    zt_path(path, sizeof(path), "handoff-k2");
+    zkrelay_t *r = relay_to_server();
+    CU_ASSERT_FATAL(r != NULL);
+    zkf_client_t *c = client_via(r, SESSION_MS), *direct = zt_client(SESSION_MS);
+    CU_ASSERT_FATAL(c && direct);
+    cycler_t a = {0}, b = {0};
+    zkf_lock_create(c, path, NULL, &a.l);
+    zkf_lock_create(direct, path, NULL, &b.l);
+    a.cycles = b.cycles = N;
+    /* One cycle first: the path exists, so no parent creation is traced. */
+    CU_ASSERT_FATAL(zkf_lock_acquire(a.l, zt_soon_ms(), NULL) == 0 && zkf_lock_release(a.l) == 0);
+    CU_ASSERT_FATAL(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 0, zt_soon_ms())); /* its multi */
+    zkrelay_trace_start(r);
+    int64_t t0 = zt_now_ms();
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, cycle_main, &a);
+    pthread_create(&tb, NULL, cycle_main, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    int64_t elapsed = zt_now_ms() - t0;
+    CU_ASSERT_EQUAL(a.done, N);
+    CU_ASSERT_EQUAL(b.done, N);
+    /* Releases return before their multi is answered: wait until both
+     * last ones are applied, and until our own delete has fired our last
+     * own-node watch, before counting. */
+    CU_ASSERT(ZT_WAIT_UNTIL(zt_contenders(direct, path) == 0 && watches_of(c) == 0, zt_soon_ms()));
+    static zkrelay_frame_t f[4096];
+    size_t n = zkrelay_trace(r, f, 4096);
+    CU_ASSERT_FATAL(n < 4096); /* the whole run was traced */
+    size_t removals = count_up(f, n, OP_CHECKWATCHES) + count_up(f, n, OP_REMOVEWATCHES);
+    size_t create2 = count_up(f, n, OP_CREATE2), multi = count_up(f, n, OP_MULTI);
+    size_t children = count_up(f, n, OP_GETCHILDREN) + count_up(f, n, OP_GETCHILDREN2);
+    size_t getdata = count_up(f, n, OP_GETDATA), exists = count_up(f, n, OP_EXISTS);
+    /* Heartbeats (exists on "/") only when no answer came for a third of
+     * the session timeout. */
+    size_t heartbeats = (size_t)(elapsed / (SESSION_MS / 3)) + 1;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += f[i].dir == ZKRELAY_UP && f[i].type != OP_PING;
+    fprintf(stderr,
+            "  (%d cycles: create2 %zu, getChildren %zu, getData %zu, exists %zu, multi %zu, "
+            "removals %zu; %zu requests) ",
+            N, create2, children, getdata, exists, multi, removals, total);
+    CU_ASSERT_EQUAL(removals, 0);
+    CU_ASSERT_EQUAL(create2, N);
+    CU_ASSERT_EQUAL(multi, N);
+    CU_ASSERT(children <= N);
+    CU_ASSERT(getdata <= N);
+    CU_ASSERT(exists <= N + heartbeats);
+    CU_ASSERT(total <= 5 * N + heartbeats);
+    zkf_lock_destroy(a.l);
+    zkf_lock_destroy(b.l);
+    zkf_client_destroy(c);
+    zkf_client_destroy(direct);
+    zkrelay_stop(r);
+}
+
+/* The heartbeat is for a quiet link: a client whose own lock requests are
+ * answered more often than every third of the session timeout sends none
+ * (it used to send one every third of the timeout regardless: 32 such
+ * contenders added 0.01 requests to every handoff). Uncontended cycles
+ * send no exists of their own, so every exists traced is a heartbeat; one
+ * is allowed for each gap of a third of the timeout between the cycles'
+ * requests (a busy machine may make such gaps). */
+static int heartbeat_quiet_while_busy(int T)
+{
+    char path[128];
+    zt_path(path, sizeof(path), "busy-no-heartbeat");
+    zkrelay_t *r = relay_to_server();
+    CU_ASSERT_FATAL(r != NULL);
+    zkf_client_t *c = client_via(r, T);
+    CU_ASSERT_FATAL(c != NULL);
+    if (zkf_client_session_timeout(c) != T) { /* ended, or another timeout */
+        zkf_client_destroy(c);
+        zkrelay_stop(r);
+        return DISTURBED;
+    }
+    zkf_lock_t *l;
+    zkf_lock_create(c, path, NULL, &l);
+    CU_ASSERT_FATAL(zkf_lock_acquire(l, zt_soon_ms(), NULL) == 0 && zkf_lock_release(l) == 0);
+    zkrelay_trace_start(r);
+    /* Three heartbeat periods, a cycle every T/20: the pace of the load,
+     * not a wait for anything, and it keeps the trace within its frames. */
+    int64_t until = zt_now_ms() + T;
+    int cycles = 0;
+    while (zt_now_ms() < until) {
+        if (zkf_lock_acquire(l, zt_soon_ms(), NULL) != 0 || zkf_lock_release(l) != 0)
+            break;
+        cycles++;
+        struct timespec pace = {0, (long)(T / 20) * 1000000L};
+        nanosleep(&pace, NULL);
+    }
+    static zkrelay_frame_t f[4096];
+    size_t n = zkrelay_trace(r, f, 4096);
+    CU_ASSERT_FATAL(n < 4096); /* all of it */
+    int exists = 0, gaps = 0;
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].dir != ZKRELAY_UP || f[i].type == OP_PING)
+            continue;
+        if (f[i].type == OP_EXISTS) {
+            exists++;
+            continue;
+        }
+        if (prev != 0 && f[i].ms - prev >= T / 3 - 50)
+            gaps++;
+        prev = f[i].ms;
+    }
+    fprintf(stderr, "  (%d cycles in %d ms: %d heartbeats, %d gaps of T/3) ", cycles, T, exists,
+            gaps);
+    int lasted = zkf_client_session_timeout(c) == T && zkf_lock_state(l) == ZKF_LOCK_UNLOCKED;
+    zkf_lock_destroy(l);
+    zkf_client_destroy(c);
+    zkrelay_stop(r);
+    if (!lasted)
+        return DISTURBED;
+    CU_ASSERT(cycles >= 3);
+    CU_ASSERT(exists <= gaps);
+    return RAN;
+}
+
+static void test_heartbeat_quiet_while_busy(void)
+{
+    with_short_session(heartbeat_quiet_while_busy, 1500, "busy client");
+}
+
 /* The release mark in a deep queue: w waits behind x, which waits behind
  * h, so at w's listing its predecessor x was not the head. h releases, x
  * takes over, x releases: w takes over on x's release event, with no
@@ -1305,6 +1472,9 @@ int main(void)
     CU_add_test(s, "silent partition: lost within a session timeout", test_silent_partition);
     CU_add_test(s, "uncontended acquire is pipelined", test_pipelined_acquire);
     CU_add_test(s, "handoff without relisting", test_handoff_without_relisting);
+    CU_add_test(s, "handoff at k = 2: five requests, no watch removal", test_handoff_requests_k2);
+    CU_add_test(s, "no heartbeat while the lock's requests are answered",
+                test_heartbeat_quiet_while_busy);
     CU_add_test(s, "release mark in a deep queue", test_release_mark_deep_queue);
     CU_add_test(s, "own node deleted by hand", test_own_node_deleted_by_hand);
     CU_add_test(s, "client state callback, in order", test_client_state_callback);
