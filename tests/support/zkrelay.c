@@ -27,8 +27,18 @@
 #define MAX_PAIRS 64
 #define BUF 65536
 #define TRACE_MAX 4096
+#define DRAIN_MAX_MS 30000
 
 enum { OP_CREATE = 1, OP_CREATE2 = 15, OP_CREATE_CONTAINER = 19, OP_CREATE_TTL = 21 };
+
+/* A parser of server -> client frames: header bytes of the current frame
+ * (length, xid), and how much of its body is still to skip. */
+typedef struct frames {
+    int handshake; /* the ConnectResponse frame has been seen */
+    unsigned char hdr[8];
+    size_t have;
+    size_t skip;
+} frames_t;
 
 typedef struct pair {
     int cfd, sfd;          /* client side, server side; -1 when closed */
@@ -39,13 +49,25 @@ typedef struct pair {
     size_t uplen;
     unsigned char down[BUF]; /* server -> client bytes held back (zkrelay_hold_replies) */
     size_t downlen;
-    /* server -> client frame parser, for the trace: header bytes of the
-     * current frame, and how much of its body is still to skip */
-    int down_handshake; /* the ConnectResponse frame has been seen */
-    unsigned char down_hdr[8];
-    size_t down_have;
-    size_t down_skip;
+    frames_t down_frames; /* server -> client frames, for the trace */
 } pair_t;
+
+/* The server side of a pair cut after a create: kept open, read and
+ * discarded, until the create's own reply arrives (or the server closes).
+ * Closing earlier, even with a half-close, lets the server see the line go
+ * while the create is still in its pipeline, and ZooKeeper drops requests
+ * of a closed connection (zk_stale_requests): the create would then not
+ * be applied at all, which is not the fault asked for. The same happens
+ * when the client's reconnect reaches the server first (the session moves
+ * to the new connection, and the old one's requests go stale): so no new
+ * connection is accepted while a drain is pending. */
+typedef struct drain {
+    int fd; /* -1: free */
+    int xid;
+    int done;      /* the reply to xid has been read */
+    int64_t until; /* given up then (a server that never answers) */
+    frames_t frames;
+} drain_t;
 
 struct zkrelay {
     pthread_mutex_t mu;
@@ -56,10 +78,7 @@ struct zkrelay {
     struct sockaddr_storage upstream;
     socklen_t upstream_len;
     pair_t pairs[MAX_PAIRS];
-    /* Server sides of pairs cut after a create: read and discarded until
-     * the server closes, so that it reads the create before it sees the
-     * line go (an RST could make it drop the unread request). -1: free. */
-    int draining[MAX_PAIRS];
+    drain_t draining[MAX_PAIRS]; /* server sides of pairs cut after a create */
     /* requests and counters, under mu */
     int stop;
     int drop_creates;
@@ -102,35 +121,67 @@ static void trace_add(zkrelay_t *r, int dir, int xid, int type)
 /* Follows the server's frames through a chunk of forwarded bytes and
  * traces each reply's xid. The first frame is the ConnectResponse, which
  * has no reply header. */
-static void parse_down(zkrelay_t *r, pair_t *p, const unsigned char *b, size_t n)
+/* Feeds server -> client bytes to f; calls on_reply(arg, xid) for each
+ * reply header (not for the ConnectResponse). */
+static void frames_feed(frames_t *f, const unsigned char *b, size_t n,
+                        void (*on_reply)(void *, int), void *arg)
 {
     while (n > 0) {
-        if (p->down_skip > 0) {
-            size_t k = n < p->down_skip ? n : p->down_skip;
-            p->down_skip -= k;
+        if (f->skip > 0) {
+            size_t k = n < f->skip ? n : f->skip;
+            f->skip -= k;
             b += k;
             n -= k;
             continue;
         }
-        size_t want = p->down_handshake ? 8 : 4;
-        size_t k = want - p->down_have < n ? want - p->down_have : n;
-        memcpy(p->down_hdr + p->down_have, b, k);
-        p->down_have += k;
+        size_t want = f->handshake ? 8 : 4;
+        size_t k = want - f->have < n ? want - f->have : n;
+        memcpy(f->hdr + f->have, b, k);
+        f->have += k;
         b += k;
         n -= k;
-        if (p->down_have < want)
+        if (f->have < want)
             break;
-        uint32_t len = be32(p->down_hdr);
-        p->down_have = 0;
-        if (!p->down_handshake) {
-            p->down_handshake = 1;
-            p->down_skip = len;
+        uint32_t len = be32(f->hdr);
+        f->have = 0;
+        if (!f->handshake) {
+            f->handshake = 1;
+            f->skip = len;
             continue;
         }
-        p->down_skip = len >= 4 ? len - 4 : 0;
-        pthread_mutex_lock(&r->mu);
-        trace_add(r, ZKRELAY_DOWN, (int)be32(p->down_hdr + 4), 0);
-        pthread_mutex_unlock(&r->mu);
+        f->skip = len >= 4 ? len - 4 : 0;
+        on_reply(arg, (int)be32(f->hdr + 4));
+    }
+}
+
+static void trace_reply(void *arg, int xid)
+{
+    zkrelay_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    trace_add(r, ZKRELAY_DOWN, xid, 0);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void parse_down(zkrelay_t *r, pair_t *p, const unsigned char *b, size_t n)
+{
+    frames_feed(&p->down_frames, b, n, trace_reply, r);
+}
+
+static void drain_reply(void *arg, int xid)
+{
+    drain_t *d = arg;
+    if (xid == d->xid)
+        d->done = 1;
+}
+
+/* Feeds a drained connection's bytes; closes it once the create's reply
+ * has come. */
+static void drain_feed(drain_t *d, const unsigned char *b, size_t n)
+{
+    frames_feed(&d->frames, b, n, drain_reply, d);
+    if (d->done) {
+        close(d->fd);
+        d->fd = -1;
     }
 }
 
@@ -225,15 +276,16 @@ static int pump_up(zkrelay_t *r, pair_t *p)
                 r->drop_creates--;
             pthread_mutex_unlock(&r->mu);
             if (drop) {
-                /* Let the request reach the server before we cut the line:
-                 * half-close, and keep reading until the server closes
-                 * (after it has read the create); the client side goes
-                 * now, so the reply is lost. */
-                shutdown(p->sfd, SHUT_WR);
+                /* The client side goes now, so the reply is lost; the
+                 * server side stays until the create is answered (drain_t),
+                 * behind whatever replies the server still owed. */
                 for (int i = 0; i < MAX_PAIRS; i++) {
-                    if (r->draining[i] < 0) {
-                        r->draining[i] = p->sfd;
+                    drain_t *d = &r->draining[i];
+                    if (d->fd < 0) {
+                        *d = (drain_t){p->sfd, xid, 0, now_ms() + DRAIN_MAX_MS, p->down_frames};
                         p->sfd = -1;
+                        drain_feed(d, p->down, p->downlen);
+                        p->downlen = 0;
                         break;
                     }
                 }
@@ -281,8 +333,7 @@ static void accept_one(zkrelay_t *r, int blackhole)
         p->handshake = 0;
         p->uplen = 0;
         p->downlen = 0;
-        p->down_handshake = 0;
-        p->down_have = p->down_skip = 0;
+        p->down_frames = (frames_t){0};
         if (!blackhole && p->sfd < 0)
             close_pair(p);
         return;
@@ -334,8 +385,21 @@ static void *relay_main(void *arg)
                 p->downlen = 0;
             }
         }
-        int n = 0;
-        pf[n] = (struct pollfd){r->lfd, POLLIN, 0};
+        int n = 0, draining = 0, timeout = -1;
+        int64_t now = now_ms();
+        for (int i = 0; i < MAX_PAIRS; i++) {
+            drain_t *d = &r->draining[i];
+            if (d->fd >= 0 && now >= d->until) {
+                close(d->fd);
+                d->fd = -1;
+            } else if (d->fd >= 0) {
+                draining = 1;
+                if (timeout < 0 || d->until - now < timeout)
+                    timeout = (int)(d->until - now);
+            }
+        }
+        /* Reconnects wait in the backlog until the creates are answered. */
+        pf[n] = (struct pollfd){draining ? -1 : r->lfd, POLLIN, 0};
         owner[n++] = -1;
         pf[n] = (struct pollfd){r->wake[0], POLLIN, 0};
         owner[n++] = -2;
@@ -351,12 +415,12 @@ static void *relay_main(void *arg)
             }
         }
         for (int i = 0; i < MAX_PAIRS; i++) {
-            if (r->draining[i] >= 0) {
-                pf[n] = (struct pollfd){r->draining[i], POLLIN, 0};
+            if (r->draining[i].fd >= 0) {
+                pf[n] = (struct pollfd){r->draining[i].fd, POLLIN, 0};
                 owner[n++] = -3 - i;
             }
         }
-        if (poll(pf, (nfds_t)n, -1) < 0 && errno != EINTR)
+        if (poll(pf, (nfds_t)n, timeout) < 0 && errno != EINTR)
             break;
         for (int k = 0; k < n; k++) {
             if (!pf[k].revents)
@@ -371,10 +435,13 @@ static void *relay_main(void *arg)
                 continue;
             }
             if (owner[k] <= -3) {
-                int *fd = &r->draining[-3 - owner[k]];
-                if (recv(*fd, buf, sizeof(buf), 0) <= 0) {
-                    close(*fd);
-                    *fd = -1;
+                drain_t *d = &r->draining[-3 - owner[k]];
+                ssize_t got = recv(d->fd, buf, sizeof(buf), 0);
+                if (got <= 0) {
+                    close(d->fd);
+                    d->fd = -1;
+                } else {
+                    drain_feed(d, buf, (size_t)got);
                 }
                 continue;
             }
@@ -409,8 +476,8 @@ static void *relay_main(void *arg)
     }
     for (int i = 0; i < MAX_PAIRS; i++) {
         close_pair(&r->pairs[i]);
-        if (r->draining[i] >= 0)
-            close(r->draining[i]);
+        if (r->draining[i].fd >= 0)
+            close(r->draining[i].fd);
     }
     return NULL;
 }
@@ -422,7 +489,7 @@ zkrelay_t *zkrelay_start(const char *host, int port)
         return NULL;
     for (int i = 0; i < MAX_PAIRS; i++) {
         r->pairs[i].cfd = r->pairs[i].sfd = -1;
-        r->draining[i] = -1;
+        r->draining[i].fd = -1;
     }
     char ps[16];
     snprintf(ps, sizeof(ps), "%d", port);
