@@ -104,6 +104,20 @@ expect "user metadata kept" is "$(hdr x-amz-meta-owner)" me
 
 expect "6 MiB PUT" is "$(fput "$P/seats/dir/big" "$dir/big" /locks/a 11)" 200
 expect "6 MiB GET streams back byte-exact" bash -c "pcurl -sf $P/seats/dir/big | cmp - $dir/big"
+# A streamed body wakes its reader once a batch has arrived (64 KiB,
+# backend/s3/transfer.c), and at its end: a body just over the inline size
+# (64 KiB + 1), one whose tail is shorter than a batch, a range of that
+# kind, and a slow reader all get every byte.
+head -c 65537 /dev/urandom >"$dir/s64"
+head -c 1049576 /dev/urandom >"$dir/s1m"
+expect "64 KiB + 1 and 1 MiB + 1000 PUTs" \
+  is "$(fput "$P/seats/s64" "$dir/s64" /locks/a 11)$(fput "$P/seats/s1m" "$dir/s1m" /locks/a 11)" 200200
+expect "... the 64 KiB + 1 GET streams back byte-exact" bash -c "pcurl -sf $P/seats/s64 | cmp - $dir/s64"
+expect "... the 1 MiB + 1000 GET too" bash -c "pcurl -sf $P/seats/s1m | cmp - $dir/s1m"
+expect "... a range of 100001 bytes from byte 7" bash -c \
+  "pcurl -sf -r 7-100007 $P/seats/s1m | cmp - <(tail -c +8 $dir/s1m | head -c 100001)"
+expect "... a reader at 256 KiB/s gets every byte" bash -c \
+  "pcurl -sf --limit-rate 256K $P/seats/s1m | cmp - $dir/s1m"
 expect "range GET (206, forwarded)" bash -c \
   "pcurl -sf -r 1000000-1999999 $P/seats/dir/big | cmp - <(tail -c +1000001 $dir/big | head -c 1000000)"
 expect "suffix range GET" bash -c "pcurl -sf -r -1000 $P/seats/dir/big | cmp - <(tail -c 1000 $dir/big)"
