@@ -57,7 +57,7 @@ static int upload_query(char *q, size_t cap, const char *upstream_id, int number
                : 0;
 }
 
-/* A staged step of upload u (copied), with a spool file when spool. */
+/* A staged step of upload u (copied), its body held as spool says (s3core.h). */
 static int stage_step(zkp_s3be_t *be, const char *bucket, const char *key, const zkp_s3up_t *u,
                       int spool, zkp_put_t **out)
 {
@@ -178,7 +178,8 @@ int zkp_s3_mpu_stat(zkp_backend_t *base, const char *bucket, const char *key, co
 
 /* --- parts ----------------------------------------------------------------------------------- */
 
-/* UploadPart: the staged body, with its MD5 for the upstream to check. */
+/* UploadPart: the staged body (memory or file), with its MD5 for the
+ * upstream to check. */
 static int commit_part(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, time_t *mtime)
 {
     (void)cond; /* a part has no precondition */
@@ -194,8 +195,9 @@ static int commit_part(zkp_put_t *p, const char *etag, const zkp_cond_t *cond, t
         int with_md5 = etag != NULL && zkp_hex_decode(etag, strlen(etag), md5, 16) == 16;
         if (with_md5)
             EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16);
-        rc = zkp_s3be_call(p->be, "UploadPart", "PUT", p->bucket, p->key, q, h, with_md5 ? 1 : 0,
-                           p->fd, p->written, 1, NULL);
+        zkp_xfer_body_t body = zkp_s3be_put_body(p);
+        rc = zkp_s3be_call_body(p->be, "UploadPart", "PUT", p->bucket, p->key, q, h,
+                                with_md5 ? 1 : 0, &body, NULL, 1, NULL);
     }
     if (rc == ZKP_BE_OK && mtime != NULL)
         *mtime = time(NULL);
@@ -211,7 +213,7 @@ int zkp_s3_mpu_part_begin(zkp_backend_t *base, const char *bucket, const char *k
     int rc = zkp_s3ups_get(be->uploads, upload_id, bucket, key, 0, &u);
     if (rc != ZKP_BE_OK)
         return rc;
-    if ((rc = stage_step(be, bucket, key, &u, ZKP_S3_STAGE_FILE, out)) != ZKP_BE_OK)
+    if ((rc = stage_step(be, bucket, key, &u, ZKP_S3_STAGE_MEM_PART, out)) != ZKP_BE_OK)
         return rc;
     ((step_t *)(*out)->ctx)->number = number;
     (*out)->commit = commit_part;

@@ -93,9 +93,9 @@ static void mem_drop(zkp_put_t *p)
     free(p->mem);
     p->mem = NULL;
     p->mem_cap = 0;
-    if (p->mem_reserved)
-        atomic_fetch_sub(&p->be->mem_staged, ZKP_S3_MEM_PUT);
-    p->mem_reserved = 0;
+    if (p->mem_limit > 0)
+        atomic_fetch_sub(&p->be->mem_staged, p->mem_limit);
+    p->mem_limit = 0;
 }
 
 void zkp_s3be_put_free(zkp_put_t *p)
@@ -127,12 +127,12 @@ int zkp_s3be_stage(zkp_s3be_t *be, const zkp_s3_where_t *w, const char *key,
         zkp_s3be_put_free(p);
         return ZKP_BE_NOMEM;
     }
-    if (spool == ZKP_S3_STAGE_MEM) {
+    if (spool == ZKP_S3_STAGE_MEM || spool == ZKP_S3_STAGE_MEM_PART) {
         /* Reserved whole at begin: a put never fails for lack of budget
          * halfway, it is staged in a file from the start instead. */
-        size_t was = atomic_fetch_add(&be->mem_staged, ZKP_S3_MEM_PUT);
-        p->mem_reserved = 1;
-        if (was + ZKP_S3_MEM_PUT > ZKP_S3_MEM_BUDGET || (p->mem = malloc(64 * 1024)) == NULL)
+        p->mem_limit = spool == ZKP_S3_STAGE_MEM ? ZKP_S3_MEM_PUT : ZKP_S3_MEM_PART;
+        size_t was = atomic_fetch_add(&be->mem_staged, p->mem_limit);
+        if (was + p->mem_limit > ZKP_S3_MEM_BUDGET || (p->mem = malloc(64 * 1024)) == NULL)
             mem_drop(p);
         else
             p->mem_cap = 64 * 1024;
@@ -161,12 +161,12 @@ static int write_all(int fd, const char *b, size_t len)
 
 int zkp_s3be_put_append(zkp_put_t *p, const void *data, size_t len)
 {
-    if (p->mem != NULL && len <= ZKP_S3_MEM_PUT - p->written) {
+    if (p->mem != NULL && len <= p->mem_limit - p->written) {
         size_t need = (size_t)p->written + len;
         if (need > p->mem_cap) {
             size_t cap = p->mem_cap;
             while (cap < need)
-                cap *= 2; /* ZKP_S3_MEM_PUT is 64 KiB times a power of two */
+                cap *= 2; /* the limit is 64 KiB times a power of two */
             char *m = realloc(p->mem, cap);
             if (m == NULL)
                 return ZKP_BE_IO;

@@ -20,14 +20,19 @@
 #define ZKP_S3_META_RESERVED "x-amz-meta-zkfence-"
 
 /* A PutObject body up to ZKP_S3_MEM_PUT bytes is staged in memory, not in a
- * spool file, while the puts so staged hold at most ZKP_S3_MEM_BUDGET (each
- * reserves ZKP_S3_MEM_PUT at begin; beyond the budget, a file). Why: the
- * spool file's write, read back and truncation cost 22% of the proxy's CPU
- * per 1 MiB PUT (perf), and a spool file is no more durable than memory:
- * it is unnamed, never synced, and gone after a crash either way (nothing
- * is acknowledged before the upstream stored it). A larger body moves to a
- * file when it outgrows ZKP_S3_MEM_PUT. */
+ * spool file, and so is an UploadPart body up to ZKP_S3_MEM_PART, while the
+ * puts and parts so staged hold at most ZKP_S3_MEM_BUDGET (each reserves its
+ * limit at begin; beyond the budget, a file). Why: the spool file's write,
+ * read back and truncation cost 22% of the proxy's CPU per 1 MiB PUT
+ * (perf), and a spool file is no more durable than memory: it is unnamed,
+ * never synced, and gone after a crash either way (nothing is acknowledged
+ * before the upstream stored it). A larger body moves to a file when it
+ * outgrows its limit. ZKP_S3_MEM_PART is the aws cli's default part size
+ * (8 MiB): four such parts in flight (its default concurrency is ten, the
+ * benchmark's four) fill the budget. Both limits are 64 KiB times a power
+ * of two. */
 #define ZKP_S3_MEM_PUT (1024u * 1024)
+#define ZKP_S3_MEM_PART (8u * 1024 * 1024)
 #define ZKP_S3_MEM_BUDGET (32u * 1024 * 1024)
 
 typedef struct zkp_s3ups zkp_s3ups_t; /* uploads.h */
@@ -64,7 +69,7 @@ struct zkp_put {
     int fd;    /* the spool file, or -1 (in memory, or no body) */
     char *mem; /* the body in memory (mem_cap bytes allocated), or NULL */
     size_t mem_cap;
-    int mem_reserved; /* holds ZKP_S3_MEM_PUT of the backend's budget */
+    size_t mem_limit; /* bytes held in memory at most (reserved from the budget), or 0 */
     uint64_t written;
     /* A PutObject's verified SHA-256 (hex; put_sha256, backend.h), or "":
      * sent as the signed payload hash instead of Content-MD5, and the
@@ -105,14 +110,15 @@ int zkp_s3be_call_body(zkp_s3be_t *be, const char *what, const char *method, con
 /* An unnamed file in the spool directory (DATA_DIR/tmp), or -1. */
 int zkp_s3be_spool_open(const zkp_s3be_t *be);
 /* How a staged put holds its body: none (a copy, a completion), a spool
- * file, or memory first (a PutObject: ZKP_S3_MEM_PUT). */
-enum { ZKP_S3_STAGE_NONE, ZKP_S3_STAGE_FILE, ZKP_S3_STAGE_MEM };
+ * file, or memory first (a PutObject: ZKP_S3_MEM_PUT; a part:
+ * ZKP_S3_MEM_PART). */
+enum { ZKP_S3_STAGE_NONE, ZKP_S3_STAGE_FILE, ZKP_S3_STAGE_MEM, ZKP_S3_STAGE_MEM_PART };
 /* A staged put of key in w (upstream names), meta deep-copied, its body
  * held as `spool` says. ZKP_BE_OK with *out, ZKP_BE_NOMEM or ZKP_BE_IO. */
 int zkp_s3be_stage(zkp_s3be_t *be, const zkp_s3_where_t *w, const char *key,
                    const zkp_obj_meta_t *meta, int spool, zkp_put_t **out);
 /* Appends body bytes to a staged put (memory, moved to a spool file when
- * it outgrows ZKP_S3_MEM_PUT, or the file). ZKP_BE_OK or ZKP_BE_IO. */
+ * it outgrows its limit, or the file). ZKP_BE_OK or ZKP_BE_IO. */
 int zkp_s3be_put_append(zkp_put_t *p, const void *data, size_t len);
 /* The staged body, for zkp_s3be_call_body (valid while p is). */
 zkp_xfer_body_t zkp_s3be_put_body(const zkp_put_t *p);

@@ -25,6 +25,7 @@
 
 #define STREAM_CAP (512 * 1024)         /* bytes of a streamed body held for its reader */
 #define CURL_BUF (128 * 1024)           /* libcurl's receive buffer */
+#define NOTIFY_MIN (64 * 1024)          /* buffered bytes worth waking a waiting reader for */
 #define COLLECT_MAX (16u * 1024 * 1024) /* a collected (XML) body: a listing page fits */
 
 struct zkp_engine {
@@ -239,7 +240,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     memcpy(x->sbuf + x->sstart + x->slen, data, len);
     x->slen += len;
     x->received += len;
-    notify_ready(x);
+    /* libcurl hands the body over in pieces of 16 KiB: waking a waiting
+     * reader for each costs its loop a resume, a wake-up and a short send
+     * per piece. It is woken once NOTIFY_MIN is here, at the body's last
+     * byte, or by finish(); a full buffer (the pause above) holds more. */
+    if (x->slen >= NOTIFY_MIN || x->received == x->expected)
+        notify_ready(x);
     pthread_mutex_unlock(&x->mu);
     return len;
 }

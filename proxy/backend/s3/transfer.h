@@ -86,7 +86,9 @@ const char *zkp_xfer_body(zkp_xfer_t *x, size_t *len);
  * than its Content-Length, or ZKP_XFER_AGAIN when nothing is buffered yet:
  * then, if set, on_wait was called (under the transfer's lock, before
  * returning) and on_ready will be called, once, from the transfer thread
- * when the reader can make progress. Never waits. */
+ * when the reader can make progress: 64 KiB buffered, the body's last
+ * byte, or the transfer's end (a batch, not each piece libcurl hands
+ * over: fewer wake-ups of the reader's loop). Never waits. */
 #define ZKP_XFER_AGAIN (-2)
 ssize_t zkp_xfer_read(zkp_xfer_t *x, void *buf, size_t len);
 void zkp_xfer_set_notify(zkp_xfer_t *x, void (*on_wait)(void *), void (*on_ready)(void *),
