@@ -18,7 +18,10 @@
  * and HTTPS (`tls_listen`, libmicrohttpd's GnuTLS).
  *
  * Connection life cycle: on_connection STARTED registers the connection
- * with the request-head deadline (http/headwatch.h), CLOSED removes it.
+ * with the request-head deadline (http/headwatch.h) and, on HTTPS, takes
+ * over its GnuTLS push (http/tlsjoin.h: a small response's head and body
+ * in one send, armed by on_access when it queues one); CLOSED undoes
+ * both.
  *
  * Request life cycle, as libmicrohttpd drives it:
  *   uri_log      request line read: allocate the context (http/reqctx.h),
