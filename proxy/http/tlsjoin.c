@@ -33,7 +33,7 @@ static ssize_t push_plain(gnutls_transport_ptr_t p, const giovec_t *iov, int iov
 {
     struct msghdr msg;
     memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = (struct iovec *)iov; /* giovec_t is struct iovec's layout */
+    msg.msg_iov = (struct iovec *)iov; /* giovec_t is struct iovec (gnutls.h) */
     msg.msg_iovlen = (size_t)(iovcnt < VEC_MAX ? iovcnt : VEC_MAX);
     return sendmsg((int)(intptr_t)p, &msg, MSG_NOSIGNAL);
 }
@@ -70,7 +70,7 @@ ssize_t zkp__tlsjoin_push(void *p, const struct iovec *iov, int iovcnt)
             v[n++] = (struct iovec){j->buf + j->off, pending};
         for (int i = 0; i < iovcnt && n < VEC_MAX; i++)
             v[n++] = (struct iovec){iov[i].iov_base, iov[i].iov_len};
-        if (n == 0)
+        if (pending == 0 && total == 0)
             return 0;
         struct msghdr msg;
         memset(&msg, 0, sizeof(msg));
@@ -82,6 +82,8 @@ ssize_t zkp__tlsjoin_push(void *p, const struct iovec *iov, int iovcnt)
                 continue;
             return fail(j, errno); /* EAGAIN: a full socket, EPOLLOUT follows */
         }
+        if (w == 0) /* not for a non-empty stream send: an error, never a spin */
+            return fail(j, EIO);
         if ((size_t)w > pending) {
             j->off = j->kept = 0;
             return w - (ssize_t)pending;
@@ -92,15 +94,12 @@ ssize_t zkp__tlsjoin_push(void *p, const struct iovec *iov, int iovcnt)
         j->off += (size_t)w;
         if (j->off == j->kept)
             j->off = j->kept = 0;
-        if (total == 0 && j->kept == 0)
-            return 0;
     }
 }
 
 static ssize_t push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 {
-    /* giovec_t has struct iovec's layout (gnutls.h says so) */
-    return zkp__tlsjoin_push(p, (const struct iovec *)iov, iovcnt);
+    return zkp__tlsjoin_push(p, iov, iovcnt); /* gnutls.h: giovec_t is struct iovec */
 }
 
 zkp_tlsjoin_t *zkp_tlsjoin_attach(void *session, int fd)
