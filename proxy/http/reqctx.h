@@ -91,8 +91,11 @@ typedef struct zkp_req {
     zkp_op_t op;
     char request_id[24];
     uint64_t t0_us;
-    int status;     /* the response status, for metrics */
-    int close_conn; /* the response closes the connection (framing in doubt) */
+    int status;      /* the response status, for metrics */
+    int close_conn;  /* the response closes the connection (framing in doubt) */
+    size_t mem_body; /* the response has this many body bytes in memory (a
+                      * small GET): on HTTPS they go out with its head
+                      * (http/tlsjoin.h); 0: streamed, a file, or none */
 
     /* --- body intake (s3/body.c, prepared by s3/ops_object.c) */
     zkp_body_mode_t body_mode;

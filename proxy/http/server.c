@@ -18,7 +18,10 @@
  * and HTTPS (`tls_listen`, libmicrohttpd's GnuTLS).
  *
  * Connection life cycle: on_connection STARTED registers the connection
- * with the request-head deadline (http/headwatch.h), CLOSED removes it.
+ * with the request-head deadline (http/headwatch.h) and, on HTTPS, takes
+ * over its GnuTLS push (http/tlsjoin.h: a small response's head and body
+ * in one send, armed by on_access when it queues one); CLOSED undoes
+ * both.
  *
  * Request life cycle, as libmicrohttpd drives it:
  *   uri_log      request line read: allocate the context (http/reqctx.h),
@@ -60,6 +63,7 @@
 #include "http/reqctx.h"
 #include "http/respond.h"
 #include "http/tls.h"
+#include "http/tlsjoin.h"
 #include "s3/body.h"
 #include "s3/dispatch.h"
 #include "s3/service.h"
@@ -100,11 +104,25 @@ static int peer_is_loopback(struct MHD_Connection *conn)
     return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
 }
 
-static zkp_headwatch_conn_t *watched(struct MHD_Connection *conn)
+/* A connection's own state, its socket context: its entry in the head
+ * deadline watch, and on HTTPS the joining of heads and bodies
+ * (http/tlsjoin.h). Either may be NULL (out of memory). */
+typedef struct conn_ctx {
+    zkp_headwatch_conn_t *watch;
+    zkp_tlsjoin_t *join;
+} conn_ctx_t;
+
+static conn_ctx_t *conn_ctx(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci != NULL ? ci->socket_context : NULL;
+}
+
+static zkp_headwatch_conn_t *watched(struct MHD_Connection *conn)
+{
+    conn_ctx_t *c = conn_ctx(conn);
+    return c != NULL ? c->watch : NULL;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -115,11 +133,25 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = ci != NULL ? zkp_headwatch_add(w, ci->connect_fd) : NULL;
+        conn_ctx_t *c = ci != NULL ? calloc(1, sizeof(*c)) : NULL;
+        *socket_context = c;
+        if (c == NULL)
+            return;
+        int fd = ci->connect_fd;
+        c->watch = zkp_headwatch_add(w, fd);
+        const union MHD_ConnectionInfo *ti =
+            l->tls ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+        if (ti != NULL && ti->tls_session != NULL)
+            c->join = zkp_tlsjoin_attach(ti->tls_session, fd);
     } else {
         /* Before libmicrohttpd closes the descriptor: the watch never
          * touches a number that a new connection may get next. */
-        zkp_headwatch_remove(w, *socket_context);
+        conn_ctx_t *c = *socket_context;
+        if (c != NULL) {
+            zkp_headwatch_remove(w, c->watch);
+            zkp_tlsjoin_detach(c->join);
+            free(c);
+        }
         *socket_context = NULL;
     }
 }
@@ -272,11 +304,10 @@ static enum MHD_Result deliver(zkp_req_t *r)
     return rc;
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, const char *method,
+                              const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
-    (void)cls;
     (void)url; /* already unescaped by MHD; we classify the raw target instead */
     (void)version;
     zkp_req_t *r = *con_cls;
@@ -312,6 +343,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     return zkp_s3_execute(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    const listener_t *l = cls;
+    enum MHD_Result rc = handle(conn, url, method, version, upload_data, upload_data_size, con_cls);
+    zkp_req_t *r = *con_cls;
+    /* A response with its body in memory was queued in this call (not
+     * kept for a worker's resume): on HTTPS its head and body go out in
+     * one send (http/tlsjoin.h). */
+    if (l->tls && rc == MHD_YES && r != NULL && r->mem_body > 0 && r->kept == NULL &&
+        r->job_state != ZKP_JOB_RUNNING) {
+        conn_ctx_t *c = conn_ctx(conn);
+        if (c != NULL)
+            zkp_tlsjoin_arm(c->join, r->mem_body);
+        r->mem_body = 0;
+    }
+    return rc;
 }
 
 /* --- start and stop ----------------------------------------------------------- */

@@ -353,6 +353,7 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
     if (!head && len <= GET_INLINE_MAX && (resp = get_inline(g, len)) != NULL) {
         get_free(g);
         g = NULL;
+        r->mem_body = (size_t)len;
     } else if (!head && r->svc->be->ops->take_fd != NULL &&
                r->svc->be->ops->take_fd(g->rd, &fd, &body_off) == ZKP_BE_OK) {
         /* Zero-copy: libmicrohttpd sends from the file (sendfile) and closes

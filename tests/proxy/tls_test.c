@@ -4,11 +4,20 @@
  * 16 KiB are file responses, which under TLS cannot use sendfile and must
  * still stream), ranges, fenced writes handed to the worker pool and
  * resumed; and the two mistakes: https to the plain port, plain HTTP to
- * the TLS port. The server serves on after each. */
+ * the TLS port. The server serves on after each. A client that sends many
+ * GETs at once and reads late gets every response whole (the head and
+ * in-memory body joined in one send, http/tlsjoin.h, held back by a full
+ * socket). */
 #include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -105,6 +114,123 @@ static void test_wrong_scheme(void)
     CU_ASSERT_TRUE(serving());
 }
 
+/* Reads from session until buf holds `want` bytes or the deadline (the
+ * session's timeout) passes; returns the bytes held. */
+static size_t read_upto(gnutls_session_t ss, char *buf, size_t have, size_t want)
+{
+    while (have < want) {
+        ssize_t n = gnutls_record_recv(ss, buf + have, want - have);
+        if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    return have;
+}
+
+/* GETs of a 4 KiB object (body in memory: its head is joined to it) and
+ * of a 100-byte one (smaller than its head: sent as GnuTLS would), many at
+ * once over one connection whose receive buffer is small, read only after
+ * a pause (the fault: a client that does not read), so that the proxy's
+ * socket fills while it has a head in hand. Every response arrives whole
+ * and byte-exact: nothing kept back is left unsent. */
+static void test_slow_reader(void)
+{
+    enum { N = 96, BIG = 4096, SMALL = 100 };
+    static unsigned char big[BIG], small[SMALL];
+    for (size_t j = 0; j < BIG; j++)
+        big[j] = (unsigned char)(j * 13 + 5);
+    memset(small, 'q', SMALL);
+    const char *f[] = {FENCE, NULL};
+    pt_resp_t r;
+    CU_ASSERT_EQUAL(req(&tls, "PUT", "/tls-bkt/slow-big", f, big, BIG, &r), 200);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req(&tls, "PUT", "/tls-bkt/slow-small", f, small, SMALL, &r), 200);
+    pt_resp_free(&r);
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rcv = 2048; /* the kernel doubles it: a few KiB in flight at most */
+    CU_ASSERT_EQUAL(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)), 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)px.tls_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    CU_ASSERT_EQUAL_FATAL(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    gnutls_certificate_credentials_t cred;
+    gnutls_session_t ss;
+    CU_ASSERT_EQUAL_FATAL(gnutls_certificate_allocate_credentials(&cred), 0);
+    CU_ASSERT_TRUE(gnutls_certificate_set_x509_trust_file(cred, px.cert, GNUTLS_X509_FMT_PEM) > 0);
+    CU_ASSERT_EQUAL_FATAL(gnutls_init(&ss, GNUTLS_CLIENT), 0);
+    gnutls_set_default_priority(ss);
+    gnutls_credentials_set(ss, GNUTLS_CRD_CERTIFICATE, cred);
+    gnutls_session_set_verify_cert(ss, "127.0.0.1", 0);
+    gnutls_transport_set_int(ss, fd);
+    gnutls_handshake_set_timeout(ss, 60000);
+    gnutls_record_set_timeout(ss, 60000);
+    int hs;
+    do
+        hs = gnutls_handshake(ss);
+    while (hs < 0 && gnutls_error_is_fatal(hs) == 0);
+    CU_ASSERT_EQUAL_FATAL(hs, 0);
+
+    /* All the requests in one go (a few tens of KiB: the proxy's receive
+     * buffer takes them while its answers pile up). */
+    char *heads[2] = {pt_signed_head(&px, &tls, "GET", "/tls-bkt/slow-big", NULL, NULL, 0),
+                      pt_signed_head(&px, &tls, "GET", "/tls-bkt/slow-small", NULL, NULL, 0)};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(heads[0]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(heads[1]);
+    for (int i = 0; i < N; i++) {
+        const char *h = heads[i % 3 == 2];
+        size_t len = strlen(h), off = 0;
+        while (off < len) {
+            ssize_t n = gnutls_record_send(ss, h + off, len - off);
+            if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
+                continue;
+            CU_ASSERT_FATAL(n > 0);
+            off += (size_t)n;
+        }
+    }
+    free(heads[0]);
+    free(heads[1]);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+
+    /* Read back: each response's head, then exactly its Content-Length. */
+    size_t cap = 64 * 1024, have = 0;
+    char *buf = malloc(cap);
+    int whole = 0;
+    for (int i = 0; i < N; i++) {
+        int is_small = i % 3 == 2;
+        char *end = NULL;
+        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL && have < cap) {
+            size_t got = read_upto(ss, buf, have, have + 1);
+            if (got == have)
+                break;
+            have = got;
+        }
+        if (end == NULL)
+            break;
+        size_t hlen = (size_t)(end - buf) + 4, blen = is_small ? SMALL : BIG;
+        char cl[48];
+        snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", blen);
+        if (strncmp(buf, "HTTP/1.1 200", 12) != 0 || memmem(buf, hlen, cl, strlen(cl)) == NULL)
+            break;
+        have = read_upto(ss, buf, have, hlen + blen);
+        if (have < hlen + blen || memcmp(buf + hlen, is_small ? small : big, blen) != 0)
+            break;
+        memmove(buf, buf + hlen + blen, have - hlen - blen);
+        have -= hlen + blen;
+        whole++;
+    }
+    CU_ASSERT_EQUAL(whole, N);
+    CU_ASSERT_EQUAL(have, 0);
+    free(buf);
+    gnutls_bye(ss, GNUTLS_SHUT_WR);
+    gnutls_deinit(ss);
+    gnutls_certificate_free_credentials(cred);
+    close(fd);
+    CU_ASSERT_TRUE(serving());
+}
+
 static void test_clean_shutdown(void)
 {
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
@@ -122,6 +248,7 @@ static void add_tests(void *suite)
     }
     CU_add_test(suite, "round_trips", test_round_trips);
     CU_add_test(suite, "wrong_scheme", test_wrong_scheme);
+    CU_add_test(suite, "slow_reader", test_slow_reader);
     CU_add_test(suite, "clean_shutdown", test_clean_shutdown);
 }
 
