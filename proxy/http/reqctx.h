@@ -91,11 +91,16 @@ typedef struct zkp_req {
     zkp_op_t op;
     char request_id[24];
     uint64_t t0_us;
-    int status;      /* the response status, for metrics */
-    int close_conn;  /* the response closes the connection (framing in doubt) */
-    size_t mem_body; /* the response has this many body bytes in memory (a
-                      * small GET): on HTTPS they go out with its head
-                      * (http/tlsjoin.h); 0: streamed, a file, or none */
+    int status;             /* the response status, for metrics */
+    int close_conn;         /* the response closes the connection (framing in doubt) */
+    size_t mem_body;        /* the response about to be passed to zkp_respond has
+                             * this many body bytes in memory (a small GET): on
+                             * HTTPS they go out with its head (http/tlsjoin.h);
+                             * 0: streamed, a file, or none. zkp_respond takes it
+                             * (and clears it), so that it never outlives the
+                             * response it describes. */
+    size_t queued_mem_body; /* that of the response queued during this call
+                             * of on_access, which arms the join and clears it */
 
     /* --- body intake (s3/body.c, prepared by s3/ops_object.c) */
     zkp_body_mode_t body_mode;
@@ -129,6 +134,7 @@ typedef struct zkp_req {
     enum MHD_Result job_rc;
     struct MHD_Response *kept;
     int kept_status;
+    size_t kept_mem_body; /* its mem_body */
 } zkp_req_t;
 
 /* The value of request header `name` (case-insensitive), or NULL. The

@@ -17,6 +17,8 @@ enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
     if (r->close_conn || (r->stopping != NULL && atomic_load(r->stopping)))
         MHD_add_response_header(resp, "Connection", "close"); /* framing in doubt, or stopping */
     r->status = status;
+    size_t mem = r->mem_body; /* this response's, and no other's */
+    r->mem_body = 0;
     if (r->deferring) {
         /* On a worker: libmicrohttpd queues only from its own thread, so
          * the response waits for the connection's resume (http/server.c). */
@@ -24,10 +26,13 @@ enum MHD_Result zkp_respond(zkp_req_t *r, int status, struct MHD_Response *resp)
             MHD_destroy_response(r->kept);
         r->kept = resp;
         r->kept_status = status;
+        r->kept_mem_body = mem;
         return MHD_YES;
     }
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
+    if (rc == MHD_YES)
+        r->queued_mem_body = mem;
     return rc;
 }
 

@@ -301,6 +301,9 @@ static enum MHD_Result deliver(zkp_req_t *r)
     if (r->job_rc == MHD_YES)
         rc = MHD_queue_response(r->conn, (unsigned)r->kept_status, resp);
     MHD_destroy_response(resp);
+    if (rc == MHD_YES)
+        r->queued_mem_body = r->kept_mem_body;
+    r->kept_mem_body = 0;
     return rc;
 }
 
@@ -352,15 +355,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     const listener_t *l = cls;
     enum MHD_Result rc = handle(conn, url, method, version, upload_data, upload_data_size, con_cls);
     zkp_req_t *r = *con_cls;
-    /* A response with its body in memory was queued in this call (not
-     * kept for a worker's resume): on HTTPS its head and body go out in
-     * one send (http/tlsjoin.h). */
-    if (l->tls && rc == MHD_YES && r != NULL && r->mem_body > 0 && r->kept == NULL &&
-        r->job_state != ZKP_JOB_RUNNING) {
-        conn_ctx_t *c = conn_ctx(conn);
+    /* A response with its body in memory was queued in this call, by
+     * zkp_respond or by deliver (queued_mem_body is set only there, from
+     * the very response queued): on HTTPS its head and body go out in one
+     * send (http/tlsjoin.h). Arming for any other response could hold a
+     * head that no body push follows. */
+    if (r != NULL && r->queued_mem_body > 0) {
+        conn_ctx_t *c = l->tls && rc == MHD_YES ? conn_ctx(conn) : NULL;
         if (c != NULL)
-            zkp_tlsjoin_arm(c->join, r->mem_body);
-        r->mem_body = 0;
+            zkp_tlsjoin_arm(c->join, r->queued_mem_body);
+        r->queued_mem_body = 0;
     }
     return rc;
 }
