@@ -162,7 +162,7 @@ static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
         int rc = 0;
         if (hit) {
             memcpy(key, s->key, 32);
-            rc = zkp__hmac_key_copy(hmac, &s->hmac);
+            rc = zkp__hmac_key_copy_local(hmac, &s->hmac);
         }
         pthread_rwlock_unlock(&v->mu);
         if (hit)
@@ -173,9 +173,13 @@ static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
         rc = zkp__hmac_key_init(&v->crypto, key, hmac);
     if (rc != 0 || !cacheable)
         return rc;
-    zkp__hmac_key_t keep;
-    if (zkp__hmac_key_copy(&keep, hmac) != 0)
-        return 0; /* not cached: derived again next time */
+    /* The key set up goes to the slot; the request uses a copy, like a
+     * hit. */
+    zkp__hmac_key_t keep = *hmac;
+    if (zkp__hmac_key_copy_local(hmac, &keep) != 0) {
+        *hmac = keep; /* not cached: derived again next time */
+        return 0;
+    }
     pthread_rwlock_wrlock(&v->mu);
     zkp__hmac_key_t old = s->hmac;
     s->used = 1;

@@ -201,16 +201,26 @@ int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char
 typedef struct zkp__hmac_key {
     struct evp_md_ctx_st *inner;
     struct evp_md_ctx_st *outer;
+    int local; /* the calling thread's contexts (zkp__hmac_key_copy_local), not owned */
 } zkp__hmac_key_t;
 /* Sets k up for key with c's SHA-256 (c not NULL). Returns 0 or ECRYPTO
  * (then k holds nothing). */
 int zkp__hmac_key_init(const zkp__crypto_t *c, const unsigned char key[32], zkp__hmac_key_t *k);
-/* dst = a copy of src. Returns 0 or ECRYPTO (then dst holds nothing). */
+/* dst = a copy of src, in contexts of its own. Returns 0 or ECRYPTO (then
+ * dst holds nothing). */
 int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src);
-/* Frees k's states (wiped by OpenSSL) and zeroes it. Safe on a zeroed struct. */
+/* dst = a copy of src for one use on the calling thread, in that thread's
+ * two contexts, which every call reuses (no allocation once they are
+ * made; a new copy overwrites the previous one, so a thread holds one at a
+ * time). Falls back to contexts of its own if the thread's cannot be made.
+ * Returns 0 or ECRYPTO (then dst holds nothing). */
+int zkp__hmac_key_copy_local(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src);
+/* Frees k's states (wiped by OpenSSL) and zeroes it; a thread's contexts
+ * are emptied (the same wipe), not freed. Safe on a zeroed struct. */
 void zkp__hmac_key_free(zkp__hmac_key_t *k);
 /* hex(HMAC(key, sts)) into out (65 bytes) with k, which this consumes
- * (frees). Returns 0 or ECRYPTO. */
+ * (frees; a thread's contexts are left holding only final hashes, no key
+ * state). Returns 0 or ECRYPTO. */
 int zkp__hmac_key_sign_hex(zkp__hmac_key_t *k, const char *sts, size_t len, char *out);
 /* hex(HMAC(key, sts)) into out (65 bytes). Returns 0 or ECRYPTO. */
 int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,
