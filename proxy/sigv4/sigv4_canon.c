@@ -204,6 +204,12 @@ static int is_ws(char c)
  * one space. */
 static void put_trimmed(zkp__sb_t *b, const char *v, size_t n)
 {
+    /* The common value has no space or tab at all: as is (memchr scans a
+     * word at a time, where the loop below goes byte by byte). */
+    if (memchr(v, ' ', n) == NULL && memchr(v, '\t', n) == NULL) {
+        zkp__sb_put(b, v, n);
+        return;
+    }
     size_t i = 0;
     while (i < n && is_ws(v[i]))
         i++;

@@ -29,16 +29,18 @@ static int parse_credential(const char *s, size_t n, zkp_sigv4_parsed_t *out, ch
     const char *part[5];
     size_t len[5];
     size_t k = 0, start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '/')
-            continue;
+    for (;;) {
+        const char *slash = memchr(s + start, '/', n - start);
+        size_t end = slash ? (size_t)(slash - s) : n;
         if (k == 5) {
             zkp__detail(detail, dlen, "Credential has more than 5 '/'-separated parts");
             return -1;
         }
         part[k] = s + start;
-        len[k++] = i - start;
-        start = i + 1;
+        len[k++] = end - start;
+        if (slash == NULL)
+            break;
+        start = end + 1;
     }
     if (k != 5) {
         zkp__detail(detail, dlen,
