@@ -162,7 +162,7 @@ static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
         int rc = 0;
         if (hit) {
             memcpy(key, s->key, 32);
-            rc = zkp__hmac_key_copy(hmac, &s->hmac);
+            rc = zkp__hmac_key_copy_local(hmac, &s->hmac);
         }
         pthread_rwlock_unlock(&v->mu);
         if (hit)
@@ -173,9 +173,13 @@ static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
         rc = zkp__hmac_key_init(&v->crypto, key, hmac);
     if (rc != 0 || !cacheable)
         return rc;
-    zkp__hmac_key_t keep;
-    if (zkp__hmac_key_copy(&keep, hmac) != 0)
-        return 0; /* not cached: derived again next time */
+    /* The key set up goes to the slot; the request uses a copy, like a
+     * hit. */
+    zkp__hmac_key_t keep = *hmac;
+    if (zkp__hmac_key_copy_local(hmac, &keep) != 0) {
+        *hmac = keep; /* not cached: derived again next time */
+        return 0;
+    }
     pthread_rwlock_wrlock(&v->mu);
     zkp__hmac_key_t old = s->hmac;
     s->used = 1;
@@ -458,13 +462,35 @@ static int check_signature(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *r
     return rc;
 }
 
+/* Every field of a empty or zero. Not a memset of the whole: it is 4.8
+ * KiB, nearly all of it SignedHeaders' and the detail's room, and it is
+ * initialised on every request (a string is empty once its first byte is
+ * NUL; each is written whole, terminator included, when it is set). */
+static void auth_init(zkp_sigv4_auth_t *a)
+{
+    a->presigned = 0;
+    a->access_key[0] = '\0';
+    a->key_known = 0;
+    a->request_time = 0;
+    a->expires = -1;
+    a->payload = ZKP_SIGV4_PAYLOAD_UNSIGNED;
+    memset(a->payload_sha256, 0, sizeof(a->payload_sha256));
+    memset(a->amz_date, 0, sizeof(a->amz_date));
+    a->scope[0] = '\0';
+    memset(a->signature, 0, sizeof(a->signature));
+    a->signed_headers[0] = '\0';
+    memset(a->signing_key, 0, sizeof(a->signing_key));
+    a->canonical_request = NULL;
+    a->string_to_sign = NULL;
+    a->detail[0] = '\0';
+}
+
 int zkp_sigv4_verify(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *req,
                      zkp_sigv4_auth_t *auth)
 {
     if (auth == NULL)
         return ZKP_SIGV4_EINVAL;
-    memset(auth, 0, sizeof(*auth));
-    auth->expires = -1;
+    auth_init(auth);
     if (v == NULL || req == NULL || req->method == NULL ||
         (req->target == NULL && req->target_len > 0) ||
         (req->headers == NULL && req->n_headers > 0))
@@ -481,7 +507,6 @@ int zkp_sigv4_verify(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *req,
     if (rc == 0) {
         strcpy(auth->access_key, p->access_key);
         memcpy(auth->signature, p->signature, sizeof(auth->signature));
-        /* auth is zeroed: the terminator is all that is left to copy */
         memcpy(auth->signed_headers, p->signed_headers, strlen(p->signed_headers) + 1);
         rc = check_scope(v, req, p, auth, &payload_hdr);
     }

@@ -14,7 +14,7 @@
 
 static int tchar_lower(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return (zkp__ctype[c] & ZKP__TCHAR_LOWER) != 0;
 }
 
 int zkp__signed_headers_ok(const char *s, size_t n, char *detail, size_t dlen)
@@ -204,6 +204,12 @@ static int is_ws(char c)
  * one space. */
 static void put_trimmed(zkp__sb_t *b, const char *v, size_t n)
 {
+    /* The common value has no space or tab at all: as is (memchr scans a
+     * word at a time, where the loop below goes byte by byte). */
+    if (memchr(v, ' ', n) == NULL && memchr(v, '\t', n) == NULL) {
+        zkp__sb_put(b, v, n);
+        return;
+    }
     size_t i = 0;
     while (i < n && is_ws(v[i]))
         i++;
@@ -260,9 +266,6 @@ int zkp__canonical_request(zkp__sb_t *b, const char *method, const char *target,
                            const char *signed_headers, size_t signed_headers_len,
                            const char *payload, size_t payload_len, char *detail, size_t detail_len)
 {
-    if (!zkp__signed_headers_ok(signed_headers, signed_headers_len, detail, detail_len))
-        return ZKP_SIGV4_EHEADER;
-
     const char *qmark = target_len ? memchr(target, '?', target_len) : NULL;
     size_t path_len = qmark ? (size_t)(qmark - target) : target_len;
 
@@ -305,6 +308,8 @@ int zkp_sigv4_canonical_request(const char *method, const char *target, size_t t
         (headers == NULL && n_headers > 0) || signed_headers == NULL ||
         (payload == NULL && payload_len > 0) || out == NULL || out_len == NULL)
         return ZKP_SIGV4_EINVAL;
+    if (!zkp__signed_headers_ok(signed_headers, signed_headers_len, detail, detail_len))
+        return ZKP_SIGV4_EHEADER;
     zkp__sb_t b = {0};
     int rc = zkp__canonical_request(&b, method, target, target_len, presigned, headers, n_headers,
                                     signed_headers, signed_headers_len, payload, payload_len,

@@ -18,7 +18,18 @@
  * key cached, a copy of a keyed EVP_MAC context still made an HMAC context,
  * three digest contexts and their states, and EVP_MAC_final a fourth copy;
  * two SHA-256 states are all HMAC needs once the padded key blocks are
- * absorbed. */
+ * absorbed.
+ *
+ * Why per-thread digest contexts: a request's SHA-256 (of its canonical
+ * request) and its HMAC's two state copies each made, then freed, an
+ * EVP_MD_CTX and its provider state; reused contexts skip both (measured
+ * with bench/sigv4_bench). Each thread that verifies gets three contexts on
+ * first use, freed when it exits; they hold no key between requests (a
+ * finished HMAC leaves final hashes; an abandoned one is emptied), so a
+ * credentials reload needs nothing from them, and any verifier's SHA-256
+ * can use them (EVP_DigestInit_ex and EVP_MD_CTX_copy_ex take the digest
+ * along). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,9 +68,66 @@ void zkp__crypto_free(zkp__crypto_t *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* --- the calling thread's digest contexts ---------------------------------------------- */
+
+typedef struct local_ctx {
+    EVP_MD_CTX *md;    /* one-shot SHA-256 */
+    EVP_MD_CTX *inner; /* a zkp__hmac_key_copy_local() */
+    EVP_MD_CTX *outer;
+} local_ctx_t;
+
+static pthread_key_t local_key;
+static int local_key_ok;
+static pthread_once_t local_once = PTHREAD_ONCE_INIT;
+
+static void local_free(void *p)
+{
+    local_ctx_t *l = p;
+    EVP_MD_CTX_free(l->md);
+    EVP_MD_CTX_free(l->inner);
+    EVP_MD_CTX_free(l->outer);
+    free(l);
+}
+
+static void local_key_make(void)
+{
+    local_key_ok = pthread_key_create(&local_key, local_free) == 0;
+}
+
+/* The calling thread's contexts, made on first use; NULL if they cannot
+ * be (the callers then use contexts of their own). */
+static local_ctx_t *local_get(void)
+{
+    pthread_once(&local_once, local_key_make);
+    if (!local_key_ok)
+        return NULL;
+    local_ctx_t *l = pthread_getspecific(local_key);
+    if (l != NULL)
+        return l;
+    l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    l->md = EVP_MD_CTX_new();
+    l->inner = EVP_MD_CTX_new();
+    l->outer = EVP_MD_CTX_new();
+    if (l->md == NULL || l->inner == NULL || l->outer == NULL ||
+        pthread_setspecific(local_key, l) != 0) {
+        local_free(l);
+        return NULL;
+    }
+    return l;
+}
+
 int zkp__sha256(const zkp__crypto_t *c, const void *d, size_t n, unsigned char out[32])
 {
     unsigned int len = 0;
+    local_ctx_t *l = c != NULL ? local_get() : NULL;
+    if (l != NULL) {
+        if (EVP_DigestInit_ex(l->md, c->sha256, NULL) != 1 || EVP_DigestUpdate(l->md, d, n) != 1 ||
+            EVP_DigestFinal_ex(l->md, out, &len) != 1 || len != 32)
+            return ZKP_SIGV4_ECRYPTO;
+        return 0;
+    }
     const EVP_MD *md = c ? c->sha256 : EVP_sha256();
     if (EVP_Digest(d, n, out, &len, md, NULL) != 1 || len != 32)
         return ZKP_SIGV4_ECRYPTO;
@@ -193,6 +261,7 @@ static int absorb_pad(EVP_MD_CTX *md, const EVP_MD *sha256, const unsigned char 
 
 int zkp__hmac_key_init(const zkp__crypto_t *c, const unsigned char key[32], zkp__hmac_key_t *k)
 {
+    k->local = 0;
     k->inner = EVP_MD_CTX_new();
     k->outer = EVP_MD_CTX_new();
     if (k->inner == NULL || k->outer == NULL || !absorb_pad(k->inner, c->sha256, key, 0x36) ||
@@ -203,11 +272,11 @@ int zkp__hmac_key_init(const zkp__crypto_t *c, const unsigned char key[32], zkp_
     return 0;
 }
 
-int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src)
+/* Copies src's states into dst's contexts (made or borrowed by the
+ * caller). On failure dst is freed (emptied when local). */
+static int copy_states(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src)
 {
-    dst->inner = EVP_MD_CTX_new();
-    dst->outer = EVP_MD_CTX_new();
-    if (dst->inner == NULL || dst->outer == NULL ||
+    if (dst->inner == NULL || dst->outer == NULL || src->inner == NULL || src->outer == NULL ||
         EVP_MD_CTX_copy_ex(dst->inner, src->inner) != 1 ||
         EVP_MD_CTX_copy_ex(dst->outer, src->outer) != 1) {
         zkp__hmac_key_free(dst);
@@ -216,11 +285,38 @@ int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src)
     return 0;
 }
 
+int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src)
+{
+    dst->local = 0;
+    dst->inner = EVP_MD_CTX_new();
+    dst->outer = EVP_MD_CTX_new();
+    return copy_states(dst, src);
+}
+
+int zkp__hmac_key_copy_local(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src)
+{
+    local_ctx_t *l = local_get();
+    if (l == NULL)
+        return zkp__hmac_key_copy(dst, src);
+    dst->local = 1;
+    dst->inner = l->inner;
+    dst->outer = l->outer;
+    return copy_states(dst, src);
+}
+
 void zkp__hmac_key_free(zkp__hmac_key_t *k)
 {
-    EVP_MD_CTX_free(k->inner); /* the provider clears its hash state */
-    EVP_MD_CTX_free(k->outer);
+    if (k->local) {
+        /* Emptied, not freed: the provider clears its hash state, and the
+         * next copy makes a new one. */
+        EVP_MD_CTX_reset(k->inner);
+        EVP_MD_CTX_reset(k->outer);
+    } else {
+        EVP_MD_CTX_free(k->inner); /* the provider clears its hash state */
+        EVP_MD_CTX_free(k->outer);
+    }
     k->inner = k->outer = NULL;
+    k->local = 0;
 }
 
 int zkp__hmac_key_sign_hex(zkp__hmac_key_t *k, const char *sts, size_t len, char *out)
@@ -231,7 +327,14 @@ int zkp__hmac_key_sign_hex(zkp__hmac_key_t *k, const char *sts, size_t len, char
              EVP_DigestFinal_ex(k->inner, h, &n) == 1 && n == 32 &&
              EVP_DigestUpdate(k->outer, h, 32) == 1 && EVP_DigestFinal_ex(k->outer, h, &m) == 1 &&
              m == 32;
-    zkp__hmac_key_free(k);
+    if (ok && k->local) {
+        /* Finalised: only the two final hashes remain (no key state), and
+         * the contexts stay set up for the thread's next request. */
+        k->inner = k->outer = NULL;
+        k->local = 0;
+    } else {
+        zkp__hmac_key_free(k);
+    }
     if (ok)
         zkp__hex(h, 32, out);
     OPENSSL_cleanse(h, sizeof(h));

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <openssl/types.h>
 
@@ -34,9 +35,34 @@ void zkp__sb_init_buf(zkp__sb_t *b, char *buf, size_t cap);
  * after an allocation failure); b is freed. */
 char *zkp__sb_take(zkp__sb_t *b);
 
-void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n);
-void zkp__sb_putc(zkp__sb_t *b, char c);
-void zkp__sb_puts(zkp__sb_t *b, const char *s);
+/* Makes room for `extra` more bytes and the NUL: 0, or -1 with `oom` set
+ * (now or earlier). */
+int zkp__sb_grow(zkp__sb_t *b, size_t extra);
+
+/* The appends are inline: a canonical request is built from many short
+ * pieces, and a call per piece (or per byte) into another file cost more
+ * than the copying (measured in bench/sigv4_bench). */
+static inline void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap && zkp__sb_grow(b, n) != 0)
+        return;
+    if (b->oom)
+        return;
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static inline void zkp__sb_putc(zkp__sb_t *b, char c)
+{
+    zkp__sb_put(b, &c, 1);
+}
+
+static inline void zkp__sb_puts(zkp__sb_t *b, const char *s)
+{
+    zkp__sb_put(b, s, strlen(s));
+}
 /* Appends s[0..n) with every byte outside the RFC 3986 unreserved set
  * (A-Za-z0-9-._~) as %XX in uppercase hex; '/' kept when keep_slash. */
 void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash);
@@ -45,16 +71,46 @@ void zkp__sb_free(zkp__sb_t *b);
 
 /* ------------------------------------------------------------- codecs */
 
+/* Every byte's value as a hex digit (either case) plus one, 0 for the
+ * others (sigv4_str.c). */
+extern const signed char zkp__hexvals[256];
+/* Classes of bytes (sigv4_str.c), a table lookup instead of a chain of
+ * comparisons per byte: */
+extern const unsigned char zkp__ctype[256];
+#define ZKP__UNRESERVED 1  /* RFC 3986 unreserved: A-Za-z0-9-._~ */
+#define ZKP__TCHAR_LOWER 2 /* a SignedHeaders byte: a-z0-9!#$%&'*+-.^_`|~ */
+#define ZKP__HEX_LOWER 4   /* 0-9a-f */
+
 /* 0..15 for a hex digit (either case), -1 otherwise. */
-int zkp__hexval(unsigned char c);
+static inline int zkp__hexval(unsigned char c)
+{
+    return zkp__hexvals[c] - 1;
+}
 /* Lowercase hex of in[0..n) into out (2n + 1 bytes, NUL-terminated). */
 void zkp__hex(const unsigned char *in, size_t n, char *out);
 /* 1 if s[0..n) is exactly 64 lowercase hex digits. */
 int zkp__is_sig_hex(const char *s, size_t n);
 /* 1 for an RFC 3986 unreserved byte. */
-int zkp__unreserved(unsigned char c);
+static inline int zkp__unreserved(unsigned char c)
+{
+    return (zkp__ctype[c] & ZKP__UNRESERVED) != 0;
+}
 /* Case-insensitive ASCII equality of a[0..an) and b[0..bn). */
-int zkp__ieq(const char *a, size_t an, const char *b, size_t bn);
+static inline int zkp__ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return 0;
+    for (size_t i = 0; i < an; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x == y)
+            continue;
+        /* equal but for case: both letters, 0x20 apart */
+        x |= 0x20;
+        if (x != (y | 0x20) || x < 'a' || x > 'z')
+            return 0;
+    }
+    return 1;
+}
 /* 1 if s[0..n) is a valid SignedHeaders list (see zkp_sigv4_parsed_t);
  * else 0 and a sentence in detail. */
 int zkp__signed_headers_ok(const char *s, size_t n, char *detail, size_t dlen);
@@ -84,7 +140,9 @@ typedef struct zkp__qparam {
 int zkp__query_next(const char *q, size_t n, size_t *pos, zkp__qparam_t *out);
 
 /* The canonical request (zkp_sigv4_canonical_request(), same arguments
- * and errors) appended to b, which the caller initialised and frees. */
+ * and errors) appended to b, which the caller initialised and frees.
+ * signed_headers must already be a valid list (zkp__signed_headers_ok():
+ * the parsers check it, and the verifier does not pay for it twice). */
 int zkp__canonical_request(zkp__sb_t *b, const char *method, const char *target, size_t target_len,
                            int presigned, const zkp_sigv4_header_t *headers, size_t n_headers,
                            const char *signed_headers, size_t signed_headers_len,
@@ -143,16 +201,26 @@ int zkp__string_to_sign(const zkp__crypto_t *c, const char *amz_date, const char
 typedef struct zkp__hmac_key {
     struct evp_md_ctx_st *inner;
     struct evp_md_ctx_st *outer;
+    int local; /* the calling thread's contexts (zkp__hmac_key_copy_local), not owned */
 } zkp__hmac_key_t;
 /* Sets k up for key with c's SHA-256 (c not NULL). Returns 0 or ECRYPTO
  * (then k holds nothing). */
 int zkp__hmac_key_init(const zkp__crypto_t *c, const unsigned char key[32], zkp__hmac_key_t *k);
-/* dst = a copy of src. Returns 0 or ECRYPTO (then dst holds nothing). */
+/* dst = a copy of src, in contexts of its own. Returns 0 or ECRYPTO (then
+ * dst holds nothing). */
 int zkp__hmac_key_copy(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src);
-/* Frees k's states (wiped by OpenSSL) and zeroes it. Safe on a zeroed struct. */
+/* dst = a copy of src for one use on the calling thread, in that thread's
+ * two contexts, which every call reuses (no allocation once they are
+ * made; a new copy overwrites the previous one, so a thread holds one at a
+ * time). Falls back to contexts of its own if the thread's cannot be made.
+ * Returns 0 or ECRYPTO (then dst holds nothing). */
+int zkp__hmac_key_copy_local(zkp__hmac_key_t *dst, const zkp__hmac_key_t *src);
+/* Frees k's states (wiped by OpenSSL) and zeroes it; a thread's contexts
+ * are emptied (the same wipe), not freed. Safe on a zeroed struct. */
 void zkp__hmac_key_free(zkp__hmac_key_t *k);
 /* hex(HMAC(key, sts)) into out (65 bytes) with k, which this consumes
- * (frees). Returns 0 or ECRYPTO. */
+ * (frees; a thread's contexts are left holding only final hashes, no key
+ * state). Returns 0 or ECRYPTO. */
 int zkp__hmac_key_sign_hex(zkp__hmac_key_t *k, const char *sts, size_t len, char *out);
 /* hex(HMAC(key, sts)) into out (65 bytes). Returns 0 or ECRYPTO. */
 int zkp__sign_hex(const zkp__crypto_t *c, const unsigned char key[32], const char *sts, size_t len,

@@ -29,16 +29,18 @@ static int parse_credential(const char *s, size_t n, zkp_sigv4_parsed_t *out, ch
     const char *part[5];
     size_t len[5];
     size_t k = 0, start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '/')
-            continue;
+    for (;;) {
+        const char *slash = memchr(s + start, '/', n - start);
+        size_t end = slash ? (size_t)(slash - s) : n;
         if (k == 5) {
             zkp__detail(detail, dlen, "Credential has more than 5 '/'-separated parts");
             return -1;
         }
         part[k] = s + start;
-        len[k++] = i - start;
-        start = i + 1;
+        len[k++] = end - start;
+        if (slash == NULL)
+            break;
+        start = end + 1;
     }
     if (k != 5) {
         zkp__detail(detail, dlen,
@@ -113,9 +115,19 @@ static int parse_signature(const char *s, size_t n, zkp_sigv4_parsed_t *out, cha
     return 0;
 }
 
+/* Every field empty. Not a memset of the whole: the struct is 4.5 KiB,
+ * nearly all of it SignedHeaders' room, and it is initialised on every
+ * request (a string is empty once its first byte is NUL; each is written
+ * whole, terminator included, when parsed). */
 static void parsed_init(zkp_sigv4_parsed_t *out)
 {
-    memset(out, 0, sizeof(*out));
+    out->access_key[0] = '\0';
+    memset(out->date, 0, sizeof(out->date));
+    out->region[0] = '\0';
+    out->service[0] = '\0';
+    out->signed_headers[0] = '\0';
+    memset(out->signature, 0, sizeof(out->signature));
+    memset(out->amz_date, 0, sizeof(out->amz_date));
     out->expires = -1;
 }
 
@@ -391,19 +403,25 @@ int zkp_sigv4_parse_presigned(const char *query, size_t len, zkp_sigv4_parsed_t 
 
 int zkp_sigv4_payload_parse(const char *s, size_t len, unsigned char sha256[32])
 {
+#define TOKEN(text, kind)                                                                          \
+    {                                                                                              \
+        text, sizeof(text) - 1, kind                                                               \
+    }
     static const struct {
         const char *text;
+        size_t len;
         zkp_sigv4_payload_t kind;
     } tokens[] = {
-        {"UNSIGNED-PAYLOAD", ZKP_SIGV4_PAYLOAD_UNSIGNED},
-        {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", ZKP_SIGV4_PAYLOAD_STREAMING},
-        {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", ZKP_SIGV4_PAYLOAD_STREAMING_TRAILER},
-        {"STREAMING-UNSIGNED-PAYLOAD-TRAILER", ZKP_SIGV4_PAYLOAD_UNSIGNED_TRAILER},
+        TOKEN("UNSIGNED-PAYLOAD", ZKP_SIGV4_PAYLOAD_UNSIGNED),
+        TOKEN("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", ZKP_SIGV4_PAYLOAD_STREAMING),
+        TOKEN("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", ZKP_SIGV4_PAYLOAD_STREAMING_TRAILER),
+        TOKEN("STREAMING-UNSIGNED-PAYLOAD-TRAILER", ZKP_SIGV4_PAYLOAD_UNSIGNED_TRAILER),
     };
+#undef TOKEN
     if (s == NULL)
         return ZKP_SIGV4_ECONTENTSHA;
     for (size_t k = 0; k < sizeof(tokens) / sizeof(tokens[0]); k++)
-        if (len == strlen(tokens[k].text) && memcmp(s, tokens[k].text, len) == 0)
+        if (len == tokens[k].len && memcmp(s, tokens[k].text, len) == 0)
             return (int)tokens[k].kind;
     if (len != 64)
         return ZKP_SIGV4_ECONTENTSHA;

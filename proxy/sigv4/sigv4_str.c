@@ -6,7 +6,7 @@
 
 #include "sigv4_int.h"
 
-static int sb_reserve(zkp__sb_t *b, size_t extra)
+int zkp__sb_grow(zkp__sb_t *b, size_t extra)
 {
     if (b->oom)
         return -1;
@@ -54,37 +54,11 @@ char *zkp__sb_take(zkp__sb_t *b)
     return p;
 }
 
-void zkp__sb_put(zkp__sb_t *b, const void *s, size_t n)
-{
-    if (sb_reserve(b, n) != 0)
-        return;
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void zkp__sb_putc(zkp__sb_t *b, char c)
-{
-    zkp__sb_put(b, &c, 1);
-}
-
-void zkp__sb_puts(zkp__sb_t *b, const char *s)
-{
-    zkp__sb_put(b, s, strlen(s));
-}
-
-int zkp__unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
 void zkp__sb_uri_encode(zkp__sb_t *b, const char *s, size_t n, int keep_slash)
 {
     static const char digits[] = "0123456789ABCDEF";
     /* Worst case three bytes per input byte: reserve once. */
-    if (n > ((size_t)-1) / 3 || sb_reserve(b, 3 * n) != 0) {
+    if (n > ((size_t)-1) / 3 || zkp__sb_grow(b, 3 * n) != 0) {
         b->oom = 1;
         return;
     }
@@ -110,9 +84,22 @@ void zkp__sb_free(zkp__sb_t *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* The classes of zkp__ctype (sigv4_int.h); bytes 0x80 and above are in
+ * none: left zero. */
+const unsigned char zkp__ctype[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 2, 0, 2, 2, 2, 2, 2, 0, 0, 2, 2, 0, 3, 3, 0, /* 0x20 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 3, /* 0x50 */
+    2, 7, 7, 7, 7, 7, 7, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x60 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 2, 0, 3, 0, /* 0x70 */
+};
+
 /* Every byte's value as a hex digit (either case), -1 for the others: the
  * hot loops (hashes and signatures) look one byte up rather than branch. */
-static const signed char hexvals[256] = {
+const signed char zkp__hexvals[256] = {
     ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
     ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
     ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16, /* value + 1: 0 means
@@ -120,11 +107,6 @@ static const signed char hexvals[256] = {
                                                                                rest needs no
                                                                                initialiser */
 };
-
-int zkp__hexval(unsigned char c)
-{
-    return hexvals[c] - 1;
-}
 
 void zkp__hex(const unsigned char *in, size_t n, char *out)
 {
@@ -140,26 +122,10 @@ int zkp__is_sig_hex(const char *s, size_t n)
 {
     if (n != ZKP_SIGV4_SIG_HEX_LEN)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
-int zkp__ieq(const char *a, size_t an, const char *b, size_t bn)
-{
-    if (an != bn)
-        return 0;
-    for (size_t i = 0; i < an; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x == y)
-            continue;
-        /* equal but for case: both letters, 0x20 apart */
-        x |= 0x20;
-        if (x != (y | 0x20) || x < 'a' || x > 'z')
-            return 0;
-    }
-    return 1;
+    unsigned char all = ZKP__HEX_LOWER;
+    for (size_t i = 0; i < n; i++) /* no early exit: a branch per byte cost more */
+        all &= zkp__ctype[(unsigned char)s[i]];
+    return all != 0;
 }
 
 void zkp__detail(char *detail, size_t len, const char *fmt, ...)

@@ -1010,12 +1010,13 @@ static void test_keys(void)
 typedef struct thread_arg {
     const sreq_t *q;
     int failures;
+    int n; /* verifications */
 } thread_arg_t;
 
 static void *verify_many(void *p)
 {
     thread_arg_t *t = p;
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < t->n; i++) {
         zkp_sigv4_auth_t a;
         if (st_verify(V, "PUT", t->q->target, t->q->h, t->q->nh, T0, &a) != 0)
             t->failures++;
@@ -1036,7 +1037,7 @@ static void test_threads(void)
         snprintf(path, sizeof(path), "/b/key-%d", i);
         /* different days: different cache entries, competing for slots */
         CU_ASSERT_EQUAL_FATAL(sign_into(&q[i], "PUT", path, NULL, h, 1, EMPTY_SHA, T0 + i), 0);
-        arg[i] = (thread_arg_t){&q[i], 0};
+        arg[i] = (thread_arg_t){&q[i], 0, 300};
     }
     for (int i = 0; i < N; i++)
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, verify_many, &arg[i]), 0);
@@ -1045,6 +1046,94 @@ static void test_threads(void)
         CU_ASSERT_EQUAL(arg[i].failures, 0);
         zkp_sigv4_signed_clear(&q[i].s);
     }
+}
+
+/* The verifier's per-thread digest contexts (sigv4_crypto.c): reused from
+ * request to request across keys, verifiers (a credentials reload makes a
+ * new one) and failures that abandon an HMAC half-way, and freed with
+ * their thread (valgrind's leak check sees them otherwise). */
+static void test_thread_contexts(void)
+{
+    zkp_sigv4_header_t h[] = {H("host", "h")};
+    zkp_sigv4_header_t doc[] = {
+        H("Host", "examplebucket.s3.amazonaws.com"), H("x-amz-date", "20130524T000000Z"),
+        H("x-amz-content-sha256", EMPTY_SHA),
+        H("Authorization",
+          "AWS4-HMAC-SHA256 Credential=" DOC_AK "/20130524/us-east-1/s3/"
+          "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date,"
+          "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")};
+    sreq_t q, bad;
+    CU_ASSERT_EQUAL_FATAL(sign_into(&q, "PUT", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
+    CU_ASSERT_EQUAL_FATAL(sign_into(&bad, "PUT", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
+    char *last = &bad.authz[strlen(bad.authz) - 1];
+    *last = *last == '0' ? '1' : '0'; /* still hex: a wrong signature */
+    zkp_sigv4_auth_t a;
+    zkp_sigv4_verifier_t *v = st_verifier(creds, NULL);
+    for (int i = 0; i < 3; i++) {
+        /* two keys, alternating (the first round derives, the others hit) */
+        ST_EXPECT(st_verify(v, "PUT", q.target, q.h, q.nh, T0, &a), 0, &a);
+        zkp_sigv4_auth_clear(&a);
+        ST_EXPECT(st_verify(v, "GET", "/?lifecycle", doc, 4, DOC_TIME, &a), 0, &a);
+        zkp_sigv4_auth_clear(&a);
+        /* the key copied, then the clock refuses: the HMAC is abandoned */
+        ST_EXPECT(st_verify(v, "PUT", q.target, q.h, q.nh, T0 + 3600, &a), ZKP_SIGV4_ESKEW, &a);
+        zkp_sigv4_auth_clear(&a);
+        ST_EXPECT(st_verify(v, "PUT", bad.target, bad.h, bad.nh, T0, &a), ZKP_SIGV4_ESIGNATURE, &a);
+        zkp_sigv4_auth_clear(&a);
+    }
+    zkp_sigv4_verifier_free(v);
+
+    /* a reload: a new verifier, the key's secret changed, then changed back */
+    static const st_cred_t changed[] = {{AK, "a-different-secret"}, {NULL, NULL}};
+    v = st_verifier(changed, NULL);
+    ST_EXPECT(st_verify(v, "PUT", q.target, q.h, q.nh, T0, &a), ZKP_SIGV4_ESIGNATURE, &a);
+    zkp_sigv4_auth_clear(&a);
+    zkp_sigv4_verifier_free(v);
+    v = st_verifier(creds, NULL);
+    ST_EXPECT(st_verify(v, "PUT", q.target, q.h, q.nh, T0, &a), 0, &a);
+    zkp_sigv4_auth_clear(&a);
+    zkp_sigv4_verifier_free(v);
+
+    /* threads that verify once and exit, one after the other */
+    thread_arg_t arg = {&q, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        pthread_t th;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, verify_many, &arg), 0);
+        pthread_join(th, NULL);
+    }
+    CU_ASSERT_EQUAL(arg.failures, 0);
+
+    /* the building blocks: the thread's SHA-256 is SHA-256, and a local
+     * copy of a key signs as the key (a second copy replaces the first) */
+    zkp__crypto_t c;
+    CU_ASSERT_EQUAL_FATAL(zkp__crypto_init(&c), 0);
+    char want[65], got[65];
+    unsigned char d[32], k1[32], k2[32];
+    st_sha256_hex("abc", 3, want);
+    CU_ASSERT_EQUAL(zkp__sha256(&c, "abc", 3, d), 0);
+    zkp__hex(d, 32, got);
+    CU_ASSERT_STRING_EQUAL(got, want);
+    memset(k1, 1, sizeof(k1));
+    memset(k2, 2, sizeof(k2));
+    zkp__hmac_key_t s1, s2, l;
+    CU_ASSERT_EQUAL_FATAL(zkp__hmac_key_init(&c, k1, &s1), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp__hmac_key_init(&c, k2, &s2), 0);
+    for (int i = 0; i < 2; i++) {
+        const unsigned char *key = i ? k2 : k1;
+        CU_ASSERT_EQUAL_FATAL(zkp__hmac_key_copy_local(&l, &s1), 0);
+        if (i)
+            CU_ASSERT_EQUAL_FATAL(zkp__hmac_key_copy_local(&l, &s2), 0);
+        CU_ASSERT_EQUAL(l.local, 1);
+        CU_ASSERT_EQUAL(zkp__hmac_key_sign_hex(&l, "msg", 3, got), 0);
+        CU_ASSERT_PTR_NULL(l.inner);
+        CU_ASSERT_EQUAL(zkp__sign_hex(NULL, key, "msg", 3, want), 0);
+        CU_ASSERT_STRING_EQUAL(got, want);
+    }
+    zkp__hmac_key_free(&s1);
+    zkp__hmac_key_free(&s2);
+    zkp__crypto_free(&c);
+    zkp_sigv4_signed_clear(&q.s);
+    zkp_sigv4_signed_clear(&bad.s);
 }
 
 /* -------------------------------------------------------- body checks */
@@ -1293,6 +1382,7 @@ int main(void)
     CU_add_test(s, "auth form and required headers", test_form_and_headers);
     CU_add_test(s, "keys: lookup, cache, rotation", test_keys);
     CU_add_test(s, "threads", test_threads);
+    CU_add_test(s, "per-thread digest contexts", test_thread_contexts);
     CU_add_test(s, "body hash", test_body_hash);
     CU_add_test(s, "chunks: misuse", test_chunks_misuse);
     CU_add_test(s, "chunks: signer and verifier agree", test_chunks_round_trip);
