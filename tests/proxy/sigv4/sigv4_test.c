@@ -931,6 +931,15 @@ static void test_form_and_headers(void)
     CU_ASSERT_EQUAL(zkp_sigv4_verify(V, NULL, NULL), ZKP_SIGV4_EINVAL);
 }
 
+/* The AWS documentation's signed GET /?lifecycle (SigV4 examples). */
+#define DOC_LIFECYCLE_HEADERS                                                                      \
+    H("Host", "examplebucket.s3.amazonaws.com"), H("x-amz-date", "20130524T000000Z"),              \
+        H("x-amz-content-sha256", EMPTY_SHA),                                                      \
+        H("Authorization",                                                                         \
+          "AWS4-HMAC-SHA256 Credential=" DOC_AK "/20130524/us-east-1/s3/"                          \
+          "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date,"                       \
+          "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")
+
 /* -------------------------------------------------------------- keys */
 
 static st_cred_t rotating[] = {{AK, SECRET}, {NULL, NULL}};
@@ -976,13 +985,7 @@ static void test_keys(void)
     c.lookup_arg = (void *)creds;
     c.key_cache_slots = 1;
     CU_ASSERT_EQUAL_FATAL(zkp_sigv4_verifier_new(&c, &v), 0);
-    zkp_sigv4_header_t doc[] = {
-        H("Host", "examplebucket.s3.amazonaws.com"), H("x-amz-date", "20130524T000000Z"),
-        H("x-amz-content-sha256", EMPTY_SHA),
-        H("Authorization",
-          "AWS4-HMAC-SHA256 Credential=" DOC_AK "/20130524/us-east-1/s3/"
-          "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date,"
-          "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")};
+    zkp_sigv4_header_t doc[] = {DOC_LIFECYCLE_HEADERS};
     CU_ASSERT_EQUAL_FATAL(sign_into(&q, "GET", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
     for (int i = 0; i < 4; i++) {
         ST_EXPECT(st_verify(v, "GET", "/?lifecycle", doc, 4, DOC_TIME, &a), 0, &a);
@@ -1055,13 +1058,7 @@ static void test_threads(void)
 static void test_thread_contexts(void)
 {
     zkp_sigv4_header_t h[] = {H("host", "h")};
-    zkp_sigv4_header_t doc[] = {
-        H("Host", "examplebucket.s3.amazonaws.com"), H("x-amz-date", "20130524T000000Z"),
-        H("x-amz-content-sha256", EMPTY_SHA),
-        H("Authorization",
-          "AWS4-HMAC-SHA256 Credential=" DOC_AK "/20130524/us-east-1/s3/"
-          "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date,"
-          "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")};
+    zkp_sigv4_header_t doc[] = {DOC_LIFECYCLE_HEADERS};
     sreq_t q, bad;
     CU_ASSERT_EQUAL_FATAL(sign_into(&q, "PUT", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
     CU_ASSERT_EQUAL_FATAL(sign_into(&bad, "PUT", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
