@@ -18,9 +18,14 @@
  *     zkp_audit_log(), respond
  *
  * Guarantees (see DESIGN.md, "The fencing protocol"):
- *  - per lock, check + write + mark update are atomic: only one request at a
- *    time is between zkp_fence_begin() and zkp_fence_end() for a given lock;
- *    requests on different locks never wait for each other;
+ *  - per lock, check + write + mark update are atomic: a request that
+ *    raises the mark (or sets the lock's first one) is alone between
+ *    zkp_fence_begin() and zkp_fence_end(); requests whose token equals the
+ *    mark may be inside together (none of them changes the mark), never
+ *    with a request of another token; so writes become visible in mark
+ *    order. A request waiting to raise the mark holds back new equal ones
+ *    (a raise is never starved). Requests on different locks never wait
+ *    for each other;
  *  - a mark is durable (committed and fsync'd) before zkp_fence_persist()
  *    returns 0, so before the object is visible and before the client hears
  *    of it; a kill -9 never lowers a mark;
@@ -58,7 +63,8 @@ extern "C" {
     X(ECORRUPT, -5, "mark store holds invalid data")                                               \
     X(EIO, -6, "I/O error")                                                                        \
     X(ESTALE, -7, "the token is lower than the durable mark found when persisting")                \
-    X(ERANGE, -8, "a repair lowers or clears a mark; it never raises one")
+    X(ERANGE, -8, "a repair lowers or clears a mark; it never raises one")                         \
+    X(EAGAIN, -9, "the section or the disk would make this request wait")
 
 typedef enum {
     ZKP_FENCE_OK = 0,
@@ -302,9 +308,13 @@ unsigned zkp_marks_section_waiters(zkp_marks_t *m, const char *lock);
 typedef struct zkp_fence_txn zkp_fence_txn_t;
 
 /* Enters the section of `lock` (NUL-terminated, zkp_lock_name_valid()),
- * blocking until no other request is inside it (requests on other locks
- * never wait), then decides with zkp_fence_decide() against the current
- * durable mark. Sets *verdict, *had_mark and *mark_before (the mark the
+ * blocking until it may (requests on other locks never wait): a token above
+ * the mark, or the lock's first, waits until no one is inside and enters
+ * alone; a token equal to the mark enters together with the other requests
+ * of that token unless one that raises the mark is inside or waiting; a
+ * token below the mark is decided as soon as no request that may change
+ * the mark is inside. Then decides with zkp_fence_decide() against the
+ * current durable mark. Sets *verdict, *had_mark and *mark_before (the mark the
  * decision was made against; 0 when there was none). mark_before and
  * had_mark may be NULL.
  *  - ACCEPT_*: returns 0 with *txn set; the caller is inside the section
@@ -322,6 +332,17 @@ typedef struct zkp_fence_txn zkp_fence_txn_t;
  * already in (it would wait for itself forever). */
 int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_txn_t **txn,
                     zkp_verdict_t *verdict, uint64_t *mark_before, int *had_mark);
+
+/* zkp_fence_begin() for a caller that must never wait (an event loop): the
+ * same decision and results when it needs no wait at all, i.e. for a token
+ * below the mark (REJECT_STALE) or equal to it (ACCEPT_EQUAL, inside
+ * together, zkp_fence_persist() then returns at once); otherwise
+ * ZKP_FENCE_EAGAIN with nothing held and nothing changed (*txn = NULL), and
+ * the caller goes to zkp_fence_begin() on a thread that may wait: a token
+ * that raises the mark or sets the first one (its persist waits for the
+ * disk), or a section that one of those is in or waits for. Thread-safe. */
+int zkp_fence_try_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_txn_t **txn,
+                        zkp_verdict_t *verdict, uint64_t *mark_before, int *had_mark);
 
 /* ACCEPT_HIGHER: makes the token the lock's new mark, durably (committed and
  * fsync'd, together with concurrent persists of other locks in one group

@@ -12,8 +12,21 @@
  * Shape:
  *  - memory: a hash map lock -> entry, split into STRIPES sub-tables, each
  *    with its own mutex and condvar. An entry carries the lock's durable
- *    mark and its section flag (busy). Every read (begin, get, count,
- *    foreach) is answered from here: the disk is never read after open.
+ *    mark and its section's state (busy, shared). Every read (begin, get,
+ *    count, foreach) is answered from here: the disk is never read after
+ *    open.
+ *  - the section has two ways in. A request that may change the mark (a
+ *    token above it, the lock's first token, a repair) is inside ALONE
+ *    (busy). Requests whose token EQUALS the mark are inside TOGETHER
+ *    (shared: a count): none of them changes the mark, so the order among
+ *    them is no part of the fencing order, just as for one holder's
+ *    parallel writes without fencing; what the backend must order among
+ *    them (a key's If-None-Match) it orders itself (backend.h). The two
+ *    never mix: ALONE waits until no one is inside, and while it waits no
+ *    new request enters shared (xwaiters), so a raising token is never
+ *    starved by a stream of equal ones. A stale token is decided whenever
+ *    no one is inside ALONE (the mark is then stable), without waiting
+ *    for the shared ones.
  *  - disk: written only by the committer thread, which drains the queue of
  *    mark updates and writes each batch in ONE transaction (one fsync):
  *    group commit. A persist waits for the commit of its batch.
@@ -65,11 +78,13 @@
 typedef struct entry {
     struct entry *next; /* chain within the stripe bucket */
     uint64_t hash;
-    uint64_t mark;    /* the durable mark, when has_mark */
-    int has_mark;     /* 0 until a first mark commits (and after a repair clears it) */
-    int pinned;       /* had a mark: kept until close (foreach hands out its name) */
-    int busy;         /* a request is inside this lock's section */
-    unsigned waiters; /* requests blocked until busy clears */
+    uint64_t mark;     /* the durable mark, when has_mark */
+    int has_mark;      /* 0 until a first mark commits (and after a repair clears it) */
+    int pinned;        /* had a mark: kept until close (foreach hands out its name) */
+    int busy;          /* a request is inside this lock's section ALONE */
+    unsigned shared;   /* requests inside TOGETHER (token equal to the mark) */
+    unsigned waiters;  /* requests blocked on the section (all kinds) */
+    unsigned xwaiters; /* of which need it ALONE: no new shared entry meanwhile */
     size_t len;
     char name[]; /* NUL-terminated */
 } entry_t;
@@ -135,6 +150,7 @@ struct zkp_fence_txn {
     zkp_marks_t *m;
     entry_t *e;
     uint64_t token;
+    int shared; /* inside TOGETHER (ACCEPT_EQUAL), else ALONE */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -287,7 +303,7 @@ static void map_remove(stripe_t *s, entry_t *e)
 /* Frees an entry nobody needs: never had a mark, nobody inside or waiting. */
 static void entry_release_locked(stripe_t *s, entry_t *e)
 {
-    if (!e->has_mark && !e->pinned && !e->busy && e->waiters == 0)
+    if (!e->has_mark && !e->pinned && !e->busy && e->shared == 0 && e->waiters == 0)
         map_remove(s, e);
 }
 
@@ -970,31 +986,84 @@ void zkp_marks_inject_failure(zkp_marks_t *m, int on)
 
 /* -------------------------------------------------- per-lock section */
 
-/* Enters e's section: waits (on the stripe condvar, stripe mutex released
- * meanwhile) until nobody else is inside. */
-static void section_wait_locked(stripe_t *s, entry_t *e)
+/* How a request with `token` may enter e's section now. */
+typedef enum {
+    ADMIT_ALONE,  /* may change the mark: inside alone */
+    ADMIT_SHARED, /* token equal to the mark: inside with the other such */
+    ADMIT_STALE,  /* below the mark: decided, nothing entered */
+    ADMIT_WAIT,   /* not now */
+} admit_t;
+
+/* counted: the caller itself is among e->xwaiters. */
+static admit_t admit_now(const entry_t *e, uint64_t token, int counted)
 {
-    e->waiters++;
-    while (e->busy)
-        pthread_cond_wait(&s->cv, &s->mu);
-    e->waiters--;
+    if (e->busy)
+        return ADMIT_WAIT; /* the mark may be changing */
+    if (e->has_mark && token < e->mark)
+        return ADMIT_STALE;
+    if (e->has_mark && token == e->mark)
+        return e->xwaiters > (unsigned)counted ? ADMIT_WAIT : ADMIT_SHARED;
+    return e->shared > 0 ? ADMIT_WAIT : ADMIT_ALONE;
 }
 
-/* The stripe condvar is shared by all entries of the stripe, so waking
- * must be a broadcast: a single signal could go to a waiter of another
- * lock, which would go back to sleep and leave ours waiting forever. */
-static void section_leave_locked(stripe_t *s, entry_t *e)
+/* Decides how a request with `token` enters e's section and enters it
+ * (busy or shared set), waiting (stripe mutex released meanwhile) if
+ * `wait`. Without `wait`, whatever would wait (for the section, or for the
+ * disk: entering alone means raising the mark) is ADMIT_WAIT, with nothing
+ * changed. While it waits
+ * for the section alone it counts in xwaiters, so that no new request
+ * enters shared before it. The stripe condvar is shared by all entries of
+ * the stripe, so every wake-up is a broadcast (a single signal could go to
+ * a waiter of another lock and be lost). */
+static admit_t section_admit_locked(stripe_t *s, entry_t *e, uint64_t token, int wait)
 {
-    e->busy = 0;
-    if (e->waiters > 0)
+    int counted = 0;
+    admit_t a;
+    for (;;) {
+        a = admit_now(e, token, counted);
+        if (!wait && a == ADMIT_ALONE)
+            a = ADMIT_WAIT;
+        if (a != ADMIT_WAIT || !wait)
+            break;
+        /* The mark only rises while we wait: what we wait for can change
+         * from alone to shared (another request raised it to our token). */
+        int alone = !(e->has_mark && token <= e->mark);
+        if (alone != counted) {
+            e->xwaiters = alone ? e->xwaiters + 1 : e->xwaiters - 1;
+            counted = alone;
+        }
+        e->waiters++;
+        pthread_cond_wait(&s->cv, &s->mu);
+        e->waiters--;
+    }
+    if (counted) {
+        e->xwaiters--;
+        /* Requests of equal token may have been waiting for us only. */
+        if (e->waiters > 0)
+            pthread_cond_broadcast(&s->cv);
+    }
+    if (a == ADMIT_ALONE)
+        e->busy = 1;
+    else if (a == ADMIT_SHARED)
+        e->shared++;
+    return a;
+}
+
+/* Leaves e's section, whichever way it was entered. */
+static void section_leave_locked(stripe_t *s, entry_t *e, int shared)
+{
+    if (shared)
+        e->shared--;
+    else
+        e->busy = 0;
+    if (e->waiters > 0 && (!shared || e->shared == 0))
         pthread_cond_broadcast(&s->cv);
     entry_release_locked(s, e);
 }
 
-/* Finds (or makes) the entry of lock[0..len) and waits until nobody is in
- * its section. Returns it with its stripe's mutex held (*sp), or NULL
- * without memory (nothing held). The caller marks it busy, or releases. */
-static entry_t *section_enter(zkp_marks_t *m, const char *lock, size_t len, stripe_t **sp)
+/* Finds (or makes) the entry of lock[0..len). Returns it with its stripe's
+ * mutex held (*sp), or NULL without memory (nothing held). */
+static entry_t *entry_get(zkp_marks_t *m, const char *lock, size_t len, stripe_t **sp)
 {
     uint64_t h = hash_name(m->seed, lock, len);
     stripe_t *s = stripe_of(m, h);
@@ -1004,13 +1073,34 @@ static entry_t *section_enter(zkp_marks_t *m, const char *lock, size_t len, stri
         pthread_mutex_unlock(&s->mu);
         return NULL;
     }
-    section_wait_locked(s, e);
     *sp = s;
     return e;
 }
 
-int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_txn_t **txn,
-                    zkp_verdict_t *verdict, uint64_t *mark_before, int *had_mark)
+/* For a repair: the entry of lock[0..len), once nobody is inside its
+ * section (counted in xwaiters meanwhile: shared requests drain, new ones
+ * wait), returned with its stripe's mutex held (*sp), or NULL without
+ * memory (nothing held). The caller sets busy, or releases. */
+static entry_t *section_enter_alone(zkp_marks_t *m, const char *lock, size_t len, stripe_t **sp)
+{
+    entry_t *e = entry_get(m, lock, len, sp);
+    if (e == NULL)
+        return NULL;
+    stripe_t *s = *sp;
+    e->xwaiters++;
+    e->waiters++;
+    while (e->busy || e->shared > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    e->waiters--;
+    e->xwaiters--;
+    if (e->waiters > 0)
+        pthread_cond_broadcast(&s->cv);
+    return e;
+}
+
+static int fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, int wait,
+                       zkp_fence_txn_t **txn, zkp_verdict_t *verdict, uint64_t *mark_before,
+                       int *had_mark)
 {
     if (txn != NULL)
         *txn = NULL;
@@ -1025,10 +1115,17 @@ int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_
         return ZKP_FENCE_ENOMEM;
 
     stripe_t *s;
-    entry_t *e = section_enter(m, lock, len, &s);
+    entry_t *e = entry_get(m, lock, len, &s);
     if (e == NULL) {
         free(t);
         return ZKP_FENCE_ENOMEM;
+    }
+    admit_t a = section_admit_locked(s, e, token, wait);
+    if (a == ADMIT_WAIT) {
+        entry_release_locked(s, e);
+        pthread_mutex_unlock(&s->mu);
+        free(t);
+        return ZKP_FENCE_EAGAIN;
     }
     zkp_verdict_t v = zkp_fence_decide(e->has_mark, e->mark, token);
     *verdict = v;
@@ -1040,16 +1137,30 @@ int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_
      * an acceptance is refused then (fail closed). */
     int rc = v != ZKP_VERDICT_REJECT_STALE && !atomic_load(&m->healthy) ? ZKP_FENCE_ESTORE : 0;
     if (v == ZKP_VERDICT_REJECT_STALE || rc != 0) {
-        entry_release_locked(s, e);
+        if (a == ADMIT_STALE)
+            entry_release_locked(s, e);
+        else
+            section_leave_locked(s, e, a == ADMIT_SHARED);
         pthread_mutex_unlock(&s->mu);
         free(t);
         return rc;
     }
-    e->busy = 1;
     pthread_mutex_unlock(&s->mu);
-    *t = (zkp_fence_txn_t){.m = m, .e = e, .token = token};
+    *t = (zkp_fence_txn_t){.m = m, .e = e, .token = token, .shared = a == ADMIT_SHARED};
     *txn = t;
     return 0;
+}
+
+int zkp_fence_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_txn_t **txn,
+                    zkp_verdict_t *verdict, uint64_t *mark_before, int *had_mark)
+{
+    return fence_begin(m, lock, token, 1, txn, verdict, mark_before, had_mark);
+}
+
+int zkp_fence_try_begin(zkp_marks_t *m, const char *lock, uint64_t token, zkp_fence_txn_t **txn,
+                        zkp_verdict_t *verdict, uint64_t *mark_before, int *had_mark)
+{
+    return fence_begin(m, lock, token, 0, txn, verdict, mark_before, had_mark);
 }
 
 /* Hands the update to the committer and waits for its batch to commit. */
@@ -1078,10 +1189,11 @@ int zkp_fence_persist(zkp_fence_txn_t *txn)
         return ZKP_FENCE_EINVAL;
     zkp_marks_t *m = txn->m;
     entry_t *e = txn->e;
-    /* Reading e without the stripe mutex is safe: only the thread inside
-     * the section (this one) ever writes e->mark / e->has_mark. Below the
-     * mark can only mean that an earlier call of this txn found a higher
-     * durable mark: it stays stale. */
+    /* Reading e without the stripe mutex is safe: only a thread inside the
+     * section alone (this one, or none while this txn is shared) ever
+     * writes e->mark / e->has_mark. Below the mark can only mean that an
+     * earlier call of this txn found a higher durable mark: it stays
+     * stale. A shared txn's token is the mark: the next test returns. */
     if (e->has_mark && txn->token < e->mark)
         return ZKP_FENCE_ESTALE;
     if (e->has_mark && txn->token == e->mark)
@@ -1110,7 +1222,8 @@ int zkp_fence_persist(zkp_fence_txn_t *txn)
 
 uint64_t zkp_fence_txn_mark(const zkp_fence_txn_t *txn)
 {
-    /* No stripe mutex needed: only the section's holder writes the mark. */
+    /* No stripe mutex needed: only a holder of the section alone writes
+     * the mark, and none is inside while this txn is. */
     return txn != NULL && txn->e->has_mark ? txn->e->mark : 0;
 }
 
@@ -1121,7 +1234,7 @@ void zkp_fence_end(zkp_fence_txn_t *txn)
     entry_t *e = txn->e;
     stripe_t *s = stripe_of(txn->m, e->hash);
     pthread_mutex_lock(&s->mu);
-    section_leave_locked(s, e);
+    section_leave_locked(s, e, txn->shared);
     pthread_mutex_unlock(&s->mu);
     free(txn);
 }
@@ -1137,7 +1250,7 @@ int zkp_marks_repair(zkp_marks_t *m, const char *lock, int clear, uint64_t new_m
     if (!zkp_lock_name_legacy(lock, len))
         return ZKP_FENCE_EINVAL;
     stripe_t *s;
-    entry_t *e = section_enter(m, lock, len, &s);
+    entry_t *e = section_enter_alone(m, lock, len, &s);
     if (e == NULL)
         return ZKP_FENCE_ENOMEM;
     /* Alone in the section: decide, then write with only busy set, as a
@@ -1164,7 +1277,7 @@ int zkp_marks_repair(zkp_marks_t *m, const char *lock, int clear, uint64_t new_m
             pthread_mutex_unlock(&s->mu);
             done(arg, rc, had, old);
             pthread_mutex_lock(&s->mu);
-            section_leave_locked(s, e);
+            section_leave_locked(s, e, 0);
         } else {
             entry_release_locked(s, e);
         }
@@ -1191,7 +1304,7 @@ int zkp_marks_repair(zkp_marks_t *m, const char *lock, int clear, uint64_t new_m
     if (done != NULL)
         done(arg, rc, had, old);
     pthread_mutex_lock(&s->mu);
-    section_leave_locked(s, e);
+    section_leave_locked(s, e, 0);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

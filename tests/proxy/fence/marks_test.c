@@ -475,6 +475,179 @@ static void test_same_lock_waits(void)
     zkp_marks_close(m);
 }
 
+/* ------------------------------------- sections: equal tokens together */
+
+typedef struct begin_arg {
+    zkp_marks_t *m;
+    const char *lock;
+    uint64_t token;
+    int rc, persist_rc;
+    zkp_verdict_t verdict;
+    uint64_t before;
+    atomic_int returned;
+} begin_arg_t;
+
+/* A whole fenced write on its own thread, with what it was told. */
+static void *begin_thread(void *p)
+{
+    begin_arg_t *a = p;
+    zkp_fence_txn_t *txn = NULL;
+    a->rc = zkp_fence_begin(a->m, a->lock, a->token, &txn, &a->verdict, &a->before, NULL);
+    if (a->rc == 0 && txn != NULL) {
+        a->persist_rc = zkp_fence_persist(txn);
+        zkp_fence_end(txn);
+    }
+    atomic_store(&a->returned, 1);
+    return NULL;
+}
+
+static void begin_arg_init(begin_arg_t *a, zkp_marks_t *m, const char *lock, uint64_t token)
+{
+    *a = (begin_arg_t){.m = m, .lock = lock, .token = token, .rc = -100, .persist_rc = -100};
+    atomic_init(&a->returned, 0);
+}
+
+/* Requests whose token equals the mark are inside together; one that
+ * raises the mark waits until they have left, and holds back new equal
+ * ones meanwhile, which are then stale. */
+static void test_equal_tokens_together(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/T", 10, &v), 0);
+    zkp_fence_txn_t *a = NULL, *b = NULL, *c = (zkp_fence_txn_t *)&v;
+    uint64_t before = 0;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/T", 10, &a, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    /* a second one enters while the first is inside */
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_try_begin(m, "/T", 10, &b, &v, &before, NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    CU_ASSERT_EQUAL(before, 10);
+    CU_ASSERT_EQUAL(zkp_fence_persist(b), 0);
+    /* a stale one is decided without waiting for them */
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/T", 9, &c, &v, &before, NULL), 0);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
+    CU_ASSERT_EQUAL(before, 10);
+
+    /* a raise waits for both */
+    begin_arg_t x;
+    begin_arg_init(&x, m, "/T", 11);
+    pthread_t tx, ty;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tx, NULL, begin_thread, &x), 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/T") == 1, 10000));
+    /* while it waits, no new equal request enters */
+    c = (zkp_fence_txn_t *)&v;
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/T", 10, &c, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_PTR_NULL(c);
+    begin_arg_t y;
+    begin_arg_init(&y, m, "/T", 10);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&ty, NULL, begin_thread, &y), 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/T") == 2, 10000));
+    zkp_fence_end(a);
+    CU_ASSERT_EQUAL(atomic_load(&x.returned), 0); /* b is still inside */
+    CU_ASSERT_EQUAL(mark_of(m, "/T"), 10);
+    zkp_fence_end(b);
+    pthread_join(tx, NULL);
+    pthread_join(ty, NULL);
+    CU_ASSERT_EQUAL(x.rc, 0);
+    CU_ASSERT_EQUAL(x.verdict, ZKP_VERDICT_ACCEPT_HIGHER);
+    CU_ASSERT_EQUAL(x.persist_rc, 0);
+    CU_ASSERT_EQUAL(y.rc, 0);
+    CU_ASSERT_EQUAL(y.verdict, ZKP_VERDICT_REJECT_STALE); /* decided after the raise */
+    CU_ASSERT_EQUAL(y.before, 11);
+    CU_ASSERT_EQUAL(mark_of(m, "/T"), 11);
+    CU_ASSERT_EQUAL(zkp_marks_section_waiters(m, "/T"), 0);
+    zkp_marks_close(m);
+}
+
+/* Requests of the token a waiting raise brings are inside together once
+ * it has raised the mark: they waited to enter alone, and enter shared. */
+static void test_waiting_raises_enter_together(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/W", 10, &v), 0);
+    zkp_fence_txn_t *h = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/W", 10, &h, &v, NULL, NULL), 0);
+    enum { N = 4 };
+    begin_arg_t w[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        begin_arg_init(&w[i], m, "/W", 12);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, begin_thread, &w[i]), 0);
+    }
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/W") == N, 10000));
+    zkp_fence_end(h);
+    int higher = 0, equal = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        CU_ASSERT_EQUAL(w[i].rc, 0);
+        CU_ASSERT_EQUAL(w[i].persist_rc, 0);
+        higher += w[i].verdict == ZKP_VERDICT_ACCEPT_HIGHER;
+        equal += w[i].verdict == ZKP_VERDICT_ACCEPT_EQUAL;
+    }
+    CU_ASSERT_EQUAL(higher, 1);
+    CU_ASSERT_EQUAL(equal, N - 1);
+    CU_ASSERT_EQUAL(mark_of(m, "/W"), 12);
+    CU_ASSERT_EQUAL(zkp_marks_section_waiters(m, "/W"), 0);
+    zkp_marks_close(m);
+}
+
+/* try_begin never waits: not for the section, not for the disk. */
+static void test_try_begin_never_waits(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_fence_txn_t *txn = NULL;
+    zkp_verdict_t v;
+    uint64_t commits = zkp_marks_commits(m);
+    /* a first token would persist: not here, and nothing is left behind */
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 5, &txn, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_PTR_NULL(txn);
+    CU_ASSERT_EQUAL(zkp_marks_count(m), 0);
+    CU_ASSERT_EQUAL(zkp_marks_get(m, "/N", &commits), 1);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(NULL, "/N", 5, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "N", 5, &txn, &v, NULL, NULL), ZKP_FENCE_EINVAL);
+    CU_ASSERT_EQUAL(fenced_write(m, "/N", 5, &v), 0);
+    commits = zkp_marks_commits(m);
+    /* a raise would persist */
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 6, &txn, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    /* while a raise is inside, nothing is decided: the mark may be changing */
+    zkp_fence_txn_t *h = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/N", 6, &h, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 5, &txn, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 6, &txn, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 4, &txn, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_EQUAL(zkp_fence_persist(h), 0);
+    zkp_fence_end(h);
+    /* equal and stale now answer at once; equal persists nothing */
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_try_begin(m, "/N", 6, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    CU_ASSERT_EQUAL(zkp_fence_persist(txn), 0);
+    zkp_fence_end(txn);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 5, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
+    CU_ASSERT_PTR_NULL(txn);
+    CU_ASSERT_EQUAL(zkp_marks_commits(m), commits + 1);
+    CU_ASSERT_EQUAL(mark_of(m, "/N"), 6);
+    /* an unhealthy store refuses an acceptance (fail closed), not a rejection */
+    zkp_marks_inject_failure(m, 1);
+    CU_ASSERT_EQUAL(fenced_write(m, "/other", 1, &v), ZKP_FENCE_ESTORE);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 6, &txn, &v, NULL, NULL), ZKP_FENCE_ESTORE);
+    CU_ASSERT_PTR_NULL(txn);
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/N", 5, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_REJECT_STALE);
+    zkp_marks_inject_failure(m, 0);
+    zkp_marks_close(m);
+}
+
 /* ------------------------------------------------ concurrency, 16 threads */
 
 #define CC_THREADS 16
@@ -482,8 +655,10 @@ static void test_same_lock_waits(void)
 
 typedef struct cc_lock {
     char name[32];
-    atomic_int inside;  /* requests inside the section: must stay <= 1 */
-    uint64_t *accepted; /* tokens in the order their writes happened */
+    pthread_mutex_t mu;    /* the test's own bookkeeping, not the section */
+    int inside;            /* requests inside the section */
+    uint64_t inside_token; /* their token (all equal, or it is an overlap) */
+    uint64_t *accepted;    /* tokens in the order their writes happened */
     size_t n;
     uint64_t max_accepted;
 } cc_lock_t;
@@ -492,7 +667,8 @@ typedef struct cc {
     zkp_marks_t *m;
     cc_lock_t locks[CC_LOCKS];
     int iters;
-    atomic_int overlaps; /* two requests inside one section */
+    atomic_int overlaps; /* two requests of different tokens inside one section */
+    atomic_int together; /* requests of one token inside together (allowed) */
     atomic_int errors;
     atomic_int bad_rejects; /* rejected although token >= mark_before */
     atomic_int higher;      /* ACCEPT_HIGHER verdicts persisted */
@@ -533,20 +709,33 @@ static void *cc_worker(void *p)
                 atomic_fetch_add(&cc->bad_rejects, 1);
             continue;
         }
-        if (atomic_fetch_add(&l->inside, 1) != 0)
+        pthread_mutex_lock(&l->mu);
+        if (l->inside > 0 && l->inside_token != token)
             atomic_fetch_add(&cc->overlaps, 1);
+        if (l->inside > 0)
+            atomic_fetch_add(&cc->together, 1);
+        if (v == ZKP_VERDICT_ACCEPT_HIGHER && l->inside > 0)
+            atomic_fetch_add(&cc->overlaps, 1); /* a raise is alone */
+        l->inside++;
+        l->inside_token = token;
+        pthread_mutex_unlock(&l->mu);
         if (zkp_fence_persist(txn) != 0) {
             atomic_fetch_add(&cc->errors, 1);
         } else {
-            /* "the write": appended inside the section, unprotected on
-             * purpose: the section is the only thing ordering it */
+            /* "the write", inside the section: the section alone orders it
+             * against writes of other tokens (the mutex only keeps the
+             * bookkeeping of equal ones, inside together, consistent) */
+            pthread_mutex_lock(&l->mu);
             l->accepted[l->n++] = token;
             if (token > l->max_accepted)
                 l->max_accepted = token;
+            pthread_mutex_unlock(&l->mu);
             if (v == ZKP_VERDICT_ACCEPT_HIGHER)
                 atomic_fetch_add(&cc->higher, 1);
         }
-        atomic_fetch_sub(&l->inside, 1);
+        pthread_mutex_lock(&l->mu);
+        l->inside--;
+        pthread_mutex_unlock(&l->mu);
         zkp_fence_end(txn);
     }
     return NULL;
@@ -562,6 +751,7 @@ static void test_concurrent_writers(void)
     cc->iters = ft_under_valgrind() ? 60 : 400;
     for (int i = 0; i < CC_LOCKS; i++) {
         snprintf(cc->locks[i].name, sizeof(cc->locks[i].name), "/cc/lock-%d", i);
+        pthread_mutex_init(&cc->locks[i].mu, NULL);
         cc->locks[i].accepted = calloc((size_t)CC_THREADS * cc->iters, sizeof(uint64_t));
     }
     pthread_t t[CC_THREADS];
@@ -594,9 +784,9 @@ static void test_concurrent_writers(void)
     /* Group commit: concurrent persists of different locks shared fsyncs. */
     CU_ASSERT(st.commits < st.updates);
     CU_ASSERT(st.largest_batch > 1);
-    printf("\n    %zu accepted writes, %" PRIu64 " mark updates in %" PRIu64
+    printf("\n    %zu accepted writes (%d inside together), %" PRIu64 " mark updates in %" PRIu64
            " commits (largest batch %" PRIu64 ") ",
-           total, st.updates, st.commits, st.largest_batch);
+           total, atomic_load(&cc->together), st.updates, st.commits, st.largest_batch);
     zkp_marks_close(m);
 
     /* And all of it is on disk. */
@@ -605,6 +795,7 @@ static void test_concurrent_writers(void)
     for (int i = 0; i < CC_LOCKS; i++) {
         CU_ASSERT_EQUAL(mark_of(m, cc->locks[i].name), cc->locks[i].max_accepted);
         free(cc->locks[i].accepted);
+        pthread_mutex_destroy(&cc->locks[i].mu);
     }
     zkp_marks_close(m);
     free(cc);
@@ -1421,6 +1612,10 @@ int main(void)
     CU_add_test(s, "foreach: sorted snapshot", test_foreach_sorted_snapshot);
     CU_add_test(s, "other locks do not wait for a held section", test_other_locks_do_not_wait);
     CU_add_test(s, "the same lock waits, then decides", test_same_lock_waits);
+    CU_add_test(s, "equal tokens are inside together; a raise waits", test_equal_tokens_together);
+    CU_add_test(s, "waiting raises of one token enter together",
+                test_waiting_raises_enter_together);
+    CU_add_test(s, "try_begin never waits", test_try_begin_never_waits);
     CU_add_test(s, "16 concurrent writers on 4 locks", test_concurrent_writers);
     CU_add_test(s, "group commit batches persists", test_group_commit_batches);
     CU_add_test(s, "injected failure: fail closed, then recover", test_inject_failure);
