@@ -124,6 +124,15 @@ typedef struct zkp_req {
     /* --- the S3 operation's own (s3/ops_multipart.c) */
     int upload_gone; /* a completion whose upload was not there at request start */
 
+    /* --- a fencing decision taken on the event loop (s3/gate.h,
+     * zkp_gate_early): used by the gate's next enter, or its section left
+     * by zkp_gate_early_drop() when execution ends without one */
+    int early;                       /* the decision below was taken */
+    struct zkp_fence_txn *early_txn; /* inside the section (NULL: stale) */
+    int early_verdict;               /* zkp_verdict_t */
+    uint64_t early_mark;
+    int early_had_mark;
+
     /* --- handed to a worker (http/server.c): the connection is suspended
      * while the worker executes the request; responses it makes are kept
      * here (http/respond.c) and queued when libmicrohttpd calls us again

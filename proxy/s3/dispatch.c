@@ -31,7 +31,19 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
     }
 }
 
-int zkp_s3_blocks(const zkp_req_t *r)
+/* A PutObject ends on the event loop when nothing in its end can wait: the
+ * backend's seal and commit (no fsync: page-cache writes and a rename),
+ * and the fencing decision (s3/gate.h). That saves the hand-off to a
+ * worker and back (a futex wake, a suspend and resume of the connection,
+ * three context switches: most of what a small PUT cost beyond nginx's). */
+static int put_ends_here(zkp_req_t *r)
+{
+    const zkp_backend_ops_t *ops = r->svc->be->ops;
+    return !ops->remote && ops->put_waits != NULL && !ops->put_waits(r->svc->be) &&
+           zkp_gate_early(r);
+}
+
+int zkp_s3_blocks(zkp_req_t *r)
 {
     const zkp_op_t *op = &r->op;
     /* A fenced read waits for the lock's section and the mark's group
@@ -41,6 +53,10 @@ int zkp_s3_blocks(const zkp_req_t *r)
         return 1;
     switch (op->kind) {
     case ZKP_OP_PUT_OBJECT:
+        if (!put_ends_here(r))
+            return 1;
+        atomic_fetch_add(&r->svc->metrics.writes_on_loop, 1);
+        return 0;
     case ZKP_OP_COPY_OBJECT:
     case ZKP_OP_DELETE_OBJECT:
     case ZKP_OP_DELETE_OBJECTS:
@@ -74,7 +90,7 @@ int zkp_s3_blocks(const zkp_req_t *r)
     }
 }
 
-enum MHD_Result zkp_s3_execute(zkp_req_t *r)
+static enum MHD_Result execute(zkp_req_t *r)
 {
     switch (r->op.kind) {
     case ZKP_OP_LIST_BUCKETS:
@@ -129,4 +145,13 @@ enum MHD_Result zkp_s3_execute(zkp_req_t *r)
     default:
         return zkp_op_admin(r);
     }
+}
+
+enum MHD_Result zkp_s3_execute(zkp_req_t *r)
+{
+    enum MHD_Result res = execute(r);
+    /* An early decision (zkp_s3_blocks) that no enter used: its section is
+     * left here, whatever ended the request. */
+    zkp_gate_early_drop(r);
+    return res;
 }

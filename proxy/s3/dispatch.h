@@ -21,8 +21,11 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res);
  * reads, fence-advance and the multipart listings; and, when the backend is
  * remote (backend.h: `remote`), every read and listing. The server runs
  * those on a worker, the rest (ordinary reads of a local backend) on its
- * event loop. */
-int zkp_s3_blocks(const zkp_req_t *r);
+ * event loop. Called once, when the body is complete: for a PutObject
+ * whose end cannot wait (a local backend without object fsync, the fencing
+ * decision taken without waiting: s3/gate.h, zkp_gate_early) it answers 0,
+ * and zkp_s3_execute() on the event loop uses that decision. */
+int zkp_s3_blocks(zkp_req_t *r);
 
 /* Executes the operation (body complete) and queues its response; returns
  * the result of queueing it. */

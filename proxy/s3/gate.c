@@ -222,6 +222,60 @@ static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result 
     return -1;
 }
 
+int zkp_gate_early(zkp_req_t *r)
+{
+    zkp_op_t *op = &r->op;
+    if (op->fence != ZKP_FENCE_PRESENT)
+        return 1;
+    if (op->lock_pending)
+        return 0;
+    zkp_fence_txn_t *txn = NULL;
+    zkp_verdict_t v;
+    uint64_t mark = 0;
+    int had = 0;
+    /* Any error (EAGAIN, or one the worker's enter will report) goes to
+     * the worker, which decides again from the start. */
+    if (zkp_fence_try_begin(r->svc->marks, op->lock, op->token, &txn, &v, &mark, &had) != 0)
+        return 0;
+    if (txn != NULL && r->svc->zk != NULL &&
+        !zkp_zk_check_cached(r->svc->zk, op->lock, op->token)) {
+        zkp_fence_end(txn); /* nothing decided yet: the worker asks ZooKeeper */
+        return 0;
+    }
+    r->early = 1;
+    r->early_txn = txn;
+    r->early_verdict = (int)v;
+    r->early_mark = mark;
+    r->early_had_mark = had;
+    return 1;
+}
+
+void zkp_gate_early_drop(zkp_req_t *r)
+{
+    if (r->early_txn != NULL)
+        zkp_fence_end(r->early_txn);
+    r->early_txn = NULL;
+    r->early = 0;
+}
+
+/* The decision: the one zkp_gate_early() took (its verification included),
+ * or a section entered now (waiting for it). *verified: 1 for the former. */
+static int begin(zkp_req_t *r, zkp_gate_t *g, int *verified)
+{
+    zkp_op_t *op = &r->op;
+    *verified = r->early;
+    if (!r->early)
+        return zkp_fence_begin(r->svc->marks, op->lock, op->token, &g->txn, &g->verdict, &g->mark,
+                               &g->had_mark);
+    g->txn = r->early_txn;
+    g->verdict = (zkp_verdict_t)r->early_verdict;
+    g->mark = r->early_mark;
+    g->had_mark = r->early_had_mark;
+    r->early = 0;
+    r->early_txn = NULL;
+    return 0;
+}
+
 /* record_accept: count and audit an acceptance here (zkp_gate_enter), or
  * leave it to the caller (zkp_gate_enter_decide). */
 static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept,
@@ -231,8 +285,8 @@ static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept
     g->txn = NULL;
     if (op->fence != ZKP_FENCE_PRESENT)
         return 0; /* an optional bucket or an ordinary read: precheck allowed it */
-    int rc = zkp_fence_begin(r->svc->marks, op->lock, op->token, &g->txn, &g->verdict, &g->mark,
-                             &g->had_mark);
+    int verified;
+    int rc = begin(r, g, &verified);
     if (rc < 0) {
         /* ESTORE comes with the decision's outputs set; other errors without. */
         int decided = rc == ZKP_FENCE_ESTORE;
@@ -245,7 +299,7 @@ static int enter(zkp_req_t *r, zkp_gate_t *g, const char *key, int record_accept
         *res = refuse_stale(r, key, g->mark);
         return -1;
     }
-    if (r->svc->zk != NULL && verify(r, g, key, res) != 0)
+    if (r->svc->zk != NULL && !verified && verify(r, g, key, res) != 0)
         return -1;
     rc = zkp_fence_persist(g->txn);
     if (rc == ZKP_FENCE_ESTALE) {

@@ -50,6 +50,22 @@ void zkp_gate_audit(zkp_req_t *r, const zkp_gate_t *g, const char *key);
 /* Logs verdict v for one key (DeleteObjects: ZKP_VERDICT_REJECT_INVALID for a
  * key that was refused although the token was accepted). */
 void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_verdict_t v);
+/* On an event loop, for a request whose end never waits otherwise (the
+ * caller checked its backend): takes the fencing decision now if that
+ * needs no wait either (fence/fence.h, zkp_fence_try_begin): a token equal
+ * to the mark with the section open to it (entered, together with the
+ * other requests of that token), or a stale one; and, with verification
+ * on, a token the verifier's cache confirms. Returns 1: the request may
+ * end here, and its zkp_gate_enter*() uses that decision (nothing is
+ * recorded before then); or 0, with nothing held: it ends on a worker,
+ * where the gate decides as usual. A request without fencing headers
+ * returns 1 (it has no section). */
+int zkp_gate_early(zkp_req_t *r);
+/* Leaves the section that zkp_gate_early() entered, when the request ended
+ * without an enter to use it (a body that failed its checks). No-op
+ * otherwise. */
+void zkp_gate_early_drop(zkp_req_t *r);
+
 /* Leaves the lock's section, if inside; a second call is a no-op. */
 void zkp_gate_leave(zkp_gate_t *g);
 

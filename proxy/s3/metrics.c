@@ -107,8 +107,12 @@ void zkp_metrics_render(zkp_metrics_t *m, zkp_buf_t *b, uint64_t marks, int heal
                    "# TYPE zkfence_head_timeouts_total counter\nzkfence_head_timeouts_total %llu\n"
                    "# HELP zkfence_auth_refused_total Requests refused by authentication or "
                    "rights.\n"
-                   "# TYPE zkfence_auth_refused_total counter\nzkfence_auth_refused_total %llu\n",
+                   "# TYPE zkfence_auth_refused_total counter\nzkfence_auth_refused_total %llu\n"
+                   "# HELP zkfence_writes_on_loop_total PutObjects that ended on an event loop "
+                   "(nothing in their end could wait), not on a worker.\n"
+                   "# TYPE zkfence_writes_on_loop_total counter\nzkfence_writes_on_loop_total "
+                   "%llu\n",
                    (unsigned long long)marks, healthy, load(&m->bytes_in), load(&m->bytes_out),
                    atomic_load(&m->inflight), load(&m->uploads_swept), load(&m->head_timeouts),
-                   load(&m->auth_refused));
+                   load(&m->auth_refused), load(&m->writes_on_loop));
 }

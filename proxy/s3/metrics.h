@@ -25,8 +25,9 @@ typedef struct zkp_metrics {
     atomic_uint_least64_t bytes_out;     /* object bytes sent */
     atomic_uint_least64_t uploads_swept; /* multipart uploads aborted for their age */
     atomic_int inflight;
-    atomic_uint_least64_t head_timeouts; /* connections shut down for a late request head */
-    atomic_uint_least64_t auth_refused;  /* requests refused by authentication or rights */
+    atomic_uint_least64_t head_timeouts;  /* connections shut down for a late request head */
+    atomic_uint_least64_t auth_refused;   /* requests refused by authentication or rights */
+    atomic_uint_least64_t writes_on_loop; /* PutObjects ended on an event loop (s3/dispatch.c) */
 } zkp_metrics_t;
 
 void zkp_metrics_init(zkp_metrics_t *m);

@@ -389,6 +389,23 @@ zkp_zk_result_t zkp_zk_check(zkp_zk_t *z, const char *lock, uint64_t token, zkp_
     return ask(z, lock, token, found);
 }
 
+int zkp_zk_check_cached(zkp_zk_t *z, const char *lock, uint64_t token)
+{
+    int hit;
+    if (z->mode == ZKP_ZK_MODE_ZXID) {
+        uint64_t bound = atomic_load(&z->bound);
+        hit = bound != 0 && token <= bound;
+    } else {
+        uint64_t holder;
+        hit = zkp_zk_connected(z) && cache_get(z, lock, &holder) && holder == token;
+    }
+    if (hit) {
+        atomic_fetch_add(&z->lookups, 1);
+        atomic_fetch_add(&z->hits, 1);
+    }
+    return hit;
+}
+
 void zkp_zk_stats(zkp_zk_t *z, uint64_t *lookups, uint64_t *hits, size_t *cached)
 {
     *lookups = atomic_load(&z->lookups);

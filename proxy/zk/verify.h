@@ -104,6 +104,14 @@ void zkp_zk_close(zkp_zk_t *z);
  * libzkfence callback. */
 zkp_zk_result_t zkp_zk_check(zkp_zk_t *z, const char *lock, uint64_t token, zkp_zk_found_t *found);
 
+/* zkp_zk_check() answered without waiting: 1 when the cache confirms the
+ * token (holder mode: connected and the cached holder is `token`; zxid
+ * mode: token <= the cached bound), counted as a lookup and a hit as
+ * zkp_zk_check() would; 0 when only a round trip could answer (nothing
+ * counted: the caller asks zkp_zk_check() on a thread that may wait). For
+ * the event loops. Thread-safe. */
+int zkp_zk_check_cached(zkp_zk_t *z, const char *lock, uint64_t token);
+
 /* Counters for /_zkfence/metrics: checks asked, checks answered by the
  * cache (no round trip: the holder cache, or the zxid bound), entries in
  * the holder cache. Thread-safe. */

@@ -15,13 +15,14 @@
 
 #include "harness.h"
 
-static long put_tok(const pt_proxy_t *p, const char *path, const char *lock, uint64_t token,
-                    const char *body, size_t len, pt_resp_t *out)
+/* A fenced PUT with one more header (extra, NULL: none). */
+static long put_tok_h(const pt_proxy_t *p, const char *path, const char *lock, uint64_t token,
+                      const char *body, size_t len, const char *extra, pt_resp_t *out)
 {
     char l[256], t[64];
     snprintf(l, sizeof(l), "X-Fencing-Lock: %s", lock);
     snprintf(t, sizeof(t), "X-Fencing-Token: %" PRIu64, token);
-    const char *h[] = {l, t, NULL};
+    const char *h[] = {l, t, extra, NULL};
     pt_resp_t tmp;
     pt_resp_t *r = out ? out : &tmp;
     pt_http(p, "PUT", path, h, body, len, r);
@@ -29,6 +30,12 @@ static long put_tok(const pt_proxy_t *p, const char *path, const char *lock, uin
     if (out == NULL)
         pt_resp_free(&tmp);
     return st;
+}
+
+static long put_tok(const pt_proxy_t *p, const char *path, const char *lock, uint64_t token,
+                    const char *body, size_t len, pt_resp_t *out)
+{
+    return put_tok_h(p, path, lock, token, body, len, NULL, out);
 }
 
 static char *get(const pt_proxy_t *p, const char *path, long *st, uint64_t *token)
@@ -197,11 +204,13 @@ static void test_lower_after_higher(void)
 /* Writer A (token 5) passes the early check and streams half its body;
  * writer B (token 6) completes a write under the same lock on another
  * connection; then A's body ends. The decision at the end is what counts:
- * A gets 412 naming mark 6, and none of A's bytes is ever readable. */
-static void test_stale_during_upload(void)
+ * A gets 412 naming mark 6, and none of A's bytes is ever readable. With
+ * object_fsync = off the decision on A is taken on the event loop
+ * (zkfence_writes_on_loop_total counts it), B's raise on a worker. */
+static void stale_during_upload_with(const char *conf_extra, long long on_loop)
 {
     pt_proxy_t p;
-    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, conf_extra), 0);
     mkbucket(&p, "upl");
     const char *L = "/locks/upload";
     int fd = start_upload(&p, "/upl/k", L, 5, 2000, 1000);
@@ -226,6 +235,82 @@ static void test_stale_during_upload(void)
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/upl"), 1);
     CU_ASSERT_EQUAL(
         count_lines(&p, "\"token\":\"5\",\"mark\":\"6\",\"verdict\":\"rejected_stale\""), 1);
+    CU_ASSERT_EQUAL(pt_metric(&p, "zkfence_writes_on_loop_total"), on_loop);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+}
+
+static void test_stale_during_upload(void)
+{
+    stale_during_upload_with(NULL, 0);
+}
+
+static void test_stale_during_upload_on_loop(void)
+{
+    stale_during_upload_with("object_fsync = off\n", 1);
+}
+
+/* --- writes that end on the event loop --------------------------------------------- */
+
+/* With object_fsync = off, a PutObject whose fencing decision needs no wait
+ * (its token equal to the mark, the section open to it) ends on the event
+ * loop; one that raises the mark, or sets the lock's first, ends on a
+ * worker (its persist waits for the disk); with object_fsync = on, every
+ * write ends on a worker. Same answers, same audit lines either way. */
+static void test_writes_end_on_loop(void)
+{
+    pt_proxy_t p;
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, "object_fsync = off\n"), 0);
+    mkbucket(&p, "loop");
+    const char *L = "/locks/loop";
+    const char *M = "zkfence_writes_on_loop_total";
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/k", L, 10, "first", 5, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 0); /* the lock's first mark: a worker */
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/k", L, 10, "second", 6, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 1); /* equal: on the loop */
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/j", L, 10, "other key", 9, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 2);
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/k", L, 11, "third", 5, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 2);                                  /* a raise: a worker */
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/k", L, 10, "stale", 5, NULL), 412); /* early check */
+    /* An If-None-Match: * on an existing key, decided on the loop: 412,
+     * nothing written (the bucket's mutex orders it with the publication). */
+    pt_resp_t resp;
+    CU_ASSERT_EQUAL(put_tok_h(&p, "/loop/k", L, 11, "not written", 11, "If-None-Match: *", &resp),
+                    412);
+    CU_ASSERT_TRUE(pt_error_is(&resp, "PreconditionFailed"));
+    pt_resp_free(&resp);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 3);
+    long st;
+    uint64_t tok;
+    char *b = get(&p, "/loop/k", &st, &tok);
+    CU_ASSERT_EQUAL(st, 200);
+    CU_ASSERT_STRING_EQUAL(b, "third");
+    CU_ASSERT_EQUAL(tok, 11);
+    free(b);
+    b = get(&p, "/loop/j", &st, &tok);
+    CU_ASSERT_STRING_EQUAL(b, "other key");
+    free(b);
+    CU_ASSERT_EQUAL(
+        count_lines(&p, "\"token\":\"10\",\"mark\":\"10\",\"verdict\":\"accepted_equal\""), 2);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 11);
+    /* After a kill -9 and a restart, marks and objects are what was
+     * acknowledged. */
+    pt_proxy_kill9(&p);
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
+    CU_ASSERT_EQUAL(pt_mark(&p, L), 11);
+    b = get(&p, "/loop/k", &st, &tok);
+    CU_ASSERT_STRING_EQUAL(b, "third");
+    free(b);
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+
+    /* object_fsync = on: an equal token still ends on a worker. */
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, NULL), 0);
+    mkbucket(&p, "loop");
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/k", L, 10, "first", 5, NULL), 200);
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/k", L, 10, "second", 6, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 0);
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 }
@@ -507,6 +592,13 @@ static void test_concurrent_writers(void)
 static void test_concurrent_writers_one_worker(void)
 {
     concurrent_writers_with("threads = 1\nio_threads = 1\n");
+}
+
+/* object_fsync = off: writes of a token equal to the mark end on the event
+ * loops, the others on the workers, side by side. */
+static void test_concurrent_writers_fsync_off(void)
+{
+    concurrent_writers_with("object_fsync = off\n");
 }
 
 /* --- kill -9 mid-load, then restart --------------------------------------------------- */
@@ -827,10 +919,13 @@ static void add_tests(void *suite)
     CU_add_test(suite, "rules", test_rules);
     CU_add_test(suite, "lower_after_higher", test_lower_after_higher);
     CU_add_test(suite, "stale_during_upload", test_stale_during_upload);
+    CU_add_test(suite, "stale_during_upload_on_loop", test_stale_during_upload_on_loop);
+    CU_add_test(suite, "writes_end_on_loop", test_writes_end_on_loop);
     CU_add_test(suite, "second_proxy_refused", test_second_proxy_refused);
     CU_add_test(suite, "sighup_reopens_audit_log", test_sighup_reopens_audit_log);
     CU_add_test(suite, "concurrent_writers", test_concurrent_writers);
     CU_add_test(suite, "concurrent_writers_one_worker", test_concurrent_writers_one_worker);
+    CU_add_test(suite, "concurrent_writers_fsync_off", test_concurrent_writers_fsync_off);
     CU_add_test(suite, "kill9_restart", test_kill9_restart);
     CU_add_test(suite, "sigterm_keepalive_load", test_sigterm_keepalive_load);
     CU_add_test(suite, "sigterm_turns_new_connections_away",

@@ -405,6 +405,13 @@ static int load_all(zkp_fs_t *be)
     return rc;
 }
 
+/* Without object_fsync a put's seal and commit are page-cache writes and a
+ * rename: they never wait for the disk. */
+static int fs_put_waits(zkp_backend_t *base)
+{
+    return ((zkp_fs_t *)base)->fsync;
+}
+
 static void fs_destroy(zkp_backend_t *base)
 {
     zkp_fs_t *be = (zkp_fs_t *)base;
@@ -422,6 +429,7 @@ static void fs_destroy(zkp_backend_t *base)
 
 static const zkp_backend_ops_t fs_ops = {
     .name = "local-files",
+    .put_waits = fs_put_waits,
     .destroy = fs_destroy,
     .bucket_create = fs_bucket_create,
     .bucket_delete = fs_bucket_delete,
