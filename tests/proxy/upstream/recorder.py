@@ -6,13 +6,21 @@ line, or with none (as a store that names none) for a key ending in
 (the proxy's ListBuckets and HeadBucket) gets an empty 200 bucket list. It
 checks nothing: the test reads what it recorded.
 
+A PUT of a key starting "hold-" is held until two such PUTs are in flight
+at once (or 20 s have passed), and the most ever in flight is written to
+LOG.peak: how the test sees whether the proxy sends writes of one lock
+upstream together.
+
 Usage: recorder.py PORT LOG ETAG
 """
 import http.server
 import json
 import sys
+import threading
 
 PORT, LOG, ETAG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+HOLD = threading.Condition()
+held = {"now": 0, "peak": 0}
 BUCKETS = (b'<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult>'
            b'<Buckets></Buckets></ListAllMyBucketsResult>')
 
@@ -26,11 +34,24 @@ class Recorder(http.server.BaseHTTPRequestHandler):
             f.write(json.dumps({k.lower(): v for k, v in self.headers.items()}) + "\n")
         with open(LOG + ".body", "wb") as f:
             f.write(body)
+        if self.path.rsplit("/", 1)[-1].startswith("hold-"):
+            self.hold()
         self.send_response(200)
         if not self.path.endswith("noetag"):
             self.send_header("ETag", '"%s"' % ETAG)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def hold(self):
+        with HOLD:
+            held["now"] += 1
+            held["peak"] = max(held["peak"], held["now"])
+            with open(LOG + ".peak", "w") as f:
+                f.write("%d\n" % held["peak"])
+            HOLD.notify_all()
+            HOLD.wait_for(lambda: held["peak"] >= 2, timeout=20)
+        with HOLD:
+            held["now"] -= 1
 
     def answer_list(self):
         self.send_response(200)

@@ -415,6 +415,24 @@ expect "... sent UNSIGNED-PAYLOAD with the Content-MD5" \
   is "$(sent x-amz-content-sha256) $(sent content-md5)" \
   "UNSIGNED-PAYLOAD $(md5b64 "$dir/t11")"
 
+# Writes of one lock with the mark's token go upstream together; a raise
+# goes alone. Two PUTs with token 12 (the mark, set by the first) are held
+# by the store until both are in flight: sent one at a time, the first
+# would wait 20 s and the peak would be 1.
+expect "a lock's first write -> 200" is "$(fput "$URL_R/recb/h0" "$dir/t10" /locks/h 12)" 200
+hold_put() { pcurl -s -o /dev/null -w '%{http_code}' -X PUT -T "$dir/t10" -H "X-Fencing-Lock: /locks/h" \
+  -H "X-Fencing-Token: 12" "$URL_R/recb/$1" >"$dir/$1.st"; }
+t0=$SECONDS
+hold_put hold-a &
+ha=$!
+hold_put hold-b &
+hb=$!
+wait "$ha" "$hb"
+expect "two writes with the mark's token, held by the store -> 200 and 200" \
+  is "$(cat "$dir/hold-a.st") $(cat "$dir/hold-b.st")" "200 200"
+expect "... both were in flight upstream at once" is "$(cat "$dir/rec.peak")" 2
+expect "... without waiting for the store's 20 s" test $((SECONDS - t0)) -lt 15
+
 # --- an upstream that does not speak S3 -------------------------------------------------------
 mkdir -p "$dir/www"
 wport=$("$root/scripts/free-port")
