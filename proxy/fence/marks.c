@@ -1010,9 +1010,8 @@ static admit_t admit_now(const entry_t *e, uint64_t token, int counted)
  * (busy or shared set), waiting (stripe mutex released meanwhile) if
  * `wait`. Without `wait`, whatever would wait (for the section, or for the
  * disk: entering alone means raising the mark) is ADMIT_WAIT, with nothing
- * changed. While it waits
- * for the section alone it counts in xwaiters, so that no new request
- * enters shared before it. The stripe condvar is shared by all entries of
+ * changed. While it waits for the section alone it counts in xwaiters,
+ * so that no new request enters shared before it. The stripe condvar is shared by all entries of
  * the stripe, so every wake-up is a broadcast (a single signal could go to
  * a waiter of another lock and be lost). */
 static admit_t section_admit_locked(stripe_t *s, entry_t *e, uint64_t token, int wait)
@@ -1025,8 +1024,10 @@ static admit_t section_admit_locked(stripe_t *s, entry_t *e, uint64_t token, int
             a = ADMIT_WAIT;
         if (a != ADMIT_WAIT || !wait)
             break;
-        /* The mark only rises while we wait: what we wait for can change
-         * from alone to shared (another request raised it to our token). */
+        /* The mark moves while we wait (a raise, or a repair that lowers
+         * it): what we wait for is decided again each time, alone (our
+         * token above the mark) or shared (another request raised it to
+         * our token). */
         int alone = !(e->has_mark && token <= e->mark);
         if (alone != counted) {
             e->xwaiters = alone ? e->xwaiters + 1 : e->xwaiters - 1;
