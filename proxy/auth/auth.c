@@ -295,7 +295,9 @@ int zkp_auth_open(const zkp_config_t *cfg, zkp_auth_t **out, char *err, size_t e
     a->tls_ok = pthread_key_create(&a->tls, record_exit) == 0;
     a->path = strdup(cfg->credentials);
     if (!a->tls_ok || a->path == NULL || load(a, &a->cur, err, errlen) != 0) {
-        if (!a->tls_ok || a->path == NULL)
+        if (!a->tls_ok)
+            snprintf(err, errlen, "cannot create a thread-specific key (pthread_key_create)");
+        else if (a->path == NULL)
             snprintf(err, errlen, "out of memory");
         zkp_auth_close(a);
         return -1;
@@ -383,9 +385,16 @@ void zkp_auth_refusal_free(zkp_auth_refusal_t *why)
     why->nextra = 0;
 }
 
+/* Empty. Field by field, not a memset of the whole: it is 632 bytes,
+ * nearly all of them the message's room, and every request starts one. */
 static void refusal_init(zkp_auth_refusal_t *why)
 {
-    memset(why, 0, sizeof(*why));
+    why->status = 0;
+    why->code = NULL;
+    why->msg[0] = '\0';
+    why->nextra = 0;
+    for (size_t i = 0; i < ZKP_AUTH_EXTRA_MAX; i++)
+        why->owned[i] = NULL;
 }
 
 static void add_extra(zkp_auth_refusal_t *why, const char *tag, const char *text)
