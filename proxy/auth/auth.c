@@ -33,8 +33,9 @@
  *   - once a reload returns, no record holds an old holder: an old
  *     snapshot is freed as soon as its last request ends (at once if none
  *     runs), by whichever thread ends it;
- *   - a request never waits for another thread, except that a reload
- *     holds each record's lock for a few instructions.
+ *   - a request waits for no other thread, except that a reload holds
+ *     each record's lock for a few instructions, and a thread's first
+ *     request after a reload takes `cur_mu` to make its new holder.
  * A thread that exits drops its record (the key's destructor); close drops
  * the records of threads still alive. Lock order: a record's mu, then
  * cur_mu; reg_mu, then a record's mu. */
