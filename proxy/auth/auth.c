@@ -1,11 +1,44 @@
 /* Request authentication (see auth/auth.h).
  *
  * A credentials set and its SigV4 verifier travel together in a snapshot:
- * the verifier's secret lookup reads that snapshot's keys, and its cache of
- * derived signing keys dies with it, so a reload can never verify against
- * one set and grant rights from another. Snapshots are reference-counted:
- * the current one holds a reference for the auth object, each request one
- * for itself (taken under `mu`, released without it). */
+ * the verifier's secret lookup reads that snapshot's keys, and every cache
+ * of derived signing keys dies with it, so a reload can never verify
+ * against one set and grant rights from another.
+ *
+ * How a request holds a snapshot without writing a line another thread
+ * writes (the event loops verify side by side, and a lock or a reference
+ * count they share bounces its cache line between them on every request):
+ *
+ *   snapshot  refs: one while it is `cur`, one per holder. Counted under
+ *             or beside `cur_mu`: once per thread and reload, not per
+ *             request.
+ *   holder    one thread's hold on one snapshot: the snapshot, that
+ *             thread's cache of signing keys for it (lock-free: only that
+ *             thread verifies with it), and refs: one while it is its
+ *             thread's current holder, one per request decided with it.
+ *             Its own cache lines; requests end on the thread that
+ *             started them as a rule, so the count stays in one cache.
+ *   record    one per thread and auth object (a pthread key): `cur`, the
+ *             thread's current holder, under the record's own `mu`, which
+ *             only that thread takes, except a reload.
+ *
+ * A request locks its thread's record, makes a holder of the current
+ * snapshot if the record has none, counts itself in the holder, unlocks,
+ * and uses the holder's snapshot for everything. A reload swaps `cur`,
+ * then takes every record's holder away (under that record's lock) and
+ * drops the record's reference. Hence:
+ *   - a request is verified and granted its rights from one snapshot;
+ *   - it keeps it (through its holder) until it ends, whatever reloads
+ *     happen meanwhile;
+ *   - once a reload returns, no record holds an old holder: an old
+ *     snapshot is freed as soon as its last request ends (at once if none
+ *     runs), by whichever thread ends it;
+ *   - a request waits for no other thread, except that a reload holds
+ *     each record's lock for a few instructions, and a thread's first
+ *     request after a reload takes `cur_mu` to make its new holder.
+ * A thread that exits drops its record (the key's destructor); close drops
+ * the records of threads still alive. Lock order: a record's mu, then
+ * cur_mu; reg_mu, then a record's mu. */
 #include "auth/auth.h"
 
 #include <pthread.h>
@@ -19,18 +52,39 @@
 #include "auth/creds.h"
 #include "auth/rights.h"
 
+#define LINE 64 /* holders and records each get cache lines of their own */
+
 typedef struct snapshot {
     atomic_uint refs;
+    atomic_uint *live; /* the auth object's count of snapshots */
     zkp_creds_t *creds;
     zkp_sigv4_verifier_t *verifier; /* looks secrets up in `creds` */
 } snapshot_t;
 
+typedef struct holder {
+    atomic_long refs;
+    snapshot_t *snap;
+    zkp_sigv4_key_cache_t *keys; /* for snap's verifier; its thread's alone */
+} holder_t;
+
+typedef struct record {
+    pthread_mutex_t mu;
+    holder_t *cur; /* guarded by mu; NULL: make one at the next request */
+    zkp_auth_t *auth;
+    struct record *prev, *next; /* guarded by auth->reg_mu */
+} record_t;
+
 struct zkp_auth {
     int on;
     char region[ZKP_SIGV4_REGION_MAX + 1];
-    char *path;         /* the credentials file */
-    pthread_mutex_t mu; /* guards cur */
+    char *path;             /* the credentials file */
+    pthread_mutex_t cur_mu; /* guards cur */
     snapshot_t *cur;
+    int tls_ok;             /* tls was created */
+    pthread_key_t tls;      /* the calling thread's record_t */
+    pthread_mutex_t reg_mu; /* guards records */
+    record_t *records;
+    atomic_uint live; /* snapshots not freed yet (zkp_auth_sets_live()) */
 };
 
 /* --- snapshots ---------------------------------------------------------------------- */
@@ -42,18 +96,18 @@ static int lookup(void *arg, const char *access_key, char *secret, size_t cap)
     return k == NULL ? -1 : zkp_cred_key_secret(k, secret, cap);
 }
 
-static void snapshot_release(void *ref)
+static void snapshot_release(snapshot_t *s)
 {
-    snapshot_t *s = ref;
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     zkp_sigv4_verifier_free(s->verifier);
     zkp_creds_free(s->creds);
+    atomic_fetch_sub(s->live, 1);
     free(s);
 }
 
 /* Takes ownership of creds (freed on failure). */
-static snapshot_t *snapshot_new(const char *region, zkp_creds_t *creds)
+static snapshot_t *snapshot_new(zkp_auth_t *a, zkp_creds_t *creds)
 {
     snapshot_t *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -61,10 +115,12 @@ static snapshot_t *snapshot_new(const char *region, zkp_creds_t *creds)
         return NULL;
     }
     atomic_init(&s->refs, 1);
+    s->live = &a->live;
+    atomic_fetch_add(s->live, 1);
     s->creds = creds;
     zkp_sigv4_config_t c;
     zkp_sigv4_config_init(&c);
-    c.region = region;
+    c.region = a->region;
     c.lookup = lookup;
     c.lookup_arg = s;
     if (zkp_sigv4_verifier_new(&c, &s->verifier) != 0) {
@@ -74,26 +130,142 @@ static snapshot_t *snapshot_new(const char *region, zkp_creds_t *creds)
     return s;
 }
 
-static snapshot_t *snapshot_take(zkp_auth_t *a)
-{
-    pthread_mutex_lock(&a->mu);
-    snapshot_t *s = a->cur;
-    atomic_fetch_add(&s->refs, 1);
-    pthread_mutex_unlock(&a->mu);
-    return s;
-}
-
 static int load(zkp_auth_t *a, snapshot_t **out, char *err, size_t errlen)
 {
     zkp_creds_t *creds;
     if (zkp_creds_load(a->path, &creds, err, errlen) != 0)
         return -1;
-    *out = snapshot_new(a->region, creds);
+    *out = snapshot_new(a, creds);
     if (*out == NULL) {
         snprintf(err, errlen, "out of memory loading %s", a->path);
         return -1;
     }
     return 0;
+}
+
+/* --- holders and records ------------------------------------------------------------------ */
+
+/* Memory of whole cache lines: nothing else shares them. */
+static void *lines_alloc(size_t size)
+{
+    void *p = aligned_alloc(LINE, (size + LINE - 1) / LINE * LINE);
+    if (p != NULL)
+        memset(p, 0, size);
+    return p;
+}
+
+/* Drops a reference to a holder (zkp_req_auth_t's release). Any thread. */
+static void holder_put(void *ref)
+{
+    holder_t *h = ref;
+    if (h == NULL || atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    zkp_sigv4_key_cache_free(h->keys); /* before the verifier it was made for */
+    snapshot_release(h->snap);
+    free(h);
+}
+
+/* A holder of the current snapshot, its one reference the caller's; NULL
+ * out of memory. */
+static holder_t *holder_new(zkp_auth_t *a)
+{
+    holder_t *h = lines_alloc(sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    atomic_init(&h->refs, 1);
+    pthread_mutex_lock(&a->cur_mu);
+    h->snap = a->cur;
+    atomic_fetch_add(&h->snap->refs, 1);
+    pthread_mutex_unlock(&a->cur_mu);
+    if (zkp_sigv4_key_cache_new(h->snap->verifier, 0, &h->keys) != 0) {
+        holder_put(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Takes a record's holder away (a reload, close, a thread's exit). */
+static void record_clear(record_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    holder_t *h = r->cur;
+    r->cur = NULL;
+    pthread_mutex_unlock(&r->mu);
+    holder_put(h);
+}
+
+static void record_unlink(record_t *r)
+{
+    zkp_auth_t *a = r->auth;
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        a->records = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+}
+
+static void record_free(record_t *r)
+{
+    record_clear(r);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* The key's destructor: the thread exits. */
+static void record_exit(void *p)
+{
+    record_t *r = p;
+    zkp_auth_t *a = r->auth;
+    pthread_mutex_lock(&a->reg_mu);
+    record_unlink(r);
+    pthread_mutex_unlock(&a->reg_mu);
+    record_free(r);
+}
+
+/* The calling thread's record, made on its first request; NULL out of
+ * memory. */
+static record_t *record_get(zkp_auth_t *a)
+{
+    record_t *r = pthread_getspecific(a->tls);
+    if (r != NULL)
+        return r;
+    if ((r = lines_alloc(sizeof(*r))) == NULL)
+        return NULL;
+    pthread_mutex_init(&r->mu, NULL);
+    r->auth = a;
+    pthread_mutex_lock(&a->reg_mu);
+    r->next = a->records;
+    if (r->next != NULL)
+        r->next->prev = r;
+    a->records = r;
+    pthread_mutex_unlock(&a->reg_mu);
+    if (pthread_setspecific(a->tls, r) != 0) {
+        pthread_mutex_lock(&a->reg_mu);
+        record_unlink(r);
+        pthread_mutex_unlock(&a->reg_mu);
+        record_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* A holder of the current snapshot (or of the one before, if a reload is
+ * under way) with a reference for the caller's request; NULL out of
+ * memory. */
+static holder_t *acquire(zkp_auth_t *a)
+{
+    record_t *r = record_get(a);
+    if (r == NULL)
+        return NULL;
+    pthread_mutex_lock(&r->mu);
+    holder_t *h = r->cur;
+    if (h == NULL)
+        h = r->cur = holder_new(a);
+    if (h != NULL)
+        atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&r->mu);
+    return h;
 }
 
 /* --- open, reload, close -------------------------------------------------------------- */
@@ -106,7 +278,8 @@ int zkp_auth_open(const zkp_config_t *cfg, zkp_auth_t **out, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->cur_mu, NULL);
+    pthread_mutex_init(&a->reg_mu, NULL);
     a->on = cfg->auth;
     snprintf(a->region, sizeof(a->region), "%s", cfg->region);
     if (!a->on) {
@@ -120,9 +293,12 @@ int zkp_auth_open(const zkp_config_t *cfg, zkp_auth_t **out, char *err, size_t e
         zkp_auth_close(a);
         return -1;
     }
+    a->tls_ok = pthread_key_create(&a->tls, record_exit) == 0;
     a->path = strdup(cfg->credentials);
-    if (a->path == NULL || load(a, &a->cur, err, errlen) != 0) {
-        if (a->path == NULL)
+    if (!a->tls_ok || a->path == NULL || load(a, &a->cur, err, errlen) != 0) {
+        if (!a->tls_ok)
+            snprintf(err, errlen, "cannot create a thread-specific key (pthread_key_create)");
+        else if (a->path == NULL)
             snprintf(err, errlen, "out of memory");
         zkp_auth_close(a);
         return -1;
@@ -131,12 +307,35 @@ int zkp_auth_open(const zkp_config_t *cfg, zkp_auth_t **out, char *err, size_t e
     return 0;
 }
 
+/* Takes every record's holder away; with `drop`, frees the records too. */
+static void records_clear(zkp_auth_t *a, int drop)
+{
+    pthread_mutex_lock(&a->reg_mu);
+    record_t *r = a->records;
+    while (r != NULL) {
+        record_t *next = r->next;
+        if (drop)
+            record_free(r);
+        else
+            record_clear(r);
+        r = next;
+    }
+    if (drop)
+        a->records = NULL;
+    pthread_mutex_unlock(&a->reg_mu);
+}
+
 void zkp_auth_close(zkp_auth_t *a)
 {
     if (a == NULL)
         return;
+    if (a->tls_ok) {
+        records_clear(a, 1);
+        pthread_key_delete(a->tls); /* no destructor runs for the freed records */
+    }
     snapshot_release(a->cur);
-    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->reg_mu);
+    pthread_mutex_destroy(&a->cur_mu);
     free(a->path);
     free(a);
 }
@@ -144,6 +343,11 @@ void zkp_auth_close(zkp_auth_t *a)
 int zkp_auth_enabled(const zkp_auth_t *a)
 {
     return a != NULL && a->on;
+}
+
+unsigned zkp_auth_sets_live(zkp_auth_t *a)
+{
+    return atomic_load(&a->live);
 }
 
 int zkp_auth_reload(zkp_auth_t *a, char *msg, size_t msglen)
@@ -159,10 +363,13 @@ int zkp_auth_reload(zkp_auth_t *a, char *msg, size_t msglen)
         return -1;
     }
     size_t n = zkp_creds_count(s->creds);
-    pthread_mutex_lock(&a->mu);
+    pthread_mutex_lock(&a->cur_mu);
     snapshot_t *old = a->cur;
     a->cur = s;
-    pthread_mutex_unlock(&a->mu);
+    pthread_mutex_unlock(&a->cur_mu);
+    /* From here every new holder is of s; the old ones go from the records,
+     * and the old snapshot with the last request that holds it. */
+    records_clear(a, 0);
     snapshot_release(old);
     snprintf(msg, msglen, "%zu key%s from %s", n, n == 1 ? "" : "s", a->path);
     return 0;
@@ -179,9 +386,16 @@ void zkp_auth_refusal_free(zkp_auth_refusal_t *why)
     why->nextra = 0;
 }
 
+/* Empty. Field by field, not a memset of the whole: it is 632 bytes,
+ * nearly all of them the message's room, and every request starts one. */
 static void refusal_init(zkp_auth_refusal_t *why)
 {
-    memset(why, 0, sizeof(*why));
+    why->status = 0;
+    why->code = NULL;
+    why->msg[0] = '\0';
+    why->nextra = 0;
+    for (size_t i = 0; i < ZKP_AUTH_EXTRA_MAX; i++)
+        why->owned[i] = NULL;
 }
 
 static void add_extra(zkp_auth_refusal_t *why, const char *tag, const char *text)
@@ -287,9 +501,10 @@ static int body_checks(const zkp_sigv4_auth_t *v, zkp_req_auth_t *out)
     }
 }
 
-static int decide_signed(snapshot_t *s, const zkp_auth_input_t *in, zkp_req_auth_t *out,
+static int decide_signed(holder_t *h, const zkp_auth_input_t *in, zkp_req_auth_t *out,
                          zkp_auth_refusal_t *why)
 {
+    const snapshot_t *s = h->snap;
     zkp_sigv4_request_t req = {
         .method = in->method,
         .target = in->target,
@@ -299,7 +514,7 @@ static int decide_signed(snapshot_t *s, const zkp_auth_input_t *in, zkp_req_auth
         .now = in->now,
     };
     zkp_sigv4_auth_t v;
-    int rc = zkp_sigv4_verify(s->verifier, &req, &v);
+    int rc = zkp_sigv4_verify_cached(s->verifier, h->keys, &req, &v);
     if (rc != 0) {
         refuse_sigv4(why, rc, &v);
         zkp_sigv4_auth_clear(&v);
@@ -351,14 +566,20 @@ int zkp_auth_decide(zkp_auth_t *a, const zkp_auth_input_t *in, zkp_req_auth_t *o
         memset(out, 0, sizeof(*out));
         return -1;
     }
-    snapshot_t *s = snapshot_take(a);
-    if (decide_signed(s, in, out, why) != 0) {
-        zkp_req_auth_end(out);
-        snapshot_release(s);
+    holder_t *h = acquire(a);
+    if (h == NULL) {
+        memset(out, 0, sizeof(*out));
+        refuse(why, 500, "Out of memory while authenticating the request");
+        why->code = "InternalError";
         return -1;
     }
-    out->ref = s;
-    out->release = snapshot_release;
+    if (decide_signed(h, in, out, why) != 0) {
+        zkp_req_auth_end(out);
+        holder_put(h);
+        return -1;
+    }
+    out->ref = h;
+    out->release = holder_put;
     out->may_read = key_may_read;
     return 0;
 }

@@ -61,11 +61,19 @@ void zkp_auth_refusal_free(zkp_auth_refusal_t *why);
  * read during the call only. */
 int zkp_auth_open(const zkp_config_t *cfg, zkp_auth_t **out, char *err, size_t errlen);
 
-/* Closes. No request may still hold a credentials set. NULL is a no-op. */
+/* Closes. No request may still hold a credentials set, and no other
+ * thread may be in a call on a or exiting (the server joins its threads
+ * first): the threads' per-thread state is freed here. NULL is a no-op. */
 void zkp_auth_close(zkp_auth_t *a);
 
 /* 1 if authentication is on. */
 int zkp_auth_enabled(const zkp_auth_t *a);
+
+/* How many credentials sets are in memory: the current one, and older ones
+ * that requests still hold (0 with auth off). A set is freed when the last
+ * request that holds it ends, so this is 1 whenever no request that began
+ * before the last reload is still running. Thread-safe. */
+unsigned zkp_auth_sets_live(zkp_auth_t *a);
 
 /* Reloads the credentials file (SIGHUP). Returns 0 with "N keys" in msg,
  * or -1 with the reason in msg: the set in use is kept. With auth off: 0
@@ -87,8 +95,11 @@ typedef struct zkp_auth_input {
 } zkp_auth_input_t;
 
 /* Decides. Returns 0 if the request may proceed, with *out filled (call
- * zkp_req_auth_end(out) when the request ends, whatever happens next), or
- * -1 with *why filled (*out is then empty). Thread-safe. */
+ * zkp_req_auth_end(out) when the request ends, whatever happens next, from
+ * any thread), or -1 with *why filled (*out is then empty). Thread-safe;
+ * the calling thread keeps a little state for a (its hold on the current
+ * credentials set and its cache of signing keys), freed when it exits or
+ * at zkp_auth_close(). */
 int zkp_auth_decide(zkp_auth_t *a, const zkp_auth_input_t *in, zkp_req_auth_t *out,
                     zkp_auth_refusal_t *why);
 

@@ -10,7 +10,15 @@
  *
  * The slots are behind a read/write lock: hits, the common case, copy
  * from a slot side by side on every event-loop thread; only a miss
- * (a new key or a new day) writes one. */
+ * (a new key or a new day) writes one.
+ *
+ * A caller may bring a cache of its own instead (zkp_sigv4_key_cache_t,
+ * zkp_sigv4_verify_cached()): used by one thread at a time, so it takes
+ * no lock and writes no line another thread reads, and keyed by access
+ * key id and date rather than by secret, because its owner promises that
+ * an id's secret does not change while the cache lives (proxy/auth keeps
+ * one per thread and credentials set). A hit calls no lookup: no secret
+ * is copied, compared or wiped. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +128,50 @@ void zkp_sigv4_verifier_free(zkp_sigv4_verifier_t *v)
     free(v);
 }
 
+/* --- a caller's own cache ------------------------------------------------------------ */
+
+typedef struct id_slot {
+    int used;
+    size_t id_len;
+    char id[ZKP_SIGV4_ACCESS_KEY_MAX + 1]; /* what key was derived for, with date8 */
+    char date8[9];
+    unsigned char key[32];
+    zkp__hmac_key_t hmac; /* key set up; copied, never used itself */
+} id_slot_t;
+
+struct zkp_sigv4_key_cache {
+    const zkp_sigv4_verifier_t *v; /* the one it serves: keys are derived for its scope */
+    size_t nslots;
+    id_slot_t slots[];
+};
+
+int zkp_sigv4_key_cache_new(const zkp_sigv4_verifier_t *v, unsigned slots,
+                            zkp_sigv4_key_cache_t **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (v == NULL || out == NULL)
+        return ZKP_SIGV4_EINVAL;
+    size_t n = slots ? slots : ZKP_SIGV4_KEY_CACHE_SLOTS;
+    zkp_sigv4_key_cache_t *c = calloc(1, sizeof(*c) + n * sizeof(c->slots[0]));
+    if (c == NULL)
+        return ZKP_SIGV4_ENOMEM;
+    c->v = v;
+    c->nslots = n;
+    *out = c;
+    return 0;
+}
+
+void zkp_sigv4_key_cache_free(zkp_sigv4_key_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nslots; i++)
+        zkp__hmac_key_free(&c->slots[i].hmac);
+    OPENSSL_cleanse(c->slots, c->nslots * sizeof(c->slots[0]));
+    free(c);
+}
+
 /* The slot of (secret, date): a multiplicative hash over 8 bytes at a
  * time, for spreading only (the slot compares them whole). */
 static uint64_t mix(uint64_t h, uint64_t w)
@@ -128,21 +180,31 @@ static uint64_t mix(uint64_t h, uint64_t w)
     return h ^ (h >> 29);
 }
 
-static size_t slot_of(const zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
-                      const char *date8)
+static size_t slot_of(const char *s, size_t len, const char *date8, size_t nslots)
 {
-    uint64_t h = slen, w;
+    uint64_t h = len, w;
     size_t i = 0;
-    for (; i + 8 <= slen; i += 8) {
-        memcpy(&w, secret + i, 8);
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
         h = mix(h, w);
     }
     w = 0;
-    memcpy(&w, secret + i, slen - i);
+    memcpy(&w, s + i, len - i);
     h = mix(h, w);
     memcpy(&w, date8, 8);
     h = mix(h, w);
-    return (size_t)(h % v->nslots);
+    return (size_t)(h % nslots);
+}
+
+/* The signing key of (secret, date) and its HMAC set up, derived. Returns
+ * 0 (*hmac then owns its contexts), ENOMEM or ECRYPTO (*hmac holds
+ * nothing). */
+static int derive(zkp_sigv4_verifier_t *v, const char *secret, size_t slen, const char *date8,
+                  unsigned char key[32], zkp__hmac_key_t *hmac)
+{
+    memset(hmac, 0, sizeof(*hmac));
+    int rc = zkp__derive_key(&v->crypto, secret, slen, date8, v->region, v->service, key);
+    return rc != 0 ? rc : zkp__hmac_key_init(&v->crypto, key, hmac);
 }
 
 /* The signing key for (secret, date) in key, and in *hmac the key set up
@@ -154,7 +216,7 @@ static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
 {
     memset(hmac, 0, sizeof(*hmac));
     int cacheable = slen <= SLOT_SECRET_MAX;
-    key_slot_t *s = &v->slots[cacheable ? slot_of(v, secret, slen, date8) : 0];
+    key_slot_t *s = &v->slots[cacheable ? slot_of(secret, slen, date8, v->nslots) : 0];
     if (cacheable) {
         pthread_rwlock_rdlock(&v->mu);
         int hit = s->used && s->secret_len == slen && memcmp(s->date8, date8, 9) == 0 &&
@@ -168,9 +230,7 @@ static int signing_key(zkp_sigv4_verifier_t *v, const char *secret, size_t slen,
         if (hit)
             return rc;
     }
-    int rc = zkp__derive_key(&v->crypto, secret, slen, date8, v->region, v->service, key);
-    if (rc == 0)
-        rc = zkp__hmac_key_init(&v->crypto, key, hmac);
+    int rc = derive(v, secret, slen, date8, key, hmac);
     if (rc != 0 || !cacheable)
         return rc;
     /* The key set up goes to the slot; the request uses a copy, like a
@@ -396,11 +456,29 @@ static int check_scope(const zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t 
     return zkp__scope(p->date, p->region, p->service, a->scope);
 }
 
-/* Steps 4 to 6: key, clock, signature. */
-static int check_signature(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *r,
-                           const zkp_sigv4_parsed_t *p, const zkp_sigv4_header_t *payload_hdr,
-                           zkp_sigv4_auth_t *a)
+/* Where the key of (id, date) is kept in c. */
+static id_slot_t *id_slot(zkp_sigv4_key_cache_t *c, const char *id, size_t id_len,
+                          const char *date8)
 {
+    return &c->slots[slot_of(id, id_len, date8, c->nslots)];
+}
+
+/* Step 4: the request's signing key in a->signing_key and its HMAC set up
+ * in *hmac (to be consumed or freed by the caller), from kc (if not NULL),
+ * else from the verifier's cache, else derived from the looked-up secret.
+ * Returns 0, EKEY, ENOMEM or ECRYPTO (*hmac then holds nothing). */
+static int request_key(zkp_sigv4_verifier_t *v, zkp_sigv4_key_cache_t *kc,
+                       const zkp_sigv4_parsed_t *p, zkp_sigv4_auth_t *a, zkp__hmac_key_t *hmac)
+{
+    size_t id_len = strlen(p->access_key);
+    id_slot_t *s = kc ? id_slot(kc, p->access_key, id_len, p->date) : NULL;
+    memset(hmac, 0, sizeof(*hmac));
+    if (s != NULL && s->used && s->id_len == id_len && memcmp(s->date8, p->date, 9) == 0 &&
+        memcmp(s->id, p->access_key, id_len) == 0) {
+        a->key_known = 1;
+        memcpy(a->signing_key, s->key, 32);
+        return zkp__hmac_key_copy_local(hmac, &s->hmac);
+    }
     char secret[SECRET_MAX];
     int slen = v->lookup(v->lookup_arg, p->access_key, secret, sizeof(secret));
     if (slen <= 0 || slen >= (int)sizeof(secret)) {
@@ -410,9 +488,35 @@ static int check_signature(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *r
         return ZKP_SIGV4_EKEY;
     }
     a->key_known = 1;
-    zkp__hmac_key_t hmac;
-    int rc = signing_key(v, secret, (size_t)slen, p->date, a->signing_key, &hmac);
+    int rc;
+    if (s == NULL) {
+        rc = signing_key(v, secret, (size_t)slen, p->date, a->signing_key, hmac);
+    } else {
+        /* Derived into the slot (what it held before is freed); the
+         * request uses a copy, like a hit. */
+        zkp__hmac_key_free(&s->hmac);
+        s->used = 0;
+        rc = derive(v, secret, (size_t)slen, p->date, s->key, &s->hmac);
+        if (rc == 0) {
+            s->used = 1;
+            s->id_len = id_len;
+            memcpy(s->id, p->access_key, id_len + 1);
+            memcpy(s->date8, p->date, 9);
+            memcpy(a->signing_key, s->key, 32);
+            rc = zkp__hmac_key_copy_local(hmac, &s->hmac);
+        }
+    }
     OPENSSL_cleanse(secret, (size_t)slen + 1); /* what the lookup wrote */
+    return rc;
+}
+
+/* Steps 4 to 6: key, clock, signature. */
+static int check_signature(zkp_sigv4_verifier_t *v, zkp_sigv4_key_cache_t *kc,
+                           const zkp_sigv4_request_t *r, const zkp_sigv4_parsed_t *p,
+                           const zkp_sigv4_header_t *payload_hdr, zkp_sigv4_auth_t *a)
+{
+    zkp__hmac_key_t hmac;
+    int rc = request_key(v, kc, p, a, &hmac);
     if (rc != 0)
         return rc;
 
@@ -488,10 +592,16 @@ static void auth_init(zkp_sigv4_auth_t *a)
 int zkp_sigv4_verify(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *req,
                      zkp_sigv4_auth_t *auth)
 {
+    return zkp_sigv4_verify_cached(v, NULL, req, auth);
+}
+
+int zkp_sigv4_verify_cached(zkp_sigv4_verifier_t *v, zkp_sigv4_key_cache_t *kc,
+                            const zkp_sigv4_request_t *req, zkp_sigv4_auth_t *auth)
+{
     if (auth == NULL)
         return ZKP_SIGV4_EINVAL;
     auth_init(auth);
-    if (v == NULL || req == NULL || req->method == NULL ||
+    if (v == NULL || req == NULL || req->method == NULL || (kc != NULL && kc->v != v) ||
         (req->target == NULL && req->target_len > 0) ||
         (req->headers == NULL && req->n_headers > 0))
         return ZKP_SIGV4_EINVAL;
@@ -513,7 +623,7 @@ int zkp_sigv4_verify(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *req,
     if (rc == 0)
         rc = check_signed(req, p, auth->presigned, auth);
     if (rc == 0)
-        rc = check_signature(v, req, p, payload_hdr, auth);
+        rc = check_signature(v, kc, req, p, payload_hdr, auth);
     if (rc != 0)
         OPENSSL_cleanse(auth->signing_key, sizeof(auth->signing_key));
     else

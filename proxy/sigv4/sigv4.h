@@ -381,6 +381,39 @@ typedef struct zkp_sigv4_auth {
 int zkp_sigv4_verify(zkp_sigv4_verifier_t *v, const zkp_sigv4_request_t *req,
                      zkp_sigv4_auth_t *auth);
 
+/* A cache of derived signing keys that belongs to its caller rather than
+ * to the verifier: for a caller that can give each of its threads one
+ * (proxy/auth: one per thread and credentials set), so that verification
+ * takes no lock and writes nothing another thread reads.
+ *
+ * It is keyed by access key id and date, not by secret: a hit calls no
+ * lookup. So it may only be used while the verifier's lookup answers the
+ * same secret for every access key id it knows (a set of credentials that
+ * is never changed in place); free it before that changes. One thread at a
+ * time: not thread-safe. Made for one verifier, used with it only, and
+ * freed before it. */
+typedef struct zkp_sigv4_key_cache zkp_sigv4_key_cache_t;
+
+#define ZKP_SIGV4_KEY_CACHE_SLOTS 16 /* the default: keys (and dates) kept */
+
+/* Makes an empty cache of `slots` keys (0: ZKP_SIGV4_KEY_CACHE_SLOTS) for
+ * v. Returns 0 and sets *out (free with zkp_sigv4_key_cache_free()),
+ * ZKP_SIGV4_EINVAL (v or out NULL) or ZKP_SIGV4_ENOMEM. */
+int zkp_sigv4_key_cache_new(const zkp_sigv4_verifier_t *v, unsigned slots,
+                            zkp_sigv4_key_cache_t **out);
+
+/* Frees the cache and wipes its keys. NULL is a no-op. Any thread, once no
+ * call uses it. */
+void zkp_sigv4_key_cache_free(zkp_sigv4_key_cache_t *c);
+
+/* zkp_sigv4_verify() with the signing key taken from kc (and derived into
+ * it on a miss) instead of from the verifier's own cache; kc NULL: exactly
+ * zkp_sigv4_verify(). Same steps, results and errors; EINVAL also if kc was
+ * made for another verifier. Thread-safe as to v; kc is the caller's
+ * thread's alone for the call. */
+int zkp_sigv4_verify_cached(zkp_sigv4_verifier_t *v, zkp_sigv4_key_cache_t *kc,
+                            const zkp_sigv4_request_t *req, zkp_sigv4_auth_t *auth);
+
 /* 1 if `name` (NUL-terminated, any case) is in auth->signed_headers, else
  * 0. For the caller's own rules, e.g. that a fencing header was signed.
  * Pure. */

@@ -180,17 +180,24 @@ int zkp__derive_key(const zkp__crypto_t *c, const char *secret, size_t secret_le
     return rc;
 }
 
+/* Each part copied once at its known length (a strcat per part measured
+ * tens of ns per request: each one scans what is already there). */
 int zkp__scope(const char *date8, const char *region, const char *service, char *out)
 {
-    size_t need = strlen(date8) + strlen(region) + strlen(service) + 16;
-    if (need > ZKP_SIGV4_SCOPE_MAX + 1)
+    static const char tail[] = "/aws4_request";
+    size_t dl = strlen(date8), rl = strlen(region), sl = strlen(service);
+    if (dl + rl + sl + 16 > ZKP_SIGV4_SCOPE_MAX + 1)
         return ZKP_SIGV4_EINVAL;
-    strcpy(out, date8);
-    strcat(out, "/");
-    strcat(out, region);
-    strcat(out, "/");
-    strcat(out, service);
-    strcat(out, "/aws4_request");
+    char *o = out;
+    memcpy(o, date8, dl);
+    o += dl;
+    *o++ = '/';
+    memcpy(o, region, rl);
+    o += rl;
+    *o++ = '/';
+    memcpy(o, service, sl);
+    o += sl;
+    memcpy(o, tail, sizeof(tail)); /* and the NUL */
     return 0;
 }
 

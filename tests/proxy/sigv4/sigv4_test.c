@@ -48,13 +48,14 @@ typedef struct sreq {
     zkp_sigv4_signed_t s;
 } sreq_t;
 
-static int sign_into(sreq_t *q, const char *method, const char *path, const char *query,
-                     const zkp_sigv4_header_t *h, size_t nh, const char *payload, time_t when)
+/* sign_into() with other credentials. */
+static int sign_into_as(sreq_t *q, const zkp_sigv4_creds_t *cr, const char *method,
+                        const char *path, const char *query, const zkp_sigv4_header_t *h, size_t nh,
+                        const char *payload, time_t when)
 {
-    zkp_sigv4_creds_t cr = {AK, SECRET, "us-east-1", NULL};
     zkp_sigv4_sign_req_t sr = {method, path, query, h, nh, payload, when};
     memset(q, 0, sizeof(*q));
-    int rc = zkp_sigv4_sign(&cr, &sr, &q->s);
+    int rc = zkp_sigv4_sign(cr, &sr, &q->s);
     if (rc != 0)
         return rc;
     memcpy(q->h, h, nh * sizeof(*h));
@@ -66,6 +67,13 @@ static int sign_into(sreq_t *q, const char *method, const char *path, const char
     snprintf(q->target, sizeof(q->target), "%s%s%s", path, query && *query ? "?" : "",
              query && *query ? query : "");
     return 0;
+}
+
+static int sign_into(sreq_t *q, const char *method, const char *path, const char *query,
+                     const zkp_sigv4_header_t *h, size_t nh, const char *payload, time_t when)
+{
+    zkp_sigv4_creds_t cr = {AK, SECRET, "us-east-1", NULL};
+    return sign_into_as(q, &cr, method, path, query, h, nh, payload, when);
 }
 
 /* Signs by hand (for forms the signer never makes): the canonical request
@@ -1008,6 +1016,103 @@ static void test_keys(void)
     CU_ASSERT_EQUAL(zkp_sigv4_verifier_new(&c, &v), ZKP_SIGV4_EINVAL);
 }
 
+/* A caller's own cache (zkp_sigv4_verify_cached()): keyed by access key
+ * id and date, so a hit calls no lookup; what it verifies is what the
+ * verifier alone verifies. */
+static int lookups;
+static int counting_lookup(void *arg, const char *ak, char *secret, size_t cap)
+{
+    lookups++;
+    return st_lookup(arg, ak, secret, cap);
+}
+
+static int verify_with(zkp_sigv4_verifier_t *v, zkp_sigv4_key_cache_t *kc, const sreq_t *q,
+                       time_t now, zkp_sigv4_auth_t *a)
+{
+    zkp_sigv4_request_t r = {"GET", q->target, strlen(q->target), q->h, q->nh, now};
+    return zkp_sigv4_verify_cached(v, kc, &r, a);
+}
+
+static void test_key_cache(void)
+{
+    static const st_cred_t two[] = {{AK, SECRET}, {"AKIDSECOND", "second-secret-0123"}, {NULL}};
+    zkp_sigv4_config_t c;
+    zkp_sigv4_config_init(&c);
+    c.region = "us-east-1";
+    c.lookup = counting_lookup;
+    c.lookup_arg = (void *)two;
+    zkp_sigv4_verifier_t *v, *other = st_verifier(two, NULL);
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_verifier_new(&c, &v), 0);
+    zkp_sigv4_key_cache_t *kc, *one;
+    CU_ASSERT_EQUAL(zkp_sigv4_key_cache_new(NULL, 0, &kc), ZKP_SIGV4_EINVAL);
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_key_cache_new(v, 0, &kc), 0);
+    CU_ASSERT_EQUAL_FATAL(zkp_sigv4_key_cache_new(v, 1, &one), 0);
+
+    zkp_sigv4_header_t h[] = {H("host", "h")};
+    sreq_t q, q2, day2;
+    zkp_sigv4_creds_t second = {"AKIDSECOND", "second-secret-0123", "us-east-1", NULL};
+    CU_ASSERT_EQUAL_FATAL(sign_into(&q, "GET", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
+    CU_ASSERT_EQUAL_FATAL(sign_into_as(&q2, &second, "GET", "/b/k", NULL, h, 1, EMPTY_SHA, T0), 0);
+    CU_ASSERT_EQUAL_FATAL(sign_into(&day2, "GET", "/b/k", NULL, h, 1, EMPTY_SHA, T0 + 86400), 0);
+    zkp_sigv4_auth_t a, plain;
+
+    /* The first verification looks the secret up, the next ones do not,
+     * and each gives what the verifier's own cache gives. */
+    lookups = 0;
+    for (int i = 0; i < 3; i++) {
+        ST_EXPECT(verify_with(v, kc, &q, T0, &a), 0, &a);
+        ST_EXPECT(st_verify(other, "GET", q.target, q.h, q.nh, T0, &plain), 0, &plain);
+        CU_ASSERT_EQUAL(a.key_known, 1);
+        CU_ASSERT_EQUAL(memcmp(a.signing_key, plain.signing_key, 32), 0);
+        zkp_sigv4_auth_clear(&a);
+        zkp_sigv4_auth_clear(&plain);
+    }
+    CU_ASSERT_EQUAL(lookups, 1);
+    /* Another key, another date: looked up (and derived) once, then not
+     * (a slot holds one key: each check right after its first use). */
+    const sreq_t *more[] = {&q2, &day2};
+    const time_t when[] = {T0, T0 + 86400};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 2; i++) {
+            ST_EXPECT(verify_with(v, kc, more[k], when[k], &a), 0, &a);
+            zkp_sigv4_auth_clear(&a);
+            CU_ASSERT_EQUAL(lookups, 2 + k);
+        }
+    /* A hit still checks the signature, and the clock. */
+    ST_EXPECT(verify_with(v, kc, &q, T0, &a), 0, &a);
+    zkp_sigv4_auth_clear(&a);
+    int before = lookups;
+    char *last = &q.authz[strlen(q.authz) - 1], saved = *last;
+    *last = saved == '0' ? '1' : '0';
+    ST_EXPECT(verify_with(v, kc, &q, T0, &a), ZKP_SIGV4_ESIGNATURE, &a);
+    zkp_sigv4_auth_clear(&a);
+    *last = saved;
+    ST_EXPECT(verify_with(v, kc, &q, T0 + 3600, &a), ZKP_SIGV4_ESKEW, &a);
+    zkp_sigv4_auth_clear(&a);
+    CU_ASSERT_EQUAL(lookups, before);
+    /* One slot, two keys alternating: each replaces the other. */
+    before = lookups;
+    for (int i = 0; i < 4; i++) {
+        ST_EXPECT(verify_with(v, one, i % 2 ? &q2 : &q, T0, &a), 0, &a);
+        zkp_sigv4_auth_clear(&a);
+    }
+    CU_ASSERT_EQUAL(lookups, before + 4);
+    /* A cache made for another verifier, or no cache. */
+    ST_EXPECT(verify_with(other, kc, &q, T0, &a), ZKP_SIGV4_EINVAL, &a);
+    zkp_sigv4_auth_clear(&a);
+    ST_EXPECT(verify_with(v, NULL, &q, T0, &a), 0, &a);
+    zkp_sigv4_auth_clear(&a);
+
+    zkp_sigv4_signed_clear(&q.s);
+    zkp_sigv4_signed_clear(&q2.s);
+    zkp_sigv4_signed_clear(&day2.s);
+    zkp_sigv4_key_cache_free(kc);
+    zkp_sigv4_key_cache_free(one);
+    zkp_sigv4_key_cache_free(NULL);
+    zkp_sigv4_verifier_free(v);
+    zkp_sigv4_verifier_free(other);
+}
+
 /* ----------------------------------------------------------- threads */
 
 typedef struct thread_arg {
@@ -1378,6 +1483,7 @@ int main(void)
     CU_add_test(s, "presigned", test_presigned);
     CU_add_test(s, "auth form and required headers", test_form_and_headers);
     CU_add_test(s, "keys: lookup, cache, rotation", test_keys);
+    CU_add_test(s, "keys: a caller's own cache", test_key_cache);
     CU_add_test(s, "threads", test_threads);
     CU_add_test(s, "per-thread digest contexts", test_thread_contexts);
     CU_add_test(s, "body hash", test_body_hash);
