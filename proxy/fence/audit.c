@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +28,16 @@ struct zkp_audit {
     int owns_fd; /* 0 for standard error */
     char *path;  /* NULL for standard error */
     atomic_uint_fast64_t errors;
+    atomic_int regular; /* fd is a regular file: a write never waits for a reader */
 };
+
+/* 1 if fd is a regular file (a pipe, a socket or a terminal may make a
+ * write wait for whoever reads it). */
+static int is_regular(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 /* ------------------------------------------------------- line builder */
 
@@ -198,6 +208,7 @@ int zkp_audit_open(const char *path, zkp_audit_t **out, char *err, size_t errlen
     }
     pthread_mutex_init(&a->mu, NULL);
     atomic_init(&a->errors, 0);
+    atomic_init(&a->regular, is_regular(a->fd));
     *out = a;
     return 0;
 }
@@ -212,9 +223,15 @@ int zkp_audit_reopen(zkp_audit_t *a)
     pthread_mutex_lock(&a->mu);
     int old = a->fd;
     a->fd = fd;
+    atomic_store(&a->regular, is_regular(fd));
     pthread_mutex_unlock(&a->mu);
     close(old);
     return 0;
+}
+
+int zkp_audit_never_waits(zkp_audit_t *a)
+{
+    return a == NULL || atomic_load(&a->regular);
 }
 
 void zkp_audit_close(zkp_audit_t *a)

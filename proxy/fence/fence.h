@@ -393,6 +393,13 @@ int zkp_audit_reopen(zkp_audit_t *a);
  * zkp_audit_log() may be running or follow. */
 void zkp_audit_close(zkp_audit_t *a);
 
+/* 1 if a line's write(2) never waits for a reader: the log is a regular
+ * file (as opened or last reopened; standard error too when it is
+ * redirected to one), or a is NULL; 0 for a pipe, a socket (a journal's
+ * stream) or a terminal, whose reader may make a write wait. The proxy
+ * writes lines from its event loops only when 1. Thread-safe. */
+int zkp_audit_never_waits(zkp_audit_t *a);
+
 /* Appends one line:
  *   {"time":"2024-05-01T12:00:00.123Z","lock":"/locks/a","token":"42",
  *    "mark":"41"|null,"verdict":"accepted_higher","bucket":"b","key":"k","op":"put"}

@@ -227,7 +227,9 @@ int zkp_gate_early(zkp_req_t *r)
     zkp_op_t *op = &r->op;
     if (op->fence != ZKP_FENCE_PRESENT)
         return 1;
-    if (op->lock_pending)
+    /* The decision's audit line is written on the loop too: only to a
+     * file, never to a pipe or a journal's socket that may make it wait. */
+    if (op->lock_pending || !zkp_audit_never_waits(r->svc->audit))
         return 0;
     zkp_fence_txn_t *txn = NULL;
     zkp_verdict_t v;

@@ -54,8 +54,9 @@ void zkp_gate_audit_as(zkp_req_t *r, const zkp_gate_t *g, const char *key, zkp_v
  * caller checked its backend): takes the fencing decision now if that
  * needs no wait either (fence/fence.h, zkp_fence_try_begin): a token equal
  * to the mark with the section open to it (entered, together with the
- * other requests of that token), or a stale one; and, with verification
- * on, a token the verifier's cache confirms. Returns 1: the request may
+ * other requests of that token), or a stale one; with verification on, a
+ * token the verifier's cache confirms; and an audit log that is a file
+ * (zkp_audit_never_waits). Returns 1: the request may
  * end here, and its zkp_gate_enter*() uses that decision (nothing is
  * recorded before then); or 0, with nothing held: it ends on a worker,
  * where the gate decides as usual. A request without fencing headers

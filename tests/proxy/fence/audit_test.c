@@ -551,6 +551,46 @@ static void test_open_errors_and_append(void)
     CU_ASSERT_EQUAL(st.st_mode & 0007, 0);
 }
 
+/* A file never makes a write wait; a pipe (standard error redirected to
+ * one, as under a supervisor) may: the proxy then writes no audit line
+ * from its event loops. */
+static void test_never_waits(void)
+{
+    CU_ASSERT_EQUAL(zkp_audit_never_waits(NULL), 1);
+    zkp_audit_t *a = open_fresh();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(zkp_audit_never_waits(a), 1);
+    CU_ASSERT_EQUAL(zkp_audit_reopen(a), 0);
+    CU_ASSERT_EQUAL(zkp_audit_never_waits(a), 1);
+    zkp_audit_close(a);
+    fflush(stderr);
+    int saved = dup(2), p[2];
+    CU_ASSERT_FATAL(saved >= 0);
+    CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+    CU_ASSERT_EQUAL_FATAL(dup2(p[1], 2), 2);
+    char err[256];
+    CU_ASSERT_EQUAL(zkp_audit_open("-", &a, err, sizeof(err)), 0);
+    int waits = zkp_audit_never_waits(a);
+    zkp_audit_close(a);
+    dup2(saved, 2);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+    CU_ASSERT_EQUAL(waits, 0);
+    /* standard error redirected to a file: a file */
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    saved = dup(2);
+    dup2(fd, 2);
+    CU_ASSERT_EQUAL(zkp_audit_open("-", &a, err, sizeof(err)), 0);
+    waits = zkp_audit_never_waits(a);
+    zkp_audit_close(a);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    CU_ASSERT_EQUAL(waits, 1);
+}
+
 static void test_stderr(void)
 {
     /* "-" writes to fd 2 and close() leaves fd 2 open. Redirect fd 2 to a
@@ -599,5 +639,6 @@ int main(void)
     CU_add_test(s, "concurrent lines stay whole", test_concurrent_lines_whole);
     CU_add_test(s, "open errors, append, reopen after rotation", test_open_errors_and_append);
     CU_add_test(s, "standard error", test_stderr);
+    CU_add_test(s, "never waits: a file, not a pipe", test_never_waits);
     return ft_run_suite();
 }
