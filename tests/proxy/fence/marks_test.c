@@ -1600,6 +1600,60 @@ static void test_repair_waits_for_section(void)
     zkp_marks_close(m);
 }
 
+/* A repair waiting for the equal requests inside holds back new equal ones,
+ * as a raise does; once it has lowered the mark below their token, those
+ * held back are decided again: above the mark now, one raises it back
+ * alone, and the others, of the token it raised to, enter together. */
+static void test_repair_lowers_under_waiters(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 10, &v), 0);
+    zkp_fence_txn_t *h = NULL, *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/R", 10, &h, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    repair_arg_t r = {.m = m};
+    atomic_init(&r.returned, 0);
+    pthread_t tr;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tr, NULL, repair_thread, &r), 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/R") == 1, 10000));
+    /* no new equal request enters before the repair */
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/R", 10, &t, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_PTR_NULL(t);
+    enum { N = 3 };
+    begin_arg_t w[N];
+    pthread_t tw[N];
+    for (int i = 0; i < N; i++) {
+        begin_arg_init(&w[i], m, "/R", 10);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&tw[i], NULL, begin_thread, &w[i]), 0);
+    }
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/R") == 1 + N, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&r.returned), 0);
+    zkp_fence_end(h);
+    pthread_join(tr, NULL);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_EQUAL(r.seen.old, 10);
+    int higher = 0, equal = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(tw[i], NULL);
+        CU_ASSERT_EQUAL(w[i].rc, 0);
+        CU_ASSERT_EQUAL(w[i].persist_rc, 0);
+        higher += w[i].verdict == ZKP_VERDICT_ACCEPT_HIGHER && w[i].before == 2;
+        equal += w[i].verdict == ZKP_VERDICT_ACCEPT_EQUAL && w[i].before == 10;
+    }
+    CU_ASSERT_EQUAL(higher, 1);
+    CU_ASSERT_EQUAL(equal, N - 1);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 10);
+    CU_ASSERT_EQUAL(zkp_marks_section_waiters(m, "/R"), 0);
+    /* nothing is left counted: an equal request enters at once */
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_try_begin(m, "/R", 10, &t, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    zkp_fence_end(t);
+    zkp_marks_close(m);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1631,5 +1685,7 @@ int main(void)
     CU_add_test(s, "repair: lower, clear, never raise, durable", test_repair);
     CU_add_test(s, "repair clears an inert mark", test_repair_inert);
     CU_add_test(s, "repair waits for the section", test_repair_waits_for_section);
+    CU_add_test(s, "a repair lowers the mark under waiting requests",
+                test_repair_lowers_under_waiters);
     return ft_run_suite();
 }
