@@ -170,10 +170,13 @@ int zkp_gate_precheck(zkp_req_t *r, enum MHD_Result *res)
  * the holder cache answers without a round trip while the holder holds.
  * verify = zxid: it must not be above the ensemble's last committed zxid
  * (403 FencingTokenNotIssued otherwise); the cached bound answers.
- * Asked inside the section, so no other request of the lock is decided
- * meanwhile. Returns 0 if confirmed, or -1 with
- * the section left and the refusal counted, audited and queued: 403 when
- * ZooKeeper says no, 503 with Retry-After when it cannot answer. */
+ * Asked inside the section, so the mark cannot move meanwhile: a raise is
+ * alone there; requests of a token equal to the mark may be verified
+ * together (fence/fence.h), none of them changes it. zkp_gate_early()
+ * asks the cache the same way on an event loop, inside the section too.
+ * Returns 0 if confirmed, or -1 with the section left and the refusal
+ * counted, audited and queued: 403 when ZooKeeper says no, 503 with
+ * Retry-After when it cannot answer. */
 static int verify(zkp_req_t *r, zkp_gate_t *g, const char *key, enum MHD_Result *res)
 {
     zkp_op_t *op = &r->op;

@@ -6,7 +6,8 @@
  * for If-Match without an object, 501 for a write's If-None-Match other
  * than "*"); fenced writes whose precondition fails (audited
  * rejected_precondition, the mark raised); and If-None-Match: * PUTs of
- * one key racing, unfenced and fenced: exactly one wins each round. */
+ * one key racing, unfenced and fenced (on workers, and with object_fsync =
+ * off on the event loops): exactly one wins each round. */
 #include <CUnit/Basic.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -443,6 +444,19 @@ static void test_if_none_match_race(void)
     race_rounds(&p, "free", 0, rounds);   /* unfenced: the backend's commit decides */
     race_rounds(&p, "locked", 1, rounds); /* fenced: the same, inside the lock's section */
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/free"), rounds);
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 5000));
+    CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
+    pt_proxy_cleanup(&p);
+
+    /* object_fsync = off, several event loops: the racers' token equals the
+     * mark after the first round, so they are inside the lock's section
+     * together and end on their loops (zkp_gate_early): the bucket's
+     * mutex alone must still let exactly one of them publish. */
+    CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&p, "object_fsync = off\nio_threads = 4\n"), 0);
+    mkbucket(&p, "locked");
+    race_rounds(&p, "locked", 1, rounds);
+    CU_ASSERT(pt_metric(&p, "zkfence_writes_on_loop_total") >= (long long)(rounds - 1));
+    CU_ASSERT_EQUAL(pt_count_files(&p, "objects/locked"), rounds);
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 5000));
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);

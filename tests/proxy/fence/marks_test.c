@@ -801,6 +801,134 @@ static void test_concurrent_writers(void)
     free(cc);
 }
 
+/* ------------------------- sections: raises, equal, stale, try, repairs */
+
+#define MX_THREADS 10
+
+typedef struct mx {
+    zkp_marks_t *m;
+    int iters;
+    atomic_uint_fast64_t base; /* tokens drift up from here */
+    atomic_int finished, errors, overlaps, repairs;
+    pthread_mutex_t mu; /* the test's bookkeeping, not the section */
+    int alone, shared;
+    uint64_t shared_token;
+} mx_t;
+
+typedef struct mx_arg {
+    mx_t *mx;
+    uint64_t rng;
+    int repairer;
+} mx_arg_t;
+
+/* Inside the section: alone, or together only with the same token. */
+static void mx_enter(mx_t *mx, int alone, uint64_t token)
+{
+    pthread_mutex_lock(&mx->mu);
+    if (mx->alone || (mx->shared > 0 && (alone || mx->shared_token != token)))
+        atomic_fetch_add(&mx->overlaps, 1);
+    if (alone)
+        mx->alone = 1;
+    else
+        mx->shared_token = token, mx->shared++;
+    pthread_mutex_unlock(&mx->mu);
+}
+
+static void mx_leave(mx_t *mx, int alone)
+{
+    pthread_mutex_lock(&mx->mu);
+    if (alone)
+        mx->alone = 0;
+    else
+        mx->shared--;
+    pthread_mutex_unlock(&mx->mu);
+}
+
+static void *mx_worker(void *p)
+{
+    mx_arg_t *a = p;
+    mx_t *mx = a->mx;
+    for (int i = 0; i < mx->iters; i++) {
+        if (a->repairer) {
+            /* now and then, lower the mark a little under everyone */
+            if (i % 25 != 0)
+                continue;
+            uint64_t cur = mark_of(mx->m, "/mx");
+            int rc =
+                zkp_marks_repair(mx->m, "/mx", 0, cur > 3 ? cur - 3 : 1, NULL, NULL, NULL, NULL);
+            if (rc == 0)
+                atomic_fetch_add(&mx->repairs, 1);
+            else if (rc != ZKP_FENCE_ERANGE)
+                atomic_fetch_add(&mx->errors, 1);
+            continue;
+        }
+        uint64_t token = atomic_load(&mx->base) + xorshift(&a->rng) % 4;
+        if (xorshift(&a->rng) % 40 == 0)
+            atomic_fetch_add(&mx->base, 1);
+        zkp_fence_txn_t *txn = NULL;
+        zkp_verdict_t v;
+        int rc = xorshift(&a->rng) % 3 == 0
+                     ? zkp_fence_try_begin(mx->m, "/mx", token, &txn, &v, NULL, NULL)
+                     : zkp_fence_begin(mx->m, "/mx", token, &txn, &v, NULL, NULL);
+        if (rc == ZKP_FENCE_EAGAIN && txn == NULL)
+            continue;
+        if (rc != 0) {
+            atomic_fetch_add(&mx->errors, 1);
+            continue;
+        }
+        if (txn == NULL)
+            continue; /* stale */
+        int alone = v == ZKP_VERDICT_ACCEPT_HIGHER;
+        mx_enter(mx, alone, token);
+        if (zkp_fence_persist(txn) != 0)
+            atomic_fetch_add(&mx->errors, 1);
+        mx_leave(mx, alone);
+        zkp_fence_end(txn);
+    }
+    atomic_fetch_add(&mx->finished, 1);
+    return NULL;
+}
+
+/* Many requests of one lock, raising, equal, stale, some through
+ * try_begin, while repairs lower the mark under them: every one returns
+ * (no lost wake-up on the shared condvar), a raise is alone and equal ones
+ * only together, and nothing stays counted once all have left (an equal
+ * request then enters at once). */
+static void test_sections_under_repairs(void)
+{
+    fresh_db();
+    mx_t *mx = calloc(1, sizeof(*mx)); /* left to leak if a thread hangs */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mx);
+    mx->m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mx->m);
+    mx->iters = ft_under_valgrind() ? 150 : 3000;
+    atomic_init(&mx->base, 10);
+    pthread_mutex_init(&mx->mu, NULL);
+    pthread_t t[MX_THREADS + 1];
+    mx_arg_t *args = calloc(MX_THREADS + 1, sizeof(*args));
+    for (int i = 0; i <= MX_THREADS; i++) {
+        args[i] = (mx_arg_t){mx, 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1), i == MX_THREADS};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, mx_worker, &args[i]), 0);
+    }
+    CU_ASSERT_FATAL(FT_WAIT_UNTIL(atomic_load(&mx->finished) == MX_THREADS + 1, 120000));
+    for (int i = 0; i <= MX_THREADS; i++)
+        pthread_join(t[i], NULL);
+    CU_ASSERT_EQUAL(atomic_load(&mx->errors), 0);
+    CU_ASSERT_EQUAL(atomic_load(&mx->overlaps), 0);
+    CU_ASSERT(atomic_load(&mx->repairs) > 0);
+    CU_ASSERT_EQUAL(zkp_marks_section_waiters(mx->m, "/mx"), 0);
+    uint64_t mark = mark_of(mx->m, "/mx");
+    zkp_fence_txn_t *txn = NULL;
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(mx->m, "/mx", mark, &txn, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    zkp_fence_end(txn);
+    zkp_marks_close(mx->m);
+    pthread_mutex_destroy(&mx->mu);
+    free(args);
+    free(mx);
+}
+
 /* ------------------------------------------ group commit: throughput */
 
 typedef struct gc_arg {
@@ -1600,6 +1728,60 @@ static void test_repair_waits_for_section(void)
     zkp_marks_close(m);
 }
 
+/* A repair waiting for the equal requests inside holds back new equal ones,
+ * as a raise does; once it has lowered the mark below their token, those
+ * held back are decided again: above the mark now, one raises it back
+ * alone, and the others, of the token it raised to, enter together. */
+static void test_repair_lowers_under_waiters(void)
+{
+    fresh_db();
+    zkp_marks_t *m = open_store();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    zkp_verdict_t v;
+    CU_ASSERT_EQUAL(fenced_write(m, "/R", 10, &v), 0);
+    zkp_fence_txn_t *h = NULL, *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_begin(m, "/R", 10, &h, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    repair_arg_t r = {.m = m};
+    atomic_init(&r.returned, 0);
+    pthread_t tr;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tr, NULL, repair_thread, &r), 0);
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/R") == 1, 10000));
+    /* no new equal request enters before the repair */
+    CU_ASSERT_EQUAL(zkp_fence_try_begin(m, "/R", 10, &t, &v, NULL, NULL), ZKP_FENCE_EAGAIN);
+    CU_ASSERT_PTR_NULL(t);
+    enum { N = 3 };
+    begin_arg_t w[N];
+    pthread_t tw[N];
+    for (int i = 0; i < N; i++) {
+        begin_arg_init(&w[i], m, "/R", 10);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&tw[i], NULL, begin_thread, &w[i]), 0);
+    }
+    CU_ASSERT(FT_WAIT_UNTIL(zkp_marks_section_waiters(m, "/R") == 1 + N, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&r.returned), 0);
+    zkp_fence_end(h);
+    pthread_join(tr, NULL);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_EQUAL(r.seen.old, 10);
+    int higher = 0, equal = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(tw[i], NULL);
+        CU_ASSERT_EQUAL(w[i].rc, 0);
+        CU_ASSERT_EQUAL(w[i].persist_rc, 0);
+        higher += w[i].verdict == ZKP_VERDICT_ACCEPT_HIGHER && w[i].before == 2;
+        equal += w[i].verdict == ZKP_VERDICT_ACCEPT_EQUAL && w[i].before == 10;
+    }
+    CU_ASSERT_EQUAL(higher, 1);
+    CU_ASSERT_EQUAL(equal, N - 1);
+    CU_ASSERT_EQUAL(mark_of(m, "/R"), 10);
+    CU_ASSERT_EQUAL(zkp_marks_section_waiters(m, "/R"), 0);
+    /* nothing is left counted: an equal request enters at once */
+    CU_ASSERT_EQUAL_FATAL(zkp_fence_try_begin(m, "/R", 10, &t, &v, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(v, ZKP_VERDICT_ACCEPT_EQUAL);
+    zkp_fence_end(t);
+    zkp_marks_close(m);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1617,6 +1799,7 @@ int main(void)
                 test_waiting_raises_enter_together);
     CU_add_test(s, "try_begin never waits", test_try_begin_never_waits);
     CU_add_test(s, "16 concurrent writers on 4 locks", test_concurrent_writers);
+    CU_add_test(s, "sections under repairs, with try_begin", test_sections_under_repairs);
     CU_add_test(s, "group commit batches persists", test_group_commit_batches);
     CU_add_test(s, "injected failure: fail closed, then recover", test_inject_failure);
     CU_add_test(s, "recovery is prompt once the disk is back", test_recovery_is_prompt);
@@ -1631,5 +1814,7 @@ int main(void)
     CU_add_test(s, "repair: lower, clear, never raise, durable", test_repair);
     CU_add_test(s, "repair clears an inert mark", test_repair_inert);
     CU_add_test(s, "repair waits for the section", test_repair_waits_for_section);
+    CU_add_test(s, "a repair lowers the mark under waiting requests",
+                test_repair_lowers_under_waiters);
     return ft_run_suite();
 }
