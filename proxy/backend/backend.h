@@ -224,11 +224,13 @@ typedef struct zkp_backend_ops {
      * backend from worker threads, never from its event loops, except
      * put_begin, put_write, put_abort, read and close. */
     int remote;
-    /* Optional. 0: put_seal and put_commit of a staged PutObject never
-     * wait (no fsync: a local disk's page cache), so the core may call
-     * them from an event loop; 1, or NULL: they may wait (an fsync, a
-     * network), and the core calls them from a worker. */
-    int (*put_waits)(zkp_backend_t *be);
+    /* Optional. 0: put_seal, put_commit and put_abort of this staged
+     * PutObject (its body complete) never wait (no fsync: a local disk's
+     * page cache; nothing large to free), so the core may call them from
+     * an event loop; 1, or NULL: they may wait (an fsync, a network, the
+     * blocks of a large file freed), and the core calls them from a
+     * worker. */
+    int (*put_waits)(zkp_put_t *p);
     void (*destroy)(zkp_backend_t *be);
 
     int (*bucket_create)(zkp_backend_t *be, const char *bucket);

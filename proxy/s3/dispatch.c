@@ -32,14 +32,15 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
 }
 
 /* A PutObject ends on the event loop when nothing in its end can wait: the
- * backend's seal and commit (no fsync: page-cache writes and a rename),
- * and the fencing decision (s3/gate.h). That saves the hand-off to a
- * worker and back (a futex wake, a suspend and resume of the connection,
- * three context switches: most of what a small PUT cost beyond nginx's). */
+ * backend's seal and commit (no fsync: page-cache writes and a rename;
+ * nothing large to free), and the fencing decision (s3/gate.h). That saves
+ * the hand-off to a worker and back (a futex wake, a suspend and resume of
+ * the connection, three context switches: most of what a small PUT cost
+ * beyond nginx's). A body that failed (r->put gone) is only answered. */
 static int put_ends_here(zkp_req_t *r)
 {
     const zkp_backend_ops_t *ops = r->svc->be->ops;
-    return !ops->remote && ops->put_waits != NULL && !ops->put_waits(r->svc->be) &&
+    return !ops->remote && ops->put_waits != NULL && (r->put == NULL || !ops->put_waits(r->put)) &&
            zkp_gate_early(r);
 }
 

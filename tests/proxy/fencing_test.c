@@ -281,6 +281,20 @@ static void test_writes_end_on_loop(void)
     CU_ASSERT_TRUE(pt_error_is(&resp, "PreconditionFailed"));
     pt_resp_free(&resp);
     CU_ASSERT_EQUAL(pt_metric(&p, M), 3);
+    /* A body over 1 MiB, and a small one replacing an object over 1 MiB:
+     * the end's abort or rename would free a large file's blocks: a
+     * worker. Once the object is small again: the loop. */
+    size_t big = 2u << 20;
+    char *bb = malloc(big);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bb);
+    memset(bb, 'x', big);
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/big", L, 11, bb, big, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 3);
+    free(bb);
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/big", L, 11, "small", 5, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 3);
+    CU_ASSERT_EQUAL(put_tok(&p, "/loop/big", L, 11, "small again", 11, NULL), 200);
+    CU_ASSERT_EQUAL(pt_metric(&p, M), 4);
     long st;
     uint64_t tok;
     char *b = get(&p, "/loop/k", &st, &tok);

@@ -405,11 +405,25 @@ static int load_all(zkp_fs_t *be)
     return rc;
 }
 
+/* Larger than this, a file's blocks take long enough to free (an aborted
+ * staging file unlinked, an object replaced by the rename, under the
+ * bucket's mutex) to stall an event loop. */
+#define FS_LOOP_MAX (1u << 20)
+
 /* Without object_fsync a put's seal and commit are page-cache writes and a
- * rename: they never wait for the disk. */
-static int fs_put_waits(zkp_backend_t *base)
+ * rename: they never wait for the disk, unless the rename replaces a large
+ * object or an abort unlinks a large body (the last link of a file frees
+ * its blocks). The object's size is checked now; one replaced by a large
+ * one in between costs a stall, not a fault. */
+static int fs_put_waits(zkp_put_t *p)
 {
-    return ((zkp_fs_t *)base)->fsync;
+    if (p->fs->fsync || p->written > FS_LOOP_MAX)
+        return 1;
+    char dst[4096];
+    struct stat st;
+    if (zkp_fs_obj_path(p->fs, p->b->name, p->key, dst, sizeof(dst)) != 0)
+        return 1;
+    return stat(dst, &st) == 0 && st.st_size > (off_t)FS_LOOP_MAX;
 }
 
 static void fs_destroy(zkp_backend_t *base)
