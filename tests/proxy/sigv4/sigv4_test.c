@@ -1035,7 +1035,8 @@ static int verify_with(zkp_sigv4_verifier_t *v, zkp_sigv4_key_cache_t *kc, const
 
 static void test_key_cache(void)
 {
-    static const st_cred_t two[] = {{AK, SECRET}, {"AKIDSECOND", "second-secret-0123"}, {NULL}};
+    static const st_cred_t two[] = {
+        {AK, SECRET}, {"AKIDSECOND", "second-secret-0123"}, {NULL, NULL}};
     zkp_sigv4_config_t c;
     zkp_sigv4_config_init(&c);
     c.region = "us-east-1";
