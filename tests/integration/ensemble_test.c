@@ -143,21 +143,53 @@ static int deadline_ms(zkf_client_t *c)
     return ms < 20000 ? 20000 : ms;
 }
 
+/* What a failed wait leaves for the reader of the log: each member's
+ * `srvr` answer and the end of its server log, without the lines this
+ * test's own polling writes there (`srvr` answered, or refused with a stack
+ * trace while the member is between roles). */
+static void dump_ensemble(const char *why)
+{
+    fprintf(stderr, "\n  ensemble: %s\n", why);
+    for (int i = 1; i <= 3; i++) {
+        char hp[32];
+        snprintf(hp, sizeof(hp), "127.0.0.1:%d", base_port + i - 1);
+        char *out = zt_four_letter(hp, "srvr");
+        fprintf(stderr, "  -- node %d (%s) srvr:\n%s\n", i, hp, out ? out : "(no answer)\n");
+        free(out);
+        sh("grep -Ev '^[[:space:]]+at |Processing srvr command|Close of session 0x0|"
+           "ZooKeeperServer not running' %s/zk/node%d/zookeeper.log | tail -n 40 >&2",
+           datadir, i);
+    }
+}
+
 /* Stops the ensemble's leader and waits for a new one and for both
  * clients to be connected again; returns the stopped node (restart it
- * with restart_node), or -1. */
+ * with restart_node), or -1, the ensemble then whole again and what went
+ * wrong on stderr. */
 static int change_leader(zkf_client_t *a, zkf_client_t *b)
 {
     int leader = leader_node();
-    if (leader <= 0 || sh("%s node stop %d --data-dir %s/zk", scripts_zk, leader, datadir) != 0)
+    if (leader <= 0) {
+        dump_ensemble("no leader before the change");
+        return -1;
+    }
+    if (sh("%s node stop %d --data-dir %s/zk", scripts_zk, leader, datadir) != 0)
         return -1;
     int dl = deadline_ms(a);
-    if (!ZT_WAIT_UNTIL(leader_node() > 0 && leader_node() != leader, dl) ||
-        !ZT_WAIT_UNTIL(zkf_client_state(a) == ZKF_CLIENT_CONNECTED &&
-                           zkf_client_state(b) == ZKF_CLIENT_CONNECTED,
-                       dl))
-        return -1;
-    return leader;
+    const char *failed = NULL;
+    if (!ZT_WAIT_UNTIL(leader_node() > 0 && leader_node() != leader, dl))
+        failed = "no new leader among the survivors";
+    else if (!ZT_WAIT_UNTIL(zkf_client_state(a) == ZKF_CLIENT_CONNECTED &&
+                                zkf_client_state(b) == ZKF_CLIENT_CONNECTED,
+                            dl))
+        failed = "the clients did not reconnect";
+    if (failed == NULL)
+        return leader;
+    fprintf(stderr, "  node %d stopped, waited up to %d ms; clients' states %d and %d\n", leader,
+            dl, (int)zkf_client_state(a), (int)zkf_client_state(b));
+    dump_ensemble(failed);
+    sh("%s node start %d --data-dir %s/zk", scripts_zk, leader, datadir);
+    return -1;
 }
 
 static void restart_node(int node)
