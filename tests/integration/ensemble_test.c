@@ -23,12 +23,19 @@ static int sh(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Member i's `srvr` answer (free it), or NULL if it does not answer;
+ * its address in hp. */
+static char *node_srvr(int i, char hp[32])
+{
+    snprintf(hp, 32, "127.0.0.1:%d", base_port + i - 1);
+    return zt_four_letter(hp, "srvr");
+}
+
 static int leader_node(void)
 {
     for (int i = 1; i <= 3; i++) {
         char hp[32];
-        snprintf(hp, sizeof(hp), "127.0.0.1:%d", base_port + i - 1);
-        char *out = zt_four_letter(hp, "srvr");
+        char *out = node_srvr(i, hp);
         int leader = out && strstr(out, "Mode: leader") != NULL;
         free(out);
         if (leader)
@@ -152,8 +159,7 @@ static void dump_ensemble(const char *why)
     fprintf(stderr, "\n  ensemble: %s\n", why);
     for (int i = 1; i <= 3; i++) {
         char hp[32];
-        snprintf(hp, sizeof(hp), "127.0.0.1:%d", base_port + i - 1);
-        char *out = zt_four_letter(hp, "srvr");
+        char *out = node_srvr(i, hp);
         fprintf(stderr, "  -- node %d (%s) srvr:\n%s\n", i, hp, out ? out : "(no answer)\n");
         free(out);
         sh("grep -Ev '^[[:space:]]+at |Processing srvr command|Close of session 0x0|"
