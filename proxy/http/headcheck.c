@@ -152,3 +152,117 @@ int zkp_head_check_headers(const zkp_sigv4_header_t *h, size_t n, int stores_met
                        meta, ZKP_USER_METADATA_MAX);
     return 0;
 }
+
+/* --- features this proxy does not have ------------------------------------------------ */
+
+static const zkp_sigv4_header_t *find(const zkp_sigv4_header_t *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_is(&h[i], name))
+            return &h[i];
+    return NULL;
+}
+
+static int value_is(const zkp_sigv4_header_t *h, const char *v)
+{
+    size_t n = strlen(v);
+    return h->value_len == n && strncmp(h->value, v, n) == 0;
+}
+
+static int value_in(const zkp_sigv4_header_t *h, const char *const *set)
+{
+    for (; *set != NULL; set++)
+        if (value_is(h, *set))
+            return 1;
+    return 0;
+}
+
+static const char *const storage_classes[] = {"STANDARD",
+                                              "REDUCED_REDUNDANCY",
+                                              "STANDARD_IA",
+                                              "ONEZONE_IA",
+                                              "INTELLIGENT_TIERING",
+                                              "GLACIER",
+                                              "DEEP_ARCHIVE",
+                                              "OUTPOSTS",
+                                              "GLACIER_IR",
+                                              "SNOW",
+                                              "EXPRESS_ONEZONE",
+                                              NULL};
+static const char *const sse_values[] = {"AES256", "aws:kms", "aws:kms:dsse", NULL};
+/* The canned ACLs that grant nothing beyond the owner, which is all there
+ * is here (S3's own default, with ACLs disabled, accepts these two). */
+static const char *const owner_acls[] = {"private", "bucket-owner-full-control", NULL};
+
+/* A header naming a feature this proxy does not have: 400 bad_code when the
+ * value is none of S3's (valid), else 501. */
+static int unimplemented_value(const zkp_sigv4_header_t *x, const char *const *valid,
+                               const char *bad_code, const char *bad_msg, const char *msg,
+                               zkp_head_verdict_t *v)
+{
+    if (!value_in(x, valid))
+        return verdict(v, 400, bad_code, 0, "%s", bad_msg);
+    return verdict(v, 501, "NotImplemented", 0, "%s", msg);
+}
+
+int zkp_head_check_features(const zkp_sigv4_header_t *h, size_t n, int creates_object,
+                            int creates_bucket, zkp_head_verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        if (name_has_prefix(&h[i], "x-amz-server-side-encryption-customer-") ||
+            name_has_prefix(&h[i], "x-amz-copy-source-server-side-encryption-customer-"))
+            return verdict(v, 501, "NotImplemented", 0,
+                           "Server-side encryption with customer-provided keys (SSE-C) is not "
+                           "implemented: objects are stored as sent");
+    const zkp_sigv4_header_t *x;
+    static const char *const owner_headers[] = {"x-amz-expected-bucket-owner",
+                                                "x-amz-source-expected-bucket-owner"};
+    for (size_t k = 0; k < 2; k++)
+        if ((x = find(h, n, owner_headers[k])) != NULL && !value_is(x, ZKP_S3_OWNER_ID))
+            return verdict(v, 403, "AccessDenied", 0,
+                           "The bucket's owner is %s, not the one %s names", ZKP_S3_OWNER_ID,
+                           owner_headers[k]);
+    if (creates_bucket && (x = find(h, n, "x-amz-bucket-object-lock-enabled")) != NULL &&
+        x->value_len == 4 && strncasecmp(x->value, "true", 4) == 0)
+        return verdict(v, 501, "NotImplemented", 0,
+                       "Object Lock is not implemented: a bucket cannot be made with it");
+    if (!creates_object)
+        return 0;
+    if ((x = find(h, n, "x-amz-server-side-encryption")) != NULL)
+        return unimplemented_value(x, sse_values, "InvalidArgument",
+                                   "The x-amz-server-side-encryption header must be AES256, "
+                                   "aws:kms or aws:kms:dsse",
+                                   "Server-side encryption is not implemented: objects are "
+                                   "stored as sent (encrypt the disk, or the upstream bucket)",
+                                   v);
+    for (size_t i = 0; i < n; i++)
+        if (name_has_prefix(&h[i], "x-amz-server-side-encryption-"))
+            return verdict(v, 501, "NotImplemented", 0,
+                           "Server-side encryption is not implemented: objects are stored as sent");
+    if ((x = find(h, n, "x-amz-storage-class")) != NULL && !value_is(x, "STANDARD"))
+        return unimplemented_value(x, storage_classes, "InvalidStorageClass",
+                                   "The storage class you specified is not valid",
+                                   "Only the STANDARD storage class is implemented: every object "
+                                   "is stored alike",
+                                   v);
+    if (find(h, n, "x-amz-object-lock-mode") != NULL ||
+        find(h, n, "x-amz-object-lock-retain-until-date") != NULL ||
+        find(h, n, "x-amz-object-lock-legal-hold") != NULL)
+        return verdict(v, 400, "InvalidRequest", 0,
+                       "Bucket is missing Object Lock Configuration (Object Lock is not "
+                       "implemented)");
+    if (find(h, n, "x-amz-tagging") != NULL ||
+        ((x = find(h, n, "x-amz-tagging-directive")) != NULL && !value_is(x, "COPY")))
+        return verdict(v, 501, "NotImplemented", 0,
+                       "Object tagging is not implemented: the tags would be lost");
+    if ((x = find(h, n, "x-amz-acl")) != NULL && !value_in(x, owner_acls))
+        return verdict(v, 400, "AccessControlListNotSupported", 0,
+                       "The bucket does not allow ACLs: only private and "
+                       "bucket-owner-full-control are accepted");
+    for (size_t i = 0; i < n; i++)
+        if (name_has_prefix(&h[i], "x-amz-grant-"))
+            return verdict(v, 400, "AccessControlListNotSupported", 0,
+                           "The bucket does not allow ACLs: grants are not accepted");
+    return 0;
+}

@@ -25,6 +25,7 @@
 #include "sigv4/sigv4.h" /* zkp_sigv4_header_t: one header as received */
 
 #define ZKP_USER_METADATA_MAX 2048 /* bytes, as S3 */
+#define ZKP_S3_OWNER_ID "zkfence"  /* every bucket's owner, as listings name it */
 
 typedef struct zkp_head_verdict {
     int status;       /* 0: fine; else the HTTP status to answer */
@@ -42,5 +43,20 @@ int zkp_head_check_framing(const zkp_sigv4_header_t *h, size_t n, size_t line_by
  * Returns 0, or -1 with *v set. */
 int zkp_head_check_headers(const zkp_sigv4_header_t *h, size_t n, int stores_metadata,
                            zkp_head_verdict_t *v);
+
+/* Headers that ask for a feature this proxy does not have, refused rather
+ * than ignored (ignored, the client would believe it had the feature):
+ * SSE-C on any request (501); an expected bucket owner other than
+ * ZKP_S3_OWNER_ID on any request (403 AccessDenied, as S3); on a request that creates an object
+ * (creates_object: PutObject, CopyObject, CreateMultipartUpload):
+ * server-side encryption (501; an unknown value 400 InvalidArgument), a
+ * storage class other than STANDARD (501; unknown: 400
+ * InvalidStorageClass), Object Lock retention or legal hold (400
+ * InvalidRequest, as S3 answers for a bucket without Object Lock), tags
+ * (501), ACLs beyond the owner's (400 AccessControlListNotSupported, as S3
+ * with ACLs disabled); on CreateBucket (creates_bucket), Object Lock (501).
+ * Returns 0, or -1 with *v set. */
+int zkp_head_check_features(const zkp_sigv4_header_t *h, size_t n, int creates_object,
+                            int creates_bucket, zkp_head_verdict_t *v);
 
 #endif

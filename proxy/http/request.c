@@ -578,7 +578,12 @@ static int classify_bucket(const zkp_request_in_t *in, zkp_op_t *op, query_t *q)
             return fail(op, 400, "InvalidArgument", "list-type must be 2 when present");
         op->kind = q->list_type == 2 ? ZKP_OP_LIST_OBJECTS_V2 : ZKP_OP_LIST_OBJECTS_V1;
         return parse_listing(op, q);
-    } else
+    } else if (strcmp(m, "POST") == 0)
+        /* S3's POST Object (an HTML form upload, presigned POST policy). */
+        return fail(op, 501, "NotImplemented",
+                    "POST Object (browser-based form upload) is not implemented: use PutObject "
+                    "or a presigned PUT URL");
+    else
         return fail(op, 405, "MethodNotAllowed",
                     "The specified method is not allowed against this resource");
     return 0;

@@ -270,6 +270,11 @@ static enum MHD_Result start(zkp_req_t *r)
     }
     if (zkp_head_check_headers(r->hdrs.v, r->hdrs.n, zkp_op_stores_metadata(r->op.kind), &v) != 0)
         return refuse_head(r, &v);
+    zkp_op_kind_t k = r->op.kind;
+    if (zkp_head_check_features(r->hdrs.v, r->hdrs.n,
+                                zkp_op_stores_metadata(k) || k == ZKP_OP_CREATE_MULTIPART_UPLOAD,
+                                k == ZKP_OP_CREATE_BUCKET, &v) != 0)
+        return refuse_head(r, &v);
     zkp_auth_refusal_t why;
     if (zkp_auth_check(r->srv->auth, r, &why) != 0)
         return refuse_auth(r, &why);

@@ -257,12 +257,68 @@ void zkp_delete_req_free(zkp_delete_req_t *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* --- CompleteMultipartUpload body ----------------------------------------------------- */
+/* --- CreateBucket body ------------------------------------------------------------------ */
 
 static int is_space(char c)
 {
     return c == ' ' || c == '\n' || c == '\t' || c == '\r';
 }
+
+static int has_prefix_at(const char *s, size_t len, size_t at, const char *p)
+{
+    size_t n = strlen(p);
+    return len - at >= n && memcmp(s + at, p, n) == 0;
+}
+
+int zkp_xml_parse_create_bucket(const char *body, size_t len, char **location)
+{
+    *location = NULL;
+    size_t a = 0, e = len;
+    while (a < e && is_space(body[a]))
+        a++;
+    while (e > a && is_space(body[e - 1]))
+        e--;
+    if (a == e)
+        return 0; /* no configuration: the endpoint's region */
+    if (has_prefix_at(body, e, a, "<?xml")) {
+        const char *q = memmem(body + a, e - a, "?>", 2);
+        if (q == NULL)
+            return -1;
+        a = (size_t)(q - body) + 2;
+        while (a < e && is_space(body[a]))
+            a++;
+    }
+    static const char root[] = "<CreateBucketConfiguration";
+    if (!has_prefix_at(body, e, a, root) || e - a <= sizeof(root) - 1)
+        return -1;
+    char after = body[a + sizeof(root) - 1];
+    if (after != '>' && after != '/' && !is_space(after))
+        return -1;
+    const char *gt = memchr(body + a, '>', e - a);
+    if (gt == NULL)
+        return -1;
+    if (gt[-1] == '/') /* <CreateBucketConfiguration .../>: nothing in it */
+        return (size_t)(gt - body) + 1 == e ? 0 : -1;
+    static const char end[] = "</CreateBucketConfiguration>";
+    if (e - a < sizeof(end) - 1 || memcmp(body + e - (sizeof(end) - 1), end, sizeof(end) - 1) != 0)
+        return -1;
+    char *loc;
+    if (optional_text(body, (size_t)(gt - body) + 1, e, "LocationConstraint", &loc) != 0)
+        return -1;
+    if (loc != NULL) {
+        size_t s = 0, n = strlen(loc);
+        while (s < n && is_space(loc[s]))
+            s++;
+        while (n > s && is_space(loc[n - 1]))
+            n--;
+        memmove(loc, loc + s, n - s);
+        loc[n - s] = '\0';
+    }
+    *location = loc;
+    return 0;
+}
+
+/* --- CompleteMultipartUpload body ----------------------------------------------------- */
 
 /* <PartNumber>: decimal digits, whitespace around them allowed. */
 static int part_number(const char *s, size_t len, int *out)

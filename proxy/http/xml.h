@@ -60,6 +60,15 @@ typedef struct zkp_delete_req {
 int zkp_xml_parse_delete(const char *body, size_t len, size_t max_keys, zkp_delete_req_t *out);
 void zkp_delete_req_free(zkp_delete_req_t *d);
 
+/* Parses CreateBucket's optional body: nothing (whitespace), or
+ * <CreateBucketConfiguration ...><LocationConstraint>r</LocationConstraint>
+ * </CreateBucketConfiguration> (an XML declaration before it, namespaces and
+ * other elements in it allowed; a self-closing root is an empty one).
+ * *location: the constraint, decoded and trimmed (malloc'ed, free()), or
+ * NULL when there is none. Returns 0, or -1 if the body is anything else
+ * (a misaddressed PutObject's data, say) or malformed. */
+int zkp_xml_parse_create_bucket(const char *body, size_t len, char **location);
+
 /* The parsed body of CompleteMultipartUpload: the parts as listed. */
 typedef struct zkp_complete_req {
     zkp_part_ref_t *parts; /* owned */

@@ -26,6 +26,8 @@ int zkp_s3_start(zkp_req_t *r, enum MHD_Result *res)
         return zkp_mpu_part_start(r, res);
     case ZKP_OP_COMPLETE_MULTIPART_UPLOAD:
         return zkp_mpu_complete_start(r, res);
+    case ZKP_OP_CREATE_BUCKET:
+        return zkp_create_bucket_start(r);
     default:
         return 0;
     }

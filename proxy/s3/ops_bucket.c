@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/headcheck.h"
 #include "http/respond.h"
 #include "http/xml.h"
 #include "s3/errors.h"
@@ -29,7 +30,8 @@ enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
     zkp_buf_t b;
     zkp_buf_init(&b);
     zkp_buf_puts(&b, ZKP_XML_DECL "<ListAllMyBucketsResult xmlns=\"" ZKP_S3_NS "\">"
-                                  "<Owner><ID>zkfence</ID><DisplayName>zkfence</DisplayName>"
+                                  "<Owner><ID>" ZKP_S3_OWNER_ID "</ID><DisplayName>" ZKP_S3_OWNER_ID
+                                  "</DisplayName>"
                                   "</Owner><Buckets>");
     for (size_t i = 0; i < n; i++) {
         if (!zkp_req_may_read(r, list[i].name))
@@ -46,8 +48,51 @@ enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
     return respond_xml(r, &b);
 }
 
+/* CreateBucketConfiguration is a few hundred bytes; anything near this is
+ * not one. */
+#define CREATE_BUCKET_BODY_MAX (64 * 1024)
+
+int zkp_create_bucket_start(zkp_req_t *r)
+{
+    r->body_limit = CREATE_BUCKET_BODY_MAX;
+    r->body_mode = ZKP_BODY_BUFFER;
+    return 0;
+}
+
+/* The region GetBucketLocation names: empty for us-east-1, as S3 answers. */
+static const char *location_of(const zkp_req_t *r)
+{
+    return strcmp(r->svc->cfg->region, "us-east-1") == 0 ? "" : r->svc->cfg->region;
+}
+
 enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
 {
+    /* The body is a CreateBucketConfiguration or nothing. Anything else is
+     * refused before a bucket is made: it is what a PutObject addressed
+     * virtual-hosted style (the bucket in Host, which this proxy does not
+     * read) looks like here, and its data must not vanish behind a 200. */
+    if (!zkp_bucket_name_creatable(r->op.bucket, strlen(r->op.bucket)))
+        return zkp_respond_error(r, 400, "InvalidBucketName",
+                                 "The specified bucket is not valid: S3 does not allow this name "
+                                 "(an IP address, a reserved prefix or suffix, or '-' next to "
+                                 "'.')");
+    char *constraint = NULL;
+    if (zkp_xml_parse_create_bucket(r->buffer.data ? r->buffer.data : "", r->buffer.len,
+                                    &constraint) != 0)
+        return zkp_respond_error(r, 400, "MalformedXML",
+                                 "The body of CreateBucket must be a CreateBucketConfiguration "
+                                 "document or empty (addressing is path-style only: /bucket/key)");
+    if (constraint != NULL && constraint[0] != '\0' &&
+        strcmp(constraint, r->svc->cfg->region) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "The %.64s location constraint is incompatible with this endpoint's region, "
+                 "%s",
+                 constraint, r->svc->cfg->region);
+        free(constraint);
+        return zkp_respond_error(r, 400, "IllegalLocationConstraintException", msg);
+    }
+    free(constraint);
     int rc = r->svc->be->ops->bucket_create(r->svc->be, r->op.bucket);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
@@ -92,7 +137,16 @@ static enum MHD_Result empty_config(zkp_req_t *r, const char *name)
 
 enum MHD_Result zkp_op_bucket_location(zkp_req_t *r)
 {
-    return empty_config(r, "LocationConstraint"); /* empty: us-east-1, as S3 answers */
+    if (location_of(r)[0] == '\0')
+        return empty_config(r, "LocationConstraint");
+    if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
+        return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
+    zkp_buf_t b;
+    zkp_buf_init(&b);
+    zkp_buf_puts(&b, ZKP_XML_DECL "<LocationConstraint xmlns=\"" ZKP_S3_NS "\">");
+    zkp_xml_escape(&b, location_of(r), strlen(location_of(r)));
+    zkp_buf_puts(&b, "</LocationConstraint>\n");
+    return respond_xml(r, &b);
 }
 
 /* --- versioning: none, and saying so ------------------------------------------ */
@@ -200,7 +254,8 @@ static void list_items(zkp_buf_t *b, const zkp_op_t *op, const zkp_list_result_t
         zkp_buf_printf(b, "<ETag>&quot;%s&quot;</ETag><Size>%llu</Size>", it->etag,
                        (unsigned long long)it->size);
         if (op->kind != ZKP_OP_LIST_OBJECTS_V2 || op->fetch_owner)
-            zkp_buf_puts(b, "<Owner><ID>zkfence</ID><DisplayName>zkfence</DisplayName></Owner>");
+            zkp_buf_puts(b, "<Owner><ID>" ZKP_S3_OWNER_ID "</ID><DisplayName>" ZKP_S3_OWNER_ID
+                            "</DisplayName></Owner>");
         zkp_buf_puts(b, versions ? "<StorageClass>STANDARD</StorageClass></Version>"
                                  : "<StorageClass>STANDARD</StorageClass></Contents>");
     }

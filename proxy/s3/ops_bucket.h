@@ -6,6 +6,12 @@
 #include "http/reqctx.h"
 
 enum MHD_Result zkp_op_list_buckets(zkp_req_t *r);
+/* CreateBucket's start: its body (a CreateBucketConfiguration, or none) is
+ * read into memory, at most 64 KiB. Returns 0. */
+int zkp_create_bucket_start(zkp_req_t *r);
+/* CreateBucket: a body that is neither empty nor a CreateBucketConfiguration
+ * gets 400 MalformedXML, a LocationConstraint other than the proxy's
+ * region 400 IllegalLocationConstraintException; nothing is made then. */
 enum MHD_Result zkp_op_create_bucket(zkp_req_t *r);
 enum MHD_Result zkp_op_head_bucket(zkp_req_t *r);
 enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r);

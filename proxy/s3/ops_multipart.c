@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/headcheck.h"
 #include "http/respond.h"
 #include "http/xml.h"
 #include "s3/body.h"
@@ -28,7 +29,7 @@
 #define COMPLETE_PART_MARKUP 1024
 #define COMPLETE_ENVELOPE 4096
 
-#define OWNER "<ID>zkfence</ID><DisplayName>zkfence</DisplayName>"
+#define OWNER "<ID>" ZKP_S3_OWNER_ID "</ID><DisplayName>" ZKP_S3_OWNER_ID "</DisplayName>"
 
 static int is_mpu(zkp_op_kind_t k)
 {

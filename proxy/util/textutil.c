@@ -434,3 +434,43 @@ int zkp_bucket_name_valid(const char *s, size_t len)
     }
     return 1;
 }
+
+/* Four dot-separated groups of 1-3 digits: the form S3 refuses. */
+static int looks_like_ipv4(const char *s, size_t len)
+{
+    size_t groups = 1, digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '.') {
+            if (digits == 0)
+                return 0;
+            groups++;
+            digits = 0;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            if (++digits > 3)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return groups == 4 && digits > 0;
+}
+
+int zkp_bucket_name_creatable(const char *s, size_t len)
+{
+    static const char *const prefixes[] = {"xn--", "sthree-", "amzn-s3-demo-"};
+    static const char *const suffixes[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"};
+    if (!zkp_bucket_name_valid(s, len) || looks_like_ipv4(s, len))
+        return 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if ((s[i] == '-' && s[i + 1] == '.') || (s[i] == '.' && s[i + 1] == '-'))
+            return 0;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (len >= strlen(prefixes[i]) && memcmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+            return 0;
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        size_t n = strlen(suffixes[i]);
+        if (len >= n && memcmp(s + len - n, suffixes[i], n) == 0)
+            return 0;
+    }
+    return 1;
+}

@@ -55,4 +55,14 @@ int zkp_has_prefix_ci(const char *s, const char *prefix);
  * letter or digit, no "..". Returns 1 if valid. */
 int zkp_bucket_name_valid(const char *s, size_t len);
 
+/* The rules a new bucket's name must also meet (S3's, for CreateBucket):
+ * valid as above, no '-' next to a '.', not an IPv4 address, none of the
+ * prefixes (xn--, sthree-, amzn-s3-demo-) and suffixes (-s3alias, --ol-s3,
+ * .mrap, --x-s3, --table-s3) S3 reserves; clients treat some of these
+ * specially (botocore takes a name ending in --x-s3 for an S3 Express
+ * bucket), so a bucket so named could not be used. Checked only when a
+ * bucket is made: one made before these rules stays reachable. Returns 1
+ * if the name may be given to a new bucket. */
+int zkp_bucket_name_creatable(const char *s, size_t len);
+
 #endif

@@ -157,6 +157,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zkp_delete_req_t d;
     if (zkp_xml_parse_delete(body, blen, 1000, &d) == 0)
         zkp_delete_req_free(&d);
+    char *loc;
+    if (zkp_xml_parse_create_bucket(body, blen, &loc) == 0)
+        free(loc);
     zkp_complete_req_t cr;
     if (zkp_xml_parse_complete(body, blen, 10000, &cr) == 0) {
         /* Every part the parser returns holds what it promises. */

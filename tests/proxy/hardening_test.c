@@ -378,6 +378,109 @@ static void test_head_deadline(void)
     pt_proxy_cleanup(&p);
 }
 
+/* --- asked-for features that do not exist: refused, not ignored ---------------------- */
+
+/* method path with headers h and body: the status, and that the error code
+ * is code (NULL: any 2xx body). */
+static int answered(const char *method, const char *path, const char *const *h, const char *body,
+                    long status, const char *code)
+{
+    pt_resp_t r;
+    pt_http(&px, method, path, h, body, body ? strlen(body) : 0, &r);
+    int ok = r.status == status && (code == NULL || pt_error_is(&r, code));
+    if (!ok)
+        fprintf(stderr, "%s %s: %ld %s (wanted %ld %s)\n", method, path, r.status,
+                r.body ? r.body : "", status, code ? code : "");
+    pt_resp_free(&r);
+    return ok;
+}
+
+static void test_unsupported_features(void)
+{
+    struct {
+        const char *h[4];
+        long status;
+        const char *code;
+    } cases[] = {
+        /* SSE-C: stored in the clear, served to anyone with read rights. */
+        {{FENCE, "x-amz-server-side-encryption-customer-algorithm: AES256"}, 501, "NotImplemented"},
+        {{FENCE, "x-amz-server-side-encryption: AES256"}, 501, "NotImplemented"},
+        {{FENCE, "x-amz-server-side-encryption: aws:kms"}, 501, "NotImplemented"},
+        {{FENCE, "x-amz-server-side-encryption: bogus"}, 400, "InvalidArgument"},
+        {{FENCE, "x-amz-storage-class: GLACIER"}, 501, "NotImplemented"},
+        {{FENCE, "x-amz-storage-class: FOO"}, 400, "InvalidStorageClass"},
+        {{FENCE, "x-amz-object-lock-mode: COMPLIANCE"}, 400, "InvalidRequest"},
+        {{FENCE, "x-amz-object-lock-legal-hold: ON"}, 400, "InvalidRequest"},
+        {{FENCE, "x-amz-tagging: k=v"}, 501, "NotImplemented"},
+        {{FENCE, "x-amz-acl: public-read"}, 400, "AccessControlListNotSupported"},
+        {{FENCE, "x-amz-grant-read: id=someone"}, 400, "AccessControlListNotSupported"},
+        {{FENCE, "x-amz-expected-bucket-owner: 111122223333"}, 403, "AccessDenied"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *h[5] = {cases[i].h[0], cases[i].h[1], cases[i].h[2], cases[i].h[3], NULL};
+        char path[64];
+        snprintf(path, sizeof(path), "/hard/feature-%zu", i);
+        CU_ASSERT_TRUE(answered("PUT", path, h, "secret", cases[i].status, cases[i].code));
+        CU_ASSERT_FALSE(exists(path));
+    }
+    /* What is accepted stays accepted: the owner's own ACLs, STANDARD, the
+     * owner's ID. */
+    const char *fine[] = {FENCE, "x-amz-acl: private", "x-amz-storage-class: STANDARD",
+                          "x-amz-expected-bucket-owner: zkfence", NULL};
+    CU_ASSERT_TRUE(answered("PUT", "/hard/feature-fine", fine, "x", 200, NULL));
+    CU_ASSERT_TRUE(exists("/hard/feature-fine"));
+    /* SSE-C on a read: refused too (no object here was written with a key). */
+    const char *ssec[] = {"x-amz-server-side-encryption-customer-algorithm: AES256", NULL};
+    CU_ASSERT_TRUE(answered("GET", "/hard/feature-fine", ssec, NULL, 501, "NotImplemented"));
+    /* A multipart upload asks the same at its start. */
+    const char *mpu[] = {FENCE, "x-amz-server-side-encryption: AES256", NULL};
+    CU_ASSERT_TRUE(answered("POST", "/hard/feature-mpu?uploads", mpu, NULL, 501, "NotImplemented"));
+    /* A bucket with Object Lock cannot be made. */
+    const char *lock[] = {"x-amz-bucket-object-lock-enabled: true", NULL};
+    CU_ASSERT_TRUE(answered("PUT", "/hardlock", lock, NULL, 501, "NotImplemented"));
+    CU_ASSERT_FALSE(exists("/hardlock"));
+    /* POST Object (form upload): 501, not a bucket operation. */
+    CU_ASSERT_TRUE(answered("POST", "/hard", NULL, "key=x", 501, "NotImplemented"));
+}
+
+static void test_create_bucket_body(void)
+{
+    /* A PutObject sent virtual-hosted style arrives here as "PUT /key" with
+     * the object as body: refused, no bucket made, the data not lost
+     * behind a 200. */
+    CU_ASSERT_TRUE(
+        answered("PUT", "/hard-vhost-key", NULL, "the object's bytes", 400, "MalformedXML"));
+    CU_ASSERT_FALSE(exists("/hard-vhost-key"));
+    CU_ASSERT_TRUE(answered("PUT", "/hard-foo", NULL, "<Foo/>", 400, "MalformedXML"));
+    CU_ASSERT_FALSE(exists("/hard-foo"));
+    const char *eu = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                     "<LocationConstraint>eu-west-1</LocationConstraint>"
+                     "</CreateBucketConfiguration>";
+    CU_ASSERT_TRUE(
+        answered("PUT", "/hard-eu", NULL, eu, 400, "IllegalLocationConstraintException"));
+    CU_ASSERT_FALSE(exists("/hard-eu"));
+    /* The forms clients send: none, an empty configuration, the endpoint's
+     * own region. */
+    CU_ASSERT_TRUE(answered("PUT", "/hard-none", NULL, NULL, 200, NULL));
+    CU_ASSERT_TRUE(answered("PUT", "/hard-empty", NULL,
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                            "<CreateBucketConfiguration "
+                            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>\n",
+                            200, NULL));
+    CU_ASSERT_TRUE(answered("PUT", "/hard-us", NULL,
+                            "<CreateBucketConfiguration><LocationConstraint> us-east-1 "
+                            "</LocationConstraint></CreateBucketConfiguration>",
+                            200, NULL));
+    CU_ASSERT_TRUE(exists("/hard-none") && exists("/hard-empty") && exists("/hard-us"));
+    /* Names S3 reserves or refuses. */
+    const char *names[] = {"/192.168.5.123", "/xn--hard",   "/sthree-hard", "/hard-s3alias",
+                           "/hard--ol-s3",   "/hard--x-s3", "/hard-.x",     "/hard.-x"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        CU_ASSERT_TRUE(answered("PUT", names[i], NULL, NULL, 400, "InvalidBucketName"));
+        CU_ASSERT_FALSE(exists(names[i]));
+    }
+}
+
 static void test_clean_shutdown(void)
 {
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
@@ -392,6 +495,8 @@ static void add_tests(void *suite)
     }
     CU_add_test(suite, "smuggling", test_smuggling);
     CU_add_test(suite, "repeated_headers", test_repeated_headers);
+    CU_add_test(suite, "unsupported_features", test_unsupported_features);
+    CU_add_test(suite, "create_bucket_body", test_create_bucket_body);
     CU_add_test(suite, "per_ip_cap", test_per_ip_cap);
     CU_add_test(suite, "head_deadline", test_head_deadline);
     CU_add_test(suite, "clean_shutdown", test_clean_shutdown);

@@ -102,6 +102,64 @@ static void test_xml_delete_parse(void)
     CU_ASSERT_EQUAL(zkp_xml_parse_delete(two, strlen(two), 1, &d), -1); /* over max_keys */
 }
 
+static void test_xml_create_bucket_parse(void)
+{
+    struct {
+        const char *body;
+        int rc;
+        const char *loc; /* NULL: none */
+    } cases[] = {
+        {"", 0, NULL},
+        {" \r\n\t", 0, NULL},
+        {"<CreateBucketConfiguration/>", 0, NULL},
+        {"<?xml version=\"1.0\"?>\n<CreateBucketConfiguration xmlns=\"x\" />\n", 0, NULL},
+        {"<CreateBucketConfiguration xmlns=\"x\"><LocationConstraint> eu-west-1\n"
+         "</LocationConstraint></CreateBucketConfiguration>",
+         0, "eu-west-1"},
+        {"<CreateBucketConfiguration><LocationConstraint/></CreateBucketConfiguration>", 0, NULL},
+        {"<CreateBucketConfiguration></CreateBucketConfiguration>", 0, NULL},
+        {"the bytes of an object", -1, NULL},
+        {"<Foo/>", -1, NULL},
+        {"<CreateBucketConfigurationX/>", -1, NULL},
+        {"<CreateBucketConfiguration>", -1, NULL},
+        {"<CreateBucketConfiguration/> trailing", -1, NULL},
+        {"<?xml version=\"1.0\"", -1, NULL},
+        {"<CreateBucketConfiguration><LocationConstraint>eu</CreateBucketConfiguration>", -1, NULL},
+        {"<CreateBucketConfiguration><LocationConstraint>&bogus;</LocationConstraint>"
+         "</CreateBucketConfiguration>",
+         -1, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *loc = (char *)"unset";
+        int rc = zkp_xml_parse_create_bucket(cases[i].body, strlen(cases[i].body), &loc);
+        CU_ASSERT_EQUAL(rc, cases[i].rc);
+        if (rc == 0 && cases[i].loc == NULL)
+            CU_ASSERT_PTR_NULL(loc);
+        if (rc == 0 && cases[i].loc != NULL)
+            CU_ASSERT_STRING_EQUAL(loc ? loc : "(null)", cases[i].loc);
+        if (rc != 0)
+            CU_ASSERT_PTR_NULL(loc);
+        if (rc == 0)
+            free(loc);
+    }
+}
+
+static void test_bucket_name_creatable(void)
+{
+    const char *ok[] = {"abc", "my-bucket.data", "a1.b2.c3", "192.168.5", "1.2.3.4.5", "x-s3"};
+    const char *no[] = {
+        "1.2.3.4",     "192.168.005.123", "xn--abc",  "sthree-abc", "amzn-s3-demo-x",
+        "abc-s3alias", "abc--ol-s3",      "abc.mrap", "abc--x-s3",  "abc--table-s3",
+        "foo-.bar",    "foo.-bar",        "ab",       "Abc",        "a..b",
+        "-abc"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        CU_ASSERT_TRUE(zkp_bucket_name_creatable(ok[i], strlen(ok[i])));
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        CU_ASSERT_FALSE(zkp_bucket_name_creatable(no[i], strlen(no[i])));
+    /* Made before the rules: still valid to reach. */
+    CU_ASSERT_TRUE(zkp_bucket_name_valid("1.2.3.4", 7));
+}
+
 /* --- request classification ------------------------------------------------------------ */
 
 static int classify(const char *method, const char *target, zkp_op_t *op)
@@ -1415,6 +1473,8 @@ static void add_tests(void *suite)
     CU_add_test(suite, "range", test_range);
     CU_add_test(suite, "xml_error", test_xml_error);
     CU_add_test(suite, "xml_delete_parse", test_xml_delete_parse);
+    CU_add_test(suite, "xml_create_bucket_parse", test_xml_create_bucket_parse);
+    CU_add_test(suite, "bucket_name_creatable", test_bucket_name_creatable);
     CU_add_test(suite, "request_ops", test_request_ops);
     CU_add_test(suite, "request_params", test_request_params);
     CU_add_test(suite, "request_errors", test_request_errors);
