@@ -42,12 +42,19 @@ static int collect_header(void *arg, const char *key, const char *value)
     zkp_req_t *r = arg;
     char name[256];
     size_t n = strlen(key);
-    if (n >= sizeof(name) || value == NULL)
+    if (n >= sizeof(name))
         return 0;
     for (size_t i = 0; i <= n; i++)
         name[i] = (char)tolower((unsigned char)key[i]);
-    int keep = 0;
-    if (strncmp(name, "x-amz-meta-", 11) == 0)
+    int keep = 0, is_meta = strncmp(name, "x-amz-meta-", 11) == 0;
+    /* libmicrohttpd gives an empty value as NULL: user metadata keeps it as
+     * the empty string (S3 stores and returns "x-amz-meta-a:" as is); the
+     * standard headers are not kept empty. */
+    if (value == NULL && !is_meta)
+        return 0;
+    if (value == NULL)
+        value = "";
+    if (is_meta)
         /* The fencing credentials of one write are not object metadata:
          * stored, they would be copied by CopyObject and echoed to readers
          * as if they still meant something. Provenance is kept apart. */

@@ -248,8 +248,13 @@ zkp_xfer_t *zkp_upstream_send(zkp_upstream_t *u, const char *method, const char 
         goto out;
     size_t n = 0;
     int oom = asprintf(&lines[n++], "Host: %s", host) < 0;
+    /* libcurl drops a header written "name:" with nothing after the colon
+     * (that form removes one of its own); "name;" sends it empty, as it
+     * was signed (user metadata may be empty). */
     for (size_t i = 0; i < nheaders && !oom; i++)
-        oom = asprintf(&lines[n++], "%s: %s", headers[2 * i], headers[2 * i + 1]) < 0;
+        oom = (headers[2 * i + 1][0] == '\0'
+                   ? asprintf(&lines[n++], "%s;", headers[2 * i])
+                   : asprintf(&lines[n++], "%s: %s", headers[2 * i], headers[2 * i + 1])) < 0;
     if (!oom)
         oom = asprintf(&lines[n++], "x-amz-date: %s", sig.amz_date) < 0 ||
               asprintf(&lines[n++], "x-amz-content-sha256: %s", sig.content_sha256) < 0 ||

@@ -50,6 +50,10 @@ got = s3.get_object(Bucket="boto-fenced", Key="obj")
 check("put/get fenced object byte-exact", got["Body"].read() == blob)
 check("user metadata kept, fencing metadata not stored",
       got["Metadata"].get("owner") == "me" and "fencing-token" not in got["Metadata"])
+s3.put_object(Bucket="boto-fenced", Key="empty-meta", Body=b"e",
+              Metadata=dict(fence, empty="", full="x"))
+got = s3.head_object(Bucket="boto-fenced", Key="empty-meta")["Metadata"]
+check("empty user metadata kept empty", got.get("empty") == "" and got.get("full") == "x")
 st = status_of(lambda: s3.put_object(Bucket="boto-fenced", Key="obj", Body=b"x"))
 check("no token: 428 FencingTokenRequired", st == (428, "FencingTokenRequired"))
 st = status_of(lambda: s3.put_object(
