@@ -66,7 +66,22 @@ static const char *need_sentence(zkp_rule_kind_t kind, zkp_right_t r, int source
 int zkp_rights_allow(const zkp_cred_key_t *k, const zkp_op_t *op, int peer_loopback,
                      const char **needed)
 {
-    return zkp_rights_allow_rule(zkp_rule_of(op->kind), k, op, peer_loopback, needed);
+    zkp_rule_t rule = zkp_rule_of(op->kind);
+    /* A fenced read raises the lock's mark when its token is above it, and a
+     * raised mark refuses the holder's writes: as much power over the lock
+     * as a write has. It needs a write's rights on the bucket; a key that
+     * may only read reads unfenced (or the raise would be a way for it to
+     * lock every holder out). */
+    if (op->reading && op->fence == ZKP_FENCE_PRESENT && rule.kind == ZKP_RULE_BUCKET &&
+        rule.right < ZKP_RIGHT_WRITE) {
+        rule.right = ZKP_RIGHT_WRITE;
+        if (!zkp_rights_allow_rule(rule, k, op, peer_loopback, needed)) {
+            *needed = "write rights on the bucket (a fenced read may raise the lock's mark)";
+            return 0;
+        }
+        return 1;
+    }
+    return zkp_rights_allow_rule(rule, k, op, peer_loopback, needed);
 }
 
 int zkp_rights_allow_rule(zkp_rule_t rule, const zkp_cred_key_t *k, const zkp_op_t *op,

@@ -200,6 +200,7 @@ static void test_rights(void)
 {
     const char *f[] = {FENCE, NULL};
     pt_req_opts_t w = {.key = &writer}, rd = {.key = &reader}, no = {.key = &nobody};
+    pt_resp_t r0;
     CU_ASSERT_TRUE(expect(NULL, "PUT", "/auth-r", NULL, NULL, 200, NULL));
     CU_ASSERT_TRUE(expect(NULL, "PUT", "/auth-x", NULL, NULL, 200, NULL));
     CU_ASSERT_TRUE(expect(NULL, "PUT", "/auth-r/src", f, "source", 200, NULL));
@@ -231,6 +232,25 @@ static void test_rights(void)
     const char *doc = "<Delete><Object><Key>by-writer</Key></Object></Delete>";
     CU_ASSERT_TRUE(expect(&rd, "POST", "/auth-w?delete", f, doc, 403, "AccessDenied"));
     CU_ASSERT_TRUE(exists("/auth-w/by-writer"));
+
+    /* A fenced read may raise the lock's mark (and so refuse the holder's
+     * writes): it needs write rights on the bucket. The reader's fenced
+     * GET, HEAD and listing with a far higher token are refused before the
+     * mark store is consulted; the mark stays; the writer's is served. */
+    const char *rf[] = {"X-Fencing-Lock: /locks/auth-read", "X-Fencing-Token: 1000000", NULL};
+    const char *wf[] = {"X-Fencing-Lock: /locks/auth-read", "X-Fencing-Token: 5", NULL};
+    CU_ASSERT_TRUE(expect(&w, "GET", "/auth-w/by-writer", wf, NULL, 200, NULL));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-read"), 5);
+    CU_ASSERT_EQUAL(send_as(&rd, "GET", "/auth-w/by-writer", rf, NULL, &r0), 403);
+    CU_ASSERT_TRUE(pt_body_has(&r0, "<Code>AccessDenied</Code>"));
+    CU_ASSERT_TRUE(pt_body_has(&r0, "fenced read"));
+    pt_resp_free(&r0);
+    CU_ASSERT_EQUAL(send_as(&rd, "HEAD", "/auth-w/by-writer", rf, NULL, &r0), 403);
+    pt_resp_free(&r0);
+    CU_ASSERT_TRUE(expect(&rd, "GET", "/auth-w?list-type=2", rf, NULL, 403, "AccessDenied"));
+    CU_ASSERT_TRUE(expect(&rd, "HEAD", "/auth-w/missing", rf, NULL, 403, NULL));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-read"), 5);
+    CU_ASSERT_TRUE(expect(&w, "PUT", "/auth-w/after-read", wf, "w", 200, NULL));
 
     /* A key without grants authenticates and may do nothing. */
     CU_ASSERT_TRUE(expect(&no, "GET", "/auth-w/by-writer", NULL, NULL, 403, "AccessDenied"));
