@@ -144,8 +144,11 @@ static int bind_bucket(zkp_req_t *r, const char *named, enum MHD_Result *res)
         }
         return 0;
     }
+    /* A DeleteObjects' keys decide which lock may fence it (bound keys their
+     * binding's, unbound keys any lock no binding owns): checked once the
+     * body is in (zkp_binding_keys). */
     if (named != NULL)
-        return check_bucket_lock(r, named, res);
+        return op->kind == ZKP_OP_DELETE_OBJECTS ? 0 : check_bucket_lock(r, named, res);
     if (!has_token(op))
         return 0;
     if (op->kind == ZKP_OP_DELETE_OBJECTS) {
@@ -259,14 +262,29 @@ int zkp_binding_keys(zkp_req_t *r, char *const *keys, const int *skip, size_t nk
             *res = mismatch(r, op->lock, first, msg, first_key);
             return -1;
         }
+        if (op->lock == NULL && !has_token(op)) {
+            /* No fencing sent: unfenced where the bucket's policy allows it
+             * (as a DeleteObject of one of these keys would be), else 428.
+             * Never the bound lock with a token nobody sent. */
+            if (!zkp_config_fencing_required(r->svc->cfg, op->bucket))
+                return 0;
+            record(r, first, first_key, ZKP_VERDICT_REJECT_MISSING);
+            char msg[MSG_MAX];
+            snprintf(msg, sizeof(msg),
+                     "This DeleteObjects must carry X-Fencing-Token: its keys are fenced by "
+                     "the lock %s",
+                     first);
+            *res = zkp_respond_error(r, 428, "FencingTokenRequired", msg);
+            return -1;
+        }
         if (op->lock == NULL && take_lock(op, first) != 0) {
             *res = zkp_respond_error(r, 503, "SlowDown", "Out of memory, please retry");
             return -1;
         }
         return 0;
     }
-    /* No key is bound: the named lock, checked at the start to be one of
-     * this bucket's bound locks, fences other keys. */
+    /* No key is bound (or none is left to delete): the named lock fences
+     * them if no binding owns it, of this bucket or another. */
     if (op->lock != NULL) {
         const zkp_bind_t *owner = zkp_binds_owner(b, op->lock, NULL, NULL);
         if (owner != NULL) {

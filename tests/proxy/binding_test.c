@@ -19,7 +19,8 @@ static const char *const CONF = "bind.attack = /locks/a\n"
                                 "bind.ledger = /locks/{bucket}/{key}\n"
                                 "bind.logs/app/ = /locks/app\n"
                                 "bucket.loose.fencing = optional\n"
-                                "bind.loose = /locks/loose\n";
+                                "bind.loose = /locks/loose\n"
+                                "bind.part/b/ = /locks/partb\n";
 
 static pt_proxy_t P;
 static int started;
@@ -29,7 +30,8 @@ static const pt_proxy_t *proxy(void)
     if (!started) {
         CU_ASSERT_EQUAL_FATAL(pt_proxy_start(&P, CONF), 0);
         started = 1;
-        const char *buckets[] = {"/attack", "/seats", "/ledger", "/logs", "/loose", "/free"};
+        const char *buckets[] = {"/attack", "/seats", "/ledger", "/logs",
+                                 "/loose",  "/free",  "/part"};
         for (size_t i = 0; i < sizeof(buckets) / sizeof(char *); i++)
             CU_ASSERT_EQUAL(pt_status(&P, "PUT", buckets[i]), 200);
     }
@@ -228,6 +230,48 @@ static void test_delete_objects(void)
     expect(st, 200, &r, NULL);
     pt_resp_free(&r);
     CU_ASSERT_EQUAL(pt_status(p, "GET", "/seats/rows/d2"), 404);
+
+    /* A bucket whose fencing is optional: a DeleteObjects of bound keys
+     * without fencing headers is unfenced, as a DeleteObject of one of them
+     * (it used to take the bound lock with a token of 0 nobody sent). */
+    req("PUT", "/loose/o1", NULL, NULL, "x", 200, NULL);
+    req("PUT", "/loose/o2", NULL, NULL, "x", 200, NULL);
+    long long loose = pt_mark(p, "/locks/loose");
+    st = delete_objects("loose", NULL, NULL, "o1", "o2", &r);
+    expect(st, 200, &r, NULL);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_status(p, "GET", "/loose/o1"), 404);
+    CU_ASSERT_EQUAL(pt_mark(p, "/locks/loose"), loose);
+    /* A fenced one (required bucket) without a token: 428, nothing gone. */
+    req("PUT", "/seats/d5", NULL, "70", "x", 200, NULL);
+    st = delete_objects("seats", NULL, NULL, "d5", "d6", &r);
+    expect(st, 428, &r, "FencingTokenRequired");
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_status(p, "GET", "/seats/d5"), 200);
+
+    /* A bucket bound in part: its unbound keys may be fenced by any lock no
+     * binding owns, in a DeleteObjects as in a DeleteObject; the bound
+     * lock may not fence them. */
+    req("PUT", "/part/u1", "/locks/s1", "10", "x", 200, NULL);
+    req("PUT", "/part/u2", "/locks/s1", "10", "x", 200, NULL);
+    st = delete_objects("part", "/locks/partb", "10", "u1", "u2", &r);
+    expect(st, 403, &r, NULL);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_status(p, "GET", "/part/u1"), 200);
+    CU_ASSERT_EQUAL(pt_mark(p, "/locks/partb"), -1);
+    st = delete_objects("part", "/locks/s1", "11", "u1", "u2", &r);
+    expect(st, 200, &r, NULL);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_status(p, "GET", "/part/u1"), 404);
+    CU_ASSERT_EQUAL(pt_mark(p, "/locks/s1"), 11);
+    /* A lock another bucket's binding owns: refused, its mark unchanged. */
+    req("PUT", "/part/u3", "/locks/s1", "11", "x", 200, NULL);
+    long long rows = pt_mark(p, "/locks/rows");
+    st = delete_objects("part", "/locks/rows", "99", "u3", "u4", &r);
+    expect(st, 403, &r, NULL);
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(pt_mark(p, "/locks/rows"), rows);
+    CU_ASSERT_EQUAL(pt_status(p, "GET", "/part/u3"), 200);
 }
 
 static void test_copy(void)
