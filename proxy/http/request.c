@@ -85,7 +85,7 @@ static char *decode_dup(const char *s, size_t len, int plus_is_space, size_t *ou
 }
 
 /* The query parameters this classifier acts on. Unknown parameters (x-id,
- * response-content-type, ...) are ignored, as S3 does. */
+ * ...) are ignored, as S3 does. */
 typedef struct query {
     int list_type; /* 0 absent, else the value */
     int has_delete, has_location, has_unsupported;
@@ -99,7 +99,17 @@ typedef struct query {
     int has_clear;
     char *upload_id, *part_number, *part_marker, *max_parts, *max_uploads;
     char *key_marker, *upload_id_marker, *version_id_marker, *version_id;
+    char *response[ZKP_RESPONSE_OVERRIDE_COUNT]; /* response-*, as ZKP_RESPONSE_OVERRIDES */
 } query_t;
+
+const struct zkp_response_override ZKP_RESPONSE_OVERRIDES[ZKP_RESPONSE_OVERRIDE_COUNT] = {
+    {"response-cache-control", "Cache-Control"},
+    {"response-content-disposition", "Content-Disposition"},
+    {"response-content-encoding", "Content-Encoding"},
+    {"response-content-language", "Content-Language"},
+    {"response-content-type", "Content-Type"},
+    {"response-expires", "Expires"},
+};
 
 static void query_free(query_t *q)
 {
@@ -127,6 +137,8 @@ static void query_free(query_t *q)
                     &q->version_id};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         free(*all[i]);
+    for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++)
+        free(q->response[i]);
 }
 
 /* Records one decoded parameter (value: owned, NULL without '='). A
@@ -157,7 +169,14 @@ static int query_param(query_t *q, const char *name, char *value)
         {"key-marker", &q->key_marker},
         {"upload-id-marker", &q->upload_id_marker},
         {"version-id-marker", &q->version_id_marker},
+        {"response-cache-control", &q->response[0]},
+        {"response-content-disposition", &q->response[1]},
+        {"response-content-encoding", &q->response[2]},
+        {"response-content-language", &q->response[3]},
+        {"response-content-type", &q->response[4]},
+        {"response-expires", &q->response[5]},
     };
+    _Static_assert(sizeof(params) / sizeof(params[0]) + 4 <= 32, "one bit each in seen");
     size_t np = sizeof(params) / sizeof(params[0]);
     for (size_t i = 0; i < np; i++) {
         if (strcmp(name, params[i].name) == 0) {
@@ -763,6 +782,26 @@ static int classify_multipart(const zkp_request_in_t *in, zkp_op_t *op, query_t 
     return 0;
 }
 
+/* GetObject and HeadObject's response-* parameters, into the op. A value
+ * becomes a header line: control characters (a CR LF would start a header
+ * of the requester's choosing) are refused. */
+static int take_response_overrides(zkp_op_t *op, query_t *q)
+{
+    for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++) {
+        const char *v = q->response[i];
+        if (v == NULL)
+            continue;
+        for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+            if (*c < 0x20 || *c == 0x7f)
+                return fail(op, 400, "InvalidArgument",
+                            "A response-* parameter's value must not contain control "
+                            "characters");
+        op->response_override[i] = q->response[i];
+        q->response[i] = NULL;
+    }
+    return 0;
+}
+
 static int classify_object(const zkp_request_in_t *in, zkp_op_t *op, query_t *q, size_t max_key)
 {
     const char *m = in->method;
@@ -783,8 +822,11 @@ static int classify_object(const zkp_request_in_t *in, zkp_op_t *op, query_t *q,
     else
         return fail(op, 405, "MethodNotAllowed",
                     "The specified method is not allowed against this resource");
-    return op->kind == ZKP_OP_PUT_OBJECT ? 0
-                                         : check_version_id(op, q->has_version_id, q->version_id);
+    if (op->kind == ZKP_OP_PUT_OBJECT)
+        return 0;
+    if (op->kind != ZKP_OP_DELETE_OBJECT && take_response_overrides(op, q) != 0)
+        return -1;
+    return check_version_id(op, q->has_version_id, q->version_id);
 }
 
 static int known_method(const char *m)
@@ -886,5 +928,7 @@ void zkp_op_free(zkp_op_t *op)
     free(op->version_id_marker);
     free(op->lock);
     free(op->reason);
+    for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++)
+        free(op->response_override[i]);
     memset(op, 0, sizeof(*op));
 }

@@ -91,6 +91,14 @@ typedef enum {
 /* The longest upload id accepted (backend.h: ZKP_UPLOAD_ID_MAX). */
 #define ZKP_UPLOAD_ID_LEN_MAX 1024
 
+/* The response-* query parameters of GetObject and HeadObject and the
+ * header each one sets in the answer, in zkp_op_t.response_override order. */
+#define ZKP_RESPONSE_OVERRIDE_COUNT 6
+extern const struct zkp_response_override {
+    const char *param;
+    const char *header;
+} ZKP_RESPONSE_OVERRIDES[ZKP_RESPONSE_OVERRIDE_COUNT];
+
 /* Every pointer member is owned by the op and freed by zkp_op_free(). */
 typedef struct zkp_op {
     zkp_op_kind_t kind;
@@ -150,6 +158,12 @@ typedef struct zkp_op {
      * alone, whose lock comes from its keys once the body is read. */
     int lock_bound;
     int lock_pending;
+
+    /* GetObject, HeadObject: S3's response-* parameters (response-content-
+     * type, ...), decoded, free of control characters; NULL when absent.
+     * The answer's header of that name takes the value instead of the
+     * stored one (ZKP_RESPONSE_OVERRIDES names them). */
+    char *response_override[ZKP_RESPONSE_OVERRIDE_COUNT];
 
     int fault_on; /* ADMIN_FAULT: ?on=1 or ?on=0 */
 

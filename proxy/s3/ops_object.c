@@ -229,7 +229,20 @@ static struct MHD_Response *get_inline(get_stream_t *g, uint64_t len)
     return resp;
 }
 
-static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *m)
+/* The response-* override of stored header `name`, or NULL. */
+static const char *override_of(const zkp_op_t *op, const char *name)
+{
+    for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++)
+        if (op->response_override[i] != NULL &&
+            strcasecmp(ZKP_RESPONSE_OVERRIDES[i].header, name) == 0)
+            return op->response_override[i];
+    return NULL;
+}
+
+/* The object's headers; a response-* parameter of op replaces the stored
+ * header of its name (or adds it), as S3 does for a signed GetObject. */
+static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *m,
+                               const zkp_op_t *op)
 {
     char v[ZKP_ETAG_MAX + 16];
     snprintf(v, sizeof(v), "\"%s\"", m->etag);
@@ -242,9 +255,18 @@ static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *
         /* libmicrohttpd refuses an empty value; one space is the same field
          * value in HTTP (whitespace around it is not part of it), and
          * clients read it as "": empty user metadata comes back empty. */
+        if (override_of(op, m->headers[i].name) != NULL)
+            continue;
         const char *hv = m->headers[i].value[0] != '\0' ? m->headers[i].value : " ";
         MHD_add_response_header(resp, m->headers[i].name, hv);
         has_type |= strcmp(m->headers[i].name, "content-type") == 0;
+    }
+    for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++) {
+        const char *ov = op->response_override[i];
+        if (ov == NULL)
+            continue;
+        MHD_add_response_header(resp, ZKP_RESPONSE_OVERRIDES[i].header, ov[0] ? ov : " ");
+        has_type |= strcasecmp(ZKP_RESPONSE_OVERRIDES[i].header, "Content-Type") == 0;
     }
     if (!has_type)
         MHD_add_response_header(resp, "Content-Type", "binary/octet-stream");
@@ -381,7 +403,7 @@ enum MHD_Result zkp_op_get_object(zkp_req_t *r, int head)
         zkp_obj_meta_free(&m);
         return MHD_NO;
     }
-    add_object_headers(resp, &m);
+    add_object_headers(resp, &m, &r->op);
     if (rr == ZKP_RANGE_OK) {
         char cr[80];
         snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, m.size);

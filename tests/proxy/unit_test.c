@@ -226,6 +226,31 @@ static void test_request_params(void)
     CU_ASSERT_TRUE(op.encoding_url);
     zkp_op_free(&op);
 
+    /* GetObject's response-* overrides: decoded into the op; a control
+     * character (a header line of the requester's choosing) refused; twice
+     * refused; on other operations not kept. */
+    CU_ASSERT_EQUAL_FATAL(
+        classify("GET",
+                 "/bkt/k?response-content-type=text%2Fx&"
+                 "response-content-disposition=attachment%3B%20filename%3D%22a%22",
+                 &op),
+        0);
+    CU_ASSERT_STRING_EQUAL(op.response_override[4] ? op.response_override[4] : "", "text/x");
+    CU_ASSERT_STRING_EQUAL(ZKP_RESPONSE_OVERRIDES[4].header, "Content-Type");
+    CU_ASSERT_STRING_EQUAL(op.response_override[1] ? op.response_override[1] : "",
+                           "attachment; filename=\"a\"");
+    CU_ASSERT_PTR_NULL(op.response_override[0]);
+    zkp_op_free(&op);
+    CU_ASSERT_EQUAL(classify("GET", "/bkt/k?response-expires=x%0D%0ASet-Cookie%3A%20a", &op), -1);
+    CU_ASSERT_EQUAL(op.status, 400);
+    zkp_op_free(&op);
+    CU_ASSERT_EQUAL(
+        classify("HEAD", "/bkt/k?response-cache-control=a&response-cache-control=b", &op), -1);
+    zkp_op_free(&op);
+    CU_ASSERT_EQUAL_FATAL(classify("PUT", "/bkt/k?response-content-type=text%2Fx", &op), 0);
+    CU_ASSERT_PTR_NULL(op.response_override[4]);
+    zkp_op_free(&op);
+
     CU_ASSERT_EQUAL_FATAL(classify("GET", "/bkt?marker=m1&max-keys=2", &op), 0);
     CU_ASSERT_EQUAL(op.kind, ZKP_OP_LIST_OBJECTS_V1);
     CU_ASSERT_STRING_EQUAL(op.resume_after, "m1");

@@ -7,6 +7,7 @@ failure. Usage: boto3_client.py URL"""
 import io
 import os
 import sys
+import urllib.request
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -50,6 +51,24 @@ got = s3.get_object(Bucket="boto-fenced", Key="obj")
 check("put/get fenced object byte-exact", got["Body"].read() == blob)
 check("user metadata kept, fencing metadata not stored",
       got["Metadata"].get("owner") == "me" and "fencing-token" not in got["Metadata"])
+# GetObject's response-* parameters override the stored headers, signed in
+# the header or in a presigned URL (a download link that names the file).
+over = s3.get_object(Bucket="boto-fenced", Key="obj", ResponseContentType="application/x-test",
+                     ResponseContentDisposition='attachment; filename="a b.bin"',
+                     ResponseCacheControl="no-store")
+check("response-* overrides on GetObject",
+      over["ContentType"] == "application/x-test" and over["CacheControl"] == "no-store"
+      and over["ContentDisposition"] == 'attachment; filename="a b.bin"'
+      and over["Body"].read() == blob)
+presigner = boto3.client(  # Debian's boto3 presigns with SigV2 unless told
+    "s3", endpoint_url=url, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1",
+    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+link = presigner.generate_presigned_url("get_object", Params={
+    "Bucket": "boto-fenced", "Key": "obj", "ResponseContentDisposition": "attachment"})
+with urllib.request.urlopen(link) as resp:
+    check("response-content-disposition in a presigned URL",
+          resp.headers.get("Content-Disposition") == "attachment" and resp.read() == blob)
 s3.put_object(Bucket="boto-fenced", Key="empty-meta", Body=b"e",
               Metadata=dict(fence, empty="", full="x"))
 got = s3.head_object(Bucket="boto-fenced", Key="empty-meta")["Metadata"]
