@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -869,6 +870,22 @@ static int classify_path(const zkp_request_in_t *in, zkp_op_t *op, const char *p
     return op->key == NULL ? classify_bucket(in, op, q) : classify_object(in, op, q, max_key);
 }
 
+int zkp_vhost_bucket(const char *host, const char *domain, char *out)
+{
+    if (host == NULL || host[0] == '[')
+        return 0; /* an IPv6 literal names no bucket */
+    size_t n = strcspn(host, ":"), d = strlen(domain);
+    if (n <= d + 1 || host[n - d - 1] != '.' || strncasecmp(host + n - d, domain, d) != 0)
+        return 0;
+    size_t b = n - d - 1;
+    if (b > ZKP_BUCKET_MAX)
+        return -1;
+    for (size_t i = 0; i < b; i++)
+        out[i] = (char)tolower((unsigned char)host[i]);
+    out[b] = '\0';
+    return zkp_bucket_name_valid(out, b) ? 1 : -1;
+}
+
 int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
 {
     memset(op, 0, sizeof(*op));
@@ -887,7 +904,22 @@ int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)
         rc = fail(op, 400, q.bad == 2 ? "InvalidArgument" : "InvalidURI",
                   q.bad == 2 ? "A query parameter appears twice, or holds a NUL byte"
                              : "Couldn't parse the query string");
-    else
+    else if (in->vhost_bucket != NULL) {
+        /* Virtual-hosted: "/key" of the Host's bucket is "/bucket/key". The
+         * name is a valid bucket name ([a-z0-9.-]): nothing to escape. */
+        size_t bl = strlen(in->vhost_bucket);
+        char *path = malloc(bl + 1 + raw_len + 1);
+        if (path == NULL)
+            rc = fail(op, 503, "SlowDown", "Out of memory, please retry");
+        else {
+            path[0] = '/';
+            memcpy(path + 1, in->vhost_bucket, bl);
+            memcpy(path + 1 + bl, t, raw_len);
+            path[1 + bl + raw_len] = '\0';
+            rc = classify_path(in, op, path, 1 + bl + raw_len, &q);
+            free(path);
+        }
+    } else
         rc = classify_path(in, op, t, raw_len, &q);
     query_free(&q);
     if (rc != 0)

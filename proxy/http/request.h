@@ -78,7 +78,19 @@ typedef struct zkp_request_in {
     const char *meta_fencing_lock;  /* x-amz-meta-fencing-lock */
     const char *meta_fencing_token; /* x-amz-meta-fencing-token */
     size_t max_key_bytes;           /* 0 means the S3 limit, 1024 */
+    /* Virtual-hosted style: the bucket the Host header names (a subdomain
+     * of a configured `domain`), or NULL for path style. The target is
+     * then the key ("/key?query"); admin endpoints are path style only. */
+    const char *vhost_bucket;
 } zkp_request_in_t;
+
+/* The bucket a Host header value names in virtual-hosted style under
+ * `domain`: host (its ":port" ignored) is "BUCKET.domain", case
+ * insensitive as DNS. Returns 1 and copies BUCKET (lower case) into
+ * out[ZKP_BUCKET_MAX + 1]; 0 when host is not under domain (or is domain
+ * itself: path style); -1 when the part before domain is not a valid
+ * bucket name. Pure. */
+int zkp_vhost_bucket(const char *host, const char *domain, char *out);
 
 typedef enum {
     ZKP_FENCE_ABSENT = 0, /* neither lock nor token sent */

@@ -225,7 +225,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static int classify(zkp_req_t *r)
 {
+    /* Virtual-hosted style: a Host under one of the configured domains
+     * names the bucket. */
+    char vb[ZKP_BUCKET_MAX + 1];
+    const char *host = zkp_req_header(r, "Host");
+    int vh = 0;
+    for (size_t i = 0; vh == 0 && i < r->srv->cfg.ndomains; i++)
+        vh = zkp_vhost_bucket(host, r->srv->cfg.domains[i], vb);
+    if (vh < 0) {
+        memset(&r->op, 0, sizeof(r->op));
+        r->op.status = 400;
+        r->op.err_code = "InvalidBucketName";
+        r->op.err_msg = "The specified bucket is not valid (the Host header's bucket, "
+                        "virtual-hosted style)";
+        return -1;
+    }
     zkp_request_in_t in = {
+        .vhost_bucket = vh == 1 ? vb : NULL,
         .method = r->method,
         .target = r->target,
         .copy_source = zkp_req_header(r, "x-amz-copy-source"),

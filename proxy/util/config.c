@@ -28,6 +28,8 @@ void zkp_config_defaults(zkp_config_t *c)
     c->request_head_timeout_s = 10;
     c->auth = 1;
     snprintf(c->region, sizeof(c->region), "%s", ZKP_REGION_DEFAULT);
+    snprintf(c->domains[0], sizeof(c->domains[0]), "localhost");
+    c->ndomains = 1;
     c->object_fsync = 1;
     c->fencing_required_default = 1;
     c->shutdown_grace_s = 30;
@@ -300,6 +302,38 @@ static int parse_duration(const char *v, uint64_t *out)
     if (errno != 0 || *end != '\0' || n > 3650ull * 86400 / unit)
         return -1;
     *out = n * unit;
+    return 0;
+}
+
+/* `domain = NAME[, NAME...]` (or `off`: none): lower-case host names of
+ * [a-z0-9.-], labels not empty. */
+static int set_domains(zkp_config_t *c, const char *v, char *err, size_t errlen)
+{
+    c->ndomains = 0;
+    if (strcmp(v, "off") == 0)
+        return 0;
+    const char *p = v;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, " ,");
+        if (n == 0)
+            break;
+        int ok = n <= ZKP_DOMAIN_MAX && p[0] != '.' && p[n - 1] != '.';
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-' ||
+                 (p[i] == '.' && p[i + 1] != '.');
+        if (!ok)
+            return errf(err, errlen,
+                        "domain: expected host names of [a-z0-9.-] (lower case), or off, got "
+                        "'%.*s'",
+                        (int)(n > 300 ? 300 : n), p);
+        if (c->ndomains == ZKP_DOMAINS_MAX)
+            return errf(err, errlen, "domain: at most %d names", ZKP_DOMAINS_MAX);
+        memcpy(c->domains[c->ndomains], p, n);
+        c->domains[c->ndomains++][n] = '\0';
+        p += n;
+    }
     return 0;
 }
 
@@ -612,6 +646,8 @@ int zkp_config_set(zkp_config_t *c, const char *key, const char *v, char *err, s
         memcpy(c->region, v, n + 1);
         return 0;
     }
+    if (strcmp(key, "domain") == 0)
+        return set_domains(c, v, err, errlen);
     if (strcmp(key, "backend") == 0)
         return set_backend(c, v, err, errlen);
     if (strcmp(key, "zk") == 0 || strcmp(key, "zk_chroot") == 0 || strcmp(key, "verify") == 0)

@@ -61,6 +61,10 @@ typedef struct zkp_s3_config {
  * local files in data_dir). backend/registry.c opens a backend by name. */
 #define ZKP_BACKEND_DEFAULT "fs"
 
+/* `domain`: at most this many names, each at most this long (DNS). */
+#define ZKP_DOMAINS_MAX 8
+#define ZKP_DOMAIN_MAX 253
+
 /* The credential scope's region when the configuration names none. */
 #define ZKP_REGION_DEFAULT "us-east-1"
 
@@ -75,10 +79,14 @@ typedef struct zkp_config {
     int auth;                /* verify SigV4 and rights (default on) */
     char *credentials;       /* owned; the credentials file (auth/creds.h) */
     char region[64];         /* the region clients sign for */
-    char backend[16];        /* which storage backend: "fs" (local files, in data_dir) or "s3" */
-    char *data_dir;          /* owned */
-    char *audit_log;         /* owned; NULL: DATA_DIR/audit.log */
-    char *marks_db;          /* owned; NULL: DATA_DIR/marks.db */
+    /* Host names whose subdomains name a bucket (virtual-hosted style:
+     * "bucket.DOMAIN"); default "localhost". */
+    char domains[ZKP_DOMAINS_MAX][ZKP_DOMAIN_MAX + 1];
+    size_t ndomains;
+    char backend[16]; /* which storage backend: "fs" (local files, in data_dir) or "s3" */
+    char *data_dir;   /* owned */
+    char *audit_log;  /* owned; NULL: DATA_DIR/audit.log */
+    char *marks_db;   /* owned; NULL: DATA_DIR/marks.db */
     uint64_t max_body_bytes;
     size_t max_key_bytes;
     size_t max_header_bytes;

@@ -251,6 +251,42 @@ static void test_request_params(void)
     CU_ASSERT_PTR_NULL(op.response_override[4]);
     zkp_op_free(&op);
 
+    /* Virtual-hosted style: the Host's bucket, the target its key. */
+    char vb[ZKP_BUCKET_MAX + 1];
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("my-bkt.localhost:9000", "localhost", vb), 1);
+    CU_ASSERT_STRING_EQUAL(vb, "my-bkt");
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("A.B.s3.Example.com", "s3.example.com", vb), 1);
+    CU_ASSERT_STRING_EQUAL(vb, "a.b");
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("localhost:9000", "localhost", vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("127.0.0.1:9000", "localhost", vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("xlocalhost", "localhost", vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("[::1]:9000", "localhost", vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket(NULL, "localhost", vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("a_b.localhost", "localhost", vb), -1);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket(".localhost", "localhost", vb), 0);
+    zkp_request_in_t vin = {
+        .method = "GET", .target = "/dir/k%20y?list-type=2", .vhost_bucket = "vb1"};
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&vin, &op), 0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_GET_OBJECT);
+    CU_ASSERT_STRING_EQUAL(op.bucket, "vb1");
+    CU_ASSERT_STRING_EQUAL(op.key, "dir/k y");
+    zkp_op_free(&op);
+    vin.target = "/?list-type=2&prefix=d";
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&vin, &op), 0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_LIST_OBJECTS_V2);
+    CU_ASSERT_STRING_EQUAL(op.bucket, "vb1");
+    zkp_op_free(&op);
+    vin.method = "PUT";
+    vin.target = "/";
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&vin, &op), 0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_CREATE_BUCKET);
+    zkp_op_free(&op);
+    vin.target = "/_zkfence/marks"; /* admin endpoints are path style only: a key here */
+    CU_ASSERT_EQUAL_FATAL(zkp_request_classify(&vin, &op), 0);
+    CU_ASSERT_EQUAL(op.kind, ZKP_OP_PUT_OBJECT);
+    CU_ASSERT_STRING_EQUAL(op.key, "_zkfence/marks");
+    zkp_op_free(&op);
+
     CU_ASSERT_EQUAL_FATAL(classify("GET", "/bkt?marker=m1&max-keys=2", &op), 0);
     CU_ASSERT_EQUAL(op.kind, ZKP_OP_LIST_OBJECTS_V1);
     CU_ASSERT_STRING_EQUAL(op.resume_after, "m1");
@@ -1053,6 +1089,26 @@ static void test_config(void)
     CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", "max_key_bytes = 5000\n", err, sizeof(err)), -1);
     CU_ASSERT_EQUAL(
         zkp_config_parse(&c, "t.conf", "bucket.X.fencing = optional\n", err, sizeof(err)), -1);
+    zkp_config_free(&c);
+
+    /* domain: the names whose subdomains are buckets (virtual-hosted). */
+    zkp_config_defaults(&c);
+    CU_ASSERT_EQUAL(c.ndomains, 1);
+    CU_ASSERT_STRING_EQUAL(c.domains[0], "localhost");
+    CU_ASSERT_EQUAL_FATAL(
+        zkp_config_parse(&c, "t.conf", "domain = s3.example.com, localhost\n", err, sizeof(err)),
+        0);
+    CU_ASSERT_EQUAL(c.ndomains, 2);
+    CU_ASSERT_STRING_EQUAL(c.domains[0], "s3.example.com");
+    CU_ASSERT_STRING_EQUAL(c.domains[1], "localhost");
+    CU_ASSERT_EQUAL_FATAL(zkp_config_parse(&c, "t.conf", "domain = off\n", err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.ndomains, 0);
+    const char *bad_domains[] = {"domain = S3.example.com\n", "domain = a..b\n", "domain = .a\n",
+                                 "domain = a_b\n"};
+    for (size_t i = 0; i < sizeof(bad_domains) / sizeof(bad_domains[0]); i++) {
+        CU_ASSERT_EQUAL(zkp_config_parse(&c, "t.conf", bad_domains[i], err, sizeof(err)), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "domain:"));
+    }
     zkp_config_free(&c);
 
     /* Authentication, TLS and the connection limits. */

@@ -6,6 +6,7 @@ in its metadata, a stale holder's refused. Prints "ok NAME" per check; exits 1 o
 failure. Usage: boto3_client.py URL"""
 import io
 import os
+import socket
 import sys
 import urllib.request
 
@@ -69,6 +70,36 @@ link = presigner.generate_presigned_url("get_object", Params={
 with urllib.request.urlopen(link) as resp:
     check("response-content-disposition in a presigned URL",
           resp.headers.get("Content-Disposition") == "attachment" and resp.read() == blob)
+# Virtual-hosted style (the bucket in Host: BUCKET.localhost, `domain`'s
+# default): boto3's own addressing, the names resolved to the proxy here.
+_gai = socket.getaddrinfo
+
+
+def _gai_local(host, *args, **kw):
+    if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
+        host = "127.0.0.1"
+    return _gai(host, *args, **kw)
+
+
+socket.getaddrinfo = _gai_local
+if url.startswith("http://"):
+    vs3 = boto3.client(
+        "s3", endpoint_url="http://localhost:" + url.rsplit(":", 1)[1],
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"},
+                      retries={"max_attempts": 1}))
+    vs3.put_object(Bucket="boto-open", Key="vhost/k", Body=b"virtual")
+    check("virtual-hosted PutObject lands in its bucket",
+          s3.get_object(Bucket="boto-open", Key="vhost/k")["Body"].read() == b"virtual")
+    check("virtual-hosted GetObject and ListObjectsV2",
+          vs3.get_object(Bucket="boto-open", Key="vhost/k")["Body"].read() == b"virtual"
+          and vs3.list_objects_v2(Bucket="boto-open", Prefix="vhost/")["KeyCount"] == 1)
+    vs3.delete_object(Bucket="boto-open", Key="vhost/k")
+    check("virtual-hosted DeleteObject deletes the key, not a bucket",
+          status_of(lambda: s3.head_object(Bucket="boto-open", Key="vhost/k"))[0] == 404
+          and "boto-open" in [b["Name"] for b in s3.list_buckets()["Buckets"]])
+socket.getaddrinfo = _gai
 s3.put_object(Bucket="boto-fenced", Key="empty-meta", Body=b"e",
               Metadata=dict(fence, empty="", full="x"))
 got = s3.head_object(Bucket="boto-fenced", Key="empty-meta")["Metadata"]
