@@ -494,7 +494,7 @@ static int parse_listing(zkp_op_t *op, query_t *q)
             if (op->resume_after == NULL)
                 return fail(op, 500, "InternalError", "Out of memory");
             long n = zkp_hex_decode(q->cont, len, (unsigned char *)op->resume_after, len / 2);
-            if (n < 0 || memchr(op->resume_after, '\0', (size_t)n) != NULL)
+            if (n <= 0 || memchr(op->resume_after, '\0', (size_t)n) != NULL)
                 return fail(op, 400, "InvalidArgument",
                             "The continuation token provided is incorrect");
             op->resume_after[n] = '\0';

@@ -110,7 +110,13 @@ enum MHD_Result zkp_op_head_bucket(zkp_req_t *r)
 {
     if (!r->svc->be->ops->bucket_exists(r->svc->be, r->op.bucket))
         return zkp_respond_be_error(r, ZKP_BE_NO_BUCKET);
-    return zkp_respond_empty(r, 200);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    /* Where the bucket is, as S3 says it (SDKs read it to pick a region). */
+    MHD_add_response_header(resp, "x-amz-bucket-region", r->svc->cfg->region);
+    return zkp_respond(r, 200, resp);
 }
 
 enum MHD_Result zkp_op_delete_bucket(zkp_req_t *r)

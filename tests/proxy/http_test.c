@@ -95,6 +95,17 @@ static void test_buckets(void)
     CU_ASSERT_EQUAL(req_status("PUT", "/bk-one", NULL, NULL), 409);
     CU_ASSERT_EQUAL(req_status("HEAD", "/bk-one", NULL, NULL), 200);
     CU_ASSERT_EQUAL(req_status("HEAD", "/bk-none", NULL, NULL), 404);
+    {
+        pt_resp_t h;
+        char v[64];
+        CU_ASSERT_EQUAL(req("HEAD", "/bk-one", NULL, NULL, 0, &h), 200);
+        CU_ASSERT_STRING_EQUAL(pt_header(&h, "x-amz-bucket-region", v, sizeof(v)) ? v : "",
+                               "us-east-1");
+        pt_resp_free(&h);
+        /* An empty continuation token is none we ever gave: 400, as S3. */
+        CU_ASSERT_EQUAL(req_status("GET", "/bk-one?list-type=2&continuation-token=", NULL, NULL),
+                        400);
+    }
     CU_ASSERT_EQUAL(req_status("PUT", "/Bad_Name", NULL, NULL), 400);
     pt_resp_t r;
     CU_ASSERT_EQUAL(req("GET", "/", NULL, NULL, 0, &r), 200);
