@@ -101,6 +101,7 @@ typedef struct query {
     char *upload_id, *part_number, *part_marker, *max_parts, *max_uploads;
     char *key_marker, *upload_id_marker, *version_id_marker, *version_id;
     char *response[ZKP_RESPONSE_OVERRIDE_COUNT]; /* response-*, as ZKP_RESPONSE_OVERRIDES */
+    char *max_buckets, *bucket_region;           /* ListBuckets */
 } query_t;
 
 const struct zkp_response_override ZKP_RESPONSE_OVERRIDES[ZKP_RESPONSE_OVERRIDE_COUNT] = {
@@ -135,7 +136,9 @@ static void query_free(query_t *q)
                     &q->key_marker,
                     &q->upload_id_marker,
                     &q->version_id_marker,
-                    &q->version_id};
+                    &q->version_id,
+                    &q->max_buckets,
+                    &q->bucket_region};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         free(*all[i]);
     for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++)
@@ -176,6 +179,8 @@ static int query_param(query_t *q, const char *name, char *value)
         {"response-content-language", &q->response[3]},
         {"response-content-type", &q->response[4]},
         {"response-expires", &q->response[5]},
+        {"max-buckets", &q->max_buckets},
+        {"bucket-region", &q->bucket_region},
     };
     _Static_assert(sizeof(params) / sizeof(params[0]) + 4 <= 32, "one bit each in seen");
     size_t np = sizeof(params) / sizeof(params[0]);
@@ -464,6 +469,46 @@ static int parse_page_size(zkp_op_t *op, const char *value, const char *name)
     return -1;
 }
 
+/* A continuation token (ListObjectsV2, ListBuckets) into resume_after: ours
+ * are the hex of the last key or name returned; clients treat them as
+ * opaque. Kept as sent in continuation_token. */
+static int take_continuation(zkp_op_t *op, query_t *q)
+{
+    size_t len = strlen(q->cont);
+    op->resume_after = malloc(len / 2 + 1);
+    if (op->resume_after == NULL)
+        return fail(op, 500, "InternalError", "Out of memory");
+    long n = zkp_hex_decode(q->cont, len, (unsigned char *)op->resume_after, len / 2);
+    if (n <= 0 || memchr(op->resume_after, '\0', (size_t)n) != NULL)
+        return fail(op, 400, "InvalidArgument", "The continuation token provided is incorrect");
+    op->resume_after[n] = '\0';
+    op->continuation_token = take(&q->cont);
+    return 0;
+}
+
+/* ListBuckets' parameters: prefix, continuation-token, max-buckets
+ * (1..10000; absent: every bucket), bucket-region. */
+static int parse_bucket_listing(zkp_op_t *op, query_t *q)
+{
+    op->prefix = take(&q->prefix);
+    op->bucket_region = take(&q->bucket_region);
+    op->max_keys = ZKP_MAX_BUCKETS;
+    if (q->max_buckets != NULL) {
+        int n = 0;
+        const char *v = q->max_buckets;
+        size_t len = strlen(v);
+        int ok = len > 0 && len <= 5;
+        for (size_t i = 0; ok && i < len; i++) {
+            ok = v[i] >= '0' && v[i] <= '9';
+            n = n * 10 + (v[i] - '0');
+        }
+        if (!ok || n < 1 || n > ZKP_MAX_BUCKETS)
+            return fail(op, 400, "InvalidArgument", "max-buckets must be an integer in 1..10000");
+        op->max_keys = n;
+    }
+    return q->cont != NULL ? take_continuation(op, q) : 0;
+}
+
 /* What every listing takes: prefix, delimiter, encoding-type. */
 static int parse_listing_common(zkp_op_t *op, query_t *q)
 {
@@ -486,20 +531,8 @@ static int parse_listing(zkp_op_t *op, query_t *q)
     if (op->kind == ZKP_OP_LIST_OBJECTS_V2) {
         op->start_after = take(&q->start_after);
         op->fetch_owner = q->fetch_owner != NULL && strcmp(q->fetch_owner, "true") == 0;
-        if (q->cont != NULL) {
-            /* Our continuation tokens are the hex of the last key or
-             * common prefix returned; clients treat them as opaque. */
-            size_t len = strlen(q->cont);
-            op->resume_after = malloc(len / 2 + 1);
-            if (op->resume_after == NULL)
-                return fail(op, 500, "InternalError", "Out of memory");
-            long n = zkp_hex_decode(q->cont, len, (unsigned char *)op->resume_after, len / 2);
-            if (n <= 0 || memchr(op->resume_after, '\0', (size_t)n) != NULL)
-                return fail(op, 400, "InvalidArgument",
-                            "The continuation token provided is incorrect");
-            op->resume_after[n] = '\0';
-            op->continuation_token = take(&q->cont);
-        }
+        if (q->cont != NULL && take_continuation(op, q) != 0)
+            return -1;
     } else {
         op->marker = take(&q->marker);
         if (op->marker != NULL && (op->resume_after = strdup(op->marker)) == NULL)
@@ -849,7 +882,7 @@ static int classify_path(const zkp_request_in_t *in, zkp_op_t *op, const char *p
             return fail(op, 405, "MethodNotAllowed",
                         "The specified method is not allowed against this resource");
         op->kind = ZKP_OP_LIST_BUCKETS;
-        return 0;
+        return parse_bucket_listing(op, q);
     }
     size_t alen = strlen(ZKP_ADMIN_PREFIX);
     if (plen >= alen && memcmp(path, ZKP_ADMIN_PREFIX, alen) == 0) {
@@ -960,6 +993,7 @@ void zkp_op_free(zkp_op_t *op)
     free(op->version_id_marker);
     free(op->lock);
     free(op->reason);
+    free(op->bucket_region);
     for (size_t i = 0; i < ZKP_RESPONSE_OVERRIDE_COUNT; i++)
         free(op->response_override[i]);
     memset(op, 0, sizeof(*op));

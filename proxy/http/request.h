@@ -98,6 +98,9 @@ typedef enum {
     ZKP_FENCE_PRESENT,    /* both, validated: see lock and token */
 } zkp_fence_presence_t;
 
+/* ListBuckets' largest page (max-buckets), and the page without one. */
+#define ZKP_MAX_BUCKETS 10000
+
 /* S3's limit on an upload's part numbers (1..10000). */
 #define ZKP_PART_NUMBER_MAX 10000
 /* The longest upload id accepted (backend.h: ZKP_UPLOAD_ID_MAX). */
@@ -154,8 +157,10 @@ typedef struct zkp_op {
     char *key_marker;
     char *upload_id_marker;
     char *version_id_marker;
-    int max_keys;     /* the page size: max-keys, max-uploads or max-parts; 0..1000, default 1000 */
-    int encoding_url; /* encoding-type=url */
+    int max_keys; /* the page size: max-keys, max-uploads or max-parts; 0..1000, default 1000;
+                   * ListBuckets' max-buckets, 1..ZKP_MAX_BUCKETS (the default) */
+    char *bucket_region; /* ListBuckets' bucket-region, or NULL */
+    int encoding_url;    /* encoding-type=url */
     int fetch_owner;
 
     /* Parsed for mutations, reads and fence-advance; ABSENT otherwise. lock

@@ -20,30 +20,62 @@ static enum MHD_Result respond_xml(zkp_req_t *r, zkp_buf_t *b)
     return zkp_respond_body(r, 200, "application/xml", body, len);
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const zkp_bucket_info_t *)a)->name, ((const zkp_bucket_info_t *)b)->name);
+}
+
 enum MHD_Result zkp_op_list_buckets(zkp_req_t *r)
 {
+    const zkp_op_t *op = &r->op;
     zkp_bucket_info_t *list;
     size_t n;
     int rc = r->svc->be->ops->bucket_list(r->svc->be, &list, &n);
     if (rc != ZKP_BE_OK)
         return zkp_respond_be_error(r, rc);
+    /* In name order, so that a page ends where the next one starts. */
+    qsort(list, n, sizeof(*list), by_name);
+    const char *region = r->svc->cfg->region;
+    int here = op->bucket_region == NULL || strcmp(op->bucket_region, region) == 0;
     zkp_buf_t b;
     zkp_buf_init(&b);
     zkp_buf_puts(&b, ZKP_XML_DECL "<ListAllMyBucketsResult xmlns=\"" ZKP_S3_NS "\">"
                                   "<Owner><ID>" ZKP_S3_OWNER_ID "</ID><DisplayName>" ZKP_S3_OWNER_ID
                                   "</DisplayName>"
                                   "</Owner><Buckets>");
-    for (size_t i = 0; i < n; i++) {
-        if (!zkp_req_may_read(r, list[i].name))
+    const char *last = NULL;
+    int listed = 0, more = 0;
+    for (size_t i = 0; here && i < n; i++) {
+        const char *name = list[i].name;
+        if (!zkp_req_may_read(r, name))
             continue; /* a key sees the buckets it may read, and no others */
+        if (op->prefix != NULL && strncmp(name, op->prefix, strlen(op->prefix)) != 0)
+            continue;
+        if (op->resume_after != NULL && strcmp(name, op->resume_after) <= 0)
+            continue;
+        if (listed == op->max_keys) {
+            more = 1;
+            break;
+        }
         char when[32];
         zkp_iso8601(list[i].created, when, sizeof(when));
         zkp_buf_puts(&b, "<Bucket>");
-        zkp_xml_elem(&b, "Name", list[i].name);
+        zkp_xml_elem(&b, "Name", name);
         zkp_xml_elem(&b, "CreationDate", when);
+        zkp_xml_elem(&b, "BucketRegion", region);
         zkp_buf_puts(&b, "</Bucket>");
+        last = name;
+        listed++;
     }
-    zkp_buf_puts(&b, "</Buckets></ListAllMyBucketsResult>\n");
+    zkp_buf_puts(&b, "</Buckets>");
+    if (more && last != NULL) {
+        char token[2 * sizeof(list[0].name) + 1];
+        zkp_hex_encode((const unsigned char *)last, strlen(last), token);
+        zkp_xml_elem(&b, "ContinuationToken", token);
+    }
+    if (op->prefix != NULL)
+        zkp_xml_elem(&b, "Prefix", op->prefix);
+    zkp_buf_puts(&b, "</ListAllMyBucketsResult>\n");
     free(list);
     return respond_xml(r, &b);
 }

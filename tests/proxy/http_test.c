@@ -112,6 +112,37 @@ static void test_buckets(void)
     CU_ASSERT_TRUE(pt_body_has(&r, "<Name>bk-one</Name>"));
     CU_ASSERT_TRUE(pt_body_has(&r, "<ListAllMyBucketsResult"));
     pt_resp_free(&r);
+    /* ListBuckets' prefix and pages (max-buckets, continuation-token), in
+     * name order: every bucket once. */
+    const char *lb[] = {"/lbp-c", "/lbp-a", "/lbp-b"};
+    for (size_t i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(req_status("PUT", lb[i], NULL, NULL), 200);
+    char path[256] = "/?prefix=lbp-&max-buckets=2";
+    CU_ASSERT_EQUAL(req("GET", path, NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Name>lbp-a</Name>") && pt_body_has(&r, "<Name>lbp-b</Name>"));
+    CU_ASSERT_FALSE(pt_body_has(&r, "<Name>lbp-c</Name>") ||
+                    pt_body_has(&r, "<Name>bk-one</Name>"));
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Prefix>lbp-</Prefix>"));
+    const char *tok = r.body ? strstr(r.body, "<ContinuationToken>") : NULL;
+    CU_ASSERT_PTR_NOT_NULL(tok);
+    if (tok != NULL) {
+        tok += strlen("<ContinuationToken>");
+        snprintf(path, sizeof(path), "/?prefix=lbp-&max-buckets=2&continuation-token=%.*s",
+                 (int)strcspn(tok, "<"), tok);
+    }
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", path, NULL, NULL, 0, &r), 200);
+    CU_ASSERT_TRUE(pt_body_has(&r, "<Name>lbp-c</Name>"));
+    CU_ASSERT_FALSE(pt_body_has(&r, "<Name>lbp-a</Name>") || pt_body_has(&r, "<Name>lbp-b</Name>"));
+    CU_ASSERT_FALSE(pt_body_has(&r, "<ContinuationToken>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req("GET", "/?bucket-region=eu-west-1", NULL, NULL, 0, &r), 200);
+    CU_ASSERT_FALSE(pt_body_has(&r, "<Name>"));
+    pt_resp_free(&r);
+    CU_ASSERT_EQUAL(req_status("GET", "/?max-buckets=0", NULL, NULL), 400);
+    CU_ASSERT_EQUAL(req_status("GET", "/?max-buckets=10001", NULL, NULL), 400);
+    for (size_t i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(req_status("DELETE", lb[i], NULL, NULL), 204);
     CU_ASSERT_EQUAL(put_obj("/bk-one/k", "x"), 200);
     CU_ASSERT_EQUAL(req("DELETE", "/bk-one", NULL, NULL, 0, &r), 409);
     CU_ASSERT_TRUE(pt_body_has(&r, "<Code>BucketNotEmpty</Code>"));
