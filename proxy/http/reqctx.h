@@ -86,6 +86,11 @@ typedef struct zkp_req {
     int started;
     int peer_loopback; /* the client connected from 127.0.0.0/8 */
     int tls;           /* it arrived over TLS */
+    /* The body as received (before aws-chunked decoding): bytes so far and
+     * the largest piece libmicrohttpd handed over (http/server.c peer_gone:
+     * a shorter piece is when the client may have left). */
+    uint64_t raw_in;
+    size_t raw_piece_max;
     zkp_req_headers_t hdrs;
     zkp_req_auth_t auth;
     zkp_op_t op;

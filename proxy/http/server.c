@@ -328,6 +328,38 @@ static enum MHD_Result deliver(zkp_req_t *r)
     return rc;
 }
 
+/* Whether the client of a plain-HTTP request with a Content-Length body has
+ * closed its side before sending the whole body, after a piece of `got`
+ * bytes. libmicrohttpd (0.9.75, edge-triggered epoll) takes a read shorter
+ * than it asked for as "the socket is drained" and waits for the next
+ * readiness edge; a FIN that came right behind the data was in that same
+ * edge, so the connection, its staging file and its slot of the per-address
+ * cap stayed until connection_timeout_s. A short piece is the moment to
+ * look: a peek without waiting, which sees the end of the stream only when
+ * nothing is left to read. Over TLS, GnuTLS may hold records the socket no
+ * longer has, and a chunked body's end is libmicrohttpd's to find: neither
+ * is judged here. */
+static int peer_gone(zkp_req_t *r, size_t got)
+{
+    r->raw_in += got;
+    if (got >= r->raw_piece_max) {
+        r->raw_piece_max = got;
+        return 0;
+    }
+    if (r->tls || zkp_req_header(r, "Transfer-Encoding") != NULL)
+        return 0;
+    const char *cl = zkp_req_header(r, "Content-Length");
+    char *end;
+    errno = 0;
+    unsigned long long want = cl != NULL ? strtoull(cl, &end, 10) : 0;
+    if (cl == NULL || errno != 0 || *end != '\0' || r->raw_in >= want)
+        return 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char c;
+    return ci != NULL && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
@@ -352,9 +384,10 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         return start(r);
     }
     if (*upload_data_size > 0) {
-        zkp_body_feed(r, upload_data, *upload_data_size);
+        size_t got = *upload_data_size;
+        zkp_body_feed(r, upload_data, got);
         *upload_data_size = 0;
-        return zkp_body_should_hang_up(r) ? MHD_NO : MHD_YES;
+        return zkp_body_should_hang_up(r) || peer_gone(r, got) ? MHD_NO : MHD_YES;
     }
     if (r->job_state == ZKP_JOB_DONE)
         return deliver(r);

@@ -481,6 +481,41 @@ static void test_create_bucket_body(void)
     }
 }
 
+/* --- a client that leaves halfway through its body ---------------------------------- */
+
+/* The head and part of a PUT's body, and the client's FIN right behind them
+ * (one send, then close): the proxy must notice at once, not when the
+ * connection times out (libmicrohttpd alone waited for a readiness edge
+ * that had already come). Nothing may stay: no staging file, no object. */
+static void test_client_leaves_mid_body(void)
+{
+    enum { CLIENTS = 8, SENT = 300000 };
+    char *body = malloc(SENT);
+    memset(body, 'x', SENT);
+    const char *h[] = {FENCE, NULL};
+    /* Requests that ended without an answer: counted when they end. */
+    const char *cut = "zkfence_requests_total{op=\"PutObject\",status=\"0\"}";
+    long long ended = pt_metric(&px, cut);
+    ended = ended < 0 ? 0 : ended;
+    for (int i = 0; i < CLIENTS; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/hard/left-%d", i);
+        size_t len;
+        char *req = raw_request("PUT", path, h, "Content-Length: 1000000", body, SENT, &len);
+        int fd = pt_conn_open(&px);
+        CU_ASSERT_TRUE(fd >= 0 && pt_conn_send(fd, req, len) == 0);
+        pt_conn_close(fd);
+        free(req);
+    }
+    free(body);
+    /* Each ended well inside the test proxy's connection_timeout_s (60 s):
+     * within a quarter of it; and took its staging file with it. */
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_metric(&px, cut) >= ended + CLIENTS, 15000));
+    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_FALSE(exists("/hard/left-0"));
+    CU_ASSERT_TRUE(healthy(&px));
+}
+
 static void test_clean_shutdown(void)
 {
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
@@ -497,6 +532,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "repeated_headers", test_repeated_headers);
     CU_add_test(suite, "unsupported_features", test_unsupported_features);
     CU_add_test(suite, "create_bucket_body", test_create_bucket_body);
+    CU_add_test(suite, "client_leaves_mid_body", test_client_leaves_mid_body);
     CU_add_test(suite, "per_ip_cap", test_per_ip_cap);
     CU_add_test(suite, "head_deadline", test_head_deadline);
     CU_add_test(suite, "clean_shutdown", test_clean_shutdown);
