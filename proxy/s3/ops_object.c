@@ -12,6 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
+#include "http/checksum.h"
 #include "http/range.h"
 #include "http/respond.h"
 #include "http/xml.h"
@@ -66,6 +69,15 @@ static enum MHD_Result respond_etag(zkp_req_t *r, int status, const char *etag)
     char quoted[ZKP_ETAG_MAX + 3];
     snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
     MHD_add_response_header(resp, "ETag", quoted);
+    if (r->cks.algo != ZKP_CKS_NONE && r->cks.expect_len > 0 &&
+        r->cks.expect_len <= sizeof(r->cks.expect)) {
+        /* The flexible checksum the body was checked against (the body's
+         * end verified it: a mismatch never gets here), echoed as S3 does
+         * (the SDKs return it as ChecksumCRC32, ...). */
+        char b64[48];
+        EVP_EncodeBlock((unsigned char *)b64, r->cks.expect, (int)r->cks.expect_len);
+        MHD_add_response_header(resp, zkp_checksum_header(r->cks.algo), b64);
+    }
     return zkp_respond(r, status, resp);
 }
 

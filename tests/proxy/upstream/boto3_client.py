@@ -4,6 +4,8 @@ refused with 412, listings with pagination, managed transfers below the
 multipart threshold, and upload_fileobj of 20 MiB (multipart) with the token
 in its metadata, a stale holder's refused. Prints "ok NAME" per check; exits 1 on the first
 failure. Usage: boto3_client.py URL"""
+import base64
+import hashlib
 import io
 import os
 import socket
@@ -100,6 +102,12 @@ if url.startswith("http://"):
           status_of(lambda: s3.head_object(Bucket="boto-open", Key="vhost/k"))[0] == 404
           and "boto-open" in [b["Name"] for b in s3.list_buckets()["Buckets"]])
 socket.getaddrinfo = _gai
+# A flexible checksum is checked and echoed, as S3 does.
+ck = s3.put_object(Bucket="boto-open", Key="checksummed", Body=b"sum me",
+                   ChecksumAlgorithm="SHA256")
+check("PutObject echoes its checked x-amz-checksum-sha256",
+      ck.get("ChecksumSHA256") == base64.b64encode(hashlib.sha256(b"sum me").digest()).decode())
+s3.delete_object(Bucket="boto-open", Key="checksummed")
 s3.put_object(Bucket="boto-fenced", Key="empty-meta", Body=b"e",
               Metadata=dict(fence, empty="", full="x"))
 got = s3.head_object(Bucket="boto-fenced", Key="empty-meta")["Metadata"]
