@@ -71,8 +71,9 @@ int zkp_rights_allow(const zkp_cred_key_t *k, const zkp_op_t *op, int peer_loopb
      * raised mark refuses the holder's writes: as much power over the lock
      * as a write has. It needs a write's rights on the bucket; a key that
      * may only read reads unfenced (or the raise would be a way for it to
-     * lock every holder out). */
-    if (op->reading && op->fence == ZKP_FENCE_PRESENT && rule.kind == ZKP_RULE_BUCKET &&
+     * lock every holder out). Any fencing header counts: a token alone
+     * takes a bound key's lock later (s3/binding.c), after this check. */
+    if (op->reading && op->fence != ZKP_FENCE_ABSENT && rule.kind == ZKP_RULE_BUCKET &&
         rule.right < ZKP_RIGHT_WRITE) {
         rule.right = ZKP_RIGHT_WRITE;
         if (!zkp_rights_allow_rule(rule, k, op, peer_loopback, needed)) {

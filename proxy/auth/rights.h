@@ -50,8 +50,9 @@ typedef struct zkp_rule {
 zkp_rule_t zkp_rule_of(zkp_op_kind_t kind);
 
 /* Whether key k (NULL: an anonymous request) may run op. A fenced read (a
- * read carrying both fencing headers) needs write rights on its bucket: it
- * may raise the lock's mark. peer_loopback: the
+ * read carrying any fencing header: a token alone takes a bound key's lock)
+ * needs write rights on its bucket: it may raise the lock's mark.
+ * peer_loopback: the
  * client connected from a loopback address. Returns 1 if allowed; 0 if not,
  * with *needed set to a sentence naming the right that was missing (static
  * string). */

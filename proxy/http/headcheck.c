@@ -100,6 +100,18 @@ static const struct {
     {"range", "InvalidArgument"},
     {"x-amz-copy-source", "InvalidArgument"},
     {"x-amz-metadata-directive", "InvalidArgument"},
+    /* judged by zkp_head_check_features: one value each */
+    {"x-amz-server-side-encryption", "InvalidArgument"},
+    {"x-amz-storage-class", "InvalidArgument"},
+    {"x-amz-acl", "InvalidArgument"},
+    {"x-amz-tagging", "InvalidArgument"},
+    {"x-amz-tagging-directive", "InvalidArgument"},
+    {"x-amz-object-lock-mode", "InvalidArgument"},
+    {"x-amz-object-lock-retain-until-date", "InvalidArgument"},
+    {"x-amz-object-lock-legal-hold", "InvalidArgument"},
+    {"x-amz-bucket-object-lock-enabled", "InvalidArgument"},
+    {"x-amz-expected-bucket-owner", "InvalidArgument"},
+    {"x-amz-source-expected-bucket-owner", "InvalidArgument"},
 };
 
 /* 1 if an earlier header has h's name. */

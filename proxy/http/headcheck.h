@@ -13,8 +13,9 @@
  *  - Headers (after classification): the headers whose value decides what
  *    the request does may appear once (the fencing headers in both forms,
  *    Host, Authorization, x-amz-date, x-amz-content-sha256, Content-MD5,
- *    Range, x-amz-copy-source, ...; every x-amz-meta-* and x-amz-checksum-*
- *    name): with two, which one counts would be a guess. And user metadata
+ *    Range, x-amz-copy-source, the feature headers below, ...; every
+ *    x-amz-meta-* and x-amz-checksum-* name): with two, which one counts
+ *    would be a guess. And user metadata
  *    (x-amz-meta-*, names without the prefix plus values; the fencing
  *    entries are not stored and do not count) is at most 2 KB, as in S3. */
 #ifndef ZKP_HEADCHECK_H

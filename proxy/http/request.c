@@ -908,6 +908,10 @@ int zkp_vhost_bucket(const char *host, const char *domain, char *out)
     if (host == NULL || host[0] == '[')
         return 0; /* an IPv6 literal names no bucket */
     size_t n = strcspn(host, ":"), d = strlen(domain);
+    if (n > 0 && host[n - 1] == '.')
+        n--; /* "b.example.com." is the same name, absolute */
+    if (n == d && strncasecmp(host, domain, d) == 0)
+        return 2;
     if (n <= d + 1 || host[n - d - 1] != '.' || strncasecmp(host + n - d, domain, d) != 0)
         return 0;
     size_t b = n - d - 1;
@@ -917,6 +921,25 @@ int zkp_vhost_bucket(const char *host, const char *domain, char *out)
         out[i] = (char)tolower((unsigned char)host[i]);
     out[b] = '\0';
     return zkp_bucket_name_valid(out, b) ? 1 : -1;
+}
+
+int zkp_vhost_choose(const char *host, const char *const *domains, size_t n, char *out)
+{
+    char cand[ZKP_BUCKET_MAX + 1];
+    int vh = 0;
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = zkp_vhost_bucket(host, domains[i], cand);
+        if (rc == 2)
+            return 0; /* the host is a domain: path style */
+        if (rc != 0 && strlen(domains[i]) > best) {
+            best = strlen(domains[i]);
+            vh = rc;
+            if (rc == 1)
+                memcpy(out, cand, sizeof(cand));
+        }
+    }
+    return vh;
 }
 
 int zkp_request_classify(const zkp_request_in_t *in, zkp_op_t *op)

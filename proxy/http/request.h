@@ -85,12 +85,18 @@ typedef struct zkp_request_in {
 } zkp_request_in_t;
 
 /* The bucket a Host header value names in virtual-hosted style under
- * `domain`: host (its ":port" ignored) is "BUCKET.domain", case
- * insensitive as DNS. Returns 1 and copies BUCKET (lower case) into
- * out[ZKP_BUCKET_MAX + 1]; 0 when host is not under domain (or is domain
- * itself: path style); -1 when the part before domain is not a valid
- * bucket name. Pure. */
+ * `domain`: host (its ":port" and a final '.' ignored) is "BUCKET.domain",
+ * case insensitive as DNS. Returns 1 and copies BUCKET (lower case) into
+ * out[ZKP_BUCKET_MAX + 1]; 2 when host is domain itself (path style); 0
+ * when host is not under domain; -1 when the part before domain is not a
+ * valid bucket name. Pure. */
 int zkp_vhost_bucket(const char *host, const char *domain, char *out);
+
+/* zkp_vhost_bucket() over the configured domains: path style (0) when host
+ * is one of them; else the bucket under the longest one host is under
+ * (with "localhost" and "s3.localhost", "b.s3.localhost" is bucket b): 1
+ * with out set, or -1 for an invalid bucket name; 0 when under none. */
+int zkp_vhost_choose(const char *host, const char *const *domains, size_t n, char *out);
 
 typedef enum {
     ZKP_FENCE_ABSENT = 0, /* neither lock nor token sent */

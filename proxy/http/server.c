@@ -228,10 +228,10 @@ static int classify(zkp_req_t *r)
     /* Virtual-hosted style: a Host under one of the configured domains
      * names the bucket. */
     char vb[ZKP_BUCKET_MAX + 1];
-    const char *host = zkp_req_header(r, "Host");
-    int vh = 0;
-    for (size_t i = 0; vh == 0 && i < r->srv->cfg.ndomains; i++)
-        vh = zkp_vhost_bucket(host, r->srv->cfg.domains[i], vb);
+    const char *domains[ZKP_DOMAINS_MAX];
+    for (size_t i = 0; i < r->srv->cfg.ndomains; i++)
+        domains[i] = r->srv->cfg.domains[i];
+    int vh = zkp_vhost_choose(zkp_req_header(r, "Host"), domains, r->srv->cfg.ndomains, vb);
     if (vh < 0) {
         memset(&r->op, 0, sizeof(r->op));
         r->op.status = 400;

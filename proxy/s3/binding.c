@@ -146,9 +146,19 @@ static int bind_bucket(zkp_req_t *r, const char *named, enum MHD_Result *res)
     }
     /* A DeleteObjects' keys decide which lock may fence it (bound keys their
      * binding's, unbound keys any lock no binding owns): checked once the
-     * body is in (zkp_binding_keys). */
+     * body is in (zkp_binding_keys). A lock that only another bucket's
+     * bindings give fences none of its keys either way: refused now, before
+     * the gate looks at that lock's mark. */
+    if (named != NULL && op->kind == ZKP_OP_DELETE_OBJECTS) {
+        const zkp_bind_t *owner = zkp_binds_owner(b, named, NULL, NULL);
+        if (owner != NULL && zkp_binds_owner(b, named, op->bucket, NULL) == NULL) {
+            *res = owned_elsewhere(r, named, owner, NULL);
+            return -1;
+        }
+        return 0;
+    }
     if (named != NULL)
-        return op->kind == ZKP_OP_DELETE_OBJECTS ? 0 : check_bucket_lock(r, named, res);
+        return check_bucket_lock(r, named, res);
     if (!has_token(op))
         return 0;
     if (op->kind == ZKP_OP_DELETE_OBJECTS) {

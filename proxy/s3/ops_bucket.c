@@ -7,6 +7,7 @@
 #include "http/headcheck.h"
 #include "http/respond.h"
 #include "http/xml.h"
+#include "s3/body.h"
 #include "s3/errors.h"
 #include "s3/gate.h"
 #include "s3/service.h"
@@ -99,6 +100,8 @@ static const char *location_of(const zkp_req_t *r)
 
 enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
 {
+    if (zkp_body_finish(r) != 0) /* size, framing, the signed SHA-256 */
+        return zkp_body_respond_failed(r);
     /* The body is a CreateBucketConfiguration or nothing. Anything else is
      * refused before a bucket is made: it is what a PutObject addressed
      * virtual-hosted style (the bucket in Host, which this proxy does not

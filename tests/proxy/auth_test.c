@@ -250,6 +250,18 @@ static void test_rights(void)
     CU_ASSERT_TRUE(expect(&rd, "GET", "/auth-w?list-type=2", rf, NULL, 403, "AccessDenied"));
     CU_ASSERT_TRUE(expect(&rd, "HEAD", "/auth-w/missing", rf, NULL, 403, NULL));
     CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-read"), 5);
+    /* A token alone takes a bound key's lock (after the rights check): the
+     * same rule, in either spelling. */
+    const char *bw[] = {"X-Fencing-Token: 5", NULL};
+    CU_ASSERT_TRUE(expect(&w, "PUT", "/auth-w/bound/k", bw, "w", 200, NULL));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-bound"), 5);
+    const char *tok[] = {"X-Fencing-Token: 18446744073709551615", NULL};
+    const char *mtok[] = {"x-amz-meta-fencing-token: 18446744073709551615", NULL};
+    CU_ASSERT_TRUE(expect(&rd, "GET", "/auth-w/bound/k", tok, NULL, 403, "AccessDenied"));
+    CU_ASSERT_TRUE(expect(&rd, "GET", "/auth-w/bound/k", mtok, NULL, 403, "AccessDenied"));
+    CU_ASSERT_TRUE(expect(&rd, "GET", "/auth-w?list-type=2", tok, NULL, 403, "AccessDenied"));
+    CU_ASSERT_EQUAL(pt_mark(&px, "/locks/auth-bound"), 5);
+    CU_ASSERT_TRUE(expect(&rd, "GET", "/auth-w/bound/k", NULL, NULL, 200, NULL)); /* unfenced */
     CU_ASSERT_TRUE(expect(&w, "PUT", "/auth-w/after-read", wf, "w", 200, NULL));
 
     /* A key without grants authenticates and may do nothing. */
@@ -403,7 +415,7 @@ static void test_clean_shutdown(void)
 
 static void add_tests(void *suite)
 {
-    if (pt_proxy_start_ex(&px, NULL, CREDS, 0) != 0) {
+    if (pt_proxy_start_ex(&px, "bind.auth-w/bound/ = /locks/auth-bound\n", CREDS, 0) != 0) {
         fprintf(stderr, "cannot start the proxy\n");
         exit(1);
     }

@@ -264,11 +264,17 @@ static void test_delete_objects(void)
     pt_resp_free(&r);
     CU_ASSERT_EQUAL(pt_status(p, "GET", "/part/u1"), 404);
     CU_ASSERT_EQUAL(pt_mark(p, "/locks/s1"), 11);
-    /* A lock another bucket's binding owns: refused, its mark unchanged. */
+    /* A lock another bucket's binding owns: refused, its mark unchanged,
+     * and not even compared (a low token gets 403, not a 412 naming the
+     * mark). */
     req("PUT", "/part/u3", "/locks/s1", "11", "x", 200, NULL);
     long long rows = pt_mark(p, "/locks/rows");
     st = delete_objects("part", "/locks/rows", "99", "u3", "u4", &r);
     expect(st, 403, &r, NULL);
+    pt_resp_free(&r);
+    st = delete_objects("part", "/locks/rows", "1", "u3", "u4", &r);
+    expect(st, 403, &r, "FencingLockMismatch");
+    CU_ASSERT_FALSE(pt_body_has(&r, "HighWaterMark"));
     pt_resp_free(&r);
     CU_ASSERT_EQUAL(pt_mark(p, "/locks/rows"), rows);
     CU_ASSERT_EQUAL(pt_status(p, "GET", "/part/u3"), 200);

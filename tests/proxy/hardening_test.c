@@ -439,6 +439,13 @@ static void test_unsupported_features(void)
     const char *lock[] = {"x-amz-bucket-object-lock-enabled: true", NULL};
     CU_ASSERT_TRUE(answered("PUT", "/hardlock", lock, NULL, 501, "NotImplemented"));
     CU_ASSERT_FALSE(exists("/hardlock"));
+    /* Each of those headers once: with two, which one counts is a guess. */
+    const char *twice[] = {FENCE, "x-amz-acl: private", "x-amz-acl: public-read", NULL};
+    CU_ASSERT_TRUE(answered("PUT", "/hard/feature-twice", twice, "x", 400, "InvalidArgument"));
+    const char *twice2[] = {FENCE, "x-amz-expected-bucket-owner: zkfence",
+                            "x-amz-expected-bucket-owner: 111122223333", NULL};
+    CU_ASSERT_TRUE(answered("PUT", "/hard/feature-twice", twice2, "x", 400, "InvalidArgument"));
+    CU_ASSERT_FALSE(exists("/hard/feature-twice"));
     /* POST Object (form upload): 501, not a bucket operation. */
     CU_ASSERT_TRUE(answered("POST", "/hard", NULL, "key=x", 501, "NotImplemented"));
 }
@@ -472,6 +479,20 @@ static void test_create_bucket_body(void)
                             "</LocationConstraint></CreateBucketConfiguration>",
                             200, NULL));
     CU_ASSERT_TRUE(exists("/hard-none") && exists("/hard-empty") && exists("/hard-us"));
+    /* The body is checked like any other: signed SHA-256, size. */
+    pt_req_opts_t wrong = {.payload =
+                               "0000000000000000000000000000000000000000000000000000000000000000"};
+    pt_resp_t r;
+    pt_http_opts(&px, &wrong, "PUT", "/hard-sha", NULL, "", 0, &r);
+    CU_ASSERT_EQUAL(r.status, 400);
+    pt_resp_free(&r);
+    CU_ASSERT_FALSE(exists("/hard-sha"));
+    char *big = malloc(70001);
+    memset(big, ' ', 70000);
+    big[70000] = '\0';
+    CU_ASSERT_TRUE(answered("PUT", "/hard-big", NULL, big, 400, "MaxMessageLengthExceeded"));
+    free(big);
+    CU_ASSERT_FALSE(exists("/hard-big"));
     /* Names S3 reserves or refuses. */
     const char *names[] = {"/192.168.5.123", "/xn--hard",   "/sthree-hard", "/hard-s3alias",
                            "/hard--ol-s3",   "/hard--x-s3", "/hard-.x",     "/hard.-x"};

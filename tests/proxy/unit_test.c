@@ -257,7 +257,17 @@ static void test_request_params(void)
     CU_ASSERT_STRING_EQUAL(vb, "my-bkt");
     CU_ASSERT_EQUAL(zkp_vhost_bucket("A.B.s3.Example.com", "s3.example.com", vb), 1);
     CU_ASSERT_STRING_EQUAL(vb, "a.b");
-    CU_ASSERT_EQUAL(zkp_vhost_bucket("localhost:9000", "localhost", vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("localhost:9000", "localhost", vb), 2);
+    CU_ASSERT_EQUAL(zkp_vhost_bucket("bk1.localhost.:9000", "localhost", vb), 1);
+    CU_ASSERT_STRING_EQUAL(vb, "bk1");
+    const char *doms[] = {"localhost", "s3.localhost"};
+    CU_ASSERT_EQUAL(zkp_vhost_choose("rbk.s3.localhost", doms, 2, vb), 1);
+    CU_ASSERT_STRING_EQUAL(vb, "rbk");
+    CU_ASSERT_EQUAL(zkp_vhost_choose("s3.localhost:80", doms, 2, vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_choose("rbk.localhost", doms, 2, vb), 1);
+    CU_ASSERT_STRING_EQUAL(vb, "rbk");
+    CU_ASSERT_EQUAL(zkp_vhost_choose("example.com", doms, 2, vb), 0);
+    CU_ASSERT_EQUAL(zkp_vhost_choose("a_b.localhost", doms, 2, vb), -1);
     CU_ASSERT_EQUAL(zkp_vhost_bucket("127.0.0.1:9000", "localhost", vb), 0);
     CU_ASSERT_EQUAL(zkp_vhost_bucket("xlocalhost", "localhost", vb), 0);
     CU_ASSERT_EQUAL(zkp_vhost_bucket("[::1]:9000", "localhost", vb), 0);
