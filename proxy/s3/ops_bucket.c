@@ -104,8 +104,9 @@ enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
         return zkp_body_respond_failed(r);
     /* The body is a CreateBucketConfiguration or nothing. Anything else is
      * refused before a bucket is made: it is what a PutObject addressed
-     * virtual-hosted style (the bucket in Host, which this proxy does not
-     * read) looks like here, and its data must not vanish behind a 200. */
+     * virtual-hosted style under a host name not in `domain` (so read as
+     * path style) looks like here, and its data must not vanish behind a
+     * 200. */
     if (!zkp_bucket_name_creatable(r->op.bucket, strlen(r->op.bucket)))
         return zkp_respond_error(r, 400, "InvalidBucketName",
                                  "The specified bucket is not valid: S3 does not allow this name "
@@ -116,7 +117,8 @@ enum MHD_Result zkp_op_create_bucket(zkp_req_t *r)
                                     &constraint) != 0)
         return zkp_respond_error(r, 400, "MalformedXML",
                                  "The body of CreateBucket must be a CreateBucketConfiguration "
-                                 "document or empty (addressing is path-style only: /bucket/key)");
+                                 "document or empty (a virtual-hosted request needs its host "
+                                 "name in the proxy's domain setting)");
     if (constraint != NULL && constraint[0] != '\0' &&
         strcmp(constraint, r->svc->cfg->region) != 0) {
         char msg[200];
