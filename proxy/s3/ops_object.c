@@ -264,11 +264,11 @@ static void add_object_headers(struct MHD_Response *resp, const zkp_obj_meta_t *
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
     int has_type = 0;
     for (size_t i = 0; i < m->nheaders; i++) {
+        if (override_of(op, m->headers[i].name) != NULL)
+            continue;
         /* libmicrohttpd refuses an empty value; one space is the same field
          * value in HTTP (whitespace around it is not part of it), and
          * clients read it as "": empty user metadata comes back empty. */
-        if (override_of(op, m->headers[i].name) != NULL)
-            continue;
         const char *hv = m->headers[i].value[0] != '\0' ? m->headers[i].value : " ";
         MHD_add_response_header(resp, m->headers[i].name, hv);
         has_type |= strcmp(m->headers[i].name, "content-type") == 0;
