@@ -73,16 +73,14 @@ int zkp_rights_allow(const zkp_cred_key_t *k, const zkp_op_t *op, int peer_loopb
      * may only read reads unfenced (or the raise would be a way for it to
      * lock every holder out). Any fencing header counts: a token alone
      * takes a bound key's lock later (s3/binding.c), after this check. */
-    if (op->reading && op->fence != ZKP_FENCE_ABSENT && rule.kind == ZKP_RULE_BUCKET &&
-        rule.right < ZKP_RIGHT_WRITE) {
+    int fenced_read = op->reading && op->fence != ZKP_FENCE_ABSENT &&
+                      rule.kind == ZKP_RULE_BUCKET && rule.right < ZKP_RIGHT_WRITE;
+    if (fenced_read)
         rule.right = ZKP_RIGHT_WRITE;
-        if (!zkp_rights_allow_rule(rule, k, op, peer_loopback, needed)) {
-            *needed = "write rights on the bucket (a fenced read may raise the lock's mark)";
-            return 0;
-        }
-        return 1;
-    }
-    return zkp_rights_allow_rule(rule, k, op, peer_loopback, needed);
+    int ok = zkp_rights_allow_rule(rule, k, op, peer_loopback, needed);
+    if (!ok && fenced_read)
+        *needed = "write rights on the bucket (a fenced read may raise the lock's mark)";
+    return ok;
 }
 
 int zkp_rights_allow_rule(zkp_rule_t rule, const zkp_cred_key_t *k, const zkp_op_t *op,
