@@ -1,8 +1,8 @@
 /* Unit tests of the proxy's pure parts: range parsing, XML output and the
  * DeleteObjects parser, request classification, aws-chunked decoding,
  * configuration, listing pages, and the local-files backend (key mapping,
- * leftover staging files, deleting what the index missed, the data
- * directory's lock). */
+ * leftover staging files, deleting what the index missed, which puts may
+ * finish on an event loop, the data directory's lock). */
 #include <CUnit/Basic.h>
 #include <dirent.h>
 #include <ftw.h>
@@ -1522,6 +1522,57 @@ static void test_remove_unindexed(void)
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Whether a put may finish on an event loop (put_waits): without
+ * object_fsync yes, unless its body or the object it replaces is larger
+ * than 1 MiB (freeing those blocks can stall); with object_fsync never. */
+static void test_put_waits(void)
+{
+    char dir[] = "/tmp/zkp-putwaits.XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char data[300], err[256];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    zkp_backend_t *be = zkp_backend_fs_open(data, 0, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    CU_ASSERT_EQUAL(be->ops->bucket_create(be, "bkt"), 0);
+    size_t big = (1u << 20) + 1;
+    char *body = malloc(big + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+    memset(body, 'b', big);
+    body[big] = '\0';
+    CU_ASSERT_EQUAL(put(be, "bkt", "large", body), 0);
+    CU_ASSERT_EQUAL(put(be, "bkt", "small", "s"), 0);
+    zkp_obj_meta_t m;
+    memset(&m, 0, sizeof(m));
+    const struct {
+        const char *key;
+        size_t len;
+        int waits;
+    } cases[] = {{"new", 1, 0}, {"small", 1, 0}, {"large", 1, 1}, {"new", big, 1}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        zkp_put_t *p;
+        CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", cases[i].key, &m, &p), 0);
+        CU_ASSERT_EQUAL(be->ops->put_write(p, body, cases[i].len), 0);
+        CU_ASSERT_EQUAL(be->ops->put_waits(p), cases[i].waits);
+        be->ops->put_abort(p);
+    }
+    /* Replaced by a small one, "large" no longer makes a put wait. */
+    CU_ASSERT_EQUAL(put(be, "bkt", "large", "l"), 0);
+    zkp_put_t *p;
+    CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "large", &m, &p), 0);
+    CU_ASSERT_EQUAL(be->ops->put_waits(p), 0);
+    be->ops->put_abort(p);
+    be->ops->destroy(be);
+    /* With object_fsync every put waits (its fsync). */
+    be = zkp_backend_fs_open(data, 1, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "new", &m, &p), 0);
+    CU_ASSERT_EQUAL(be->ops->put_waits(p), 1);
+    be->ops->put_abort(p);
+    be->ops->destroy(be);
+    free(body);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* One backend per data directory: a second open fails with a message
  * naming the holder, and leaves the holder's staged upload alone. */
 static void test_data_dir_lock(void)
@@ -1582,6 +1633,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "key_mapping", test_key_mapping);
     CU_add_test(suite, "leftover_staging", test_leftover_staging);
     CU_add_test(suite, "remove_unindexed", test_remove_unindexed);
+    CU_add_test(suite, "put_waits", test_put_waits);
     CU_add_test(suite, "data_dir_lock", test_data_dir_lock);
 }
 

@@ -413,17 +413,20 @@ static int load_all(zkp_fs_t *be)
 /* Without object_fsync a put's seal and commit are page-cache writes and a
  * rename: they never wait for the disk, unless the rename replaces a large
  * object or an abort unlinks a large body (the last link of a file frees
- * its blocks). The object's size is checked now; one replaced by a large
- * one in between costs a stall, not a fault. */
+ * its blocks). The replaced object's size is checked now, in the bucket's
+ * index rather than on disk (a stat of its path was 7% of the proxy's CPU
+ * on 4 KiB PUTs, perf); a multipart object's is its whole size, more than
+ * its file's. One replaced by a large one in between, or a file the index
+ * misses (only after an allocation failure), costs a stall, not a fault. */
 static int fs_put_waits(zkp_put_t *p)
 {
     if (p->fs->fsync || p->written > FS_LOOP_MAX)
         return 1;
-    char dst[4096];
-    struct stat st;
-    if (zkp_fs_obj_path(p->fs, p->b->name, p->key, dst, sizeof(dst)) != 0)
-        return 1;
-    return stat(dst, &st) == 0 && st.st_size > (off_t)FS_LOOP_MAX;
+    pthread_mutex_lock(&p->b->mu);
+    const zkp_index_entry_t *e = zkp_kx_find(&p->b->index, p->key);
+    int large = e != NULL && e->size > FS_LOOP_MAX;
+    pthread_mutex_unlock(&p->b->mu);
+    return large;
 }
 
 static void fs_destroy(zkp_backend_t *base)
