@@ -166,7 +166,7 @@ static void test_probes(void)
     CU_ASSERT_TRUE(expect(&lie, "PUT", "/auth-w/lie", f, big, 400, "XAmzContentSHA256Mismatch"));
     free(big);
     CU_ASSERT_FALSE(exists("/auth-w/lie"));
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, 5000));
 
     /* UNSIGNED-PAYLOAD: accepted, the body is not covered. */
     pt_req_opts_t unsigned_body = {.key = &writer, .payload = "UNSIGNED-PAYLOAD"};

@@ -260,7 +260,7 @@ static void test_put_conditions(void)
     /* Nothing of a refused write remains. */
     CU_ASSERT_EQUAL(pt_status(&p, "GET", "/wrc/none"), 404);
     CU_ASSERT_EQUAL(pt_status(&p, "GET", "/wrc/other"), 404);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 0, 5000));
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/wrc"), 2); /* k, dated */
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
@@ -369,7 +369,7 @@ static void test_fenced_conditions(void)
                                     "verdict=\"rejected_precondition\"} 3\n"));
     pt_resp_free(&mt);
     CU_ASSERT_EQUAL(pt_mark(&p, "/locks/fnc"), 13);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 0, 5000));
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 }
@@ -444,7 +444,7 @@ static void test_if_none_match_race(void)
     race_rounds(&p, "free", 0, rounds);   /* unfenced: the backend's commit decides */
     race_rounds(&p, "locked", 1, rounds); /* fenced: the same, inside the lock's section */
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/free"), rounds);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 0, 5000));
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 
@@ -457,7 +457,7 @@ static void test_if_none_match_race(void)
     race_rounds(&p, "locked", 1, rounds);
     CU_ASSERT(pt_metric(&p, "zkfence_writes_on_loop_total") >= (long long)(rounds - 1));
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/locked"), rounds);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 0, 5000));
     CU_ASSERT_EQUAL(pt_proxy_stop(&p), 0);
     pt_proxy_cleanup(&p);
 }

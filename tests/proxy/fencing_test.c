@@ -216,7 +216,7 @@ static void stale_during_upload_with(const char *conf_extra, long long on_loop)
     int fd = start_upload(&p, "/upl/k", L, 5, 2000, 1000);
     CU_ASSERT_FATAL(fd >= 0);
     /* The body is being staged: A is past the early check. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, pt_soon_ms()));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 1, pt_soon_ms()));
     CU_ASSERT_EQUAL(put_tok(&p, "/upl/k", L, 6, "from B", 6, NULL), 200);
     char out[8192];
     CU_ASSERT_EQUAL(finish_upload(fd, 1000, out, sizeof(out)), 412);
@@ -231,7 +231,7 @@ static void stale_during_upload_with(const char *conf_extra, long long on_loop)
     CU_ASSERT_STRING_EQUAL(b, "from B");
     CU_ASSERT_EQUAL(tok, 6);
     free(b);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, pt_soon_ms()));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(pt_count_files(&p, "objects/upl"), 1);
     CU_ASSERT_EQUAL(
         count_lines(&p, "\"token\":\"5\",\"mark\":\"6\",\"verdict\":\"rejected_stale\""), 1);
@@ -342,7 +342,7 @@ static void test_second_proxy_refused(void)
     mkbucket(&p, "two");
     int fd = start_upload(&p, "/two/k", "/locks/two", 1, 4000, 2000);
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 1, pt_soon_ms()));
+    CU_ASSERT_TRUE_FATAL(PT_WAIT_UNTIL(pt_count_staged(&p) == 1, pt_soon_ms()));
 
     char out_b[400], conf_b[400], marks_b[400], audit_b[400], pid[32];
     snprintf(out_b, sizeof(out_b), "%s/proxy-b.log", p.dir);
@@ -352,7 +352,7 @@ static void test_second_proxy_refused(void)
     CU_ASSERT_EQUAL(pt_file_count(out_b, "marks.db: the marks database is in use by another "
                                          "process"),
                     1);
-    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 1);
+    CU_ASSERT_EQUAL(pt_count_staged(&p), 1);
 
     snprintf(conf_b, sizeof(conf_b), "%s/proxy-b.conf", p.dir);
     snprintf(marks_b, sizeof(marks_b), "%s/marks-b.db", p.dir);
@@ -366,7 +366,7 @@ static void test_second_proxy_refused(void)
     CU_ASSERT_EQUAL(pt_proxy_run(own_marks, out_b, pt_soon_ms()), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, "is in use by another zkfence-proxy"), 1);
     CU_ASSERT_EQUAL(pt_file_count(out_b, pid), 1); /* names the holder */
-    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 1);
+    CU_ASSERT_EQUAL(pt_count_staged(&p), 1);
 
     char out[8192];
     CU_ASSERT_EQUAL(finish_upload(fd, 2000, out, sizeof(out)), 200);
@@ -673,7 +673,7 @@ static void test_kill9_restart(void)
     CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
     /* No staging file survives the restart, and every object file is whole
      * (start-up reads each head and says so when one is not). */
-    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&p), 0);
     CU_ASSERT_EQUAL(pt_log_count(&p, "ignoring malformed object file"), 0);
     pt_resp_t m;
     pt_http(&p, "GET", "/_zkfence/marks", NULL, NULL, 0, &m);
@@ -787,7 +787,7 @@ static void test_sigterm_keepalive_load(void)
             refused += k[round][i].refused;
         }
         CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
-        CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
+        CU_ASSERT_EQUAL(pt_count_staged(&p), 0);
         /* Every acknowledged write is there, whole, at its token or later. */
         for (int i = 0; i < S_WRITERS; i++) {
             char path[64], tag[48];
@@ -901,7 +901,7 @@ static void test_store_failure(void)
     b = get(&p, "/outage/k2", &st, NULL);
     CU_ASSERT_EQUAL(st, 404);
     free(b);
-    CU_ASSERT_EQUAL(pt_count_files(&p, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&p), 0);
     /* Recovery. */
     CU_ASSERT_EQUAL(post(&p, "/_zkfence/debug/marks-fail?on=0"), 204);
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(health(&p) == 200, pt_soon_ms()));

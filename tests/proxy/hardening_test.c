@@ -145,7 +145,7 @@ static void test_smuggling(void)
         CU_ASSERT_FALSE(exists(never[i]));
     CU_ASSERT_TRUE(exists("/hard/victim"));
     CU_ASSERT_EQUAL(pt_audit_count(&px, "/hard/smuggled"), 0);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, 5000));
     /* The smuggled request alone is fine: the refusals were the framing. */
     CU_ASSERT_EQUAL(send_raw(smuggled, slen, &closed, &answers), 200);
     CU_ASSERT_TRUE(exists("/hard/smuggled"));
@@ -532,7 +532,7 @@ static void test_client_leaves_mid_body(void)
     /* Each ended well inside the test proxy's connection_timeout_s (60 s):
      * within a quarter of it; and took its staging file with it. */
     CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_metric(&px, cut) >= ended + CLIENTS, 15000));
-    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&px), 0);
     CU_ASSERT_FALSE(exists("/hard/left-0"));
     CU_ASSERT_TRUE(healthy(&px));
 }
@@ -540,7 +540,7 @@ static void test_client_leaves_mid_body(void)
 static void test_clean_shutdown(void)
 {
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
-    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&px), 0);
 }
 
 static void add_tests(void *suite)

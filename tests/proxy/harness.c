@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -832,6 +833,31 @@ int pt_count_files(const pt_proxy_t *p, const char *sub)
     char path[600];
     snprintf(path, sizeof(path), "%s/%s", p->data_dir, sub);
     return count_in(path);
+}
+
+int pt_count_staged(const pt_proxy_t *p)
+{
+    char tmp[400], real[PATH_MAX], fds[64], path[600], target[PATH_MAX + 64];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", p->data_dir);
+    int n = count_in(tmp);
+    if (realpath(tmp, real) == NULL)
+        return n;
+    size_t len = strlen(real);
+    snprintf(fds, sizeof(fds), "/proc/%ld/fd", (long)p->pid);
+    DIR *d = opendir(fds);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", fds, de->d_name);
+        ssize_t t = readlink(path, target, sizeof(target) - 1);
+        if (t <= 0)
+            continue;
+        target[t] = '\0';
+        n += strncmp(target, real, len) == 0 && target[len] == '/' && target[len + 1] == '#' &&
+             strstr(target, " (deleted)") != NULL;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
 }
 
 int pt_file_count(const char *path, const char *needle)

@@ -270,7 +270,7 @@ static void test_content_md5(void)
     CU_ASSERT_EQUAL(req_status("GET", "/obj-md5/bad", NULL, NULL), 404);
     CU_ASSERT_EQUAL(req_status("GET", "/obj-md5/inv", NULL, NULL), 404);
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-md5"), 1);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, pt_soon_ms()));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, pt_soon_ms()));
 }
 
 static void test_range(void)
@@ -769,7 +769,7 @@ static void test_aws_chunked(void)
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
         CU_ASSERT_EQUAL(req_status("GET", paths[i], NULL, NULL), 404);
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-chunked"), 3);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 5000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, 5000));
 }
 
 static void test_admin(void)
@@ -926,7 +926,7 @@ static void test_body_too_large(void)
     free(body);
     CU_ASSERT_EQUAL(req_status("GET", "/obj-large/x", NULL, NULL), 404);
     CU_ASSERT_EQUAL(req_status("GET", "/obj-large/y", NULL, NULL), 404);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, pt_soon_ms()));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-large"), 0);
 }
 
@@ -941,16 +941,16 @@ static void test_truncated_body(void)
     char *head = pt_signed_head(&px, &o, "PUT", "/obj-trunc/t", h, NULL, 0);
     /* Half the body: the upload is staged (else "tmp/ is empty" below
      * would prove nothing)... */
-    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&px), 0);
     int fd = pt_conn_open(&px);
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(pt_conn_send(fd, head, strlen(head)), 0);
     free(head);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body, sizeof(body)), 0);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 1, pt_soon_ms()));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 1, pt_soon_ms()));
     /* ...then the client goes away, and the staged bytes go with it. */
     pt_conn_close(fd);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, pt_soon_ms()));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, pt_soon_ms()));
     CU_ASSERT_EQUAL(req_status("GET", "/obj-trunc/t", NULL, NULL), 404);
     CU_ASSERT_EQUAL(pt_count_files(&px, "objects/obj-trunc"), 0);
     CU_ASSERT_TRUE(still_serving());
@@ -989,7 +989,7 @@ static void test_clean_shutdown(void)
 {
     /* SIGTERM: exit 0 (and, in sanitizer builds, no leak reports). */
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
-    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&px), 0);
 }
 
 static void add_tests(void *suite)

@@ -732,7 +732,7 @@ static void test_stale_while_streaming(void)
     free(head);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body, 1000), 0);
     /* Past the early check: its part is being staged. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 1, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 1, 10000));
     const char *succ[] = {"X-Fencing-Lock: /locks/s", "X-Fencing-Token: 31", NULL};
     CU_ASSERT_EQUAL(status_of(&px, "PUT", "/mp-stream/other", succ, "s", 1), 200);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body + 1000, 1000), 0);
@@ -742,7 +742,7 @@ static void test_stale_while_streaming(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "<HighWaterMark>31</HighWaterMark>"));
     pt_conn_close(fd);
     CU_ASSERT_EQUAL(parts_listed(&px, path, id), 0);
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&px, "tmp") == 0, 10000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&px) == 0, 10000));
     free(id);
 }
 
@@ -948,14 +948,14 @@ static void test_kill9_during_complete(void)
     free(head);
     CU_ASSERT_EQUAL(pt_conn_send(fd, body, blen), 0);
     /* The object is being assembled in tmp/ (or already published). */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(
-        pt_count_files(&p, "tmp") > 0 || pt_count_files(&p, "objects/crash") == 1, 20000));
+    CU_ASSERT_TRUE(
+        PT_WAIT_UNTIL(pt_count_staged(&p) > 0 || pt_count_files(&p, "objects/crash") == 1, 20000));
     pt_proxy_kill9(&p);
     pt_conn_close(fd);
     CU_ASSERT_EQUAL_FATAL(pt_proxy_restart(&p), 0);
     /* The staged object is gone at start-up; the parts of an upload found
      * completed are deleted in the background. */
-    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_files(&p, "tmp") == 0, 20000));
+    CU_ASSERT_TRUE(PT_WAIT_UNTIL(pt_count_staged(&p) == 0, 20000));
     long st = status_of(&p, "HEAD", "/crash/big", NULL, NULL, 0);
     CU_ASSERT(st == 200 || st == 404);
     if (st == 404) {
@@ -1036,7 +1036,7 @@ static void test_age_sweep(void)
 static void test_clean_shutdown(void)
 {
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
-    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&px), 0);
 }
 
 static void add_tests(void *suite)

@@ -234,7 +234,7 @@ static void test_slow_reader(void)
 static void test_clean_shutdown(void)
 {
     CU_ASSERT_EQUAL(pt_proxy_stop(&px), 0);
-    CU_ASSERT_EQUAL(pt_count_files(&px, "tmp"), 0);
+    CU_ASSERT_EQUAL(pt_count_staged(&px), 0);
 }
 
 static void add_tests(void *suite)

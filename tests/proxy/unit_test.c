@@ -1,10 +1,12 @@
 /* Unit tests of the proxy's pure parts: range parsing, XML output and the
  * DeleteObjects parser, request classification, aws-chunked decoding,
  * configuration, listing pages, and the local-files backend (key mapping,
- * leftover staging files, deleting what the index missed, which puts may
- * finish on an event loop, the data directory's lock). */
+ * leftover staging files, unnamed and named staging, deleting what the
+ * index missed, which puts may finish on an event loop, the data
+ * directory's lock). */
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1522,6 +1524,84 @@ static void test_remove_unindexed(void)
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Entries in dir other than "." and "..", or -1. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* Staging, unnamed (O_TMPFILE, without object_fsync where the file system
+ * can) and named in tmp/: a new key, a replaced key (the unnamed file is
+ * then named and renamed), an aborted put, each leaving tmp/ empty and the
+ * objects readable after a restart. A staged put shows in tmp/ only when
+ * named; with object_fsync it always is. */
+static void test_staging_modes(void)
+{
+    char dir[] = "/tmp/zkp-stagemodes.XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char data[300], tmpdir[320], err[256], got[64];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", data);
+    for (int named = 0; named <= 2; named++) { /* 2: object_fsync on */
+        zkp_backend_t *be = zkp_backend_fs_open(data, named == 2, err, sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+        if (named == 1)
+            zkp_backend_fs_set_unnamed_staging(be, 0);
+        int unnamed = zkp_backend_fs_unnamed_staging(be);
+        if (named) {
+            CU_ASSERT_EQUAL(unnamed, 0);
+        } else {
+            /* The oracle: this file system takes O_TMPFILE, and /proc is there. */
+            int fd = open(tmpdir, O_TMPFILE | O_RDWR, 0600);
+            CU_ASSERT_EQUAL(unnamed, fd >= 0 && access("/proc/self/fd", F_OK) == 0);
+            if (fd >= 0)
+                close(fd);
+            else
+                fprintf(stderr, "staging_modes: %s has no O_TMPFILE: named only\n", tmpdir);
+        }
+        int rc = be->ops->bucket_create(be, "bkt");
+        CU_ASSERT(rc == 0 || rc == ZKP_BE_EXISTS);
+        char one[16], two[16];
+        snprintf(one, sizeof(one), "one-%d", named);
+        snprintf(two, sizeof(two), "two-%d", named);
+        CU_ASSERT_EQUAL(put(be, "bkt", "new", one), 0);
+        CU_ASSERT_EQUAL(put(be, "bkt", "new", two), 0); /* replaces */
+        CU_ASSERT_EQUAL(get(be, "bkt", "new", got, sizeof(got)), 0);
+        CU_ASSERT_STRING_EQUAL(got, two);
+        CU_ASSERT_EQUAL(dir_entries(tmpdir), 0);
+        zkp_obj_meta_t m;
+        memset(&m, 0, sizeof(m));
+        zkp_put_t *p;
+        CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "new", &m, &p), 0);
+        CU_ASSERT_EQUAL(be->ops->put_write(p, "aborted", 7), 0);
+        CU_ASSERT_EQUAL(dir_entries(tmpdir), unnamed ? 0 : 1);
+        be->ops->put_abort(p);
+        CU_ASSERT_EQUAL(dir_entries(tmpdir), 0);
+        CU_ASSERT_EQUAL(get(be, "bkt", "new", got, sizeof(got)), 0);
+        CU_ASSERT_STRING_EQUAL(got, two);
+        be->ops->destroy(be);
+        be = zkp_backend_fs_open(data, 1, err, sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+        CU_ASSERT_EQUAL(get(be, "bkt", "new", got, sizeof(got)), 0);
+        CU_ASSERT_STRING_EQUAL(got, two);
+        zkp_list_req_t req = {NULL, NULL, NULL, 1000};
+        zkp_list_result_t res;
+        CU_ASSERT_EQUAL_FATAL(be->ops->list(be, "bkt", &req, &res), 0);
+        CU_ASSERT_EQUAL(res.n, 1);
+        zkp_list_result_free(&res);
+        be->ops->destroy(be);
+    }
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Whether a put may finish on an event loop (put_waits): without
  * object_fsync yes, unless its body or the object it replaces is larger
  * than 1 MiB (freeing those blocks can stall); with object_fsync never. */
@@ -1633,6 +1713,7 @@ static void add_tests(void *suite)
     CU_add_test(suite, "key_mapping", test_key_mapping);
     CU_add_test(suite, "leftover_staging", test_leftover_staging);
     CU_add_test(suite, "remove_unindexed", test_remove_unindexed);
+    CU_add_test(suite, "staging_modes", test_staging_modes);
     CU_add_test(suite, "put_waits", test_put_waits);
     CU_add_test(suite, "data_dir_lock", test_data_dir_lock);
 }

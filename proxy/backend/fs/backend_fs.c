@@ -509,6 +509,17 @@ static int lock_data_dir(zkp_fs_t *be, const char *data_dir, char *err, size_t e
     return 0;
 }
 
+int zkp_backend_fs_unnamed_staging(zkp_backend_t *be)
+{
+    return ((zkp_fs_t *)be)->tmpfile;
+}
+
+void zkp_backend_fs_set_unnamed_staging(zkp_backend_t *be, int on)
+{
+    zkp_fs_t *fs = (zkp_fs_t *)be;
+    fs->tmpfile = fs->tmpfile && on;
+}
+
 zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char *err, size_t errlen)
 {
     zkp_fs_t *be = calloc(1, sizeof(*be));
@@ -547,6 +558,11 @@ zkp_backend_t *zkp_backend_fs_open(const char *data_dir, int object_fsync, char 
      * are garbage by definition: they were never visible. We hold the
      * directory's lock, so no other process is writing them. */
     zkp_fs_empty_dir(be->tmpdir);
+    /* Unnamed staging files only without object_fsync: after a crash, the
+     * link that names a synced O_TMPFILE is durable only once its inode is
+     * written again, which a directory's fsync does not do on every file
+     * system (ext4 without a journal); a durable write keeps the rename. */
+    be->tmpfile = !be->fsync && zkp_fs_tmpfile_works(be->tmpdir);
     if (load_all(be) != 0) {
         snprintf(err, errlen, "%s: cannot read objects: %s", be->objdir, strerror(errno));
         fs_destroy(&be->base);

@@ -1,7 +1,7 @@
 /* Staged writes (staging.h). Atomicity: the staging file lives in tmp/,
- * on the file system of objects/, so the rename that publishes it is
- * atomic; readers hold an open descriptor, so an overwrite never tears a
- * read. The file is finished and fsync'ed by the seal, which the core
+ * on the file system of objects/, so the link or rename that publishes it
+ * is atomic; readers hold an open descriptor, so an overwrite never tears
+ * a read. The file is finished and fsync'ed by the seal, which the core
  * calls before it enters a lock's fencing section, so that writers of one
  * lock sync their bodies in parallel; the commit then only publishes. */
 #include "backend/fs/staging.h"
@@ -34,13 +34,19 @@ int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_ob
     p->fs = fs;
     p->b = b;
     p->publish = publish_default;
-    snprintf(p->tmp, sizeof(p->tmp), "%s/put.XXXXXX", fs->tmpdir);
-    p->fd = mkostemp(p->tmp, O_CLOEXEC);
+    p->fd = fs->tmpfile ? open(fs->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
+    if (p->fd >= 0)
+        p->anon = 1;
+    else {
+        snprintf(p->tmp, sizeof(p->tmp), "%s/put.XXXXXX", fs->tmpdir);
+        p->fd = mkostemp(p->tmp, O_CLOEXEC);
+    }
     /* Head and body are written at their offsets (pwrite): no seek. */
     if (p->fd < 0 || zkp_objfile_write_head(p->fd, key, meta, x, &p->body_off) != 0) {
         if (p->fd >= 0) {
             close(p->fd);
-            unlink(p->tmp);
+            if (!p->anon)
+                unlink(p->tmp);
         }
         free(p->key);
         free(p);
@@ -56,6 +62,54 @@ int zkp_fs_put_write(zkp_put_t *p, const void *data, size_t len)
         return ZKP_BE_IO;
     p->written += len;
     return ZKP_BE_OK;
+}
+
+/* Links the open file fd at path (an O_TMPFILE, or any open file) through
+ * its /proc/self/fd entry: linkat(AT_EMPTY_PATH) would need
+ * CAP_DAC_READ_SEARCH before Linux 6.10. 0, or -1 with errno set. */
+static int link_fd(int fd, const char *path)
+{
+    char self[32];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+int zkp_fs_tmpfile_works(const char *tmpdir)
+{
+    int fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    char probe[4200];
+    snprintf(probe, sizeof(probe), "%s/tmpfile.probe", tmpdir);
+    unlink(probe);
+    int ok = link_fd(fd, probe) == 0;
+    if (ok)
+        unlink(probe);
+    close(fd);
+    return ok;
+}
+
+int zkp_fs_put_place(zkp_put_t *p, const char *dst)
+{
+    if (p->anon) {
+        if (link_fd(p->fd, dst) == 0) {
+            p->anon = 0;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -1;
+        /* Replacing needs a rename, and a rename a name. */
+        zkp_fs_tmp_name(p->fs, "replace", p->tmp, sizeof(p->tmp));
+        if (link_fd(p->fd, p->tmp) != 0) {
+            p->tmp[0] = '\0';
+            return -1;
+        }
+        p->anon = 0;
+    }
+    if (rename(p->tmp, dst) != 0)
+        return -1;
+    p->tmp[0] = '\0';
+    return 0;
 }
 
 static void put_free(zkp_put_t *p, int unlink_tmp)
@@ -173,10 +227,9 @@ int zkp_fs_publish_object(zkp_put_t *p, const zkp_cond_t *pre)
         rc = ZKP_BE_NO_BUCKET;
     else if (!zkp_cond_none(pre))
         rc = precond_met(p, pre);
-    if (rc == ZKP_BE_OK && rename(p->tmp, dst) != 0)
+    if (rc == ZKP_BE_OK && zkp_fs_put_place(p, dst) != 0)
         rc = ZKP_BE_IO;
     if (rc == ZKP_BE_OK) {
-        p->tmp[0] = '\0';
         /* The index takes e whatever happens. Out of memory, the file is
          * in place but unlisted until the next start-up (GET works): report
          * the failure rather than hide it. */

@@ -8,7 +8,9 @@
  *   objects/<bucket>/.bucket           marker; its mtime is the creation date
  *   objects/<bucket>/<sha256(key)>     one file per object: head + body (objfile.h)
  *   objects/<bucket>/.uploads/<id>/    an unfinished multipart upload (multipart.c)
- *   tmp/                               staging; emptied at start-up
+ *   tmp/                               staging (unnamed files where the file
+ *                                      system can, staging.h); emptied at
+ *                                      start-up
  *   .lock                              flock'ed for the backend's lifetime
  *
  * Thread safety: the bucket table is guarded by zkp_fs_t.mu, each bucket's
@@ -45,6 +47,7 @@ typedef struct zkp_fs {
     char *objdir;
     char *tmpdir;
     int fsync;
+    int tmpfile;        /* staging files are O_TMPFILE (without fsync, if the file system can) */
     int lock_fd;        /* DATA_DIR/.lock, flock'ed exclusively; -1 when not held */
     pthread_mutex_t mu; /* guards the bucket table and bucket create/delete */
     zkp_fs_bucket_t **buckets;
