@@ -1540,9 +1540,9 @@ static int dir_entries(const char *dir)
 
 /* Staging, unnamed (O_TMPFILE, without object_fsync where the file system
  * can) and named in tmp/: a new key, a replaced key (the unnamed file is
- * then named and renamed), an aborted put, each leaving tmp/ empty and the
- * objects readable after a restart. A staged put shows in tmp/ only when
- * named; with object_fsync it always is. */
+ * then named and renamed), an empty body and one in pieces, an aborted
+ * put, each leaving tmp/ empty and the objects readable after a restart. A staged put shows in tmp/
+ * only when named; with object_fsync it always is. */
 static void test_staging_modes(void)
 {
     char dir[] = "/tmp/zkp-stagemodes.XXXXXX";
@@ -1580,6 +1580,19 @@ static void test_staging_modes(void)
         zkp_obj_meta_t m;
         memset(&m, 0, sizeof(m));
         zkp_put_t *p;
+        /* The head goes out with the first piece of a body, or at the seal
+         * of an empty one; later pieces follow at their offsets. */
+        CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "empty", &m, &p), 0);
+        CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL), 0);
+        CU_ASSERT_EQUAL(get(be, "bkt", "empty", got, sizeof(got)), 0);
+        CU_ASSERT_STRING_EQUAL(got, "");
+        CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "pieces", &m, &p), 0);
+        CU_ASSERT_EQUAL(be->ops->put_write(p, "ab", 2), 0);
+        CU_ASSERT_EQUAL(be->ops->put_write(p, "", 0), 0);
+        CU_ASSERT_EQUAL(be->ops->put_write(p, "cde", 3), 0);
+        CU_ASSERT_EQUAL(be->ops->put_commit(p, "0123456789abcdef0123456789abcdef", NULL, NULL), 0);
+        CU_ASSERT_EQUAL(get(be, "bkt", "pieces", got, sizeof(got)), 0);
+        CU_ASSERT_STRING_EQUAL(got, "abcde");
         CU_ASSERT_EQUAL_FATAL(be->ops->put_begin(be, "bkt", "new", &m, &p), 0);
         CU_ASSERT_EQUAL(be->ops->put_write(p, "aborted", 7), 0);
         CU_ASSERT_EQUAL(dir_entries(tmpdir), unnamed ? 0 : 1);
@@ -1595,8 +1608,10 @@ static void test_staging_modes(void)
         zkp_list_req_t req = {NULL, NULL, NULL, 1000};
         zkp_list_result_t res;
         CU_ASSERT_EQUAL_FATAL(be->ops->list(be, "bkt", &req, &res), 0);
-        CU_ASSERT_EQUAL(res.n, 1);
+        CU_ASSERT_EQUAL(res.n, 3);
         zkp_list_result_free(&res);
+        CU_ASSERT_EQUAL(get(be, "bkt", "pieces", got, sizeof(got)), 0);
+        CU_ASSERT_STRING_EQUAL(got, "abcde");
         be->ops->destroy(be);
     }
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);

@@ -92,8 +92,8 @@ static void preamble(unsigned char *p, uint32_t hlen, uint64_t size, int64_t mti
     memcpy(p + 32, etag, 32);
 }
 
-int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
-                           const zkp_objfile_extra_t *x, uint64_t *body_off)
+int zkp_objfile_format_head(const char *key, const zkp_obj_meta_t *meta,
+                            const zkp_objfile_extra_t *x, zkp_buf_t *out)
 {
     zkp_buf_t b;
     zkp_buf_init(&b);
@@ -115,16 +115,22 @@ int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
         record(&b, ":upload-id", x->upload_id);
     for (size_t i = 0; i < meta->nheaders; i++)
         record(&b, meta->headers[i].name, meta->headers[i].value);
-    if (b.oom || b.len - ZKP_OBJ_PREAMBLE > ZKP_OBJ_MAX_HEADER) {
-        zkp_buf_free(&b);
+    *out = b;
+    if (b.oom || b.len - ZKP_OBJ_PREAMBLE > ZKP_OBJ_MAX_HEADER)
         return -1;
-    }
     char etag[33] = "00000000000000000000000000000000";
     if (meta->etag[0] != '\0')
         memcpy(etag, meta->etag, 32);
     preamble((unsigned char *)b.data, (uint32_t)(b.len - ZKP_OBJ_PREAMBLE), meta->size, meta->mtime,
              etag);
-    int rc = pwrite_all(fd, b.data, b.len, 0);
+    return 0;
+}
+
+int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
+                           const zkp_objfile_extra_t *x, uint64_t *body_off)
+{
+    zkp_buf_t b;
+    int rc = zkp_objfile_format_head(key, meta, x, &b) == 0 ? pwrite_all(fd, b.data, b.len, 0) : -1;
     *body_off = b.len;
     zkp_buf_free(&b);
     return rc;

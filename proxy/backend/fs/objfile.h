@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "util/buf.h"
 
 #define ZKP_OBJ_PREAMBLE 64
 #define ZKP_OBJ_MAX_HEADER (1u << 20)
@@ -35,8 +36,14 @@ typedef struct zkp_objfile_extra {
     const char *upload_id; /* multipart: the upload that made the object; NULL for none */
 } zkp_objfile_extra_t;
 
-/* Writes the preamble (with the meta's size/mtime/etag) and the header
- * records at offset 0 of fd. x may be NULL (nothing extra). *body_off gets
+/* The head of an object file: the preamble (with the meta's
+ * size/mtime/etag) and the header records, into out (initialised here;
+ * zkp_buf_free() it whatever the result). x may be NULL (nothing extra).
+ * Its length is the body's offset. 0, or -1 (out of memory, or the header
+ * records over ZKP_OBJ_MAX_HEADER). */
+int zkp_objfile_format_head(const char *key, const zkp_obj_meta_t *meta,
+                            const zkp_objfile_extra_t *x, zkp_buf_t *out);
+/* zkp_objfile_format_head(), written at offset 0 of fd. *body_off gets
  * the body offset. 0 or -1. */
 int zkp_objfile_write_head(int fd, const char *key, const zkp_obj_meta_t *meta,
                            const zkp_objfile_extra_t *x, uint64_t *body_off);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "util/textutil.h"
@@ -41,13 +42,17 @@ int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_ob
         snprintf(p->tmp, sizeof(p->tmp), "%s/put.XXXXXX", fs->tmpdir);
         p->fd = mkostemp(p->tmp, O_CLOEXEC);
     }
-    /* Head and body are written at their offsets (pwrite): no seek. */
-    if (p->fd < 0 || zkp_objfile_write_head(p->fd, key, meta, x, &p->body_off) != 0) {
+    /* Head and body are written at their offsets (pwrite): no seek. The
+     * head goes out with the body's first bytes. */
+    int fmt = zkp_objfile_format_head(key, meta, x, &p->head);
+    p->body_off = p->head.len;
+    if (p->fd < 0 || fmt != 0) {
         if (p->fd >= 0) {
             close(p->fd);
             if (!p->anon)
                 unlink(p->tmp);
         }
+        zkp_buf_free(&p->head);
         free(p->key);
         free(p);
         return ZKP_BE_IO;
@@ -56,9 +61,30 @@ int zkp_fs_stage(zkp_fs_t *fs, zkp_fs_bucket_t *b, const char *key, const zkp_ob
     return ZKP_BE_OK;
 }
 
+/* Writes p's pending head and, right after it, the body's first len bytes
+ * (data; len may be 0), in one write if the kernel takes it whole; what a
+ * short or failed write left is written again, piece by piece. 0 or -1. */
+static int put_head_out(zkp_put_t *p, const void *data, size_t len)
+{
+    struct iovec iov[2] = {{p->head.data, p->head.len}, {(void *)data, len}};
+    ssize_t n = pwritev(p->fd, iov, len > 0 ? 2 : 1, 0);
+    if (n != (ssize_t)(p->head.len + len) &&
+        (zkp_fs_pwrite_all(p->fd, p->head.data, p->head.len, 0) != 0 ||
+         zkp_fs_pwrite_all(p->fd, data, len, p->body_off) != 0))
+        return -1;
+    zkp_buf_free(&p->head);
+    zkp_buf_init(&p->head);
+    return 0;
+}
+
 int zkp_fs_put_write(zkp_put_t *p, const void *data, size_t len)
 {
-    if (zkp_fs_pwrite_all(p->fd, data, len, p->body_off + p->written) != 0)
+    int rc;
+    if (p->head.len > 0 && p->written == 0)
+        rc = put_head_out(p, data, len);
+    else
+        rc = zkp_fs_pwrite_all(p->fd, data, len, p->body_off + p->written);
+    if (rc != 0)
         return ZKP_BE_IO;
     p->written += len;
     return ZKP_BE_OK;
@@ -120,6 +146,7 @@ static void put_free(zkp_put_t *p, int unlink_tmp)
         unlink(p->tmp);
     if (p->release != NULL)
         p->release(p);
+    zkp_buf_free(&p->head);
     zkp_obj_meta_free(&p->m);
     free(p->key);
     free(p);
@@ -137,7 +164,9 @@ int zkp_fs_put_seal(zkp_put_t *p, const char *etag)
     p->m.size = p->written;
     p->m.mtime = time(NULL);
     snprintf(p->m.etag, sizeof(p->m.etag), "%s", etag);
-    if (strlen(p->m.etag) < 32 ||
+    /* An empty body, or one written past put_write (a completion's parts):
+     * the head is still to be written. */
+    if (strlen(p->m.etag) < 32 || (p->head.len > 0 && put_head_out(p, NULL, 0) != 0) ||
         zkp_objfile_finish(p->fd, p->body_off, p->m.size, p->m.mtime, etag) != 0 ||
         (p->fs->fsync && fsync(p->fd) != 0))
         return ZKP_BE_IO;

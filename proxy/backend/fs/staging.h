@@ -25,6 +25,12 @@ struct zkp_put {
     int fd;
     uint64_t body_off;
     uint64_t written;
+    /* The file's head, until it is written: with the body's first bytes,
+     * in one write (zkp_fs_put_write), or at the seal. One system call
+     * fewer per small PUT, and the page that head and body share is not
+     * zeroed by the kernel for each of two writes (memset under pwrite was
+     * 7% of the proxy's CPU on 4 KiB PUTs, perf). len 0 once written. */
+    zkp_buf_t head;
     int sealed;       /* finished and fsync'ed (zkp_fs_put_seal) */
     zkp_obj_meta_t m; /* size, mtime, etag once sealed */
     char tmp[4096];   /* the staging file's name; "" while it has none, and once placed */
