@@ -840,13 +840,17 @@ int pt_count_staged(const pt_proxy_t *p)
     char tmp[400], real[PATH_MAX], fds[64], path[600], target[PATH_MAX + 64];
     snprintf(tmp, sizeof(tmp), "%s/tmp", p->data_dir);
     int n = count_in(tmp);
+    if (p->pid <= 0)
+        return n; /* stopped: no descriptors open */
     if (realpath(tmp, real) == NULL)
-        return n;
+        return -1; /* no answer rather than one that would pass */
     size_t len = strlen(real);
     snprintf(fds, sizeof(fds), "/proc/%ld/fd", (long)p->pid);
     DIR *d = opendir(fds);
+    if (d == NULL)
+        return -1;
     struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
+    while ((de = readdir(d)) != NULL) {
         snprintf(path, sizeof(path), "%s/%s", fds, de->d_name);
         ssize_t t = readlink(path, target, sizeof(target) - 1);
         if (t <= 0)
@@ -855,8 +859,7 @@ int pt_count_staged(const pt_proxy_t *p)
         n += strncmp(target, real, len) == 0 && target[len] == '/' && target[len + 1] == '#' &&
              strstr(target, " (deleted)") != NULL;
     }
-    if (d != NULL)
-        closedir(d);
+    closedir(d);
     return n;
 }
 

@@ -201,7 +201,8 @@ int pt_proxy_run(const char *const *args, const char *out_path, int timeout_ms);
 int pt_count_files(const pt_proxy_t *p, const char *sub);
 /* Staged writes of the running proxy: files in DATA_DIR/tmp, plus the
  * unnamed (O_TMPFILE) staging files it holds open there, which have no
- * name to count (seen in /proc/PID/fd as "DATA_DIR/tmp/#INODE (deleted)"). */
+ * name to count (seen in /proc/PID/fd as "DATA_DIR/tmp/#INODE (deleted)").
+ * -1 when either cannot be read while the proxy runs. */
 int pt_count_staged(const pt_proxy_t *p);
 
 int64_t pt_now_ms(void);

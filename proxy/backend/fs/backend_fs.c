@@ -25,9 +25,10 @@
  * head per object.
  *
  * Atomicity: a put stages into tmp/ (same file system), fsyncs the file,
- * renames it over the final name and fsyncs the bucket directory
- * (staging.c). Readers hold an open descriptor, so an overwrite never tears
- * a read. */
+ * renames it over the final name and fsyncs the bucket directory; without
+ * object_fsync a new key's unnamed staging file is linked into place
+ * instead (staging.c). Readers hold an open descriptor, so an overwrite
+ * never tears a read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -415,13 +416,19 @@ static int load_all(zkp_fs_t *be)
  * object or an abort unlinks a large body (the last link of a file frees
  * its blocks). The replaced object's size is checked now, in the bucket's
  * index rather than on disk (a stat of its path was 7% of the proxy's CPU
- * on 4 KiB PUTs, perf); a multipart object's is its whole size, more than
- * its file's. One replaced by a large one in between, or a file the index
- * misses (only after an allocation failure), costs a stall, not a fault. */
+ * on 4 KiB PUTs, perf). One replaced by a large one in between, or a file
+ * the index misses (only after an allocation failure), costs a stall, not
+ * a fault. */
 static int fs_put_waits(zkp_put_t *p)
 {
     if (p->fs->fsync || p->written > FS_LOOP_MAX)
         return 1;
+    /* The mutex is the one the put's commit takes next on the same loop,
+     * so waiting for it here adds no new stall (a link or rename under it
+     * is brief; a worker's unlink of a large object is not, and the commit
+     * would wait for that just the same). Sending a put to a worker
+     * whenever the mutex is busy would, under load, send about a quarter
+     * of them. */
     pthread_mutex_lock(&p->b->mu);
     const zkp_index_entry_t *e = zkp_kx_find(&p->b->index, p->key);
     int large = e != NULL && e->size > FS_LOOP_MAX;

@@ -133,7 +133,7 @@ static void release_path(zkp_put_t *p)
 static int publish_part(zkp_put_t *p)
 {
     const char *path = p->ctx;
-    if (zkp_fs_put_place(p, path) != 0)
+    if (zkp_fs_put_place(p, path, 0) != 0)
         return errno == ENOENT ? ZKP_BE_NO_UPLOAD : ZKP_BE_IO; /* completed or aborted since */
     if (!p->fs->fsync)
         return ZKP_BE_OK;

@@ -115,14 +115,14 @@ int zkp_fs_tmpfile_works(const char *tmpdir)
     return ok;
 }
 
-int zkp_fs_put_place(zkp_put_t *p, const char *dst)
+int zkp_fs_put_place(zkp_put_t *p, const char *dst, int replacing)
 {
     if (p->anon) {
-        if (link_fd(p->fd, dst) == 0) {
+        if (!replacing && link_fd(p->fd, dst) == 0) {
             p->anon = 0;
             return 0;
         }
-        if (errno != EEXIST)
+        if (!replacing && errno != EEXIST)
             return -1;
         /* Replacing needs a rename, and a rename a name. */
         zkp_fs_tmp_name(p->fs, "replace", p->tmp, sizeof(p->tmp));
@@ -256,7 +256,9 @@ int zkp_fs_publish_object(zkp_put_t *p, const zkp_cond_t *pre)
         rc = ZKP_BE_NO_BUCKET;
     else if (!zkp_cond_none(pre))
         rc = precond_met(p, pre);
-    if (rc == ZKP_BE_OK && zkp_fs_put_place(p, dst) != 0)
+    /* A key the index has is a file to replace (one the index missed, only
+     * after an allocation failure, costs a link that fails first). */
+    if (rc == ZKP_BE_OK && zkp_fs_put_place(p, dst, zkp_kx_find(&b->index, p->key) != NULL) != 0)
         rc = ZKP_BE_IO;
     if (rc == ZKP_BE_OK) {
         /* The index takes e whatever happens. Out of memory, the file is

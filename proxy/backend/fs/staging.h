@@ -83,8 +83,10 @@ int zkp_fs_copy_range(zkp_put_t *p, int fd, uint64_t off, uint64_t len,
  * tmp/'s lock: with many writers, 11 to 31% of the proxy's CPU on 4 KiB
  * PUTs was spent spinning on those locks (perf: rwsem_spin_on_owner under
  * lock_two_directories and path_openat). 0, or -1 with errno set (ENOENT:
- * dst's directory is gone). Called once, by the publisher. */
-int zkp_fs_put_place(zkp_put_t *p, const char *dst);
+ * dst's directory is gone). replacing: dst is known to exist (the caller
+ * holds what keeps it there), so an unnamed file is named and renamed at
+ * once, without a link bound to fail. Called once, by the publisher. */
+int zkp_fs_put_place(zkp_put_t *p, const char *dst, int replacing);
 
 /* The object publisher: puts the sealed file in place of its key's file and
  * indexes it, atomically with respect to other commits, deletes and
